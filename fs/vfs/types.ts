@@ -1,0 +1,104 @@
+/**
+ * The contract between the VFS and everything that uses it: the FUSE adapter (fs/fuse), the dev server's
+ * FileSource (devserver/), backups. Paths are POSIX, absolute from the mount root ('/' is the remote
+ * directory given on the command line). Every operation rejects with an FsError (fs/errors.ts) carrying a
+ * POSIX errno name; nothing here knows about FUSE or HTTP.
+ */
+
+/** File attributes, as lstat(2) would return them. Times are milliseconds since the epoch. */
+export interface Attr {
+  readonly mode: number; // type bits | permission bits, as st_mode
+  readonly size: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly nlink: number;
+  readonly atimeMs: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+}
+
+export interface DirEntry {
+  readonly name: string;
+  /** Attributes when the listing carried them (SFTP READDIR and bulk listings do); lstat semantics. */
+  readonly attr: Attr;
+}
+
+export interface StatFs {
+  readonly bsize: number;
+  readonly frsize: number;
+  readonly blocks: number;
+  readonly bfree: number;
+  readonly bavail: number;
+  readonly files: number;
+  readonly ffree: number;
+  readonly favail: number;
+  readonly namemax: number;
+}
+
+/** open(2) flags subset the VFS understands; numeric values are the platform's (fs.constants). */
+export type OpenFlags = number;
+
+/** Why a path changed: for live reload and cache invalidation. */
+export type ChangeKind = 'create' | 'modify' | 'delete' | 'rename' | 'attr' | 'unknown';
+
+export interface ChangeEvent {
+  readonly path: string;
+  readonly kind: ChangeKind;
+  /** 'local' = a mutation through this VFS; 'remote' = detected on the server (watcher or revalidation). */
+  readonly origin: 'local' | 'remote';
+}
+
+export type ChangeListener = (event: ChangeEvent) => void;
+
+export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
+
+export interface VfsStats {
+  readonly state: ConnectionState;
+  readonly connectedSinceMs: number | null;
+  readonly reconnects: number;
+  readonly inFlight: number;
+  readonly cache: Readonly<Record<string, number>>; // counters: hits, misses, entries, bytes …
+}
+
+/**
+ * POSIX-like async file system. File handles are small integers owned by the VFS; a handle stays valid
+ * across reconnects (the VFS re-opens the remote file and replays unacknowledged writes).
+ */
+export interface Vfs {
+  getattr(path: string): Promise<Attr>; // lstat semantics unless follow_symlinks is set
+  readdir(path: string): Promise<DirEntry[]>;
+  readlink(path: string): Promise<string>;
+
+  open(path: string, flags: OpenFlags): Promise<number>;
+  create(path: string, mode: number, flags?: OpenFlags): Promise<number>;
+  read(fh: number, position: number, length: number): Promise<Buffer>;
+  /** Returns the number of bytes accepted (always data.length unless it fails). Data may be buffered: errors surface at flush/fsync/release. */
+  write(fh: number, data: Buffer, position: number): Promise<number>;
+  flush(fh: number): Promise<void>;
+  fsync(fh: number): Promise<void>;
+  ftruncate(fh: number, size: number): Promise<void>;
+  release(fh: number): Promise<void>;
+
+  /** Whole-file read through the caches: the dev server's fast path. */
+  readFile(path: string): Promise<Buffer>;
+
+  mkdir(path: string, mode: number): Promise<void>;
+  rmdir(path: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  rename(from: string, to: string): Promise<void>; // replaces `to` atomically (posix-rename@openssh.com)
+  symlink(target: string, path: string): Promise<void>;
+  link(existing: string, path: string): Promise<void>;
+  chmod(path: string, mode: number): Promise<void>;
+  chown(path: string, uid: number, gid: number): Promise<void>;
+  utimens(path: string, atimeMs: number, mtimeMs: number): Promise<void>;
+  truncate(path: string, size: number): Promise<void>;
+  statfs(path: string): Promise<StatFs>;
+
+  /** Drops cached state for a path (and below it), or everything: `devmount refresh`. */
+  refresh(path?: string): void;
+  /** Subscribes to change events; returns the unsubscriber. */
+  onChange(listener: ChangeListener): () => void;
+  stats(): VfsStats;
+  /** Flushes pending writes, closes handles and the connection pool. */
+  close(): Promise<void>;
+}
