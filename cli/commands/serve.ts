@@ -1,4 +1,156 @@
-import type { Command } from 'commander';
+/**
+ * `devmount serve [DIR]`: the dev server over a local directory (issue 3). Flags are parsed and checked
+ * here, resolved once into frozen DevServerOptions, and handed to devserver/server.ts. PHP/CGI/proxy
+ * flags plug in through `serveFlagHooks` (slots of devserver/stack.ts) without touching this file's core.
+ */
+import { spawn } from 'node:child_process';
+import { stat } from 'node:fs/promises';
+import { Option, type Command } from 'commander';
+import type { Logger } from 'pino';
+import { UserError } from '../user-error.js';
+import { ExitCode } from '../exit-codes.js';
+import { createDevServer, type DevServer, type DevServerOptions } from '../../devserver/server.js';
+import { createLogger, type LogFormat } from '../../devserver/logger.js';
+import { LocalFileSource } from '../../devserver/sources/local.js';
+import type { FileSource } from '../../devserver/file-source.js';
 
-// Placeholder until this command lands: registers nothing.
-export function register(_program: Command): void {}
+export interface ServeFlags {
+  port?: string;
+  host: string;
+  open?: boolean;
+  listing: boolean;
+  spa?: boolean;
+  cors?: boolean;
+  header: string[];
+  livereload: boolean;
+  poll?: string;
+  followSymlinks?: boolean;
+  allowedHost: string[];
+  logFormat: LogFormat | 'auto';
+  [other: string]: unknown;
+}
+
+/**
+ * Extension point for other features' flags (--php, --cgi, --proxy): each hook may add options to the
+ * command and return extra DevServerOptions (slots, index names) from the parsed flags.
+ */
+export interface ServeFlagHook {
+  addOptions(command: Command): void;
+  resolve(flags: ServeFlags, context: { source: FileSource; log: Logger }): Promise<Partial<DevServerOptions>> | Partial<DevServerOptions>;
+}
+export const serveFlagHooks: ServeFlagHook[] = [];
+
+export function register(program: Command): void {
+  const command = program.command('serve')
+    .description('Serve a site directory on localhost with live reload.')
+    .argument('[dir]', 'directory to serve', '.')
+    .option('-p, --port <n>', 'port (default 8080, or the next free one)')
+    .option('--host <addr>', 'address to bind (0.0.0.0 to allow other machines)', '127.0.0.1')
+    .option('--open', 'open the browser at start')
+    .option('--no-listing', 'no directory listings (404 instead)')
+    .option('--spa', 'single-page app: unknown pages answer with /index.html')
+    .option('--cors', 'send Access-Control-Allow-Origin: * and answer preflights')
+    .option('--header <k:v>', 'add a response header (repeatable)', collect, [])
+    .option('--no-livereload', 'no live-reload script, no reloads')
+    .option('--poll <ms>', 'watch by polling every MS milliseconds (automatic on FUSE/network filesystems)')
+    .option('--follow-symlinks', 'serve symlinks that point outside DIR (403 otherwise)')
+    .option('--allowed-host <name>', 'accept requests with this Host name (repeatable; "all" to disable the check)', collect, [])
+    .addOption(new Option('--log-format <format>', 'request log format').choices(['auto', 'json', 'pretty']).default('auto'));
+  for (const hook of serveFlagHooks) hook.addOptions(command);
+  command.action(async (dir: string, flags: ServeFlags) => {
+    await runServe(dir, flags);
+  });
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+interface ResolvedFlags {
+  readonly port: number;
+  readonly strictPort: boolean;
+  readonly headers: readonly (readonly [string, string])[];
+  readonly pollMs: number | null;
+  readonly allowedHosts: readonly string[] | 'all';
+}
+
+export function resolveFlags(flags: ServeFlags): ResolvedFlags {
+  const port = flags.port === undefined ? 8080 : parseInteger(flags.port, '--port', 0, 65535);
+  const headers = flags.header.map((h): readonly [string, string] => {
+    const colon = h.indexOf(':');
+    const name = colon > 0 ? h.slice(0, colon).trim() : '';
+    // RFC 9110 §5.1 token characters; values must not carry CR/LF (header injection).
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n\0]/.test(h)) {
+      throw new UserError('usage', `--header "${h}" is not NAME:VALUE (example: --header "X-Frame-Options: DENY")`);
+    }
+    return [name, h.slice(colon + 1).trim()];
+  });
+  const pollMs = flags.poll === undefined ? null : parseInteger(flags.poll, '--poll', 50, 3_600_000);
+  const allowedHosts = flags.allowedHost.includes('all') ? 'all' : flags.allowedHost.map((h) => h.toLowerCase());
+  return Object.freeze({ port, strictPort: flags.port !== undefined, headers, pollMs, allowedHosts });
+}
+
+function parseInteger(value: string, flag: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max) {
+    throw new UserError('usage', `${flag} must be a whole number from ${min} to ${max}, not "${value}"`);
+  }
+  return n;
+}
+
+async function runServe(dir: string, flags: ServeFlags): Promise<void> {
+  const resolved = resolveFlags(flags);
+  if (/^[^/]*@[^/]*:/.test(dir) || /^[^/.][^/]*:\//.test(dir)) {
+    throw new UserError('usage', `serving a remote path (${dir}) directly is not available yet: run "devmount mount ${dir} DIR", then "devmount serve DIR"`);
+  }
+  const dirStat = await stat(dir).catch(() => null);
+  if (!dirStat?.isDirectory()) {
+    throw new UserError('usage', `${dir} is not a directory: give the site directory to serve`);
+  }
+  const log = createLogger({ format: flags.logFormat });
+  const source = await LocalFileSource.open(dir, { watch: resolved.pollMs === null ? 'auto' : { pollMs: resolved.pollMs } });
+  let extra: Partial<DevServerOptions> = {};
+  for (const hook of serveFlagHooks) extra = { ...extra, ...(await hook.resolve(flags, { source, log })) };
+  let server: DevServer;
+  try {
+    server = await createDevServer(Object.freeze({
+      ...extra,
+      source,
+      logger: log,
+      host: flags.host,
+      port: resolved.port,
+      strictPort: resolved.strictPort,
+      allowedHosts: resolved.allowedHosts,
+      cors: flags.cors ?? false,
+      headers: resolved.headers,
+      liveReload: flags.livereload,
+      spa: flags.spa ?? false,
+      listing: flags.listing,
+      followSymlinks: flags.followSymlinks ?? false,
+    }));
+  } catch (err) {
+    await source.close();
+    throw err;
+  }
+  const watchNote = source.watchMode.kind === 'poll' ? `polling every ${source.watchMode.pollMs} ms` : 'watching for changes';
+  process.stdout.write(`devmount serve: ${source.description} (${watchNote}${flags.livereload ? ', live reload on' : ''})\n`);
+  for (const url of server.urls) process.stdout.write(`  ${url}\n`);
+  if (flags.open) openBrowser(server.url, log);
+  stopOnSignals(server);
+}
+
+function openBrowser(url: string, log: Logger): void {
+  const command = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'explorer' : 'xdg-open';
+  const child = spawn(command, [url], { stdio: 'ignore', detached: true });
+  child.on('error', (err) => log.warn({ err: err.message }, `could not open a browser; open ${url} yourself`));
+  child.unref();
+}
+
+function stopOnSignals(server: DevServer): void {
+  // SIGINT exits 130 (128 + 2, as shells report it, cli/exit-codes.ts); SIGTERM is a requested stop: 0.
+  const stop = (code: number) => () => {
+    void server.close().finally(() => process.exit(code));
+  };
+  process.once('SIGINT', stop(ExitCode.interrupted));
+  process.once('SIGTERM', stop(ExitCode.ok));
+}

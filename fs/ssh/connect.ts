@@ -1,71 +1,182 @@
 /**
- * Opens one authenticated SSH connection with an SFTP channel. Minimal first version: private keys from
- * files, agent, password; host key verification is delegated to `verifyHostKey`. The fs/ssh owner extends
- * authentication, known_hosts handling and error classification here.
+ * Opens one authenticated SSH connection with an SFTP channel, from options resolved once (resolve.ts):
+ * transport (TCP or through ProxyJump hosts) → handshake with the host key checked against known_hosts
+ * (host-key.ts) → authentication in ssh's order (auth.ts) → SFTP subsystem. Every failure becomes a
+ * ConnectError with one line saying what to do (classify.ts). The returned Connector is called again by the
+ * session pool to reconnect; prompts only happen where options.prompter exists.
  */
-import { readFile } from 'node:fs/promises';
 import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
-import { ConnectError, type Connector, type ExecResult, type ResolvedSshOptions, type SshConnection } from './types.js';
-
-/** Decides whether a host key is acceptable; the default refuses nothing only when checking is 'no'. */
-export type HostKeyVerifier = (key: Buffer) => Promise<boolean>;
+import type { Duplex } from 'node:stream';
+import { authFailureMessage, createAuthHandler, newAuthReport, newSecretMemory, type SecretMemory } from './auth.js';
+import { classifyConnectError } from './classify.js';
+import { Deadline, pausingPrompter } from './deadline.js';
+import { createHostKeyCheck, hostKeyName } from './host-key.js';
+import { knownKeyTypes, loadKnownHosts } from './known-hosts.js';
+import { openTcp, openThroughJump } from './transport.js';
+import { ConnectError, type Connector, type ExecResult, type Prompter, type ResolvedSshOptions, type SshConnection } from './types.js';
 
 const DEFAULT_LIMIT = 32 * 1024; // SFTP draft minimum every server must accept (draft-ietf-secsh-filexfer-02 §3)
 
-export function createConnector(options: ResolvedSshOptions, verifyHostKey: HostKeyVerifier): Connector {
-  return () => connectOnce(options, verifyHostKey);
-}
+// ssh2's default host key algorithm order (lib/protocol/constants.js), to which known key types are moved first.
+const HOST_KEY_ALGORITHMS = [
+  'ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa',
+];
 
-async function loadPrivateKey(options: ResolvedSshOptions): Promise<Buffer | undefined> {
-  for (const file of options.identityFiles) {
-    try {
-      return await readFile(file);
-    } catch (err) {
-      if (options.identityFilesExplicit) {
-        throw new ConnectError('key-file', `cannot read identity file ${file}: ${(err as Error).message}`);
-      }
-      // a default key file that does not exist is simply not offered, as ssh(1) does
+type LibError = Error & { level?: string; code?: string };
+
+/** Typed secrets per host (target and each jump host), kept for the connector's lifetime. */
+type MemoryFor = (options: ResolvedSshOptions) => SecretMemory;
+
+function memoryTable(): MemoryFor {
+  const table = new WeakMap<ResolvedSshOptions, SecretMemory>();
+  return (options) => {
+    let memory = table.get(options);
+    if (memory === undefined) {
+      memory = newSecretMemory();
+      table.set(options, memory);
     }
-  }
-  return undefined;
+    return memory;
+  };
 }
 
-async function connectOnce(options: ResolvedSshOptions, verifyHostKey: HostKeyVerifier): Promise<SshConnection> {
-  const privateKey = await loadPrivateKey(options);
+/**
+ * Every call opens a new connection. A password or passphrase typed for one connection is reused by the
+ * later ones (more sessions, reconnects), so only the first connection may need a terminal.
+ */
+export function createConnector(options: ResolvedSshOptions): Connector {
+  const memoryFor = memoryTable();
+  return () => connectWithSftp(options, memoryFor);
+}
+
+/** "user@host:port", for messages. */
+export function describeTarget(options: ResolvedSshOptions): string {
+  return `${options.user}@${options.hostName}${options.port === 22 ? '' : `:${options.port}`}`;
+}
+
+/**
+ * An authenticated client without channels (what a jump host is; also useful to callers that only exec).
+ * Closing it also closes the jump hosts it was opened through.
+ */
+export async function openClient(options: ResolvedSshOptions, memoryFor: MemoryFor = memoryTable()): Promise<Client> {
+  const jump = options.jump === undefined ? undefined : await openClient(options.jump, memoryFor);
+  try {
+    const client = await handshake(options, jump, memoryFor(options));
+    // The jump connection exists only to carry this one.
+    if (jump) client.once('close', () => jump.end());
+    return client;
+  } catch (err) {
+    jump?.end();
+    throw err;
+  }
+}
+
+async function handshake(options: ResolvedSshOptions, jump: Client | undefined, memory: SecretMemory): Promise<Client> {
+  const controller = new AbortController();
+  const where = `${options.hostName}:${options.port}`;
+  const deadline = new Deadline(options.connectTimeoutMs, () => controller.abort(new ConnectError('timeout',
+    `timed out after ${options.connectTimeoutMs / 1000} s connecting to ${where}${options.jump ? ` via ${options.jump.hostName}` : ''}: the host is down or a firewall drops the connection (-o ConnectTimeout=N to wait longer)`)));
+  const prompter = pausingPrompter(options.prompter, deadline);
+  try {
+    const sock = jump && options.jump
+      ? await openThroughJump(jump, options.jump.hostName, options, controller.signal)
+      : await openTcp(options, controller.signal);
+    return await sshHandshake(options, sock, prompter, memory, controller.signal);
+  } finally {
+    deadline.clear();
+  }
+}
+
+async function sshHandshake(options: ResolvedSshOptions, sock: Duplex, prompter: Prompter | undefined, memory: SecretMemory, signal: AbortSignal): Promise<Client> {
+  const hostKeyCheck = createHostKeyCheck(options, prompter, memory);
+  const report = newAuthReport();
+  const known = knownKeyTypes(await loadKnownHosts(options.knownHostsFiles), hostKeyName(options));
+  const endpoint = { hostName: options.hostName, port: options.port, via: options.jump?.hostName };
   const client = new Client();
-  const config: ConnectConfig = {
-    host: options.hostName,
-    port: options.port,
-    username: options.user,
-    readyTimeout: options.connectTimeoutMs,
-    keepaliveInterval: options.keepaliveIntervalMs,
-    keepaliveCountMax: options.keepaliveCountMax,
-    hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
-      verifyHostKey(key).then(verify, () => verify(false));
-    },
-    ...(privateKey ? { privateKey } : {}),
-    ...(options.agentSocket ? { agent: options.agentSocket } : {}),
-    ...(options.password !== undefined ? { password: options.password } : {}),
-  };
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error & { level?: string; code?: string }) => {
-      client.removeListener('ready', onReady);
-      reject(classifyConnectError(err, options));
-    };
-    const onReady = () => {
+  let hostKeyFailure: ConnectError | undefined;
+  return new Promise<Client>((resolve, reject) => {
+    let settled = false;
+    const detach = () => {
       client.removeListener('error', onError);
-      resolve();
+      client.removeListener('close', onClose);
+      client.removeListener('ready', onReady);
+      signal.removeEventListener('abort', onAbort);
     };
-    client.once('error', onError);
+    const fail = (err: ConnectError) => {
+      if (settled) return;
+      settled = true;
+      detach();
+      // The attempt has failed; anything the dying client still emits adds nothing to the reason already given.
+      client.on('error', () => undefined);
+      client.end();
+      sock.destroy();
+      reject(err);
+    };
+    const onError = (err: LibError) => {
+      // An unreachable agent: ssh2 moves on to the next method, as ssh(1) does after a warning.
+      if (err.level === 'agent') return;
+      const first = hostKeyFailure ?? report.failure;
+      if (first) return fail(first);
+      if (err.level === 'client-authentication') return fail(new ConnectError('auth', authFailureMessage(options, report)));
+      fail(classifyConnectError(err, endpoint));
+    };
+    const onClose = () => fail(hostKeyFailure ?? report.failure ?? new ConnectError('closed',
+      `${options.hostName}:${options.port} closed the connection during the SSH handshake: check that it is an SSH server and that it lets you in (AllowUsers, MaxStartups, fail2ban)`));
+    const onAbort = () => fail(signal.reason instanceof ConnectError ? signal.reason : new ConnectError('timeout', `timed out connecting to ${options.hostName}:${options.port}`));
+    const onReady = () => {
+      settled = true;
+      detach();
+      if (report.lastPassword !== undefined) memory.password = report.lastPassword;
+      // After 'ready' an error always ends in 'close'; the session layer watches `closed`.
+      client.on('error', () => client.end());
+      resolve(client);
+    };
+    client.on('error', onError);
+    client.once('close', onClose);
     client.once('ready', onReady);
+    signal.addEventListener('abort', onAbort, { once: true });
+    const config: ConnectConfig = {
+      sock,
+      username: options.user,
+      readyTimeout: 0, // the Deadline owns the timeout so that prompts do not count against it
+      keepaliveInterval: options.keepaliveIntervalMs,
+      keepaliveCountMax: options.keepaliveCountMax,
+      algorithms: { serverHostKey: preferKnownHostKeyTypes(known) as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] },
+      hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
+        hostKeyCheck(key).then(() => verify(true), (err: unknown) => {
+          hostKeyFailure = classifyConnectError(err, endpoint);
+          verify(false);
+        });
+      },
+      authHandler: createAuthHandler(options, prompter, report, memory),
+    };
     client.connect(config);
   });
+}
+
+/**
+ * ssh(1) asks the server for the key types it already knows for this host first, so a server with several
+ * host keys does not look "changed" because it offered another type (OpenSSH order_hostkeyalgs()).
+ */
+function preferKnownHostKeyTypes(known: readonly string[]): string[] {
+  const algorithmsFor = (type: string) => (type === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [type]);
+  const first = known.flatMap(algorithmsFor).filter((a) => HOST_KEY_ALGORITHMS.includes(a));
+  return [...new Set([...first, ...HOST_KEY_ALGORITHMS])];
+}
+
+async function connectWithSftp(options: ResolvedSshOptions, memoryFor: MemoryFor): Promise<SshConnection> {
+  const client = await openClient(options, memoryFor);
   const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
-  // Errors after 'ready' end in 'close'; the session layer reacts to `closed`.
-  client.on('error', () => client.end());
-  const sftp = await new Promise<SFTPWrapper>((resolve, reject) => {
-    client.sftp((err, channel) => (err ? reject(new ConnectError('protocol', `SFTP subsystem refused: ${err.message}`)) : resolve(channel)));
-  });
+  let sftp: SFTPWrapper;
+  try {
+    sftp = await new Promise<SFTPWrapper>((resolve, reject) => {
+      client.sftp((err, channel) => (err
+        ? reject(new ConnectError('protocol', `${describeTarget(options)} refused the SFTP subsystem (${err.message}): the server needs "Subsystem sftp" in sshd_config`))
+        : resolve(channel)));
+    });
+  } catch (err) {
+    client.end();
+    throw err;
+  }
   const internal = sftp as unknown as { _maxReadLen?: number; _maxWriteLen?: number };
   const limits = Object.freeze({
     maxReadLength: internal._maxReadLen && internal._maxReadLen > 0 ? internal._maxReadLen : DEFAULT_LIMIT,
@@ -101,30 +212,4 @@ async function connectOnce(options: ResolvedSshOptions, verifyHostKey: HostKeyVe
   };
 }
 
-/** ssh2/socket errors → ConnectError kinds (the CLI maps kinds to exit codes). */
-export function classifyConnectError(err: Error & { level?: string; code?: string }, options: ResolvedSshOptions): ConnectError {
-  const where = `${options.hostName}:${options.port}`;
-  if (err instanceof ConnectError) return err;
-  switch (err.code) {
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return new ConnectError('dns', `cannot resolve host ${options.hostName}: check the name or your DNS`);
-    case 'ECONNREFUSED':
-      return new ConnectError('refused', `connection refused by ${where}: is sshd running on that port?`);
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return new ConnectError('unreachable', `${where} is unreachable: check your network`);
-    case 'ETIMEDOUT':
-      return new ConnectError('timeout', `timed out connecting to ${where}`);
-    default:
-      break;
-  }
-  if (err.level === 'client-timeout') return new ConnectError('timeout', `timed out connecting to ${where}`);
-  if (err.level === 'client-authentication') {
-    return new ConnectError('auth', `authentication failed for ${options.user}@${options.hostName}: use a key (-o IdentityFile=…), ssh-agent, or --password-stdin`);
-  }
-  if (/host key verification failed/i.test(err.message)) {
-    return new ConnectError('host-key-unknown', `host key verification failed for ${where}`);
-  }
-  return new ConnectError('protocol', `SSH connection to ${where} failed: ${err.message}`);
-}
+export { classifyConnectError } from './classify.js';

@@ -34,6 +34,10 @@ export interface ResolvedSshOptions extends SshTarget {
   readonly connectTimeoutMs: number;
   readonly proxyJump: string | undefined;
   readonly prompter: Prompter | undefined;
+  /** The resolved jump host when ProxyJump is set (its own `jump` for a chain); absent = direct TCP. */
+  readonly jump?: ResolvedSshOptions | undefined;
+  /** HostKeyAlias: the name looked up in known_hosts instead of `[hostName]:port` (used verbatim, as ssh does). */
+  readonly hostKeyAlias?: string | undefined;
 }
 
 /** One authenticated SSH connection with its SFTP channel. */
@@ -64,6 +68,7 @@ export type Connector = () => Promise<SshConnection>;
 /** Why a connection could not be made; the CLI maps each kind to an exit code and a message. */
 export type ConnectErrorKind =
   | 'dns' | 'refused' | 'timeout' | 'unreachable' | 'auth' | 'host-key-unknown' | 'host-key-changed'
+  | 'host-key-revoked'
   | 'key-file' | 'no-exec' | 'protocol' | 'closed';
 
 export class ConnectError extends Error {
@@ -72,5 +77,13 @@ export class ConnectError extends Error {
     super(message);
     this.name = 'ConnectError';
     this.kind = kind;
+  }
+}
+
+/** A bad ssh config file or option value (exit code `usage`): the message names the file/option and the fix. */
+export class SshConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SshConfigError';
   }
 }

@@ -15,8 +15,10 @@ const execFileAsync = promisify(execFile);
 export interface SshdOptions {
   /** ForceCommand internal-sftp: no exec channel, no shell. */
   readonly sftpOnly?: boolean;
-  /** Extra sshd_config lines. */
+  /** Extra sshd_config lines (appended: sshd keeps the FIRST value of a keyword, so they cannot override the ones below). */
   readonly extraConfig?: string;
+  /** PasswordAuthentication yes (default no), for password-login tests with a throwaway system user. */
+  readonly passwordAuthentication?: boolean;
 }
 
 export interface Sshd {
@@ -94,7 +96,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
     `HostKey ${hostKey}`,
     `AuthorizedKeysFile ${authorizedKeys}`,
     `PidFile ${join(dir, 'sshd.pid')}`,
-    'PasswordAuthentication no',
+    `PasswordAuthentication ${options.passwordAuthentication ? 'yes' : 'no'}`,
     'KbdInteractiveAuthentication no',
     'PubkeyAuthentication yes',
     'PermitRootLogin prohibit-password',

@@ -1,0 +1,303 @@
+/**
+ * The `-o` option parser of `devmount mount`, with the spellings sshfs and ssh users already know
+ * (sshfs(1), ssh_config(5)). Shared with `devmount serve user@host:/path`, `devmount up` (config `options`
+ * strings) and `devmount backup`: they call `parseOptionList` and `toSshOverrides` so every command accepts
+ * the same spellings. Options are resolved once here and frozen; nothing downstream re-parses them.
+ */
+import { UserError } from './user-error.js';
+
+export type StrictHostKeyCheckingOption = 'yes' | 'accept-new' | 'no' | 'ask';
+export type IdMap = 'user' | 'none';
+export type LogFormat = 'json' | 'pretty';
+
+/** Everything `-o` (and `-p`) can set. Times are seconds, as sshfs and ssh spell them. */
+export interface MountOptions {
+  // The connection part (ssh_config(5) spellings), undefined = "not given: ~/.ssh/config or the default decides".
+  readonly port: number | undefined;
+  readonly identityFiles: readonly string[];
+  readonly knownHostsFile: string | undefined;
+  readonly strictHostKeyChecking: StrictHostKeyCheckingOption | undefined;
+  readonly serverAliveInterval: number | undefined;
+  readonly serverAliveCountMax: number | undefined;
+  readonly connectTimeout: number | undefined;
+  // The file system part (sshfs(1) / mount.fuse(8) spellings).
+  readonly reconnect: boolean;
+  readonly cache: boolean;
+  readonly cacheTimeout: number;
+  readonly dcacheTimeout: number;
+  readonly negativeTimeout: number;
+  readonly attrTimeout: number;
+  readonly entryTimeout: number;
+  readonly autoCache: boolean;
+  readonly idmap: IdMap;
+  readonly uid: number | undefined;
+  readonly gid: number | undefined;
+  readonly umask: number | undefined;
+  readonly readOnly: boolean;
+  readonly allowOther: boolean;
+  readonly followSymlinks: boolean;
+  readonly maxConns: number;
+  readonly opTimeout: number;
+}
+
+/** The command-line flags of `devmount mount` besides `-o`. */
+export interface MountFlags {
+  readonly foreground: boolean;
+  readonly debug: boolean;
+  readonly logFormat: LogFormat;
+  readonly passwordStdin: boolean;
+}
+
+export type MountCommandOptions = MountOptions & MountFlags;
+
+/**
+ * Defaults, in one place (the README options table repeats them). Cache timeouts follow sshfs (cache_timeout=20);
+ * the kernel's own attr/entry timeouts stay at libfuse's 1 s because the VFS caches and fuse-native has no way to
+ * invalidate the kernel's copy. op_timeout bounds how long an operation waits while the server is unreachable
+ * (sshfs waits forever: sshfs#3, #223).
+ */
+export const MOUNT_OPTION_DEFAULTS: MountOptions = Object.freeze({
+  port: undefined,
+  identityFiles: Object.freeze([]) as readonly string[],
+  knownHostsFile: undefined,
+  strictHostKeyChecking: undefined,
+  serverAliveInterval: undefined,
+  serverAliveCountMax: undefined,
+  connectTimeout: undefined,
+  reconnect: true,
+  cache: true,
+  cacheTimeout: 20,
+  dcacheTimeout: 20,
+  negativeTimeout: 20,
+  attrTimeout: 1,
+  entryTimeout: 1,
+  autoCache: false,
+  idmap: 'none' as IdMap,
+  uid: undefined,
+  gid: undefined,
+  umask: undefined,
+  readOnly: false,
+  allowOther: false,
+  followSymlinks: false,
+  maxConns: 2,
+  opTimeout: 30,
+});
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+type Draft = Mutable<Omit<MountOptions, 'identityFiles'>> & { identityFiles: string[] };
+
+interface OptionSpec {
+  /** How it is written in help and errors. */
+  readonly usage: string;
+  /** Applies the value (undefined for a bare flag) to the draft; throws UserError on a bad value. */
+  readonly apply: (draft: Draft, value: string | undefined, given: Set<string>) => void;
+}
+
+function requireValue(name: string, value: string | undefined): string {
+  if (value === undefined || value === '') {
+    throw new UserError('usage', `-o ${name} needs a value (${name}=…)`);
+  }
+  return value;
+}
+
+function forbidValue(name: string, value: string | undefined): void {
+  if (value !== undefined) throw new UserError('usage', `-o ${name} takes no value (write just "${name}")`);
+}
+
+function integer(name: string, value: string | undefined, min: number, max: number): number {
+  const text = requireValue(name, value);
+  const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UserError('usage', `-o ${name}=${text}: expected a whole number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+function seconds(name: string, value: string | undefined): number {
+  const text = requireValue(name, value);
+  const n = /^\d+(\.\d+)?$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isFinite(n) || n > 86_400 * 365) {
+    throw new UserError('usage', `-o ${name}=${text}: expected a number of seconds (e.g. ${name}=20)`);
+  }
+  return n;
+}
+
+function choice<T extends string>(name: string, value: string | undefined, allowed: readonly T[]): T {
+  const text = requireValue(name, value);
+  const found = allowed.find((a) => a === text.toLowerCase());
+  if (found === undefined) throw new UserError('usage', `-o ${name}=${text}: expected ${allowed.join(' or ')}`);
+  return found;
+}
+
+function yesNo(name: string, value: string | undefined): boolean {
+  return choice(name, value, ['yes', 'no'] as const) === 'yes';
+}
+
+/**
+ * The supported options. Keys are matched case-insensitively for the ssh_config(5) ones (ssh itself ignores case
+ * there) and exactly for the sshfs ones.
+ */
+const SSH_OPTIONS: Readonly<Record<string, OptionSpec>> = Object.freeze({
+  port: { usage: 'Port=N', apply: (d, v) => { d.port = integer('Port', v, 1, 65535); } },
+  identityfile: { usage: 'IdentityFile=PATH', apply: (d, v) => { d.identityFiles.push(requireValue('IdentityFile', v)); } },
+  userknownhostsfile: { usage: 'UserKnownHostsFile=PATH', apply: (d, v) => { d.knownHostsFile = requireValue('UserKnownHostsFile', v); } },
+  stricthostkeychecking: {
+    usage: 'StrictHostKeyChecking=yes|accept-new|no',
+    apply: (d, v) => { d.strictHostKeyChecking = choice('StrictHostKeyChecking', v, ['yes', 'accept-new', 'no', 'ask'] as const); },
+  },
+  serveraliveinterval: { usage: 'ServerAliveInterval=N', apply: (d, v) => { d.serverAliveInterval = integer('ServerAliveInterval', v, 0, 86_400); } },
+  serveralivecountmax: { usage: 'ServerAliveCountMax=N', apply: (d, v) => { d.serverAliveCountMax = integer('ServerAliveCountMax', v, 0, 1000); } },
+  connecttimeout: { usage: 'ConnectTimeout=N', apply: (d, v) => { d.connectTimeout = integer('ConnectTimeout', v, 1, 86_400); } },
+});
+
+const FS_OPTIONS: Readonly<Record<string, OptionSpec>> = Object.freeze({
+  reconnect: { usage: 'reconnect', apply: (d, v) => { forbidValue('reconnect', v); d.reconnect = true; } },
+  noreconnect: { usage: 'noreconnect', apply: (d, v) => { forbidValue('noreconnect', v); d.reconnect = false; } },
+  cache: { usage: 'cache=yes|no', apply: (d, v) => { d.cache = yesNo('cache', v); } },
+  // sshfs 2.x spelling of the same switch.
+  dir_cache: { usage: 'dir_cache=yes|no', apply: (d, v) => { d.cache = yesNo('dir_cache', v); } },
+  cache_timeout: {
+    usage: 'cache_timeout=N',
+    apply: (d, v, given) => {
+      const s = seconds('cache_timeout', v);
+      d.cacheTimeout = s;
+      // As in sshfs, cache_timeout sets the others unless they are given explicitly.
+      if (!given.has('dcache_timeout')) d.dcacheTimeout = s;
+      if (!given.has('negative_timeout')) d.negativeTimeout = s;
+    },
+  },
+  dcache_timeout: { usage: 'dcache_timeout=N', apply: (d, v) => { d.dcacheTimeout = seconds('dcache_timeout', v); } },
+  negative_timeout: { usage: 'negative_timeout=N', apply: (d, v) => { d.negativeTimeout = seconds('negative_timeout', v); } },
+  attr_timeout: { usage: 'attr_timeout=N', apply: (d, v) => { d.attrTimeout = seconds('attr_timeout', v); } },
+  entry_timeout: { usage: 'entry_timeout=N', apply: (d, v) => { d.entryTimeout = seconds('entry_timeout', v); } },
+  auto_cache: { usage: 'auto_cache', apply: (d, v) => { forbidValue('auto_cache', v); d.autoCache = true; } },
+  idmap: { usage: 'idmap=user|none', apply: (d, v) => { d.idmap = choice('idmap', v, ['user', 'none'] as const); } },
+  uid: { usage: 'uid=N', apply: (d, v) => { d.uid = integer('uid', v, 0, 0xffff_fffe); } },
+  gid: { usage: 'gid=N', apply: (d, v) => { d.gid = integer('gid', v, 0, 0xffff_fffe); } },
+  umask: {
+    usage: 'umask=NNN',
+    apply: (d, v) => {
+      const text = requireValue('umask', v);
+      if (!/^[0-7]{1,4}$/.test(text)) throw new UserError('usage', `-o umask=${text}: expected octal digits (e.g. umask=022)`);
+      d.umask = Number.parseInt(text, 8) & 0o777;
+    },
+  },
+  ro: { usage: 'ro', apply: (d, v) => { forbidValue('ro', v); d.readOnly = true; } },
+  rw: { usage: 'rw', apply: (d, v) => { forbidValue('rw', v); d.readOnly = false; } },
+  allow_other: { usage: 'allow_other', apply: (d, v) => { forbidValue('allow_other', v); d.allowOther = true; } },
+  follow_symlinks: { usage: 'follow_symlinks', apply: (d, v) => { forbidValue('follow_symlinks', v); d.followSymlinks = true; } },
+  max_conns: { usage: 'max_conns=N', apply: (d, v) => { d.maxConns = integer('max_conns', v, 1, 16); } },
+  op_timeout: { usage: 'op_timeout=N', apply: (d, v) => { d.opTimeout = seconds('op_timeout', v); } },
+});
+
+/** Every supported `-o` spelling, for help texts and the "unknown option" message. */
+export const SUPPORTED_OPTIONS: readonly string[] = Object.freeze([
+  ...Object.values(SSH_OPTIONS).map((s) => s.usage),
+  ...Object.values(FS_OPTIONS).map((s) => s.usage),
+]);
+
+function lookup(key: string): { spec: OptionSpec; canonical: string } | undefined {
+  const fsSpec = FS_OPTIONS[key];
+  if (fsSpec) return { spec: fsSpec, canonical: key };
+  const sshSpec = SSH_OPTIONS[key.toLowerCase()];
+  if (sshSpec) return { spec: sshSpec, canonical: key.toLowerCase() };
+  return undefined;
+}
+
+/** Splits `-o` arguments ("a=1,b", repeatable) into [key, value] pairs; empty items are ignored, as mount(8) does. */
+export function splitOptionList(list: readonly string[]): Array<[string, string | undefined]> {
+  const pairs: Array<[string, string | undefined]> = [];
+  for (const arg of list) {
+    for (const item of arg.split(',')) {
+      const trimmed = item.trim();
+      if (trimmed === '') continue;
+      const eq = trimmed.indexOf('=');
+      pairs.push(eq < 0 ? [trimmed, undefined] : [trimmed.slice(0, eq), trimmed.slice(eq + 1)]);
+    }
+  }
+  return pairs;
+}
+
+/**
+ * Parses `-o` lists (each a comma-separated list, as given on the command line or in a config file) into frozen
+ * MountOptions. Later options win, as with mount(8). Unknown options → UserError('usage') listing the supported ones.
+ */
+export function parseOptionList(list: readonly string[], base: MountOptions = MOUNT_OPTION_DEFAULTS): MountOptions {
+  const draft: Draft = { ...base, identityFiles: [...base.identityFiles] };
+  const pairs = splitOptionList(list);
+  const given = new Set<string>();
+  for (const [key] of pairs) {
+    const found = lookup(key);
+    if (found) given.add(found.canonical);
+  }
+  for (const [key, value] of pairs) {
+    const found = lookup(key);
+    if (!found) {
+      throw new UserError('usage', `unknown option -o ${key}: supported are ${SUPPORTED_OPTIONS.join(', ')}`);
+    }
+    found.spec.apply(draft, value, given);
+  }
+  return Object.freeze({ ...draft, identityFiles: Object.freeze([...draft.identityFiles]) });
+}
+
+/** The `-p PORT` flag (sshfs and ssh spelling); wins over `-o Port=` as in sshfs. */
+export function parsePortFlag(text: string): number {
+  const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > 65535) {
+    throw new UserError('usage', `-p ${text}: expected a port number from 1 to 65535`);
+  }
+  return n;
+}
+
+export interface RawMountFlags {
+  readonly option?: readonly string[];
+  readonly port?: string;
+  readonly foreground?: boolean;
+  readonly debug?: boolean;
+  readonly logFormat?: string;
+  readonly passwordStdin?: boolean;
+}
+
+/** Resolves everything commander collected for `devmount mount` into one frozen object. */
+export function resolveMountCommandOptions(raw: RawMountFlags): MountCommandOptions {
+  const parsed = parseOptionList(raw.option ?? []);
+  const port = raw.port === undefined ? parsed.port : parsePortFlag(raw.port);
+  const logFormat = raw.logFormat ?? 'pretty';
+  if (logFormat !== 'json' && logFormat !== 'pretty') {
+    throw new UserError('usage', `--log-format ${logFormat}: expected json or pretty`);
+  }
+  return Object.freeze({
+    ...parsed,
+    port,
+    foreground: raw.foreground ?? false,
+    debug: raw.debug ?? false,
+    logFormat,
+    passwordStdin: raw.passwordStdin ?? false,
+  });
+}
+
+/**
+ * The connection part, in the shape of `SshOverrides` (fs/ssh/resolve.ts): only what was given, so ~/.ssh/config
+ * and the SSH layer's defaults fill the rest. Units are ssh_config(5)'s (seconds).
+ */
+export interface SshOptionOverrides {
+  port?: number;
+  identityFiles?: string[];
+  knownHostsFile?: string;
+  strictHostKeyChecking?: StrictHostKeyCheckingOption;
+  serverAliveInterval?: number;
+  serverAliveCountMax?: number;
+  connectTimeout?: number;
+}
+
+export function toSshOverrides(opts: MountOptions): SshOptionOverrides {
+  const out: SshOptionOverrides = {};
+  if (opts.port !== undefined) out.port = opts.port;
+  if (opts.identityFiles.length > 0) out.identityFiles = [...opts.identityFiles];
+  if (opts.knownHostsFile !== undefined) out.knownHostsFile = opts.knownHostsFile;
+  if (opts.strictHostKeyChecking !== undefined) out.strictHostKeyChecking = opts.strictHostKeyChecking;
+  if (opts.serverAliveInterval !== undefined) out.serverAliveInterval = opts.serverAliveInterval;
+  if (opts.serverAliveCountMax !== undefined) out.serverAliveCountMax = opts.serverAliveCountMax;
+  if (opts.connectTimeout !== undefined) out.connectTimeout = opts.connectTimeout;
+  return out;
+}

@@ -1,0 +1,185 @@
+/**
+ * The process that serves one mount (the daemon child, or the foreground process with -f): opens the stack,
+ * mounts it, listens on the control socket, and shuts down cleanly on SIGTERM/SIGINT, on `devmount unmount`,
+ * or when someone else unmounted the directory. Every exit path unmounts and closes the VFS (which flushes
+ * buffered writes); a failure before "ready" leaves nothing mounted.
+ */
+import { createWriteStream } from 'node:fs';
+import type { Logger } from 'pino';
+import type { RemoteSpec } from '../fs/remote-spec.js';
+import { FuseMountError, mountVfs, type FuseMount } from '../fs/fuse/adapter.js';
+import { findMount } from '../fs/fuse/mount-table.js';
+import type { Vfs } from '../fs/vfs/types.js';
+import { ensureControlDir, socketPathFor } from './control/paths.js';
+import type { ControlReply, ControlRequest, MountStatus } from './control/protocol.js';
+import { startControlServer, type ControlServer } from './control/server.js';
+import { ExitCode } from './exit-codes.js';
+import { createMountLogger } from './mount-logger.js';
+import type { MountCommandOptions } from './mount-options.js';
+import { openMountStack } from './mount-stack.js';
+import { createTtyPrompter } from './prompter.js';
+import { UserError } from './user-error.js';
+
+export interface ServeMountParams {
+  readonly spec: RemoteSpec;
+  /** The remote as the user typed it, for status and /proc/mounts. */
+  readonly remoteArg: string;
+  readonly mountpoint: string;
+  readonly options: MountCommandOptions;
+  readonly password: string | undefined;
+  /** Log file of a daemonized mount; undefined = stderr. */
+  readonly logFile: string | undefined;
+  /** Called once the mount is live (the daemon tells its parent). */
+  readonly onReady: () => Promise<void>;
+}
+
+/** How often we look whether someone unmounted us from outside (fusermount -u, umount): no kernel event for it. */
+const EXTERNAL_UNMOUNT_POLL_MS = 2_000;
+
+function toUserError(err: unknown): unknown {
+  if (err instanceof FuseMountError) return new UserError(err.kind === 'mountpoint' ? 'mountpoint' : 'fuse', err.message);
+  return err;
+}
+
+function statusOf(vfs: Vfs, params: ServeMountParams, startedAtMs: number): MountStatus {
+  const stats = vfs.stats();
+  return {
+    remote: params.remoteArg,
+    mountpoint: params.mountpoint,
+    pid: process.pid,
+    state: stats.state,
+    startedAt: new Date(startedAtMs).toISOString(),
+    uptimeSeconds: Math.round((Date.now() - startedAtMs) / 1000),
+    reconnects: stats.reconnects,
+    inFlight: stats.inFlight,
+    cache: stats.cache,
+  };
+}
+
+function isBusy(err: unknown): boolean {
+  return /busy/i.test(err instanceof Error ? err.message : String(err));
+}
+
+export async function serveMount(params: ServeMountParams): Promise<void> {
+  const { options, mountpoint } = params;
+  const destination = params.logFile ? createWriteStream(params.logFile, { flags: 'a', mode: 0o600 }) : process.stderr;
+  const log: Logger = createMountLogger({ format: options.logFormat, debug: options.debug, destination });
+  const startedAtMs = Date.now();
+
+  let vfs: Vfs | undefined;
+  let mount: FuseMount | undefined;
+  let control: ControlServer | undefined;
+  let stopping: Promise<never> | undefined;
+
+  /** The one shutdown path: control socket, unmount, flush and close the VFS, exit. */
+  const stop = (reason: string, exitCode: number): Promise<never> => {
+    stopping ??= (async () => {
+      log.info({ reason }, 'stopping');
+      await control?.close();
+      try {
+        await mount?.unmount();
+      } catch (err) {
+        // Busy (an open file, a shell's cwd): we are exiting anyway, so detach it (umount -l) rather than
+        // leave a dead "Transport endpoint is not connected" mount behind.
+        log.warn({ err: (err as Error).message }, 'unmount failed; detaching lazily');
+        await mount?.unmount({ lazy: true }).catch((lazyErr: unknown) => {
+          log.warn({ err: (lazyErr as Error).message }, 'lazy unmount failed too');
+        });
+      }
+      try {
+        await vfs?.close();
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'closing the file system reported an error (unwritten data?)');
+        exitCode = exitCode === ExitCode.ok ? ExitCode.failure : exitCode;
+      }
+      log.info({ exitCode }, 'stopped');
+      await new Promise<void>((resolve) => {
+        if (destination === process.stderr) resolve();
+        else (destination as NodeJS.WritableStream).end(() => resolve());
+      });
+      process.exit(exitCode);
+    })();
+    return stopping;
+  };
+
+  const handleControl = async (request: ControlRequest): Promise<ControlReply> => {
+    if (!vfs) return { ok: false, error: 'not mounted yet' };
+    switch (request.op) {
+      case 'status':
+        return { ok: true, status: statusOf(vfs, params, startedAtMs) };
+      case 'refresh':
+        vfs.refresh(request.path);
+        log.info({ path: request.path ?? '/' }, 'refresh');
+        return { ok: true };
+      case 'unmount':
+        if (stopping) return { ok: true };
+        try {
+          await mount?.unmount();
+        } catch (err) {
+          if (isBusy(err)) {
+            return { ok: false, error: `${mountpoint} is busy: close the files and shells using it (fuser -vm ${mountpoint}) and try again, or use --lazy` };
+          }
+          return { ok: false, error: `cannot unmount ${mountpoint}: ${(err as Error).message}` };
+        }
+        // Answer first; the VFS is closed (and the process exits) right after.
+        setImmediate(() => { void stop('unmount requested', ExitCode.ok); });
+        return { ok: true };
+      default:
+        return { ok: false, error: 'unknown request' };
+    }
+  };
+
+  try {
+    const prompter = createTtyPrompter();
+    vfs = await openMountStack(params.spec, options, { password: params.password, prompter, log });
+    const root = await vfs.getattr('/');
+    mount = await mountVfs(vfs, {
+      mountpoint,
+      fsname: params.remoteArg,
+      readOnly: options.readOnly,
+      allowOther: options.allowOther,
+      attrTimeout: options.attrTimeout,
+      entryTimeout: options.entryTimeout,
+      opTimeoutMs: options.opTimeout * 1000,
+      debug: options.debug,
+      log: log.child({ layer: 'fuse' }),
+      ownership: {
+        idmap: options.idmap,
+        // As sshfs's idmap=user does, the owner of the remote directory is taken to be the remote user.
+        remoteUid: root.uid,
+        remoteGid: root.gid,
+        localUid: process.getuid?.() ?? 0,
+        localGid: process.getgid?.() ?? 0,
+        uid: options.uid,
+        gid: options.gid,
+        umask: options.umask,
+      },
+    });
+    control = await startControlServer(socketPathFor(mountpoint, await ensureControlDir()), handleControl);
+  } catch (err) {
+    await control?.close();
+    await mount?.unmount({ lazy: true }).catch((unmountErr: unknown) => {
+      log.warn({ err: (unmountErr as Error).message }, 'could not undo the mount after a failed start');
+    });
+    await vfs?.close().catch((closeErr: unknown) => {
+      log.warn({ err: (closeErr as Error).message }, 'could not close the file system after a failed start');
+    });
+    throw toUserError(err);
+  }
+
+  process.on('SIGTERM', () => { void stop('SIGTERM', ExitCode.ok); });
+  process.on('SIGINT', () => { void stop('SIGINT', ExitCode.interrupted); });
+  // A daemon has no terminal; a foreground mount whose terminal closes should unmount cleanly too.
+  process.on('SIGHUP', () => { void stop('SIGHUP', ExitCode.ok); });
+  const poll = setInterval(() => {
+    findMount(mountpoint).then((entry) => {
+      if (!entry && !stopping) void stop('unmounted from outside', ExitCode.ok);
+    }, (err: unknown) => log.warn({ err: (err as Error).message }, 'cannot read /proc/self/mounts'));
+  }, EXTERNAL_UNMOUNT_POLL_MS);
+  poll.unref();
+
+  log.info({ remote: params.remoteArg, mountpoint, pid: process.pid }, 'mounted');
+  await params.onReady();
+  // A daemon must not keep the caller's working directory busy (daemon(3) does the same).
+  process.chdir('/');
+}

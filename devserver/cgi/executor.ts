@@ -1,0 +1,35 @@
+/**
+ * How a CGI-style script is run: a fresh process per request (spawn-executor.ts: php-cgi or a shebang script)
+ * or a persistent FastCGI worker (fastcgi/pool.ts). Both take the same CGI/1.1 environment and request body and
+ * hand back the script's raw output (CGI headers, blank line, body), so one piece of code (run-script.ts)
+ * handles headers, redirects, timeouts and disconnects for all of them.
+ */
+import type { Readable } from 'node:stream';
+
+export interface ScriptJob {
+  /** The file to run (for php-cgi: the PHP script; for a generic CGI executor: the executable). */
+  readonly scriptFilename: string;
+  /** CGI/1.1 meta-variables (env.ts). */
+  readonly env: Readonly<Record<string, string>>;
+  /** Request body, streamed to the script's stdin; null when the request has none. */
+  readonly body: Readable | null;
+  /** Each line the script writes to stderr (the caller logs it with the request id). */
+  readonly onStderr: (line: string) => void;
+}
+
+export interface ScriptExecution {
+  /** The script's stdout: CGI response headers, an empty line, then the body. */
+  readonly stdout: Readable;
+  /** Settles when the script has finished (or was killed); never rejects. */
+  readonly finished: Promise<void>;
+  /** Kill the script now (client gone, timeout). Idempotent. */
+  abort(reason: string): void;
+}
+
+export interface ScriptExecutor {
+  /** Human description for the start-up banner ("php-cgi per request", "FastCGI pool of 4 php-cgi"). */
+  readonly description: string;
+  execute(job: ScriptJob): ScriptExecution;
+  /** Stops every process this executor started. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,219 @@
+/**
+ * A pool of persistent php-cgi FastCGI workers: each is `php-cgi -b SOCKET` with PHP_FCGI_CHILDREN=0, so the
+ * process we started is the one that runs the script (php-cgi's own forking mode would hide which child runs
+ * which request, and a hung script could then not be killed). PHP_FCGI_MAX_REQUESTS makes a worker exit after
+ * that many requests (php-cgi's guard against leaks); exited or killed workers are replaced on demand.
+ * Concurrency rule: a worker serves one request at a time; requests beyond `size` wait in a FIFO queue.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { ScriptExecution, ScriptExecutor, ScriptJob } from '../executor.js';
+import { createLineSplitter } from '../line-splitter.js';
+import { startFastCgiRequest } from './client.js';
+
+export interface FastCgiPoolOptions {
+  /** php-cgi binary. */
+  readonly bin: string;
+  /** Maximum number of workers (and so of scripts running at once). */
+  readonly size: number;
+  /** PHP_FCGI_MAX_REQUESTS for each worker. */
+  readonly maxRequests: number;
+  /** PATH given to the workers. */
+  readonly path: string;
+  /** Where worker start-up failures and worker-level stderr go. */
+  readonly onWorkerLog: (line: string) => void;
+}
+
+interface Worker {
+  readonly id: number;
+  readonly socketPath: string;
+  readonly child: ChildProcess;
+  readonly exited: Promise<void>;
+  ready: Promise<void>;
+  alive: boolean;
+  /** Requests handed to this worker; at opts.maxRequests php-cgi exits by itself, so it is not reused. */
+  served: number;
+  /**
+   * Where the worker's own stderr goes: php-cgi writes php://stderr and some errors to its fd 2, not to
+   * FCGI_STDERR. A worker runs one request at a time, so its stderr belongs to the request it serves last
+   * (kept after the request ends, because the pipe may deliver the last lines after END_REQUEST).
+   */
+  stderrTarget: ((line: string) => void) | null;
+}
+
+/** php-cgi binds its socket within a few ms; give up after ~5 s (a broken php.ini, a missing binary). */
+const CONNECT_ATTEMPTS = 100;
+const CONNECT_RETRY_MS = 50;
+
+function connectOnce(socketPath: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(socketPath);
+    socket.once('connect', () => { socket.removeAllListeners('error'); resolve(socket); });
+    socket.once('error', reject);
+  });
+}
+
+export async function createFastCgiPool(options: FastCgiPoolOptions): Promise<ScriptExecutor> {
+  const opts = Object.freeze({ ...options, size: Math.max(1, options.size) });
+  const dir = await mkdtemp(join(tmpdir(), 'devmount-fcgi-'));
+  const idle: Worker[] = [];
+  const all = new Set<Worker>();
+  const waiting: Array<(worker: Worker) => void> = [];
+  let nextId = 0;
+  let closed = false;
+
+  function startWorker(): Worker {
+    const id = nextId++;
+    const socketPath = join(dir, `php-${id}.sock`);
+    const child = spawn(opts.bin, ['-b', socketPath], {
+      env: { PATH: opts.path, PHP_FCGI_CHILDREN: '0', PHP_FCGI_MAX_REQUESTS: String(opts.maxRequests) },
+      stdio: ['ignore', 'ignore', 'pipe'],
+      detached: true,
+    });
+    const stderr = createLineSplitter((line) => {
+      if (worker.stderrTarget !== null) worker.stderrTarget(line);
+      else opts.onWorkerLog(`php-cgi worker ${id}: ${line}`);
+    });
+    child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
+    const worker: Worker = {
+      id, socketPath, child, alive: true, ready: Promise.resolve(), served: 0, stderrTarget: null,
+      exited: new Promise<void>((resolve) => {
+        child.on('error', (err) => {
+          opts.onWorkerLog(`cannot start ${opts.bin}: ${err.message}`);
+          resolve();
+        });
+        child.on('close', () => resolve());
+      }),
+    };
+    void worker.exited.then(() => {
+      worker.alive = false;
+      all.delete(worker);
+      const at = idle.indexOf(worker);
+      if (at !== -1) idle.splice(at, 1);
+      void rm(socketPath, { force: true });
+    });
+    worker.ready = (async () => {
+      for (let attempt = 0; attempt < CONNECT_ATTEMPTS && worker.alive; attempt++) {
+        try {
+          const probe = await connectOnce(socketPath);
+          probe.destroy();
+          return;
+        } catch {
+          // Not listening yet (ENOENT/ECONNREFUSED): php-cgi is still starting; retry, bounded above.
+          await delay(CONNECT_RETRY_MS);
+        }
+      }
+      throw new Error(`${opts.bin} -b did not start listening (see the log for its stderr)`);
+    })();
+    all.add(worker);
+    return worker;
+  }
+
+  function acquire(): Promise<Worker> {
+    if (closed) return Promise.reject(new Error('the FastCGI pool is closed'));
+    for (;;) {
+      const worker = idle.pop();
+      if (worker === undefined) break;
+      if (reusable(worker)) return Promise.resolve(worker);
+    }
+    if (all.size < opts.size) return Promise.resolve(startWorker());
+    return new Promise((resolve) => waiting.push(resolve));
+  }
+
+  function reusable(worker: Worker): boolean {
+    return worker.alive && worker.served < opts.maxRequests;
+  }
+
+  function release(worker: Worker): void {
+    // A worker that exited (killed) or is about to (max requests reached) is replaced by a fresh one.
+    if (!reusable(worker)) all.delete(worker);
+    const next = waiting.shift();
+    if (next !== undefined) {
+      next(reusable(worker) ? worker : startWorker());
+      return;
+    }
+    if (reusable(worker)) idle.push(worker);
+  }
+
+  function kill(worker: Worker): void {
+    if (!worker.alive || worker.child.pid === undefined) return;
+    // Never hand a worker we are killing to another request, even before its 'close' event arrives.
+    worker.alive = false;
+    try {
+      process.kill(-worker.child.pid, 'SIGKILL');
+    } catch {
+      // Already exited between the check and the kill: the 'close' handler does the bookkeeping.
+    }
+  }
+
+  return {
+    description: `FastCGI pool of up to ${opts.size} php-cgi workers (${opts.bin})`,
+    execute(job: ScriptJob): ScriptExecution {
+      const stdout = new PassThrough();
+      let aborted: string | null = null;
+      let current: Worker | null = null;
+      let socket: Socket | null = null;
+      const finished = (async () => {
+        const worker = await acquire();
+        current = worker;
+        try {
+          if (aborted !== null) return;
+          await worker.ready;
+          if (aborted !== null) return;
+          // A connect failure here means the worker died between requests (max requests reached): the next
+          // attempt gets a fresh worker.
+          socket = await connectOnce(worker.socketPath).catch(async () => {
+            // The worker died between requests: replace it once.
+            kill(worker);
+            all.delete(worker);
+            const fresh = startWorker();
+            current = fresh;
+            await fresh.ready;
+            return connectOnce(fresh.socketPath);
+          });
+          const serving: Worker = current;
+          serving.served += 1;
+          serving.stderrTarget = job.onStderr;
+          if (aborted !== null) { socket.destroy(); return; }
+          const exchange = startFastCgiRequest(socket, { ...job.env }, job.body, job.onStderr);
+          exchange.stdout.on('error', (err) => stdout.destroy(err));
+          exchange.stdout.pipe(stdout);
+          await exchange.finished;
+        } catch (err) {
+          job.onStderr(err instanceof Error ? err.message : String(err));
+          stdout.destroy(err instanceof Error ? err : new Error(String(err)));
+        } finally {
+          if (!stdout.destroyed && !stdout.writableEnded && aborted !== null) stdout.end();
+          release(current ?? worker);
+        }
+      })();
+      return {
+        stdout,
+        finished,
+        abort(reason: string): void {
+          if (aborted !== null) return;
+          aborted = reason;
+          job.onStderr(`killing script: ${reason}`);
+          // FCGI_ABORT_REQUEST is only a hint to the application (§5.4) and php-cgi does not stop a running
+          // script for it, so the worker process itself is killed; the pool replaces it.
+          if (current !== null && socket !== null) kill(current);
+          const s: Socket | null = socket;
+          s?.destroy();
+          if (!stdout.writableEnded) stdout.end();
+        },
+      };
+    },
+    async close(): Promise<void> {
+      closed = true;
+      const workers = [...all];
+      for (const worker of workers) kill(worker);
+      await Promise.allSettled(workers.map((w) => w.exited));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

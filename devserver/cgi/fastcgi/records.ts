@@ -1,0 +1,134 @@
+/**
+ * FastCGI 1.0 wire format (https://fastcgi-archives.github.io/FastCGI_Specification.html §3, §5, §8).
+ *
+ * Record header, 8 bytes:
+ *   version(1)=1 | type(1) | requestId(2, BE) | contentLength(2, BE) | paddingLength(1) | reserved(1)
+ * followed by contentLength bytes of content and paddingLength bytes of padding.
+ */
+export const FCGI_VERSION_1 = 1;
+export const RecordType = Object.freeze({
+  beginRequest: 1,
+  abortRequest: 2,
+  endRequest: 3,
+  params: 4,
+  stdin: 5,
+  stdout: 6,
+  stderr: 7,
+  data: 8,
+  getValues: 9,
+  getValuesResult: 10,
+  unknownType: 11,
+});
+export const FCGI_RESPONDER = 1;
+export const HEADER_LENGTH = 8;
+/** contentLength is 16 bits. */
+export const MAX_CONTENT_LENGTH = 0xffff;
+
+export interface FcgiRecord {
+  readonly type: number;
+  readonly requestId: number;
+  readonly content: Buffer;
+}
+
+export function encodeRecord(type: number, requestId: number, content: Buffer = Buffer.alloc(0)): Buffer {
+  if (content.length > MAX_CONTENT_LENGTH) throw new RangeError(`FastCGI record content too long: ${content.length}`);
+  // §3.3: padding is optional; aligning to 8 bytes is what the spec recommends.
+  const padding = (8 - (content.length % 8)) % 8;
+  const record = Buffer.alloc(HEADER_LENGTH + content.length + padding);
+  record.writeUInt8(FCGI_VERSION_1, 0);
+  record.writeUInt8(type, 1);
+  record.writeUInt16BE(requestId, 2);
+  record.writeUInt16BE(content.length, 4);
+  record.writeUInt8(padding, 6);
+  content.copy(record, HEADER_LENGTH);
+  return record;
+}
+
+/** Splits a stream payload into records of at most MAX_CONTENT_LENGTH bytes. */
+export function encodeStream(type: number, requestId: number, payload: Buffer): Buffer[] {
+  const records: Buffer[] = [];
+  for (let offset = 0; offset < payload.length; offset += MAX_CONTENT_LENGTH) {
+    records.push(encodeRecord(type, requestId, payload.subarray(offset, offset + MAX_CONTENT_LENGTH)));
+  }
+  return records;
+}
+
+/**
+ * FCGI_BeginRequestBody (§5.1): role(2, BE) | flags(1) | reserved(5). flags 0 = the application closes the
+ * connection after the request (no FCGI_KEEP_CONN): one connection per request keeps the client simple.
+ */
+export function encodeBeginRequest(requestId: number): Buffer {
+  const body = Buffer.alloc(8);
+  body.writeUInt16BE(FCGI_RESPONDER, 0);
+  return encodeRecord(RecordType.beginRequest, requestId, body);
+}
+
+/** §3.4 name-value pairs: lengths < 128 in one byte, else four bytes with the high bit set. */
+function encodeLength(length: number): Buffer {
+  if (length < 128) return Buffer.from([length]);
+  const bytes = Buffer.alloc(4);
+  bytes.writeUInt32BE((length | 0x80000000) >>> 0, 0);
+  return bytes;
+}
+
+export function encodeParams(params: Readonly<Record<string, string>>): Buffer {
+  const parts: Buffer[] = [];
+  for (const [name, value] of Object.entries(params)) {
+    const n = Buffer.from(name, 'latin1');
+    const v = Buffer.from(value, 'latin1');
+    parts.push(encodeLength(n.length), encodeLength(v.length), n, v);
+  }
+  return Buffer.concat(parts);
+}
+
+export function decodeParams(content: Buffer): Record<string, string> {
+  const params: Record<string, string> = {};
+  let offset = 0;
+  const readLength = (): number => {
+    const first = content[offset];
+    if (first === undefined) throw new RangeError('truncated FastCGI name-value pair');
+    if (first < 128) { offset += 1; return first; }
+    const length = content.readUInt32BE(offset) & 0x7fffffff;
+    offset += 4;
+    return length;
+  };
+  while (offset < content.length) {
+    const nameLength = readLength();
+    const valueLength = readLength();
+    const name = content.subarray(offset, offset + nameLength).toString('latin1');
+    offset += nameLength;
+    params[name] = content.subarray(offset, offset + valueLength).toString('latin1');
+    offset += valueLength;
+  }
+  return params;
+}
+
+/** FCGI_EndRequestBody (§5.5): appStatus(4, BE) | protocolStatus(1) | reserved(3). */
+export function decodeEndRequest(content: Buffer): { appStatus: number; protocolStatus: number } {
+  return { appStatus: content.readUInt32BE(0), protocolStatus: content.readUInt8(4) };
+}
+
+/** Incremental record parser: feed it socket chunks, it calls onRecord for each complete record. */
+export class RecordParser {
+  #buffer: Buffer = Buffer.alloc(0);
+  constructor(private readonly onRecord: (record: FcgiRecord) => void) {}
+
+  push(chunk: Buffer): void {
+    this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
+    for (;;) {
+      if (this.#buffer.length < HEADER_LENGTH) return;
+      const version = this.#buffer.readUInt8(0);
+      if (version !== FCGI_VERSION_1) throw new RangeError(`unsupported FastCGI version ${version}`);
+      const contentLength = this.#buffer.readUInt16BE(4);
+      const total = HEADER_LENGTH + contentLength + this.#buffer.readUInt8(6);
+      if (this.#buffer.length < total) return;
+      const record: FcgiRecord = {
+        type: this.#buffer.readUInt8(1),
+        requestId: this.#buffer.readUInt16BE(2),
+        content: this.#buffer.subarray(HEADER_LENGTH, HEADER_LENGTH + contentLength),
+      };
+      this.#buffer = this.#buffer.subarray(total);
+      this.onRecord(record);
+    }
+  }
+}

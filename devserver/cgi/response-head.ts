@@ -1,0 +1,146 @@
+/**
+ * Reads the header block a CGI script writes before its body (RFC 3875 §6) and classifies the response:
+ * a document, a local redirect (Location with an abs-path and no Status, §6.2.2: the server re-dispatches the
+ * request internally), or a client redirect (§6.2.3/§6.2.4). The body is handed back as a stream, never buffered.
+ */
+import { PassThrough, type Readable } from 'node:stream';
+
+/** php-cgi writes a few hundred bytes of headers; a script writing more than this without a blank line is broken. */
+const MAX_HEADER_BYTES = 64 * 1024;
+
+export class CgiHeaderError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CgiHeaderError';
+  }
+}
+
+export interface CgiResponseHead {
+  readonly kind: 'document' | 'local-redirect' | 'client-redirect';
+  readonly status: number;
+  readonly reason: string | null;
+  /** Header fields other than Status, in order, names as the script wrote them. */
+  readonly headers: ReadonlyArray<readonly [string, string]>;
+  readonly location: string | null;
+  readonly body: Readable;
+}
+
+function findHeaderEnd(buffer: Buffer): { end: number; bodyStart: number } | null {
+  // A response may start with the blank line (no headers at all).
+  if (buffer[0] === 0x0a) return { end: 0, bodyStart: 1 };
+  if (buffer[0] === 0x0d && buffer[1] === 0x0a) return { end: 0, bodyStart: 2 };
+  // The spec says CRLF, but scripts commonly end lines with a bare LF and servers accept it (Apache does).
+  for (let i = 0; i < buffer.length; i++) {
+    if (buffer[i] !== 0x0a) continue;
+    if (buffer[i + 1] === 0x0a) return { end: i, bodyStart: i + 2 };
+    if (buffer[i + 1] === 0x0d && buffer[i + 2] === 0x0a) return { end: i, bodyStart: i + 3 };
+  }
+  return null;
+}
+
+export function parseHeaderBlock(text: string): Omit<CgiResponseHead, 'body'> {
+  const headers: Array<readonly [string, string]> = [];
+  let statusLine: string | null = null;
+  let location: string | null = null;
+  let continued: [string, string] | null = null;
+  for (const rawLine of text.split('\n')) {
+    const line = rawLine.replace(/\r$/, '');
+    if (line === '') continue;
+    if (/^[ \t]/.test(line) && continued !== null) {
+      continued[1] += ` ${line.trim()}`;
+      continue;
+    }
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw new CgiHeaderError(`malformed header line from script: ${JSON.stringify(line.slice(0, 80))}`);
+    const name = line.slice(0, colon).trim();
+    const value = line.slice(colon + 1).trim();
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+      throw new CgiHeaderError(`invalid header name from script: ${JSON.stringify(name.slice(0, 80))}`);
+    }
+    const lower = name.toLowerCase();
+    if (lower === 'status') { statusLine = value; continue; }
+    if (lower === 'location') location = value;
+    const pair: [string, string] = [name, value];
+    headers.push(pair);
+    continued = pair;
+  }
+  let status = 200;
+  let reason: string | null = null;
+  if (statusLine !== null) {
+    const match = /^(\d{3})(?:\s+(.*))?$/.exec(statusLine);
+    if (match === null) throw new CgiHeaderError(`invalid Status from script: ${JSON.stringify(statusLine)}`);
+    status = Number(match[1]);
+    reason = match[2] !== undefined && match[2] !== '' ? match[2] : null;
+  }
+  if (location !== null && statusLine === null) {
+    // §6.2.2: "Location: /path" alone is a local redirect; §6.2.3: an absolute URI is a client redirect, 302.
+    if (location.startsWith('/') && !location.startsWith('//')) {
+      return { kind: 'local-redirect', status: 200, reason: null, headers, location };
+    }
+    return { kind: 'client-redirect', status: 302, reason: null, headers, location };
+  }
+  return { kind: location !== null ? 'client-redirect' : 'document', status, reason, headers, location };
+}
+
+/** Resolves once the header block is complete; the body stream carries everything after the blank line. */
+export function readCgiResponseHead(stdout: Readable): Promise<CgiResponseHead> {
+  return new Promise((resolve, reject) => {
+    let buffered = Buffer.alloc(0);
+    const cleanup = (): void => {
+      stdout.off('data', onData);
+      stdout.off('end', onEnd);
+      stdout.off('error', onError);
+    };
+    const onData = (chunk: Buffer): void => {
+      buffered = Buffer.concat([buffered, chunk]);
+      const found = findHeaderEnd(buffered);
+      if (found === null) {
+        if (buffered.length > MAX_HEADER_BYTES) {
+          cleanup();
+          stdout.resume();
+          reject(new CgiHeaderError(`script sent more than ${MAX_HEADER_BYTES} bytes without ending its headers`));
+        }
+        return;
+      }
+      cleanup();
+      stdout.pause();
+      let head: Omit<CgiResponseHead, 'body'>;
+      try {
+        head = parseHeaderBlock(buffered.subarray(0, found.end).toString('latin1'));
+      } catch (err) {
+        stdout.resume();
+        reject(err);
+        return;
+      }
+      const body = new PassThrough();
+      const rest = buffered.subarray(found.bodyStart);
+      if (rest.length > 0) body.write(rest);
+      stdout.pipe(body);
+      stdout.on('error', (err) => body.destroy(err));
+      resolve({ ...head, body });
+    };
+    const onEnd = (): void => {
+      cleanup();
+      if (buffered.length === 0) {
+        reject(new CgiHeaderError('script exited without writing a response'));
+        return;
+      }
+      // Headers without the terminating blank line (a script that printed only headers): accept them.
+      try {
+        const head = parseHeaderBlock(buffered.toString('latin1'));
+        const body = new PassThrough();
+        body.end();
+        resolve({ ...head, body });
+      } catch (err) {
+        reject(err);
+      }
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(err);
+    };
+    stdout.on('data', onData);
+    stdout.on('end', onEnd);
+    stdout.on('error', onError);
+  });
+}

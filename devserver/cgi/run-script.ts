@@ -1,0 +1,118 @@
+/**
+ * Runs one CGI-style script for a request and writes its response: builds the environment, streams the request
+ * body in and the response out, enforces the timeout, kills the script when the client goes away, logs its
+ * stderr with the request id, and reports a local redirect (RFC 3875 §6.2.2) to the caller, which re-dispatches.
+ */
+import { pipeline } from 'node:stream/promises';
+import type { RequestContext } from '../middleware.js';
+import { buildCgiEnv, type CgiScriptFacts } from './env.js';
+import type { ScriptExecutor } from './executor.js';
+import { readCgiResponseHead } from './response-head.js';
+import { sendErrorPage } from './error-page.js';
+
+export type RunScriptOutcome =
+  | { readonly kind: 'answered' }
+  | { readonly kind: 'local-redirect'; readonly location: string };
+
+export interface RunScriptOptions {
+  readonly executor: ScriptExecutor;
+  readonly timeoutMs: number;
+}
+
+/** Set by the re-dispatch after a local redirect: the body was consumed by the first script. */
+export const LOCAL_REDIRECT_LOCAL = 'cgi.localRedirect';
+/** Extra variables from RewriteRule [E=NAME:VALUE], a Record<string,string>. */
+export const CGI_EXTRA_ENV_LOCAL = 'cgi.extraEnv';
+
+function hasBody(ctx: RequestContext): boolean {
+  if (ctx.locals.has(LOCAL_REDIRECT_LOCAL)) return false;
+  const { headers } = ctx.req;
+  if (headers['transfer-encoding'] !== undefined) return true;
+  const length = headers['content-length'];
+  return length !== undefined && length !== '0';
+}
+
+function serverName(hostHeader: string | undefined, fallback: string): string {
+  if (hostHeader === undefined || hostHeader === '') return fallback;
+  // "[::1]:8080" → "::1"; "example.test:8080" → "example.test"
+  const bracketed = /^\[([^\]]+)\]/.exec(hostHeader);
+  if (bracketed !== null) return bracketed[1] ?? fallback;
+  return hostHeader.replace(/:\d+$/, '');
+}
+
+export async function runScript(ctx: RequestContext, script: CgiScriptFacts,
+  options: RunScriptOptions): Promise<RunScriptOutcome> {
+  const { req, res } = ctx;
+  const socket = req.socket;
+  const redirected = ctx.locals.has(LOCAL_REDIRECT_LOCAL);
+  const extra = (ctx.locals.get(CGI_EXTRA_ENV_LOCAL) as Record<string, string> | undefined) ?? {};
+  const env = buildCgiEnv({
+    // §6.2.2: a local redirect is re-dispatched as a GET without the original body.
+    method: redirected ? 'GET' : (req.method ?? 'GET'),
+    requestUri: ctx.rawTarget,
+    query: ctx.query,
+    headers: redirected ? { ...req.headers, 'content-length': undefined, 'content-type': undefined } : req.headers,
+    httpVersion: req.httpVersion,
+    remoteAddress: socket.remoteAddress ?? '127.0.0.1',
+    remotePort: socket.remotePort ?? 0,
+    serverName: serverName(req.headers.host, socket.localAddress ?? 'localhost'),
+    serverPort: socket.localPort ?? 80,
+    https: 'encrypted' in socket && socket.encrypted === true,
+  }, script, extra);
+
+  const started = Date.now();
+  const execution = options.executor.execute({
+    scriptFilename: script.scriptFilename,
+    env,
+    body: hasBody(ctx) ? req : null,
+    onStderr: (line) => ctx.log.warn({ script: script.scriptName, stderr: line }, 'script stderr'),
+  });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    execution.abort(`timed out after ${options.timeoutMs} ms`);
+  }, options.timeoutMs);
+  const onClose = (): void => {
+    if (!res.writableFinished) execution.abort('client disconnected');
+  };
+  res.on('close', onClose);
+  try {
+    let head;
+    try {
+      head = await readCgiResponseHead(execution.stdout);
+    } catch (err) {
+      execution.abort('unusable response');
+      const message = err instanceof Error ? err.message : String(err);
+      ctx.log.error({ script: script.scriptName, err: message, timedOut }, 'script failed');
+      if (timedOut) {
+        sendErrorPage(ctx, 504, 'Script timed out', `${script.scriptName} did not answer within ${options.timeoutMs} ms and was stopped.`);
+      } else {
+        sendErrorPage(ctx, 502, 'Script failed', `${script.scriptName}: ${message}`);
+      }
+      return { kind: 'answered' };
+    }
+    if (head.kind === 'local-redirect' && head.location !== null) {
+      head.body.resume();
+      await execution.finished;
+      return { kind: 'local-redirect', location: head.location };
+    }
+    for (const [name, value] of head.headers) res.appendHeader(name, value);
+    for (const [name, value] of ctx.headers) res.setHeader(name, value);
+    res.statusCode = head.status;
+    if (head.reason !== null) res.statusMessage = head.reason;
+    try {
+      await pipeline(head.body, res);
+    } catch (err) {
+      // The client went away or the script was killed mid-body; the status line is already sent, so the only
+      // thing left to do is to record it.
+      ctx.log.warn({ script: script.scriptName, err: err instanceof Error ? err.message : String(err), timedOut },
+        'script response interrupted');
+      res.destroy();
+    }
+    ctx.log.debug({ script: script.scriptName, ms: Date.now() - started }, 'script done');
+    return { kind: 'answered' };
+  } finally {
+    clearTimeout(timer);
+    res.off('close', onClose);
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * `beforeStatic` slot: executable files under the CGI directories (default /cgi-bin/, or --cgi DIR) run as
+ * CGI/1.1 scripts; the kernel reads their shebang line. Non-executable files there are refused rather than
+ * served, since a CGI directory's files are programs whose source is not meant to be published.
+ */
+import type { SourceStat } from '../file-source.js';
+import type { Middleware } from '../middleware.js';
+import { LOCAL } from '../locals.js';
+import { sendStatus } from '../respond.js';
+import type { ScriptExecutor } from '../cgi/executor.js';
+import { findScript, runMatchedScript } from '../cgi/dispatch.js';
+
+export interface CgiOptions {
+  readonly executor: ScriptExecutor;
+  readonly timeoutMs: number;
+  /** Site directories holding CGI programs, with leading and trailing slash ('/cgi-bin/'). */
+  readonly directories: readonly string[];
+}
+
+export function cgi(options: CgiOptions): Middleware {
+  const runOptions = Object.freeze({ executor: options.executor, timeoutMs: options.timeoutMs });
+  const directories = Object.freeze([...options.directories]);
+  const inCgiDir = (path: string): boolean => directories.some((dir) => path.startsWith(dir));
+  const isProgram = (path: string, stat: SourceStat): boolean => inCgiDir(path) && stat.kind === 'file' && (stat.mode & 0o111) !== 0;
+  const self: Middleware = async function cgi(ctx, next) {
+    if (!inCgiDir(ctx.path)) {
+      await next();
+      return;
+    }
+    const stat = ctx.locals.get(LOCAL.stat) as SourceStat | null | undefined;
+    const match = await findScript(ctx, stat === undefined ? await ctx.source.stat(ctx.path) : stat, isProgram);
+    if (match === null) {
+      if (stat?.kind === 'file') {
+        sendStatus(ctx, 403, 'not executable (chmod +x to run it as CGI)');
+        return;
+      }
+      await next();
+      return;
+    }
+    await runMatchedScript(ctx, match, runOptions, async () => {
+      ctx.locals.delete(LOCAL.stat);
+      await self(ctx, next);
+    });
+  };
+  return self;
+}

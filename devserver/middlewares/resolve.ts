@@ -1,0 +1,55 @@
+/**
+ * Resolves ctx.path to what will be served, and stores its stat in ctx.locals (LOCAL.stat):
+ * - a directory without its trailing slash → 301 to the slash form (relative links need it);
+ * - a directory → its first index file (options.indexNames) when one exists;
+ * - a path whose symlinks lead outside the root → 403 unless --follow-symlinks; one that leads to a
+ *   dotfile inside the root → 404, as the dotfile itself.
+ * Missing paths continue with stat null: the PHP/.htaccess middlewares or the 404 decide.
+ */
+import type { Middleware } from '../middleware.js';
+import { LOCAL } from '../locals.js';
+import { sendStatus } from '../respond.js';
+import { isHiddenPath } from './dotfiles.js';
+
+export interface ResolveOptions {
+  readonly indexNames: readonly string[];
+  readonly followSymlinks: boolean;
+}
+
+export function resolvePath(options: ResolveOptions): Middleware {
+  const { indexNames, followSymlinks } = options;
+  return async function resolvePath(ctx, next) {
+    const { source } = ctx;
+    let stat = await source.stat(ctx.path);
+    if (stat?.kind === 'directory') {
+      if (!ctx.path.endsWith('/')) {
+        const target = ctx.rawTarget.startsWith('/') ? ctx.rawTarget : ctx.path;
+        const q = target.indexOf('?');
+        const location = q === -1 ? `${target}/` : `${target.slice(0, q)}/${target.slice(q)}`;
+        sendStatus(ctx, 301, undefined, { Location: location });
+        return;
+      }
+      for (const name of indexNames) {
+        const indexStat = await source.stat(ctx.path + name);
+        if (indexStat?.kind === 'file') {
+          ctx.path += name;
+          stat = indexStat;
+          break;
+        }
+      }
+    }
+    if (stat && !followSymlinks) {
+      const real = await source.realpath(ctx.path);
+      if (real === null) {
+        sendStatus(ctx, 403, 'symlink points outside the served directory (use --follow-symlinks to allow)');
+        return;
+      }
+      if (real !== ctx.path && isHiddenPath(real)) {
+        sendStatus(ctx, 404);
+        return;
+      }
+    }
+    ctx.locals.set(LOCAL.stat, stat);
+    await next();
+  };
+}

@@ -1,0 +1,214 @@
+/**
+ * createDevServer: the HTTP server around the middleware stack. Owns the listening socket, the caching
+ * decorator over the source, the live-reload hub and the logger wiring; `close()` releases all of them.
+ *
+ * Slow or hostile clients (issue 3, Safe by default): headers must arrive within headersTimeout, the whole
+ * request within requestTimeout, header size is capped, an idle keep-alive connection is closed after
+ * keepAliveTimeout, and a malformed request gets a 4xx from 'clientError' instead of an exception.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { networkInterfaces } from 'node:os';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { Context, clientRequestId } from './context.js';
+import type { FileSource } from './file-source.js';
+import type { Middleware } from './middleware.js';
+import { PortInUseError } from './errors.js';
+import { LOCAL } from './locals.js';
+import { parseRequestTarget } from './request-target.js';
+import { sendStatus } from './respond.js';
+import { buildStack, type Slots } from './stack.js';
+import { CachedFileSource, DEFAULT_CACHE_OPTIONS, type CacheOptions } from './sources/cached.js';
+import { LiveReloadHub, DEFAULT_LIVERELOAD_OPTIONS, type LiveReloadOptions } from './livereload/hub.js';
+
+export interface DevServerOptions {
+  /** What to serve; the server takes ownership and closes it. */
+  readonly source: FileSource;
+  readonly logger: Logger;
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+  /** Default 8080; 0 = any free port. */
+  readonly port?: number;
+  /** When false (the default port), the next free port is taken if `port` is busy. */
+  readonly strictPort?: boolean;
+  readonly allowedHosts?: readonly string[] | 'all';
+  readonly cors?: boolean;
+  readonly headers?: readonly (readonly [string, string])[];
+  readonly liveReload?: boolean | LiveReloadOptions;
+  readonly spa?: boolean;
+  readonly listing?: boolean;
+  readonly followSymlinks?: boolean;
+  /** Index file names tried in order; PHP adds 'index.php'. Default index.html, index.htm. */
+  readonly indexNames?: readonly string[];
+  /** false turns the stat/file cache off (only for sources whose watch() cannot report changes). */
+  readonly cache?: CacheOptions | false;
+  /** Middlewares for the named slots of stack.ts. */
+  readonly slots?: Slots;
+  readonly timeouts?: Partial<ServerTimeouts>;
+}
+
+export interface ServerTimeouts {
+  readonly headersMs: number;
+  readonly requestMs: number;
+  readonly keepAliveMs: number;
+  readonly maxHeaderBytes: number;
+}
+
+const DEFAULT_TIMEOUTS: ServerTimeouts = Object.freeze({ headersMs: 10_000, requestMs: 60_000, keepAliveMs: 15_000, maxHeaderBytes: 16 * 1024 });
+const PORT_ATTEMPTS = 50;
+
+export interface DevServer {
+  /** The first URL to open: http://127.0.0.1:PORT/ (or the first interface address when bound to all). */
+  readonly url: string;
+  readonly urls: readonly string[];
+  readonly port: number;
+  readonly host: string;
+  readonly source: FileSource;
+  /** null with --no-livereload. */
+  readonly liveReload: LiveReloadHub | null;
+  close(): Promise<void>;
+}
+
+export { PortInUseError };
+
+export async function createDevServer(options: DevServerOptions): Promise<DevServer> {
+  const host = options.host ?? '127.0.0.1';
+  const timeouts = Object.freeze({ ...DEFAULT_TIMEOUTS, ...options.timeouts });
+  const cacheOptions = options.cache === undefined ? DEFAULT_CACHE_OPTIONS : options.cache;
+  const source: FileSource = cacheOptions === false ? options.source : new CachedFileSource(options.source, cacheOptions);
+  const hub = options.liveReload === false ? null
+    : new LiveReloadHub(typeof options.liveReload === 'object' ? options.liveReload : DEFAULT_LIVERELOAD_OPTIONS);
+  const unwatch = hub ? source.watch((changes) => hub.onChanges(changes)) : () => {};
+  const log = options.logger;
+
+  const stack = buildStack({
+    boundHost: host,
+    allowedHosts: options.allowedHosts ?? [],
+    cors: options.cors ?? false,
+    headers: options.headers ?? [],
+    hub,
+    spa: options.spa ?? false,
+    listing: options.listing ?? true,
+    indexNames: options.indexNames ?? ['index.html', 'index.htm'],
+    followSymlinks: options.followSymlinks ?? false,
+    maxInMemoryBytes: cacheOptions === false ? DEFAULT_CACHE_OPTIONS.maxFileBytes : cacheOptions.maxFileBytes,
+    slots: options.slots ?? {},
+    logger: log,
+  });
+
+  const server = createServer({
+    maxHeaderSize: timeouts.maxHeaderBytes,
+    requestTimeout: timeouts.requestMs,
+    headersTimeout: timeouts.headersMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    connectionsCheckingInterval: 1000,
+  }, (req, res) => handle(req, res));
+
+  function handle(req: IncomingMessage, res: ServerResponse): void {
+    const id = clientRequestId(req.headers['x-request-id']) ?? randomUUID();
+    res.setHeader('X-Request-Id', id);
+    const rawTarget = req.url ?? '/';
+    const parsed = parseRequestTarget(rawTarget);
+    const ctx = new Context(req, res, id, source, log, rawTarget, parsed.ok ? parsed.path : '/', parsed.ok ? parsed.query : '');
+    if (!parsed.ok) ctx.locals.set(LOCAL.badTarget, parsed.reason);
+    run(stack, ctx).catch((err: unknown) => {
+      ctx.log.error({ err: err instanceof Error ? err.message : String(err) }, 'request failed');
+      sendStatus(ctx, 500);
+    });
+  }
+
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => onClientError(err, socket, log));
+  const port = await listen(server, host, options.port ?? 8080, options.strictPort ?? false);
+  const urls = urlsFor(host, port);
+  log.debug({ host, port, source: source.description }, 'listening');
+
+  let closing: Promise<void> | null = null;
+  return {
+    url: urls[0],
+    urls,
+    port,
+    host,
+    source,
+    liveReload: hub,
+    close() {
+      // One shutdown path (Vite's habit): everything is released even if one part fails.
+      closing ??= (async () => {
+        unwatch();
+        hub?.close();
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections();
+        await Promise.allSettled([closed, source.close()]);
+        log.flush();
+      })();
+      return closing;
+    },
+  };
+}
+
+function run(stack: readonly Middleware[], ctx: Context): Promise<void> {
+  const dispatch = (i: number): Promise<void> => {
+    const mw = stack[i];
+    return mw ? mw(ctx, () => dispatch(i + 1)) : Promise.resolve();
+  };
+  return dispatch(0);
+}
+
+function onClientError(err: NodeJS.ErrnoException, socket: Duplex, log: Logger): void {
+  // ECONNRESET/EPIPE: the client went away; nothing to answer.
+  if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  // Even a request that never parsed gets a request id, so a user's report of it can be found in the log.
+  const reqId = randomUUID();
+  log.info({ reqId, status, code: err.code, remote: (socket as { remoteAddress?: string }).remoteAddress }, 'malformed request');
+  const body = `${status} ${STATUS_CODES[status]}\n`;
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\n`
+    + `X-Request-Id: ${reqId}\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+}
+
+async function listen(server: Server, host: string, port: number, strict: boolean): Promise<number> {
+  const attempts = strict || port === 0 ? 1 : PORT_ATTEMPTS;
+  for (let i = 0; i < attempts; i++) {
+    const candidate = port + i;
+    const result = await new Promise<'ok' | 'busy'>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        server.off('listening', onListening);
+        if (err.code === 'EADDRINUSE') resolve('busy');
+        else reject(err);
+      };
+      const onListening = () => {
+        server.off('error', onError);
+        resolve('ok');
+      };
+      server.once('error', onError);
+      server.once('listening', onListening);
+      server.listen(candidate, host);
+    });
+    if (result === 'ok') {
+      const address = server.address();
+      return typeof address === 'object' && address ? address.port : candidate;
+    }
+  }
+  throw new PortInUseError(port);
+}
+
+function urlsFor(host: string, port: number): string[] {
+  const wrap = (h: string) => (h.includes(':') ? `[${h}]` : h);
+  if (host === '0.0.0.0' || host === '::') {
+    const addresses: string[] = [];
+    for (const list of Object.values(networkInterfaces())) {
+      for (const a of list ?? []) {
+        if (a.family === 'IPv4' || host === '::') addresses.push(a.address);
+      }
+    }
+    const loopbackFirst = addresses.sort((a, b) => Number(b.startsWith('127.')) - Number(a.startsWith('127.')));
+    return loopbackFirst.map((a) => `http://${wrap(a)}:${port}/`);
+  }
+  const urls = [`http://${wrap(host)}:${port}/`];
+  if (host === '127.0.0.1' || host === '::1') urls.push(`http://localhost:${port}/`);
+  return urls;
+}

@@ -1,0 +1,61 @@
+/**
+ * The middleware stack, assembled in ONE place and in one commented order. Other features plug into named
+ * slots (DevServerOptions.slots) instead of editing this list:
+ *   early          – before any file lookup, after the safety checks (the reverse proxy)
+ *   beforeResolve  – may rewrite ctx.path before it is resolved (.htaccess: rewrite, DirectoryIndex, deny)
+ *   beforeStatic   – sees the resolved path and stat (PHP, CGI); answers or passes on
+ *   beforeNotFound – last chance before the 404 (custom error documents)
+ */
+import type { Logger } from 'pino';
+import type { Middleware } from './middleware.js';
+import type { LiveReloadHub } from './livereload/hub.js';
+import { accessLog } from './middlewares/access-log.js';
+import { rejectBadTarget } from './middlewares/bad-target.js';
+import { hostCheck } from './middlewares/host-check.js';
+import { responseHeaders } from './middlewares/response-headers.js';
+import { liveReloadEndpoints } from './middlewares/livereload.js';
+import { denyDotfiles } from './middlewares/dotfiles.js';
+import { spaFallback } from './middlewares/spa-fallback.js';
+import { resolvePath } from './middlewares/resolve.js';
+import { serveStatic } from './middlewares/static.js';
+import { directoryListing } from './middlewares/listing.js';
+import { notFound } from './middlewares/not-found.js';
+
+export type SlotName = 'early' | 'beforeResolve' | 'beforeStatic' | 'beforeNotFound';
+export type Slots = Partial<Readonly<Record<SlotName, readonly Middleware[]>>>;
+
+export interface StackOptions {
+  readonly boundHost: string;
+  readonly allowedHosts: readonly string[] | 'all';
+  readonly cors: boolean;
+  readonly headers: readonly (readonly [string, string])[];
+  readonly hub: LiveReloadHub | null;
+  readonly spa: boolean;
+  readonly listing: boolean;
+  readonly indexNames: readonly string[];
+  readonly followSymlinks: boolean;
+  readonly maxInMemoryBytes: number;
+  readonly slots: Slots;
+  readonly logger: Logger;
+}
+
+export function buildStack(o: StackOptions): readonly Middleware[] {
+  const slot = (name: SlotName): readonly Middleware[] => o.slots[name] ?? [];
+  return Object.freeze([
+    accessLog(o.logger),                                         // 1. log every request, whatever answers it
+    rejectBadTarget(),                                        // 2. 400 for traversal/encoding tricks (request-target.ts)
+    hostCheck({ boundHost: o.boundHost, allowedHosts: o.allowedHosts }), // 3. DNS rebinding guard
+    responseHeaders({ cors: o.cors, headers: o.headers }),    // 4. --cors, --header (and CORS preflights)
+    ...(o.hub ? [liveReloadEndpoints(o.hub)] : []),           // 5. /__devmount/livereload(.js)
+    ...slot('early'),                                         // 6. proxy
+    denyDotfiles(),                                           // 7. .env, .git/, .htaccess → 404
+    ...slot('beforeResolve'),                                 // 8. .htaccess rewriting
+    ...(o.spa ? [spaFallback()] : []),                        // 9. --spa: unknown pages → /index.html
+    resolvePath({ indexNames: o.indexNames, followSymlinks: o.followSymlinks }), // 10. index, symlink guard
+    ...slot('beforeStatic'),                                  // 11. PHP, CGI
+    serveStatic({ maxInMemoryBytes: o.maxInMemoryBytes, liveReload: o.hub !== null }), // 12. files
+    ...(o.listing ? [directoryListing()] : []),               // 13. listing when no index
+    ...slot('beforeNotFound'),                                // 14. error documents
+    notFound(),                                               // 15. 404
+  ]);
+}

@@ -1,0 +1,301 @@
+/**
+ * One backup run: lock DEST, list the remote tree in one round trip, build DEST/.partial-<ts>/ from the
+ * previous snapshot (hard links for unchanged files) and the server (everything else), then rename it to
+ * DEST/<ts>/, point DEST/latest at it and prune by the retention policy.
+ *
+ * Phases, in order (each waits for the one before):
+ *   1. directories created (0700, so the run can write into them whatever the server's modes);
+ *   2. every file classified — keep (already complete in a reused partial), link, or copy — by lstat of the
+ *      partial and previous snapshots; with --checksum, link candidates are confirmed by SHA-256 on both sides;
+ *   3. files linked or copied, `concurrency` in flight; symlinks created;
+ *   4. directory modes and mtimes applied, deepest first (creating entries changes a directory's mtime);
+ *   5. --verify, rename into place, `latest`, retention.
+ * A file that vanished or cannot be read is reported and counted and the run goes on; a local write failure
+ * or a lost connection is fatal and leaves the partial snapshot for the next run.
+ */
+import { link, lutimes, mkdir, rename, symlink, unlink, chmod, utimes } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { listTree } from '../bulk/list-tree.js';
+import type { TreeEntry, TreeListing } from '../bulk/types.js';
+import { WorkQueue } from '../bulk/work-queue.js';
+import { FsError, isFsError } from '../errors.js';
+import { createRemoteHasher, localSha256 } from './checksum.js';
+import { createExcludeFilter } from './exclude.js';
+import { fetchFile } from './fetch-file.js';
+import { lstatOrNull, removeStaleEntries, sameFile, utimesSeconds } from './local-tree.js';
+import { asLocalFsError } from './local-error.js';
+import { acquireLock, type Lock } from './lock.js';
+import { snapshotsToPrune } from './retention.js';
+import { PARTIAL_PREFIX, TEMP_DIR, nextSnapshotName, parseSnapshotName } from './snapshot-names.js';
+import { listPartials, listSnapshots, removeTree, setLatest } from './store.js';
+import {
+  BackupInterruptedError, type BackupEvent, type BackupOptions, type BackupSource, type BackupSummary, type FileAction,
+} from './types.js';
+
+/** Per-file remote errors: the file is reported and skipped. Anything else (connection lost for good …) stops the run. */
+const PER_FILE_ERRORS = new Set(['ENOENT', 'EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'ELOOP', 'EINVAL']);
+
+interface Plan {
+  readonly entry: TreeEntry;
+  action: FileAction;
+}
+
+function isMissingDir(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === 'ENOENT';
+}
+
+export async function runBackup(source: BackupSource, options: BackupOptions): Promise<BackupSummary> {
+  const started = performance.now();
+  const dest = resolve(options.dest);
+  const emit = (event: BackupEvent) => options.onEvent?.(event);
+  const aborted = () => options.signal?.aborted === true;
+  const now = options.now ?? (() => new Date());
+
+  let lock: Lock | undefined;
+  try {
+    if (!options.dryRun) await mkdir(dest, { recursive: true });
+    lock = options.dryRun ? undefined : await acquireLock(dest);
+  } catch (err) {
+    throw asLocalFsError(err, `backup directory ${dest}`);
+  }
+  let partialDir: string | null = null;
+  try {
+    const snapshots = await listSnapshots(dest).catch((err) => { if (options.dryRun && isMissingDir(err)) return []; throw err; });
+    const partials = await listPartials(dest).catch((err) => { if (options.dryRun && isMissingDir(err)) return []; throw err; });
+    const previous = snapshots.at(-1)?.name ?? null;
+    const name = nextSnapshotName(now(), [...snapshots.map((s) => s.name), ...partials.map((p) => p.slice(PARTIAL_PREFIX.length))]);
+    const finalDir = join(dest, name);
+    const tempDir = join(dest, TEMP_DIR);
+    const reused = partials.at(-1) ?? null;
+    partialDir = options.dryRun ? null : join(dest, `${PARTIAL_PREFIX}${name}`);
+    if (partialDir) {
+      if (reused) {
+        await rename(join(dest, reused), partialDir);
+        for (const older of partials.slice(0, -1)) await removeTree(join(dest, older));
+      } else {
+        await mkdir(partialDir, { mode: 0o700 });
+      }
+      await removeTree(tempDir);
+      await mkdir(tempDir, { mode: 0o700 });
+    }
+    emit({ event: 'start', source: source.label, dest, snapshot: finalDir, previous: previous ? join(dest, previous) : null,
+      reusedPartial: reused ? join(dest, reused) : null, dryRun: options.dryRun });
+
+    const listing = await listTree({ fs: source.fs, shell: source.shell, serverRoot: source.serverRoot }, '/');
+    if (aborted()) throw new BackupInterruptedError(partialDir);
+    const root = listing.entries.find((e) => e.path === '');
+    if (!root || root.type !== 'dir') throw new FsError('ENOTDIR', `${source.label} is not a directory`);
+
+    const counts = { copied: 0, linked: 0, skipped: 0, failed: 0, vanished: 0, bytes: 0 };
+    const failedPaths = new Set<string>();
+    const fail = (path: string, kind: 'vanished' | 'failed', message: string) => {
+      counts.failed += 1;
+      failedPaths.add(path);
+      if (kind === 'vanished') counts.vanished += 1;
+      emit({ event: 'error', path, kind, message });
+    };
+    for (const problem of listing.problems) fail(problem.path, 'failed', `cannot list: ${problem.message}`);
+
+    const { dirs, files, symlinks, excluded, others } = selectEntries(listing, options.excludes);
+    counts.skipped += others;
+    const bytesTotal = files.reduce((n, f) => n + f.size, 0);
+    emit({ event: 'listed', method: listing.method, files: files.length, dirs: dirs.length, symlinks: symlinks.length,
+      bytes: bytesTotal, excluded });
+
+    const wanted = new Map<string, TreeEntry>();
+    for (const e of [...dirs, ...files, ...symlinks]) wanted.set(e.path, e);
+    if (partialDir && reused) await removeStaleEntries(partialDir, '', wanted);
+
+    // Phase 1: directories.
+    if (partialDir) {
+      for (const dir of dirs) if (dir.path !== '') await mkdir(join(partialDir, dir.path), { recursive: true, mode: 0o700 });
+    }
+
+    // Phase 2: classify.
+    const precision = listing.mtimePrecisionMs;
+    const previousDir = previous ? join(dest, previous) : null;
+    const plans: Plan[] = files.map((entry) => ({ entry, action: 'copy' as FileAction }));
+    const classify = new WorkQueue(64);
+    for (const plan of plans) {
+      classify.add(async () => {
+        if (partialDir && reused) {
+          const st = await lstatOrNull(join(partialDir, plan.entry.path));
+          if (st && sameFile(st, plan.entry, precision)) { plan.action = 'keep'; return; }
+        }
+        if (previousDir) {
+          const st = await lstatOrNull(join(previousDir, plan.entry.path));
+          if (st && sameFile(st, plan.entry, precision)) plan.action = 'link';
+        }
+      });
+    }
+    await classify.drain();
+    if (options.checksum && previousDir) {
+      const candidates = plans.filter((p) => p.action === 'link');
+      const hasher = createRemoteHasher(source.fs, '/', source.shell, source.serverRoot);
+      const remoteHashes = await hasher.hash(candidates.map((p) => p.entry.path));
+      const compare = new WorkQueue(8);
+      for (const plan of candidates) {
+        compare.add(async () => {
+          const remote = remoteHashes.get(plan.entry.path);
+          if (remote === undefined || remote !== await localSha256(join(previousDir, plan.entry.path))) plan.action = 'copy';
+        });
+      }
+      await compare.drain();
+    }
+
+    const snapshotsAfter = [...snapshots, { name, date: parseSnapshotName(name) as Date }];
+    const prune = snapshotsToPrune(snapshotsAfter, options.retention);
+    if (!partialDir) {
+      // Dry run: report what would happen, touch nothing.
+      for (const plan of plans) {
+        if (plan.action === 'copy') { counts.copied += 1; counts.bytes += plan.entry.size; }
+        else if (plan.action === 'link') counts.linked += 1;
+        else counts.skipped += 1;
+        emit({ event: 'file', action: plan.action, path: plan.entry.path, size: plan.entry.size });
+      }
+      for (const p of prune) emit({ event: 'prune', snapshot: join(dest, p) });
+      return finish({ ...counts, snapshot: finalDir, pruned: prune.map((p) => join(dest, p)), dryRun: true });
+    }
+    const partial: string = partialDir;
+
+    // Phase 3: link and copy.
+    let filesDone = 0;
+    const progress = () => options.onProgress?.({ filesDone, filesTotal: plans.length, bytesDone: counts.bytes, bytesTotal });
+    let tempCounter = 0;
+    const copy = async (entry: TreeEntry, target: string) => {
+      try {
+        const fetched = await fetchFile(source.fs, `/${entry.path}`, entry, join(tempDir, String(tempCounter++)), target);
+        counts.bytes += fetched;
+        counts.copied += 1;
+        emit({ event: 'file', action: 'copy', path: entry.path, size: entry.size });
+      } catch (err) {
+        if (!isFsError(err) || !PER_FILE_ERRORS.has(err.code)) throw err;
+        fail(entry.path, err.code === 'ENOENT' ? 'vanished' : 'failed', err.message);
+      }
+    };
+    const work = new WorkQueue(options.concurrency);
+    for (const plan of plans) {
+      work.add(async () => {
+        if (aborted()) return;
+        const target = join(partial, plan.entry.path);
+        if (plan.action === 'keep') {
+          counts.skipped += 1;
+          emit({ event: 'file', action: 'keep', path: plan.entry.path, size: plan.entry.size });
+        } else if (plan.action === 'link' && previousDir && await linkInto(join(previousDir, plan.entry.path), target)) {
+          counts.linked += 1;
+          emit({ event: 'file', action: 'link', path: plan.entry.path, size: plan.entry.size });
+        } else {
+          await copy(plan.entry, target);
+        }
+        filesDone += 1;
+        progress();
+      });
+    }
+    for (const entry of symlinks) {
+      work.add(async () => {
+        if (aborted()) return;
+        const target = join(partial, entry.path);
+        const st = await lstatOrNull(target);
+        if (st) await removeTree(target);
+        await symlink(entry.linkTarget ?? '', target);
+        await lutimes(target, utimesSeconds(entry.mtimeMs), utimesSeconds(entry.mtimeMs));
+      });
+    }
+    await work.drain();
+    if (aborted()) throw new BackupInterruptedError(partial);
+
+    // Phase 4: directory metadata, children before parents.
+    for (const dir of [...dirs].reverse()) {
+      const target = dir.path === '' ? partial : join(partial, dir.path);
+      await chmod(target, dir.mode);
+      await utimes(target, utimesSeconds(dir.mtimeMs), utimesSeconds(dir.mtimeMs));
+    }
+
+    // Phase 5: verify, publish, prune.
+    if (options.verify) {
+      const fetched = plans.filter((p) => !failedPaths.has(p.entry.path)).map((p) => p.entry.path);
+      const hasher = createRemoteHasher(source.fs, '/', source.shell, source.serverRoot);
+      const remoteHashes = await hasher.hash(fetched);
+      const verifyQueue = new WorkQueue(8);
+      for (const path of fetched) {
+        verifyQueue.add(async () => {
+          const local = await localSha256(join(partial, path)).catch(() => undefined);
+          const remote = remoteHashes.get(path);
+          if (remote === undefined) fail(path, 'vanished', 'verify: cannot read the file on the server any more');
+          else if (local !== remote) fail(path, 'failed', 'verify: the snapshot copy differs from the server (changed during the run?)');
+        });
+      }
+      await verifyQueue.drain();
+    }
+    await rename(partial, finalDir);
+    partialDir = null;
+    await setLatest(dest, name);
+    await removeTree(tempDir);
+    for (const p of prune) {
+      await removeTree(join(dest, p));
+      emit({ event: 'prune', snapshot: join(dest, p) });
+    }
+    return finish({ ...counts, snapshot: finalDir, pruned: prune.map((p) => join(dest, p)), dryRun: false });
+
+    function finish(s: Omit<BackupSummary, 'seconds'>): BackupSummary {
+      const summary: BackupSummary = { ...s, seconds: Math.round(performance.now() - started) / 1000 };
+      emit({ event: 'summary', ...summary });
+      return summary;
+    }
+  } catch (err) {
+    if (aborted() && !(err instanceof BackupInterruptedError)) throw new BackupInterruptedError(partialDir);
+    throw asLocalFsError(err, `backup directory ${dest}`);
+  } finally {
+    await lock?.release();
+  }
+}
+
+interface Selection {
+  readonly dirs: TreeEntry[];
+  readonly files: TreeEntry[];
+  readonly symlinks: TreeEntry[];
+  readonly excluded: number;
+  readonly others: number;
+}
+
+/** Sorted by path (a parent sorts before its children), with excluded entries and their subtrees removed. */
+function selectEntries(listing: TreeListing, excludes: readonly string[]): Selection {
+  const filter = createExcludeFilter(excludes);
+  const sorted = [...listing.entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const excludedDirs = new Set<string>();
+  const out: Selection = { dirs: [], files: [], symlinks: [], excluded: 0, others: 0 };
+  let excluded = 0;
+  let others = 0;
+  for (const entry of sorted) {
+    const slash = entry.path.lastIndexOf('/');
+    const parent = slash < 0 ? '' : entry.path.slice(0, slash);
+    if ((entry.path !== '' && excludedDirs.has(parent)) || filter.excluded(entry.path, entry.type === 'dir')) {
+      if (entry.type === 'dir') excludedDirs.add(entry.path);
+      excluded += 1;
+      continue;
+    }
+    if (entry.type === 'dir') out.dirs.push(entry);
+    else if (entry.type === 'file') out.files.push(entry);
+    else if (entry.type === 'symlink') out.symlinks.push(entry);
+    else others += 1;
+  }
+  return { ...out, excluded, others };
+}
+
+/** Hard-links the previous snapshot's copy; false when that is impossible (EMLINK: too many links; gone meanwhile). */
+async function linkInto(existing: string, target: string): Promise<boolean> {
+  try {
+    await link(existing, target);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      // A stale file of a reused partial run: replace it (never write into it: its inode may be shared).
+      await unlink(target);
+      return linkInto(existing, target);
+    }
+    if (code === 'EMLINK' || code === 'ENOENT') return false;
+    throw err;
+  }
+}

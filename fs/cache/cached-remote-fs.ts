@@ -1,0 +1,465 @@
+/**
+ * The cache layer as a decorator (sshfs cache.c `cache_wrap`): `createCachedRemoteFs(inner)` returns a
+ * RemoteFs of the same shape. Lookups are answered from attribute, negative, listing and link entries
+ * while fresh; READDIR replies fill attributes so `ls -l` and lookups cost no extra round trip; every
+ * mutation forwards to `inner`, then patches or drops exactly the entries it affected. A reply is stored
+ * only if no mutation touched its path meanwhile (generations.ts). File contents live in a separate
+ * byte-bounded data cache validated by size+mtime; a read-only open of a small file is served from it.
+ *
+ * `enabled: false` (`-o cache=no`) selects a pass-through at construction, so no call pays for a check.
+ */
+import { constants } from 'node:fs';
+import { FsError, isFsError } from '../errors.js';
+import type { RemoteFile, RemoteFs, SetAttr } from '../remote/types.js';
+import type { Attr, ChangeEvent, ChangeListener, DirEntry, StatFs } from '../vfs/types.js';
+import { DataCache } from './data-cache.js';
+import { Generations } from './generations.js';
+import { createMemoryFile } from './memory-file.js';
+import { MetadataCache, type Listing } from './metadata-cache.js';
+import { resolveCacheOptions, type CacheOptions } from './options.js';
+import { childOf, normalizePath, parentOf } from './paths.js';
+
+export const CACHED_REMOTE_FS: unique symbol = Symbol('devmount.cachedRemoteFs');
+
+/** What the decorator adds to a RemoteFs. */
+export interface CachedRemoteFs extends RemoteFs {
+  readonly [CACHED_REMOTE_FS]: true;
+  /** The wrapped RemoteFs (the VFS reads connection state and stats from it). */
+  readonly inner: RemoteFs;
+  readonly options: CacheOptions;
+  /** Drops cached state at and below `path`, or everything (`devmount refresh`). */
+  refresh(path?: string): void;
+  /** Counters: hits, misses, entries, bytes… */
+  stats(): Readonly<Record<string, number>>;
+  /** Changes noticed on the server when a fresh reply contradicts an expired entry (origin 'remote'). */
+  onChange(listener: ChangeListener): () => void;
+  /** The generation to remember before a bulk listing starts (pass it to `prime`). */
+  generation(): number;
+  /** Stores a listing fetched elsewhere (fs/bulk) unless a mutation touched `dir` since `startedAt`. */
+  prime(dir: string, entries: readonly DirEntry[], startedAt: number): void;
+  /** Closes the inner RemoteFs when it can be closed. */
+  close(): Promise<void>;
+}
+
+type Closable = RemoteFs & { close?(): Promise<void> };
+
+export function isCachedRemoteFs(remote: RemoteFs): remote is CachedRemoteFs {
+  return (remote as Partial<CachedRemoteFs>)[CACHED_REMOTE_FS] === true;
+}
+
+export function createCachedRemoteFs(inner: Closable, overrides: Partial<CacheOptions> = {}): CachedRemoteFs {
+  const options = resolveCacheOptions(overrides);
+  return options.enabled ? new CachingRemoteFs(inner, options) : new PassThroughRemoteFs(inner, options);
+}
+
+const CREATES_OR_TRUNCATES = constants.O_CREAT | constants.O_TRUNC;
+/** O_ACCMODE from open(2); Node's fs.constants does not export it. */
+const ACCESS_MODE = constants.O_RDONLY | constants.O_WRONLY | constants.O_RDWR;
+
+function isRegularFile(attr: Attr): boolean {
+  return (attr.mode & constants.S_IFMT) === constants.S_IFREG;
+}
+
+function isDirectory(attr: Attr): boolean {
+  return (attr.mode & constants.S_IFMT) === constants.S_IFDIR;
+}
+
+class Listeners {
+  private readonly set = new Set<ChangeListener>();
+  add(listener: ChangeListener): () => void {
+    this.set.add(listener);
+    return () => this.set.delete(listener);
+  }
+  emit(event: ChangeEvent): void {
+    for (const listener of this.set) {
+      try {
+        listener(event);
+      } catch (err) {
+        // A listener's bug must not turn a lookup into a failure; make it visible instead of swallowing it.
+        process.emitWarning(`devmount change listener threw: ${(err as Error).message}`);
+      }
+    }
+  }
+}
+
+class CachingRemoteFs implements CachedRemoteFs {
+  readonly [CACHED_REMOTE_FS] = true as const;
+  private readonly listeners = new Listeners();
+  private readonly meta: MetadataCache;
+  private readonly data: DataCache;
+  private readonly gens = new Generations();
+  /** Identical lookups in flight share one request, if nothing touched the path since it started. */
+  private readonly pending = new Map<string, { readonly startedAt: number; readonly promise: Promise<unknown> }>();
+  private readonly counters = {
+    attrHits: 0, attrMisses: 0, negativeHits: 0, dirHits: 0, dirMisses: 0, linkHits: 0, linkMisses: 0,
+    dataHits: 0, dataMisses: 0, memoryOpens: 0, racesRefused: 0, sharedLookups: 0, remoteChanges: 0,
+  };
+
+  constructor(readonly inner: Closable, readonly options: CacheOptions) {
+    this.meta = new MetadataCache(options, (event) => {
+      this.counters.remoteChanges += 1;
+      this.listeners.emit(event);
+    });
+    this.data = new DataCache(options.dataCacheBytes);
+  }
+
+  // ---- lookups ---------------------------------------------------------------------------------------
+
+  async lstat(rawPath: string): Promise<Attr> {
+    const path = normalizePath(rawPath);
+    const cached = this.meta.lookupLstat(path);
+    if (cached.kind === 'hit') {
+      this.counters.attrHits += 1;
+      return cached.attr;
+    }
+    if (cached.kind === 'negative') {
+      this.counters.negativeHits += 1;
+      throw new FsError('ENOENT', undefined, path);
+    }
+    this.counters.attrMisses += 1;
+    return this.shared(`lstat:${path}`, path, async (startedAt) => {
+      try {
+        const attr = await this.inner.lstat(path);
+        if (this.storable(path, startedAt)) this.meta.storeLstat(path, attr);
+        return attr;
+      } catch (err) {
+        if (isFsError(err, 'ENOENT') && this.storable(path, startedAt)) this.meta.storeNegative(path);
+        throw err;
+      }
+    });
+  }
+
+  async stat(rawPath: string): Promise<Attr> {
+    const path = normalizePath(rawPath);
+    const cached = this.meta.lookupStat(path);
+    if (cached.kind === 'hit') {
+      this.counters.attrHits += 1;
+      return cached.attr;
+    }
+    if (cached.kind === 'negative') {
+      this.counters.negativeHits += 1;
+      throw new FsError('ENOENT', undefined, path);
+    }
+    this.counters.attrMisses += 1;
+    return this.shared(`stat:${path}`, path, async (startedAt) => {
+      const attr = await this.inner.stat(path);
+      if (this.storable(path, startedAt)) this.meta.storeStat(path, attr);
+      return attr;
+    });
+  }
+
+  async readdir(rawPath: string): Promise<DirEntry[]> {
+    const dir = normalizePath(rawPath);
+    const listing = this.meta.freshListing(dir);
+    if (listing) {
+      this.counters.dirHits += 1;
+      return this.materialize(dir, listing);
+    }
+    this.counters.dirMisses += 1;
+    return this.shared(`readdir:${dir}`, dir, async (startedAt) => {
+      const entries = await this.inner.readdir(dir);
+      if (this.storable(dir, startedAt)) {
+        this.meta.storeListing(dir, entries, (child) => !this.gens.unchangedSince(child, startedAt));
+      }
+      return entries;
+    });
+  }
+
+  async readlink(rawPath: string): Promise<string> {
+    const path = normalizePath(rawPath);
+    const cached = this.meta.lookupLink(path);
+    if (cached !== undefined) {
+      this.counters.linkHits += 1;
+      return cached;
+    }
+    this.counters.linkMisses += 1;
+    const startedAt = this.gens.current();
+    const target = await this.inner.readlink(path);
+    if (this.storable(path, startedAt)) this.meta.storeLink(path, target);
+    return target;
+  }
+
+  async readFile(rawPath: string): Promise<Buffer> {
+    const path = normalizePath(rawPath);
+    return this.readFileUnder(path, await this.stat(path));
+  }
+
+  async statfs(path: string): Promise<StatFs> {
+    return this.inner.statfs(normalizePath(path));
+  }
+
+  // ---- open ------------------------------------------------------------------------------------------
+
+  async open(rawPath: string, flags: number, mode?: number): Promise<RemoteFile> {
+    const path = normalizePath(rawPath);
+    const readOnly = (flags & ACCESS_MODE) === constants.O_RDONLY && (flags & CREATES_OR_TRUNCATES) === 0;
+    if (readOnly && this.options.dataCacheBytes > 0) {
+      const attr = this.options.autoCache ? await this.revalidate(path) : await this.stat(path);
+      if (isRegularFile(attr) && attr.size <= this.options.smallFileBytes && attr.size <= this.data.maxFileBytes) {
+        this.counters.memoryOpens += 1;
+        return createMemoryFile(path, await this.readFileUnder(path, attr), attr);
+      }
+    }
+    if ((flags & CREATES_OR_TRUNCATES) === 0) return this.wrapFile(await this.inner.open(path, flags, mode));
+    const file = await this.mutate([path, parentOf(path)], [], () => this.inner.open(path, flags, mode), () => {
+      if (flags & constants.O_CREAT) this.meta.nameAdded(path);
+      else this.meta.invalidateAttr(path);
+      this.data.delete(path);
+    }, [path]);
+    return this.wrapFile(file);
+  }
+
+  // ---- mutations -------------------------------------------------------------------------------------
+
+  async mkdir(rawPath: string, mode: number): Promise<void> {
+    const path = normalizePath(rawPath);
+    await this.mutate([path, parentOf(path)], [], () => this.inner.mkdir(path, mode), () => this.meta.nameAdded(path), [path]);
+  }
+
+  async rmdir(rawPath: string): Promise<void> {
+    const path = normalizePath(rawPath);
+    await this.mutate([path, parentOf(path)], [path], () => this.inner.rmdir(path), () => {
+      this.meta.nameRemoved(path, true);
+      this.data.dropSubtree(path);
+    }, [path]);
+  }
+
+  async unlink(rawPath: string): Promise<void> {
+    const path = normalizePath(rawPath);
+    await this.mutate([path, parentOf(path)], [], () => this.inner.unlink(path), () => {
+      this.meta.nameRemoved(path, false);
+      this.data.delete(path);
+    }, [path]);
+  }
+
+  async rename(rawFrom: string, rawTo: string): Promise<void> {
+    const from = normalizePath(rawFrom);
+    const to = normalizePath(rawTo);
+    // A file can only replace a file, so when `from` is known not to be a directory neither side has a
+    // subtree and we skip the scan of every cached key.
+    const subtrees = !this.meta.knownNotDirectory(from);
+    await this.mutate([from, to, parentOf(from), parentOf(to)], subtrees ? [from, to] : [], () => this.inner.rename(from, to), () => {
+      this.meta.nameRemoved(from, subtrees);
+      this.meta.nameRemoved(to, subtrees);
+      this.meta.nameAdded(to);
+      if (subtrees) {
+        this.data.dropSubtree(from);
+        this.data.dropSubtree(to);
+      } else {
+        this.data.delete(from);
+        this.data.delete(to);
+      }
+    }, [from, to]);
+  }
+
+  async symlink(target: string, rawPath: string): Promise<void> {
+    const path = normalizePath(rawPath);
+    await this.mutate([path, parentOf(path)], [], () => this.inner.symlink(target, path), () => this.meta.nameAdded(path), [path]);
+  }
+
+  async link(rawExisting: string, rawPath: string): Promise<void> {
+    const existing = normalizePath(rawExisting);
+    const path = normalizePath(rawPath);
+    await this.mutate([existing, path, parentOf(path)], [], () => this.inner.link(existing, path), () => {
+      this.meta.nameAdded(path);
+      this.meta.invalidateAttr(existing); // nlink changed
+    }, [path, existing]);
+  }
+
+  async setattr(rawPath: string, attrs: SetAttr): Promise<void> {
+    const path = normalizePath(rawPath);
+    await this.mutate([path], [], () => this.inner.setattr(path, attrs), () => {
+      this.meta.invalidateAttr(path);
+      if (attrs.size !== undefined || attrs.mtimeMs !== undefined) this.data.delete(path);
+    }, [path]);
+  }
+
+  // ---- cache control ---------------------------------------------------------------------------------
+
+  refresh(rawPath?: string): void {
+    const path = normalizePath(rawPath ?? '/');
+    this.gens.touchTree(path);
+    this.meta.dropSubtree(path);
+    this.data.dropSubtree(path);
+    if (path !== '/') {
+      // The parent's listing may not know a name created on the server: forget it too.
+      this.meta.dropListing(parentOf(path));
+      this.meta.invalidateAttr(path);
+    }
+  }
+
+  stats(): Readonly<Record<string, number>> {
+    return Object.freeze({
+      ...this.counters,
+      entries: this.meta.entries,
+      dataEntries: this.data.entries,
+      dataBytes: this.data.bytes,
+    });
+  }
+
+  onChange(listener: ChangeListener): () => void {
+    return this.listeners.add(listener);
+  }
+
+  generation(): number {
+    return this.gens.current();
+  }
+
+  prime(rawDir: string, entries: readonly DirEntry[], startedAt: number): void {
+    const dir = normalizePath(rawDir);
+    if (!this.storable(dir, startedAt)) return;
+    this.meta.storeListing(dir, entries, (child) => !this.gens.unchangedSince(child, startedAt));
+  }
+
+  async close(): Promise<void> {
+    await this.inner.close?.();
+  }
+
+  // ---- internals -------------------------------------------------------------------------------------
+
+  private storable(path: string, startedAt: number): boolean {
+    if (this.gens.unchangedSince(path, startedAt)) return true;
+    this.counters.racesRefused += 1;
+    return false;
+  }
+
+  private shared<T>(key: string, path: string, run: (startedAt: number) => Promise<T>): Promise<T> {
+    const existing = this.pending.get(key);
+    if (existing && this.gens.unchangedSince(path, existing.startedAt)) {
+      this.counters.sharedLookups += 1;
+      return existing.promise as Promise<T>;
+    }
+    const startedAt = this.gens.current();
+    const promise = run(startedAt).finally(() => {
+      if (this.pending.get(key)?.promise === promise) this.pending.delete(key);
+    });
+    this.pending.set(key, { startedAt, promise });
+    return promise;
+  }
+
+  /** Turns a cached listing into entries; names changed through this mount are re-stat'ed (in parallel). */
+  private async materialize(dir: string, listing: Listing): Promise<DirEntry[]> {
+    const names = [...listing.attrs.keys()];
+    const attrs = await Promise.all(names.map(async (name): Promise<Attr | null> => {
+      const known = listing.attrs.get(name);
+      if (known && !listing.dirty.has(name)) return known;
+      try {
+        return await this.lstat(childOf(dir, name));
+      } catch (err) {
+        if (isFsError(err, 'ENOENT')) return null; // removed meanwhile: not listed
+        throw err;
+      }
+    }));
+    const entries: DirEntry[] = [];
+    names.forEach((name, i) => {
+      const attr = attrs[i];
+      if (attr) entries.push({ name, attr });
+    });
+    return entries;
+  }
+
+  private async readFileUnder(path: string, attr: Attr): Promise<Buffer> {
+    if (isDirectory(attr)) throw new FsError('EISDIR', undefined, path);
+    const cached = this.data.get(path, attr);
+    if (cached) {
+      this.counters.dataHits += 1;
+      return cached;
+    }
+    this.counters.dataMisses += 1;
+    const startedAt = this.gens.current();
+    const bytes = await this.inner.readFile(path);
+    if (this.storable(path, startedAt)) this.data.set(path, attr, bytes);
+    return bytes;
+  }
+
+  /** auto_cache: ask the server; cached bytes that the reply contradicts were changed there. */
+  private async revalidate(path: string): Promise<Attr> {
+    const startedAt = this.gens.current();
+    const attr = await this.inner.stat(path);
+    if (this.storable(path, startedAt)) {
+      if (this.data.contradicts(path, attr)) {
+        this.data.delete(path);
+        this.counters.remoteChanges += 1;
+        this.listeners.emit({ path, kind: 'modify', origin: 'remote' });
+      }
+      this.meta.storeStat(path, attr);
+    }
+    return attr;
+  }
+
+  /**
+   * Runs a mutation. The paths are marked before (a reply already in flight must not be stored) and after
+   * (nor one that started while the mutation was in flight). On failure we cannot know what landed, so the
+   * `uncertain` paths and their parents' listings are forgotten instead of patched.
+   */
+  private async mutate<T>(exact: readonly string[], trees: readonly string[], op: () => Promise<T>, onSuccess: () => void, uncertain: readonly string[]): Promise<T> {
+    const mark = (): void => {
+      for (const path of exact) this.gens.touch(path);
+      for (const path of trees) this.gens.touchTree(path);
+    };
+    mark();
+    try {
+      const result = await op();
+      onSuccess();
+      return result;
+    } catch (err) {
+      for (const path of uncertain) {
+        this.meta.forgetUncertain(path);
+        this.data.delete(path);
+      }
+      throw err;
+    } finally {
+      mark();
+    }
+  }
+
+  /** Writes and truncates through an open file change its size and mtime: same rules as setattr. */
+  private wrapFile(file: RemoteFile): RemoteFile {
+    const changed = async (op: () => Promise<void>): Promise<void> => {
+      const path = normalizePath(file.path);
+      await this.mutate([path], [], op, () => {
+        this.meta.invalidateAttr(path);
+        this.data.delete(path);
+      }, [path]);
+    };
+    return Object.freeze({
+      path: file.path,
+      read: (position: number, length: number) => file.read(position, length),
+      write: (data: Buffer, position: number) => changed(() => file.write(data, position)),
+      ftruncate: (size: number) => changed(() => file.ftruncate(size)),
+      fstat: () => file.fstat(),
+      fsync: () => file.fsync(),
+      close: () => file.close(),
+    });
+  }
+}
+
+/** `cache=no`: every call goes straight to the server; the extra methods do nothing. */
+class PassThroughRemoteFs implements CachedRemoteFs {
+  readonly [CACHED_REMOTE_FS] = true as const;
+  constructor(readonly inner: Closable, readonly options: CacheOptions) {}
+  lstat(path: string): Promise<Attr> { return this.inner.lstat(path); }
+  stat(path: string): Promise<Attr> { return this.inner.stat(path); }
+  readdir(path: string): Promise<DirEntry[]> { return this.inner.readdir(path); }
+  readlink(path: string): Promise<string> { return this.inner.readlink(path); }
+  open(path: string, flags: number, mode?: number): Promise<RemoteFile> { return this.inner.open(path, flags, mode); }
+  readFile(path: string): Promise<Buffer> { return this.inner.readFile(path); }
+  mkdir(path: string, mode: number): Promise<void> { return this.inner.mkdir(path, mode); }
+  rmdir(path: string): Promise<void> { return this.inner.rmdir(path); }
+  unlink(path: string): Promise<void> { return this.inner.unlink(path); }
+  rename(from: string, to: string): Promise<void> { return this.inner.rename(from, to); }
+  symlink(target: string, path: string): Promise<void> { return this.inner.symlink(target, path); }
+  link(existing: string, path: string): Promise<void> { return this.inner.link(existing, path); }
+  setattr(path: string, attrs: SetAttr): Promise<void> { return this.inner.setattr(path, attrs); }
+  statfs(path: string): Promise<StatFs> { return this.inner.statfs(path); }
+  refresh(): void {
+    // nothing is cached
+  }
+  stats(): Readonly<Record<string, number>> { return Object.freeze({}); }
+  onChange(): () => void { return () => undefined; }
+  generation(): number { return 0; }
+  prime(): void {
+    // nothing is cached
+  }
+  async close(): Promise<void> { await this.inner.close?.(); }
+}

@@ -1,0 +1,295 @@
+/**
+ * Attribute, negative, symlink and directory-listing entries with TTLs, in one weighted LRU (a listing
+ * weighs one per name, so 200k cached names cost about as much as 200k cached paths).
+ *
+ * Concurrency: single JS thread; every method is synchronous, so no entry is ever seen half-updated.
+ * Expired entries are kept (until evicted or invalidated) so a fresh reply can be compared with the old
+ * one: that comparison is how changes made on the server are noticed (origin 'remote' change events).
+ */
+import { constants } from 'node:fs';
+import type { Attr, ChangeEvent, DirEntry } from '../vfs/types.js';
+import { WeightedLru } from './lru.js';
+import type { CacheOptions } from './options.js';
+import { baseName, childOf, isWithin, parentOf } from './paths.js';
+
+interface Timed<T> {
+  readonly value: T;
+  readonly expires: number;
+}
+
+/** A cached directory: name → attributes from the listing (null = created here, attributes unknown). */
+export interface Listing {
+  readonly attrs: Map<string, Attr | null>;
+  /** Names whose attributes changed through this mount since the listing was read: re-stat them. */
+  readonly dirty: Set<string>;
+  readonly expires: number;
+}
+
+interface MetaEntry {
+  lstat?: Timed<Attr>;
+  stat?: Timed<Attr>;
+  negative?: number; // expiry of "does not exist"
+  link?: Timed<string>;
+  listing?: Listing;
+}
+
+export type AttrLookup =
+  | { readonly kind: 'hit'; readonly attr: Attr }
+  | { readonly kind: 'negative' }
+  | { readonly kind: 'miss' };
+
+export function isSymlink(attr: Attr): boolean {
+  return (attr.mode & constants.S_IFMT) === constants.S_IFLNK;
+}
+
+function sameContent(a: Attr, b: Attr): boolean {
+  return a.size === b.size && a.mtimeMs === b.mtimeMs;
+}
+
+export class MetadataCache {
+  private readonly lru: WeightedLru<string, MetaEntry>;
+
+  constructor(
+    private readonly options: CacheOptions,
+    private readonly emit: (event: ChangeEvent) => void,
+  ) {
+    this.lru = new WeightedLru(options.maxEntries);
+  }
+
+  get entries(): number {
+    return this.lru.weight;
+  }
+
+  // ---- lookups -------------------------------------------------------------------------------------
+
+  /** lstat from the entry, else from the parent's fresh listing (READDIR replies fill attributes). */
+  lookupLstat(path: string): AttrLookup {
+    const now = this.options.now();
+    const entry = this.lru.get(path);
+    if (entry?.lstat && entry.lstat.expires > now) return { kind: 'hit', attr: entry.lstat.value };
+    if (entry?.negative !== undefined && entry.negative > now) return { kind: 'negative' };
+    if (path === '/') return { kind: 'miss' };
+    const listing = this.freshListing(parentOf(path));
+    if (!listing) return { kind: 'miss' };
+    const name = baseName(path);
+    if (!listing.attrs.has(name)) return { kind: 'negative' };
+    const attr = listing.attrs.get(name);
+    if (attr && !listing.dirty.has(name)) return { kind: 'hit', attr };
+    return { kind: 'miss' };
+  }
+
+  /** stat (following symlinks): its own slot, or the lstat when the path is not a symlink. */
+  lookupStat(path: string): AttrLookup {
+    const now = this.options.now();
+    const entry = this.lru.peek(path);
+    if (entry?.stat && entry.stat.expires > now) {
+      this.lru.get(path);
+      return { kind: 'hit', attr: entry.stat.value };
+    }
+    const l = this.lookupLstat(path);
+    if (l.kind === 'hit' && isSymlink(l.attr)) return { kind: 'miss' };
+    return l;
+  }
+
+  lookupLink(path: string): string | undefined {
+    const entry = this.lru.get(path);
+    return entry?.link && entry.link.expires > this.options.now() ? entry.link.value : undefined;
+  }
+
+  freshListing(dir: string): Listing | undefined {
+    const listing = this.lru.get(dir)?.listing;
+    return listing && listing.expires > this.options.now() ? listing : undefined;
+  }
+
+  // ---- stores (callers check the generation first) ---------------------------------------------------
+
+  storeLstat(path: string, attr: Attr): void {
+    const entry = this.entry(path);
+    const previous = entry.lstat?.value;
+    entry.lstat = { value: attr, expires: this.options.now() + this.options.attrTimeoutMs };
+    entry.negative = undefined;
+    if (!isSymlink(attr)) entry.stat = entry.lstat;
+    this.updateParentListing(path, attr);
+    if (previous && !sameContent(previous, attr)) this.emit({ path, kind: 'modify', origin: 'remote' });
+  }
+
+  storeStat(path: string, attr: Attr): void {
+    this.entry(path).stat = { value: attr, expires: this.options.now() + this.options.attrTimeoutMs };
+  }
+
+  storeNegative(path: string): void {
+    const entry = this.entry(path);
+    const listing = path === '/' ? undefined : this.lru.peek(parentOf(path))?.listing;
+    const existed = entry.lstat !== undefined || (listing?.attrs.has(baseName(path)) ?? false);
+    entry.lstat = undefined;
+    entry.stat = undefined;
+    entry.link = undefined;
+    entry.negative = this.options.now() + this.options.negativeTimeoutMs;
+    if (listing) {
+      listing.attrs.delete(baseName(path));
+      listing.dirty.delete(baseName(path));
+    }
+    if (existed) this.emit({ path, kind: 'delete', origin: 'remote' });
+  }
+
+  storeLink(path: string, target: string): void {
+    this.entry(path).link = { value: target, expires: this.options.now() + this.options.linkTimeoutMs };
+  }
+
+  /**
+   * Stores a listing and the attributes it carries. `changedSince` names children whose attributes moved
+   * while the READDIR was in flight (their attributes in the reply may predate a local write): marked dirty.
+   */
+  storeListing(dir: string, entries: readonly DirEntry[], changedSince: (child: string) => boolean): void {
+    const entry = this.entry(dir);
+    const previous = entry.listing;
+    const attrs = new Map<string, Attr | null>();
+    const dirty = new Set<string>();
+    for (const { name, attr } of entries) {
+      attrs.set(name, attr);
+      if (changedSince(childOf(dir, name))) dirty.add(name);
+    }
+    entry.listing = { attrs, dirty, expires: this.options.now() + this.options.dirTimeoutMs };
+    this.lru.set(dir, entry, 1 + attrs.size);
+    for (const { name, attr } of entries) {
+      const child = this.lru.peek(childOf(dir, name));
+      if (child && !dirty.has(name)) {
+        child.negative = undefined;
+        if (child.lstat && !sameContent(child.lstat.value, attr) && !previous) {
+          this.emit({ path: childOf(dir, name), kind: 'modify', origin: 'remote' });
+        }
+        child.lstat = undefined; // the listing's copy is the fresh one now
+        if (!isSymlink(attr)) child.stat = undefined;
+      }
+    }
+    if (previous) this.emitListingDiff(dir, previous, attrs);
+  }
+
+  // ---- invalidation (after a mutation through this mount) ------------------------------------------
+
+  /** Attributes of `path` changed (write, truncate, chmod…): drop them, mark the name dirty in its parent's listing. */
+  invalidateAttr(path: string): void {
+    const entry = this.lru.peek(path);
+    if (entry) {
+      entry.lstat = undefined;
+      entry.stat = undefined;
+      entry.negative = undefined;
+    }
+    if (path === '/') return;
+    const listing = this.lru.peek(parentOf(path))?.listing;
+    const name = baseName(path);
+    if (listing?.attrs.has(name)) listing.dirty.add(name);
+  }
+
+  /** `path` now exists (create, mkdir, symlink, link, rename target): patch the parent listing instead of dropping it. */
+  nameAdded(path: string): void {
+    const entry = this.lru.peek(path);
+    if (entry) {
+      entry.lstat = undefined;
+      entry.stat = undefined;
+      entry.negative = undefined;
+      entry.link = undefined;
+    }
+    if (path === '/') return;
+    const parent = parentOf(path);
+    const listing = this.lru.peek(parent)?.listing;
+    if (listing) {
+      const name = baseName(path);
+      if (!listing.attrs.has(name)) listing.attrs.set(name, null);
+      listing.dirty.add(name);
+    }
+    this.invalidateAttr(parent); // its mtime and nlink changed
+  }
+
+  /** `path` is gone (unlink, rmdir, rename source); `withSubtree` when it may have had children cached. */
+  nameRemoved(path: string, withSubtree: boolean): void {
+    if (withSubtree) this.dropSubtree(path);
+    else this.lru.delete(path);
+    if (path === '/') return;
+    const parent = parentOf(path);
+    const listing = this.lru.peek(parent)?.listing;
+    if (listing) {
+      listing.attrs.delete(baseName(path));
+      listing.dirty.delete(baseName(path));
+    }
+    this.invalidateAttr(parent);
+  }
+
+  /** A mutation failed: we do not know what happened, so forget the path and its parent's listing. */
+  forgetUncertain(path: string): void {
+    this.lru.delete(path);
+    if (path !== '/') this.lru.delete(parentOf(path));
+  }
+
+  /** Forgets a directory's listing but keeps its own attributes (refresh of a name the listing may not know). */
+  dropListing(dir: string): void {
+    const entry = this.lru.peek(dir);
+    if (entry?.listing) {
+      entry.listing = undefined;
+      this.lru.set(dir, entry, 1);
+    }
+  }
+
+  /** Drops `path` and everything below it (refresh, rename of a directory). */
+  dropSubtree(path: string): void {
+    if (path === '/') {
+      this.lru.clear();
+      return;
+    }
+    this.lru.delete(path);
+    const prefix = `${path}/`;
+    for (const key of [...this.lru.keys()]) {
+      if (key.startsWith(prefix)) this.lru.delete(key);
+    }
+  }
+
+  /** True when `path` is known to be a non-directory (so a rename of it has no subtree to drop). */
+  knownNotDirectory(path: string): boolean {
+    const l = this.lookupLstat(path);
+    return l.kind === 'hit' && (l.attr.mode & constants.S_IFMT) !== constants.S_IFDIR;
+  }
+
+  keysWithin(root: string): string[] {
+    return [...this.lru.keys()].filter((key) => isWithin(key, root));
+  }
+
+  // ---- internals -------------------------------------------------------------------------------------
+
+  private entry(path: string): MetaEntry {
+    const existing = this.lru.get(path);
+    if (existing) return existing;
+    const created: MetaEntry = {};
+    this.lru.set(path, created, 1);
+    return created;
+  }
+
+  /** A fresh lstat of a child also refreshes its line in the parent's listing. */
+  private updateParentListing(path: string, attr: Attr): void {
+    if (path === '/') return;
+    const listing = this.lru.peek(parentOf(path))?.listing;
+    const name = baseName(path);
+    if (!listing) return;
+    if (!listing.attrs.has(name)) {
+      // The name exists but the listing did not have it: the server created it behind our back.
+      listing.attrs.set(name, attr);
+      return;
+    }
+    listing.attrs.set(name, attr);
+    listing.dirty.delete(name);
+  }
+
+  private emitListingDiff(dir: string, before: Listing, after: Map<string, Attr | null>): void {
+    for (const [name, attr] of after) {
+      const path = childOf(dir, name);
+      if (!before.attrs.has(name)) {
+        this.emit({ path, kind: 'create', origin: 'remote' });
+        continue;
+      }
+      const old = before.attrs.get(name);
+      if (old && attr && !before.dirty.has(name) && !sameContent(old, attr)) this.emit({ path, kind: 'modify', origin: 'remote' });
+    }
+    for (const name of before.attrs.keys()) {
+      if (!after.has(name)) this.emit({ path: childOf(dir, name), kind: 'delete', origin: 'remote' });
+    }
+  }
+}

@@ -1,0 +1,299 @@
+/**
+ * The FUSE adapter: serves a Vfs (fs/vfs/types.ts) through fuse-native. It only translates: paths and handles
+ * in, attributes and errno out; every error goes through `toFuseErrno` (errno.ts). It never calls a synchronous
+ * fs function: every FUSE operation runs on this process's event loop, and a synchronous call on a path under
+ * our own mount would wait for an answer only this event loop can give.
+ *
+ * fuse-native 2.2.6 facts this file works around (read in its index.js / fuse-native.c):
+ * - no `big_writes` option: libfuse parses the whole `-o` string fuse-native builds, so the options ride in the
+ *   `fsname` value (measured here: 128 KiB writes instead of 4 KiB);
+ * - its per-operation timeout (default 15 s, then ETIMEDOUT) is shorter than our op_timeout: set explicitly;
+ * - a handle value of 0 is never stored (`if (fd != 0) info->fh = fd`): VFS handle h travels as h + 1;
+ * - `create` gets no open flags: see `create` below;
+ * - `utimens` hands JS the access time twice (fuse-native.c passes l->atime for both): see `utimens` below;
+ * - its `unmount` runs `fusermount -uz "<path>"` through a shell: we unmount with execFile (mount-table.ts).
+ */
+import { constants as fsConstants } from 'node:fs';
+import type { Attr, StatFs, Vfs } from '../vfs/types.js';
+import { FsError } from '../errors.js';
+import { createAttrMapper, type OwnershipOptions } from './attr-map.js';
+import { toFuseErrno } from './errno.js';
+import { loadFuseNative, type NativeOperations, type NativeStat, type NativeStatfs } from './native.js';
+import { unmountPath } from './mount-table.js';
+
+export interface FuseLog {
+  debug(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface FuseAdapterOptions {
+  /** Absolute path of the mount point. */
+  readonly mountpoint: string;
+  /** What /proc/mounts shows as the source (sshfs shows user@host:/path). */
+  readonly fsname: string;
+  readonly readOnly: boolean;
+  readonly allowOther: boolean;
+  /** Kernel attribute / entry cache lifetimes in seconds (libfuse attr_timeout / entry_timeout). */
+  readonly attrTimeout: number;
+  readonly entryTimeout: number;
+  /** How long the VFS lets an operation wait while disconnected; the FUSE-level timeout sits above it. */
+  readonly opTimeoutMs: number;
+  readonly ownership: OwnershipOptions;
+  /** libfuse's own debug output on stderr (-d). */
+  readonly debug?: boolean;
+  readonly log?: FuseLog;
+}
+
+export interface FuseMount {
+  readonly mountpoint: string;
+  /** Unmounts (fusermount3 -u) and releases fuse-native's event-loop handle; idempotent. */
+  unmount(options?: { lazy?: boolean }): Promise<void>;
+}
+
+/** Why a mount could not be made: the CLI maps 'mountpoint' to exit 8 and 'fuse' to exit 9. */
+export class FuseMountError extends Error {
+  readonly kind: 'mountpoint' | 'fuse';
+  constructor(kind: 'mountpoint' | 'fuse', message: string) {
+    super(message);
+    this.name = 'FuseMountError';
+    this.kind = kind;
+  }
+}
+
+const S_IFDIR = 0o040000;
+const UINT32_MAX = 0xffff_ffff;
+/**
+ * UTIME_NOW and UTIME_OMIT (tv_sec 0, tv_nsec 2^30-1 / 2^30-2, utimensat(2)) reach JS as 1073 ms, because
+ * fuse-native converts the timespec to milliseconds without looking for them. Both are answered with "now".
+ */
+const UTIME_SPECIAL_MS = 1073;
+
+/** statvfs counts are 32-bit in fuse-native's transfer array: scale the block size up until the counts fit. */
+export function toNativeStatfs(s: StatFs): NativeStatfs {
+  let frsize = s.frsize > 0 ? s.frsize : s.bsize > 0 ? s.bsize : 4096;
+  let { blocks, bfree, bavail } = s;
+  while (Math.max(blocks, bfree, bavail) > UINT32_MAX) {
+    frsize *= 2;
+    blocks = Math.floor(blocks / 2);
+    bfree = Math.floor(bfree / 2);
+    bavail = Math.floor(bavail / 2);
+  }
+  const clamp = (n: number) => Math.min(Math.max(0, Math.floor(n)), UINT32_MAX);
+  return {
+    bsize: clamp(Math.max(s.bsize, frsize)),
+    frsize: clamp(frsize),
+    blocks: clamp(blocks),
+    bfree: clamp(bfree),
+    bavail: clamp(bavail),
+    files: clamp(s.files),
+    ffree: clamp(s.ffree),
+    favail: clamp(s.favail),
+    fsid: 0,
+    flag: 0,
+    namemax: clamp(s.namemax > 0 ? s.namemax : 255),
+  };
+}
+
+/** fsname travels inside libfuse's comma-separated option string: keep it to characters that cannot break it. */
+function safeFsname(name: string): string {
+  return name.replace(/[,\\\s]/g, '_').slice(0, 200) || 'devmount';
+}
+
+/** The libfuse option string carried in `fsname` (see the file comment). */
+export function libfuseOptionString(options: FuseAdapterOptions): string {
+  const parts = [
+    safeFsname(options.fsname),
+    'big_writes',
+    `attr_timeout=${options.attrTimeout}`,
+    `entry_timeout=${options.entryTimeout}`,
+    // The VFS keeps its own negative cache; a kernel one could not be invalidated by `devmount refresh`.
+    'negative_timeout=0',
+  ];
+  if (options.readOnly) parts.push('ro');
+  return parts.join(',');
+}
+
+/** Builds the fuse-native operation table over `vfs`. Exported for tests that drive it without a kernel. */
+export function createFuseOperations(vfs: Vfs, options: FuseAdapterOptions): Partial<NativeOperations> {
+  const mapper = createAttrMapper(options.ownership);
+  const log = options.log;
+  const onUnexpected = (err: unknown) => {
+    log?.warn({ err: err instanceof Error ? err.message : String(err) }, 'unexpected error in a file system operation; answered EIO');
+  };
+  const fail = (err: unknown): number => toFuseErrno(err, onUnexpected);
+  /** Answers a void operation: 0 or -errno. */
+  const done = (cb: (code: number) => void, work: Promise<unknown>): void => {
+    work.then(() => cb(0), (err: unknown) => cb(fail(err)));
+  };
+  /** Answers an operation that returns a value. */
+  const answer = <T>(cb: (code: number, value?: T) => void, work: Promise<T>): void => {
+    work.then((value) => cb(0, value), (err: unknown) => cb(fail(err)));
+  };
+  const toVfsHandle = (fd: number): number => fd - 1;
+  const toFuseHandle = (fh: number): number => fh + 1;
+  const dirStat: NativeStat = mapper.toNative({
+    mode: S_IFDIR | 0o755, size: 0, uid: 0, gid: 0, nlink: 2, atimeMs: 0, mtimeMs: 0, ctimeMs: 0,
+  } satisfies Attr);
+
+  return {
+    init(cb) {
+      cb(0);
+    },
+    getattr(path, cb) {
+      answer(cb, vfs.getattr(path).then((a) => mapper.toNative(a)));
+    },
+    access(path, mode, cb) {
+      // Existence, plus EROFS for W_OK on a read-only mount; permission bits are the server's to enforce
+      // (sshfs does not implement access at all).
+      done(cb, vfs.getattr(path).then(() => {
+        if (options.readOnly && (mode & fsConstants.W_OK) !== 0) throw new FsError('EROFS', undefined, path);
+      }));
+    },
+    statfs(path, cb) {
+      answer(cb, vfs.statfs(path).then(toNativeStatfs));
+    },
+    readdir(path, cb) {
+      vfs.readdir(path).then((entries) => {
+        const names = ['.', '..'];
+        const stats = [dirStat, dirStat];
+        for (const e of entries) {
+          if (e.name === '.' || e.name === '..') continue;
+          names.push(e.name);
+          stats.push(mapper.toNative(e.attr));
+        }
+        cb(0, names, stats);
+      }, (err: unknown) => cb(fail(err)));
+    },
+    readlink(path, cb) {
+      answer(cb, vfs.readlink(path));
+    },
+    open(path, flags, cb) {
+      answer(cb, vfs.open(path, flags).then(toFuseHandle));
+    },
+    create(path, mode, cb) {
+      // fuse-native passes no flags. The kernel calls create only after a lookup said "no such name", so the
+      // file is opened O_CREAT|O_EXCL: if the name exists after all (another client, a stale negative cache),
+      // the caller gets EEXIST rather than us guessing O_TRUNC (which could destroy an append target) or not
+      // (which could leave old bytes after a shorter `>` rewrite). The stale entry is dropped for the retry.
+      const flags = fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_RDWR;
+      answer(cb, vfs.create(path, mode & 0o7777, flags).then(toFuseHandle).catch((err: unknown) => {
+        if (err instanceof FsError && err.code === 'EEXIST') vfs.refresh(path);
+        throw err;
+      }));
+    },
+    read(_path, fd, buf, len, pos, cb) {
+      vfs.read(toVfsHandle(fd), pos, len).then((data) => {
+        const n = Math.min(data.length, len);
+        data.copy(buf, 0, 0, n);
+        cb(n);
+      }, (err: unknown) => cb(fail(err)));
+    },
+    write(_path, fd, buf, len, pos, cb) {
+      // `buf` is the kernel's request buffer, released as soon as we answer: the VFS may keep the data for
+      // write-behind, so it gets its own copy.
+      const data = Buffer.from(buf.subarray(0, len));
+      vfs.write(toVfsHandle(fd), data, pos).then((n) => cb(n), (err: unknown) => cb(fail(err)));
+    },
+    flush(_path, fd, cb) {
+      done(cb, vfs.flush(toVfsHandle(fd)));
+    },
+    fsync(_path, _datasync, fd, cb) {
+      done(cb, vfs.fsync(toVfsHandle(fd)));
+    },
+    release(_path, fd, cb) {
+      done(cb, vfs.release(toVfsHandle(fd)));
+    },
+    truncate(path, size, cb) {
+      done(cb, vfs.truncate(path, size));
+    },
+    ftruncate(_path, fd, size, cb) {
+      done(cb, vfs.ftruncate(toVfsHandle(fd), size));
+    },
+    mkdir(path, mode, cb) {
+      done(cb, vfs.mkdir(path, mode & 0o7777));
+    },
+    rmdir(path, cb) {
+      done(cb, vfs.rmdir(path));
+    },
+    unlink(path, cb) {
+      done(cb, vfs.unlink(path));
+    },
+    rename(src, dest, cb) {
+      done(cb, vfs.rename(src, dest));
+    },
+    symlink(target, path, cb) {
+      done(cb, vfs.symlink(target, path));
+    },
+    link(existing, path, cb) {
+      done(cb, vfs.link(existing, path));
+    },
+    chmod(path, mode, cb) {
+      done(cb, vfs.chmod(path, mode & 0o7777));
+    },
+    chown(path, uid, gid, cb) {
+      const ids = mapper.toRemoteIds(uid, gid);
+      // chown(2) passes -1 for "leave unchanged"; the VFS sets both, so fill in the current owner.
+      const work = ids.uid === UINT32_MAX || ids.gid === UINT32_MAX
+        ? vfs.getattr(path).then((a) => vfs.chown(path, ids.uid === UINT32_MAX ? a.uid : ids.uid, ids.gid === UINT32_MAX ? a.gid : ids.gid))
+        : vfs.chown(path, ids.uid, ids.gid);
+      done(cb, work);
+    },
+    utimens(path, atimeMs, mtimeMs, cb) {
+      // fuse-native 2.2.6 passes the access time in both arguments (fuse-native.c utimens: l->atime twice), so
+      // what arrives as `mtimeMs` is the requested atime; `touch`, `touch -d` and `touch -r` set both to the
+      // same value and come out right. UTIME_NOW/UTIME_OMIT arrive as 1073 ms (see UTIME_SPECIAL_MS).
+      const now = Date.now();
+      const resolve = (ms: number) => (ms === UTIME_SPECIAL_MS ? now : ms);
+      done(cb, vfs.utimens(path, resolve(atimeMs), resolve(mtimeMs)));
+    },
+  };
+}
+
+/**
+ * Mounts `vfs` at `options.mountpoint`. Resolves once the kernel has sent FUSE_INIT (the mount is live);
+ * rejects with FuseMountError, leaving nothing mounted.
+ */
+export async function mountVfs(vfs: Vfs, options: FuseAdapterOptions): Promise<FuseMount> {
+  const opts = Object.freeze({ ...options });
+  let native;
+  try {
+    native = loadFuseNative();
+  } catch (err) {
+    throw new FuseMountError('fuse', `cannot load FUSE support (fuse-native / libfuse.so.2): ${(err as Error).message.split('\n')[0]}; install libfuse2`);
+  }
+  // The FUSE-level timeout must never fire before the VFS's own op_timeout does (then the VFS answers EIO with
+  // its reason). flush/fsync/release may legitimately take long (uploading buffered writes at a slow link);
+  // the VFS bounds them by progress, not by wall time, so fuse-native must not cut them short.
+  const timeoutMs = opts.opTimeoutMs * 2 + 30_000;
+  const fuse = new native.Fuse(opts.mountpoint, createFuseOperations(vfs, opts), {
+    timeout: { default: timeoutMs, flush: false, fsync: false, release: false, write: false },
+    fsname: libfuseOptionString(opts),
+    subtype: 'devmount',
+    allowOther: opts.allowOther,
+    debug: opts.debug ?? false,
+  });
+  await new Promise<void>((resolve, reject) => {
+    fuse.mount((err) => {
+      if (!err) return resolve();
+      const message = err.message;
+      if (/mountpoint/i.test(message)) return reject(new FuseMountError('mountpoint', `${opts.mountpoint}: ${message.toLowerCase()}`));
+      return reject(new FuseMountError('fuse', `FUSE refused to mount ${opts.mountpoint} (${message}): check that /dev/fuse is usable and the mount point is empty`));
+    });
+  });
+  let unmounting: Promise<void> | undefined;
+  return {
+    mountpoint: opts.mountpoint,
+    unmount(unmountOptions = {}) {
+      unmounting ??= (async () => {
+        await unmountPath(opts.mountpoint, unmountOptions);
+        // Releases the libuv handle fuse-native keeps referenced while mounted (fuse-native.c
+        // fuse_native_unmount), so the process can exit once the VFS is closed.
+        if (fuse._thread) native.binding.fuse_native_unmount(opts.mountpoint, fuse._thread);
+      })();
+      return unmounting.catch((err: unknown) => {
+        unmounting = undefined; // a busy mount may be retried (or detached with lazy)
+        throw err;
+      });
+    },
+  };
+}

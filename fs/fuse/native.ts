@@ -1,0 +1,112 @@
+/**
+ * Loads fuse-native (a CommonJS N-API addon with no type declarations) behind a typed surface, and its native
+ * binding, which the adapter needs to release fuse-native's libuv handle after unmounting itself: fuse-native's
+ * own `unmount` runs `fusermount -uz "<path>"` through a shell (index.js `Fuse.unmount`), which we never call.
+ */
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+
+/** The stat shape fuse-native's getStatArray reads (times in ms since the epoch). */
+export interface NativeStat {
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  nlink: number;
+  ino: number;
+  blksize: number;
+  blocks: number;
+  atime: number;
+  mtime: number;
+  ctime: number;
+}
+
+export interface NativeStatfs {
+  bsize: number;
+  frsize: number;
+  blocks: number;
+  bfree: number;
+  bavail: number;
+  files: number;
+  ffree: number;
+  favail: number;
+  fsid: number;
+  flag: number;
+  namemax: number;
+}
+
+type Cb = (code: number) => void;
+type CbWith<T> = (code: number, value?: T) => void;
+
+/** The handlers fuse-native calls (README "FUSE API"); the first callback argument is 0 or a negative errno. */
+export interface NativeOperations {
+  init(cb: Cb): void;
+  getattr(path: string, cb: CbWith<NativeStat>): void;
+  fgetattr(path: string, fd: number, cb: CbWith<NativeStat>): void;
+  access(path: string, mode: number, cb: Cb): void;
+  statfs(path: string, cb: CbWith<NativeStatfs>): void;
+  readdir(path: string, cb: (code: number, names?: string[], stats?: NativeStat[]) => void): void;
+  readlink(path: string, cb: CbWith<string>): void;
+  open(path: string, flags: number, cb: CbWith<number>): void;
+  create(path: string, mode: number, cb: CbWith<number>): void;
+  /** cb(bytesRead) or cb(-errno). */
+  read(path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb): void;
+  /** cb(bytesWritten) or cb(-errno). */
+  write(path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb): void;
+  flush(path: string, fd: number, cb: Cb): void;
+  fsync(path: string, datasync: number, fd: number, cb: Cb): void;
+  release(path: string, fd: number, cb: Cb): void;
+  truncate(path: string, size: number, cb: Cb): void;
+  ftruncate(path: string, fd: number, size: number, cb: Cb): void;
+  mkdir(path: string, mode: number, cb: Cb): void;
+  rmdir(path: string, cb: Cb): void;
+  unlink(path: string, cb: Cb): void;
+  rename(src: string, dest: string, cb: Cb): void;
+  symlink(target: string, path: string, cb: Cb): void;
+  link(existing: string, path: string, cb: Cb): void;
+  chmod(path: string, mode: number, cb: Cb): void;
+  chown(path: string, uid: number, gid: number, cb: Cb): void;
+  utimens(path: string, atimeMs: number, mtimeMs: number, cb: Cb): void;
+}
+
+export interface NativeFuseOptions {
+  timeout?: number | false | Record<string, number | false>;
+  fsname?: string;
+  subtype?: string;
+  allowOther?: boolean;
+  debug?: boolean;
+}
+
+export interface NativeFuse {
+  readonly mnt: string;
+  readonly _thread: Buffer | null;
+  mount(cb: (err: Error | null) => void): void;
+}
+
+export type NativeFuseConstructor = new (mnt: string, ops: Partial<NativeOperations>, opts: NativeFuseOptions) => NativeFuse;
+
+export interface NativeBinding {
+  fuse_native_unmount(mnt: string, thread: Buffer): void;
+}
+
+export interface LoadedFuse {
+  readonly Fuse: NativeFuseConstructor;
+  readonly binding: NativeBinding;
+}
+
+let loaded: LoadedFuse | undefined;
+
+/** Loads the addon once; throws when the package or libfuse.so.2 is missing (the CLI maps that to exit 9). */
+export function loadFuseNative(): LoadedFuse {
+  if (loaded) return loaded;
+  // Loading runs node-gyp-build's synchronous directory probes under node_modules: this happens once, before
+  // anything is mounted, so it cannot block on our own mount.
+  const require = createRequire(import.meta.url);
+  const Fuse = require('fuse-native') as NativeFuseConstructor;
+  const fuseMain = require.resolve('fuse-native');
+  // The same .node file fuse-native loaded: require's module cache returns the very same binding object.
+  const nodeGypBuild = createRequire(fuseMain)('node-gyp-build') as (dir: string) => NativeBinding;
+  const binding = nodeGypBuild(dirname(fuseMain));
+  loaded = Object.freeze({ Fuse, binding });
+  return loaded;
+}

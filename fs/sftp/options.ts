@@ -1,0 +1,52 @@
+/** Options of the SFTP layer, resolved once and frozen. */
+
+/** What the session logs (pino's Logger satisfies it). */
+export interface SftpLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+export interface SftpOptions {
+  /** Connections in the pool: the first carries metadata, the others file data (sshfs `max_conns`). */
+  readonly maxConns: number;
+  /** Reconnect after a drop (sshfs `reconnect`); false fails everything after a drop. */
+  readonly reconnect: boolean;
+  /** How long an operation waits for a connection, or for a reply, before failing with EIO (sshfs#3, #223). */
+  readonly opTimeoutMs: number;
+  /** Upper bound for one connection attempt (the connector's own readyTimeout usually fires first). */
+  readonly connectTimeoutMs: number;
+  /** Reconnect backoff: first delay, doubling up to the max, ±20 % jitter. */
+  readonly backoffInitialMs: number;
+  readonly backoffMaxMs: number;
+  /** How often one operation may be re-sent after connection losses before it fails with EIO. */
+  readonly maxAttempts: number;
+  /** Bytes per SFTP READ/WRITE request (capped by limits@openssh.com). */
+  readonly chunkBytes: number;
+  /** SFTP READ/WRITE requests in flight per read()/write() call. */
+  readonly chunksInFlight: number;
+  /** READDIR requests in flight per listing (OpenSSH answers them in order, ~100 names each). */
+  readonly readdirInFlight: number;
+  readonly logger: SftpLogger | undefined;
+}
+
+const silent: SftpLogger = Object.freeze({ info() {}, warn() {}, debug() {} });
+
+export function resolveSftpOptions(partial: Partial<SftpOptions> = {}): Readonly<SftpOptions> & { readonly logger: SftpLogger } {
+  const maxConns = Math.max(1, Math.floor(partial.maxConns ?? 2));
+  return Object.freeze({
+    maxConns,
+    reconnect: partial.reconnect ?? true,
+    opTimeoutMs: partial.opTimeoutMs ?? 30_000,
+    connectTimeoutMs: partial.connectTimeoutMs ?? 30_000,
+    backoffInitialMs: partial.backoffInitialMs ?? 250,
+    backoffMaxMs: partial.backoffMaxMs ?? 5_000,
+    maxAttempts: partial.maxAttempts ?? 8,
+    chunkBytes: partial.chunkBytes ?? 256 * 1024,
+    chunksInFlight: partial.chunksInFlight ?? 64,
+    readdirInFlight: partial.readdirInFlight ?? 16,
+    logger: partial.logger ?? silent,
+  });
+}
+
+export type ResolvedSftpOptions = ReturnType<typeof resolveSftpOptions>;

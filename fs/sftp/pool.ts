@@ -1,0 +1,87 @@
+/**
+ * `maxConns` sessions to the same server, each reconnecting on its own (sshfs `max_conns`). Session 0 carries
+ * metadata (stat, readdir, mkdir …); open files are spread over the others, so a large read or write never
+ * queues a `stat` behind megabytes of data. With maxConns = 1 everything shares one session.
+ */
+import type { Connector } from '../ssh/types.js';
+import type { ConnectionState } from '../vfs/types.js';
+import type { ResolvedSftpOptions } from './options.js';
+import { Session } from './session.js';
+
+export interface PoolStats {
+  readonly reconnects: number;
+  /** Operations re-sent after connection losses. */
+  readonly retried: number;
+  readonly inFlight: number;
+  readonly connectedSinceMs: number | null;
+}
+
+/** Worst state first: the pool reports the least healthy session's state. */
+const STATE_RANK: Readonly<Record<ConnectionState, number>> = { closed: 3, reconnecting: 2, connecting: 1, connected: 0 };
+
+export class SessionPool {
+  private nextData = 0;
+  private constructor(private readonly sessions: readonly Session[]) {}
+
+  static async open(connector: Connector, options: ResolvedSftpOptions): Promise<SessionPool> {
+    const opened = await Promise.allSettled(
+      Array.from({ length: options.maxConns }, (_, i) => Session.open(connector, options, i === 0 ? 'meta' : `data${i}`)),
+    );
+    const failure = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure) {
+      await Promise.all(opened.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
+      throw failure.reason;
+    }
+    return new SessionPool(opened.map((r) => (r as PromiseFulfilledResult<Session>).value));
+  }
+
+  /** The session for metadata operations. */
+  get meta(): Session {
+    return this.sessions[0] as Session;
+  }
+
+  /** A session for a newly opened file: round robin over the data sessions. */
+  data(): Session {
+    if (this.sessions.length === 1) return this.meta;
+    const session = this.sessions[1 + (this.nextData % (this.sessions.length - 1))] as Session;
+    this.nextData += 1;
+    return session;
+  }
+
+  state(): ConnectionState {
+    let worst: ConnectionState = 'connected';
+    for (const s of this.sessions) if (STATE_RANK[s.state()] > STATE_RANK[worst]) worst = s.state();
+    return worst;
+  }
+
+  stats(): PoolStats {
+    let reconnects = 0;
+    let retried = 0;
+    let inFlight = 0;
+    for (const s of this.sessions) {
+      const st = s.stats();
+      reconnects += st.reconnects;
+      retried += st.retried;
+      inFlight += st.inFlight;
+    }
+    return { reconnects, retried, inFlight, connectedSinceMs: this.meta.stats().connectedSinceMs };
+  }
+
+  /** Calls `listener` with the pool state whenever it changes. */
+  onStateChange(listener: (state: ConnectionState) => void): () => void {
+    let last = this.state();
+    const unsubscribers = this.sessions.map((s) =>
+      s.onStateChange(() => {
+        const now = this.state();
+        if (now === last) return;
+        last = now;
+        listener(now);
+      }),
+    );
+    return () => unsubscribers.forEach((u) => u());
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.sessions.map((s) => s.close()));
+  }
+}

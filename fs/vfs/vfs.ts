@@ -1,0 +1,444 @@
+/**
+ * The VFS: the async POSIX-like file system of fs/vfs/types.ts over a (cached) RemoteFs. Adds what the
+ * layers below do not have: a handle table of small integers, write-behind (write-behind.ts), read-ahead
+ * (read-ahead.ts), sizes that include buffered writes, read-only mode and local change events. Used by the
+ * FUSE adapter, by the dev server directly (readFile/getattr/readdir/onChange, no kernel round trip), and by
+ * anything else that wants the remote tree.
+ *
+ * State (single JS thread): `handles` (fh → OpenHandle) and `byPath` (path → its open handles, to report
+ * dirty sizes and to make reads through any handle see writes through another). Mutations of both are
+ * synchronous.
+ */
+import { constants } from 'node:fs';
+import { createCachedRemoteFs, isCachedRemoteFs, type CachedRemoteFs } from '../cache/cached-remote-fs.js';
+import { isWithin, normalizePath } from '../cache/paths.js';
+import { FsError } from '../errors.js';
+import type { RemoteFile, RemoteFs } from '../remote/types.js';
+import { ChangeEmitter } from './change-emitter.js';
+import { DirtyBudget } from './dirty-budget.js';
+import { HandleTable } from './handle-table.js';
+import { resolveVfsOptions, type VfsOptions, type VfsOverrides } from './options.js';
+import { ReadAhead } from './read-ahead.js';
+import type { Attr, ChangeKind, ChangeListener, ConnectionState, DirEntry, OpenFlags, StatFs, Vfs, VfsStats } from './types.js';
+import { WriteBehind } from './write-behind.js';
+
+/** What createVfs accepts: any RemoteFs (wrapped in the cache per options.cache), or an already cached one. */
+export type VfsRemote = RemoteFs & {
+  close?(): Promise<void>;
+  state?(): ConnectionState;
+  stats?(): object;
+};
+
+interface OpenHandle {
+  path: string;
+  file: RemoteFile;
+  readonly flags: number;
+  readonly writer: WriteBehind | null;
+  reader: ReadAhead;
+  /**
+   * A read-only handle may be a snapshot in memory (small cached file, fs/cache/memory-file.ts). When the
+   * file is written through another handle, it is re-opened before its next read, so every handle of this
+   * VFS sees the new bytes as they would on a local file system.
+   */
+  stale: boolean;
+  /** The re-open in progress, so concurrent reads wait for one re-open instead of racing it. */
+  reopening: Promise<void> | null;
+  /** Something changed the file through this handle: release() emits 'modify'. */
+  changed: boolean;
+}
+
+const ACCESS_MODE = constants.O_RDONLY | constants.O_WRONLY | constants.O_RDWR; // O_ACCMODE, open(2)
+/** chown(2): -1 means "leave unchanged"; FUSE passes it as an unsigned 32-bit number. */
+const UNCHANGED_ID = 0xffff_ffff;
+
+function writable(flags: number): boolean {
+  return (flags & ACCESS_MODE) !== constants.O_RDONLY;
+}
+
+function numberField(source: object | undefined, key: string): number | undefined {
+  const value = (source as Record<string, unknown> | undefined)?.[key];
+  return typeof value === 'number' ? value : undefined;
+}
+
+export function createVfs(remote: VfsRemote, overrides: VfsOverrides | VfsOptions = {}): Vfs {
+  const options = resolveVfsOptions(overrides as VfsOverrides);
+  const cached = isCachedRemoteFs(remote) ? remote : createCachedRemoteFs(remote, options.cache);
+  return new RemoteVfs(cached, options);
+}
+
+class RemoteVfs implements Vfs {
+  private readonly handles = new HandleTable<OpenHandle>();
+  private readonly byPath = new Map<string, Set<OpenHandle>>();
+  private readonly changes = new ChangeEmitter();
+  private readonly budget: DirtyBudget;
+  private readonly base: VfsRemote;
+  private closed = false;
+  private readonly counters = { reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0, flushes: 0, writeErrors: 0 };
+  /** Bytes prefetched and SFTP writes issued by handles already released (live handles are added in stats()). */
+  private retired = { prefetchedBytes: 0, remoteWrites: 0 };
+
+  constructor(
+    private readonly remote: CachedRemoteFs,
+    private readonly options: VfsOptions,
+  ) {
+    this.base = remote.inner as VfsRemote;
+    this.budget = new DirtyBudget(options.maxDirtyBytesTotal);
+    // Changes the cache notices on the server (a fresh reply contradicting an old one) go to our listeners too.
+    remote.onChange((event) => this.changes.emit(event));
+  }
+
+  // ---- metadata --------------------------------------------------------------------------------------
+
+  async getattr(rawPath: string): Promise<Attr> {
+    const path = normalizePath(rawPath);
+    const attr = this.options.followSymlinks ? await this.remote.stat(path) : await this.remote.lstat(path);
+    return this.withDirtySize(path, attr);
+  }
+
+  async readdir(rawPath: string): Promise<DirEntry[]> {
+    const dir = normalizePath(rawPath);
+    const entries = await this.remote.readdir(dir);
+    if (this.byPath.size === 0) return entries;
+    return entries.map((entry) => {
+      const attr = this.withDirtySize(dir === '/' ? `/${entry.name}` : `${dir}/${entry.name}`, entry.attr);
+      return attr === entry.attr ? entry : { name: entry.name, attr };
+    });
+  }
+
+  readlink(rawPath: string): Promise<string> {
+    return this.remote.readlink(normalizePath(rawPath));
+  }
+
+  statfs(rawPath: string): Promise<StatFs> {
+    return this.remote.statfs(normalizePath(rawPath));
+  }
+
+  // ---- handles ---------------------------------------------------------------------------------------
+
+  async open(rawPath: string, flags: OpenFlags): Promise<number> {
+    const path = normalizePath(rawPath);
+    if (writable(flags) || (flags & (constants.O_CREAT | constants.O_TRUNC)) !== 0) this.assertWritable(path);
+    if (flags & constants.O_TRUNC) await this.settleDirty(path);
+    const file = await this.remote.open(path, flags);
+    const fh = this.register(path, flags, file);
+    if (flags & constants.O_TRUNC) this.invalidateReaders(path);
+    return fh;
+  }
+
+  async create(rawPath: string, mode: number, flags?: OpenFlags): Promise<number> {
+    const path = normalizePath(rawPath);
+    this.assertWritable(path);
+    const openFlags = (flags ?? constants.O_RDWR | constants.O_TRUNC) | constants.O_CREAT;
+    const file = await this.remote.open(path, openFlags, mode);
+    const fh = this.register(path, openFlags, file);
+    this.emit(path, 'create');
+    return fh;
+  }
+
+  async read(fh: number, position: number, length: number): Promise<Buffer> {
+    const handle = this.handles.get(fh);
+    // Reads see unflushed writes, through this handle or another one on the same file.
+    await this.settleRange(handle.path, position, position + length);
+    if (handle.stale && !handle.reopening) {
+      handle.reopening = this.reopen(handle).finally(() => {
+        handle.reopening = null;
+      });
+    }
+    if (handle.reopening) await handle.reopening;
+    const data = await handle.reader.read(position, length);
+    this.counters.reads += 1;
+    this.counters.bytesRead += data.length;
+    return data;
+  }
+
+  async write(fh: number, data: Buffer, position: number): Promise<number> {
+    const handle = this.handles.get(fh);
+    if (!handle.writer) throw new FsError(this.options.readOnly ? 'EROFS' : 'EBADF', 'file not open for writing', handle.path);
+    this.invalidateReaders(handle.path);
+    handle.changed = true;
+    this.counters.writes += 1;
+    this.counters.bytesWritten += data.length;
+    try {
+      await handle.writer.write(data, position);
+    } catch (err) {
+      this.counters.writeErrors += 1;
+      throw err;
+    }
+    return data.length;
+  }
+
+  async flush(fh: number): Promise<void> {
+    const handle = this.handles.get(fh);
+    this.counters.flushes += 1;
+    await handle.writer?.flush();
+  }
+
+  async fsync(fh: number): Promise<void> {
+    const handle = this.handles.get(fh);
+    await handle.writer?.flush();
+    if (handle.writer) await handle.file.fsync();
+  }
+
+  async ftruncate(fh: number, size: number): Promise<void> {
+    const handle = this.handles.get(fh);
+    if (!handle.writer) throw new FsError(this.options.readOnly ? 'EROFS' : 'EBADF', 'file not open for writing', handle.path);
+    // Bytes written before the truncate must land before it, or they would re-extend the file afterwards.
+    await handle.writer.flush();
+    await this.settleDirty(handle.path);
+    await handle.file.ftruncate(size);
+    handle.changed = true;
+    this.invalidateReaders(handle.path);
+  }
+
+  async release(fh: number): Promise<void> {
+    const handle = this.handles.take(fh);
+    let failure: unknown = null;
+    if (handle.reopening) {
+      try {
+        await handle.reopening;
+      } catch {
+        // The read that started this re-open has already reported its error; we only close what is open.
+      }
+    }
+    try {
+      await handle.writer?.flush();
+    } catch (err) {
+      failure = err;
+    }
+    try {
+      await handle.file.close();
+    } catch (err) {
+      failure ??= err;
+    }
+    this.unregister(handle);
+    if (handle.changed) this.emit(handle.path, 'modify');
+    if (failure !== null) throw failure;
+  }
+
+  async readFile(rawPath: string): Promise<Buffer> {
+    const path = normalizePath(rawPath);
+    await this.settleDirty(path);
+    return this.remote.readFile(path);
+  }
+
+  // ---- namespace and attribute mutations -------------------------------------------------------------
+
+  async mkdir(rawPath: string, mode: number): Promise<void> {
+    const path = this.writablePath(rawPath);
+    await this.remote.mkdir(path, mode);
+    this.emit(path, 'create');
+  }
+
+  async rmdir(rawPath: string): Promise<void> {
+    const path = this.writablePath(rawPath);
+    await this.remote.rmdir(path);
+    this.emit(path, 'delete');
+  }
+
+  async unlink(rawPath: string): Promise<void> {
+    const path = this.writablePath(rawPath);
+    await this.remote.unlink(path);
+    this.emit(path, 'delete');
+  }
+
+  async rename(rawFrom: string, rawTo: string): Promise<void> {
+    const from = this.writablePath(rawFrom);
+    const to = this.writablePath(rawTo);
+    await this.remote.rename(from, to);
+    this.movePaths(from, to);
+    this.emit(from, 'rename');
+    this.emit(to, 'rename');
+  }
+
+  async symlink(target: string, rawPath: string): Promise<void> {
+    const path = this.writablePath(rawPath);
+    await this.remote.symlink(target, path);
+    this.emit(path, 'create');
+  }
+
+  async link(rawExisting: string, rawPath: string): Promise<void> {
+    const existing = this.writablePath(rawExisting);
+    const path = this.writablePath(rawPath);
+    await this.remote.link(existing, path);
+    this.emit(path, 'create');
+  }
+
+  async chmod(rawPath: string, mode: number): Promise<void> {
+    const path = this.writablePath(rawPath);
+    await this.remote.setattr(path, { mode: mode & 0o7777 });
+    this.emit(path, 'attr');
+  }
+
+  async chown(rawPath: string, uid: number, gid: number): Promise<void> {
+    const path = this.writablePath(rawPath);
+    const keep = (id: number): number | undefined => (id < 0 || id === UNCHANGED_ID ? undefined : id);
+    await this.remote.setattr(path, { uid: keep(uid), gid: keep(gid) });
+    this.emit(path, 'attr');
+  }
+
+  async utimens(rawPath: string, atimeMs: number, mtimeMs: number): Promise<void> {
+    const path = this.writablePath(rawPath);
+    await this.settleDirty(path); // a later write-behind block would move mtime again
+    await this.remote.setattr(path, { atimeMs, mtimeMs });
+    this.emit(path, 'attr');
+  }
+
+  async truncate(rawPath: string, size: number): Promise<void> {
+    const path = this.writablePath(rawPath);
+    await this.settleDirty(path);
+    await this.remote.setattr(path, { size });
+    this.invalidateReaders(path);
+    this.emit(path, 'modify');
+  }
+
+  // ---- control ---------------------------------------------------------------------------------------
+
+  refresh(rawPath?: string): void {
+    const root = normalizePath(rawPath ?? '/');
+    this.remote.refresh(root);
+    for (const [path, set] of this.byPath) {
+      if (isWithin(path, root)) for (const handle of set) handle.reader.invalidate();
+    }
+  }
+
+  onChange(listener: ChangeListener): () => void {
+    return this.changes.add(listener);
+  }
+
+  stats(): VfsStats {
+    const remoteStats = this.base.stats?.();
+    let prefetchedBytes = this.retired.prefetchedBytes;
+    let remoteWrites = this.retired.remoteWrites;
+    for (const handle of this.handles.values()) {
+      prefetchedBytes += handle.reader.prefetchedBytes;
+      remoteWrites += handle.writer?.remoteWrites ?? 0;
+    }
+    return Object.freeze({
+      state: this.closed ? 'closed' : (this.base.state?.() ?? 'connected'),
+      connectedSinceMs: numberField(remoteStats, 'connectedSinceMs') ?? null,
+      reconnects: numberField(remoteStats, 'reconnects') ?? 0,
+      inFlight: numberField(remoteStats, 'inFlight') ?? 0,
+      cache: Object.freeze({
+        ...this.remote.stats(),
+        ...this.counters,
+        openHandles: this.handles.size,
+        dirtyBytes: this.budget.current,
+        prefetchedBytes,
+        remoteWrites,
+      }),
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const results = await Promise.allSettled(this.handles.ids().map((fh) => this.release(fh)));
+    await this.remote.close();
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  // ---- internals -------------------------------------------------------------------------------------
+
+  private register(path: string, flags: number, file: RemoteFile): number {
+    const handle: OpenHandle = {
+      path,
+      file,
+      flags,
+      stale: false,
+      reopening: null,
+      writer: writable(flags)
+        ? new WriteBehind(file, { blockBytes: this.options.writeBlockBytes, maxDirtyBytes: this.options.maxDirtyBytesPerHandle }, this.budget)
+        : null,
+      reader: new ReadAhead(file, { minBytes: this.options.readAheadMinBytes, maxBytes: this.options.readAheadMaxBytes }),
+      changed: (flags & constants.O_TRUNC) !== 0,
+    };
+    let set = this.byPath.get(path);
+    if (!set) {
+      set = new Set();
+      this.byPath.set(path, set);
+    }
+    set.add(handle);
+    return this.handles.add(handle);
+  }
+
+  private unregister(handle: OpenHandle): void {
+    this.retired.prefetchedBytes += handle.reader.prefetchedBytes;
+    this.retired.remoteWrites += handle.writer?.remoteWrites ?? 0;
+    const set = this.byPath.get(handle.path);
+    set?.delete(handle);
+    if (set?.size === 0) this.byPath.delete(handle.path);
+  }
+
+  /** A rename moves open handles (and handles below a renamed directory) to their new paths. */
+  private movePaths(from: string, to: string): void {
+    for (const [path, set] of [...this.byPath]) {
+      if (!isWithin(path, from)) continue;
+      const moved = to + path.slice(from.length);
+      this.byPath.delete(path);
+      const target = this.byPath.get(moved) ?? new Set<OpenHandle>();
+      for (const handle of set) {
+        handle.path = moved;
+        target.add(handle);
+      }
+      this.byPath.set(moved, target);
+    }
+  }
+
+  /** getattr of a file with buffered writes reports the size including them. */
+  private withDirtySize(path: string, attr: Attr): Attr {
+    const set = this.byPath.get(path);
+    if (!set) return attr;
+    let end = -1;
+    for (const handle of set) end = Math.max(end, handle.writer?.dirtyEnd() ?? -1);
+    return end > attr.size ? { ...attr, size: end } : attr;
+  }
+
+  private async settleRange(path: string, start: number, end: number): Promise<void> {
+    const set = this.byPath.get(path);
+    if (!set) return;
+    const waits: Promise<void>[] = [];
+    for (const handle of set) if (handle.writer?.overlaps(start, end)) waits.push(handle.writer.settleRange(start, end));
+    if (waits.length > 0) await Promise.all(waits);
+  }
+
+  /** Waits until every handle's writes to `path` have landed; their errors stay recorded for their own flush/release. */
+  private async settleDirty(path: string): Promise<void> {
+    const set = this.byPath.get(path);
+    if (!set) return;
+    await Promise.all([...set].map((handle) => handle.writer?.settleRange(0, Number.POSITIVE_INFINITY)));
+  }
+
+  private invalidateReaders(path: string): void {
+    const set = this.byPath.get(path);
+    if (!set) return;
+    for (const handle of set) {
+      handle.reader.invalidate();
+      if (!handle.writer) handle.stale = true;
+    }
+  }
+
+  private async reopen(handle: OpenHandle): Promise<void> {
+    handle.stale = false;
+    const fresh = await this.remote.open(handle.path, handle.flags & ~(constants.O_CREAT | constants.O_EXCL | constants.O_TRUNC));
+    const old = handle.file;
+    this.retired.prefetchedBytes += handle.reader.prefetchedBytes;
+    handle.file = fresh;
+    handle.reader = new ReadAhead(fresh, { minBytes: this.options.readAheadMinBytes, maxBytes: this.options.readAheadMaxBytes });
+    await old.close();
+  }
+
+  private assertWritable(path: string): void {
+    if (this.options.readOnly) throw new FsError('EROFS', 'mounted read-only', path);
+  }
+
+  private writablePath(rawPath: string): string {
+    const path = normalizePath(rawPath);
+    this.assertWritable(path);
+    return path;
+  }
+
+  private emit(path: string, kind: ChangeKind): void {
+    this.changes.emit({ path, kind, origin: 'local' });
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * Write-behind for one open handle. FUSE delivers writes in 4 KiB pieces (128 KiB with big_writes); each
+ * SFTP WRITE costs a request, so contiguous pieces are coalesced into blocks of `blockBytes` and sent with
+ * several blocks in flight (issue 6, "Writes").
+ *
+ * Never report success for bytes that did not land (issue 2): every block keeps its bytes until
+ * RemoteFile.write resolves (the SFTP layer replays them after a reconnect); the first failure is recorded
+ * and rethrown by flush() and by every later write(), so close(2)/fsync(2) return the error.
+ *
+ * State (single JS thread; every mutation of these fields is synchronous):
+ *   pending  — the block being filled, not yet sent
+ *   inflight — blocks sent and not yet acknowledged; each one's `settled` never rejects
+ *   failure  — first error, sticky
+ */
+import { FsError, isFsError } from '../errors.js';
+import type { RemoteFile } from '../remote/types.js';
+import type { DirtyBudget } from './dirty-budget.js';
+
+interface PendingBlock {
+  readonly start: number;
+  buf: Buffer;
+  length: number;
+}
+
+interface InflightBlock {
+  readonly start: number;
+  readonly end: number;
+  settled: Promise<void>;
+}
+
+export interface WriteBehindOptions {
+  readonly blockBytes: number;
+  readonly maxDirtyBytes: number;
+}
+
+const FIRST_CAPACITY = 64 * 1024;
+
+export class WriteBehind {
+  private pending: PendingBlock | null = null;
+  private readonly inflight = new Set<InflightBlock>();
+  private failure: FsError | null = null;
+  private dirtyBytes = 0;
+  /** SFTP WRITE calls made (a 1 MiB block is one call here; the SFTP layer may split it for the wire). */
+  remoteWrites = 0;
+
+  constructor(
+    private readonly file: RemoteFile,
+    private readonly options: WriteBehindOptions,
+    private readonly budget: DirtyBudget,
+  ) {}
+
+  get error(): FsError | null {
+    return this.failure;
+  }
+
+  get dirty(): number {
+    return this.dirtyBytes;
+  }
+
+  /** One past the last byte not yet acknowledged, or -1: getattr reports at least this size. */
+  dirtyEnd(): number {
+    let end = this.pending ? this.pending.start + this.pending.length : -1;
+    for (const block of this.inflight) end = Math.max(end, block.end);
+    return end;
+  }
+
+  /** Accepts the bytes (copied: FUSE reuses its buffer), then waits while too much is unacknowledged. */
+  async write(data: Buffer, position: number): Promise<void> {
+    if (this.failure) throw this.failure;
+    let offset = 0;
+    while (offset < data.length) {
+      const at = position + offset;
+      if (!this.pending || this.pending.start + this.pending.length !== at || this.pending.length === this.options.blockBytes) {
+        this.dispatchPending();
+        this.pending = { start: at, buf: Buffer.allocUnsafe(Math.min(this.options.blockBytes, Math.max(FIRST_CAPACITY, data.length - offset))), length: 0 };
+      }
+      const block = this.pending;
+      const room = this.options.blockBytes - block.length;
+      const n = Math.min(room, data.length - offset);
+      this.ensureCapacity(block, block.length + n);
+      data.copy(block.buf, block.length, offset, offset + n);
+      block.length += n;
+      offset += n;
+      this.dirtyBytes += n;
+      this.budget.add(n);
+      if (block.length === this.options.blockBytes) this.dispatchPending();
+    }
+    await this.backpressure();
+    if (this.failure) throw this.failure;
+  }
+
+  /** Sends the pending block and waits for every block; rethrows the first failure (sticky). */
+  async flush(): Promise<void> {
+    this.dispatchPending();
+    while (this.inflight.size > 0) await Promise.all([...this.inflight].map((block) => block.settled));
+    if (this.failure) throw this.failure;
+  }
+
+  /** Makes [start, end) readable from the server: sends and awaits only the blocks that overlap it. Never throws. */
+  async settleRange(start: number, end: number): Promise<void> {
+    if (this.pending && this.pending.start < end && start < this.pending.start + this.pending.length) this.dispatchPending();
+    const overlapping = [...this.inflight].filter((block) => block.start < end && start < block.end);
+    await Promise.all(overlapping.map((block) => block.settled));
+  }
+
+  overlaps(start: number, end: number): boolean {
+    if (this.pending && this.pending.start < end && start < this.pending.start + this.pending.length) return true;
+    for (const block of this.inflight) if (block.start < end && start < block.end) return true;
+    return false;
+  }
+
+  private ensureCapacity(block: PendingBlock, needed: number): void {
+    if (block.buf.length >= needed) return;
+    let capacity = block.buf.length;
+    while (capacity < needed) capacity *= 2;
+    const grown = Buffer.allocUnsafe(Math.min(capacity, this.options.blockBytes));
+    block.buf.copy(grown, 0, 0, block.length);
+    block.buf = grown;
+  }
+
+  private dispatchPending(): void {
+    const block = this.pending;
+    if (!block || block.length === 0) {
+      this.pending = null;
+      return;
+    }
+    this.pending = null;
+    // Keep exactly the bytes: a 4 KiB random write must not pin a 1 MiB buffer until acknowledged.
+    const data = block.length * 2 < block.buf.length ? Buffer.from(block.buf.subarray(0, block.length)) : block.buf.subarray(0, block.length);
+    const start = block.start;
+    const end = start + data.length;
+    // An overlapping block still in flight must land first: if the connection drops, the SFTP layer
+    // replays unacknowledged writes, and an older replay must not overwrite newer bytes.
+    const before = [...this.inflight].filter((other) => other.start < end && start < other.end).map((other) => other.settled);
+    const send = (): Promise<void> => {
+      this.remoteWrites += 1;
+      return this.file.write(data, start);
+    };
+    const entry: InflightBlock = { start, end, settled: Promise.resolve() };
+    entry.settled = (before.length > 0 ? Promise.all(before).then(send) : send())
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          this.failure ??= isFsError(err) ? err : new FsError('EIO', `write failed: ${(err as Error).message}`, this.file.path);
+        },
+      )
+      .finally(() => {
+        this.inflight.delete(entry);
+        this.dirtyBytes -= data.length;
+        this.budget.release(data.length);
+      });
+    this.inflight.add(entry);
+  }
+
+  /** Waits for acknowledgements while over the per-handle or global bound (never when nothing of ours is in flight). */
+  private async backpressure(): Promise<void> {
+    while (!this.failure && this.inflight.size > 0 && (this.dirtyBytes > this.options.maxDirtyBytes || this.budget.over())) {
+      await Promise.race([...this.inflight].map((block) => block.settled));
+    }
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * `npm run bench:serve`: devmount serve vs http-server vs nginx (1 worker) on the same 5 KiB page, each
+ * measured with `wrk -t1 -c50 -d5s` in the same run (the machine is shared and noisy: compare ratios, not
+ * absolute numbers across runs); then 10,000 idle keep-alive connections held against devmount and its RSS.
+ * Goals (issue 3): >= 4x http-server, >= 0.9x nginx.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { chmod, mkdtemp, open, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { connect, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const WRK_ARGS = ['-t1', '-c50', '-d5s'];
+const IDLE_CONNECTIONS = Number(process.env.DEVMOUNT_BENCH_IDLE ?? 10_000);
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (typeof address !== 'object' || !address) throw new Error('no port');
+  return address.port;
+}
+
+async function waitForHttp(url: string, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) throw new Error(`${url}: server exited with ${child.exitCode}`);
+    try {
+      const res = await fetch(url);
+      await res.arrayBuffer();
+      if (res.ok) return;
+    } catch {
+      // Not listening yet: try again shortly (bounded by the loop).
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function wrk(url: string): Promise<number> {
+  const { stdout } = await execFileAsync('wrk', [...WRK_ARGS, url], { timeout: 60_000 });
+  const m = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
+  if (!m) throw new Error(`wrk output not understood:\n${stdout}`);
+  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(stdout);
+  if (errors) throw new Error(`wrk saw ${errors[1]} error responses from ${url}`);
+  return Number(m[1]);
+}
+
+async function rssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const m = /VmRSS:\s+(\d+) kB/.exec(status);
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+interface Started { readonly child: ChildProcess; readonly url: string }
+
+async function startDevmount(site: string, logFile: string): Promise<Started> {
+  const port = await freePort();
+  const log = await open(logFile, 'a');
+  const child = spawn(process.execPath, [path.join(REPO, 'bin/devmount.js'), 'serve', site, '--port', String(port), '--log-format', 'json'],
+    { stdio: ['ignore', 'ignore', log.fd] });
+  await log.close();
+  const url = `http://127.0.0.1:${port}/index.html`;
+  await waitForHttp(url, child);
+  return { child, url };
+}
+
+async function startHttpServer(site: string): Promise<Started> {
+  const port = await freePort();
+  // -s: no per-request console log, its fastest setting; -c-1 so it revalidates like devmount does.
+  const child = spawn(path.join(REPO, 'node_modules/.bin/http-server'), [site, '-p', String(port), '-a', '127.0.0.1', '-s', '-c-1'],
+    { stdio: 'ignore' });
+  const url = `http://127.0.0.1:${port}/index.html`;
+  await waitForHttp(url, child);
+  return { child, url };
+}
+
+async function startNginx(site: string, work: string): Promise<Started> {
+  const port = await freePort();
+  const conf = path.join(work, 'nginx.conf');
+  await writeFile(conf, `worker_processes 1;
+daemon off;
+pid ${work}/nginx.pid;
+error_log ${work}/nginx-error.log;
+events { worker_connections 20000; }
+http {
+  access_log ${work}/nginx-access.log combined buffer=64k;
+  client_body_temp_path ${work}/body; proxy_temp_path ${work}/proxy; fastcgi_temp_path ${work}/fastcgi;
+  uwsgi_temp_path ${work}/uwsgi; scgi_temp_path ${work}/scgi;
+  types { text/html html; }
+  server { listen 127.0.0.1:${port}; root ${site}; etag on; add_header Cache-Control no-cache; }
+}
+`);
+  const child = spawn('nginx', ['-c', conf, '-p', work, '-e', path.join(work, 'nginx-error.log')], { stdio: 'ignore' });
+  const url = `http://127.0.0.1:${port}/index.html`;
+  await waitForHttp(url, child);
+  return { child, url };
+}
+
+/** Opens `count` keep-alive connections, each makes one request and then stays idle. */
+async function holdIdleConnections(url: string, count: number): Promise<{ sockets: Socket[]; opened: number }> {
+  const { hostname, port, pathname } = new URL(url);
+  const sockets: Socket[] = [];
+  let opened = 0;
+  const batch = 500;
+  for (let i = 0; i < count; i += batch) {
+    await Promise.all(Array.from({ length: Math.min(batch, count - i) }, () => new Promise<void>((resolve) => {
+      const s = connect(Number(port), hostname);
+      s.setNoDelay(true);
+      s.once('error', () => resolve());
+      s.once('connect', () => s.write(`GET ${pathname} HTTP/1.1\r\nHost: ${hostname}\r\n\r\n`));
+      s.once('data', () => { opened++; resolve(); });
+      s.on('data', () => {});
+      sockets.push(s);
+    })));
+  }
+  return { sockets, opened };
+}
+
+async function main(): Promise<void> {
+  const work = await mkdtemp(path.join(tmpdir(), 'devmount-bench-serve-'));
+  const site = path.join(work, 'site');
+  await mkdir(site);
+  // nginx workers run as an unprivileged user when started as root: they must be able to read the page.
+  await chmod(work, 0o755);
+  const para = '<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt.</p>\n';
+  let page = '<!doctype html>\n<html><head><meta charset="utf-8"><title>bench</title></head><body>\n';
+  while (page.length < 5 * 1024 - 20) page += para;
+  page = `${page.slice(0, 5 * 1024 - 15)}\n</body></html>\n`;
+  await writeFile(path.join(site, 'index.html'), page);
+  const children: ChildProcess[] = [];
+  try {
+    const results: Record<string, number> = {};
+    for (const [name, start] of [
+      ['devmount', () => startDevmount(site, path.join(work, 'devmount.log'))],
+      ['http-server', () => startHttpServer(site)],
+      ['nginx', () => startNginx(site, work)],
+    ] as const) {
+      const started = await start();
+      children.push(started.child);
+      results[name] = await wrk(started.url);
+      await stop(started.child);
+      process.stdout.write(`${name.padEnd(12)} ${results[name].toFixed(0).padStart(8)} req/s\n`);
+    }
+    const vsHttpServer = results.devmount / results['http-server'];
+    const vsNginx = results.devmount / results.nginx;
+    process.stdout.write(`\n5 KiB page, wrk ${WRK_ARGS.join(' ')}\n`);
+    process.stdout.write(`devmount / http-server: ${vsHttpServer.toFixed(2)}x (goal >= 4x)${vsHttpServer >= 4 ? '' : '  BELOW GOAL'}\n`);
+    process.stdout.write(`devmount / nginx:       ${vsNginx.toFixed(2)}x (goal >= 0.9x)${vsNginx >= 0.9 ? '' : '  BELOW GOAL'}\n`);
+
+    const dm = await startDevmount(site, path.join(work, 'devmount-idle.log'));
+    children.push(dm.child);
+    const before = await rssMb(dm.child.pid ?? 0);
+    const { sockets, opened } = await holdIdleConnections(dm.url, IDLE_CONNECTIONS);
+    await new Promise((r) => setTimeout(r, 1000));
+    const after = await rssMb(dm.child.pid ?? 0);
+    const alive = sockets.filter((s) => !s.destroyed).length;
+    // A request on a fresh connection must still be answered while the idle ones are held.
+    const probe = await fetch(dm.url).then((r) => r.status, () => 0);
+    process.stdout.write(`\nidle keep-alive: ${opened}/${IDLE_CONNECTIONS} answered, ${alive} still open after 1 s, `
+      + `server RSS ${before.toFixed(0)} MB -> ${after.toFixed(0)} MB (${((after - before) * 1024 / Math.max(alive, 1)).toFixed(1)} KiB/conn), probe ${probe}\n`);
+    for (const s of sockets) s.destroy();
+    await stop(dm.child);
+  } finally {
+    await Promise.allSettled(children.map(stop));
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,167 @@
+import { mkdtemp, readdir, readlink, rm, utimes, writeFile, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSshd, type Sshd } from './harness/sshd.js';
+import type { CliResult } from './backup-helpers.js';
+
+function expectOk(result: CliResult): void {
+  expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+}
+import { buildSite, connArgs, exactTime, describeTree, inode, runCli, snapshotNames, ODD_NAMES } from './backup-helpers.js';
+
+describe('devmount backup (CLI against the harness sshd)', () => {
+  let sshd: Sshd;
+  let site: string;
+  let work: string;
+  let source: string;
+  beforeAll(async () => {
+    sshd = await startSshd();
+    site = join(sshd.root, 'site');
+    await buildSite(site, { bigFileBytes: 9 * 1024 * 1024 });
+    work = await mkdtemp(join(tmpdir(), 'devmount-backup-'));
+    source = `127.0.0.1:${site}`;
+  });
+  afterAll(async () => {
+    await sshd?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('makes an exact copy (content, mtime, mode, symlinks, empty dirs, odd names), silently, exit 0', async () => {
+    const dest = join(work, 'exact');
+    const result = await runCli(['backup', ...connArgs(sshd), source, dest]);
+    expect(result).toEqual({ code: 0, stdout: '', stderr: '' });
+    const names = await snapshotNames(dest);
+    expect(names).toHaveLength(1);
+    expect(await readlink(join(dest, 'latest'))).toBe(names[0]);
+    expect(await describeTree(join(dest, names[0]!))).toEqual(await describeTree(site));
+    const copy = await describeTree(join(dest, 'latest'));
+    expect(copy.get('empty')?.type).toBe('dir');
+    expect(copy.get('index.php')?.mtimeMs).toBe(1_600_000_123_456);
+    expect(copy.get('link-to-index')).toMatchObject({ type: 'symlink', target: 'index.php', mtimeMs: 1_600_000_000_789 });
+    expect(copy.get('wp-config.php')?.mode).toBe(0o600);
+    expect(copy.get('private')?.mode).toBe(0o2750);
+    for (const name of ODD_NAMES) expect(copy.get(name)?.type).toBe('file');
+    expect((await readdir(dest)).sort()).toEqual([names[0], 'latest'].sort());
+  });
+
+  it('hard-links unchanged files on the next run; a changed file gets a new inode; the old snapshot keeps its content', async () => {
+    const dest = join(work, 'links');
+    expectOk(await runCli(['backup', ...connArgs(sshd), source, dest]));
+    const [first] = await snapshotNames(dest);
+    const before = await describeTree(join(dest, first!));
+    await writeFile(join(site, 'index.php'), '<?php echo "changed, longer";');
+    await writeFile(join(site, 'added.txt'), 'new file');
+    await unlink(join(site, 'debug.log'));
+    try {
+      const result = await runCli(['backup', '--json', ...connArgs(sshd), source, dest]);
+      expect(result.code).toBe(0);
+      const summary = JSON.parse(result.stdout.trim().split('\n').at(-1)!);
+      const names = await snapshotNames(dest);
+      expect(names).toHaveLength(2);
+      const [, second] = names;
+      expect(summary.snapshot).toBe(join(dest, second!));
+      expect(summary.copied).toBe(2);
+      expect(await inode(join(dest, first!, 'wp-content/big.bin'))).toBe(await inode(join(dest, second!, 'wp-content/big.bin')));
+      expect(await inode(join(dest, first!, 'wp-config.php'))).toBe(await inode(join(dest, second!, 'wp-config.php')));
+      expect(await inode(join(dest, first!, 'index.php'))).not.toBe(await inode(join(dest, second!, 'index.php')));
+      expect(await describeTree(join(dest, second!))).toEqual(await describeTree(site));
+      expect(await describeTree(join(dest, first!))).toEqual(before);
+      expect(await readlink(join(dest, 'latest'))).toBe(second);
+    } finally {
+      await writeFile(join(site, 'index.php'), '<?php echo "hi";');
+      await utimes(join(site, 'index.php'), exactTime(1_600_000_000_000), exactTime(1_600_000_123_456));
+      await writeFile(join(site, 'debug.log'), 'log line\n');
+      await unlink(join(site, 'added.txt'));
+    }
+  });
+
+  it('--json prints NDJSON events ending with the summary', async () => {
+    const dest = join(work, 'json');
+    const result = await runCli(['backup', '--json', ...connArgs(sshd), source, dest]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    const events = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(events[0]).toMatchObject({ event: 'start', dest, dryRun: false, previous: null, reusedPartial: null });
+    expect(events[1]).toMatchObject({ event: 'listed', method: 'find', symlinks: 3, excluded: 0 });
+    const files = events.filter((e) => e.event === 'file');
+    expect(files.length).toBe((events[1] as { files: number }).files);
+    for (const f of files) expect(f).toEqual({ event: 'file', action: 'copy', path: expect.any(String), size: expect.any(Number) });
+    const summary = events.at(-1)!;
+    expect(summary).toEqual({
+      event: 'summary', copied: files.length, linked: 0, skipped: 0, failed: 0, vanished: 0,
+      bytes: files.reduce((n, f) => n + (f.size as number), 0), seconds: expect.any(Number),
+      snapshot: join(dest, (await snapshotNames(dest))[0]!), pruned: [], dryRun: false,
+    });
+  });
+
+  it('--exclude and --exclude-from (gitignore syntax) leave paths and subtrees out', async () => {
+    const dest = join(work, 'exclude');
+    const patterns = join(work, 'excludes.txt');
+    await writeFile(patterns, '# comment\ncache/\n\n/private\n');
+    const result = await runCli(['backup', ...connArgs(sshd), '--exclude', '*.log', '--exclude', 'img-1*.jpg',
+      '--exclude-from', patterns, source, dest]);
+    expect(result.code).toBe(0);
+    const copy = await describeTree(join(dest, 'latest'));
+    const expected = new Map([...(await describeTree(site))].filter(([p]) =>
+      !p.endsWith('.log') && !/(^|\/)img-1[^/]*\.jpg$/.test(p) && !p.startsWith('cache') && !p.startsWith('private')));
+    // Excluded entries change nothing else but the root's mtime stays the server's.
+    expect([...copy.keys()].sort()).toEqual([...expected.keys()].sort());
+    expect(copy.has('wp-content/uploads/2024/img-2.jpg')).toBe(true);
+    expect(copy.has('wp-content/uploads/2024/img-10.jpg')).toBe(false);
+  });
+
+  it('--dry-run lists what would be copied, linked and pruned, and writes nothing', async () => {
+    const dest = join(work, 'dry');
+    expectOk(await runCli(['backup', ...connArgs(sshd), source, dest]));
+    await writeFile(join(site, 'dry-new.txt'), 'would be copied');
+    try {
+      const before = await describeTree(dest);
+      const result = await runCli(['backup', '--dry-run', '--keep', '1', ...connArgs(sshd), source, dest]);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain('copy dry-new.txt\n');
+      expect(result.stdout).toContain('link index.php\n');
+      expect(result.stdout).toMatch(/^prune .*\n/m);
+      expect(await describeTree(dest)).toEqual(before);
+      const missing = join(work, 'never-created');
+      expectOk(await runCli(['backup', '--dry-run', ...connArgs(sshd), source, missing]));
+      await expect(readdir(missing)).rejects.toMatchObject({ code: 'ENOENT' });
+    } finally {
+      await unlink(join(site, 'dry-new.txt'));
+    }
+  });
+
+  it('--keep N prunes the oldest snapshots after a successful run, and backup list shows what is left', async () => {
+    const dest = join(work, 'keep');
+    for (let i = 0; i < 3; i += 1) expectOk(await runCli(['backup', ...connArgs(sshd), source, dest]));
+    const all = await snapshotNames(dest);
+    expect(all).toHaveLength(3);
+    const result = await runCli(['backup', '--keep', '2', '--json', ...connArgs(sshd), source, dest]);
+    expect(result.code).toBe(0);
+    const names = await snapshotNames(dest);
+    expect(names).toHaveLength(2);
+    expect(names[0]).toBe(all[2]);
+    const summary = JSON.parse(result.stdout.trim().split('\n').at(-1)!);
+    expect(summary.pruned.sort()).toEqual([join(dest, all[0]!), join(dest, all[1]!)].sort());
+    expect(await readlink(join(dest, 'latest'))).toBe(names[1]);
+    const list = await runCli(['backup', 'list', dest, '--json']);
+    expect(list.code).toBe(0);
+    expect(list.stdout.trim().split('\n').map((l) => JSON.parse(l))).toEqual(names.map((n, i) => ({
+      snapshot: n, path: join(dest, n), date: expect.any(String), latest: i === 1, complete: true,
+    })));
+  });
+
+  it('exit 1 with one line when DEST cannot be used, exit 7 for a missing remote path, exit 2 for bad options', async () => {
+    const file = join(work, 'a-file');
+    await writeFile(file, 'not a directory');
+    const fatal = await runCli(['backup', ...connArgs(sshd), source, join(file, 'dest')]);
+    expect(fatal.code).toBe(1);
+    expect(fatal.stderr).toMatch(/^devmount: backup directory .*ENOTDIR.*\n$/);
+    const missing = await runCli(['backup', ...connArgs(sshd), `127.0.0.1:${join(sshd.root, 'no-such-site')}`, join(work, 'dest-missing')]);
+    expect(missing.code).toBe(7);
+    expect(missing.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+    const usage = await runCli(['backup', '--keep', 'zero', ...connArgs(sshd), source, join(work, 'x')]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toBe('devmount: --keep zero: expected a whole number ≥ 1\n');
+  });
+});

@@ -1,0 +1,181 @@
+/**
+ * The FUSE adapter alone: a real kernel mount served IN THIS PROCESS over a local-directory Vfs
+ * (test/fuse-local-vfs.ts). Only asynchronous fs calls and child processes touch the mount here: a
+ * synchronous call would block the event loop that answers it.
+ */
+import { execFile } from 'node:child_process';
+import { chown, lstat, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createFuseOperations, libfuseOptionString, mountVfs, toNativeStatfs, type FuseAdapterOptions, type FuseMount } from '../fs/fuse/adapter.js';
+import { toFuseErrno } from '../fs/fuse/errno.js';
+import { parseMounts } from '../fs/fuse/mount-table.js';
+import { FsError } from '../fs/errors.js';
+import { createLocalVfs } from './fuse-local-vfs.js';
+
+const execFileAsync = promisify(execFile);
+const REMOTE_UID = 1234;
+const REMOTE_GID = 2345;
+
+let base: string;
+let src: string;
+let mnt: string;
+let vfs: ReturnType<typeof createLocalVfs>;
+let mount: FuseMount | undefined;
+
+function adapterOptions(overrides: Partial<FuseAdapterOptions> = {}): FuseAdapterOptions {
+  return {
+    mountpoint: mnt,
+    fsname: 'tester@example.test:/srv/site',
+    readOnly: false,
+    allowOther: false,
+    attrTimeout: 0,
+    entryTimeout: 0,
+    opTimeoutMs: 30_000,
+    ownership: { idmap: 'user', remoteUid: REMOTE_UID, remoteGid: REMOTE_GID, localUid: 0, localGid: 0, umask: undefined },
+    ...overrides,
+  };
+}
+
+beforeAll(async () => {
+  base = await mkdtemp(join(tmpdir(), 'devmount-fuse-'));
+  src = join(base, 'src');
+  mnt = join(base, 'mnt');
+  await mkdir(src);
+  await mkdir(mnt);
+  await writeFile(join(src, 'mine.txt'), 'owned by the remote user');
+  await chown(join(src, 'mine.txt'), REMOTE_UID, REMOTE_GID);
+  await writeFile(join(src, 'theirs.txt'), 'owned by someone else');
+  await chown(join(src, 'theirs.txt'), 5, 6);
+  vfs = createLocalVfs(src);
+  mount = await mountVfs(vfs, adapterOptions());
+});
+
+afterAll(async () => {
+  await mount?.unmount();
+  await vfs?.close();
+  if (base) await rm(base, { recursive: true, force: true });
+});
+
+describe('through a real mount', () => {
+  test('the mount shows our fsname and type; the libfuse options carry big_writes', async () => {
+    const entry = parseMounts(await readFile('/proc/self/mounts', 'utf8')).find((m) => m.mountpoint === mnt);
+    expect(entry?.source).toBe('tester@example.test:/srv/site');
+    expect(entry?.fstype).toBe('fuse.devmount');
+    expect(libfuseOptionString(adapterOptions({ readOnly: true }))).toBe('tester@example.test:/srv/site,big_writes,attr_timeout=0,entry_timeout=0,negative_timeout=0,ro');
+  });
+
+  test('idmap=user: the remote user\'s files show as ours, others keep their ids; chown maps back', async () => {
+    const mine = await stat(join(mnt, 'mine.txt'));
+    expect([mine.uid, mine.gid]).toEqual([0, 0]);
+    const theirs = await stat(join(mnt, 'theirs.txt'));
+    expect([theirs.uid, theirs.gid]).toEqual([5, 6]);
+    await chown(join(mnt, 'theirs.txt'), 0, 0);
+    const onServer = await stat(join(src, 'theirs.txt'));
+    expect([onServer.uid, onServer.gid]).toEqual([REMOTE_UID, REMOTE_GID]);
+  });
+
+  test('readdir lists the entries (plus . and ..) and missing names are ENOENT', async () => {
+    expect((await readdir(mnt)).sort()).toEqual(['mine.txt', 'theirs.txt']);
+    const { stdout } = await execFileAsync('ls', ['-a', mnt]);
+    expect(stdout.split('\n')).toEqual(expect.arrayContaining(['.', '..']));
+    await expect(stat(join(mnt, 'missing'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  test('big writes: dd bs=1M reaches the VFS in 128 KiB pieces, intact', async () => {
+    const before = vfs.calls.get('write') ?? 0;
+    await execFileAsync('dd', ['if=/dev/urandom', `of=${join(mnt, 'big.bin')}`, 'bs=1M', 'count=4', 'status=none']);
+    const writes = (vfs.calls.get('write') ?? 0) - before;
+    expect(writes).toBeLessThanOrEqual(4 * 8); // 4 KiB pieces would be 1024 calls
+    const [a, b] = await Promise.all([readFile(join(mnt, 'big.bin')), readFile(join(src, 'big.bin'))]);
+    expect(a.equals(b)).toBe(true);
+    expect(a.length).toBe(4 * 1024 * 1024);
+  });
+
+  test('chmod, mkdir and statfs reach the VFS', async () => {
+    await chmod(join(mnt, 'mine.txt'), 0o600);
+    expect((await stat(join(src, 'mine.txt'))).mode & 0o777).toBe(0o600);
+    await mkdir(join(mnt, 'sub'), 0o750);
+    expect((await lstat(join(src, 'sub'))).isDirectory()).toBe(true);
+    const { stdout } = await execFileAsync('stat', ['-f', '-c', '%b %S', mnt]);
+    const [blocks, size] = stdout.trim().split(' ').map(Number);
+    expect((blocks ?? 0) * (size ?? 0)).toBeGreaterThan(0);
+  });
+});
+
+describe('operation table without a kernel', () => {
+  const call = <T extends unknown[]>(fn: ((...args: [...T, (code: number, value?: unknown) => void]) => void) | undefined, ...args: T) =>
+    new Promise<{ code: number; value?: unknown }>((resolve) => fn?.(...args, (code: number, value?: unknown) => resolve({ code, value })));
+
+  test('uid=, gid= and umask= override what the server reports', async () => {
+    const ops = createFuseOperations(vfs, adapterOptions({ ownership: { idmap: 'none', localUid: 0, localGid: 0, uid: 42, gid: 43, umask: 0o027 } }));
+    const r = await call(ops.getattr, '/theirs.txt');
+    expect(r.code).toBe(0);
+    const st = r.value as { uid: number; gid: number; mode: number };
+    expect([st.uid, st.gid, st.mode & 0o777, st.mode & 0o170000]).toEqual([42, 43, 0o750, 0o100000]);
+  });
+
+  test('create is exclusive: an existing name answers EEXIST and drops the stale cache entry', async () => {
+    const ops = createFuseOperations(vfs, adapterOptions());
+    const refreshes = vfs.calls.get('refresh') ?? 0;
+    const r = await call(ops.create, '/mine.txt', 0o644);
+    expect(r.code).toBe(-17); // EEXIST
+    expect(vfs.calls.get('refresh')).toBe(refreshes + 1);
+  });
+
+  test('handles travel as VFS handle + 1 (fuse-native ignores a handle of 0)', async () => {
+    const ops = createFuseOperations(vfs, adapterOptions());
+    const opened = await call(ops.open, '/mine.txt', 0);
+    expect(opened.code).toBe(0);
+    expect(opened.value).toBeGreaterThan(0);
+    const buf = Buffer.alloc(5);
+    const n = await new Promise<number>((resolve) => ops.read?.('/mine.txt', opened.value as number, buf, 5, 0, resolve));
+    expect(n).toBe(5);
+    expect(buf.toString()).toBe('owned');
+    expect((await call(ops.release, '/mine.txt', opened.value as number)).code).toBe(0);
+    expect((await call(ops.release, '/mine.txt', opened.value as number)).code).toBe(-9); // EBADF: already released
+  });
+
+  test('utimens: UTIME_NOW/UTIME_OMIT (1073 ms after fuse-native\'s conversion) mean now', async () => {
+    const ops = createFuseOperations(vfs, adapterOptions());
+    const before = Date.now();
+    expect((await call(ops.utimens, '/mine.txt', 1073, 1073)).code).toBe(0);
+    expect((await stat(join(src, 'mine.txt'))).mtimeMs).toBeGreaterThanOrEqual(before - 1000);
+  });
+
+  test('errors become negative errno in one place', () => {
+    expect(toFuseErrno(new FsError('ENOENT'))).toBe(-2);
+    expect(toFuseErrno(new FsError('ENOTEMPTY'))).toBe(-39);
+    expect(toFuseErrno(Object.assign(new Error('x'), { code: 'EACCES' }))).toBe(-13);
+    const seen: unknown[] = [];
+    expect(toFuseErrno(new Error('surprise'), (e) => seen.push(e))).toBe(-5);
+    expect(seen).toHaveLength(1);
+  });
+
+  test('statfs counts beyond 32 bits are scaled into a larger block size', () => {
+    const s = toNativeStatfs({ bsize: 512, frsize: 512, blocks: 2 ** 40, bfree: 2 ** 39, bavail: 2 ** 39, files: 2 ** 33, ffree: 10, favail: 10, namemax: 255 });
+    expect(s.blocks).toBeLessThanOrEqual(0xffff_ffff);
+    expect(s.blocks * s.frsize).toBe(2 ** 40 * 512);
+    expect(s.files).toBe(0xffff_ffff);
+  });
+});
+
+test('fs/fuse and the control socket never call synchronous fs functions', async () => {
+  const dirs = ['fs/fuse', 'cli/control'];
+  const offenders: string[] = [];
+  for (const dir of dirs) {
+    const root = new URL(`../${dir}/`, import.meta.url);
+    for (const name of await readdir(root)) {
+      if (!name.endsWith('.ts')) continue;
+      const text = await readFile(new URL(name, root), 'utf8');
+      if (/\b(?:[a-z]+Sync|execSync|spawnSync)\s*\(/.test(text)) offenders.push(`${dir}/${name}`);
+    }
+  }
+  for (const file of ['cli/mount-service.ts', 'cli/mount-stack.ts', 'cli/mount-preflight.ts', 'cli/daemon.ts']) {
+    const text = await readFile(new URL(`../${file}`, import.meta.url), 'utf8');
+    if (/\b(?:[a-z]+Sync|execSync|spawnSync)\s*\(/.test(text)) offenders.push(file);
+  }
+  expect(offenders).toEqual([]);
+});

@@ -1,0 +1,89 @@
+/**
+ * Server unreachable: a TCP proxy in front of the harness sshd black-holes traffic (no RST, no FIN, as when a
+ * network goes away). Operations must fail with EIO after opTimeoutMs instead of hanging (sshfs#3, #223), and
+ * everything must work again, open handles included, once the network comes back.
+ */
+import { constants as C } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FsError } from '../fs/errors.js';
+import { createSftpRemoteFs, type SftpRemoteFs } from '../fs/sftp/remote-fs.js';
+import type { ConnectionState } from '../fs/vfs/types.js';
+import { harnessConnector } from './harness/connect.js';
+import { startSshd, type Sshd } from './harness/sshd.js';
+import { startTcpProxy, type TcpProxy } from './harness/tcp-proxy.js';
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return 'resolved';
+  } catch (err) {
+    return err instanceof FsError ? err.code : String(err);
+  }
+}
+
+/** Polls until `probe` resolves (bounded: the network has just come back, reconnect backoff is ≤ 1 s here). */
+async function eventually<T>(probe: () => Promise<T>): Promise<T> {
+  let last: unknown;
+  for (let i = 0; i < 60; i++) {
+    try {
+      return await probe();
+    } catch (err) {
+      last = err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  throw last;
+}
+
+describe('SFTP with the server unreachable', () => {
+  let sshd: Sshd;
+  let proxy: TcpProxy;
+  let fs: SftpRemoteFs;
+  const states: ConnectionState[] = [];
+
+  beforeAll(async () => {
+    sshd = await startSshd();
+    proxy = await startTcpProxy(sshd.port);
+    await writeFile(join(sshd.root, 'file.txt'), 'content');
+    const connector = harnessConnector(sshd, { connectTimeoutMs: 1_000, keepaliveIntervalMs: 0 }, proxy.port);
+    fs = await createSftpRemoteFs(connector, sshd.root, { opTimeoutMs: 1_500, backoffMaxMs: 1_000 });
+    fs.onStateChange((s) => states.push(s));
+  });
+
+  afterAll(async () => {
+    await fs?.close();
+    await proxy?.stop();
+    await sshd?.stop();
+  });
+
+  it('an operation sent into silence fails with EIO after opTimeoutMs, then queued ones fail the same way', async () => {
+    const file = await fs.open('/file.txt', C.O_RDWR);
+    expect((await fs.stat('/file.txt')).size).toBe(7);
+    proxy.pause();
+    // Sent on the live-looking connection: no reply ever comes.
+    expect(await codeOf(fs.stat('/file.txt'))).toBe('EIO');
+    // The stuck connection was dropped; reconnects cannot get through either: waiting ops give up too.
+    expect(await codeOf(fs.readdir('/'))).toBe('EIO');
+    expect(await codeOf(file.read(0, 10))).toBe('EIO');
+    expect(fs.state()).toBe('reconnecting');
+
+    proxy.resume();
+    expect((await eventually(() => fs.stat('/file.txt'))).size).toBe(7);
+    // The handle opened before the outage is re-opened transparently.
+    expect((await eventually(() => file.read(0, 100))).toString()).toBe('content');
+    await file.write(Buffer.from('C'), 0);
+    await file.close();
+    expect(await readFile(join(sshd.root, 'file.txt'), 'utf8')).toBe('Content');
+    expect(states).toContain('reconnecting');
+    expect(fs.state()).toBe('connected');
+  });
+
+  it('connections cut without warning are re-made, and operations continue', async () => {
+    const before = fs.stats().reconnects;
+    proxy.cutAll();
+    expect((await fs.readdir('/')).map((e) => e.name)).toContain('file.txt');
+    expect(fs.stats().reconnects).toBeGreaterThan(before);
+  });
+});
