@@ -4,6 +4,7 @@
  * strings) and `devmount backup`: they call `parseOptionList` and `toSshOverrides` so every command accepts
  * the same spellings. Options are resolved once here and frozen; nothing downstream re-parses them.
  */
+import { isAbsolute, resolve } from 'node:path';
 import { UserError } from './user-error.js';
 
 export type StrictHostKeyCheckingOption = 'yes' | 'accept-new' | 'no' | 'ask';
@@ -104,6 +105,16 @@ function forbidValue(name: string, value: string | undefined): void {
   if (value !== undefined) throw new UserError('usage', `-o ${name} takes no value (write just "${name}")`);
 }
 
+/**
+ * A relative key or known_hosts path is taken relative to the current directory, as ssh -i does; made absolute
+ * now because a daemonized mount changes to / and reads these files again on every reconnect. `~` is left for
+ * the SSH layer to expand (ssh_config(5) semantics).
+ */
+function pathValue(name: string, value: string | undefined): string {
+  const text = requireValue(name, value);
+  return text.startsWith('~') || isAbsolute(text) ? text : resolve(text);
+}
+
 function integer(name: string, value: string | undefined, min: number, max: number): number {
   const text = requireValue(name, value);
   const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
@@ -139,8 +150,8 @@ function yesNo(name: string, value: string | undefined): boolean {
  */
 const SSH_OPTIONS: Readonly<Record<string, OptionSpec>> = Object.freeze({
   port: { usage: 'Port=N', apply: (d, v) => { d.port = integer('Port', v, 1, 65535); } },
-  identityfile: { usage: 'IdentityFile=PATH', apply: (d, v) => { d.identityFiles.push(requireValue('IdentityFile', v)); } },
-  userknownhostsfile: { usage: 'UserKnownHostsFile=PATH', apply: (d, v) => { d.knownHostsFile = requireValue('UserKnownHostsFile', v); } },
+  identityfile: { usage: 'IdentityFile=PATH', apply: (d, v) => { d.identityFiles.push(pathValue('IdentityFile', v)); } },
+  userknownhostsfile: { usage: 'UserKnownHostsFile=PATH', apply: (d, v) => { d.knownHostsFile = pathValue('UserKnownHostsFile', v); } },
   stricthostkeychecking: {
     usage: 'StrictHostKeyChecking=yes|accept-new|no',
     apply: (d, v) => { d.strictHostKeyChecking = choice('StrictHostKeyChecking', v, ['yes', 'accept-new', 'no', 'ask'] as const); },
@@ -269,7 +280,8 @@ export function resolveMountCommandOptions(raw: RawMountFlags): MountCommandOpti
   return Object.freeze({
     ...parsed,
     port,
-    foreground: raw.foreground ?? false,
+    // As with sshfs, -d implies -f: libfuse's debug output goes to stderr, which a daemon does not have.
+    foreground: (raw.foreground ?? false) || (raw.debug ?? false),
     debug: raw.debug ?? false,
     logFormat,
     passwordStdin: raw.passwordStdin ?? false,

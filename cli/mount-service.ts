@@ -71,13 +71,23 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
   let control: ControlServer | undefined;
   let stopping: Promise<never> | undefined;
 
+  let mountAttempted = false;
+  let startupSettled: () => void = () => undefined;
+  const startup = new Promise<void>((resolve) => { startupSettled = resolve; });
+
   /** The one shutdown path: control socket, unmount, flush and close the VFS, exit. */
   const stop = (reason: string, exitCode: number): Promise<never> => {
     stopping ??= (async () => {
+      // Before the kernel mount is attempted there is nothing to undo: leave at once (Ctrl-C while connecting).
+      if (!mountAttempted) process.exit(exitCode);
+      // A signal during the mount itself waits until it is made (or failed), so it is undone, never orphaned.
+      await startup;
       log.info({ reason }, 'stopping');
       await control?.close();
+      // Already gone when someone unmounted us from outside; then only the VFS needs closing.
+      const stillMounted = mount !== undefined && (await findMount(mountpoint).catch(() => true)) !== undefined;
       try {
-        await mount?.unmount();
+        if (stillMounted) await mount?.unmount();
       } catch (err) {
         // Busy (an open file, a shell's cwd): we are exiting anyway, so detach it (umount -l) rather than
         // leave a dead "Transport endpoint is not connected" mount behind.
@@ -129,10 +139,23 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
     }
   };
 
+  // A bug must not leave a dead "Transport endpoint is not connected" mount behind: log it and stop cleanly.
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err: err.message, stack: err.stack }, 'internal error; unmounting');
+    void stop('internal error', ExitCode.failure);
+  });
+  process.on('unhandledRejection', (reason) => {
+    log.error({ err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled rejection');
+  });
+  process.on('SIGTERM', () => { void stop('SIGTERM', ExitCode.ok); });
+  process.on('SIGINT', () => { void stop('SIGINT', ExitCode.interrupted); });
+  // A daemon has no terminal; a foreground mount whose terminal closes should unmount cleanly too.
+  process.on('SIGHUP', () => { void stop('SIGHUP', ExitCode.ok); });
   try {
     const prompter = createTtyPrompter();
     vfs = await openMountStack(params.spec, options, { password: params.password, prompter, log });
     const root = await vfs.getattr('/');
+    mountAttempted = true;
     mount = await mountVfs(vfs, {
       mountpoint,
       fsname: params.remoteArg,
@@ -157,6 +180,7 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
     });
     control = await startControlServer(socketPathFor(mountpoint, await ensureControlDir()), handleControl);
   } catch (err) {
+    startupSettled();
     await control?.close();
     await mount?.unmount({ lazy: true }).catch((unmountErr: unknown) => {
       log.warn({ err: (unmountErr as Error).message }, 'could not undo the mount after a failed start');
@@ -167,16 +191,14 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
     throw toUserError(err);
   }
 
-  process.on('SIGTERM', () => { void stop('SIGTERM', ExitCode.ok); });
-  process.on('SIGINT', () => { void stop('SIGINT', ExitCode.interrupted); });
-  // A daemon has no terminal; a foreground mount whose terminal closes should unmount cleanly too.
-  process.on('SIGHUP', () => { void stop('SIGHUP', ExitCode.ok); });
   const poll = setInterval(() => {
     findMount(mountpoint).then((entry) => {
       if (!entry && !stopping) void stop('unmounted from outside', ExitCode.ok);
     }, (err: unknown) => log.warn({ err: (err as Error).message }, 'cannot read /proc/self/mounts'));
   }, EXTERNAL_UNMOUNT_POLL_MS);
   poll.unref();
+  startupSettled();
+  if (stopping) return; // a signal arrived while starting: stop() is undoing the mount and will exit
 
   log.info({ remote: params.remoteArg, mountpoint, pid: process.pid }, 'mounted');
   await params.onReady();

@@ -9,4 +9,6 @@ export const LOCAL = Object.freeze({
   stat: 'devmount.stat',
   /** true when the live-reload script should be injected into HTML responses. */
   liveReload: 'devmount.liveReload',
+  /** () => Promise<void>: re-runs the stack for ctx.path from the dotfile check on (CGI local redirects). */
+  redispatch: 'devmount.redispatch',
 });

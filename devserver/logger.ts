@@ -8,6 +8,8 @@ import { pino, type Logger } from 'pino';
 
 export type LogFormat = 'json' | 'pretty';
 
+const FLUSH_MS = 200;
+
 export interface LoggerOptions {
   readonly format: LogFormat | 'auto';
   readonly level?: string;
@@ -29,7 +31,15 @@ export function createLogger(options: LoggerOptions): Logger {
     base: undefined,
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  if (format === 'json') return pino(base, pino.destination({ fd, sync: false }));
+  if (format === 'json') {
+    // Lines are gathered up to 4 KiB before a write(2): one syscall per ~20 requests instead of one each
+    // (the access log must not cost more than the response). A timer pushes out a partial buffer so a
+    // `tail -f` or a test sees a line within FLUSH_MS; close() flushes the rest.
+    const destination = pino.destination({ fd, sync: false, minLength: 4096 });
+    // flush() is a no-op while a write is in flight (sonic-boom), so the timer never stacks writes.
+    setInterval(() => destination.flush(), FLUSH_MS).unref();
+    return pino(base, destination);
+  }
   return pino(base, new PrettyLines(fd, options.color ?? true));
 }
 

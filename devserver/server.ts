@@ -46,6 +46,10 @@ export interface DevServerOptions {
   /** Middlewares for the named slots of stack.ts. */
   readonly slots?: Slots;
   readonly timeouts?: Partial<ServerTimeouts>;
+  /** 'upgrade' requests (WebSocket) for features outside the stack (--proxy); return false to decline. */
+  readonly onUpgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
+  /** Released by close() together with the server (FastCGI workers, .htaccess watchers). */
+  readonly closers?: readonly (() => Promise<void> | void)[];
 }
 
 export interface ServerTimeouts {
@@ -97,6 +101,11 @@ export async function createDevServer(options: DevServerOptions): Promise<DevSer
     logger: log,
   });
 
+  // A CGI local redirect (RFC 3875 §6.2.2) re-runs the request from the dotfile check on, so .htaccess, index
+  // resolution, PHP and static serving all apply to the new path (the access log and safety checks ran once).
+  const redispatchFrom = Math.max(0, stack.findIndex((mw) => mw.name === 'denyDotfiles'));
+  const redispatchStack = stack.slice(redispatchFrom);
+
   const server = createServer({
     maxHeaderSize: timeouts.maxHeaderBytes,
     requestTimeout: timeouts.requestMs,
@@ -112,12 +121,16 @@ export async function createDevServer(options: DevServerOptions): Promise<DevSer
     const parsed = parseRequestTarget(rawTarget);
     const ctx = new Context(req, res, id, source, log, rawTarget, parsed.ok ? parsed.path : '/', parsed.ok ? parsed.query : '');
     if (!parsed.ok) ctx.locals.set(LOCAL.badTarget, parsed.reason);
+    ctx.locals.set(LOCAL.redispatch, () => run(redispatchStack, ctx));
     run(stack, ctx).catch((err: unknown) => {
       ctx.log.error({ err: err instanceof Error ? err.message : String(err) }, 'request failed');
       sendStatus(ctx, 500);
     });
   }
 
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (options.onUpgrade?.(req, socket, head) !== true) socket.destroy();
+  });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => onClientError(err, socket, log));
   const port = await listen(server, host, options.port ?? 8080, options.strictPort ?? false);
   const urls = urlsFor(host, port);
@@ -138,8 +151,9 @@ export async function createDevServer(options: DevServerOptions): Promise<DevSer
         hub?.close();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
-        await Promise.allSettled([closed, source.close()]);
-        log.flush();
+        await Promise.allSettled([closed, source.close(), ...(options.closers ?? []).map(async (c) => c())]);
+        // Wait for buffered log lines to reach the fd: the caller may exit right after close().
+        await new Promise<void>((resolve) => log.flush(() => resolve()));
       })();
       return closing;
     },

@@ -99,6 +99,28 @@ describe('attribute cache', () => {
     await expectErrno(fs.lstat('/d/a.txt'), 'ENOENT');
   });
 
+  it('after many creates a cached listing is read again in one call rather than re-stat\'ed name by name', async () => {
+    const fs = cached();
+    await fs.readdir('/d');
+    for (let i = 0; i < 40; i += 1) await (await fs.open(`/d/n${i}`, constants.O_CREAT | constants.O_WRONLY, 0o644)).close();
+    inner.resetCounts();
+    expect((await fs.readdir('/d')).length).toBe(42);
+    expect(inner.count('readdir')).toBe(1);
+    expect(inner.count('lstat')).toBe(0);
+  });
+
+  it('a symlink replaced through the cache reads back its new target', async () => {
+    const fs = cached();
+    await fs.symlink('a.txt', '/d/link');
+    expect(await fs.readlink('/d/link')).toBe('a.txt');
+    expect(await fs.readlink('/d/link')).toBe('a.txt');
+    expect(inner.count('readlink')).toBe(1);
+    await fs.unlink('/d/link');
+    await fs.symlink('b.txt', '/d/link');
+    expect(await fs.readlink('/d/link')).toBe('b.txt');
+    expect((await fs.stat('/d/link')).size).toBe(6);
+  });
+
   it('rename invalidates both sides and the moved subtree', async () => {
     const fs = cached();
     await fs.readdir('/');

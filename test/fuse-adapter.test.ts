@@ -4,7 +4,7 @@
  * synchronous call would block the event loop that answers it.
  */
 import { execFile } from 'node:child_process';
-import { chown, lstat, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile, chmod } from 'node:fs/promises';
+import { chown, lstat, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile, chmod, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createFuseOperations, libfuseOptionString, mountVfs, toNativeStatfs, type FuseAdapterOptions, type FuseMount } from '../fs/fuse/adapter.js';
 import { toFuseErrno } from '../fs/fuse/errno.js';
 import { parseMounts } from '../fs/fuse/mount-table.js';
+import { loadFuseNative } from '../fs/fuse/native.js';
 import { FsError } from '../fs/errors.js';
 import { createLocalVfs } from './fuse-local-vfs.js';
 
@@ -92,6 +93,16 @@ describe('through a real mount', () => {
     const [a, b] = await Promise.all([readFile(join(mnt, 'big.bin')), readFile(join(src, 'big.bin'))]);
     expect(a.equals(b)).toBe(true);
     expect(a.length).toBe(4 * 1024 * 1024);
+  });
+
+  test('utimens with different access and modification times (the patched fuse-native build is in use)', async () => {
+    expect(loadFuseNative().utimensPassesMtime).toBe(true);
+    const atime = new Date('2020-01-02T03:04:05Z');
+    const mtime = new Date('2019-06-07T08:09:10Z');
+    await utimes(join(mnt, 'theirs.txt'), atime, mtime);
+    const onServer = await stat(join(src, 'theirs.txt'));
+    expect(onServer.mtimeMs).toBe(mtime.getTime());
+    expect(onServer.atimeMs).toBe(atime.getTime());
   });
 
   test('chmod, mkdir and statfs reach the VFS', async () => {

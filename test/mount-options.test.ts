@@ -98,3 +98,14 @@ test('toSshOverrides carries only what was given, in ssh_config units', () => {
     port: 2222, identityFiles: ['/k'], knownHostsFile: '/kh', strictHostKeyChecking: 'yes', serverAliveInterval: 5, serverAliveCountMax: 2, connectTimeout: 7,
   });
 });
+
+test('-d implies -f, as in sshfs (libfuse debug output needs a terminal)', () => {
+  expect(resolveMountCommandOptions({ debug: true })).toMatchObject({ debug: true, foreground: true });
+  expect(resolveMountCommandOptions({})).toMatchObject({ debug: false, foreground: false });
+});
+
+test('relative key paths are made absolute (a daemon changes to /); ~ is left for the SSH layer', () => {
+  const opts = parseOptionList(['IdentityFile=keys/id,IdentityFile=~/.ssh/id,UserKnownHostsFile=kh']);
+  expect(opts.identityFiles).toEqual([`${process.cwd()}/keys/id`, '~/.ssh/id']);
+  expect(opts.knownHostsFile).toBe(`${process.cwd()}/kh`);
+});

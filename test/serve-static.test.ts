@@ -2,7 +2,7 @@
  * Static serving over real HTTP against a fixture tree with awkward names: index files, MIME, HEAD,
  * validators, ranges, compression, listing, --spa, --cors, --header, request ids, cache invalidation.
  */
-import { writeFile } from 'node:fs/promises';
+import { symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
@@ -55,6 +55,7 @@ describe('index files, redirects and MIME types', () => {
     const res = await get('/sub?x=1');
     expect(res.status).toBe(301);
     expect(res.headers.location).toBe('/sub/?x=1');
+    expect((await get('/dir%20with%20space')).headers.location).toBe('/dir%20with%20space/');
     expect((await get('/sub/')).text).toBe('<html><body>sub index</body></html>');
   });
 
@@ -191,6 +192,25 @@ describe('compression', () => {
   });
 });
 
+describe('files above the in-memory limit are streamed', () => {
+  const BIG = 'streamed line of text\n'.repeat(80_000); // 1.7 MiB
+  beforeAll(async () => { await writeFile(path.join(fixture.root, 'big.txt'), BIG); });
+
+  test('whole, ranged, and gzip-compressed on the fly', async () => {
+    const whole = await get('/big.txt');
+    expect(whole.headers['content-length']).toBe(String(BIG.length));
+    expect(whole.text).toBe(BIG);
+    const ranged = await get('/big.txt', { Range: 'bytes=22-29' });
+    expect(ranged.status).toBe(206);
+    expect(ranged.text).toBe('streamed');
+    expect(ranged.headers['content-range']).toBe(`bytes 22-29/${BIG.length}`);
+    const zipped = await get('/big.txt', { 'Accept-Encoding': 'gzip' });
+    expect(zipped.headers['content-encoding']).toBe('gzip');
+    expect(gunzipSync(zipped.body).toString()).toBe(BIG);
+    expect((await get('/big.txt', { 'If-None-Match': whole.headers.etag })).status).toBe(304);
+  });
+});
+
 describe('directory listing', () => {
   test('names are escaped, linked, sorted directories first, with sizes; dotfiles hidden', async () => {
     const res = await get('/list/');
@@ -285,6 +305,24 @@ describe('the cache follows edits', () => {
     await eventually(async () => (await get('/changing.txt')).text === 'two, longer\n', 10_000, 'the edit to be served');
     await writeFile(path.join(fixture.root, 'brand-new.txt'), 'new\n');
     await eventually(async () => (await get('/brand-new.txt')).status === 200, 10_000, 'the new file');
+  });
+
+  test('a file reached through a symlink follows edits of its target, inside and (with --follow-symlinks) outside the root', async () => {
+    const follow = await startServer(fixture.root, { liveReload: false, followSymlinks: true });
+    try {
+      await writeFile(path.join(fixture.root, 'link-target.txt'), 'target v1\n');
+      await symlink(path.join(fixture.root, 'link-target.txt'), path.join(fixture.root, 'via-link.txt'));
+      await eventually(async () => (await rawRequest(follow.port, '/via-link.txt')).text === 'target v1\n', 10_000, 'the link');
+      expect((await rawRequest(follow.port, '/escape-link.txt')).text).toBe('OUTSIDE\n');
+      await writeFile(path.join(fixture.root, 'link-target.txt'), 'target v2!\n');
+      await eventually(async () => (await rawRequest(follow.port, '/via-link.txt')).text === 'target v2!\n', 10_000, 'the edit through the link');
+      // Outside the root nobody watches: such files are never cached, so the edit is seen at once.
+      await writeFile(path.join(fixture.base, 'outside-secret.txt'), 'OUTSIDE v2\n');
+      expect((await rawRequest(follow.port, '/escape-link.txt')).text).toBe('OUTSIDE v2\n');
+    } finally {
+      await follow.close();
+      await writeFile(path.join(fixture.base, 'outside-secret.txt'), 'OUTSIDE\n');
+    }
   });
 
   test('polling mode (--poll) sees edits too', async () => {

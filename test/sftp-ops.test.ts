@@ -328,6 +328,21 @@ describe('SFTP RemoteFs operations', () => {
       expect(result.code).toBe(0);
     });
 
+    it('opens maxConns connections: metadata on one, file data on the others', async () => {
+      const before = (await sshd.sessionPids()).length;
+      const pool = await createSftpRemoteFs(harnessConnector(sshd), root, { maxConns: 3 });
+      try {
+        expect((await sshd.sessionPids()).length - before).toBe(3);
+        const a = await pool.open('/hello.txt', C.O_RDONLY);
+        const b = await pool.open('/hello.txt', C.O_RDONLY);
+        const [first, second, attr] = await Promise.all([a.read(0, 5), b.read(6, 5), pool.stat('/hello.txt')]);
+        expect([first.toString(), second.toString(), attr.size]).toEqual(['hello', 'world', 11]);
+        await Promise.all([a.close(), b.close()]);
+      } finally {
+        await pool.close();
+      }
+    });
+
     it('reports connected state and counters', () => {
       expect(fs.state()).toBe('connected');
       const st = fs.stats();

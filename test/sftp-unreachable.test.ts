@@ -86,4 +86,10 @@ describe('SFTP with the server unreachable', () => {
     expect((await fs.readdir('/')).map((e) => e.name)).toContain('file.txt');
     expect(fs.stats().reconnects).toBeGreaterThan(before);
   });
+
+  it('with the port refusing connections (server gone), operations fail with EIO after opTimeoutMs', async () => {
+    await proxy.stop(); // last test: closes every connection and the listening port
+    expect(await codeOf(fs.stat('/file.txt'))).toBe('EIO');
+    expect(fs.state()).toBe('reconnecting');
+  });
 });

@@ -170,6 +170,22 @@ describe('ssh connector against a real sshd', () => {
     expect((await readFile(file, 'utf8')).trim().split('\n')).toHaveLength(1);
   });
 
+  it('parallel connections behind a refused first login fail with it, without asking again', async () => {
+    const prompter = scriptedPrompter({ ask: ['no', 'no', 'no'] });
+    const connector = createConnector(harnessSshOptions(sshd, { knownHostsFiles: [join(dir, 'refused-parallel')], strictHostKeyChecking: 'ask', prompter }));
+    const results = await Promise.allSettled([connector(), connector(), connector()]);
+    for (const r of results) if (r.status === 'fulfilled') r.value.close();
+    expect(results.map((r) => (r.status === 'rejected' ? (r.reason as ConnectError).kind : 'connected'))).toEqual(['host-key-unknown', 'host-key-unknown', 'host-key-unknown']);
+    expect(prompter.asked).toHaveLength(1);
+  });
+
+  it("the prompter's own error (Ctrl-C) comes out unchanged, not as a connection error", async () => {
+    const interrupted = new Error('interrupted by the test');
+    const prompter: Prompter = { ask: async () => { throw interrupted; }, secret: async () => { throw interrupted; } };
+    const attempt = createConnector(harnessSshOptions(sshd, { knownHostsFiles: [join(dir, 'ctrl-c')], strictHostKeyChecking: 'ask', prompter }))();
+    await expect(attempt).rejects.toBe(interrupted);
+  });
+
   it('time spent answering a prompt does not count against ConnectTimeout', async () => {
     const slow: Prompter = {
       ask: () => new Promise((resolve) => setTimeout(() => resolve('yes'), 1500)),

@@ -83,12 +83,20 @@ describe('password authentication', () => {
     expect(asked).toEqual([`${user}@127.0.0.1's password: `, `${user}@127.0.0.1's password: `]);
   });
 
-  it('a typed password is reused by the same connector (more sessions, reconnects): asked once', async () => {
+  it('a typed password is asked once per connector, for parallel sessions and reconnects', async () => {
     let asked = 0;
     const prompter: Prompter = { ask: async () => 'no', secret: async () => { asked++; return password; } };
     const connector = createConnector(options({ prompter }));
-    for (let i = 0; i < 3; i++) (await connector()).close();
+    const parallel = await Promise.all([connector(), connector(), connector()]);
+    for (const c of parallel) c.close();
+    for (let i = 0; i < 2; i++) (await connector()).close();
     expect(asked).toBe(1);
+  });
+
+  it("Ctrl-C at the password prompt (the prompter's error) comes out unchanged", async () => {
+    const interrupted = new Error('interrupted by the test');
+    const prompter: Prompter = { ask: async () => 'no', secret: async () => { throw interrupted; } };
+    await expect(createConnector(options({ prompter }))()).rejects.toBe(interrupted);
   });
 
   it('gives up after three wrong passwords', async () => {

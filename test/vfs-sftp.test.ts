@@ -237,6 +237,21 @@ describe('VFS over SFTP: caches and changes made on the server', () => {
     await rm(onServer('read.bin'));
   });
 
+  it('write-behind keeps every byte across dropped connections (reconnect replays them)', async () => {
+    const data = randomBytes(24 * 1024 * 1024);
+    const killAt = new Set([1, 9, 20].map((mib) => mib * 1024 * 1024));
+    const fh = await vfs.create('/dropped.bin', 0o644);
+    let killed = 0;
+    for (let off = 0; off < data.length; off += 128 * 1024) {
+      if (killAt.has(off)) killed += await sshd.dropSessions(); // 0 when the previous drop's reconnect is still under way
+      await vfs.write(fh, data.subarray(off, off + 128 * 1024), off);
+    }
+    expect(killed).toBeGreaterThan(0);
+    await vfs.release(fh);
+    expect(sha(await readFile(onServer('dropped.bin')))).toBe(sha(data));
+    await vfs.unlink('/dropped.bin');
+  });
+
   it('a write that cannot land (directory removed on the server, connection dropped) fails at flush and release', async () => {
     await vfs.mkdir('/doomed', 0o755);
     const fh = await vfs.create('/doomed/file.txt', 0o644);

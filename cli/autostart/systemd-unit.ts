@@ -1,23 +1,32 @@
 /**
  * The systemd user unit (systemd.unit(5), systemd.service(5)) that runs `devmount up` at login.
  */
+import { UserError } from '../user-error.js';
 import { downCommand, upCommand, type AutostartSpec } from './spec.js';
 
 export const SYSTEMD_UNIT_NAME = 'devmount.service';
 
 /**
- * One argument of an Exec*= line (systemd.service(5), "Command lines"): `%` starts a specifier and `$` an
- * environment variable, so both are doubled; anything beyond a plain path-like word is double-quoted with C
- * escapes.
+ * One word of an Exec*= line (systemd.service(5), "Command lines"): `%` starts a specifier everywhere, so it is
+ * doubled; `$` starts an environment variable in the arguments (doubled there) but is taken literally in the
+ * executable's path, which systemd never expands. Anything beyond a plain path-like word is double-quoted with
+ * C escapes.
  */
-export function systemdQuote(arg: string): string {
-  const escaped = arg.replace(/%/g, '%%').replace(/\$/g, '$$$$');
+export function systemdQuote(word: string, position: 'executable' | 'argument' = 'argument'): string {
+  const specifiersEscaped = word.replace(/%/g, '%%');
+  const escaped = position === 'argument' ? specifiersEscaped.replace(/\$/g, '$$$$') : specifiersEscaped;
   if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(escaped)) return escaped;
   return `"${escaped.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\t/g, '\\t')}"`;
 }
 
 function commandLine(argv: readonly string[]): string {
-  return argv.map(systemdQuote).join(' ');
+  const executable = argv[0] ?? '';
+  // systemd refuses an executable path with quotes, backslashes or control characters (string_is_safe() in
+  // src/basic/string-util.c: "Executable name contains special characters"), however it is quoted.
+  if (/["'\\\x00-\x1f\x7f]/.test(executable)) {
+    throw new UserError('failure', `systemd cannot run a program whose path contains quotes, backslashes or control characters: ${JSON.stringify(executable)}`);
+  }
+  return argv.map((word, i) => systemdQuote(word, i === 0 ? 'executable' : 'argument')).join(' ');
 }
 
 /** Extra time `up` gets beyond its network wait, for the mounts themselves (each connects and checks the remote). */

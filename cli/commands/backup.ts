@@ -34,7 +34,7 @@ export interface BackupFlags extends ConnectionFlags {
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
-export const DEFAULT_JOBS = 64;
+export const DEFAULT_JOBS = 256;
 
 export function positiveInt(flag: string, text: string | undefined, min = 1): number | undefined {
   if (text === undefined) return undefined;

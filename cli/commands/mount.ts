@@ -58,7 +58,7 @@ export function register(program: Command): void {
     .option('-p, --port <port>', 'SSH port (same as -o Port=N)')
     .option('-o, --option <options>', `comma-separated options, repeatable: ${SUPPORTED_OPTIONS.join(', ')}`, collect, [])
     .option('-f, --foreground', 'stay in the foreground (do not daemonize)')
-    .option('-d, --debug', 'debug logging (implies nothing else; combine with -f to see it)')
+    .option('-d, --debug', 'debug logging, including libfuse\'s (implies -f)')
     .option('--log-format <format>', 'log format: pretty or json', 'pretty')
     .option('--password-stdin', 'read the SSH password from the first line of stdin')
     .action(async (remote: string, mountpoint: string, flags: RawMountFlags) => {

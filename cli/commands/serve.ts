@@ -13,6 +13,7 @@ import { createDevServer, type DevServer, type DevServerOptions } from '../../de
 import { createLogger, type LogFormat } from '../../devserver/logger.js';
 import { LocalFileSource } from '../../devserver/sources/local.js';
 import type { FileSource } from '../../devserver/file-source.js';
+import { phpServeHook } from './serve-php.js';
 
 export interface ServeFlags {
   port?: string;
@@ -38,7 +39,7 @@ export interface ServeFlagHook {
   addOptions(command: Command): void;
   resolve(flags: ServeFlags, context: { source: FileSource; log: Logger }): Promise<Partial<DevServerOptions>> | Partial<DevServerOptions>;
 }
-export const serveFlagHooks: ServeFlagHook[] = [];
+export const serveFlagHooks: ServeFlagHook[] = [phpServeHook];
 
 export function register(program: Command): void {
   const command = program.command('serve')

@@ -15,7 +15,9 @@ export function formatStatusTable(mounts: readonly LiveMount[]): string {
   if (mounts.length === 0) return 'no devmount mounts are running\n';
   const rows = [['MOUNTPOINT', 'REMOTE', 'STATE', 'UPTIME', 'RECONNECTS', 'PID', 'CACHE']];
   for (const m of mounts) {
-    const cache = Object.entries(m.cache).map(([k, v]) => `${k}=${v}`).join(' ');
+    // The table shows totals; --json has every counter.
+    const sum = (suffix: string) => Object.entries(m.cache).filter(([k]) => k.endsWith(suffix)).reduce((n, [, v]) => n + v, 0);
+    const cache = `hits=${sum('Hits')} misses=${sum('Misses')}`;
     rows.push([m.mountpoint, m.remote, m.state, formatUptime(m.uptimeSeconds), String(m.reconnects), String(m.pid), cache]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));

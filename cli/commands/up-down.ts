@@ -3,6 +3,7 @@
  * cli/up/ (up.ts, down.ts); this module only parses the command line and sets the exit code.
  */
 import type { Command } from 'commander';
+import { dirname } from 'node:path';
 import { loadConfig, selectMounts } from '../config/load.js';
 import { UserError } from '../user-error.js';
 import { downMounts } from '../up/down.js';
@@ -35,7 +36,7 @@ export function register(program: Command): void {
     .description('mount the mounts named in the config file (all when none are named), creating mount points, skipping mounted ones and starting their dev servers')
     .argument('[names...]', 'mount names from the config file')
     .option('--config <file>', CONFIG_HELP)
-    .option('--wait <seconds>', 'keep retrying a server that cannot be reached (network not up yet) for this long, with backoff; 0 = try once', String(DEFAULT_WAIT_SECONDS))
+    .option('--wait <seconds>', 'keep retrying a server that cannot be reached (network not up yet) for this long after the first failure, with backoff; 0 = try once', String(DEFAULT_WAIT_SECONDS))
     .action(async (names: string[], flags: UpFlags) => {
       const waitMs = parseWait(flags.wait) * 1000;
       const config = await loadConfig(flags.config);
@@ -43,7 +44,7 @@ export function register(program: Command): void {
       if (mounts.length === 0) throw new UserError('usage', `no mounts in ${config.path}: add one under "mounts"`);
       const log = await openUpLog('up');
       try {
-        const outcomes = await upMounts(mounts, { waitMs, interactive: process.stdin.isTTY === true, env: process.env }, log.logger, terminalReporter);
+        const outcomes = await upMounts(mounts, { waitMs, interactive: process.stdin.isTTY === true, env: process.env, configDir: dirname(config.path) }, log.logger, terminalReporter);
         process.exitCode = exitCodeOf(outcomes);
       } finally {
         await log.close();

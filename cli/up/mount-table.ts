@@ -5,9 +5,10 @@
  * All async: a synchronous call on a dead FUSE mount would block this process.
  */
 import { execFile } from 'node:child_process';
-import { readFile, realpath, stat } from 'node:fs/promises';
+import { readFile, realpath, statfs } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { findLiveMount } from '../control/registry.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -39,12 +40,6 @@ export async function mountPoints(): Promise<Set<string>> {
   return parseMacMountOutput(stdout);
 }
 
-export type MountPointState = 'unmounted' | 'mounted' | 'stale';
-
-// A mount whose server side is gone answers stat with ENOTCONN ("Transport endpoint is not connected", the
-// sshfs#202 leftover); a hung one may not answer at all: treat no answer within this time as stale too.
-const STAT_TIMEOUT_MS = 5_000;
-
 /**
  * The path as the mount table spells it (symlinks resolved). Only the parent is resolved: the mount point
  * itself may be a dead mount that fails every lookup.
@@ -57,18 +52,38 @@ export async function canonicalPath(path: string): Promise<string> {
   }
 }
 
-export async function mountPointState(mountpoint: string, points: ReadonlySet<string>): Promise<MountPointState> {
-  const path = await canonicalPath(mountpoint);
-  if (!points.has(path)) return 'unmounted';
+export type MountPointState = 'unmounted' | 'mounted' | 'stale';
+
+// How long a mount may take to answer statfs before it counts as hung.
+const PROBE_TIMEOUT_MS = 5_000;
+
+/** Errors of a FUSE mount whose process is gone: the kernel aborted the connection (sshfs#202's leftover). */
+const DEAD_MOUNT_ERRORS: ReadonlySet<string> = new Set(['ENOTCONN', 'ECONNABORTED']);
+
+async function answersStatfs(path: string): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'stale'>((resolve) => { timer = setTimeout(() => resolve('stale'), STAT_TIMEOUT_MS); });
-  const probe = stat(path).then(
-    () => 'mounted' as const,
-    (err: NodeJS.ErrnoException) => (err.code === 'ENOTCONN' || err.code === 'EIO' ? 'stale' as const : 'mounted' as const),
+  const timeout = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), PROBE_TIMEOUT_MS); });
+  // statfs, not stat: the kernel may answer stat of the mount root from its attribute cache after the daemon
+  // died, but statfs always goes to the file system.
+  const probe = statfs(path).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => !DEAD_MOUNT_ERRORS.has(err.code ?? ''),
   );
   try {
     return await Promise.race([probe, timeout]);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Whether something is mounted on `mountpoint`, and whether it still works: a devmount daemon answering on its
+ * control socket, or any other mount answering statfs, is 'mounted'; a mount with a dead or hung process is
+ * 'stale' and must be unmounted before anything can be mounted there again.
+ */
+export async function mountPointState(mountpoint: string, points: ReadonlySet<string>): Promise<MountPointState> {
+  const path = await canonicalPath(mountpoint);
+  if (!points.has(path)) return 'unmounted';
+  if (await findLiveMount(mountpoint) !== undefined || (path !== mountpoint && await findLiveMount(path) !== undefined)) return 'mounted';
+  return await answersStatfs(path) ? 'mounted' : 'stale';
 }

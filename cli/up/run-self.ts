@@ -17,10 +17,22 @@ export interface SelfRunResult {
 // itself has exited, wait this long for the remaining output and then stop reading.
 const OUTPUT_GRACE_MS = 200;
 
-export async function runSelf(args: readonly string[], interactive: boolean): Promise<SelfRunResult> {
+/**
+ * The line that says what went wrong: devmount's own one-line `devmount: …` message when there is one; after a
+ * crash (a stack trace ending in "Node.js v20…") the error line itself; else the last line.
+ */
+export function messageOf(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const own = lines.filter((l) => l.startsWith('devmount:')).pop();
+  if (own !== undefined) return own.replace(/^devmount:\s*/, '');
+  return lines.find((l) => /^[A-Za-z]*Error\b/.test(l)) ?? lines.pop() ?? '';
+}
+
+export async function runSelf(args: readonly string[], interactive: boolean, cwd?: string): Promise<SelfRunResult> {
   const self = selfCommand();
   const child = spawn(self.node, [self.script, ...args], {
     stdio: interactive ? 'inherit' : ['ignore', 'pipe', 'pipe'],
+    ...(cwd === undefined ? {} : { cwd }),
   });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString('utf8')).slice(-8192); });
@@ -38,6 +50,5 @@ export async function runSelf(args: readonly string[], interactive: boolean): Pr
     child.stdout?.destroy();
     child.stderr?.destroy();
   }
-  const last = stderr.split('\n').map((l) => l.trim()).filter(Boolean).pop() ?? '';
-  return { code, message: last.replace(/^devmount:\s*/, '') };
+  return { code, message: messageOf(stderr) };
 }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Env } from '../config/paths.js';
 import type { MountConfig, ServeConfig } from '../config/types.js';
 import { sleep } from './backoff.js';
+import { messageOf } from './run-self.js';
 import { selfCommand } from './self.js';
 import { serveDir, writeServeRecord, type ServeRecord } from './serve-records.js';
 
@@ -36,23 +37,25 @@ export async function startServe(mount: MountConfig, serve: ServeConfig, env: En
     stdio: ['ignore', log.fd, log.fd],
   });
   await log.close();
-  let exited: number | null = null;
-  child.once('exit', (code, signal) => { exited = code ?? (signal ? 1 : 0); });
+  // Filled in by the child's events while we poll its output.
+  const ended: { code: number | undefined; error: string | undefined } = { code: undefined, error: undefined };
+  child.once('exit', (code, signal) => { ended.code = code ?? (signal ? 128 : 0); });
+  child.once('error', (err) => { ended.error = err.message; });
   const pid = child.pid;
-  if (pid === undefined) throw new ServeStartError(`could not start devmount serve for ${mount.name}`);
+  if (pid === undefined) throw new ServeStartError(`could not start devmount serve for ${mount.name}: ${ended.error ?? 'no process'}`);
   try {
     const deadline = Date.now() + URL_WAIT_MS;
     while (Date.now() < deadline) {
-      const output = (await readFile(logFile, 'utf8')).slice(start);
+      const output = (await readFile(logFile)).subarray(start).toString('utf8');
       const url = /https?:\/\/[^\s"',]+/.exec(output)?.[0];
       if (url !== undefined) {
         const record: ServeRecord = { name: mount.name, pid, url, mountpoint: mount.mountpoint, logFile, startedAt: new Date().toISOString() };
         await writeServeRecord(record, env);
         return record;
       }
-      if (exited !== null) {
-        const last = output.split('\n').map((l) => l.trim()).filter(Boolean).pop() ?? `exit code ${String(exited)}`;
-        throw new ServeStartError(`dev server for ${mount.name} did not start: ${last.replace(/^devmount:\s*/, '')}`);
+      if (ended.code !== undefined || ended.error !== undefined) {
+        const why = messageOf(output) || ended.error || `exit code ${String(ended.code)}`;
+        throw new ServeStartError(`dev server for ${mount.name} did not start: ${why}`);
       }
       await sleep(URL_POLL_MS);
     }

@@ -15,11 +15,16 @@ import { liveServeRecord } from './serve-records.js';
 import { ServeStartError, startServe } from './start-serve.js';
 
 export interface UpOptions {
-  /** How long to keep retrying mounts whose server cannot be reached (`--wait`); 0 = one attempt. */
+  /** How long to keep retrying a mount whose server cannot be reached, from its first failure (`--wait`); 0 = one attempt. */
   readonly waitMs: number;
   /** A terminal is attached: mounts run one after another and may prompt; else in parallel, never prompting. */
   readonly interactive: boolean;
   readonly env: Env;
+  /**
+   * The config file's directory: `devmount mount` runs there, so a relative `IdentityFile=keys/id` in `options`
+   * means the same file whichever directory `up` is started from (the mount parser resolves it against its cwd).
+   */
+  readonly configDir: string;
 }
 
 export type UpStatus = 'mounted' | 'already-mounted' | 'failed';
@@ -53,11 +58,13 @@ function noPromptHint(code: number, interactive: boolean): string {
 }
 
 async function mountWithRetry(mount: MountConfig, options: UpOptions, log: Logger, reporter: Reporter): Promise<{ code: number; message: string }> {
-  const deadline = Date.now() + options.waitMs;
+  // The wait is counted from the first failure, so one slow attempt (a DNS timeout) does not use it all up.
+  let deadline: number | undefined;
   for (let attempt = 0; ; attempt++) {
-    const result = await runSelf(mountArgs(mount), options.interactive);
+    const result = await runSelf(mountArgs(mount), options.interactive, options.configDir);
     if (result.code !== ExitCode.connect) return result;
     // Exit 4: DNS failure, refused, timeout — what a network that is not up yet looks like at login.
+    deadline ??= Date.now() + options.waitMs;
     const delay = nextDelayMs(attempt, Date.now(), deadline);
     if (delay === undefined) return result;
     log.info({ event: 'retry', mount: mount.name, attempt: attempt + 1, delayMs: delay, reason: result.message }, 'server not reachable yet');

@@ -7,6 +7,7 @@ import type { SourceStat } from '../file-source.js';
 import type { RequestContext } from '../middleware.js';
 import { sendStatus } from '../respond.js';
 import { HTACCESS_LOCAL } from '../htaccess/locals.js';
+import { LOCAL } from '../locals.js';
 import { isHiddenPath } from '../middlewares/dotfiles.js';
 import { LOCAL_REDIRECT_LOCAL, runScript, type RunScriptOptions } from './run-script.js';
 
@@ -51,7 +52,9 @@ export async function runMatchedScript(ctx: RequestContext, match: ScriptMatch, 
     return;
   }
   ctx.locals.set(HTACCESS_LOCAL.scriptRan, true);
-  const outcome = await runScript(ctx, { scriptName: match.scriptName, scriptFilename, pathInfo: match.pathInfo, documentRoot }, options);
+  // DOCUMENT_ROOT without a trailing slash, as Apache sets it (scripts concatenate it with '/path').
+  const root = documentRoot.replace(/\/+$/, '') || '/';
+  const outcome = await runScript(ctx, { scriptName: match.scriptName, scriptFilename, pathInfo: match.pathInfo, documentRoot: root }, options);
   if (outcome.kind === 'answered') return;
   const count = ((ctx.locals.get(LOCAL_REDIRECT_LOCAL) as number | undefined) ?? 0) + 1;
   if (count > MAX_LOCAL_REDIRECTS) {
@@ -72,6 +75,6 @@ export async function runMatchedScript(ctx: RequestContext, match: ScriptMatch, 
   ctx.path = posix.normalize(decoded);
   ctx.query = q === -1 ? '' : outcome.location.slice(q + 1);
   ctx.log.debug({ location: outcome.location }, 'local redirect');
-  const redispatch = ctx.locals.get(HTACCESS_LOCAL.redispatch) as (() => Promise<void>) | undefined;
+  const redispatch = ctx.locals.get(LOCAL.redispatch) as (() => Promise<void>) | undefined;
   await (redispatch ?? continueChain)();
 }

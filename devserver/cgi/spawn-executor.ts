@@ -12,6 +12,8 @@ import { createLineSplitter } from './line-splitter.js';
 export interface SpawnExecutorOptions {
   /** The interpreter (php-cgi), or null to execute the script file itself (generic CGI). */
   readonly interpreter: string | null;
+  /** Fixed interpreter options from our own configuration (e.g. php-cgi -d settings); never from a request. */
+  readonly interpreterArgs?: readonly string[];
   readonly description: string;
   /** PATH given to scripts (they get no other variable from our own environment). */
   readonly path: string;
@@ -40,7 +42,8 @@ function spawnScript(options: SpawnExecutorOptions, job: ScriptJob): ScriptExecu
   const scriptDir = job.scriptFilename.slice(0, job.scriptFilename.lastIndexOf('/')) || '/';
   // RFC 3875 §7.2: the current directory SHOULD be the script's directory. No argv (see the header comment).
   // detached: the script gets its own process group, so abort() also kills whatever it started.
-  const child = spawn(command, [], {
+  const args = options.interpreter === null ? [] : [...(options.interpreterArgs ?? [])];
+  const child = spawn(command, args, {
     cwd: scriptDir,
     env: { ...job.env, PATH: options.path },
     stdio: ['pipe', 'pipe', 'pipe'],

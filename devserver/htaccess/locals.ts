@@ -2,8 +2,6 @@
 export const HTACCESS_LOCAL = Object.freeze({
   /** The merged DirectoryConfig for the final path. */
   config: 'htaccess.config',
-  /** A function that re-runs the request through the stack from the .htaccess step (local redirects). */
-  redispatch: 'devmount.redispatch',
   /** Set once a script (PHP/CGI) answered: AddType must not override the script's own Content-Type. */
   scriptRan: 'cgi.ran',
 });

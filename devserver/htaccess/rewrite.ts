@@ -25,8 +25,13 @@ export interface RewriteRequest {
   readonly httpVersion: string;
   /** The original request target, for THE_REQUEST. */
   readonly rawTarget: string;
-  /** Local filesystem path of the site root ('' when there is none): REQUEST_FILENAME = documentRoot + path. */
+  /** Local filesystem path of the site root ('' when there is none): REQUEST_FILENAME = documentRoot + filename. */
   readonly documentRoot: string;
+  /**
+   * The part of `path` Apache's directory walk maps to a file (r->filename): up to the first segment that is not
+   * a directory; the rest is PATH_INFO. '/index.php/a/b' → '/index.php', so `-f` holds for it.
+   */
+  readonly filename: string;
 }
 
 export interface FileTests {
@@ -45,12 +50,12 @@ function header(request: RewriteRequest, name: string): string {
   return Array.isArray(value) ? value.join(', ') : (value ?? '');
 }
 
-function variable(name: string, request: RewriteRequest, current: { path: string; query: string }): string {
+function variable(name: string, request: RewriteRequest, current: { path: string; query: string; filename: string }): string {
   if (/^HTTP:/i.test(name)) return header(request, name.slice(5));
   if (/^ENV:/i.test(name)) return '';
   switch (name.toUpperCase()) {
     case 'REQUEST_FILENAME':
-    case 'SCRIPT_FILENAME': return request.documentRoot.replace(/\/+$/, '') + current.path;
+    case 'SCRIPT_FILENAME': return request.documentRoot.replace(/\/+$/, '') + current.filename;
     case 'REQUEST_URI': return current.path;
     case 'QUERY_STRING': return current.query;
     case 'HTTP_HOST': return request.host;
@@ -75,7 +80,7 @@ function variable(name: string, request: RewriteRequest, current: { path: string
 }
 
 /** Expands $N, %N, %{VAR} and backslash escapes in a test string or substitution. */
-function expand(text: string, request: RewriteRequest, current: { path: string; query: string },
+function expand(text: string, request: RewriteRequest, current: { path: string; query: string; filename: string },
   ruleGroups: readonly (string | undefined)[], condGroups: readonly (string | undefined)[]): string {
   let out = '';
   for (let i = 0; i < text.length; i++) {
@@ -148,7 +153,7 @@ async function evaluateCond(cond: RewriteCond, value: string, files: FileTests):
 }
 
 /** mod_rewrite's condition loop, including the [OR] skipping rule. */
-async function evaluateConds(rule: RewriteRule, request: RewriteRequest, current: { path: string; query: string },
+async function evaluateConds(rule: RewriteRule, request: RewriteRequest, current: { path: string; query: string; filename: string },
   ruleGroups: readonly (string | undefined)[], files: FileTests, documentRoot: string): Promise<readonly (string | undefined)[] | null> {
   let condGroups: readonly (string | undefined)[] = [];
   const conds = rule.conds;
@@ -195,7 +200,7 @@ export async function applyRewrite(config: RewriteConfig, request: RewriteReques
   if (!config.engine || config.rules.length === 0) return { kind: 'unchanged', env };
   const directory = config.directory;
   const base = config.base ?? directory;
-  const current = { path: request.path, query: request.query };
+  const current = { path: request.path, query: request.query, filename: request.filename };
   let changed = false;
   let redirect: number | null = null;
   let end = false;
@@ -250,6 +255,7 @@ export async function applyRewrite(config: RewriteConfig, request: RewriteReques
       if (!target.startsWith('/')) target = base + target;
       if (target !== current.path || query !== current.query) changed = true;
       current.path = target;
+      current.filename = target;
       current.query = query;
       if (rule.flags.redirect !== null) redirect = rule.flags.redirect;
     } else if (rule.flags.redirect !== null) {

@@ -15,7 +15,7 @@ export interface LiveReloadOptions {
   readonly keepAliveMs: number;
 }
 
-export const DEFAULT_LIVERELOAD_OPTIONS: LiveReloadOptions = Object.freeze({ quietMs: 150, maxWaitMs: 1000, keepAliveMs: 20_000 });
+export const DEFAULT_LIVERELOAD_OPTIONS: LiveReloadOptions = Object.freeze({ quietMs: 150, maxWaitMs: 2000, keepAliveMs: 20_000 });
 
 export class LiveReloadHub {
   readonly serverId = randomUUID();

@@ -51,6 +51,17 @@ function aliasRedirect(redirects: readonly AliasRedirect[], path: string, query:
   return null;
 }
 
+/** Apache's directory walk: the path up to the first segment that is not a directory (r->filename). */
+async function filenamePart(ctx: RequestContext, stat: { kind: string } | null): Promise<string> {
+  if (stat !== null) return ctx.path;
+  const segments = ctx.path.split('/');
+  for (let i = 2; i < segments.length; i++) {
+    const prefix = segments.slice(0, i).join('/');
+    if ((await ctx.source.stat(prefix))?.kind !== 'directory') return prefix;
+  }
+  return ctx.path;
+}
+
 function parentDirectory(path: string): string {
   return path.slice(0, path.lastIndexOf('/') + 1) || '/';
 }
@@ -98,7 +109,7 @@ export function htaccess(options: HtaccessOptions): Middleware {
       const request: RewriteRequest = {
         path: ctx.path, query: ctx.query, method: req.method ?? 'GET', host, https, headers: req.headers,
         remoteAddr: clientIp, serverPort: req.socket.localPort ?? 80, httpVersion: req.httpVersion,
-        rawTarget: ctx.rawTarget, documentRoot,
+        rawTarget: ctx.rawTarget, documentRoot, filename: await filenamePart(ctx, stat),
       };
       const outcome = await applyRewrite(config.rewrite, request, files);
       for (const [name, value] of outcome.env) extraEnv[name] = value;

@@ -23,7 +23,8 @@ export function resolvePath(options: ResolveOptions): Middleware {
     let stat = await source.stat(ctx.path);
     if (stat?.kind === 'directory') {
       if (!ctx.path.endsWith('/')) {
-        const target = ctx.rawTarget.startsWith('/') ? ctx.rawTarget : ctx.path;
+        // The target as the client spelled it (still percent-encoded), minus an absolute-form's scheme and host.
+        const target = ctx.rawTarget.replace(/^https?:\/\/[^/?#]*/i, '') || '/';
         const q = target.indexOf('?');
         const location = q === -1 ? `${target}/` : `${target.slice(0, q)}/${target.slice(q)}`;
         sendStatus(ctx, 301, undefined, { Location: location });
@@ -38,13 +39,14 @@ export function resolvePath(options: ResolveOptions): Middleware {
         }
       }
     }
-    if (stat && !followSymlinks) {
+    if (stat) {
+      // Asked even with --follow-symlinks: the caching source learns from it which paths are aliases.
       const real = await source.realpath(ctx.path);
-      if (real === null) {
+      if (real === null && !followSymlinks) {
         sendStatus(ctx, 403, 'symlink points outside the served directory (use --follow-symlinks to allow)');
         return;
       }
-      if (real !== ctx.path && isHiddenPath(real)) {
+      if (real !== null && real !== ctx.path && isHiddenPath(real)) {
         sendStatus(ctx, 404);
         return;
       }

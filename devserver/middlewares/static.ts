@@ -17,6 +17,17 @@ export function serveStatic(options: SendOptions): Middleware {
       sendStatus(ctx, 405, undefined, { Allow: 'GET, HEAD' });
       return;
     }
-    await sendFile(ctx, ctx.path, stat, ctx.locals.get(LOCAL.liveReload) === true ? options : withoutReload);
+    try {
+      await sendFile(ctx, ctx.path, stat, ctx.locals.get(LOCAL.liveReload) === true ? options : withoutReload);
+    } catch (err) {
+      // Deleted or replaced by a directory between the stat and the read (an editor's save, a deploy): the
+      // file is gone, which is a 404, not a server error.
+      const code = (err as NodeJS.ErrnoException | null)?.code;
+      if ((code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') && !ctx.res.headersSent) {
+        sendStatus(ctx, 404);
+        return;
+      }
+      throw err;
+    }
   };
 }

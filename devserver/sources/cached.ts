@@ -28,6 +28,13 @@ export class CachedFileSource implements FileSource {
   private readonly realpaths = new Map<string, string | null>();
   private readonly files = new Map<string, Buffer>();
   private readonly listings = new Map<string, SourceEntry[]>();
+  /**
+   * Paths reached through a symlink. A change is reported under the target's path, never the link's, so
+   * aliases inside the root are forgotten on every change, and aliases leading outside the root (served with
+   * --follow-symlinks; nobody watches there) are never cached at all.
+   */
+  private readonly aliases = new Set<string>();
+  private readonly outside = new Set<string>();
   private fileBytes = 0;
   private generation = 0;
   private readonly unsubscribe: () => void;
@@ -53,7 +60,7 @@ export class CachedFileSource implements FileSource {
     if (hit !== undefined) return hit;
     const gen = this.generation;
     const value = await this.inner.stat(path);
-    if (gen === this.generation) this.stats.set(path, value);
+    if (gen === this.generation && !this.outside.has(path)) this.stats.set(path, value);
     return value;
   }
 
@@ -62,7 +69,15 @@ export class CachedFileSource implements FileSource {
     if (hit !== undefined) return hit;
     const gen = this.generation;
     const value = await this.inner.realpath(path);
-    if (gen === this.generation) this.realpaths.set(path, value);
+    if (gen !== this.generation) return value;
+    this.realpaths.set(path, value);
+    const plain = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+    if (value === null) {
+      this.outside.add(path);
+      this.forgetOne(path);
+    } else if (value !== plain) {
+      this.aliases.add(path);
+    }
     return value;
   }
 
@@ -71,7 +86,7 @@ export class CachedFileSource implements FileSource {
     if (hit) return hit;
     const gen = this.generation;
     const data = await this.inner.readFile(path);
-    if (gen === this.generation && data.length <= this.options.maxFileBytes) this.store(path, data);
+    if (gen === this.generation && data.length <= this.options.maxFileBytes && !this.outside.has(path)) this.store(path, data);
     return data;
   }
 
@@ -129,6 +144,21 @@ export class CachedFileSource implements FileSource {
       }
     }
     for (const change of changes) this.forgetTree(change.path);
+    for (const alias of this.aliases) this.forgetOne(alias);
+    this.aliases.clear();
+    // A change may also turn a link that pointed outside into a plain file: ask again.
+    for (const path of this.outside) this.realpaths.delete(path);
+    this.outside.clear();
+  }
+
+  private forgetOne(path: string): void {
+    this.stats.delete(path);
+    this.realpaths.delete(path);
+    const buf = this.files.get(path);
+    if (buf) {
+      this.files.delete(path);
+      this.fileBytes -= buf.length;
+    }
   }
 
   /** Drops the path, everything below it (it may have been a directory or a symlink) and its parent's listing. */
@@ -149,6 +179,8 @@ export class CachedFileSource implements FileSource {
   }
 
   private clearAll(): void {
+    this.aliases.clear();
+    this.outside.clear();
     this.stats.clear();
     this.realpaths.clear();
     this.files.clear();

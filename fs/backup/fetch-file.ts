@@ -11,6 +11,8 @@ import { utimesSeconds } from './local-tree.js';
 import type { RemoteFs, RemoteFile } from '../remote/types.js';
 
 const CHUNK = 8 * 1024 * 1024;
+/** The process umask, read once: process.umask() with no argument reads it without changing it. */
+const UMASK = process.umask();
 
 /** Reads up to `length` bytes at `position`; Buffer.alloc(0) at end of file. */
 async function readChunk(file: RemoteFile, position: number, length: number): Promise<Buffer> {
@@ -19,7 +21,8 @@ async function readChunk(file: RemoteFile, position: number, length: number): Pr
 
 /** Returns the number of bytes written. */
 export async function fetchFile(remote: RemoteFs, remotePath: string, entry: TreeEntry, tempPath: string, finalPath: string): Promise<number> {
-  const local = await open(tempPath, 'w', 0o600);
+  // Created with its final mode (the file is invisible until renamed); fchmod only when the umask would strip bits.
+  const local = await open(tempPath, 'w', entry.mode & 0o777);
   let written = 0;
   let done = false;
   try {
@@ -41,10 +44,12 @@ export async function fetchFile(remote: RemoteFs, remotePath: string, entry: Tre
           if (!more) break;
         }
       } finally {
-        await file.close();
+        // Not awaited: the data is in, and a CLOSE reply would hold this file's slot for one more round trip.
+        // A failed close of a read-only handle loses nothing (the server frees it when the session ends).
+        file.close().catch(() => undefined);
       }
     }
-    await local.chmod(entry.mode);
+    if ((entry.mode & ~UMASK) !== entry.mode) await local.chmod(entry.mode);
     await local.utimes(utimesSeconds(entry.mtimeMs), utimesSeconds(entry.mtimeMs));
     await local.close();
     await rename(tempPath, finalPath);
@@ -53,6 +58,25 @@ export async function fetchFile(remote: RemoteFs, remotePath: string, entry: Tre
   } finally {
     if (!done) {
       await local.close().catch(() => { /* already closed on the success path above or a failed close: the unlink below is what matters */ });
+      await unlink(tempPath).catch(() => { /* the temp dir is emptied at the start of the next run anyway */ });
+    }
+  }
+}
+
+/** Writes an already-fetched file into the snapshot (temp name, mode, mtime, rename), as fetchFile does. */
+export async function placeFile(data: Buffer, entry: TreeEntry, tempPath: string, finalPath: string): Promise<void> {
+  const local = await open(tempPath, 'w', entry.mode & 0o777);
+  let done = false;
+  try {
+    if (data.length > 0) await local.write(data, 0, data.length, 0);
+    if ((entry.mode & ~UMASK) !== entry.mode) await local.chmod(entry.mode);
+    await local.utimes(utimesSeconds(entry.mtimeMs), utimesSeconds(entry.mtimeMs));
+    await local.close();
+    done = true;
+    await rename(tempPath, finalPath);
+  } finally {
+    if (!done) {
+      await local.close().catch(() => { /* the write or utimes failure above is the one to report */ });
       await unlink(tempPath).catch(() => { /* the temp dir is emptied at the start of the next run anyway */ });
     }
   }

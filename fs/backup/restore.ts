@@ -140,8 +140,9 @@ export async function runRestore(snapshotDir: string, target: BackupSource, opti
   localEntries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const listing = await listTree({ fs: target.fs, shell: target.shell, serverRoot: target.serverRoot }, '/');
   const remote = new Map<string, TreeEntry>(listing.entries.map((e) => [e.path, e]));
-  const precision = listing.mtimePrecisionMs;
-  const sameTime = (a: number, b: number) => Math.floor(a / precision) === Math.floor(b / precision);
+  // SFTP v3 SETSTAT carries whole seconds (draft-ietf-secsh-filexfer-02 §5), so that is all a restored file
+  // keeps: compare at that precision, or every restore would send everything again.
+  const sameTime = (a: number, b: number) => Math.floor(a / 1000) === Math.floor(b / 1000);
 
   const counts = { uploaded: 0, unchanged: 0, deleted: 0, failed: 0, bytes: 0 };
   const fail = (path: string, err: unknown) => {

@@ -17,12 +17,13 @@ import { link, lutimes, mkdir, rename, symlink, unlink, chmod, utimes } from 'no
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { listTree } from '../bulk/list-tree.js';
-import type { TreeEntry, TreeListing } from '../bulk/types.js';
+import type { RemoteShell, TreeEntry, TreeListing } from '../bulk/types.js';
 import { WorkQueue } from '../bulk/work-queue.js';
 import { FsError, isFsError } from '../errors.js';
 import { createRemoteHasher, localSha256 } from './checksum.js';
 import { createExcludeFilter } from './exclude.js';
-import { fetchFile } from './fetch-file.js';
+import { fetchFile, placeFile } from './fetch-file.js';
+import { fetchWithTar } from './tar-fetch.js';
 import { lstatOrNull, removeStaleEntries, sameFile, utimesSeconds } from './local-tree.js';
 import { asLocalFsError } from './local-error.js';
 import { acquireLock, type Lock } from './lock.js';
@@ -35,6 +36,10 @@ import {
 
 /** Per-file remote errors: the file is reported and skipped. Anything else (connection lost for good …) stops the run. */
 const PER_FILE_ERRORS = new Set(['ENOENT', 'EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'ELOOP', 'EINVAL']);
+/** Below this many files to copy, SFTP alone is as quick as starting a tar stream. */
+const TAR_MIN_FILES = 32;
+/** Bigger files go over SFTP with pipelined reads: the stream would hold them in memory whole. */
+const TAR_MAX_FILE_BYTES = 8 * 1024 * 1024;
 
 interface Plan {
   readonly entry: TreeEntry;
@@ -175,7 +180,25 @@ export async function runBackup(source: BackupSource, options: BackupOptions): P
       }
     };
     const work = new WorkQueue(options.concurrency);
+    // Small files to copy go through one tar stream when the server has a shell (fs/backup/tar-fetch.ts);
+    // links, big files and whatever tar could not deliver go through the SFTP queue meanwhile.
+    const tarPlans = source.shell && listing.method === 'find'
+      ? plans.filter((p) => p.action === 'copy' && p.entry.size <= TAR_MAX_FILE_BYTES) : [];
+    const viaTar = new Set(tarPlans.length >= TAR_MIN_FILES ? tarPlans : []);
+    const tarDone = viaTar.size === 0 ? Promise.resolve<TreeEntry[]>([]) : fetchWithTar(source.shell as RemoteShell, source.serverRoot,
+      [...viaTar].map((p) => p.entry), {
+        aborted,
+        place: async (entry, data) => {
+          await placeFile(data, entry, join(tempDir, String(tempCounter++)), join(partial, entry.path));
+          counts.copied += 1;
+          counts.bytes += data.length;
+          emit({ event: 'file', action: 'copy', path: entry.path, size: entry.size });
+          filesDone += 1;
+          progress();
+        },
+      });
     for (const plan of plans) {
+      if (viaTar.has(plan)) continue;
       work.add(async () => {
         if (aborted()) return;
         const target = join(partial, plan.entry.path);
@@ -200,6 +223,14 @@ export async function runBackup(source: BackupSource, options: BackupOptions): P
         if (st) await removeTree(target);
         await symlink(entry.linkTarget ?? '', target);
         await lutimes(target, utimesSeconds(entry.mtimeMs), utimesSeconds(entry.mtimeMs));
+      });
+    }
+    for (const entry of await tarDone) {
+      work.add(async () => {
+        if (aborted()) return;
+        await copy(entry, join(partial, entry.path));
+        filesDone += 1;
+        progress();
       });
     }
     await work.drain();

@@ -18,7 +18,8 @@ export function parseSnapshotName(name: string): Date | undefined {
   if (!m) return undefined;
   const [, y, mo, d, h, mi, s] = m.map(Number) as [number, number, number, number, number, number, number];
   const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
-  return Number.isNaN(date.getTime()) ? undefined : date;
+  // Date.UTC rolls over (month 13 → next year): only a name that formats back to itself is a real time.
+  return Number.isNaN(date.getTime()) || snapshotName(date) !== name ? undefined : date;
 }
 
 /**

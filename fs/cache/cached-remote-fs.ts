@@ -11,7 +11,8 @@
 import { constants } from 'node:fs';
 import { FsError, isFsError } from '../errors.js';
 import type { RemoteFile, RemoteFs, SetAttr } from '../remote/types.js';
-import type { Attr, ChangeEvent, ChangeListener, DirEntry, StatFs } from '../vfs/types.js';
+import { ChangeEmitter } from '../vfs/change-emitter.js';
+import type { Attr, ChangeListener, DirEntry, StatFs } from '../vfs/types.js';
 import { DataCache } from './data-cache.js';
 import { Generations } from './generations.js';
 import { createMemoryFile } from './memory-file.js';
@@ -53,6 +54,8 @@ export function createCachedRemoteFs(inner: Closable, overrides: Partial<CacheOp
 }
 
 const CREATES_OR_TRUNCATES = constants.O_CREAT | constants.O_TRUNC;
+/** Above this many changed names, a cached listing is read again instead of re-stat'ing each name. */
+const MAX_DIRTY_NAMES_TO_RESTAT = 32;
 /** O_ACCMODE from open(2); Node's fs.constants does not export it. */
 const ACCESS_MODE = constants.O_RDONLY | constants.O_WRONLY | constants.O_RDWR;
 
@@ -64,27 +67,9 @@ function isDirectory(attr: Attr): boolean {
   return (attr.mode & constants.S_IFMT) === constants.S_IFDIR;
 }
 
-class Listeners {
-  private readonly set = new Set<ChangeListener>();
-  add(listener: ChangeListener): () => void {
-    this.set.add(listener);
-    return () => this.set.delete(listener);
-  }
-  emit(event: ChangeEvent): void {
-    for (const listener of this.set) {
-      try {
-        listener(event);
-      } catch (err) {
-        // A listener's bug must not turn a lookup into a failure; make it visible instead of swallowing it.
-        process.emitWarning(`devmount change listener threw: ${(err as Error).message}`);
-      }
-    }
-  }
-}
-
 class CachingRemoteFs implements CachedRemoteFs {
   readonly [CACHED_REMOTE_FS] = true as const;
-  private readonly listeners = new Listeners();
+  private readonly listeners = new ChangeEmitter();
   private readonly meta: MetadataCache;
   private readonly data: DataCache;
   private readonly gens = new Generations();
@@ -151,7 +136,8 @@ class CachingRemoteFs implements CachedRemoteFs {
   async readdir(rawPath: string): Promise<DirEntry[]> {
     const dir = normalizePath(rawPath);
     const listing = this.meta.freshListing(dir);
-    if (listing) {
+    // Many names changed through this mount (a copy into the directory): one READDIR beats a stat per name.
+    if (listing && listing.dirty.size <= MAX_DIRTY_NAMES_TO_RESTAT) {
       this.counters.dirHits += 1;
       return this.materialize(dir, listing);
     }
@@ -366,10 +352,12 @@ class CachingRemoteFs implements CachedRemoteFs {
       return cached;
     }
     this.counters.dataMisses += 1;
-    const startedAt = this.gens.current();
-    const bytes = await this.inner.readFile(path);
-    if (this.storable(path, startedAt)) this.data.set(path, attr, bytes);
-    return bytes;
+    // Many requests for one page at once (a dev server under load) share one download.
+    return this.shared(`readFile:${path}`, path, async (startedAt) => {
+      const bytes = await this.inner.readFile(path);
+      if (this.storable(path, startedAt)) this.data.set(path, attr, bytes);
+      return bytes;
+    });
   }
 
   /** auto_cache: ask the server; cached bytes that the reply contradicts were changed there. */

@@ -10,7 +10,8 @@
  * - its per-operation timeout (default 15 s, then ETIMEDOUT) is shorter than our op_timeout: set explicitly;
  * - a handle value of 0 is never stored (`if (fd != 0) info->fh = fd`): VFS handle h travels as h + 1;
  * - `create` gets no open flags: see `create` below;
- * - `utimens` hands JS the access time twice (fuse-native.c passes l->atime for both): see `utimens` below;
+ * - `utimens` hands JS the access time twice in the stock build (fuse-native.c passes l->atime for both):
+ *   scripts/patch-fuse-native.mjs builds a fixed copy at install time, which native.ts prefers;
  * - its `unmount` runs `fusermount -uz "<path>"` through a shell: we unmount with execFile (mount-table.ts).
  */
 import { constants as fsConstants } from 'node:fs';
@@ -239,9 +240,11 @@ export function createFuseOperations(vfs: Vfs, options: FuseAdapterOptions): Par
       done(cb, work);
     },
     utimens(path, atimeMs, mtimeMs, cb) {
-      // fuse-native 2.2.6 passes the access time in both arguments (fuse-native.c utimens: l->atime twice), so
-      // what arrives as `mtimeMs` is the requested atime; `touch`, `touch -d` and `touch -r` set both to the
-      // same value and come out right. UTIME_NOW/UTIME_OMIT arrive as 1073 ms (see UTIME_SPECIAL_MS).
+      // With the patched build (native.ts `utimensPassesMtime`) both times are right. Stock fuse-native 2.2.6
+      // passes the access time in both arguments, so there `mtimeMs` is the requested atime; plain `touch` and
+      // `touch -d` set both to one value and still come out right. libfuse 2 calls utimens only when both
+      // times are set (fuse.c fuse_lib_setattr), so `touch -m` alone never reaches us. UTIME_NOW arrives as
+      // 1073 ms (see UTIME_SPECIAL_MS).
       const now = Date.now();
       const resolve = (ms: number) => (ms === UTIME_SPECIAL_MS ? now : ms);
       done(cb, vfs.utimens(path, resolve(atimeMs), resolve(mtimeMs)));

@@ -1,10 +1,11 @@
 /**
- * Loads fuse-native (a CommonJS N-API addon with no type declarations) behind a typed surface, and its native
+ * Loads fuse-native (a CommonJS N-API addon with no type declarations) behind a typed surface — preferring the
+ * copy with the utimens fix that scripts/patch-fuse-native.mjs builds at install time — and its native
  * binding, which the adapter needs to release fuse-native's libuv handle after unmounting itself: fuse-native's
  * own `unmount` runs `fusermount -uz "<path>"` through a shell (index.js `Fuse.unmount`), which we never call.
  */
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 
 /** The stat shape fuse-native's getStatArray reads (times in ms since the epoch). */
 export interface NativeStat {
@@ -92,7 +93,15 @@ export interface NativeBinding {
 export interface LoadedFuse {
   readonly Fuse: NativeFuseConstructor;
   readonly binding: NativeBinding;
+  /**
+   * Whether utimens receives the real modification time: true for the copy scripts/patch-fuse-native.mjs
+   * builds at install time; false for stock fuse-native 2.2.6, which passes the access time twice.
+   */
+  readonly utimensPassesMtime: boolean;
 }
+
+/** Where scripts/patch-fuse-native.mjs puts its build, relative to the stock package's node_modules. */
+const PATCHED_DIR = ['.cache', 'devmount', 'fuse-native'];
 
 let loaded: LoadedFuse | undefined;
 
@@ -102,11 +111,23 @@ export function loadFuseNative(): LoadedFuse {
   // Loading runs node-gyp-build's synchronous directory probes under node_modules: this happens once, before
   // anything is mounted, so it cannot block on our own mount.
   const require = createRequire(import.meta.url);
-  const Fuse = require('fuse-native') as NativeFuseConstructor;
-  const fuseMain = require.resolve('fuse-native');
-  // The same .node file fuse-native loaded: require's module cache returns the very same binding object.
-  const nodeGypBuild = createRequire(fuseMain)('node-gyp-build') as (dir: string) => NativeBinding;
-  const binding = nodeGypBuild(dirname(fuseMain));
-  loaded = Object.freeze({ Fuse, binding });
+  const stockMain = require.resolve('fuse-native');
+  const patchedMain = join(dirname(dirname(stockMain)), ...PATCHED_DIR, 'index.js');
+  loaded = tryLoad(patchedMain, true) ?? (tryLoad(stockMain, false) as LoadedFuse);
   return loaded;
+}
+
+/** Loads fuse-native from `main`; undefined for the optional patched copy when it is absent or broken. */
+function tryLoad(main: string, optional: boolean): LoadedFuse | undefined {
+  try {
+    const requireHere = createRequire(main);
+    const Fuse = requireHere(main) as NativeFuseConstructor;
+    // The same .node file fuse-native loaded: require's module cache returns the very same binding object.
+    const nodeGypBuild = requireHere('node-gyp-build') as (dir: string) => NativeBinding;
+    const binding = nodeGypBuild(dirname(main));
+    return Object.freeze({ Fuse, binding, utimensPassesMtime: optional });
+  } catch (err) {
+    if (!optional) throw err;
+    return undefined; // no patched build (no compiler at install time): the stock package is the fallback
+  }
 }

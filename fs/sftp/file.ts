@@ -9,6 +9,11 @@
  * so unacknowledged write data is kept (in the operation) and replayed; `write()` resolves only when every
  * chunk is acknowledged. A write that cannot be replayed (file removed, permission changed) rejects, and the
  * error is also reported once by the next fsync()/close(), like close(2) reports deferred write errors.
+ *
+ * Replays go out in issue order (the session table keeps it), so overlapping writes end as the last one
+ * issued. One limit no client can remove: a server process that outlives the connection (a killed sshd
+ * session may leave its internal-sftp child running briefly) may still apply requests it had already
+ * read; it drains them in microseconds, while a replay needs a new SSH handshake first.
  */
 import { FsError } from '../errors.js';
 import type { RemoteFile } from '../remote/types.js';
@@ -17,6 +22,7 @@ import type { ResolvedSftpOptions } from './options.js';
 import type { Attempt, Session } from './session.js';
 import { rethrowMapped, toFsError } from './status.js';
 import { SFTP_OPEN, hasExtension, reopenFlags, toAttr, wire } from './wire.js';
+import { topUpReceiveWindow } from './window.js';
 
 /** Runs fn(0..count-1) with at most `width` running at once; waits for all started ones, then throws the first error. */
 export async function forEachWindowed(count: number, width: number, fn: (index: number) => Promise<void>): Promise<void> {
@@ -81,12 +87,14 @@ export class SftpFile implements RemoteFile {
     await forEachWindowed(count, this.options.chunksInFlight, async (i) => {
       if (i > firstShort) return;
       const want = Math.min(chunk, length - i * chunk);
-      const got = await this.session.run({
-        name: 'read',
-        path: this.path,
-        policy: 'idempotent',
-        run: (a) => this.readFully(a, position + i * chunk, want),
-      });
+      const got = await this.session.dataSlots.with(() =>
+        this.session.run({
+          name: 'read',
+          path: this.path,
+          policy: 'idempotent',
+          run: (a) => this.readFully(a, position + i * chunk, want),
+        }),
+      );
       parts[i] = got;
       if (got.length < want) firstShort = Math.min(firstShort, i);
     });
@@ -227,19 +235,21 @@ export class SftpFile implements RemoteFile {
     const count = Math.ceil(data.length / chunk);
     await forEachWindowed(count, this.options.chunksInFlight, async (i) => {
       const piece = data.subarray(i * chunk, Math.min(data.length, (i + 1) * chunk));
-      await this.session.run({
-        name: 'write',
-        path: this.path,
-        policy: 'idempotent', // a positional write re-sent after a drop writes the same bytes at the same place
-        run: async (a) => {
-          const h = await this.handleFor(a);
-          try {
-            await wire.write(a.conn.sftp, h, piece, position + i * chunk);
-          } catch (err) {
-            rethrowMapped(err, this.path);
-          }
-        },
-      });
+      await this.session.dataSlots.with(() =>
+        this.session.run({
+          name: 'write',
+          path: this.path,
+          policy: 'idempotent', // a positional write re-sent after a drop writes the same bytes at the same place
+          run: async (a) => {
+            const h = await this.handleFor(a);
+            try {
+              await wire.write(a.conn.sftp, h, piece, position + i * chunk);
+            } catch (err) {
+              rethrowMapped(err, this.path);
+            }
+          },
+        }),
+      );
     });
   }
 
@@ -253,6 +263,7 @@ export class SftpFile implements RemoteFile {
         const n = await wire.read(a.conn.sftp, h, buf, got, length - got, position + got);
         if (n === 0) break; // SSH_FX_EOF (ssh2 reports it as 0 bytes)
         got += n;
+        topUpReceiveWindow(a.conn.sftp);
       }
     } catch (err) {
       rethrowMapped(err, this.path);

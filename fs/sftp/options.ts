@@ -25,6 +25,8 @@ export interface SftpOptions {
   readonly chunkBytes: number;
   /** SFTP READ/WRITE requests in flight per read()/write() call. */
   readonly chunksInFlight: number;
+  /** READ/WRITE requests in flight per connection, over all files and calls (bounds memory on slow links). */
+  readonly maxChunksInFlight: number;
   /** READDIR requests in flight per listing (OpenSSH answers them in order, ~100 names each). */
   readonly readdirInFlight: number;
   readonly logger: SftpLogger | undefined;
@@ -44,6 +46,7 @@ export function resolveSftpOptions(partial: Partial<SftpOptions> = {}): Readonly
     maxAttempts: partial.maxAttempts ?? 8,
     chunkBytes: partial.chunkBytes ?? 256 * 1024,
     chunksInFlight: partial.chunksInFlight ?? 64,
+    maxChunksInFlight: partial.maxChunksInFlight ?? 128,
     readdirInFlight: partial.readdirInFlight ?? 16,
     logger: partial.logger ?? silent,
   });

@@ -23,16 +23,22 @@ export class SessionPool {
   private nextData = 0;
   private constructor(private readonly sessions: readonly Session[]) {}
 
+  /**
+   * The metadata connection first, alone: it is the one that may ask at the terminal (unknown host key,
+   * passphrase, password), and two connections must not prompt at once. The others follow in parallel.
+   */
   static async open(connector: Connector, options: ResolvedSftpOptions): Promise<SessionPool> {
+    const meta = await Session.open(connector, options, 'meta');
     const opened = await Promise.allSettled(
-      Array.from({ length: options.maxConns }, (_, i) => Session.open(connector, options, i === 0 ? 'meta' : `data${i}`)),
+      Array.from({ length: options.maxConns - 1 }, (_, i) => Session.open(connector, options, `data${i + 1}`)),
     );
+    const sessions = [meta, ...opened.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))];
     const failure = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure) {
-      await Promise.all(opened.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
+      await Promise.all(sessions.map((s) => s.close()));
       throw failure.reason;
     }
-    return new SessionPool(opened.map((r) => (r as PromiseFulfilledResult<Session>).value));
+    return new SessionPool(sessions);
   }
 
   /** The session for metadata operations. */

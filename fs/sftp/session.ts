@@ -23,6 +23,8 @@ import type { SshConnection, Connector } from '../ssh/types.js';
 import type { ConnectionState } from '../vfs/types.js';
 import { isConnectionLoss, toFsError } from './status.js';
 import type { ResolvedSftpOptions } from './options.js';
+import { Slots } from './slots.js';
+import { topUpReceiveWindow } from './window.js';
 
 export type RetryPolicy = 'idempotent' | 'guarded' | 'once';
 
@@ -87,12 +89,16 @@ export class Session {
   private readonly pending = new Set<Pending>();
   private readonly stateListeners = new Set<(state: ConnectionState) => void>();
   private readonly connectionWaiters = new Set<() => void>();
+  /** Bounds READ/WRITE requests in flight on this connection (fs/sftp/file.ts takes a slot per chunk). */
+  readonly dataSlots: Slots;
 
   private constructor(
     private readonly connector: Connector,
     private readonly options: ResolvedSftpOptions,
     private readonly label: string,
-  ) {}
+  ) {
+    this.dataSlots = new Slots(options.maxChunksInFlight);
+  }
 
   /** Connects once; the first connection's errors (ConnectError) go to the caller, later drops are retried. */
   static async open(connector: Connector, options: ResolvedSftpOptions, label: string): Promise<Session> {
@@ -196,6 +202,7 @@ export class Session {
     const token = ++p.token;
     p.live = live;
     const timeoutMs = this.options.opTimeoutMs;
+    const sentAt = Date.now();
     const watchdog = () => {
       if (p.token !== token) return;
       const silentMs = Date.now() - Math.max(live.lastReplyAt, sentAt);
@@ -207,7 +214,6 @@ export class Session {
       this.fail(p, new FsError('EIO', `${p.op.name}: no reply from the server within ${timeoutMs} ms`, p.op.path));
       this.markDead(live, 'no reply');
     };
-    const sentAt = Date.now();
     p.timer = setTimeout(watchdog, timeoutMs);
     let promise: Promise<unknown>;
     try {
@@ -292,6 +298,7 @@ export class Session {
     conn.client.on('close', () => this.markDead(live, 'connection closed'));
     conn.sftp.on('close', () => this.markDead(live, 'SFTP channel closed'));
     conn.closed.then(() => this.markDead(live, 'connection closed'), () => this.markDead(live, 'connection closed'));
+    topUpReceiveWindow(conn.sftp);
     this.setState('connected');
     this.wakeConnectionWaiters();
     for (const p of [...this.pending]) {

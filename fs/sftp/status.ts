@@ -56,7 +56,7 @@ export function isConnectionLoss(err: unknown): boolean {
   if (status === SFTP_STATUS.NO_CONNECTION || status === SFTP_STATUS.CONNECTION_LOST) return true;
   if (status !== undefined) return false;
   const message = err instanceof Error ? err.message : String(err);
-  return /No response from server|Not connected|Channel is not open|Unable to exec|channel open failure/i.test(message);
+  return /No response from server|Not connected/i.test(message);
 }
 
 /** THE mapping: an ssh2 SFTP error (or anything else thrown below the session) → FsError. */

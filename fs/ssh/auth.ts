@@ -40,8 +40,11 @@ export interface AuthReport {
   readonly tried: string[];
   readonly encryptedWithoutPrompt: string[];
   serverMethods: readonly string[] | undefined;
-  /** Set when authentication must stop for a reason other than "the server said no" (unreadable key file). */
-  failure: ConnectError | undefined;
+  /**
+   * Set when authentication must stop for a reason other than "the server said no": an unreadable key file
+   * (ConnectError 'key-file'), or the prompter's own error (Ctrl-C), which goes out unchanged.
+   */
+  failure: Error | undefined;
 }
 
 type Candidate = { readonly kind: 'agent' } | { readonly kind: 'key'; readonly file: string } | { readonly kind: 'password' };
@@ -80,7 +83,14 @@ export function createAuthHandler(options: ResolvedSshOptions, prompter: Prompte
 
   const keyboardInteractive = (name: string, instructions: string, _lang: string, prompts: Prompt[], finish: KeyboardInteractiveCallback) => {
     report.lastPassword = lastPassword;
-    answerPrompts(prompts, lastPassword, prompter, [name, instructions].filter(Boolean).join('\n')).then(finish, () => finish([]));
+    answerPrompts(prompts, lastPassword, prompter, [name, instructions].filter(Boolean).join('\n')).then((answers) => {
+      // One hidden prompt is a password (PAM's "Password:"): remember what was typed, like a password login.
+      if (prompts.length === 1 && prompts[0]?.echo !== true && answers[0] !== undefined) report.lastPassword = answers[0];
+      finish(answers);
+    }, (err: unknown) => {
+      report.failure = err instanceof Error ? err : new Error(String(err));
+      finish([]);
+    });
   };
 
   const nextMethod = async (allowed: readonly AuthenticationType[] | null): Promise<AnyAuthMethod | undefined> => {
@@ -122,7 +132,7 @@ export function createAuthHandler(options: ResolvedSshOptions, prompter: Prompte
     nextMethod(methodsLeft).then(
       (method) => (method === undefined ? stop(next) : next(method)),
       (err: unknown) => {
-        report.failure = err instanceof ConnectError ? err : new ConnectError('auth', `authentication stopped: ${(err as Error).message}`);
+        report.failure = err instanceof Error ? err : new ConnectError('auth', `authentication stopped: ${String(err)}`);
         stop(next);
       },
     );

@@ -41,11 +41,30 @@ function memoryTable(): MemoryFor {
 
 /**
  * Every call opens a new connection. A password or passphrase typed for one connection is reused by the
- * later ones (more sessions, reconnects), so only the first connection may need a terminal.
+ * later ones (more sessions, reconnects), so only the first connection may need a terminal. Until a first
+ * login has succeeded, calls made meanwhile (the pool opening max_conns sessions at once) wait for it, so
+ * the person is asked once, not once per session; if that first login fails they fail with it.
  */
 export function createConnector(options: ResolvedSshOptions): Connector {
   const memoryFor = memoryTable();
-  return () => connectWithSftp(options, memoryFor);
+  let loggedIn = false;
+  let firstLogin: Promise<SshConnection> | undefined;
+  return async () => {
+    if (loggedIn) return connectWithSftp(options, memoryFor);
+    if (firstLogin) {
+      await firstLogin;
+      return connectWithSftp(options, memoryFor);
+    }
+    const attempt = connectWithSftp(options, memoryFor);
+    firstLogin = attempt;
+    try {
+      const connection = await attempt;
+      loggedIn = true;
+      return connection;
+    } finally {
+      firstLogin = undefined;
+    }
+  };
 }
 
 /** "user@host:port", for messages. */
@@ -92,7 +111,8 @@ async function sshHandshake(options: ResolvedSshOptions, sock: Duplex, prompter:
   const known = knownKeyTypes(await loadKnownHosts(options.knownHostsFiles), hostKeyName(options));
   const endpoint = { hostName: options.hostName, port: options.port, via: options.jump?.hostName };
   const client = new Client();
-  let hostKeyFailure: ConnectError | undefined;
+  // Why we refused the host key: a ConnectError from the check, or the prompter's own error (Ctrl-C).
+  let hostKeyFailure: Error | undefined;
   return new Promise<Client>((resolve, reject) => {
     let settled = false;
     const detach = () => {
@@ -101,7 +121,7 @@ async function sshHandshake(options: ResolvedSshOptions, sock: Duplex, prompter:
       client.removeListener('ready', onReady);
       signal.removeEventListener('abort', onAbort);
     };
-    const fail = (err: ConnectError) => {
+    const fail = (err: Error) => {
       if (settled) return;
       settled = true;
       detach();
@@ -143,13 +163,17 @@ async function sshHandshake(options: ResolvedSshOptions, sock: Duplex, prompter:
       algorithms: { serverHostKey: preferKnownHostKeyTypes(known) as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] },
       hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
         hostKeyCheck(key).then(() => verify(true), (err: unknown) => {
-          hostKeyFailure = classifyConnectError(err, endpoint);
+          hostKeyFailure = err instanceof Error ? err : classifyConnectError(err, endpoint);
           verify(false);
         });
       },
       authHandler: createAuthHandler(options, prompter, report, memory),
     };
-    client.connect(config);
+    try {
+      client.connect(config);
+    } catch (err) {
+      fail(classifyConnectError(err, endpoint)); // ssh2 throws synchronously on a config it cannot use
+    }
   });
 }
 

@@ -8,6 +8,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { SshConfigError } from './types.js';
 
 export interface KnownHostEntry {
   readonly file: string;
@@ -82,7 +83,7 @@ export async function loadKnownHosts(files: readonly string[]): Promise<KnownHos
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EACCES') return ''; // like ssh: an unreadable file holds no keys
-      throw err;
+      throw new SshConfigError(`cannot read known_hosts file ${file} (${code ?? (err as Error).message}): give a file with -o UserKnownHostsFile=…`);
     }
   }));
   return texts.flatMap((text, i) => parseKnownHosts(text, files[i] ?? ''));

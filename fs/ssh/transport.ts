@@ -19,7 +19,9 @@ export function openTcp(options: ResolvedSshOptions, signal: AbortSignal): Promi
     return Promise.reject(classifyConnectError(Object.assign(new Error('invalid name'), { code: 'ENOTFOUND' }), options));
   }
   return new Promise<Duplex>((resolve, reject) => {
-    const socket = tcpConnect({ host: options.hostName, port: options.port });
+    // TCP_NODELAY, as ssh(1) sets for interactive sessions (packet_set_interactive → set_nodelay): with Nagle on,
+    // each small SFTP request waits for the previous one's ACK, ~1 extra RTT per request (measured for backup).
+    const socket = tcpConnect({ host: options.hostName, port: options.port, noDelay: true });
     const onAbort = () => {
       socket.destroy();
       reject(signal.reason instanceof ConnectError ? signal.reason : new ConnectError('timeout', `timed out connecting to ${options.hostName}:${options.port}`));

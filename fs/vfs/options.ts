@@ -29,7 +29,7 @@ const VFS_DEFAULTS = Object.freeze({
   maxDirtyBytesPerHandle: 8 * 1024 * 1024,
   maxDirtyBytesTotal: 64 * 1024 * 1024,
   readAheadMinBytes: 128 * 1024,
-  readAheadMaxBytes: 4 * 1024 * 1024,
+  readAheadMaxBytes: 8 * 1024 * 1024,
 });
 
 export function resolveVfsOptions(overrides: VfsOverrides = {}): VfsOptions {

@@ -1,12 +1,17 @@
 /**
- * Read-ahead for one open handle (issue 6, "Reads"). A read that continues where the last one ended is
- * sequential: the window grows (start `minBytes`, doubling up to `maxBytes`) and segments ahead of the
- * reader are requested before they are needed, each a pipelined RemoteFile.read. A read elsewhere is
- * random: segments are dropped, the window shrinks back, and exactly what was asked is read.
+ * Read-ahead for one open handle (issue 6, "Reads"). Reads near where the stream of reads has got to are
+ * sequential: the window grows (from `minBytes`, doubling up to `maxBytes`) and segments ahead of the
+ * reader are requested before they are needed, each one a RemoteFile.read that the SFTP layer pipelines.
+ * "Near" rather than "exactly at": the kernel sends its own read-ahead as several 128 KiB reads at once,
+ * and they may reach us slightly out of order. A read far away is random: exactly what was asked is read,
+ * the window shrinks back and the segments are dropped.
  *
  * A segment's promise never rejects (it settles to {error}): a prefetch that fails only matters if a read
  * needs it, and then that read rejects with the error — never a short read (sshfs#224: a read error
  * reported as EOF makes silently truncated copies).
+ *
+ * State (single JS thread, changed only synchronously): `segments` ascending and contiguous; `streamEnd`
+ * the furthest byte the application has read; `eofAt` where a segment came back short.
  */
 import type { RemoteFile } from '../remote/types.js';
 
@@ -23,14 +28,19 @@ export interface ReadAheadOptions {
   readonly maxBytes: number;
 }
 
-const MAX_SEGMENT_BYTES = 1024 * 1024;
+/** One RemoteFile.read per segment; the SFTP layer pipelines it as many READ requests. */
+const MAX_SEGMENT_BYTES = 2 * 1024 * 1024;
+/** How far from the stream a read may land and still count as sequential (kernel read-ahead reorders). */
+const NEAR_BYTES = 1024 * 1024;
 
 export class ReadAhead {
   private segments: Segment[] = [];
-  private nextExpected = 0;
+  private streamEnd = 0;
+  /** Sequential reads in a row; the first one reads no further than `minBytes`, so a small file costs one request. */
+  private run = 0;
   private window: number;
-  /** Where a segment came back short: no prefetch past it (reads there go straight to the file). */
   private eofAt = Number.POSITIVE_INFINITY;
+  /** Bytes that came back from prefetch requests (for stats). */
   prefetchedBytes = 0;
 
   constructor(
@@ -48,61 +58,79 @@ export class ReadAhead {
 
   async read(position: number, length: number): Promise<Buffer> {
     const end = position + length;
-    const sequential = position === this.nextExpected || this.covered(position);
-    this.nextExpected = end;
-    if (!sequential) {
+    if (!this.isNear(position)) {
       this.invalidate();
       this.window = this.options.minBytes;
+      this.run = 0;
+      this.streamEnd = end;
       return this.file.read(position, length);
     }
+    this.streamEnd = Math.max(this.streamEnd, end);
     if (position >= this.eofAt) {
-      // The file may have grown since we saw its end: ask again, without prefetching.
-      this.invalidate();
-      return this.file.read(position, length);
+      // At or past the end we saw: ask the file itself (it may have grown), without prefetching more.
+      const data = await this.file.read(position, length);
+      if (data.length > 0) this.eofAt = Number.POSITIVE_INFINITY;
+      return data;
     }
-    this.window = Math.min(this.options.maxBytes, this.window * 2);
-    this.segments = this.segments.filter((s) => s.start + s.length > position);
-    if (this.segments.length > 0 && this.segments[0]!.start > position) this.segments = [];
-    this.extend(position, Math.max(end, position + this.window));
+    this.run += 1;
+    if (this.run > 1) this.window = Math.min(this.options.maxBytes, this.window * 2);
+    // Keep a little behind the stream for reads that arrive late, drop the rest.
+    const keepFrom = this.streamEnd - Math.max(this.window, NEAR_BYTES);
+    this.segments = this.segments.filter((s) => s.start + s.length > keepFrom);
+    const first = this.run === 1;
+    this.extend(position, first ? Math.max(end, position + this.options.minBytes) : Math.max(end, this.streamEnd + this.window), first);
+    if (!this.covers(position)) return this.file.read(position, length);
     return this.gather(position, end);
   }
 
-  private covered(position: number): boolean {
+  private isNear(position: number): boolean {
+    if (this.covers(position)) return true;
+    return Math.abs(position - this.streamEnd) <= Math.max(this.window, NEAR_BYTES);
+  }
+
+  private covers(position: number): boolean {
     const first = this.segments[0];
     const last = this.segments[this.segments.length - 1];
     return first !== undefined && last !== undefined && first.start <= position && position < last.start + last.length;
   }
 
-  private extend(from: number, until: number): void {
+  /** Requests segments from the end of the last one (or `from`) up to `until`. */
+  private extend(from: number, until: number, single: boolean): void {
     const last = this.segments[this.segments.length - 1];
     let at = last ? last.start + last.length : from;
     const segmentBytes = Math.min(MAX_SEGMENT_BYTES, Math.max(this.options.minBytes, Math.floor(this.window / 4)));
     while (at < until && at < this.eofAt) {
       const start = at;
-      const result: Promise<SegmentResult> = this.file.read(start, segmentBytes).then(
-        (data) => ({ data }),
+      const length = single ? until - start : segmentBytes;
+      const result: Promise<SegmentResult> = this.file.read(start, length).then(
+        (data) => {
+          this.prefetchedBytes += data.length;
+          return { data };
+        },
         (error: unknown) => ({ error }),
       );
-      this.segments.push({ start, length: segmentBytes, result });
-      this.prefetchedBytes += segmentBytes;
-      at += segmentBytes;
+      this.segments.push({ start, length, result });
+      at += length;
     }
   }
 
   private async gather(position: number, end: number): Promise<Buffer> {
     const pieces: Buffer[] = [];
+    let cursor = position;
     for (const segment of [...this.segments]) {
+      if (segment.start + segment.length <= cursor) continue;
       if (segment.start >= end) break;
       const outcome = await segment.result;
       if ('error' in outcome) {
         this.invalidate();
         throw outcome.error;
       }
-      const from = Math.max(position, segment.start) - segment.start;
+      const from = cursor - segment.start;
       const to = Math.min(end, segment.start + segment.length) - segment.start;
       if (from < outcome.data.length) pieces.push(outcome.data.subarray(from, Math.min(to, outcome.data.length)));
+      cursor = segment.start + to;
       if (outcome.data.length < segment.length) {
-        // Short segment: end of file. Segments after it were requested past the end; drop them.
+        // Short segment: end of file. Later segments were requested past the end; drop them.
         this.eofAt = segment.start + outcome.data.length;
         this.segments = this.segments.filter((s) => s.start <= segment.start);
         break;

@@ -72,6 +72,7 @@ class RemoteVfs implements Vfs {
   private readonly changes = new ChangeEmitter();
   private readonly budget: DirtyBudget;
   private readonly base: VfsRemote;
+  private readonly stopForwarding: () => void;
   private closed = false;
   private readonly counters = { reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0, flushes: 0, writeErrors: 0 };
   /** Bytes prefetched and SFTP writes issued by handles already released (live handles are added in stats()). */
@@ -84,7 +85,7 @@ class RemoteVfs implements Vfs {
     this.base = remote.inner as VfsRemote;
     this.budget = new DirtyBudget(options.maxDirtyBytesTotal);
     // Changes the cache notices on the server (a fresh reply contradicting an old one) go to our listeners too.
-    remote.onChange((event) => this.changes.emit(event));
+    this.stopForwarding = remote.onChange((event) => this.changes.emit(event));
   }
 
   // ---- metadata --------------------------------------------------------------------------------------
@@ -333,6 +334,7 @@ class RemoteVfs implements Vfs {
     if (this.closed) return;
     this.closed = true;
     const results = await Promise.allSettled(this.handles.ids().map((fh) => this.release(fh)));
+    this.stopForwarding();
     await this.remote.close();
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;

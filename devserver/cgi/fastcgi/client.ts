@@ -72,13 +72,14 @@ export function startFastCgiRequest(socket: Socket, params: Readonly<Record<stri
     });
   });
 
-  socket.write(encodeBeginRequest(REQUEST_ID));
-  const encodedParams = encodeParams(params);
-  for (const record of encodeStream(RecordType.params, REQUEST_ID, encodedParams)) socket.write(record);
-  socket.write(encodeRecord(RecordType.params, REQUEST_ID));
+  // One write for the whole request head (and the empty STDIN when there is no body): php-cgi then finds the
+  // complete request in a single read instead of waking up per record.
+  const head = [encodeBeginRequest(REQUEST_ID), ...encodeStream(RecordType.params, REQUEST_ID, encodeParams(params)),
+    encodeRecord(RecordType.params, REQUEST_ID)];
   if (body === null) {
-    socket.write(encodeRecord(RecordType.stdin, REQUEST_ID));
+    socket.write(Buffer.concat([...head, encodeRecord(RecordType.stdin, REQUEST_ID)]));
   } else {
+    socket.write(Buffer.concat(head));
     body.on('data', (chunk: Buffer) => {
       if (socket.destroyed) return;
       let ok = true;

@@ -19,6 +19,8 @@ import { startFastCgiRequest } from './client.js';
 export interface FastCgiPoolOptions {
   /** php-cgi binary. */
   readonly bin: string;
+  /** Fixed php-cgi options (-d settings) from our configuration. */
+  readonly args?: readonly string[];
   /** Maximum number of workers (and so of scripts running at once). */
   readonly size: number;
   /** PHP_FCGI_MAX_REQUESTS for each worker. */
@@ -66,11 +68,17 @@ export async function createFastCgiPool(options: FastCgiPoolOptions): Promise<Sc
   const waiting: Array<(worker: Worker) => void> = [];
   let nextId = 0;
   let closed = false;
+  // Workers run in their own process groups, so they would outlive us if we exit without close() (an uncaught
+  // error, process.exit elsewhere): kill them on the way out. process.kill is synchronous, fit for 'exit'.
+  const killAllOnExit = (): void => {
+    for (const worker of all) kill(worker);
+  };
+  process.once('exit', killAllOnExit);
 
   function startWorker(): Worker {
     const id = nextId++;
     const socketPath = join(dir, `php-${id}.sock`);
-    const child = spawn(opts.bin, ['-b', socketPath], {
+    const child = spawn(opts.bin, ['-b', socketPath, ...(opts.args ?? [])], {
       env: { PATH: opts.path, PHP_FCGI_CHILDREN: '0', PHP_FCGI_MAX_REQUESTS: String(opts.maxRequests) },
       stdio: ['ignore', 'ignore', 'pipe'],
       detached: true,
@@ -210,6 +218,7 @@ export async function createFastCgiPool(options: FastCgiPoolOptions): Promise<Sc
     },
     async close(): Promise<void> {
       closed = true;
+      process.off('exit', killAllOnExit);
       const workers = [...all];
       for (const worker of workers) kill(worker);
       await Promise.allSettled(workers.map((w) => w.exited));

@@ -1,0 +1,161 @@
+/**
+ * The PHP, CGI, .htaccess and proxy flags of `devmount serve` (issue 4), plugged into serve.ts through its
+ * serveFlagHooks: options are parsed and checked here, the executors and stores are created once, and the
+ * middlewares go into the stack's named slots (devserver/stack.ts).
+ */
+import { access, constants } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { delimiter, join } from 'node:path';
+import type { Command } from 'commander';
+import type { Logger } from 'pino';
+import { UserError } from '../user-error.js';
+import type { DevServerOptions } from '../../devserver/server.js';
+import type { FileSource } from '../../devserver/file-source.js';
+import type { Middleware } from '../../devserver/middleware.js';
+import type { ScriptExecutor } from '../../devserver/cgi/executor.js';
+import { createSpawnExecutor } from '../../devserver/cgi/spawn-executor.js';
+import { createFastCgiPool } from '../../devserver/cgi/fastcgi/pool.js';
+import { createHtaccessStore } from '../../devserver/htaccess/store.js';
+import { parseProxySpec, ProxySpecError, type ProxyRoute } from '../../devserver/proxy/routes.js';
+import { htaccess } from '../../devserver/middlewares/htaccess.js';
+import { htaccessErrorDocuments } from '../../devserver/middlewares/htaccess-error-documents.js';
+import { php } from '../../devserver/middlewares/php.js';
+import { cgi } from '../../devserver/middlewares/cgi.js';
+import { proxy, proxyUpgradeHandler } from '../../devserver/middlewares/proxy.js';
+import type { ServeFlagHook, ServeFlags } from './serve.js';
+
+interface PhpFlags {
+  php?: boolean | string;
+  phpWorkers?: string;
+  phpTimeout?: string;
+  cgi: string[];
+  proxy: string[];
+  htaccess: boolean;
+}
+
+const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
+
+/**
+ * php-cgi settings for a dev server: Debian's php.ini caps POST bodies at 8 MB and uploads at 2 MB, which makes
+ * the large uploads a site accepts in production fail locally. post_max_size=0 means "no limit" (php.ini docs).
+ */
+export const PHP_DEV_ARGS: readonly string[] = Object.freeze(['-d', 'post_max_size=0', '-d', 'upload_max_filesize=4G']);
+
+async function findOnPath(name: string): Promise<string | null> {
+  if (name.includes('/')) {
+    return access(name, constants.X_OK).then(() => name, () => null);
+  }
+  for (const dir of (process.env.PATH ?? DEFAULT_PATH).split(delimiter)) {
+    if (dir === '') continue;
+    const candidate = join(dir, name);
+    if (await access(candidate, constants.X_OK).then(() => true, () => false)) return candidate;
+  }
+  return null;
+}
+
+async function rootHasPhp(source: FileSource): Promise<boolean> {
+  const entries = await source.readdir('/').catch(() => []);
+  return entries.some((e) => e.stat.kind === 'file' && e.name.toLowerCase().endsWith('.php'));
+}
+
+function parseWhole(value: string, flag: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max) {
+    throw new UserError('usage', `${flag} must be a whole number from ${min} to ${max}, not "${value}"`);
+  }
+  return n;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function cgiDirectory(dir: string): string {
+  const trimmed = dir.replace(/^\/+|\/+$/g, '');
+  if (trimmed === '' || trimmed.split('/').some((s) => s === '..' || s === '.' || s.startsWith('.'))) {
+    throw new UserError('usage', `--cgi ${dir}: give a directory inside the site, such as cgi-bin`);
+  }
+  return `/${trimmed}/`;
+}
+
+export const phpServeHook: ServeFlagHook = {
+  addOptions(command: Command): void {
+    command
+      .option('--php [bin]', 'run .php files through php-cgi (default: on when the root has .php files and php-cgi is installed)')
+      .option('--no-php', 'never run PHP, even when .php files are present')
+      .option('--php-workers <n>', 'persistent php-cgi FastCGI workers (0 = start php-cgi for every request)', String(Math.min(8, Math.max(2, cpus().length * 2))))
+      .option('--php-timeout <seconds>', 'stop a PHP or CGI script after this many seconds', '30')
+      .option('--cgi <dir>', 'also run executable files under DIR (site-relative) as CGI (cgi-bin/ always; repeatable)', collect, [])
+      .option('--proxy <prefix=url>', 'forward PREFIX to URL, e.g. /api=http://127.0.0.1:3000 (repeatable; WebSockets too)', collect, [])
+      .option('--no-htaccess', 'ignore .htaccess files');
+  },
+
+  async resolve(rawFlags: ServeFlags, { source, log }: { source: FileSource; log: Logger }): Promise<Partial<DevServerOptions>> {
+    const flags = rawFlags as ServeFlags & PhpFlags;
+    const timeoutMs = parseWhole(flags.phpTimeout ?? '30', '--php-timeout', 1, 86_400) * 1000;
+    const workers = parseWhole(flags.phpWorkers ?? '4', '--php-workers', 0, 256);
+    const routes: ProxyRoute[] = [];
+    for (const spec of flags.proxy ?? []) {
+      try {
+        routes.push(parseProxySpec(spec));
+      } catch (err) {
+        if (err instanceof ProxySpecError) throw new UserError('usage', err.message);
+        throw err;
+      }
+    }
+    const cgiDirs = ['/cgi-bin/', ...(flags.cgi ?? []).map(cgiDirectory)];
+    const path = process.env.PATH ?? DEFAULT_PATH;
+    const closers: Array<() => Promise<void> | void> = [];
+    const early: Middleware[] = [];
+    const beforeResolve: Middleware[] = [];
+    const beforeStatic: Middleware[] = [];
+    const beforeNotFound: Middleware[] = [];
+    let onUpgrade: DevServerOptions['onUpgrade'];
+
+    if (routes.length > 0) {
+      early.push(proxy(routes));
+      const upgrades = proxyUpgradeHandler(routes, log);
+      onUpgrade = (req, socket, head) => upgrades.handle(req, socket, head);
+      closers.push(() => upgrades.close());
+    }
+
+    const documentRoot = (await source.localPath('/')) ?? '';
+    const phpRequested = flags.php;
+    let phpExecutor: ScriptExecutor | null = null;
+    if (phpRequested !== false) {
+      const explicit = typeof phpRequested === 'string' ? phpRequested : null;
+      const bin = await findOnPath(explicit ?? 'php-cgi');
+      if (bin === null && (explicit !== null || phpRequested === true)) {
+        throw new UserError('usage', `${explicit ?? 'php-cgi'} not found: install php-cgi (Debian: apt install php-cgi) or give --php=/path/to/php-cgi`);
+      }
+      const wanted = phpRequested === true || explicit !== null || await rootHasPhp(source);
+      if (bin !== null && wanted) {
+        phpExecutor = workers === 0
+          ? createSpawnExecutor({ interpreter: bin, interpreterArgs: PHP_DEV_ARGS, description: `php-cgi per request (${bin})`, path })
+          : await createFastCgiPool({ bin, args: PHP_DEV_ARGS, size: workers, maxRequests: 500, path, onWorkerLog: (line) => log.warn({ php: line }, 'php-cgi') });
+        closers.push(() => phpExecutor?.close());
+        if (phpRequested === undefined) {
+          process.stdout.write(`devmount serve: PHP on (found .php files): ${phpExecutor.description}; --no-php to turn it off\n`);
+        }
+      }
+    }
+    const cgiExecutor = createSpawnExecutor({ interpreter: null, description: 'CGI programs', path });
+    closers.push(() => cgiExecutor.close());
+    beforeStatic.push(cgi({ executor: cgiExecutor, timeoutMs, directories: cgiDirs }));
+    if (phpExecutor !== null) beforeStatic.push(php({ executor: phpExecutor, timeoutMs }));
+
+    const indexNames = phpExecutor !== null ? ['index.html', 'index.htm', 'index.php'] : ['index.html', 'index.htm'];
+    if (flags.htaccess !== false) {
+      const store = createHtaccessStore(source, (w) => log.warn({ file: w.file, line: w.line }, `.htaccess: ${w.message}`));
+      closers.push(() => store.close());
+      beforeResolve.push(htaccess({ store, documentRoot, indexNames }));
+      beforeNotFound.push(htaccessErrorDocuments());
+    }
+    return {
+      slots: { early, beforeResolve, beforeStatic, beforeNotFound },
+      indexNames,
+      closers,
+      ...(onUpgrade !== undefined ? { onUpgrade } : {}),
+    };
+  },
+};

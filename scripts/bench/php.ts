@@ -1,0 +1,124 @@
+/**
+ * `npm run bench:php`: the same PHP page served four ways, measured with `wrk -t1 -c8 -d5s` in one run:
+ * devmount with php-cgi started per request (--php-workers 0), devmount with its FastCGI pool (the default),
+ * `php -S` (PHP's built-in server) and Apache 2.4 with mod_php (prefork). Also a WordPress pretty URL through
+ * .htaccess on devmount and Apache. Ratios against `php -S`; the machine is shared and noisy, so compare ratios
+ * within a run, not absolute numbers across runs.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { apacheAvailable, startApache } from '../../test/helpers/apache.js';
+import { writeSite, type SiteFiles } from '../../test/helpers/php-site.js';
+import { WORDPRESS_HTACCESS } from '../../test/helpers/rewrite-cases.js';
+
+const execFileAsync = promisify(execFile);
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const WRK_ARGS = ['-t1', '-c8', '-d5s'];
+
+const SITE: SiteFiles = {
+  '.htaccess': WORDPRESS_HTACCESS,
+  'hello.php': '<?php $rows = []; for ($i = 0; $i < 50; $i++) { $rows[] = "<li>item $i</li>"; } echo "<!doctype html><ul>", implode("", $rows), "</ul>";',
+  'index.php': '<?php echo "front controller: ", htmlspecialchars($_SERVER["REQUEST_URI"]);',
+};
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (typeof address !== 'object' || !address) throw new Error('no port');
+  return address.port;
+}
+
+async function waitForHttp(url: string, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) throw new Error(`${url}: server exited with ${child.exitCode}`);
+    try {
+      const res = await fetch(url);
+      await res.arrayBuffer();
+      if (res.ok) return;
+    } catch {
+      // Not listening yet: try again shortly (bounded by the loop).
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+async function wrk(url: string): Promise<number> {
+  const { stdout } = await execFileAsync('wrk', [...WRK_ARGS, url]);
+  const rate = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
+  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(stdout);
+  if (errors) throw new Error(`${url}: ${errors[1]} error responses`);
+  return rate ? Number(rate[1]) : NaN;
+}
+
+interface Server { readonly name: string; readonly origin: string; readonly htaccess: boolean; close(): Promise<void> }
+
+async function devmount(root: string, workers: number): Promise<Server> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [path.join(REPO, 'bin/devmount.js'), 'serve', root, '--port', String(port), '--no-livereload',
+    '--php', '--php-workers', String(workers), '--log-format', 'json'], { stdio: 'ignore' });
+  const origin = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${origin}/hello.php`, child);
+  return { name: workers === 0 ? 'devmount, php-cgi per request' : `devmount, FastCGI pool (${workers})`, origin, htaccess: true, close: () => stop(child) };
+}
+
+async function phpBuiltin(root: string): Promise<Server> {
+  const port = await freePort();
+  const child = spawn('php', ['-S', `127.0.0.1:${port}`, '-t', root], { stdio: 'ignore', env: { ...process.env, PHP_CLI_SERVER_WORKERS: '1' } });
+  const origin = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${origin}/hello.php`, child);
+  return { name: 'php -S', origin, htaccess: false, close: () => stop(child) };
+}
+
+async function main(): Promise<void> {
+  const base = await mkdtemp(path.join(tmpdir(), 'devmount-bench-php-'));
+  const root = path.join(base, 'site');
+  await writeSite(root, SITE);
+  const servers: Server[] = [];
+  try {
+    servers.push(await devmount(root, 0), await devmount(root, 4));
+    try {
+      servers.push(await phpBuiltin(root));
+    } catch (err) {
+      process.stdout.write(`php -S unavailable (install php-cli): ${err instanceof Error ? err.message : String(err)}\n`);
+    }
+    if (await apacheAvailable()) {
+      const apache = await startApache(SITE);
+      servers.push({ name: 'Apache 2.4 + mod_php (prefork)', origin: apache.origin, htaccess: true, close: () => apache.stop() });
+    } else {
+      process.stdout.write('Apache mod_php unavailable (apt install apache2 libapache2-mod-php)\n');
+    }
+    const results: Array<{ name: string; plain: number; pretty: number | null }> = [];
+    for (const server of servers) {
+      const plain = await wrk(`${server.origin}/hello.php`);
+      const pretty = server.htaccess ? await wrk(`${server.origin}/2024/05/a-post/`) : null;
+      results.push({ name: server.name, plain, pretty });
+    }
+    const reference = results.find((r) => r.name === 'php -S')?.plain ?? NaN;
+    process.stdout.write(`\nbench:php — wrk ${WRK_ARGS.join(' ')} (req/s; ratio = /hello.php vs php -S)\n`);
+    process.stdout.write(`${'server'.padEnd(36)} ${'/hello.php'.padStart(11)} ${'ratio'.padStart(7)} ${'pretty URL (.htaccess)'.padStart(23)}\n`);
+    for (const r of results) {
+      const ratio = Number.isFinite(reference) ? `${(r.plain / reference).toFixed(2)}x` : 'n/a';
+      process.stdout.write(`${r.name.padEnd(36)} ${r.plain.toFixed(0).padStart(11)} ${ratio.padStart(7)} ${(r.pretty === null ? 'n/a' : r.pretty.toFixed(0)).padStart(23)}\n`);
+    }
+  } finally {
+    await Promise.allSettled(servers.map((s) => s.close()));
+    await rm(base, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,79 @@
+/**
+ * A real dev server (createDevServer) with the PHP/CGI/.htaccess/proxy wiring of `devmount serve`
+ * (cli/commands/serve-php.ts) over a temporary site, with the log captured as JSON objects.
+ */
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { createDevServer, type DevServer } from '../../devserver/server.js';
+import { LocalFileSource } from '../../devserver/sources/local.js';
+import { phpServeHook } from '../../cli/commands/serve-php.js';
+import type { ServeFlags } from '../../cli/commands/serve.js';
+
+export type SiteFiles = Record<string, string | { readonly content: string; readonly mode: number }>;
+
+export async function writeSite(root: string, files: SiteFiles): Promise<void> {
+  for (const [name, spec] of Object.entries(files)) {
+    const file = path.join(root, name);
+    await mkdir(path.dirname(file), { recursive: true });
+    if (name.endsWith('/')) continue;
+    await writeFile(file, typeof spec === 'string' ? spec : spec.content);
+    if (typeof spec !== 'string') await chmod(file, spec.mode);
+  }
+}
+
+export interface PhpSite {
+  readonly root: string;
+  readonly origin: string;
+  readonly port: number;
+  readonly server: DevServer;
+  /** Every log line so far, parsed. */
+  readonly logs: Array<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+export interface PhpSiteOptions {
+  readonly phpWorkers?: number;
+  readonly phpTimeoutSeconds?: number;
+  readonly proxy?: readonly string[];
+  readonly cgi?: readonly string[];
+}
+
+export async function startPhpSite(files: SiteFiles, options: PhpSiteOptions = {}): Promise<PhpSite> {
+  const base = await mkdtemp(path.join(tmpdir(), 'devmount-php-'));
+  const root = path.join(base, 'site');
+  await mkdir(root, { recursive: true });
+  await writeSite(root, files);
+  const logs: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') logs.push(JSON.parse(line) as Record<string, unknown>);
+      callback();
+    },
+  });
+  const log = pino({ level: 'debug', base: undefined }, sink);
+  const source = await LocalFileSource.open(root, { watch: 'auto' });
+  const flags = {
+    host: '127.0.0.1', listing: true, header: [], livereload: false, allowedHost: [], logFormat: 'json',
+    php: true, phpWorkers: String(options.phpWorkers ?? 2), phpTimeout: String(options.phpTimeoutSeconds ?? 20),
+    cgi: [...(options.cgi ?? [])], proxy: [...(options.proxy ?? [])], htaccess: true,
+  } as unknown as ServeFlags;
+  const extra = await phpServeHook.resolve(flags, { source, log });
+  let server: DevServer;
+  try {
+    server = await createDevServer({ ...extra, source, logger: log, port: 0, liveReload: false, cache: false });
+  } catch (err) {
+    await Promise.allSettled((extra.closers ?? []).map(async (c) => c()));
+    await source.close();
+    throw err;
+  }
+  return {
+    root, port: server.port, origin: `http://127.0.0.1:${server.port}`, server, logs,
+    async close() {
+      await server.close();
+      await rm(base, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,173 @@
+import { readFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPhpSite, type PhpSite, type SiteFiles } from './helpers/php-site.js';
+import { REPORT_SCRIPT, WORDPRESS_HTACCESS } from './helpers/rewrite-cases.js';
+
+const FILES: SiteFiles = {
+  '.htaccess': WORDPRESS_HTACCESS,
+  'index.php': REPORT_SCRIPT,
+  'real.txt': 'a real file\n',
+  'form.php': '<?php header("Content-Type: application/json"); echo json_encode($_POST);',
+  'upload.php': `<?php header("Content-Type: application/json");
+$f = $_FILES['doc'];
+echo json_encode(['name' => $f['name'], 'size' => $f['size'], 'md5' => md5_file($f['tmp_name']), 'field' => $_POST['title'] ?? null]);`,
+  'info.php': REPORT_SCRIPT,
+  'missing.php': '<?php http_response_code(404); echo "no such thing";',
+  'redirect.php': '<?php header("Location: https://example.com/elsewhere"); echo "moved";',
+  'env.php': `<?php header("Content-Type: application/json");
+$keys = ['GATEWAY_INTERFACE','SERVER_SOFTWARE','SERVER_NAME','SERVER_PORT','SERVER_PROTOCOL','REQUEST_METHOD','REQUEST_URI',
+  'QUERY_STRING','SCRIPT_NAME','SCRIPT_FILENAME','DOCUMENT_ROOT','CONTENT_TYPE','CONTENT_LENGTH','REMOTE_ADDR','REMOTE_PORT',
+  'REDIRECT_STATUS','HTTP_REDIRECT_STATUS','HTTP_PROXY','HTTP_X_CUSTOM','HTTPS','PATH_INFO','PATH_TRANSLATED'];
+$out = [];
+foreach ($keys as $k) { $out[$k] = $_SERVER[$k] ?? null; }
+$out['getenv_HTTP_PROXY'] = getenv('HTTP_PROXY');
+$out['argv'] = $_SERVER['argv'] ?? null;
+echo json_encode($out);`,
+  'source.php': '<?php /* SECRET-SOURCE-MARKER */ echo "ran";',
+  'hang.php': '<?php file_put_contents(__DIR__ . "/hang-" . ($_GET["tag"] ?? "x") . ".pid", getmypid()); sleep(60); echo "finished";',
+  'stderr.php': '<?php error_log("marker-from-php-stderr"); echo "logged";',
+  '.hidden/run.php': '<?php echo "ran";',
+};
+
+async function pidGone(pid: number): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return true;
+    }
+    await delay(50);
+  }
+  return false;
+}
+
+async function readPid(root: string, tag: string): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    const text = await readFile(path.join(root, `hang-${tag}.pid`), 'utf8').catch(() => '');
+    if (text !== '') return Number(text);
+    await delay(50);
+  }
+  throw new Error('hang.php never started');
+}
+
+describe.each([
+  ['FastCGI pool', 2],
+  ['php-cgi per request', 0],
+])('PHP through %s', (_mode, workers) => {
+  let site: PhpSite;
+  beforeAll(async () => { site = await startPhpSite(FILES, { phpWorkers: workers, phpTimeoutSeconds: 2 }); });
+  afterAll(async () => { await site.close(); });
+
+  it('reaches the front controller through the WordPress .htaccess, real files bypass it', async () => {
+    const pretty = await fetch(`${site.origin}/blog/hello-world/?utm=1`);
+    expect(pretty.status).toBe(200);
+    expect(await pretty.json()).toMatchObject({ script: '/index.php', uri: '/blog/hello-world/?utm=1', query: 'utm=1' });
+    const real = await fetch(`${site.origin}/real.txt`);
+    expect(await real.text()).toBe('a real file\n');
+  });
+
+  it('passes a POSTed form', async () => {
+    const res = await fetch(`${site.origin}/form.php`, { method: 'POST', body: new URLSearchParams({ a: '1', b: 'two words' }) });
+    expect(await res.json()).toEqual({ a: '1', b: 'two words' });
+  });
+
+  it('passes a multipart upload', async () => {
+    const form = new FormData();
+    const content = Buffer.alloc(300_000, 'x');
+    form.append('title', 'report');
+    form.append('doc', new Blob([content]), 'report.bin');
+    const res = await fetch(`${site.origin}/upload.php`, { method: 'POST', body: form });
+    const { createHash } = await import('node:crypto');
+    expect(await res.json()).toEqual({ name: 'report.bin', size: content.length, md5: createHash('md5').update(content).digest('hex'), field: 'report' });
+  });
+
+  it('sets PATH_INFO and PATH_TRANSLATED inside the root', async () => {
+    const res = await fetch(`${site.origin}/env.php/some/extra%20path?x=1`);
+    const env = await res.json() as Record<string, string>;
+    expect(env.PATH_INFO).toBe('/some/extra path');
+    expect(env.PATH_TRANSLATED).toBe(`${site.root}/some/extra path`);
+    expect(env.SCRIPT_NAME).toBe('/env.php');
+    expect(env.SCRIPT_FILENAME).toBe(`${site.root}/env.php`);
+  });
+
+  it('gives the script the full CGI/1.1 environment', async () => {
+    const res = await fetch(`${site.origin}/env.php?a=b`, { method: 'POST', headers: { 'Content-Type': 'text/plain', 'X-Custom': 'yes' }, body: 'hello' });
+    const env = await res.json() as Record<string, string | null>;
+    expect(env).toMatchObject({
+      GATEWAY_INTERFACE: 'CGI/1.1', SERVER_SOFTWARE: 'devmount', SERVER_NAME: '127.0.0.1', SERVER_PORT: String(site.port),
+      SERVER_PROTOCOL: 'HTTP/1.1', REQUEST_METHOD: 'POST', REQUEST_URI: '/env.php?a=b', QUERY_STRING: 'a=b',
+      DOCUMENT_ROOT: site.root, CONTENT_TYPE: 'text/plain', CONTENT_LENGTH: '5', REMOTE_ADDR: '127.0.0.1',
+      REDIRECT_STATUS: '200', HTTP_X_CUSTOM: 'yes', HTTPS: null,
+    });
+    expect(Number(env.REMOTE_PORT)).toBeGreaterThan(0);
+  });
+
+  it('honours Status: 404 from a script', async () => {
+    const res = await fetch(`${site.origin}/missing.php`);
+    expect(res.status).toBe(404);
+    expect(await res.text()).toBe('no such thing');
+  });
+
+  it('honours a Location: redirect from a script', async () => {
+    const res = await fetch(`${site.origin}/redirect.php`, { redirect: 'manual' });
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toBe('https://example.com/elsewhere');
+  });
+
+  it('drops the Proxy header (httpoxy) and a client Redirect-Status', async () => {
+    const res = await fetch(`${site.origin}/env.php`, { headers: { Proxy: 'http://evil.example:8080', 'Redirect-Status': '200' } });
+    const env = await res.json() as Record<string, unknown>;
+    expect(env.HTTP_PROXY).toBeNull();
+    expect(env.getenv_HTTP_PROXY).toBe(false);
+    expect(env.HTTP_REDIRECT_STATUS).toBeNull();
+  });
+
+  it('never passes the query string as arguments: ?-s does not disclose the source (CVE-2012-1823)', async () => {
+    const res = await fetch(`${site.origin}/source.php?-s`);
+    const body = await res.text();
+    expect(body).toBe('ran');
+    expect(body).not.toContain('SECRET-SOURCE-MARKER');
+    const env = await (await fetch(`${site.origin}/env.php?-d+allow_url_include%3d1`)).json() as Record<string, unknown>;
+    expect(env.QUERY_STRING).toBe('-d+allow_url_include%3d1');
+    expect(env.argv === null || (Array.isArray(env.argv) && env.argv.length <= 1)).toBe(true);
+  });
+
+  it('never runs a script under a dot-directory', async () => {
+    const res = await fetch(`${site.origin}/.hidden/run.php`);
+    expect(res.status).toBe(404);
+    expect(await res.text()).not.toContain('ran');
+  });
+
+  it('logs script stderr with the request id', async () => {
+    const res = await fetch(`${site.origin}/stderr.php`, { headers: { 'X-Request-Id': `stderr-test-${workers}` } });
+    expect(await res.text()).toBe('logged');
+    let line: Record<string, unknown> | undefined;
+    for (let i = 0; i < 40 && line === undefined; i++) {
+      line = site.logs.find((l) => String(l.stderr ?? '').includes('marker-from-php-stderr'));
+      if (line === undefined) await delay(50);
+    }
+    expect(line?.reqId).toBe(`stderr-test-${workers}`);
+  });
+
+  it('kills a script that hangs at the timeout and answers 504', async () => {
+    const tag = `timeout${workers}`;
+    const res = await fetch(`${site.origin}/hang.php?tag=${tag}`);
+    expect(res.status).toBe(504);
+    expect(await pidGone(await readPid(site.root, tag))).toBe(true);
+    const after = await fetch(`${site.origin}/missing.php`);
+    expect(after.status).toBe(404);
+  });
+
+  it('kills the script when the client goes away', async () => {
+    const tag = `disconnect${workers}`;
+    const req = request(`${site.origin}/hang.php?tag=${tag}`);
+    req.on('error', () => undefined);
+    req.end();
+    const pid = await readPid(site.root, tag);
+    req.destroy();
+    expect(await pidGone(pid)).toBe(true);
+  });
+});
