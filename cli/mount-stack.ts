@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { FsError } from '../fs/errors.js';
 import type { RemoteSpec } from '../fs/remote-spec.js';
 import { createCachedRemoteFs } from '../fs/cache/cached-remote-fs.js';
-import { createSftpRemoteFs } from '../fs/sftp/remote-fs.js';
+import { createSftpRemoteFs, type SftpRemoteFs } from '../fs/sftp/remote-fs.js';
 import { createConnector } from '../fs/ssh/connect.js';
 import { resolveSshOptions } from '../fs/ssh/resolve.js';
 import type { Prompter } from '../fs/ssh/types.js';
@@ -23,6 +23,16 @@ export interface StackInputs {
 }
 
 export async function openMountStack(spec: RemoteSpec, options: MountOptions, inputs: StackInputs): Promise<Vfs> {
+  return (await openMountStackParts(spec, options, inputs)).vfs;
+}
+
+/** The VFS and the SFTP layer under it (its exec/execStream and connection state feed the remote watcher, issue 5). */
+export interface MountStackParts {
+  readonly vfs: Vfs;
+  readonly remote: SftpRemoteFs;
+}
+
+export async function openMountStackParts(spec: RemoteSpec, options: MountOptions, inputs: StackInputs): Promise<MountStackParts> {
   const ssh = await resolveSshOptions(
     { host: spec.host, ...(spec.user !== undefined ? { user: spec.user } : {}) },
     {
@@ -32,7 +42,7 @@ export async function openMountStack(spec: RemoteSpec, options: MountOptions, in
     },
   );
   const connector = createConnector(ssh);
-  let remote;
+  let remote: SftpRemoteFs;
   try {
     remote = await createSftpRemoteFs(connector, spec.path, {
       maxConns: options.maxConns,
@@ -56,5 +66,5 @@ export async function openMountStack(spec: RemoteSpec, options: MountOptions, in
     negativeTimeoutMs: options.negativeTimeout * 1000,
     autoCache: options.autoCache,
   });
-  return createVfs(cached, { followSymlinks: options.followSymlinks, readOnly: options.readOnly });
+  return Object.freeze({ vfs: createVfs(cached, { followSymlinks: options.followSymlinks, readOnly: options.readOnly }), remote });
 }

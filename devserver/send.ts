@@ -31,6 +31,8 @@ interface Representation {
   readonly contentType: string;
   readonly compressible: boolean;
   readonly variants: Map<Coding, Promise<Buffer>>;
+  /** The complete header list of the plain 200 answer, built once (no per-request allocation). */
+  readonly identityHeaders: readonly string[];
 }
 
 const representations = new WeakMap<Buffer, Representation>();
@@ -66,13 +68,18 @@ export async function sendFile(ctx: RequestContext, path: string, stat: SourceSt
   if (!rep) {
     const contentType = contentTypeFor(path);
     const inject = options.liveReload && isHtml(contentType);
+    const body = inject ? injectLiveReload(data) : data;
+    const etag = etagFor(stat, inject ? '-lr' : '');
+    const lastModified = new Date(stat.mtimeMs).toUTCString();
     rep = {
-      body: inject ? injectLiveReload(data) : data,
-      etag: etagFor(stat, inject ? '-lr' : ''),
-      lastModified: new Date(stat.mtimeMs).toUTCString(),
+      body,
+      etag,
+      lastModified,
       contentType,
       compressible: isCompressible(contentType),
       variants: new Map(),
+      identityHeaders: ['ETag', etag, 'Last-Modified', lastModified, 'Cache-Control', 'no-cache', 'Vary', 'Accept-Encoding',
+        'Accept-Ranges', 'bytes', 'Content-Type', contentType, 'Content-Length', String(body.length)],
     };
     representations.set(data, rep);
   }
@@ -87,6 +94,13 @@ async function sendRepresentation(ctx: RequestContext, rep: Representation, codi
   const compress = coding !== null && rep.compressible && size >= COMPRESS_MIN_BYTES && rangeHeader === undefined;
   // A strong ETag names one representation (RFC 9110 §8.8.3): the compressed bytes get their own.
   const etag = compress ? `${rep.etag.slice(0, -1)}-${coding}"` : rep.etag;
+  if (!compress && rangeHeader === undefined && req.headers['if-none-match'] === undefined
+    && req.headers['if-modified-since'] === undefined) {
+    // The common case, answered from headers built once per file version.
+    res.writeHead(200, rep.identityHeaders as string[]);
+    res.end(req.method === 'HEAD' ? undefined : rep.body);
+    return;
+  }
   const common = ['ETag', etag, 'Last-Modified', rep.lastModified, 'Cache-Control', 'no-cache',
     'Vary', 'Accept-Encoding', 'Accept-Ranges', 'bytes'];
   if (isNotModified(req.headers, etag, rep.lastModified)) {
@@ -119,7 +133,7 @@ async function sendRepresentation(ctx: RequestContext, rep: Representation, codi
     res.end(req.method === 'HEAD' ? undefined : body);
     return;
   }
-  res.writeHead(200, [...common, 'Content-Type', rep.contentType, 'Content-Length', String(size)]);
+  res.writeHead(200, rep.identityHeaders as string[]);
   res.end(req.method === 'HEAD' ? undefined : rep.body);
 }
 

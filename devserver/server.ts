@@ -16,6 +16,7 @@ import type { FileSource } from './file-source.js';
 import type { Middleware } from './middleware.js';
 import { PortInUseError } from './errors.js';
 import { LOCAL } from './locals.js';
+import { CountingResponse } from './response.js';
 import { parseRequestTarget } from './request-target.js';
 import { sendStatus } from './respond.js';
 import { buildStack, type Slots } from './stack.js';
@@ -107,6 +108,7 @@ export async function createDevServer(options: DevServerOptions): Promise<DevSer
   const redispatchStack = stack.slice(redispatchFrom);
 
   const server = createServer({
+    ServerResponse: CountingResponse,
     maxHeaderSize: timeouts.maxHeaderBytes,
     requestTimeout: timeouts.requestMs,
     headersTimeout: timeouts.headersMs,
@@ -115,8 +117,10 @@ export async function createDevServer(options: DevServerOptions): Promise<DevSer
   }, (req, res) => handle(req, res));
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
-    const id = clientRequestId(req.headers['x-request-id']) ?? randomUUID();
-    res.setHeader('X-Request-Id', id);
+    const id = clientRequestId(req.headers['x-request-id']) ?? nextRequestId();
+    // Added to the response head by CountingResponse.writeHead, whoever writes it.
+    if (res instanceof CountingResponse) res.requestId = id;
+    else res.setHeader('X-Request-Id', id);
     const rawTarget = req.url ?? '/';
     const parsed = parseRequestTarget(rawTarget);
     const ctx = new Context(req, res, id, source, log, rawTarget, parsed.ok ? parsed.path : '/', parsed.ok ? parsed.query : '');
@@ -158,6 +162,15 @@ export async function createDevServer(options: DevServerOptions): Promise<DevSer
       return closing;
     },
   };
+}
+
+// Request ids: a random prefix per server start and a counter — unique across restarts, and much cheaper per
+// request than a UUID (issue 3, Speed).
+const REQUEST_ID_PREFIX = randomUUID().slice(0, 8);
+let requestCounter = 0;
+function nextRequestId(): string {
+  requestCounter++;
+  return `${REQUEST_ID_PREFIX}-${requestCounter.toString(36)}`;
 }
 
 function run(stack: readonly Middleware[], ctx: Context): Promise<void> {

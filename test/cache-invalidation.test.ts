@@ -212,6 +212,20 @@ describe('changes made on the server', () => {
     expect((await fs.readdir('/d')).map((e) => e.name)).toContain('three.txt');
   });
 
+  it('refresh of a known file re-reads only that file, keeping the parent listing', async () => {
+    const fs = cached();
+    await fs.readdir('/d');
+    await fs.readFile('/d/a.txt');
+    await writeFile(join(dir, 'd', 'a.txt'), 'changed on the server');
+    await rm(join(dir, 'd', 'b.txt'));
+    inner.resetCounts();
+    fs.refresh('/d/a.txt');
+    fs.refresh('/d/b.txt');
+    expect((await fs.readFile('/d/a.txt')).toString()).toBe('changed on the server');
+    expect((await fs.readdir('/d')).map((e) => e.name)).toEqual(['a.txt']);
+    expect(inner.count('readdir')).toBe(0);
+  });
+
   it('refresh of a single new name makes it visible even though the parent listing is cached', async () => {
     const fs = cached();
     await fs.readdir('/d');

@@ -130,6 +130,18 @@ describe('--proxy', () => {
     socket.destroy();
   });
 
+  it('refuses a WebSocket upgrade with a foreign Host (DNS rebinding)', async () => {
+    const socket = connect(site.port, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const closed = new Promise<string>((resolve) => {
+      let text = '';
+      socket.on('data', (d: Buffer) => { text += d.toString(); });
+      socket.on('close', () => resolve(text));
+    });
+    socket.write(`GET /api/ws HTTP/1.1\r\nHost: evil.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    expect(await closed).not.toContain('101');
+  });
+
   it('answers 502 with a page naming the upstream when it is down', async () => {
     const res = await fetch(`${site.origin}/down/anything`);
     expect(res.status).toBe(502);

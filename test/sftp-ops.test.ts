@@ -3,7 +3,8 @@
  * must give. No FUSE: this is the API the caches, the VFS and backups build on.
  */
 import { constants as C } from 'node:fs';
-import { lstat, mkdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, open, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FsError, type ErrnoCode } from '../fs/errors.js';
@@ -11,6 +12,7 @@ import { createSftpRemoteFs, type SftpRemoteFs } from '../fs/sftp/remote-fs.js';
 import { ConnectError } from '../fs/ssh/types.js';
 import { harnessConnector } from './harness/connect.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
+import { startTcpProxy } from './harness/tcp-proxy.js';
 
 async function errnoOf(promise: Promise<unknown>): Promise<ErrnoCode | 'resolved'> {
   try {
@@ -51,7 +53,7 @@ describe('SFTP RemoteFs operations', () => {
       for (const spec of ['', '~']) {
         const home = await createSftpRemoteFs(harnessConnector(sshd), spec, { maxConns: 1 });
         try {
-          expect(home.remoteRoot).toBe(process.env.HOME ?? '/root');
+          expect(home.remoteRoot).toBe(userInfo().homedir); // the passwd entry sshd uses, not $HOME
         } finally {
           await home.close();
         }
@@ -195,8 +197,20 @@ describe('SFTP RemoteFs operations', () => {
       expect(await errnoOf(fs.open('/hello.txt/x', C.O_RDONLY))).toBe('ENOTDIR');
     });
 
-    it('EACCES: as root, DAC checks never fail, so a read-only sysfs attribute (kernfs refuses writers) stands in', async () => {
-      await symlink('/sys/devices/system/cpu/online', join(root, 'readonly-attr'));
+    it('EACCES: as root, DAC checks never fail, so a kernel file that refuses writers even to root stands in', async () => {
+      // kernfs refuses to open a read-only sysfs attribute for writing; a 0444 sysctl is refused by
+      // sysctl_perm(). The first one this machine refuses locally with EACCES is used through SFTP.
+      const candidates = ['/sys/devices/system/cpu/online', '/proc/sys/kernel/ostype'];
+      let target: string | undefined;
+      for (const candidate of candidates) {
+        const code = await open(candidate, 'r+').then(
+          async (h) => { await h.close(); return 'opened'; },
+          (e: NodeJS.ErrnoException) => e.code,
+        );
+        if (code === 'EACCES') { target = candidate; break; }
+      }
+      expect(target, `none of ${candidates.join(', ')} refuses writers here`).toBeDefined();
+      await symlink(target as string, join(root, 'readonly-attr'));
       expect(await errnoOf(fs.open('/readonly-attr', C.O_WRONLY))).toBe('EACCES');
     });
 
@@ -329,10 +343,10 @@ describe('SFTP RemoteFs operations', () => {
     });
 
     it('opens maxConns connections: metadata on one, file data on the others', async () => {
-      const before = (await sshd.sessionPids()).length;
-      const pool = await createSftpRemoteFs(harnessConnector(sshd), root, { maxConns: 3 });
+      const proxy = await startTcpProxy(sshd.port); // counts the pool's connections exactly
+      const pool = await createSftpRemoteFs(harnessConnector(sshd, {}, proxy.port), root, { maxConns: 3 });
       try {
-        expect((await sshd.sessionPids()).length - before).toBe(3);
+        expect(proxy.connections()).toBe(3);
         const a = await pool.open('/hello.txt', C.O_RDONLY);
         const b = await pool.open('/hello.txt', C.O_RDONLY);
         const [first, second, attr] = await Promise.all([a.read(0, 5), b.read(6, 5), pool.stat('/hello.txt')]);
@@ -340,6 +354,7 @@ describe('SFTP RemoteFs operations', () => {
         await Promise.all([a.close(), b.close()]);
       } finally {
         await pool.close();
+        await proxy.stop();
       }
     });
 

@@ -93,3 +93,34 @@ describe('SFTP with the server unreachable', () => {
     expect(fs.state()).toBe('reconnecting');
   });
 });
+
+describe('SFTP pool: a stalled data connection does not stall metadata', () => {
+  it('stat and readdir answer while the file-data connection is black-holed; the read completes once it flows', async () => {
+    const sshd = await startSshd();
+    const proxy = await startTcpProxy(sshd.port);
+    try {
+      await writeFile(join(sshd.root, 'data.bin'), Buffer.alloc(1024 * 1024, 7));
+      const connector = harnessConnector(sshd, { connectTimeoutMs: 5_000, keepaliveIntervalMs: 0 }, proxy.port);
+      // The pool opens the metadata connection first, then the data one: proxy connections 0 and 1.
+      const fs = await createSftpRemoteFs(connector, sshd.root, { maxConns: 2, opTimeoutMs: 20_000 });
+      try {
+        expect(proxy.connections()).toBe(2);
+        const file = await fs.open('/data.bin', C.O_RDONLY);
+        proxy.pauseConnection(1);
+        let readSettled = false;
+        const read = file.read(0, 1024 * 1024).finally(() => { readSettled = true; });
+        expect((await fs.stat('/data.bin')).size).toBe(1024 * 1024);
+        expect((await fs.readdir('/')).map((e) => e.name)).toEqual(['data.bin']);
+        expect(readSettled).toBe(false); // still waiting on the silent data connection
+        proxy.resume();
+        expect((await read).equals(Buffer.alloc(1024 * 1024, 7))).toBe(true);
+        await file.close();
+      } finally {
+        await fs.close();
+      }
+    } finally {
+      await proxy.stop();
+      await sshd.stop();
+    }
+  });
+});

@@ -107,8 +107,8 @@ describe('up and down of two named mounts', () => {
   });
 
   it('a second up skips what is already mounted and running', async () => {
-    const { code, stdout } = await runCli(['up']);
-    expect(code).toBe(0);
+    const { code, stdout, stderr } = await runCli(['up']);
+    expect(code, stderr).toBe(0);
     expect(stdout.split('\n').sort()).toEqual([
       '',
       `blog: already mounted on ${blogPoint}`,
@@ -137,8 +137,8 @@ describe('up and down of two named mounts', () => {
     expect(daemon).toBeDefined();
     process.kill(daemon?.pid ?? 0, 'SIGKILL');
     await expect(readFile(join(blogPoint, 'post.txt'), 'utf8')).rejects.toThrow(/ENOTCONN|ECONNABORTED/);
-    const { code, stdout } = await runCli(['up', 'blog']);
-    expect(code).toBe(0);
+    const { code, stdout, stderr } = await runCli(['up', 'blog']);
+    expect(code, stderr).toBe(0);
     expect(stdout).toBe(`blog: mounted ${sshd.user}@127.0.0.1:${sshd.root}/blog on ${blogPoint}\n`);
     expect((await mountedPoints()).filter((p) => p === blogPoint)).toEqual([blogPoint]);
     expect(await readFile(join(blogPoint, 'post.txt'), 'utf8')).toBe('first post');
@@ -186,7 +186,7 @@ describe('up failures without a terminal', () => {
       remote: `${sshd.user}@127.0.0.1:${sshd.root}/site`, mountpoint: point, port: sshd.port, options: mountOptions(otherKey),
     } } }));
     const { code, stderr } = await runCli(['up', '--config', config, '--wait', '0']);
-    expect(code).toBe(5);
+    expect(code, stderr).toBe(5);
     const lines = stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^devmount: up auth: .+ \(no terminal to ask for a password or passphrase: use a key without one, e\.g\. "options": "IdentityFile=~\/\.ssh\/id_ed25519", or load it into ssh-agent\)$/);
@@ -201,7 +201,7 @@ describe('up failures without a terminal', () => {
       options: mountOptions(sshd.privateKeyPath),
     } } }));
     const { code, stdout, stderr } = await runCli(['up', '--config', config, '--wait', '2']);
-    expect(code).toBe(4);
+    expect(code, `${stdout}${stderr}`).toBe(4);
     const retries = stdout.split('\n').filter((l) => l.startsWith('gone: cannot reach the server yet'));
     // The 2 s are counted from the first failure: a retry after 1 s, and a second one only if that attempt
     // left time before the deadline; never a third.

@@ -101,6 +101,20 @@ describe('write-behind', () => {
     expect(await readFile(join(dir, 't.txt'), 'utf8')).toBe('0123AB');
   });
 
+  it('a partly filled block is sent after a while without waiting for close', async () => {
+    const idle = createVfs(inner, { writeIdleFlushMs: 10 });
+    const fh = await idle.create('/log.txt', 0o644);
+    await idle.write(fh, Buffer.from('line 1\n'), 0);
+    let onDisk = '';
+    for (let i = 0; i < 200 && onDisk === ''; i += 1) {
+      await new Promise((r) => setTimeout(r, 10));
+      onDisk = await readFile(join(dir, 'log.txt'), 'utf8');
+    }
+    expect(onDisk).toBe('line 1\n');
+    await idle.release(fh);
+    await idle.close();
+  });
+
   it('bounds dirty bytes: writes wait for acknowledgements', async () => {
     const small = createVfs(inner, { writeBlockBytes: 64 * 1024, maxDirtyBytesPerHandle: 128 * 1024 });
     const fh = await small.create('/bounded.bin', 0o644);

@@ -22,6 +22,7 @@ import { htaccessErrorDocuments } from '../../devserver/middlewares/htaccess-err
 import { php } from '../../devserver/middlewares/php.js';
 import { cgi } from '../../devserver/middlewares/cgi.js';
 import { proxy, proxyUpgradeHandler } from '../../devserver/middlewares/proxy.js';
+import { isAllowedHost } from '../../devserver/middlewares/host-check.js';
 import type { ServeFlagHook, ServeFlags } from './serve.js';
 
 interface PhpFlags {
@@ -115,7 +116,15 @@ export const phpServeHook: ServeFlagHook = {
     if (routes.length > 0) {
       early.push(proxy(routes));
       const upgrades = proxyUpgradeHandler(routes, log);
-      onUpgrade = (req, socket, head) => upgrades.handle(req, socket, head);
+      // Upgrades bypass the middleware stack, so the DNS-rebinding guard (host-check.ts, CVE-2025-24010) is
+      // applied here too: a WebSocket to the upstream is as sensitive as any proxied request.
+      const allowedHosts = new Set([...(flags.allowedHost ?? []), flags.host ?? '127.0.0.1'].map((h) => h.toLowerCase()));
+      const anyHost = allowedHosts.has('all');
+      onUpgrade = (req, socket, head) => {
+        const host = req.headers.host;
+        if (!anyHost && host !== undefined && !isAllowedHost(host, allowedHosts)) return false;
+        return upgrades.handle(req, socket, head);
+      };
       closers.push(() => upgrades.close());
     }
 

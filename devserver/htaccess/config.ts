@@ -63,9 +63,6 @@ type Warn = (w: ParseWarning) => void;
 
 const REDIRECT_STATUS: Readonly<Record<string, number>> = { permanent: 301, temp: 302, seeother: 303, gone: 410 };
 
-/** Directives that are harmless to ignore on a local dev server (no effect on which bytes are served). */
-const IGNORED_QUIETLY: ReadonlySet<string> = new Set(['rewriteoptions-allowanyuri']);
-
 function lowerName(d: Directive): string {
   return d.name.toLowerCase();
 }
@@ -303,7 +300,7 @@ function compileRewrite(directives: readonly Directive[], directory: string, war
       case 'rewriteoptions':
         for (const option of d.args) {
           if (option.toLowerCase() === 'inherit') inherit = true;
-          else if (!IGNORED_QUIETLY.has(`rewriteoptions-${option.toLowerCase()}`)) bad(`option ${option} is not supported`);
+          else bad(`option ${option} is not supported`);
         }
         break;
       case 'rewritecond': {

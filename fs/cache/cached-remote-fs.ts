@@ -265,6 +265,14 @@ class CachingRemoteFs implements CachedRemoteFs {
   refresh(rawPath?: string): void {
     const path = normalizePath(rawPath ?? '/');
     this.gens.touchTree(path);
+    if (this.meta.lastKnownNotDirectory(path)) {
+      // A known file (what a remote watcher reports, many at a time): forget it and mark it for re-stat in
+      // its parent's listing; the listing's names stay valid and no scan of every cached key is needed.
+      this.meta.forget(path);
+      this.meta.invalidateAttr(path);
+      this.data.delete(path);
+      return;
+    }
     this.meta.dropSubtree(path);
     this.data.dropSubtree(path);
     if (path !== '/') {

@@ -221,6 +221,11 @@ export class MetadataCache {
     if (path !== '/') this.lru.delete(parentOf(path));
   }
 
+  /** Forgets everything cached about `path` itself (not its parent's listing, not its children). */
+  forget(path: string): void {
+    this.lru.delete(path);
+  }
+
   /** Forgets a directory's listing but keeps its own attributes (refresh of a name the listing may not know). */
   dropListing(dir: string): void {
     const entry = this.lru.peek(dir);
@@ -247,6 +252,20 @@ export class MetadataCache {
   knownNotDirectory(path: string): boolean {
     const l = this.lookupLstat(path);
     return l.kind === 'hit' && (l.attr.mode & constants.S_IFMT) !== constants.S_IFDIR;
+  }
+
+  /**
+   * True when the last attributes seen for `path`, however old, say it is not a directory: then nothing
+   * below it can be cached (caching a child means looking the path up again, which would have replaced
+   * them), and a refresh of it need not scan every key.
+   */
+  lastKnownNotDirectory(path: string): boolean {
+    const isDir = (attr: Attr): boolean => (attr.mode & constants.S_IFMT) === constants.S_IFDIR;
+    const own = this.lru.peek(path)?.lstat?.value;
+    if (own) return !isDir(own);
+    if (path === '/') return false;
+    const listed = this.lru.peek(parentOf(path))?.listing?.attrs.get(baseName(path));
+    return listed ? !isDir(listed) : false;
   }
 
   keysWithin(root: string): string[] {

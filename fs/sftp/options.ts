@@ -45,7 +45,9 @@ export function resolveSftpOptions(partial: Partial<SftpOptions> = {}): Readonly
     backoffMaxMs: partial.backoffMaxMs ?? 5_000,
     maxAttempts: partial.maxAttempts ?? 8,
     chunkBytes: partial.chunkBytes ?? 256 * 1024,
-    chunksInFlight: partial.chunksInFlight ?? 64,
+    // 16 × 256 KiB = 4 MiB per call: measured here, 0 ms: 16 in flight ~105 MiB/s, 32 ~55, 64 ~45 (more
+    // outstanding data only adds queueing); 20 ms RTT: 30–40 MiB/s for 8…64 alike (the link is not the limit).
+    chunksInFlight: partial.chunksInFlight ?? 16,
     maxChunksInFlight: partial.maxChunksInFlight ?? 128,
     readdirInFlight: partial.readdirInFlight ?? 16,
     logger: partial.logger ?? silent,

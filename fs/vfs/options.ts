@@ -14,6 +14,8 @@ export interface VfsOptions {
   readonly maxDirtyBytesPerHandle: number;
   /** …or all handles together have more than this. */
   readonly maxDirtyBytesTotal: number;
+  /** A partly filled write block is sent after this long (so bytes do not sit in memory until close). */
+  readonly writeIdleFlushMs: number;
   /** Read-ahead window after the first sequential read; doubles on each sequential read… */
   readonly readAheadMinBytes: number;
   /** …up to this. */
@@ -28,6 +30,7 @@ const VFS_DEFAULTS = Object.freeze({
   writeBlockBytes: 1024 * 1024,
   maxDirtyBytesPerHandle: 8 * 1024 * 1024,
   maxDirtyBytesTotal: 64 * 1024 * 1024,
+  writeIdleFlushMs: 1000,
   readAheadMinBytes: 128 * 1024,
   readAheadMaxBytes: 8 * 1024 * 1024,
 });
@@ -40,10 +43,11 @@ export function resolveVfsOptions(overrides: VfsOverrides = {}): VfsOptions {
     writeBlockBytes: overrides.writeBlockBytes ?? VFS_DEFAULTS.writeBlockBytes,
     maxDirtyBytesPerHandle: overrides.maxDirtyBytesPerHandle ?? VFS_DEFAULTS.maxDirtyBytesPerHandle,
     maxDirtyBytesTotal: overrides.maxDirtyBytesTotal ?? VFS_DEFAULTS.maxDirtyBytesTotal,
+    writeIdleFlushMs: overrides.writeIdleFlushMs ?? VFS_DEFAULTS.writeIdleFlushMs,
     readAheadMinBytes: overrides.readAheadMinBytes ?? VFS_DEFAULTS.readAheadMinBytes,
     readAheadMaxBytes: overrides.readAheadMaxBytes ?? VFS_DEFAULTS.readAheadMaxBytes,
   };
-  for (const key of ['writeBlockBytes', 'maxDirtyBytesPerHandle', 'maxDirtyBytesTotal', 'readAheadMinBytes', 'readAheadMaxBytes'] as const) {
+  for (const key of ['writeBlockBytes', 'maxDirtyBytesPerHandle', 'maxDirtyBytesTotal', 'writeIdleFlushMs', 'readAheadMinBytes', 'readAheadMaxBytes'] as const) {
     if (!Number.isInteger(resolved[key]) || resolved[key] <= 0) throw new RangeError(`VFS option ${key} must be a positive integer, got ${resolved[key]}`);
   }
   if (resolved.readAheadMaxBytes < resolved.readAheadMinBytes) throw new RangeError('readAheadMaxBytes must be ≥ readAheadMinBytes');

@@ -350,7 +350,7 @@ class RemoteVfs implements Vfs {
       stale: false,
       reopening: null,
       writer: writable(flags)
-        ? new WriteBehind(file, { blockBytes: this.options.writeBlockBytes, maxDirtyBytes: this.options.maxDirtyBytesPerHandle }, this.budget)
+        ? new WriteBehind(file, { blockBytes: this.options.writeBlockBytes, maxDirtyBytes: this.options.maxDirtyBytesPerHandle, idleFlushMs: this.options.writeIdleFlushMs }, this.budget)
         : null,
       reader: new ReadAhead(file, { minBytes: this.options.readAheadMinBytes, maxBytes: this.options.readAheadMaxBytes }),
       changed: (flags & constants.O_TRUNC) !== 0,

@@ -31,6 +31,8 @@ interface InflightBlock {
 export interface WriteBehindOptions {
   readonly blockBytes: number;
   readonly maxDirtyBytes: number;
+  /** A partly filled block is sent after this long without being completed (a log file appended to and kept open). */
+  readonly idleFlushMs: number;
 }
 
 const FIRST_CAPACITY = 64 * 1024;
@@ -40,6 +42,8 @@ export class WriteBehind {
   private readonly inflight = new Set<InflightBlock>();
   private failure: FsError | null = null;
   private dirtyBytes = 0;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private lastWriteAt = 0;
   /** SFTP WRITE calls made (a 1 MiB block is one call here; the SFTP layer may split it for the wire). */
   remoteWrites = 0;
 
@@ -67,12 +71,14 @@ export class WriteBehind {
   /** Accepts the bytes (copied: FUSE reuses its buffer), then waits while too much is unacknowledged. */
   async write(data: Buffer, position: number): Promise<void> {
     if (this.failure) throw this.failure;
+    this.lastWriteAt = performance.now();
     let offset = 0;
     while (offset < data.length) {
       const at = position + offset;
       if (!this.pending || this.pending.start + this.pending.length !== at || this.pending.length === this.options.blockBytes) {
         this.dispatchPending();
         this.pending = { start: at, buf: Buffer.allocUnsafe(Math.min(this.options.blockBytes, Math.max(FIRST_CAPACITY, data.length - offset))), length: 0 };
+        this.armIdleTimer();
       }
       const block = this.pending;
       const room = this.options.blockBytes - block.length;
@@ -107,6 +113,24 @@ export class WriteBehind {
     if (this.pending && this.pending.start < end && start < this.pending.start + this.pending.length) return true;
     for (const block of this.inflight) if (block.start < end && start < block.end) return true;
     return false;
+  }
+
+  /**
+   * Bytes must not wait in memory for a close that may be hours away: like the kernel's dirty-page
+   * writeback, a block still pending after `idleFlushMs` is sent. The timer is armed once, not per write,
+   * and re-armed while writes keep coming.
+   */
+  private armIdleTimer(delayMs = this.options.idleFlushMs): void {
+    if (this.idleTimer) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      if (!this.pending) return;
+      const idleFor = performance.now() - this.lastWriteAt;
+      // Still being written to: a block that keeps growing is sent when full, not cut by the timer.
+      if (idleFor < this.options.idleFlushMs) this.armIdleTimer(this.options.idleFlushMs - idleFor);
+      else this.dispatchPending();
+    }, delayMs);
+    this.idleTimer.unref();
   }
 
   private ensureCapacity(block: PendingBlock, needed: number): void {

@@ -10,6 +10,8 @@ export interface TcpProxy {
   readonly port: number;
   pause(): void;
   resume(): void;
+  /** Black-holes only the `index`-th connection accepted (0 = first) and still open; resume() frees it. */
+  pauseConnection(index: number): void;
   /** Destroys every proxied connection (both sides). */
   cutAll(): void;
   /** Connections currently open through the proxy. */
@@ -32,6 +34,16 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     pair.client.destroy();
     pair.upstream?.destroy();
   };
+
+  const silence = (pair: Pair) => {
+    // unpipe as well as pause: a pipe resumes its source on the destination's 'drain'.
+    if (!pair.upstream) return;
+    pair.client.unpipe(pair.upstream);
+    pair.upstream.unpipe(pair.client);
+    pair.client.pause();
+    pair.upstream.pause();
+  };
+  const silenced = new Set<Pair>();
 
   const forward = (client: Socket) => {
     const pair: Pair = { client, upstream: null };
@@ -67,27 +79,29 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
   return {
     port,
     pause() {
-      if (paused) return;
       paused = true;
-      // unpipe as well as pause: a pipe resumes its source on the destination's 'drain'.
       for (const pair of pairs) {
-        if (!pair.upstream) continue;
-        pair.client.unpipe(pair.upstream);
-        pair.upstream.unpipe(pair.client);
-        pair.client.pause();
-        pair.upstream.pause();
+        if (silenced.has(pair)) continue;
+        silenced.add(pair);
+        silence(pair);
       }
     },
+    pauseConnection(index) {
+      const pair = [...pairs][index];
+      if (!pair || silenced.has(pair)) return;
+      silenced.add(pair);
+      silence(pair);
+    },
     resume() {
-      if (!paused) return;
       paused = false;
       for (const socket of held) socket.destroy();
       held.clear();
-      for (const pair of pairs) {
-        if (!pair.upstream) continue;
+      for (const pair of silenced) {
+        if (!pair.upstream || !pairs.has(pair)) continue;
         pair.client.pipe(pair.upstream);
         pair.upstream.pipe(pair.client);
       }
+      silenced.clear();
     },
     cutAll() {
       for (const pair of [...pairs]) destroyPair(pair);
