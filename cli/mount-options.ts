@@ -47,6 +47,8 @@ export interface MountFlags {
   readonly debug: boolean;
   readonly logFormat: LogFormat;
   readonly passwordStdin: boolean;
+  /** `--serve[=PORT]`: also run the dev server over the same VFS (issue 5); null = off. */
+  readonly serve: { readonly port: number; readonly strictPort: boolean } | null;
 }
 
 export type MountCommandOptions = MountOptions & MountFlags;
@@ -267,6 +269,7 @@ export interface RawMountFlags {
   readonly debug?: boolean;
   readonly logFormat?: string;
   readonly passwordStdin?: boolean;
+  readonly serve?: boolean | string;
 }
 
 /** Resolves everything commander collected for `devmount mount` into one frozen object. */
@@ -285,7 +288,19 @@ export function resolveMountCommandOptions(raw: RawMountFlags): MountCommandOpti
     debug: raw.debug ?? false,
     logFormat,
     passwordStdin: raw.passwordStdin ?? false,
+    serve: resolveServeFlag(raw.serve),
   });
+}
+
+/** `--serve` alone: port 8080 or the next free one (as `devmount serve`); `--serve=PORT`: exactly that port (0 = any). */
+function resolveServeFlag(raw: boolean | string | undefined): MountFlags['serve'] {
+  if (raw === undefined || raw === false) return null;
+  if (raw === true) return Object.freeze({ port: 8080, strictPort: false });
+  const n = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n > 65535) {
+    throw new UserError('usage', `--serve=${raw}: expected an HTTP port number from 0 to 65535`);
+  }
+  return Object.freeze({ port: n, strictPort: true });
 }
 
 /**

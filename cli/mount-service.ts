@@ -16,7 +16,10 @@ import { startControlServer, type ControlServer } from './control/server.js';
 import { ExitCode } from './exit-codes.js';
 import { createMountLogger } from './mount-logger.js';
 import type { MountCommandOptions } from './mount-options.js';
-import { openMountStack } from './mount-stack.js';
+import { openMountStackParts } from './mount-stack.js';
+import { startRemoteServe, type RemoteServe } from './remote-serve.js';
+import { phpServeHook } from './commands/serve-php.js';
+import type { ServeFlags } from './commands/serve.js';
 import { createTtyPrompter } from './prompter.js';
 import { UserError } from './user-error.js';
 
@@ -41,9 +44,22 @@ function toUserError(err: unknown): unknown {
   return err;
 }
 
-function statusOf(vfs: Vfs, params: ServeMountParams, startedAtMs: number): MountStatus {
+/** `--serve`: server-side edits are looked for every second, so the browser sees them within 2 s (issue 5). */
+const SERVE_REMOTE_POLL_MS = 1000;
+const SERVE_REQUEST_TIMEOUT_MS = 5000;
+/**
+ * The `devmount serve` defaults for the PHP/.htaccess hook: PHP on when the root has .php files and php-cgi is
+ * installed; the scripts run from the mount point (localRoot), which php-cgi opens like any file.
+ */
+const SERVE_DEFAULT_FLAGS: ServeFlags = Object.freeze({
+  host: '127.0.0.1', listing: true, header: [], livereload: true, allowedHost: [], logFormat: 'json' as const,
+  cgi: [], proxy: [], htaccess: true,
+});
+
+function statusOf(vfs: Vfs, params: ServeMountParams, startedAtMs: number, served: RemoteServe | undefined): MountStatus {
   const stats = vfs.stats();
   return {
+    ...(served ? { serveUrl: served.server.url, remoteWatch: served.watchMethod } : {}),
     remote: params.remoteArg,
     mountpoint: params.mountpoint,
     pid: process.pid,
@@ -69,6 +85,7 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
   let vfs: Vfs | undefined;
   let mount: FuseMount | undefined;
   let control: ControlServer | undefined;
+  let served: RemoteServe | undefined;
   let stopping: Promise<never> | undefined;
 
   let mountAttempted = false;
@@ -84,6 +101,9 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
       await startup;
       log.info({ reason }, 'stopping');
       await control?.close();
+      await served?.close().catch((err: unknown) => {
+        log.warn({ err: (err as Error).message }, 'closing the dev server reported an error');
+      });
       // Already gone when someone unmounted us from outside; then only the VFS needs closing.
       const stillMounted = mount !== undefined && (await findMount(mountpoint).catch(() => true)) !== undefined;
       try {
@@ -116,7 +136,7 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
     if (!vfs) return { ok: false, error: 'not mounted yet' };
     switch (request.op) {
       case 'status':
-        return { ok: true, status: statusOf(vfs, params, startedAtMs) };
+        return { ok: true, status: statusOf(vfs, params, startedAtMs, served) };
       case 'refresh':
         vfs.refresh(request.path);
         log.info({ path: request.path ?? '/' }, 'refresh');
@@ -153,7 +173,8 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
   process.on('SIGHUP', () => { void stop('SIGHUP', ExitCode.ok); });
   try {
     const prompter = createTtyPrompter();
-    vfs = await openMountStack(params.spec, options, { password: params.password, prompter, log });
+    const parts = await openMountStackParts(params.spec, options, { password: params.password, prompter, log });
+    vfs = parts.vfs;
     const root = await vfs.getattr('/');
     mountAttempted = true;
     mount = await mountVfs(vfs, {
@@ -178,10 +199,31 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
         umask: options.umask,
       },
     });
+    if (options.serve) {
+      // The dev server reads the VFS in this process (no kernel round trip); php-cgi, another process, reads
+      // the scripts through the mount point (issue 5).
+      served = await startRemoteServe(vfs, parts.remote, {
+        description: params.remoteArg,
+        remoteWatch: 'auto',
+        remotePollMs: SERVE_REMOTE_POLL_MS,
+        requestTimeoutMs: SERVE_REQUEST_TIMEOUT_MS,
+        localRoot: mountpoint,
+        log: log.child({ layer: 'serve' }),
+        server: async (source) => ({
+          ...(await phpServeHook.resolve(SERVE_DEFAULT_FLAGS, { source, log })),
+          logger: log.child({ layer: 'http' }),
+          port: options.serve!.port,
+          strictPort: options.serve!.strictPort,
+        }),
+      });
+    }
     control = await startControlServer(socketPathFor(mountpoint, await ensureControlDir()), handleControl);
   } catch (err) {
     startupSettled();
     await control?.close();
+    await served?.close().catch((closeErr: unknown) => {
+      log.warn({ err: (closeErr as Error).message }, 'could not close the dev server after a failed start');
+    });
     await mount?.unmount({ lazy: true }).catch((unmountErr: unknown) => {
       log.warn({ err: (unmountErr as Error).message }, 'could not undo the mount after a failed start');
     });

@@ -8,6 +8,7 @@ import { FsError } from '../fs/errors.js';
 import type { RemoteSpec } from '../fs/remote-spec.js';
 import { createCachedRemoteFs } from '../fs/cache/cached-remote-fs.js';
 import { createSftpRemoteFs, type SftpRemoteFs } from '../fs/sftp/remote-fs.js';
+import { withPrefetch } from '../fs/prefetch/index.js';
 import { createConnector } from '../fs/ssh/connect.js';
 import { resolveSshOptions } from '../fs/ssh/resolve.js';
 import type { Prompter } from '../fs/ssh/types.js';

@@ -190,7 +190,7 @@ function onClientError(err: NodeJS.ErrnoException, socket: Duplex, log: Logger):
   const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431
     : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
   // Even a request that never parsed gets a request id, so a user's report of it can be found in the log.
-  const reqId = randomUUID();
+  const reqId = nextRequestId();
   log.info({ reqId, status, code: err.code, remote: (socket as { remoteAddress?: string }).remoteAddress }, 'malformed request');
   const body = `${status} ${STATUS_CODES[status]}\n`;
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\n`

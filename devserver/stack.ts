@@ -45,7 +45,7 @@ export function buildStack(o: StackOptions): readonly Middleware[] {
     accessLog(o.logger),                                         // 1. log every request, whatever answers it
     rejectBadTarget(),                                        // 2. 400 for traversal/encoding tricks (request-target.ts)
     hostCheck({ boundHost: o.boundHost, allowedHosts: o.allowedHosts }), // 3. DNS rebinding guard
-    responseHeaders({ cors: o.cors, headers: o.headers }),    // 4. --cors, --header (and CORS preflights)
+    ...(o.cors || o.headers.length > 0 ? [responseHeaders({ cors: o.cors, headers: o.headers })] : []), // 4. --cors, --header (and CORS preflights)
     ...(o.hub ? [liveReloadEndpoints(o.hub)] : []),           // 5. /__devmount/livereload(.js)
     ...slot('early'),                                         // 6. proxy
     denyDotfiles(),                                           // 7. .env, .git/, .htaccess → 404

@@ -137,7 +137,7 @@ describe('devmount backup (CLI against the harness sshd)', () => {
     const all = await snapshotNames(dest);
     expect(all).toHaveLength(3);
     const result = await runCli(['backup', '--keep', '2', '--json', ...connArgs(sshd), source, dest]);
-    expect(result.code).toBe(0);
+    expectOk(result);
     const names = await snapshotNames(dest);
     expect(names).toHaveLength(2);
     expect(names[0]).toBe(all[2]);
@@ -158,7 +158,7 @@ describe('devmount backup (CLI against the harness sshd)', () => {
     expect(fatal.code).toBe(1);
     expect(fatal.stderr).toMatch(/^devmount: backup directory .*ENOTDIR.*\n$/);
     const missing = await runCli(['backup', ...connArgs(sshd), `127.0.0.1:${join(sshd.root, 'no-such-site')}`, join(work, 'dest-missing')]);
-    expect(missing.code).toBe(7);
+    expect({ code: missing.code, stderr: missing.stderr }).toEqual({ code: 7, stderr: expect.stringMatching(/^devmount: .*no-such-site.*\n$/) });
     expect(missing.stderr.split('\n').filter(Boolean)).toHaveLength(1);
     const usage = await runCli(['backup', '--keep', 'zero', ...connArgs(sshd), source, join(work, 'x')]);
     expect(usage.code).toBe(2);

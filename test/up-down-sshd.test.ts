@@ -194,7 +194,9 @@ describe('up failures without a terminal', () => {
   });
 
   it('unreachable server: retries with backoff for --wait, then exit 4, each retry logged', async () => {
-    const closedPort = await freePort();
+    // Port 1 (tcpmux) is privileged and unused here: refused for certain, unlike a port found free a moment ago,
+    // which a test running in parallel may have taken since.
+    const closedPort = 1;
     const config = join(dir, 'unreachable.json');
     await writeFile(config, JSON.stringify({ mounts: { gone: {
       remote: `${sshd.user}@127.0.0.1:${sshd.root}/site`, mountpoint: join(dir, 'mnt', 'gone'), port: closedPort,

@@ -67,7 +67,7 @@ export function createBackupOutput(options: OutputOptions): BackupOutput {
       if (!tty || options.dryRun) return;
       if (!bar) {
         multibar = new cliProgress.MultiBar({
-          format: ' {bar} {percentage}% | {files} files | {done} of {total} | {speed}/s | ETA {eta_formatted}',
+          format: ' {bar} {percentage}% | {files} files | {doneBytes} of {allBytes} | {speed}/s | ETA {eta_formatted}',
           stream: stderr,
           hideCursor: true,
           clearOnComplete: true,
@@ -79,8 +79,8 @@ export function createBackupOutput(options: OutputOptions): BackupOutput {
       const seconds = Math.max(0.001, (performance.now() - barStarted) / 1000);
       bar.update(p.bytesDone, {
         files: `${p.filesDone}/${p.filesTotal}`,
-        done: formatBytes(p.bytesDone),
-        total: formatBytes(p.bytesTotal),
+        doneBytes: formatBytes(p.bytesDone),
+        allBytes: formatBytes(p.bytesTotal),
         speed: formatBytes(p.bytesDone / seconds),
       });
     },

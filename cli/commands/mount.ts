@@ -61,6 +61,7 @@ export function register(program: Command): void {
     .option('-d, --debug', 'debug logging, including libfuse\'s (implies -f)')
     .option('--log-format <format>', 'log format: pretty or json', 'pretty')
     .option('--password-stdin', 'read the SSH password from the first line of stdin')
+    .option('--serve [port]', 'also serve the mounted site on http://127.0.0.1:PORT with live reload (default 8080 or the next free one)')
     .action(async (remote: string, mountpoint: string, flags: RawMountFlags) => {
       await runMount(remote, mountpoint, flags);
     });

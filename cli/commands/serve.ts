@@ -14,6 +14,7 @@ import { createLogger, type LogFormat } from '../../devserver/logger.js';
 import { LocalFileSource } from '../../devserver/sources/local.js';
 import type { FileSource } from '../../devserver/file-source.js';
 import { phpServeHook } from './serve-php.js';
+import { looksRemote, remoteServeHook, runRemoteServe } from './serve-remote.js';
 
 export interface ServeFlags {
   port?: string;
@@ -39,7 +40,7 @@ export interface ServeFlagHook {
   addOptions(command: Command): void;
   resolve(flags: ServeFlags, context: { source: FileSource; log: Logger }): Promise<Partial<DevServerOptions>> | Partial<DevServerOptions>;
 }
-export const serveFlagHooks: ServeFlagHook[] = [phpServeHook];
+export const serveFlagHooks: ServeFlagHook[] = [phpServeHook, remoteServeHook];
 
 export function register(program: Command): void {
   const command = program.command('serve')
@@ -101,8 +102,26 @@ function parseInteger(value: string, flag: string, min: number, max: number): nu
 
 async function runServe(dir: string, flags: ServeFlags): Promise<void> {
   const resolved = resolveFlags(flags);
-  if (/^[^/]*@[^/]*:/.test(dir) || /^[^/.][^/]*:\//.test(dir)) {
-    throw new UserError('usage', `serving a remote path (${dir}) directly is not available yet: run "devmount mount ${dir} DIR", then "devmount serve DIR"`);
+  if (looksRemote(dir) && !(await stat(dir).then((s) => s.isDirectory(), () => false))) {
+    await runRemoteServe(dir, flags, async (source, log) => {
+      let extra: Partial<DevServerOptions> = {};
+      for (const hook of serveFlagHooks) extra = { ...extra, ...(await hook.resolve(flags, { source, log })) };
+      return {
+        ...extra,
+        logger: log,
+        host: flags.host,
+        port: resolved.port,
+        strictPort: resolved.strictPort,
+        allowedHosts: resolved.allowedHosts,
+        cors: flags.cors ?? false,
+        headers: resolved.headers,
+        liveReload: flags.livereload,
+        spa: flags.spa ?? false,
+        listing: flags.listing,
+        followSymlinks: flags.followSymlinks ?? false,
+      };
+    });
+    return;
   }
   const dirStat = await stat(dir).catch(() => null);
   if (!dirStat?.isDirectory()) {

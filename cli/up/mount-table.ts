@@ -87,3 +87,13 @@ export async function mountPointState(mountpoint: string, points: ReadonlySet<st
   if (await findLiveMount(mountpoint) !== undefined || (path !== mountpoint && await findLiveMount(path) !== undefined)) return 'mounted';
   return await answersStatfs(path) ? 'mounted' : 'stale';
 }
+
+/** Waits (bounded: 5 s) until the mount table no longer lists `mountpoint`; false if it still does. */
+export async function waitUntilUnmounted(mountpoint: string): Promise<boolean> {
+  const path = await canonicalPath(mountpoint);
+  for (let i = 0; i < 50; i++) {
+    if (!(await mountPoints()).has(path)) return true;
+    await new Promise((resolve) => { setTimeout(resolve, 100); });
+  }
+  return false;
+}

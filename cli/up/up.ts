@@ -9,7 +9,7 @@ import { ExitCode } from '../exit-codes.js';
 import type { Env } from '../config/paths.js';
 import type { MountConfig } from '../config/types.js';
 import { nextDelayMs, sleep } from './backoff.js';
-import { mountPointState, mountPoints } from './mount-table.js';
+import { mountPointState, mountPoints, waitUntilUnmounted } from './mount-table.js';
 import { runSelf } from './run-self.js';
 import { liveServeRecord } from './serve-records.js';
 import { ServeStartError, startServe } from './start-serve.js';
@@ -102,6 +102,8 @@ async function upOne(mount: MountConfig, points: ReadonlySet<string>, options: U
       log.warn({ event: 'stale', mount: mount.name, mountpoint: mount.mountpoint }, 'stale mount: unmounting first');
       const cleared = await runSelf(['unmount', mount.mountpoint], false);
       if (cleared.code !== 0) return fail(cleared.code, `stale mount on ${mount.mountpoint} could not be cleared: ${cleared.message}`);
+      // A lazy detach returns before the kernel drops the entry; mounting on top of it too early fails.
+      if (!await waitUntilUnmounted(mount.mountpoint)) return fail(ExitCode.mountpoint, `stale mount on ${mount.mountpoint} is still listed after unmounting it`);
     }
     try {
       await mkdir(mount.mountpoint, { recursive: true });

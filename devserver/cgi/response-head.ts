@@ -18,6 +18,8 @@ export class CgiHeaderError extends Error {
 export interface CgiResponseHead {
   readonly kind: 'document' | 'local-redirect' | 'client-redirect';
   readonly status: number;
+  /** false when the script sent no Status header (the server may then choose, e.g. for an ErrorDocument). */
+  readonly statusGiven: boolean;
   readonly reason: string | null;
   /** Header fields other than Status, in order, names as the script wrote them. */
   readonly headers: ReadonlyArray<readonly [string, string]>;
@@ -75,11 +77,11 @@ export function parseHeaderBlock(text: string): Omit<CgiResponseHead, 'body'> {
   if (location !== null && statusLine === null) {
     // §6.2.2: "Location: /path" alone is a local redirect; §6.2.3: an absolute URI is a client redirect, 302.
     if (location.startsWith('/') && !location.startsWith('//')) {
-      return { kind: 'local-redirect', status: 200, reason: null, headers, location };
+      return { kind: 'local-redirect', status: 200, statusGiven: false, reason: null, headers, location };
     }
-    return { kind: 'client-redirect', status: 302, reason: null, headers, location };
+    return { kind: 'client-redirect', status: 302, statusGiven: true, reason: null, headers, location };
   }
-  return { kind: location !== null ? 'client-redirect' : 'document', status, reason, headers, location };
+  return { kind: location !== null ? 'client-redirect' : 'document', status, statusGiven: statusLine !== null, reason, headers, location };
 }
 
 /** Resolves once the header block is complete; the body stream carries everything after the blank line. */

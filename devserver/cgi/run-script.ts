@@ -3,12 +3,14 @@
  * body in and the response out, enforces the timeout, kills the script when the client goes away, logs its
  * stderr with the request id, and reports a local redirect (RFC 3875 §6.2.2) to the caller, which re-dispatches.
  */
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { RequestContext } from '../middleware.js';
 import { buildCgiEnv, type CgiScriptFacts } from './env.js';
 import type { ScriptExecutor } from './executor.js';
 import { readCgiResponseHead } from './response-head.js';
 import { sendErrorPage } from './error-page.js';
+import { spoolBody, type SpooledBody } from './spool.js';
 
 export type RunScriptOutcome =
   | { readonly kind: 'answered' }
@@ -23,6 +25,13 @@ export interface RunScriptOptions {
 export const LOCAL_REDIRECT_LOCAL = 'cgi.localRedirect';
 /** Extra variables from RewriteRule [E=NAME:VALUE], a Record<string,string>. */
 export const CGI_EXTRA_ENV_LOCAL = 'cgi.extraEnv';
+/** Set when the script runs as an ErrorDocument: { status, url } of the original error. */
+export const ERROR_DOCUMENT_LOCAL = 'cgi.errorDocument';
+
+export interface ErrorDocumentFacts {
+  readonly status: number;
+  readonly url: string;
+}
 
 function hasBody(ctx: RequestContext): boolean {
   if (ctx.locals.has(LOCAL_REDIRECT_LOCAL)) return false;
@@ -45,7 +54,10 @@ export async function runScript(ctx: RequestContext, script: CgiScriptFacts,
   const { req, res } = ctx;
   const socket = req.socket;
   const redirected = ctx.locals.has(LOCAL_REDIRECT_LOCAL);
-  const extra = (ctx.locals.get(CGI_EXTRA_ENV_LOCAL) as Record<string, string> | undefined) ?? {};
+  const errorDocument = ctx.locals.get(ERROR_DOCUMENT_LOCAL) as ErrorDocumentFacts | undefined;
+  const extra: Record<string, string> = { ...(ctx.locals.get(CGI_EXTRA_ENV_LOCAL) as Record<string, string> | undefined) };
+  // Apache runs an ErrorDocument script with the original status and URL in REDIRECT_STATUS/REDIRECT_URL.
+  if (errorDocument !== undefined) extra.REDIRECT_URL = errorDocument.url;
   const env = buildCgiEnv({
     // §6.2.2: a local redirect is re-dispatched as a GET without the original body.
     method: redirected ? 'GET' : (req.method ?? 'GET'),
@@ -59,12 +71,37 @@ export async function runScript(ctx: RequestContext, script: CgiScriptFacts,
     serverPort: socket.localPort ?? 80,
     https: 'encrypted' in socket && socket.encrypted === true,
   }, script, extra);
+  if (errorDocument !== undefined) env.REDIRECT_STATUS = String(errorDocument.status);
 
+  let body: Readable | null = hasBody(ctx) ? req : null;
+  let spooled: SpooledBody | null = null;
+  if (body !== null && req.headers['content-length'] === undefined) {
+    try {
+      spooled = await spoolBody(req);
+    } catch (err) {
+      ctx.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'request body lost while spooling');
+      sendErrorPage(ctx, 400, 'Request body incomplete', 'The chunked request body could not be read completely.');
+      return { kind: 'answered' };
+    }
+    env.CONTENT_LENGTH = String(spooled.length);
+    body = spooled.open();
+  }
+  try {
+    return await execute(ctx, script, options, env, body);
+  } finally {
+    await spooled?.remove();
+  }
+}
+
+async function execute(ctx: RequestContext, script: CgiScriptFacts, options: RunScriptOptions,
+  env: Record<string, string>, body: Readable | null): Promise<RunScriptOutcome> {
+  const { res } = ctx;
+  const errorDocument = ctx.locals.get(ERROR_DOCUMENT_LOCAL) as ErrorDocumentFacts | undefined;
   const started = Date.now();
   const execution = options.executor.execute({
     scriptFilename: script.scriptFilename,
     env,
-    body: hasBody(ctx) ? req : null,
+    body,
     onStderr: (line) => ctx.log.warn({ script: script.scriptName, stderr: line }, 'script stderr'),
   });
   let timedOut = false;
@@ -98,7 +135,7 @@ export async function runScript(ctx: RequestContext, script: CgiScriptFacts,
     }
     for (const [name, value] of head.headers) res.appendHeader(name, value);
     for (const [name, value] of ctx.headers) res.setHeader(name, value);
-    res.statusCode = head.status;
+    res.statusCode = !head.statusGiven && errorDocument !== undefined ? errorDocument.status : head.status;
     if (head.reason !== null) res.statusMessage = head.reason;
     try {
       await pipeline(head.body, res);

@@ -186,6 +186,18 @@ function toSitePath(fsPath: string, documentRoot: string): string | null {
   return null;
 }
 
+/** The path and query of an absolute URL that points at this server, or null (another host, or unparsable). */
+function localPartOf(target: string, host: string): { path: string; query: string | null } | null {
+  try {
+    const url = new URL(target);
+    if (url.host.toLowerCase() !== host.toLowerCase()) return null;
+    return { path: decodeURIComponent(url.pathname), query: url.search === '' ? null : url.search.slice(1) };
+  } catch {
+    // Not a URL we can take apart (bad escapes, bad host): treat it as external, the client gets the redirect.
+    return null;
+  }
+}
+
 /** ap_escape_uri-like: what mod_rewrite does to a redirect target unless [NE]. */
 function escapePath(path: string): string {
   return path.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]/g, (c) => encodeURIComponent(c));
@@ -243,11 +255,11 @@ export async function applyRewrite(config: RewriteConfig, request: RewriteReques
       }
       const absolute = /^[a-z][a-z0-9+.-]*:\/\//i.exec(target);
       if (absolute !== null) {
-        const url = new URL(target);
-        if (redirect === null && rule.flags.redirect === null && url.host.toLowerCase() === request.host.toLowerCase()) {
+        const local = localPartOf(target, request.host);
+        if (redirect === null && rule.flags.redirect === null && local !== null) {
           // mod_rewrite's reduce_uri: an absolute URL to this very server is a local path.
-          target = decodeURIComponent(url.pathname);
-          if (url.search !== '') query = url.search.slice(1);
+          target = local.path;
+          if (local.query !== null) query = local.query;
         } else {
           return { kind: 'redirect', status: rule.flags.redirect ?? 302, location: withQuery(target, query), env };
         }

@@ -3,6 +3,7 @@
  * GNU find is on every mainstream Linux host; busybox find has no -printf and ForceCommand internal-sftp
  * ignores the command, and both yield no entries — the caller then falls back to the READDIR walk.
  */
+import { FsError } from '../errors.js';
 import { FIND_FORMAT, FindParser } from './find-parser.js';
 import { shellPathOperand, shellQuote } from './shell-quote.js';
 import type { ListProblem, RemoteShell, TreeEntry } from './types.js';
@@ -42,6 +43,7 @@ export async function runFindListing(shell: RemoteShell, serverDir: string, onEn
   return new Promise<FindResult>((resolve, reject) => {
     let failed = false;
     let exitCode: number | null = null;
+    let exited = false;
     const errChunks: Buffer[] = [];
     channel.on('data', (chunk: Buffer) => {
       if (failed) return;
@@ -54,13 +56,19 @@ export async function runFindListing(shell: RemoteShell, serverDir: string, onEn
       }
     });
     channel.stderr.on('data', (chunk: Buffer) => { errChunks.push(chunk); });
-    channel.on('exit', (code: number | null) => { exitCode = code; });
+    channel.on('exit', (code: number | null) => { exitCode = code; exited = true; });
     channel.on('close', () => {
       if (failed) return;
       try {
         parser.end();
       } catch (err) {
         reject(err);
+        return;
+      }
+      // OpenSSH always sends exit-status (RFC 4254 §6.10) before closing a finished command's channel; a close
+      // without it means the connection went away, and a listing cut at a record boundary would look complete.
+      if (!exited) {
+        reject(new FsError('EIO', `the remote listing of ${serverDir || '~'} stopped before find finished (connection lost?)`));
         return;
       }
       const stderr = Buffer.concat(errChunks).toString('utf8');

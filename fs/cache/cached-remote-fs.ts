@@ -38,6 +38,8 @@ export interface CachedRemoteFs extends RemoteFs {
   generation(): number;
   /** Stores a listing fetched elsewhere (fs/bulk) unless a mutation touched `dir` since `startedAt`. */
   prime(dir: string, entries: readonly DirEntry[], startedAt: number): void;
+  /** True while a listing of `dir` is cached and fresh (lookups of its names then cost no round trip; fs/prefetch). */
+  hasFreshListing(dir: string): boolean;
   /** Closes the inner RemoteFs when it can be closed. */
   close(): Promise<void>;
 }
@@ -305,6 +307,10 @@ class CachingRemoteFs implements CachedRemoteFs {
     this.meta.storeListing(dir, entries, (child) => !this.gens.unchangedSince(child, startedAt));
   }
 
+  hasFreshListing(dir: string): boolean {
+    return this.meta.freshListing(normalizePath(dir)) !== undefined;
+  }
+
   async close(): Promise<void> {
     await this.inner.close?.();
   }
@@ -457,5 +463,6 @@ class PassThroughRemoteFs implements CachedRemoteFs {
   prime(): void {
     // nothing is cached
   }
+  hasFreshListing(): boolean { return false; }
   async close(): Promise<void> { await this.inner.close?.(); }
 }

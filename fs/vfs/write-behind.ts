@@ -117,7 +117,7 @@ export class WriteBehind {
 
   /**
    * Bytes must not wait in memory for a close that may be hours away: like the kernel's dirty-page
-   * writeback, a block still pending after `idleFlushMs` is sent. The timer is armed once, not per write,
+   * writeback, a pending block is sent once no write has come for `idleFlushMs`. The timer is armed once, not per write,
    * and re-armed while writes keep coming.
    */
   private armIdleTimer(delayMs = this.options.idleFlushMs): void {

@@ -72,18 +72,22 @@ async function measure(tool: Tool, port: number, mnt: string, results: Results, 
     results[work] = await timeShell(command, { limitMs: LIMIT_MS });
     await sample();
   };
-  await fresh();
-  await run('find cold', `find ${mnt}/tree -type f -ls > /dev/null`);
-  await run('find warm', `find ${mnt}/tree -type f -ls > /dev/null`);
-  await fresh();
-  await run('git status cold', `git -C ${mnt}/repo status --porcelain > /dev/null`);
-  await run('git status warm', `git -C ${mnt}/repo status --porcelain > /dev/null`);
-  await fresh();
-  await run('1000 small files', `cat ${mnt}/small/* > /dev/null`);
-  await fresh();
-  await run(`read ${BIG_MB} MiB`, `dd if=${mnt}/big.bin of=/dev/null bs=1M status=none`);
-  await run(`write ${WRITE_MB} MiB`, `dd if=/dev/zero of=${mnt}/out-${tool.name}.bin bs=1M count=${WRITE_MB} conv=fsync status=none`);
-  await tool.unmount(mnt);
+  try {
+    await fresh();
+    await run('find cold', `find ${mnt}/tree -type f -ls > /dev/null`);
+    await run('find warm', `find ${mnt}/tree -type f -ls > /dev/null`);
+    await fresh();
+    await run('git status cold', `git -C ${mnt}/repo status --porcelain > /dev/null`);
+    await run('git status warm', `git -C ${mnt}/repo status --porcelain > /dev/null`);
+    await fresh();
+    await run('1000 small files', `cat ${mnt}/small/*/* > /dev/null`);
+    await fresh();
+    await run(`read ${BIG_MB} MiB`, `dd if=${mnt}/big.bin of=/dev/null bs=1M status=none`);
+    await run(`write ${WRITE_MB} MiB`, `dd if=/dev/zero of=${mnt}/out-${tool.name}.bin bs=1M count=${WRITE_MB} conv=fsync status=none`);
+  } finally {
+    // A failed measurement must not leave a mount behind (the scratch directory is removed next).
+    await tool.unmount(mnt).catch((err: unknown) => { process.stderr.write(`unmount ${mnt}: ${(err as Error).message}\n`); });
+  }
 }
 
 async function main(): Promise<void> {

@@ -28,7 +28,17 @@ async function freePort(): Promise<number> {
   return address.port;
 }
 
+/** Waits until `url` answers; a server that never does is stopped, so a failed start leaves nothing behind. */
 async function waitForHttp(url: string, child: ChildProcess): Promise<void> {
+  try {
+    await pollHttp(url, child);
+  } catch (err) {
+    await stop(child);
+    throw err;
+  }
+}
+
+async function pollHttp(url: string, child: ChildProcess): Promise<void> {
   for (let i = 0; i < 100; i++) {
     if (child.exitCode !== null) throw new Error(`${url}: server exited with ${child.exitCode}`);
     try {

@@ -224,4 +224,16 @@ AddType text/x-custom .cst
       { target: '/data.cst', status: 200, body: 'custom\n', header: ['content-type', 'text/x-custom'] },
     ],
   },
+  {
+    name: 'ErrorDocument script',
+    files: {
+      '.htaccess': 'ErrorDocument 404 /handler.php\n',
+      'handler.php': `<?php echo json_encode(['status' => $_SERVER['REDIRECT_STATUS'], 'url' => $_SERVER['REDIRECT_URL'] ?? null, 'uri' => $_SERVER['REQUEST_URI']]);`,
+      'here.txt': 'here\n',
+    },
+    cases: [
+      { target: '/missing.html?x=1', status: 404, body: '{"status":"404","url":"\\/missing.html","uri":"\\/missing.html?x=1"}' },
+      { target: '/here.txt', status: 200, body: 'here\n' },
+    ],
+  },
 ];

@@ -1,0 +1,118 @@
+/**
+ * `devmount serve [user@]host:/path` (issue 5): the dev server reading a remote tree through the devmount VFS in
+ * this process. Connection options use the mount spellings through `-o …` (`-o Port=22`); `-p/--port` stays the
+ * HTTP port, as in every dev server. The flags are added to `serve` through serve.ts's flag hooks.
+ */
+import { Option, type Command } from 'commander';
+import type { Logger } from 'pino';
+import type { FileSource } from '../../devserver/file-source.js';
+import { parseRemoteSpec } from '../../fs/remote-spec.js';
+import { createLogger } from '../../devserver/logger.js';
+import type { DevServerOptions } from '../../devserver/server.js';
+import { parseOptionList } from '../mount-options.js';
+import { openMountStackParts } from '../mount-stack.js';
+import { readPasswordFromStdin } from '../password-stdin.js';
+import { createTtyPrompter } from '../prompter.js';
+import { REMOTE_WATCH_SETTINGS, startRemoteServe, type RemoteWatchSetting } from '../remote-serve.js';
+import { ExitCode } from '../exit-codes.js';
+import { UserError } from '../user-error.js';
+import type { ServeFlagHook, ServeFlags } from './serve.js';
+
+interface RemoteFlags {
+  option?: string[];
+  passwordStdin?: boolean;
+  remoteWatch?: RemoteWatchSetting;
+  remotePoll?: string;
+  remoteTimeout?: string;
+}
+
+/** Defaults: a server-side edit reaches the browser within 2 s (issue 5) even with the find loop or SFTP polling. */
+export const REMOTE_SERVE_DEFAULTS = Object.freeze({ remotePollMs: 1000, requestTimeoutMs: 5000 });
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function parseMs(value: string | undefined, flag: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max) {
+    throw new UserError('usage', `${flag} must be a whole number of milliseconds from ${min} to ${max}, not "${value}"`);
+  }
+  return n;
+}
+
+/** True when the DIR argument of `serve` names a remote: `[user@]host:path` (scp's rule: a colon before any slash). */
+export function looksRemote(dir: string): boolean {
+  const colon = dir.indexOf(':');
+  const slash = dir.indexOf('/');
+  return colon > 0 && (slash < 0 || colon < slash);
+}
+
+export const remoteServeHook: ServeFlagHook = {
+  addOptions(command: Command) {
+    command
+      .option('-o, --option <options>', 'for user@host:/path: connection and cache options, as for mount (-o Port=2222,IdentityFile=…); repeatable', collect, [])
+      .option('--password-stdin', 'for user@host:/path: read the SSH password from the first line of stdin')
+      .addOption(new Option('--remote-watch <method>', 'for user@host:/path: how edits made on the server are detected')
+        .choices([...REMOTE_WATCH_SETTINGS]).default('auto'))
+      .option('--remote-poll <ms>', `for user@host:/path: interval of the find loop / SFTP polling (default ${REMOTE_SERVE_DEFAULTS.remotePollMs})`)
+      .option('--remote-timeout <ms>', `for user@host:/path: a request waits this long for the server before a 504 (default ${REMOTE_SERVE_DEFAULTS.requestTimeoutMs})`);
+  },
+  resolve(flags: ServeFlags, context: { source: FileSource }) {
+    const remote = flags as RemoteFlags;
+    const servingRemote = 'notifyRemoteChanges' in context.source; // the VfsFileSource of runRemoteServe
+    if (!servingRemote && ((remote.option?.length ?? 0) > 0 || remote.passwordStdin)) {
+      throw new UserError('usage', '-o and --password-stdin apply to a remote site (devmount serve user@host:/path)');
+    }
+    return {};
+  },
+};
+
+/**
+ * Runs `serve user@host:/path` until SIGINT/SIGTERM. `baseOptions` builds the DevServerOptions every serve
+ * shares (port, host, headers, PHP slots …) from the source.
+ */
+export async function runRemoteServe(
+  remoteArg: string,
+  flags: ServeFlags,
+  baseOptions: (source: FileSource, log: Logger) => Promise<Omit<DevServerOptions, 'source'>>,
+): Promise<void> {
+  const remote = flags as ServeFlags & RemoteFlags;
+  let spec;
+  try {
+    spec = parseRemoteSpec(remoteArg);
+  } catch (err) {
+    throw new UserError('usage', (err as Error).message);
+  }
+  const mountOptions = parseOptionList(remote.option ?? []);
+  const remotePollMs = parseMs(remote.remotePoll, '--remote-poll', REMOTE_SERVE_DEFAULTS.remotePollMs, 100, 3_600_000);
+  const requestTimeoutMs = parseMs(remote.remoteTimeout, '--remote-timeout', REMOTE_SERVE_DEFAULTS.requestTimeoutMs, 100, 600_000);
+  const log = createLogger({ format: flags.logFormat });
+  const password = remote.passwordStdin ? await readPasswordFromStdin() : undefined;
+  const { vfs, remote: sftp } = await openMountStackParts(spec, mountOptions, { password, prompter: createTtyPrompter(), log });
+  let served;
+  try {
+    served = await startRemoteServe(vfs, sftp, {
+      description: remoteArg,
+      remoteWatch: remote.remoteWatch ?? 'auto',
+      remotePollMs,
+      requestTimeoutMs,
+      log,
+      server: (source) => baseOptions(source, log),
+    });
+  } catch (err) {
+    await vfs.close();
+    throw err;
+  }
+  const watchNote = served.watchMethod === 'off'
+    ? `remote watching off: changes seen within cache_timeout=${mountOptions.cacheTimeout}s`
+    : `remote watch: ${served.watchMethod}`;
+  process.stdout.write(`devmount serve: ${remoteArg} (${watchNote}${flags.livereload ? ', live reload on' : ''})\n`);
+  for (const url of served.server.urls) process.stdout.write(`  ${url}\n`);
+  const stop = (code: number) => () => {
+    void served.close().then(() => vfs.close()).finally(() => process.exit(code));
+  };
+  process.once('SIGINT', stop(ExitCode.interrupted));
+  process.once('SIGTERM', stop(ExitCode.ok));
+}

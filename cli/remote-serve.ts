@@ -1,0 +1,166 @@
+/**
+ * Serving a remote site in the process that holds the VFS (issue 5): mount stack → remote watcher (over the
+ * SFTP layer's exec channel) → VfsFileSource → dev server. Used by `devmount serve user@host:/path` and by
+ * `devmount mount … --serve` (then `localRoot` is the FUSE mount point, which php-cgi can read).
+ *
+ * Change events reach live reload and every cache from two feeds: the VFS itself (writes through this process
+ * or its FUSE mount, at release/flush time) and the remote watcher (edits made on the server by anyone else).
+ * With remote watching off, the dev server's own cache is turned off, so nothing served is older than the VFS
+ * cache TTL (cache_timeout) — the issue's freshness bound for that case.
+ */
+import type { Logger } from 'pino';
+import type { SftpRemoteFs } from '../fs/sftp/remote-fs.js';
+import type { Vfs } from '../fs/vfs/types.js';
+import { startRemoteWatcher, type RemoteWatcher, type WatchMethod } from '../fs/watch/remote-watcher.js';
+import { createDevServer, type DevServer, type DevServerOptions } from '../devserver/server.js';
+import { createVfsFileSource, type VfsFileSource } from '../devserver/sources/vfs.js';
+import { remoteReachability, type RemoteReachability } from '../devserver/middlewares/remote-reachability.js';
+import type { Middleware } from '../devserver/middleware.js';
+import type { FileSource } from '../devserver/file-source.js';
+
+export type ServerOptions = Omit<DevServerOptions, 'source' | 'cache'>;
+
+/** How server-side edits are detected: `--remote-watch`. 'poll' is SFTP stat polling. */
+export type RemoteWatchSetting = 'auto' | 'inotify' | 'find' | 'poll' | 'off';
+export const REMOTE_WATCH_SETTINGS: readonly RemoteWatchSetting[] = Object.freeze(['auto', 'inotify', 'find', 'poll', 'off']);
+
+export interface RemoteServeOptions {
+  /** "user@host:/var/www/site", for the banner, logs and error pages. */
+  readonly description: string;
+  readonly remoteWatch: RemoteWatchSetting;
+  /** Interval of the find loop and of SFTP polling (the inotify strategy needs none). */
+  readonly remotePollMs: number;
+  /** Deadline of one remote call made for a request: past it the browser gets a 504 "remote unreachable". */
+  readonly requestTimeoutMs: number;
+  /** The FUSE mount of the same VFS, when there is one (php-cgi reads scripts there). */
+  readonly localRoot?: string;
+  /**
+   * Everything else of the dev server (port, host, live reload, PHP slots …), built once the source exists
+   * (the PHP/.htaccess hooks read through it); source and cache are set here.
+   */
+  readonly server: (source: FileSource) => Promise<ServerOptions> | ServerOptions;
+  readonly log: Logger;
+}
+
+export interface RemoteServe {
+  readonly server: DevServer;
+  readonly source: VfsFileSource;
+  /** The strategy detected (or forced) at start, or 'off'; shown in the banner and `devmount status`. */
+  readonly watchMethod: WatchMethod | 'off';
+  /** Stops the watcher and the server; the VFS stays open (its owner closes it). */
+  close(): Promise<void>;
+}
+
+/** Remote calls made for requests: how long after a deadline miss we probe the server before retrying. */
+const PROBE_EVERY_MS = 1000;
+
+function toWatchMethod(setting: Exclude<RemoteWatchSetting, 'auto' | 'off'>): WatchMethod {
+  return setting === 'poll' ? 'sftp-poll' : setting;
+}
+
+/**
+ * Reachability as the browser sees it: the connection state of the SFTP pool, plus "a request ran into its
+ * deadline" (a silent network — a paused link, a sleeping laptop — keeps the TCP connection "connected" until
+ * keepalives fail). After a miss, a direct stat of the root (no cache) is tried until the server answers.
+ */
+function trackReachability(remote: SftpRemoteFs, requestTimeoutMs: number, log: Logger): RemoteReachability & { close(): void } {
+  let missed = false;
+  let probing: NodeJS.Timeout | null = null;
+  let closed = false;
+  const probe = (): void => {
+    probing = setTimeout(() => {
+      const deadline = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('probe deadline')), requestTimeoutMs).unref());
+      Promise.race([remote.stat('/'), deadline]).then(() => {
+        probing = null;
+        if (missed) log.info('remote reachable again');
+        missed = false;
+      }, () => {
+        if (!closed) probe();
+      });
+    }, PROBE_EVERY_MS);
+    probing.unref();
+  };
+  const unsubscribe = remote.onStateChange((state) => {
+    if (state !== 'connected') log.warn({ state }, 'remote unreachable: serving cached pages only');
+  });
+  return {
+    isReachable: () => !missed && remote.state() === 'connected',
+    markUnreachable() {
+      missed = true;
+      if (!probing && !closed) probe();
+    },
+    close() {
+      closed = true;
+      unsubscribe();
+      if (probing) clearTimeout(probing);
+    },
+  };
+}
+
+/** The sftp-poll strategy re-lists only directories someone looked at: each request's directory is tracked. */
+function trackRequestedDirs(watcher: RemoteWatcher): Middleware {
+  return async function trackRequestedDirs(ctx, next) {
+    const slash = ctx.path.lastIndexOf('/');
+    watcher.track(ctx.path.endsWith('/') || slash <= 0 ? (ctx.path.replace(/\/+$/, '') || '/') : ctx.path.slice(0, slash));
+    await next();
+  };
+}
+
+export async function startRemoteServe(vfs: Vfs, remote: SftpRemoteFs, options: RemoteServeOptions): Promise<RemoteServe> {
+  const opts = Object.freeze({ ...options });
+  const source = createVfsFileSource(vfs, {
+    description: opts.description,
+    remoteRootAbs: remote.remoteRoot,
+    ...(opts.localRoot !== undefined ? { localRoot: opts.localRoot } : {}),
+    requestTimeoutMs: opts.requestTimeoutMs,
+    revalidateEveryMs: 0, // watching off: the server cache is off instead, see the header comment
+  });
+  let watcher: RemoteWatcher | null = null;
+  if (opts.remoteWatch !== 'off') {
+    try {
+      watcher = await startRemoteWatcher(remote, {
+        remoteRoot: remote.remoteRoot,
+        intervalMs: opts.remotePollMs,
+        ...(opts.remoteWatch !== 'auto' ? { method: toWatchMethod(opts.remoteWatch) } : {}),
+      }, (changes) => source.notifyRemoteChanges(changes));
+    } catch (err) {
+      await source.close();
+      throw err;
+    }
+  }
+  const reachability = trackReachability(remote, opts.requestTimeoutMs, opts.log);
+  const early: Middleware[] = [remoteReachability(reachability, opts.description)];
+  if (watcher?.method === 'sftp-poll') early.push(trackRequestedDirs(watcher));
+  let server: DevServer;
+  try {
+    const serverOptions = await opts.server(source);
+    const slots = serverOptions.slots ?? {};
+    server = await createDevServer(Object.freeze({
+      ...serverOptions,
+      source,
+      ...(opts.remoteWatch === 'off' ? { cache: false as const } : {}),
+      slots: { ...slots, early: [...early, ...(slots.early ?? [])] },
+    }));
+  } catch (err) {
+    reachability.close();
+    await watcher?.close();
+    await source.close();
+    throw err;
+  }
+  const watchMethod = watcher?.method ?? 'off';
+  opts.log.info({ remote: opts.description, watch: watchMethod, url: server.url }, 'serving the remote site');
+  let closing: Promise<void> | null = null;
+  return {
+    server,
+    source,
+    watchMethod,
+    close() {
+      closing ??= (async () => {
+        reachability.close();
+        await watcher?.close();
+        await server.close(); // closes the source too
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,51 @@
+/** Options of the metadata prefetch (fs/prefetch), resolved once and frozen. */
+
+export interface PrefetchOptions {
+  /**
+   * Entries one prefetch may stream into the cache before it stops (the directories completed so far stay
+   * primed; deeper misses start their own, smaller prefetch). Kept well under the cache's LRU cap so one
+   * listing cannot evict everything else.
+   */
+  readonly maxEntriesPerJob: number;
+  /** Prefetches running at once; a miss beyond that goes to the server as usual. */
+  readonly maxJobs: number;
+  /** Directories listed at once by the READDIR walk (SFTP-only servers); sshfs keeps up to 32 READDIRs out. */
+  readonly walkConcurrency: number;
+  /**
+   * How long a lookup waits for a running prefetch to reach its directory before asking the server itself:
+   * a stuck exec channel must not hang the mount (sshfs#3, #223).
+   */
+  readonly waitMs: number;
+  /** A subtree listed completely less than this long ago is not listed again on a miss (the miss goes to SFTP). */
+  readonly minRelistMs: number;
+  /** Monotonic milliseconds (tests inject a clock). */
+  readonly now: () => number;
+}
+
+export const PREFETCH_DEFAULTS: PrefetchOptions = Object.freeze({
+  maxEntriesPerJob: 100_000,
+  maxJobs: 4,
+  walkConcurrency: 16,
+  waitMs: 10_000,
+  minRelistMs: 5_000,
+  now: () => performance.now(),
+});
+
+export function resolvePrefetchOptions(overrides: Partial<PrefetchOptions> = {}): PrefetchOptions {
+  const pick = <K extends keyof PrefetchOptions>(key: K): PrefetchOptions[K] => overrides[key] ?? PREFETCH_DEFAULTS[key];
+  const resolved: PrefetchOptions = {
+    maxEntriesPerJob: pick('maxEntriesPerJob'),
+    maxJobs: pick('maxJobs'),
+    walkConcurrency: pick('walkConcurrency'),
+    waitMs: pick('waitMs'),
+    minRelistMs: pick('minRelistMs'),
+    now: pick('now'),
+  };
+  for (const key of ['maxEntriesPerJob', 'maxJobs', 'walkConcurrency'] as const) {
+    if (!Number.isInteger(resolved[key]) || resolved[key] < 1) throw new RangeError(`prefetch option ${key} must be an integer ≥ 1, got ${resolved[key]}`);
+  }
+  for (const key of ['waitMs', 'minRelistMs'] as const) {
+    if (!Number.isFinite(resolved[key]) || resolved[key] < 0) throw new RangeError(`prefetch option ${key} must be a number ≥ 0, got ${resolved[key]}`);
+  }
+  return Object.freeze(resolved);
+}

@@ -1,0 +1,272 @@
+/**
+ * Decides when to list a whole subtree and runs the listing in the background, streaming it into the cache
+ * with `prime()` (issue 6). The kernel serialises FUSE lookups (libfuse 2 negotiates no parallel directory
+ * operations), so a cold walk over a 20 ms link costs one round trip per name unless each lookup is answered
+ * from a listing already cached: one `find -printf` over an exec channel lists the tree in about one round
+ * trip; servers without a shell get a READDIR walk with many directories in flight instead.
+ *
+ * When: a lookup or readdir misses a directory that has no fresh listing. The subtree listed is the highest
+ * ancestor that was listed completely before (so a re-walk after the TTL costs one listing, not one per
+ * directory), else the directory itself. A subtree that outgrew `maxEntriesPerJob` is never listed whole
+ * again; misses below it list their own, smaller subtrees.
+ *
+ * Correctness rests on the cache: `prime` stores a directory only if no mutation touched it since the job
+ * started (generation guard), and primed listings expire with the directory TTL like READDIR replies.
+ *
+ * State (single JS thread): `jobs` running now; `completeRoots` (root → when its complete listing ended);
+ * `tooBig` (roots whose listing stopped at the entry cap).
+ */
+import type { CachedRemoteFs } from '../cache/cached-remote-fs.js';
+import { childOf, isWithin, selfAndAncestors } from '../cache/paths.js';
+import { runFindListing } from '../bulk/find-listing.js';
+import { WorkQueue, type RemoteShell } from '../bulk/index.js';
+import { isFsError } from '../errors.js';
+import { ConnectError } from '../ssh/types.js';
+import { resolvePrefetchOptions, type PrefetchOptions } from './options.js';
+import { TreePrimer } from './tree-primer.js';
+
+/** Where the one-round-trip listing runs; absent → READDIR walk only. */
+export interface PrefetchShell {
+  readonly shell: RemoteShell;
+  /** Absolute server path of the RemoteFs root '/'. */
+  readonly serverRoot: string;
+}
+
+export interface PrefetchLogger {
+  debug(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface PrefetchStats {
+  readonly jobs: number;
+  readonly findJobs: number;
+  readonly walkJobs: number;
+  readonly truncatedJobs: number;
+  readonly failedJobs: number;
+  readonly primedDirs: number;
+  readonly entries: number;
+  readonly waits: number;
+}
+
+class Truncated extends Error {}
+
+/** Thrown out of onEntry to stop find mid-stream (runFindListing then closes the channel). */
+const TRUNCATED = new Truncated('prefetch entry cap reached');
+
+interface Job {
+  readonly root: string;
+  readonly done: Promise<void>;
+  /** Directories primed by this job so far (waiters check it before waiting). */
+  readonly primed: Set<string>;
+  readonly waiters: Map<string, Array<() => void>>;
+}
+
+function serverPathOf(serverRoot: string, path: string): string {
+  if (path === '/') return serverRoot;
+  return serverRoot.endsWith('/') ? `${serverRoot}${path.slice(1)}` : `${serverRoot}${path}`;
+}
+
+function absoluteOf(root: string, rel: string): string {
+  return rel === '' ? root : childOf(root, rel);
+}
+
+export class Prefetcher {
+  private readonly options: PrefetchOptions;
+  private readonly jobs = new Set<Job>();
+  private readonly completeRoots = new Map<string, number>();
+  private readonly tooBig = new Set<string>();
+  /** Null once the server showed it has no usable shell/find: every later job walks with READDIR. */
+  private shell: PrefetchShell | null;
+  /** Set once a find listing produced entries: from then on an empty result means a missing directory, not a missing find. */
+  private findWorks = false;
+  private closed = false;
+  private readonly counters = { jobs: 0, findJobs: 0, walkJobs: 0, truncatedJobs: 0, failedJobs: 0, primedDirs: 0, entries: 0, waits: 0 };
+
+  constructor(
+    private readonly cache: CachedRemoteFs,
+    shell: PrefetchShell | undefined,
+    overrides: Partial<PrefetchOptions> = {},
+    private readonly log?: PrefetchLogger,
+  ) {
+    this.options = resolvePrefetchOptions(overrides);
+    this.shell = shell ?? null;
+  }
+
+  /**
+   * Called before a lookup in `dir` (or a readdir of it) would go to the server: starts or joins a listing
+   * that covers `dir` and resolves once `dir` is primed, the listing ended, or `waitMs` passed.
+   */
+  async awaitListing(dir: string): Promise<void> {
+    if (this.closed || this.cache.hasFreshListing(dir)) return;
+    // Two rounds: when a running job stops at its cap before reaching `dir`, one smaller job for `dir` follows.
+    for (let round = 0; round < 2; round++) {
+      const job = this.coveringJob(dir) ?? this.start(dir);
+      if (!job) return;
+      if (job.primed.has(dir)) return;
+      this.counters.waits += 1;
+      await this.waitFor(job, dir);
+      if (this.cache.hasFreshListing(dir) || job.primed.has(dir)) return;
+    }
+  }
+
+  stats(): PrefetchStats {
+    return Object.freeze({ ...this.counters });
+  }
+
+  /** Resolves when no listing is running (tests; a clean close). */
+  async idle(): Promise<void> {
+    while (this.jobs.size > 0) await Promise.all([...this.jobs].map((job) => job.done));
+  }
+
+  /** Stops starting jobs; running ones end with their channel. */
+  close(): void {
+    this.closed = true;
+  }
+
+  private coveringJob(dir: string): Job | undefined {
+    for (const job of this.jobs) if (isWithin(dir, job.root)) return job;
+    return undefined;
+  }
+
+  private start(dir: string): Job | undefined {
+    if (this.jobs.size >= this.options.maxJobs) return undefined;
+    const now = this.options.now();
+    let root: string | undefined;
+    for (const ancestor of selfAndAncestors(dir)) {
+      const listedAt = this.completeRoots.get(ancestor);
+      if (listedAt === undefined) continue;
+      // Listed completely just now and still not fresh: the name went missing for another reason (evicted,
+      // invalidated by a mutation); one READDIR is cheaper than listing the subtree again.
+      if (now - listedAt < this.options.minRelistMs) return undefined;
+      root = ancestor;
+    }
+    root ??= dir;
+    if (this.tooBig.has(root) && root === dir) return undefined;
+    const job: Job = { root, done: Promise.resolve(), primed: new Set(), waiters: new Map() };
+    const done = this.run(job).finally(() => {
+      this.jobs.delete(job);
+      for (const list of job.waiters.values()) for (const wake of list) wake();
+      job.waiters.clear();
+    });
+    (job as { done: Promise<void> }).done = done;
+    this.jobs.add(job);
+    this.counters.jobs += 1;
+    return job;
+  }
+
+  private waitFor(job: Job, dir: string): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, this.options.waitMs);
+      const wake = () => { clearTimeout(timer); resolve(); };
+      const list = job.waiters.get(dir);
+      if (list) list.push(wake);
+      else job.waiters.set(dir, [wake]);
+    });
+  }
+
+  private primedOne(job: Job, dir: string): void {
+    job.primed.add(dir);
+    this.counters.primedDirs += 1;
+    const list = job.waiters.get(dir);
+    if (!list) return;
+    job.waiters.delete(dir);
+    for (const wake of list) wake();
+  }
+
+  /** Never rejects: a failed prefetch only means lookups go to the server one by one. */
+  private async run(job: Job): Promise<void> {
+    const startedAt = this.cache.generation();
+    const began = this.options.now();
+    try {
+      const complete = (this.shell && (await this.runFind(job, this.shell, startedAt))) ?? (await this.runWalk(job));
+      if (complete) {
+        this.completeRoots.set(job.root, this.options.now());
+        this.tooBig.delete(job.root);
+      } else {
+        this.counters.truncatedJobs += 1;
+        this.tooBig.add(job.root);
+        this.completeRoots.delete(job.root);
+      }
+      this.log?.debug({ root: job.root, dirs: job.primed.size, complete, ms: Math.round(this.options.now() - began) }, 'prefetched metadata');
+    } catch (err) {
+      this.counters.failedJobs += 1;
+      this.log?.warn({ root: job.root, err: (err as Error).message }, 'metadata prefetch failed; looking names up one by one');
+    }
+  }
+
+  /**
+   * One exec round trip. Resolves true (complete), false (stopped at the cap), or null when the server
+   * cannot run it (no shell, ForceCommand internal-sftp, no GNU find): the caller walks with READDIR.
+   */
+  private async runFind(job: Job, shell: PrefetchShell, startedAt: number): Promise<boolean | null> {
+    let entries = 0;
+    const primer = new TreePrimer((rel, list) => {
+      const dir = absoluteOf(job.root, rel);
+      this.cache.prime(dir, list, startedAt);
+      this.primedOne(job, dir);
+    });
+    try {
+      const result = await runFindListing(shell.shell, serverPathOf(shell.serverRoot, job.root), (entry) => {
+        entries += 1;
+        if (entries > this.options.maxEntriesPerJob) throw TRUNCATED;
+        primer.push(entry);
+      });
+      this.counters.entries += result.entries;
+      if (result.entries === 0) {
+        // Nothing at all: not GNU find (busybox, no -printf), or the directory is missing. Until find has
+        // worked once we cannot tell which, so stop using it; the walk reports the real SFTP error either way.
+        if (!this.findWorks) this.shell = null;
+        return null;
+      }
+      this.findWorks = true;
+      this.counters.findJobs += 1;
+      primer.end(result.problems);
+      return true;
+    } catch (err) {
+      primer.abandon();
+      if (err === TRUNCATED) {
+        this.counters.entries += entries - 1;
+        this.counters.findJobs += 1;
+        return false;
+      }
+      if (err instanceof ConnectError && err.kind === 'no-exec') {
+        this.shell = null;
+        return null;
+      }
+      throw err;
+    }
+  }
+
+  /** The READDIR walk through the cache (each reply is stored there), many directories in flight. */
+  private async runWalk(job: Job): Promise<boolean> {
+    this.counters.walkJobs += 1;
+    const queue = new WorkQueue(this.options.walkConcurrency);
+    let entries = 0;
+    let truncated = false;
+    const list = (dir: string) => async () => {
+      if (truncated) return;
+      let items;
+      try {
+        items = await this.cache.readdir(dir);
+      } catch (err) {
+        // A directory removed or made unreadable while we walk is not the walk's failure: skip it.
+        if (isFsError(err, 'ENOENT') || isFsError(err, 'EACCES') || isFsError(err, 'EPERM') || isFsError(err, 'ENOTDIR')) return;
+        throw err;
+      }
+      entries += items.length;
+      this.counters.entries += items.length;
+      this.primedOne(job, dir);
+      if (entries > this.options.maxEntriesPerJob) {
+        truncated = true;
+        queue.clear();
+        return;
+      }
+      for (const item of items) {
+        if ((item.attr.mode & 0o170000) === 0o040000) queue.add(list(childOf(dir, item.name)));
+      }
+    };
+    queue.add(list(job.root));
+    await queue.drain();
+    return !truncated;
+  }
+}

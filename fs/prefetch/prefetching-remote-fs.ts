@@ -1,0 +1,105 @@
+/**
+ * The prefetch as a decorator over the cache (the shape sshfs's cache.c gives its layers): a CachedRemoteFs
+ * whose lookups and listings first wait for a bulk listing of their directory (prefetcher.ts), then ask the
+ * cache, which by then answers from the primed listing. Everything else is forwarded unchanged, so
+ * mutations keep the cache's own invalidation rules.
+ */
+import { CACHED_REMOTE_FS, type CachedRemoteFs } from '../cache/cached-remote-fs.js';
+import { normalizePath, parentOf } from '../cache/paths.js';
+import type { RemoteFile, SetAttr } from '../remote/types.js';
+import type { Attr, ChangeListener, DirEntry, StatFs } from '../vfs/types.js';
+import type { PrefetchOptions } from './options.js';
+import { Prefetcher, type PrefetchLogger, type PrefetchShell, type PrefetchStats } from './prefetcher.js';
+
+export interface PrefetchingRemoteFs extends CachedRemoteFs {
+  prefetchStats(): PrefetchStats;
+  /** Resolves when no background listing is running. */
+  prefetchIdle(): Promise<void>;
+}
+
+export interface PrefetchInputs {
+  /** The exec side of the connection and the server path of '/'; omit on servers known to have no shell. */
+  readonly shell?: PrefetchShell;
+  readonly options?: Partial<PrefetchOptions>;
+  readonly log?: PrefetchLogger;
+}
+
+/** With the cache off (`cache=no`) nothing could hold a listing: the cache is returned unchanged. */
+export function withPrefetch(cache: CachedRemoteFs, inputs: PrefetchInputs = {}): CachedRemoteFs {
+  if (!cache.options.enabled) return cache;
+  return new PrefetchingCache(cache, new Prefetcher(cache, inputs.shell, inputs.options, inputs.log));
+}
+
+class PrefetchingCache implements PrefetchingRemoteFs {
+  readonly [CACHED_REMOTE_FS] = true as const;
+
+  constructor(
+    private readonly cache: CachedRemoteFs,
+    private readonly prefetcher: Prefetcher,
+  ) {}
+
+  get inner() { return this.cache.inner; }
+  get options() { return this.cache.options; }
+
+  async lstat(path: string): Promise<Attr> {
+    await this.beforeLookup(path);
+    return this.cache.lstat(path);
+  }
+
+  async stat(path: string): Promise<Attr> {
+    await this.beforeLookup(path);
+    return this.cache.stat(path);
+  }
+
+  async readdir(path: string): Promise<DirEntry[]> {
+    await this.prefetcher.awaitListing(normalizePath(path));
+    return this.cache.readdir(path);
+  }
+
+  readlink(path: string): Promise<string> { return this.cache.readlink(path); }
+  readFile(path: string): Promise<Buffer> { return this.cache.readFile(path); }
+  statfs(path: string): Promise<StatFs> { return this.cache.statfs(path); }
+  open(path: string, flags: number, mode?: number): Promise<RemoteFile> { return this.cache.open(path, flags, mode); }
+  mkdir(path: string, mode: number): Promise<void> { return this.cache.mkdir(path, mode); }
+  rmdir(path: string): Promise<void> { return this.cache.rmdir(path); }
+  unlink(path: string): Promise<void> { return this.cache.unlink(path); }
+  rename(from: string, to: string): Promise<void> { return this.cache.rename(from, to); }
+  symlink(target: string, path: string): Promise<void> { return this.cache.symlink(target, path); }
+  link(existing: string, path: string): Promise<void> { return this.cache.link(existing, path); }
+  setattr(path: string, attrs: SetAttr): Promise<void> { return this.cache.setattr(path, attrs); }
+  refresh(path?: string): void { this.cache.refresh(path); }
+  onChange(listener: ChangeListener): () => void { return this.cache.onChange(listener); }
+  generation(): number { return this.cache.generation(); }
+  prime(dir: string, entries: readonly DirEntry[], startedAt: number): void { this.cache.prime(dir, entries, startedAt); }
+  hasFreshListing(dir: string): boolean { return this.cache.hasFreshListing(dir); }
+
+  stats(): Readonly<Record<string, number>> {
+    const p = this.prefetcher.stats();
+    return Object.freeze({
+      ...this.cache.stats(),
+      prefetchJobs: p.jobs, prefetchTruncated: p.truncatedJobs, prefetchFailed: p.failedJobs,
+      prefetchDirs: p.primedDirs, prefetchEntries: p.entries,
+    });
+  }
+
+  prefetchStats(): PrefetchStats {
+    return this.prefetcher.stats();
+  }
+
+  prefetchIdle(): Promise<void> {
+    return this.prefetcher.idle();
+  }
+
+  async close(): Promise<void> {
+    this.prefetcher.close();
+    // A listing still streaming would fail noisily on the closed connection: let it end first.
+    await this.prefetcher.idle();
+    await this.cache.close();
+  }
+
+  private async beforeLookup(rawPath: string): Promise<void> {
+    const path = normalizePath(rawPath);
+    if (path === '/') return;
+    await this.prefetcher.awaitListing(parentOf(path));
+  }
+}

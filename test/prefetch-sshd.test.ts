@@ -1,0 +1,239 @@
+/**
+ * The metadata prefetch (fs/prefetch) over the real stack — createSftpRemoteFs → createCachedRemoteFs →
+ * withPrefetch — against the harness sshd: one `find -printf` (or, on a server without a shell, a READDIR
+ * walk) fills the cache so lookups cost no round trip; awkward names, symlinks, a 50k-entry directory,
+ * server-side changes within the TTL rules, and a mutation racing the listing.
+ */
+import { constants } from 'node:fs';
+import { lstat, mkdir, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createCachedRemoteFs, type CachedRemoteFs } from '../fs/cache/cached-remote-fs.js';
+import { withPrefetch, type PrefetchingRemoteFs } from '../fs/prefetch/index.js';
+import { createSftpRemoteFs, type SftpRemoteFs } from '../fs/sftp/remote-fs.js';
+import { createVfs } from '../fs/vfs/vfs.js';
+import { harnessConnector } from './harness/connect.js';
+import { startSshd, type Sshd } from './harness/sshd.js';
+
+/** Counts every call that reaches the SFTP RemoteFs: each is at least one round trip. */
+function counting(inner: SftpRemoteFs): { fs: SftpRemoteFs; calls: () => number; byName: Map<string, number> } {
+  const byName = new Map<string, number>();
+  const fs = new Proxy(inner, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function' || typeof prop !== 'string') return value;
+      return (...args: unknown[]) => {
+        byName.set(prop, (byName.get(prop) ?? 0) + 1);
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return { fs, byName, calls: () => [...byName.values()].reduce((a, b) => a + b, 0) };
+}
+
+const AWKWARD = ['with space.txt', 'new\nline.txt', 'fünke ✓.txt', '-leading-dash', '--', "quote'd \"both\".txt", 'tab\there'];
+
+interface Stack {
+  readonly sftp: SftpRemoteFs;
+  readonly counter: ReturnType<typeof counting>;
+  readonly fs: PrefetchingRemoteFs;
+  /** Advances the cache's and the prefetcher's clock (to step over TTLs without sleeping). */
+  advance(ms: number): void;
+  close(): Promise<void>;
+}
+
+async function openStack(sshd: Sshd, root: string, useShell: boolean): Promise<Stack> {
+  const sftp = await createSftpRemoteFs(harnessConnector(sshd), root);
+  const counter = counting(sftp);
+  let offset = 0;
+  const now = () => performance.now() + offset;
+  const cache: CachedRemoteFs = createCachedRemoteFs(counter.fs, { now, dirTimeoutMs: 20_000, attrTimeoutMs: 20_000, negativeTimeoutMs: 20_000 });
+  const fs = withPrefetch(cache, {
+    ...(useShell ? { shell: { shell: counter.fs, serverRoot: sftp.remoteRoot } } : {}),
+    options: { now },
+  }) as PrefetchingRemoteFs;
+  return { sftp, counter, fs, advance: (ms) => { offset += ms; }, close: () => fs.close() };
+}
+
+function typeOf(mode: number): number {
+  return mode & constants.S_IFMT;
+}
+
+for (const variant of [{ name: 'shell (find -printf)', sftpOnly: false }, { name: 'SFTP only (READDIR walk)', sftpOnly: true }]) {
+  describe(`prefetch with ${variant.name}`, () => {
+    let sshd: Sshd;
+    let root: string;
+
+    beforeAll(async () => {
+      sshd = await startSshd({ sftpOnly: variant.sftpOnly });
+      root = join(sshd.root, 'site');
+      await mkdir(join(root, 'a', 'b', 'c'), { recursive: true });
+      await mkdir(join(root, 'empty'));
+      for (const name of AWKWARD) await writeFile(join(root, 'a', name), `content of ${name}\n`);
+      for (let i = 0; i < 30; i++) await writeFile(join(root, 'a', 'b', `f${i}.php`), 'x'.repeat(i));
+      await writeFile(join(root, 'a', 'b', 'c', 'deep.txt'), 'deep');
+      await symlink('a/b/c/deep.txt', join(root, 'link-to-deep'));
+      await symlink('does/not/exist', join(root, 'a', 'dangling link'));
+      await symlink('b', join(root, 'a', 'dir-link'));
+    });
+
+    afterAll(async () => {
+      await sshd?.stop();
+    });
+
+    test('the first lookup lists the whole tree once; every later lookup and listing is answered from the cache', async () => {
+      const stack = await openStack(sshd, root, true);
+      try {
+        await stack.fs.lstat('/a');
+        await stack.fs.prefetchIdle();
+        const after = stack.counter.calls();
+        const p = stack.fs.prefetchStats();
+        expect(p.jobs).toBe(1);
+        if (variant.sftpOnly) {
+          expect(p.walkJobs).toBe(1);
+          expect(p.findJobs).toBe(0);
+        } else {
+          expect(p.findJobs).toBe(1);
+          expect(stack.counter.byName.get('execStream')).toBe(1);
+          expect(stack.counter.byName.get('readdir') ?? 0).toBe(0);
+        }
+        const names = ['/a', '/a/b', '/a/b/c', '/a/b/c/deep.txt', '/empty', '/link-to-deep', '/a/dangling link', '/a/dir-link', ...AWKWARD.map((n) => `/a/${n}`)];
+        for (const name of names) {
+          const ours = await stack.fs.lstat(name);
+          const server = await lstat(join(root, name));
+          expect(typeOf(ours.mode), name).toBe(typeOf(server.mode));
+          expect(ours.mode & 0o7777, name).toBe(server.mode & 0o7777);
+          if (typeOf(server.mode) !== constants.S_IFDIR) expect(ours.size, name).toBe(server.size);
+          expect(ours.mtimeMs, name).toBe(Math.floor(server.mtimeMs / 1000) * 1000);
+          expect(ours.uid, name).toBe(server.uid);
+        }
+        expect(new Set((await stack.fs.readdir('/a')).map((e) => e.name))).toEqual(new Set([...AWKWARD, 'b', 'dangling link', 'dir-link']));
+        expect((await stack.fs.readdir('/a/b')).length).toBe(31);
+        expect(await stack.fs.readdir('/empty')).toEqual([]);
+        await expect(stack.fs.lstat('/a/missing')).rejects.toMatchObject({ code: 'ENOENT' });
+        expect(stack.counter.calls()).toBe(after);
+        // Symlinks are listed as links (lstat), and their targets still resolve through the server.
+        expect(await stack.fs.readlink('/link-to-deep')).toBe('a/b/c/deep.txt');
+        expect((await stack.fs.stat('/link-to-deep')).size).toBe(4);
+      } finally {
+        await stack.close();
+      }
+    });
+
+    test('a server-side create or delete shows once the listing TTL has passed, not before', async () => {
+      const stack = await openStack(sshd, root, true);
+      try {
+        expect((await stack.fs.readdir('/a/b')).map((e) => e.name)).not.toContain('server-new.txt');
+        await writeFile(join(root, 'a', 'b', 'server-new.txt'), 'n');
+        await unlink(join(root, 'a', 'b', 'f0.php'));
+        try {
+          const within = (await stack.fs.readdir('/a/b')).map((e) => e.name);
+          expect(within).not.toContain('server-new.txt');
+          expect(within).toContain('f0.php');
+          stack.advance(21_000);
+          const after = (await stack.fs.readdir('/a/b')).map((e) => e.name);
+          expect(after).toContain('server-new.txt');
+          expect(after).not.toContain('f0.php');
+          expect((await stack.fs.lstat('/a/b/server-new.txt')).size).toBe(1);
+          await expect(stack.fs.lstat('/a/b/f0.php')).rejects.toMatchObject({ code: 'ENOENT' });
+        } finally {
+          await rm(join(root, 'a', 'b', 'server-new.txt'));
+          await writeFile(join(root, 'a', 'b', 'f0.php'), '');
+        }
+      } finally {
+        await stack.close();
+      }
+    });
+
+    test('a mutation through the mount while the listing runs wins over the listing', async () => {
+      const stack = await openStack(sshd, root, true);
+      try {
+        await writeFile(join(root, 'a', 'b', 'c', 'racy.txt'), 'old');
+        const lookup = stack.fs.lstat('/a/b/c/deep.txt'); // starts the prefetch of /a/b/c
+        await stack.fs.unlink('/a/b/c/racy.txt'); // sent while it runs; bumps the generation of /a/b/c
+        await lookup;
+        expect((await stack.fs.readdir('/a/b/c')).map((e) => e.name)).toEqual(['deep.txt']);
+        await expect(stack.fs.lstat('/a/b/c/racy.txt')).rejects.toMatchObject({ code: 'ENOENT' });
+      } finally {
+        await stack.close();
+      }
+    });
+
+    test('open+read+close of a small cached file costs no round trip while its attributes are fresh', async () => {
+      const stack = await openStack(sshd, root, true);
+      const vfs = createVfs(stack.fs);
+      try {
+        const readAll = async (path: string) => {
+          const fh = await vfs.open(path, constants.O_RDONLY);
+          try {
+            return (await vfs.read(fh, 0, 4096)).toString();
+          } finally {
+            await vfs.release(fh);
+          }
+        };
+        expect(await readAll('/a/with space.txt')).toBe('content of with space.txt\n');
+        const before = stack.counter.calls();
+        for (let i = 0; i < 5; i++) expect(await readAll('/a/with space.txt')).toBe('content of with space.txt\n');
+        expect(await vfs.getattr('/a/with space.txt')).toMatchObject({ size: 26 });
+        expect(stack.counter.calls()).toBe(before);
+      } finally {
+        await vfs.close();
+      }
+    });
+  });
+}
+
+describe('prefetch limits', () => {
+  let sshd: Sshd;
+  beforeAll(async () => {
+    sshd = await startSshd();
+  });
+  afterAll(async () => {
+    await sshd?.stop();
+  });
+
+  test('a directory with 50,000 entries is listed whole, and lookups in it need no round trip', async () => {
+    const big = join(sshd.root, 'big');
+    await mkdir(big);
+    for (let i = 0; i < 50_000; i += 1000) {
+      await Promise.all(Array.from({ length: 1000 }, (_, j) => writeFile(join(big, `n${i + j}`), '')));
+    }
+    const stack = await openStack(sshd, big, true);
+    try {
+      const entries = await stack.fs.readdir('/');
+      expect(entries.length).toBe(50_000);
+      await stack.fs.prefetchIdle();
+      const after = stack.counter.calls();
+      for (const i of [0, 1, 12_345, 49_999]) expect((await stack.fs.lstat(`/n${i}`)).size).toBe(0);
+      await expect(stack.fs.lstat('/n50000')).rejects.toMatchObject({ code: 'ENOENT' });
+      expect(stack.counter.calls()).toBe(after);
+      expect(stack.fs.prefetchStats()).toMatchObject({ findJobs: 1, truncatedJobs: 0 });
+    } finally {
+      await stack.close();
+      await rm(big, { recursive: true });
+    }
+  }, 60_000);
+
+  test('a tree larger than the entry cap primes what it completed and lists deeper subtrees on their own', async () => {
+    const tree = join(sshd.root, 'capped');
+    for (let d = 0; d < 6; d++) {
+      await mkdir(join(tree, `d${d}`), { recursive: true });
+      for (let f = 0; f < 10; f++) await writeFile(join(tree, `d${d}`, `f${f}`), 'x');
+    }
+    const sftp = await createSftpRemoteFs(harnessConnector(sshd), tree);
+    const cache = createCachedRemoteFs(sftp);
+    const fs = withPrefetch(cache, { shell: { shell: sftp, serverRoot: sftp.remoteRoot }, options: { maxEntriesPerJob: 25 } }) as PrefetchingRemoteFs;
+    try {
+      const names = (await fs.readdir('/')).map((e) => e.name).sort();
+      expect(names).toEqual(['d0', 'd1', 'd2', 'd3', 'd4', 'd5']);
+      for (let d = 0; d < 6; d++) expect((await fs.readdir(`/d${d}`)).length).toBe(10);
+      for (let d = 0; d < 6; d++) expect((await fs.lstat(`/d${d}/f9`)).size).toBe(1);
+      const stats = fs.prefetchStats();
+      expect(stats.truncatedJobs).toBeGreaterThanOrEqual(1);
+      expect(stats.entries).toBeLessThanOrEqual(stats.jobs * 25);
+    } finally {
+      await fs.close();
+      await rm(tree, { recursive: true });
+    }
+  });
+});
