@@ -199,7 +199,8 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
         umask: options.umask,
       },
     });
-    if (options.serve) {
+    const serve = options.serve;
+    if (serve) {
       // The dev server reads the VFS in this process (no kernel round trip); php-cgi, another process, reads
       // the scripts through the mount point (issue 5).
       served = await startRemoteServe(vfs, parts.remote, {
@@ -212,8 +213,8 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
         server: async (source) => ({
           ...(await phpServeHook.resolve(SERVE_DEFAULT_FLAGS, { source, log })),
           logger: log.child({ layer: 'http' }),
-          port: options.serve!.port,
-          strictPort: options.serve!.strictPort,
+          port: serve.port,
+          strictPort: serve.strictPort,
         }),
       });
     }

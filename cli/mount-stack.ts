@@ -67,5 +67,10 @@ export async function openMountStackParts(spec: RemoteSpec, options: MountOption
     negativeTimeoutMs: options.negativeTimeout * 1000,
     autoCache: options.autoCache,
   });
-  return Object.freeze({ vfs: createVfs(cached, { followSymlinks: options.followSymlinks, readOnly: options.readOnly }), remote });
+  // Whole-subtree metadata in one exec round trip on first access (issue 6; fs/prefetch); READDIR walk on SFTP-only servers.
+  const prefetching = withPrefetch(cached, {
+    shell: { shell: remote, serverRoot: remote.remoteRoot },
+    log: inputs.log.child({ layer: 'prefetch' }),
+  });
+  return Object.freeze({ vfs: createVfs(prefetching, { followSymlinks: options.followSymlinks, readOnly: options.readOnly }), remote });
 }

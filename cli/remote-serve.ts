@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { SftpRemoteFs } from '../fs/sftp/remote-fs.js';
 import type { Vfs } from '../fs/vfs/types.js';
 import { startRemoteWatcher, type RemoteWatcher, type WatchMethod } from '../fs/watch/remote-watcher.js';
+import { DEFAULT_LIVERELOAD_OPTIONS } from '../devserver/livereload/hub.js';
 import { createDevServer, type DevServer, type DevServerOptions } from '../devserver/server.js';
 import { createVfsFileSource, type VfsFileSource } from '../devserver/sources/vfs.js';
 import { remoteReachability, type RemoteReachability } from '../devserver/middlewares/remote-reachability.js';
@@ -50,6 +51,13 @@ export interface RemoteServe {
   /** Stops the watcher and the server; the VFS stays open (its owner closes it). */
   close(): Promise<void>;
 }
+
+/**
+ * Live reload over a remote: the remote watcher already batches a burst (REMOTE_WATCHER_DEFAULTS.batchMs), so
+ * the hub's own quiet period is shortened to keep a write through the mount within 200 ms of its close()
+ * (issue 5); a `git pull` on the server still gives one reload (maxWaitMs caps a never-ending stream).
+ */
+const REMOTE_LIVERELOAD = Object.freeze({ ...DEFAULT_LIVERELOAD_OPTIONS, quietMs: 60 });
 
 /** Remote calls made for requests: how long after a deadline miss we probe the server before retrying. */
 const PROBE_EVERY_MS = 1000;
@@ -137,6 +145,7 @@ export async function startRemoteServe(vfs: Vfs, remote: SftpRemoteFs, options: 
     const slots = serverOptions.slots ?? {};
     server = await createDevServer(Object.freeze({
       ...serverOptions,
+      ...(serverOptions.liveReload === false ? {} : { liveReload: REMOTE_LIVERELOAD }),
       source,
       ...(opts.remoteWatch === 'off' ? { cache: false as const } : {}),
       slots: { ...slots, early: [...early, ...(slots.early ?? [])] },

@@ -3,11 +3,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { FileSource } from './file-source.js';
 import type { RequestContext } from './middleware.js';
+import type { MemoRecorder } from './response-memo.js';
 
 export class Context implements RequestContext {
   readonly headers = new Map<string, string | string[]>();
   readonly locals = new Map<string, unknown>();
   private childLog: Logger | undefined;
+  /** Set by server.ts when this request's answer may be memoised (response-memo.ts). */
+  memo: MemoRecorder | null = null;
 
   constructor(
     readonly req: IncomingMessage,
@@ -25,6 +28,11 @@ export class Context implements RequestContext {
     this.childLog ??= this.baseLog.child({ reqId: this.id });
     return this.childLog;
   }
+}
+
+/** The request's memo recorder, if any (contexts made by tests that drive a middleware alone have none). */
+export function memoRecorderOf(ctx: RequestContext): MemoRecorder | null {
+  return ctx instanceof Context ? ctx.memo : null;
 }
 
 // X-Request-Id from the client is echoed only when it is a short token (no header injection, no log spam).

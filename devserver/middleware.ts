@@ -31,4 +31,23 @@ export interface RequestContext {
 }
 
 export type Next = () => Promise<void>;
-export type Middleware = (ctx: RequestContext, next: Next) => Promise<void>;
+
+/**
+ * What a slot middleware (stack.ts) declares so that the response memo (response-memo.ts) may answer a repeated
+ * static GET/HEAD without running the stack. A slot middleware WITHOUT this declaration turns the memo off for
+ * the whole server: "may depend on anything" is the safe default.
+ */
+export interface MemoPolicy {
+  /**
+   * True when, for a GET or HEAD of site path `path` (ctx.path as this middleware receives it), the middleware
+   * calls next() without changing ctx or the response and without reading request headers, the client address
+   * or the clock. Asked once per recorded response, never on a memo hit. Every FileSource change drops the whole
+   * memo, so the answer may depend on the file tree (for example "no .htaccess applies to this path").
+   */
+  passesOn(path: string): boolean | Promise<boolean>;
+}
+
+export type Middleware = ((ctx: RequestContext, next: Next) => Promise<void>) & {
+  /** Optional; see MemoPolicy. Only read for slot middlewares. */
+  readonly memo?: MemoPolicy;
+};

@@ -17,6 +17,8 @@ import type { RequestContext } from './middleware.js';
 import { applyContextHeaders, sendStatus } from './respond.js';
 import { COMPRESS_MIN_BYTES, compressBuffer, compressStream, isCompressible, negotiateCoding, type Coding } from './compression.js';
 import { injectLiveReload } from './livereload/inject.js';
+import { memoRecorderOf } from './context.js';
+import { memoEntry } from './response-memo.js';
 
 export interface SendOptions {
   /** Files up to this size are read whole (and cached by a caching source); larger ones are streamed. */
@@ -99,10 +101,10 @@ async function sendRepresentation(ctx: RequestContext, rep: Representation, codi
     // The common case, answered from headers built once per file version.
     res.writeHead(200, rep.identityHeaders as string[]);
     res.end(req.method === 'HEAD' ? undefined : rep.body);
+    offerToMemo(ctx, rep.identityHeaders, null, rep.body, etag, rep.lastModified);
     return;
   }
-  const common = ['ETag', etag, 'Last-Modified', rep.lastModified, 'Cache-Control', 'no-cache',
-    'Vary', 'Accept-Encoding', 'Accept-Ranges', 'bytes'];
+  const common = notModifiedHeaders(etag, rep.lastModified);
   if (isNotModified(req.headers, etag, rep.lastModified)) {
     res.writeHead(304, common);
     res.end();
@@ -129,12 +131,27 @@ async function sendRepresentation(ctx: RequestContext, rep: Representation, codi
       rep.variants.set(coding, variant);
     }
     const body = await variant;
-    res.writeHead(200, [...common, 'Content-Type', rep.contentType, 'Content-Encoding', coding, 'Content-Length', String(body.length)]);
+    const head = [...common, 'Content-Type', rep.contentType, 'Content-Encoding', coding, 'Content-Length', String(body.length)];
+    res.writeHead(200, head);
     res.end(req.method === 'HEAD' ? undefined : body);
+    offerToMemo(ctx, head, common, body, etag, rep.lastModified);
     return;
   }
   res.writeHead(200, rep.identityHeaders as string[]);
   res.end(req.method === 'HEAD' ? undefined : rep.body);
+}
+
+/** The headers of a 304 (and the start of every other answer) for one representation. */
+function notModifiedHeaders(etag: string, lastModified: string): string[] {
+  return ['ETag', etag, 'Last-Modified', lastModified, 'Cache-Control', 'no-cache', 'Vary', 'Accept-Encoding', 'Accept-Ranges', 'bytes'];
+}
+
+/** Hands a whole 200 answer to the response memo (response-memo.ts) when server.ts started a recorder for it. */
+function offerToMemo(ctx: RequestContext, head: readonly string[], notModifiedHead: readonly string[] | null, body: Buffer,
+  etag: string, lastModified: string): void {
+  const recorder = memoRecorderOf(ctx);
+  if (recorder === null) return;
+  recorder.offer(memoEntry(ctx.headers, head, notModifiedHead ?? notModifiedHeaders(etag, lastModified), body, etag, lastModified));
 }
 
 async function sendPrecompressed(ctx: RequestContext, path: string, sibling: string, siblingStat: SourceStat,

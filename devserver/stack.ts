@@ -8,8 +8,9 @@
  */
 import type { Logger } from 'pino';
 import type { Middleware } from './middleware.js';
+import { memoRecorderOf } from './context.js';
 import type { LiveReloadHub } from './livereload/hub.js';
-import { accessLog } from './middlewares/access-log.js';
+import { accessLog, type AccessTracker } from './middlewares/access-log.js';
 import { rejectBadTarget } from './middlewares/bad-target.js';
 import { hostCheck } from './middlewares/host-check.js';
 import { responseHeaders } from './middlewares/response-headers.js';
@@ -37,12 +38,39 @@ export interface StackOptions {
   readonly maxInMemoryBytes: number;
   readonly slots: Slots;
   readonly logger: Logger;
+  /** The response memo is on (server.ts): slot middlewares report the path they saw to the request's recorder. */
+  readonly memo?: boolean;
+  /** The access-log tracker shared with server.ts's memo replay (default: one made from `logger`). */
+  readonly accessTracker?: AccessTracker;
+}
+
+/** Slots whose middlewares run before a static file is sent, so they decide whether its answer may be replayed. */
+const SLOTS_BEFORE_STATIC: readonly SlotName[] = ['early', 'beforeResolve', 'beforeStatic'];
+
+/** True when every middleware that can run before a static answer declares a MemoPolicy (middleware.ts). */
+export function slotsDeclareMemo(slots: Slots): boolean {
+  return SLOTS_BEFORE_STATIC.every((name) => (slots[name] ?? []).every((mw) => mw.memo !== undefined));
+}
+
+/** The slot middleware, telling the request's memo recorder which path it saw (its policy is asked later). */
+function reportingToMemo(mw: Middleware): Middleware {
+  const policy = mw.memo;
+  const reporting = (ctx: Parameters<Middleware>[0], next: Parameters<Middleware>[1]): Promise<void> => {
+    memoRecorderOf(ctx)?.noteSlot(policy, ctx.path);
+    return mw(ctx, next);
+  };
+  // The stack is found by middleware name (server.ts: redispatch from 'denyDotfiles'; logs).
+  Object.defineProperty(reporting, 'name', { value: mw.name });
+  return Object.assign(reporting, policy === undefined ? {} : { memo: policy });
 }
 
 export function buildStack(o: StackOptions): readonly Middleware[] {
-  const slot = (name: SlotName): readonly Middleware[] => o.slots[name] ?? [];
+  const slot = (name: SlotName): readonly Middleware[] => {
+    const list = o.slots[name] ?? [];
+    return o.memo === true && SLOTS_BEFORE_STATIC.includes(name) ? list.map(reportingToMemo) : list;
+  };
   return Object.freeze([
-    accessLog(o.logger),                                         // 1. log every request, whatever answers it
+    accessLog(o.accessTracker ?? o.logger),                                  // 1. log every request, whatever answers it
     rejectBadTarget(),                                        // 2. 400 for traversal/encoding tricks (request-target.ts)
     hostCheck({ boundHost: o.boundHost, allowedHosts: o.allowedHosts }), // 3. DNS rebinding guard
     ...(o.cors || o.headers.length > 0 ? [responseHeaders({ cors: o.cors, headers: o.headers })] : []), // 4. --cors, --header (and CORS preflights)

@@ -33,7 +33,8 @@ async function mount(dir: string, extra: string[] = []): Promise<void> {
 }
 
 beforeAll(async () => {
-  sshd = await startSshd();
+  // test/prefetch-sftp-only.test.ts runs this whole file again against a server without a shell (issue 6).
+  sshd = await startSshd({ sftpOnly: process.env.DEVMOUNT_TEST_SFTP_ONLY === '1' });
   cli = await createCliEnv();
   mp = await cli.newMountpoint('mnt');
   await mount(mp);

@@ -26,6 +26,7 @@ foreach ($keys as $k) { $out[$k] = $_SERVER[$k] ?? null; }
 $out['getenv_HTTP_PROXY'] = getenv('HTTP_PROXY');
 $out['argv'] = $_SERVER['argv'] ?? null;
 echo json_encode($out);`,
+  'length.php': '<?php $in = file_get_contents("php://input"); echo $_SERVER["CONTENT_LENGTH"], " ", strlen($in), " ", md5($in);',
   'source.php': '<?php /* SECRET-SOURCE-MARKER */ echo "ran";',
   'hang.php': '<?php file_put_contents(__DIR__ . "/hang-" . ($_GET["tag"] ?? "x") . ".pid", getmypid()); sleep(60); echo "finished";',
   'stderr.php': '<?php error_log("marker-from-php-stderr"); echo "logged";',
@@ -82,6 +83,23 @@ describe.each([
     const res = await fetch(`${site.origin}/upload.php`, { method: 'POST', body: form });
     const { createHash } = await import('node:crypto');
     expect(await res.json()).toEqual({ name: 'report.bin', size: content.length, md5: createHash('md5').update(content).digest('hex'), field: 'report' });
+  });
+
+  it('gives a chunked request body (no Content-Length) to the script with CONTENT_LENGTH', async () => {
+    const { createHash } = await import('node:crypto');
+    const parts = [Buffer.alloc(70_000, 'a'), Buffer.alloc(12_345, 'b')];
+    const answer = await new Promise<string>((resolve, reject) => {
+      const req = request(`${site.origin}/length.php`, { method: 'POST', headers: { 'Transfer-Encoding': 'chunked' } }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => { text += c.toString(); });
+        res.on('end', () => resolve(text));
+      });
+      req.on('error', reject);
+      for (const part of parts) req.write(part);
+      req.end();
+    });
+    const all = Buffer.concat(parts);
+    expect(answer).toBe(`${all.length} ${all.length} ${createHash('md5').update(all).digest('hex')}`);
   });
 
   it('sets PATH_INFO and PATH_TRANSLATED inside the root', async () => {

@@ -5,11 +5,11 @@
  * server-side changes within the TTL rules, and a mutation racing the listing.
  */
 import { constants } from 'node:fs';
-import { lstat, mkdir, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createCachedRemoteFs, type CachedRemoteFs } from '../fs/cache/cached-remote-fs.js';
-import { withPrefetch, type PrefetchingRemoteFs } from '../fs/prefetch/index.js';
+import { withPrefetch, type PrefetchingRemoteFs, type PrefetchOptions } from '../fs/prefetch/index.js';
 import { createSftpRemoteFs, type SftpRemoteFs } from '../fs/sftp/remote-fs.js';
 import { createVfs } from '../fs/vfs/vfs.js';
 import { harnessConnector } from './harness/connect.js';
@@ -42,7 +42,7 @@ interface Stack {
   close(): Promise<void>;
 }
 
-async function openStack(sshd: Sshd, root: string, useShell: boolean): Promise<Stack> {
+async function openStack(sshd: Sshd, root: string, useShell: boolean, prefetch: Partial<PrefetchOptions> = {}): Promise<Stack> {
   const sftp = await createSftpRemoteFs(harnessConnector(sshd), root);
   const counter = counting(sftp);
   let offset = 0;
@@ -50,7 +50,7 @@ async function openStack(sshd: Sshd, root: string, useShell: boolean): Promise<S
   const cache: CachedRemoteFs = createCachedRemoteFs(counter.fs, { now, dirTimeoutMs: 20_000, attrTimeoutMs: 20_000, negativeTimeoutMs: 20_000 });
   const fs = withPrefetch(cache, {
     ...(useShell ? { shell: { shell: counter.fs, serverRoot: sftp.remoteRoot } } : {}),
-    options: { now },
+    options: { now, ...prefetch },
   }) as PrefetchingRemoteFs;
   return { sftp, counter, fs, advance: (ms) => { offset += ms; }, close: () => fs.close() };
 }
@@ -171,11 +171,47 @@ for (const variant of [{ name: 'shell (find -printf)', sftpOnly: false }, { name
             await vfs.release(fh);
           }
         };
+        await stack.fs.readdir('/'); // the first access lists the tree
+        await stack.fs.prefetchIdle();
         expect(await readAll('/a/with space.txt')).toBe('content of with space.txt\n');
         const before = stack.counter.calls();
+        const snap = new Map(stack.counter.byName);
         for (let i = 0; i < 5; i++) expect(await readAll('/a/with space.txt')).toBe('content of with space.txt\n');
         expect(await vfs.getattr('/a/with space.txt')).toMatchObject({ size: 26 });
+        expect([...stack.counter.byName].filter(([k, v]) => snap.get(k) !== v)).toEqual([]);
         expect(stack.counter.calls()).toBe(before);
+      } finally {
+        await vfs.close();
+      }
+    });
+
+    test('after a few reads under a listed tree, its small files arrive in one tar stream (with a shell)', async () => {
+      const stack = await openStack(sshd, root, true, { readsBeforeContent: 3 });
+      const vfs = createVfs(stack.fs);
+      const readAll = async (path: string) => {
+        const fh = await vfs.open(path, constants.O_RDONLY);
+        try {
+          return await vfs.read(fh, 0, 1 << 20);
+        } finally {
+          await vfs.release(fh);
+        }
+      };
+      try {
+        await stack.fs.readdir('/');
+        await stack.fs.prefetchIdle();
+        for (let i = 27; i < 30; i++) await readAll(`/a/b/f${i}.php`);
+        await stack.fs.prefetchIdle();
+        const before = stack.counter.calls();
+        const files = [...Array.from({ length: 27 }, (_, i) => `/a/b/f${i}.php`), ...AWKWARD.map((n) => `/a/${n}`), '/a/b/c/deep.txt'];
+        for (const file of files) expect((await readAll(file)).equals(await readFile(join(root, file))), file).toBe(true);
+        const stats = stack.fs.prefetchStats();
+        if (variant.sftpOnly) {
+          expect(stats.files).toBe(0);
+          expect(stack.counter.calls()).toBeGreaterThan(before);
+        } else {
+          expect(stats.files).toBeGreaterThanOrEqual(files.length);
+          expect(stack.counter.calls()).toBe(before);
+        }
       } finally {
         await vfs.close();
       }

@@ -138,6 +138,9 @@ export const phpServeHook: ServeFlagHook = {
         throw new UserError('usage', `${explicit ?? 'php-cgi'} not found: install php-cgi (Debian: apt install php-cgi) or give --php=/path/to/php-cgi`);
       }
       const wanted = phpRequested === true || explicit !== null || await rootHasPhp(source);
+      if (bin === null && wanted) {
+        process.stdout.write('devmount serve: found .php files but php-cgi is not installed (Debian: apt install php-cgi); they are served as plain files\n');
+      }
       if (bin !== null && wanted) {
         phpExecutor = workers === 0
           ? createSpawnExecutor({ interpreter: bin, interpreterArgs: PHP_DEV_ARGS, description: `php-cgi per request (${bin})`, path })

@@ -11,6 +11,8 @@ import { createLogger } from '../../devserver/logger.js';
 import type { DevServerOptions } from '../../devserver/server.js';
 import { parseOptionList } from '../mount-options.js';
 import { openMountStackParts } from '../mount-stack.js';
+import { mountPrivately, type PrivateMount } from '../private-mount.js';
+import type { Vfs } from '../../fs/vfs/types.js';
 import { readPasswordFromStdin } from '../password-stdin.js';
 import { createTtyPrompter } from '../prompter.js';
 import { REMOTE_WATCH_SETTINGS, startRemoteServe, type RemoteWatchSetting } from '../remote-serve.js';
@@ -70,6 +72,17 @@ export const remoteServeHook: ServeFlagHook = {
 };
 
 /**
+ * Whether PHP or CGI scripts may run, so php-cgi needs real paths (a private FUSE mount): --php or --cgi given,
+ * or (as `devmount serve` decides for a local directory) .php files or a cgi-bin/ directory in the site root.
+ */
+async function runsScripts(flags: ServeFlags, vfs: Vfs): Promise<boolean> {
+  const php = flags.php as boolean | string | undefined;
+  if (php === true || typeof php === 'string' || ((flags.cgi as string[] | undefined)?.length ?? 0) > 0) return true;
+  const entries = await vfs.readdir('/');
+  return entries.some((e) => (php !== false && e.name.toLowerCase().endsWith('.php')) || e.name === 'cgi-bin');
+}
+
+/**
  * Runs `serve user@host:/path` until SIGINT/SIGTERM. `baseOptions` builds the DevServerOptions every serve
  * shares (port, host, headers, PHP slots …) from the source.
  */
@@ -91,8 +104,18 @@ export async function runRemoteServe(
   const log = createLogger({ format: flags.logFormat });
   const password = remote.passwordStdin ? await readPasswordFromStdin() : undefined;
   const { vfs, remote: sftp } = await openMountStackParts(spec, mountOptions, { password, prompter: createTtyPrompter(), log });
+  let privateMount: PrivateMount | undefined;
   let served;
   try {
+    if (await runsScripts(flags, vfs)) {
+      try {
+        privateMount = await mountPrivately(vfs, mountOptions, remoteArg, log);
+        process.stdout.write(`devmount serve: PHP/CGI scripts run from a private mount of the site at ${privateMount.path}\n`);
+      } catch (err) {
+        // Static pages still work; scripts answer 502 "no local path" (devserver/cgi/dispatch.ts).
+        log.warn({ err: (err as Error).message }, 'no FUSE mount for PHP/CGI: scripts will not run (static files are served)');
+      }
+    }
     served = await startRemoteServe(vfs, sftp, {
       description: remoteArg,
       remoteWatch: remote.remoteWatch ?? 'auto',
@@ -100,8 +123,10 @@ export async function runRemoteServe(
       requestTimeoutMs,
       log,
       server: (source) => baseOptions(source, log),
+      ...(privateMount ? { localRoot: privateMount.path } : {}),
     });
   } catch (err) {
+    await privateMount?.close();
     await vfs.close();
     throw err;
   }
@@ -111,8 +136,16 @@ export async function runRemoteServe(
   process.stdout.write(`devmount serve: ${remoteArg} (${watchNote}${flags.livereload ? ', live reload on' : ''})\n`);
   for (const url of served.server.urls) process.stdout.write(`  ${url}\n`);
   const stop = (code: number) => () => {
-    void served.close().then(() => vfs.close()).finally(() => process.exit(code));
+    void served.close().then(() => privateMount?.close()).then(() => vfs.close()).finally(() => process.exit(code));
   };
   process.once('SIGINT', stop(ExitCode.interrupted));
   process.once('SIGTERM', stop(ExitCode.ok));
+  process.once('SIGHUP', stop(ExitCode.ok));
+  if (privateMount) {
+    // A bug must not leave the private mount behind as a dead "Transport endpoint is not connected" directory.
+    process.once('uncaughtException', (err) => {
+      log.fatal({ err: err.message, stack: err.stack }, 'internal error; stopping');
+      stop(ExitCode.failure)();
+    });
+  }
 }

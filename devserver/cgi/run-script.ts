@@ -51,7 +51,7 @@ function serverName(hostHeader: string | undefined, fallback: string): string {
 
 export async function runScript(ctx: RequestContext, script: CgiScriptFacts,
   options: RunScriptOptions): Promise<RunScriptOutcome> {
-  const { req, res } = ctx;
+  const { req } = ctx;
   const socket = req.socket;
   const redirected = ctx.locals.has(LOCAL_REDIRECT_LOCAL);
   const errorDocument = ctx.locals.get(ERROR_DOCUMENT_LOCAL) as ErrorDocumentFacts | undefined;

@@ -13,24 +13,31 @@ export interface HostCheckOptions {
   readonly allowedHosts: readonly string[] | 'all';
 }
 
-export function hostCheck(options: HostCheckOptions): Middleware {
+/** The check itself, shared with server.ts's memo replay: true when a request with this Host may be answered. */
+export function hostPolicy(options: HostCheckOptions): (host: string | undefined) => boolean {
   const allowed = new Set<string>(options.allowedHosts === 'all' ? [] : options.allowedHosts.map((h) => h.toLowerCase()));
   allowed.add(options.boundHost.toLowerCase());
-  const all = options.allowedHosts === 'all';
+  if (options.allowedHosts === 'all') return () => true;
   const verdicts = new Map<string, boolean>();
+  return (host) => {
+    // HTTP/1.0 may omit Host; Node already rejects an HTTP/1.1 request without one (RFC 9112 §3.2).
+    if (host === undefined) return true;
+    let ok = verdicts.get(host);
+    if (ok === undefined) {
+      ok = isAllowedHost(host, allowed);
+      if (verdicts.size < 1000) verdicts.set(host, ok);
+    }
+    return ok;
+  };
+}
+
+export function hostCheck(options: HostCheckOptions): Middleware {
+  const allows = hostPolicy(options);
   return async function hostCheck(ctx, next) {
     const host = ctx.req.headers.host;
-    // HTTP/1.0 may omit Host; Node already rejects an HTTP/1.1 request without one (RFC 9112 §3.2).
-    if (!all && host !== undefined) {
-      let ok = verdicts.get(host);
-      if (ok === undefined) {
-        ok = isAllowedHost(host, allowed);
-        if (verdicts.size < 1000) verdicts.set(host, ok);
-      }
-      if (!ok) {
-        sendStatus(ctx, 403, `Host "${hostnameOf(host).slice(0, 100)}" is not allowed; restart with --allowed-host NAME to allow it`);
-        return;
-      }
+    if (!allows(host)) {
+      sendStatus(ctx, 403, `Host "${hostnameOf(host ?? '').slice(0, 100)}" is not allowed; restart with --allowed-host NAME to allow it`);
+      return;
     }
     await next();
   };

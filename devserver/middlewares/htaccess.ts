@@ -51,15 +51,23 @@ function aliasRedirect(redirects: readonly AliasRedirect[], path: string, query:
   return null;
 }
 
-/** Apache's directory walk: the path up to the first segment that is not a directory (r->filename). */
-async function filenamePart(ctx: RequestContext, stat: { kind: string } | null): Promise<string> {
-  if (stat !== null) return ctx.path;
+/**
+ * Apache's directory walk for the current path: the deepest existing directory (whose .htaccess chain applies)
+ * and r->filename, the path up to the first segment that is not a directory (the rest is PATH_INFO).
+ * Only existing directories are looked up, so arbitrary request paths cannot grow the .htaccess cache.
+ */
+async function directoryWalk(ctx: RequestContext, stat: { kind: string } | null): Promise<{ directory: string; filename: string }> {
+  if (stat?.kind === 'directory') return { directory: ctx.path.endsWith('/') ? ctx.path : `${ctx.path}/`, filename: ctx.path };
+  if (stat !== null) return { directory: parentDirectory(ctx.path), filename: ctx.path };
   const segments = ctx.path.split('/');
+  let directory = '/';
   for (let i = 2; i < segments.length; i++) {
     const prefix = segments.slice(0, i).join('/');
-    if ((await ctx.source.stat(prefix))?.kind !== 'directory') return prefix;
+    const kind = (await ctx.source.stat(prefix))?.kind;
+    if (kind !== 'directory') return { directory, filename: prefix };
+    directory = `${prefix}/`;
   }
-  return ctx.path;
+  return { directory, filename: ctx.path };
 }
 
 function parentDirectory(path: string): string {
@@ -91,8 +99,8 @@ export function htaccess(options: HtaccessOptions): Middleware {
         return;
       }
       stat = await source.stat(ctx.path);
-      const directory = stat?.kind === 'directory' ? (ctx.path.endsWith('/') ? ctx.path : `${ctx.path}/`) : parentDirectory(ctx.path);
-      config = await store.configFor(directory);
+      const walk = await directoryWalk(ctx, stat);
+      config = await store.configFor(walk.directory);
       const basename = ctx.path.endsWith('/') ? '' : posix.basename(ctx.path);
       if (!effectiveRules(config, basename, clientIp).allowed) {
         ctx.log.info({ path: ctx.path }, 'denied by .htaccess');
@@ -109,7 +117,7 @@ export function htaccess(options: HtaccessOptions): Middleware {
       const request: RewriteRequest = {
         path: ctx.path, query: ctx.query, method: req.method ?? 'GET', host, https, headers: req.headers,
         remoteAddr: clientIp, serverPort: req.socket.localPort ?? 80, httpVersion: req.httpVersion,
-        rawTarget: ctx.rawTarget, documentRoot, filename: await filenamePart(ctx, stat),
+        rawTarget: ctx.rawTarget, documentRoot, filename: walk.filename,
       };
       const outcome = await applyRewrite(config.rewrite, request, files);
       for (const [name, value] of outcome.env) extraEnv[name] = value;
@@ -150,10 +158,18 @@ export function htaccess(options: HtaccessOptions): Middleware {
       }
     }
     const finalConfig = config;
-    const rules = effectiveRules(finalConfig, posix.basename(ctx.path), clientIp);
+    const rules = effectiveRules(finalConfig, ctx.path.endsWith('/') ? '' : posix.basename(ctx.path), clientIp);
+    if (!rules.allowed) {
+      // The DirectoryIndex file itself may be denied by a <Files> section.
+      await sendHtaccessError(ctx, 403, finalConfig);
+      return;
+    }
     if (Object.keys(extraEnv).length > 0) ctx.locals.set(CGI_EXTRA_ENV_LOCAL, extraEnv);
     ctx.locals.set(HTACCESS_LOCAL.config, finalConfig);
-    if (rules.headers.length > 0 || rules.types.size > 0) {
+    // A re-dispatched request (local redirect, ErrorDocument script) keeps the edits installed the first time:
+    // installing twice would apply `Header append` twice.
+    if ((rules.headers.length > 0 || rules.types.size > 0) && !ctx.locals.has(HTACCESS_LOCAL.editsInstalled)) {
+      ctx.locals.set(HTACCESS_LOCAL.editsInstalled, true);
       const context: RequestContext = ctx;
       installResponseEdits(ctx.res, {
         headers: rules.headers,

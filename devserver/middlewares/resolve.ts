@@ -8,6 +8,7 @@
  */
 import type { Middleware } from '../middleware.js';
 import { LOCAL } from '../locals.js';
+import { memoRecorderOf } from '../context.js';
 import { sendStatus } from '../respond.js';
 import { isHiddenPath } from './dotfiles.js';
 
@@ -46,6 +47,8 @@ export function resolvePath(options: ResolveOptions): Middleware {
         sendStatus(ctx, 403, 'symlink points outside the served directory (use --follow-symlinks to allow)');
         return;
       }
+      // Nobody watches outside the root, so no change event would ever drop a memoised copy (response-memo.ts).
+      if (real === null) memoRecorderOf(ctx)?.refuse();
       if (real !== null && real !== ctx.path && isHiddenPath(real)) {
         sendStatus(ctx, 404);
         return;

@@ -112,16 +112,21 @@ export async function runBackup(source: BackupSource, options: BackupOptions): P
     for (const e of [...dirs, ...files, ...symlinks]) wanted.set(e.path, e);
     if (partialDir && reused) await removeStaleEntries(partialDir, '', wanted);
 
-    // Phase 1: directories.
+    // Phase 1: directories, a depth level at a time (parents exist before their children).
+    const levels = depthLevels(dirs);
     if (partialDir) {
-      for (const dir of dirs) if (dir.path !== '') await mkdir(join(partialDir, dir.path), { recursive: true, mode: 0o700 });
+      const base = partialDir;
+      for (const level of levels) {
+        await inParallel(level.filter((d) => d.path !== ''), (d) => mkdir(join(base, d.path), { mode: 0o700 })
+          .catch((err: NodeJS.ErrnoException) => { if (err.code !== 'EEXIST') throw err; }));
+      }
     }
 
     // Phase 2: classify.
     const precision = listing.mtimePrecisionMs;
     const previousDir = previous ? join(dest, previous) : null;
     const plans: Plan[] = files.map((entry) => ({ entry, action: 'copy' as FileAction }));
-    const classify = new WorkQueue(64);
+    const classify = new WorkQueue(256);
     for (const plan of plans) {
       classify.add(async () => {
         if (partialDir && reused) {
@@ -236,11 +241,14 @@ export async function runBackup(source: BackupSource, options: BackupOptions): P
     await work.drain();
     if (aborted()) throw new BackupInterruptedError(partial);
 
-    // Phase 4: directory metadata, children before parents.
-    for (const dir of [...dirs].reverse()) {
-      const target = dir.path === '' ? partial : join(partial, dir.path);
-      await chmod(target, dir.mode);
-      await utimes(target, utimesSeconds(dir.mtimeMs), utimesSeconds(dir.mtimeMs));
+    // Phase 4: directory metadata, deepest level first: a parent's mode may take away the search permission
+    // its children's chmod needs (chmod and utimes of an entry do not change its parent's mtime).
+    for (const level of [...levels].reverse()) {
+      await inParallel(level, async (dir) => {
+        const target = dir.path === '' ? partial : join(partial, dir.path);
+        await chmod(target, dir.mode);
+        await utimes(target, utimesSeconds(dir.mtimeMs), utimesSeconds(dir.mtimeMs));
+      });
     }
 
     // Phase 5: verify, publish, prune.
@@ -329,4 +337,21 @@ async function linkInto(existing: string, target: string): Promise<boolean> {
     if (code === 'EMLINK' || code === 'ENOENT') return false;
     throw err;
   }
+}
+
+/** Directories grouped by depth ('' is depth 0), shallowest first. */
+function depthLevels(dirs: readonly TreeEntry[]): TreeEntry[][] {
+  const levels: TreeEntry[][] = [];
+  for (const dir of dirs) {
+    const depth = dir.path === '' ? 0 : dir.path.split('/').length;
+    (levels[depth] ??= []).push(dir);
+  }
+  return levels.filter((l) => l !== undefined);
+}
+
+/** Runs fn over items with at most 64 at once (local file system calls: the libuv pool has 4 threads anyway). */
+async function inParallel<T>(items: readonly T[], fn: (item: T) => Promise<unknown>): Promise<void> {
+  const queue = new WorkQueue(64);
+  for (const item of items) queue.add(async () => { await fn(item); });
+  await queue.drain();
 }

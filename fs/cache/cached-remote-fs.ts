@@ -40,6 +40,11 @@ export interface CachedRemoteFs extends RemoteFs {
   prime(dir: string, entries: readonly DirEntry[], startedAt: number): void;
   /** True while a listing of `dir` is cached and fresh (lookups of its names then cost no round trip; fs/prefetch). */
   hasFreshListing(dir: string): boolean;
+  /**
+   * Stores file contents fetched elsewhere (fs/prefetch: many small files in one tar stream) when the cached
+   * attributes still say this size and mtime and no mutation touched the path since `startedAt`.
+   */
+  primeData(path: string, expected: { readonly size: number; readonly mtimeMs: number }, data: Buffer, startedAt: number): boolean;
   /** Closes the inner RemoteFs when it can be closed. */
   close(): Promise<void>;
 }
@@ -311,6 +316,16 @@ class CachingRemoteFs implements CachedRemoteFs {
     return this.meta.freshListing(normalizePath(dir)) !== undefined;
   }
 
+  primeData(rawPath: string, expected: { readonly size: number; readonly mtimeMs: number }, data: Buffer, startedAt: number): boolean {
+    const path = normalizePath(rawPath);
+    if (!this.storable(path, startedAt)) return false;
+    const known = this.meta.lookupLstat(path);
+    if (known.kind !== 'hit' || !isRegularFile(known.attr)) return false;
+    if (known.attr.size !== expected.size || known.attr.mtimeMs !== expected.mtimeMs || data.length !== expected.size) return false;
+    this.data.set(path, known.attr, data);
+    return true;
+  }
+
   async close(): Promise<void> {
     await this.inner.close?.();
   }
@@ -464,5 +479,6 @@ class PassThroughRemoteFs implements CachedRemoteFs {
     // nothing is cached
   }
   hasFreshListing(): boolean { return false; }
+  primeData(): boolean { return false; }
   async close(): Promise<void> { await this.inner.close?.(); }
 }

@@ -18,6 +18,13 @@ export interface PrefetchOptions {
   readonly waitMs: number;
   /** A subtree listed completely less than this long ago is not listed again on a miss (the miss goes to SFTP). */
   readonly minRelistMs: number;
+  /**
+   * Read-only opens of small files under one listed subtree before its small files are fetched in one tar
+   * stream (small-files.ts): a few page loads do not pull a whole tree, a `git status` or a grep does.
+   */
+  readonly readsBeforeContent: number;
+  /** Bytes one tar stream may bring into the data cache (files past the budget are read over SFTP as usual). */
+  readonly maxContentBytes: number;
   /** Monotonic milliseconds (tests inject a clock). */
   readonly now: () => number;
 }
@@ -28,6 +35,8 @@ export const PREFETCH_DEFAULTS: PrefetchOptions = Object.freeze({
   walkConcurrency: 16,
   waitMs: 10_000,
   minRelistMs: 5_000,
+  readsBeforeContent: 16,
+  maxContentBytes: 32 * 1024 * 1024,
   now: () => performance.now(),
 });
 
@@ -39,12 +48,14 @@ export function resolvePrefetchOptions(overrides: Partial<PrefetchOptions> = {})
     walkConcurrency: pick('walkConcurrency'),
     waitMs: pick('waitMs'),
     minRelistMs: pick('minRelistMs'),
+    readsBeforeContent: pick('readsBeforeContent'),
+    maxContentBytes: pick('maxContentBytes'),
     now: pick('now'),
   };
   for (const key of ['maxEntriesPerJob', 'maxJobs', 'walkConcurrency'] as const) {
     if (!Number.isInteger(resolved[key]) || resolved[key] < 1) throw new RangeError(`prefetch option ${key} must be an integer ≥ 1, got ${resolved[key]}`);
   }
-  for (const key of ['waitMs', 'minRelistMs'] as const) {
+  for (const key of ['waitMs', 'minRelistMs', 'readsBeforeContent', 'maxContentBytes'] as const) {
     if (!Number.isFinite(resolved[key]) || resolved[key] < 0) throw new RangeError(`prefetch option ${key} must be a number ≥ 0, got ${resolved[key]}`);
   }
   return Object.freeze(resolved);

@@ -17,12 +17,13 @@
  * `tooBig` (roots whose listing stopped at the entry cap).
  */
 import type { CachedRemoteFs } from '../cache/cached-remote-fs.js';
-import { childOf, isWithin, selfAndAncestors } from '../cache/paths.js';
+import { childOf, isWithin, parentOf, selfAndAncestors } from '../cache/paths.js';
 import { runFindListing } from '../bulk/find-listing.js';
-import { WorkQueue, type RemoteShell } from '../bulk/index.js';
+import { WorkQueue, type RemoteShell, type TreeEntry } from '../bulk/index.js';
 import { isFsError } from '../errors.js';
 import { ConnectError } from '../ssh/types.js';
 import { resolvePrefetchOptions, type PrefetchOptions } from './options.js';
+import { SmallFileFetch } from './small-files.js';
 import { TreePrimer } from './tree-primer.js';
 
 /** Where the one-round-trip listing runs; absent → READDIR walk only. */
@@ -38,6 +39,9 @@ export interface PrefetchLogger {
 }
 
 export interface PrefetchStats {
+  /** Small files stored from tar streams, and their bytes. */
+  readonly files: number;
+  readonly fileBytes: number;
   readonly jobs: number;
   readonly findJobs: number;
   readonly walkJobs: number;
@@ -52,6 +56,14 @@ class Truncated extends Error {}
 
 /** Thrown out of onEntry to stop find mid-stream (runFindListing then closes the channel). */
 const TRUNCATED = new Truncated('prefetch entry cap reached');
+
+/** A subtree listed completely with find: when, and its small files (for one tar stream, small-files.ts). */
+interface ListedRoot {
+  readonly listedAt: number;
+  small: TreeEntry[] | null;
+  reads: number;
+  fetch: SmallFileFetch | null;
+}
 
 interface Job {
   readonly root: string;
@@ -73,14 +85,15 @@ function absoluteOf(root: string, rel: string): string {
 export class Prefetcher {
   private readonly options: PrefetchOptions;
   private readonly jobs = new Set<Job>();
-  private readonly completeRoots = new Map<string, number>();
+  private readonly completeRoots = new Map<string, ListedRoot>();
   private readonly tooBig = new Set<string>();
+  private readonly fetches = new Set<SmallFileFetch>();
   /** Null once the server showed it has no usable shell/find: every later job walks with READDIR. */
   private shell: PrefetchShell | null;
   /** Set once a find listing produced entries: from then on an empty result means a missing directory, not a missing find. */
   private findWorks = false;
   private closed = false;
-  private readonly counters = { jobs: 0, findJobs: 0, walkJobs: 0, truncatedJobs: 0, failedJobs: 0, primedDirs: 0, entries: 0, waits: 0 };
+  private readonly counters = { files: 0, fileBytes: 0, jobs: 0, findJobs: 0, walkJobs: 0, truncatedJobs: 0, failedJobs: 0, primedDirs: 0, entries: 0, waits: 0 };
 
   constructor(
     private readonly cache: CachedRemoteFs,
@@ -113,9 +126,46 @@ export class Prefetcher {
     return Object.freeze({ ...this.counters });
   }
 
+  /**
+   * Called before a read-only open. Under a subtree listed with find, the Nth such open starts one tar stream
+   * of the subtree's small files; while it runs, an open of a file it carries waits for that file.
+   */
+  async beforeRead(path: string): Promise<void> {
+    if (this.closed || !this.shell) return;
+    let found: { root: string; listed: ListedRoot } | undefined;
+    for (const ancestor of selfAndAncestors(parentOf(path))) {
+      const listed = this.completeRoots.get(ancestor);
+      if (listed) found = { root: ancestor, listed };
+    }
+    if (!found) return;
+    const { root, listed } = found;
+    if (!listed.fetch) {
+      if (!listed.small) return;
+      listed.reads += 1;
+      if (listed.reads < this.options.readsBeforeContent) return;
+      const files = listed.small.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+      listed.small = null;
+      const fetch = new SmallFileFetch(this.cache, this.shell.shell, root, serverPathOf(this.shell.serverRoot, root), files,
+        new Set(files.map((f) => absoluteOf(root, f.path))));
+      listed.fetch = fetch;
+      this.fetches.add(fetch);
+      fetch.done.then(
+        () => this.log?.debug({ root, files: fetch.files, bytes: fetch.bytes }, 'prefetched small files'),
+        (err: unknown) => this.log?.warn({ root, err: (err as Error).message }, 'small-file prefetch failed; reading files one by one'),
+      ).finally(() => {
+        this.counters.files += fetch.files;
+        this.counters.fileBytes += fetch.bytes;
+        this.fetches.delete(fetch);
+      });
+    }
+    await listed.fetch.waitFor(path, this.options.waitMs);
+  }
+
   /** Resolves when no listing is running (tests; a clean close). */
   async idle(): Promise<void> {
-    while (this.jobs.size > 0) await Promise.all([...this.jobs].map((job) => job.done));
+    while (this.jobs.size > 0 || this.fetches.size > 0) {
+      await Promise.allSettled([...[...this.jobs].map((job) => job.done), ...[...this.fetches].map((f) => f.done)]);
+    }
   }
 
   /** Stops starting jobs; running ones end with their channel. */
@@ -133,7 +183,7 @@ export class Prefetcher {
     const now = this.options.now();
     let root: string | undefined;
     for (const ancestor of selfAndAncestors(dir)) {
-      const listedAt = this.completeRoots.get(ancestor);
+      const listedAt = this.completeRoots.get(ancestor)?.listedAt;
       if (listedAt === undefined) continue;
       // Listed completely just now and still not fresh: the name went missing for another reason (evicted,
       // invalidated by a mutation); one READDIR is cheaper than listing the subtree again.
@@ -178,9 +228,10 @@ export class Prefetcher {
     const startedAt = this.cache.generation();
     const began = this.options.now();
     try {
-      const complete = (this.shell && (await this.runFind(job, this.shell, startedAt))) ?? (await this.runWalk(job));
+      const small: TreeEntry[] = [];
+      const complete = (this.shell && (await this.runFind(job, this.shell, startedAt, small))) ?? (await this.runWalk(job));
       if (complete) {
-        this.completeRoots.set(job.root, this.options.now());
+        this.completeRoots.set(job.root, { listedAt: this.options.now(), small: small.length > 0 ? small : null, reads: 0, fetch: null });
         this.tooBig.delete(job.root);
       } else {
         this.counters.truncatedJobs += 1;
@@ -198,8 +249,10 @@ export class Prefetcher {
    * One exec round trip. Resolves true (complete), false (stopped at the cap), or null when the server
    * cannot run it (no shell, ForceCommand internal-sftp, no GNU find): the caller walks with READDIR.
    */
-  private async runFind(job: Job, shell: PrefetchShell, startedAt: number): Promise<boolean | null> {
+  private async runFind(job: Job, shell: PrefetchShell, startedAt: number, small: TreeEntry[]): Promise<boolean | null> {
     let entries = 0;
+    let smallBytes = 0;
+    const perFile = Math.min(this.cache.options.smallFileBytes, Math.floor(this.cache.options.dataCacheBytes / 8));
     const primer = new TreePrimer((rel, list) => {
       const dir = absoluteOf(job.root, rel);
       this.cache.prime(dir, list, startedAt);
@@ -210,6 +263,10 @@ export class Prefetcher {
         entries += 1;
         if (entries > this.options.maxEntriesPerJob) throw TRUNCATED;
         primer.push(entry);
+        if (entry.type === 'file' && entry.size <= perFile && smallBytes + entry.size <= this.options.maxContentBytes) {
+          small.push(entry);
+          smallBytes += entry.size;
+        }
       });
       this.counters.entries += result.entries;
       if (result.entries === 0) {

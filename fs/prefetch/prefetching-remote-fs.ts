@@ -4,6 +4,7 @@
  * cache, which by then answers from the primed listing. Everything else is forwarded unchanged, so
  * mutations keep the cache's own invalidation rules.
  */
+import { constants } from 'node:fs';
 import { CACHED_REMOTE_FS, type CachedRemoteFs } from '../cache/cached-remote-fs.js';
 import { normalizePath, parentOf } from '../cache/paths.js';
 import type { RemoteFile, SetAttr } from '../remote/types.js';
@@ -59,7 +60,13 @@ class PrefetchingCache implements PrefetchingRemoteFs {
   readlink(path: string): Promise<string> { return this.cache.readlink(path); }
   readFile(path: string): Promise<Buffer> { return this.cache.readFile(path); }
   statfs(path: string): Promise<StatFs> { return this.cache.statfs(path); }
-  open(path: string, flags: number, mode?: number): Promise<RemoteFile> { return this.cache.open(path, flags, mode); }
+  async open(path: string, flags: number, mode?: number): Promise<RemoteFile> {
+    // O_RDONLY is 0 and nothing else set means a plain read: small files may be on their way in a tar stream.
+    if ((flags & (constants.O_WRONLY | constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC)) === 0) {
+      await this.prefetcher.beforeRead(normalizePath(path));
+    }
+    return this.cache.open(path, flags, mode);
+  }
   mkdir(path: string, mode: number): Promise<void> { return this.cache.mkdir(path, mode); }
   rmdir(path: string): Promise<void> { return this.cache.rmdir(path); }
   unlink(path: string): Promise<void> { return this.cache.unlink(path); }
@@ -72,13 +79,16 @@ class PrefetchingCache implements PrefetchingRemoteFs {
   generation(): number { return this.cache.generation(); }
   prime(dir: string, entries: readonly DirEntry[], startedAt: number): void { this.cache.prime(dir, entries, startedAt); }
   hasFreshListing(dir: string): boolean { return this.cache.hasFreshListing(dir); }
+  primeData(path: string, expected: { readonly size: number; readonly mtimeMs: number }, data: Buffer, startedAt: number): boolean {
+    return this.cache.primeData(path, expected, data, startedAt);
+  }
 
   stats(): Readonly<Record<string, number>> {
     const p = this.prefetcher.stats();
     return Object.freeze({
       ...this.cache.stats(),
       prefetchJobs: p.jobs, prefetchTruncated: p.truncatedJobs, prefetchFailed: p.failedJobs,
-      prefetchDirs: p.primedDirs, prefetchEntries: p.entries,
+      prefetchDirs: p.primedDirs, prefetchEntries: p.entries, prefetchFiles: p.files, prefetchFileBytes: p.fileBytes,
     });
   }
 

@@ -70,6 +70,7 @@ async function measure(tool: Tool, port: number, mnt: string, results: Results, 
   };
   const run = async (work: string, command: string) => {
     results[work] = await timeShell(command, { limitMs: LIMIT_MS });
+    process.stdout.write(`  ${work}: ${formatSeconds(results[work])}\n`);
     await sample();
   };
   try {

@@ -1,0 +1,66 @@
+/**
+ * A private FUSE mount of the VFS for `devmount serve user@host:/path` when PHP or CGI scripts must run
+ * (issue 5): php-cgi is another process and needs a real path it can open. The mount lives in a fresh 0700
+ * temporary directory, is served by this same process, and is removed when the server stops. This does not
+ * deadlock because the dev server never touches the mount itself (it reads the VFS directly, asynchronously);
+ * only php-cgi does, and this process keeps answering FUSE while php-cgi waits.
+ * Chosen over a synced cache directory: no copy of the whole site, no sync lag, writes made by scripts
+ * (uploads, caches) go straight to the server as they would on the real host.
+ */
+import { mkdtemp, rmdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { mountVfs } from '../fs/fuse/adapter.js';
+import type { Vfs } from '../fs/vfs/types.js';
+import type { MountOptions } from './mount-options.js';
+
+export interface PrivateMount {
+  readonly path: string;
+  close(): Promise<void>;
+}
+
+export async function mountPrivately(vfs: Vfs, options: MountOptions, description: string, log: Logger): Promise<PrivateMount> {
+  const dir = await mkdtemp(join(tmpdir(), 'devmount-serve-')); // mode 0700 (mkdtemp(3))
+  const root = await vfs.getattr('/');
+  let mount;
+  try {
+    mount = await mountVfs(vfs, {
+      mountpoint: dir,
+      fsname: description,
+      readOnly: options.readOnly,
+      allowOther: false,
+      attrTimeout: options.attrTimeout,
+      entryTimeout: options.entryTimeout,
+      opTimeoutMs: options.opTimeout * 1000,
+      log: log.child({ layer: 'fuse' }),
+      ownership: {
+        idmap: options.idmap,
+        remoteUid: root.uid,
+        remoteGid: root.gid,
+        localUid: process.getuid?.() ?? 0,
+        localGid: process.getgid?.() ?? 0,
+        uid: options.uid,
+        gid: options.gid,
+        umask: options.umask,
+      },
+    });
+  } catch (err) {
+    await rmdir(dir).catch(() => undefined); // best effort: the mount error is what the user needs to see
+    throw err;
+  }
+  let closing: Promise<void> | null = null;
+  return {
+    path: dir,
+    close() {
+      closing ??= (async () => {
+        // A php-cgi worker may still hold a file open: detach lazily (umount -l) rather than leave it mounted.
+        await mount.unmount().catch(() => mount.unmount({ lazy: true })).catch((err: unknown) => {
+          log.warn({ err: (err as Error).message, mountpoint: dir }, 'could not unmount the private PHP mount');
+        });
+        await rmdir(dir).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not remove the private mount directory'));
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,75 @@
+/**
+ * `devmount mount … --serve` (issue 5): the dev server runs in the mount daemon over the same VFS. A write
+ * through the FUSE mount is pushed as a reload (the VFS reports it at release), PHP runs from the mount point,
+ * and `devmount status` shows the URL and the remote watch method.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { startSshd, type Sshd } from './harness/sshd.js';
+import { createCliEnv, eventually as eventuallyMounted, isMounted, type CliEnv } from './mount-cli-helpers.js';
+import { get, openReloadClient } from './remote-serve-helpers.js';
+
+let sshd: Sshd;
+let cli: CliEnv;
+let mp: string;
+let site: string;
+
+beforeAll(async () => {
+  sshd = await startSshd();
+  cli = await createCliEnv();
+  mp = await cli.newMountpoint('mnt');
+  site = join(sshd.root, 'site');
+  await mkdir(site);
+  await writeFile(join(site, 'index.html'), '<html><body><p>mounted v1</p></body></html>');
+  await writeFile(join(site, 'info.php'), '<?php echo "php ran ", __FILE__;');
+});
+
+afterAll(async () => {
+  if (cli && mp && (await isMounted(mp))) await cli.run(['unmount', '--lazy', mp]);
+  await cli?.cleanup();
+  await sshd?.stop();
+});
+
+test('mount --serve: served over the same VFS, FUSE writes pushed as reloads, PHP from the mount point, status', async () => {
+  const mounted = await cli.run(['mount', ...cli.sshArgs(sshd), '--serve=0', `127.0.0.1:${site}`, mp]);
+  expect(mounted.stderr).toBe('');
+  expect(mounted.code).toBe(0);
+
+  const status = await cli.run(['status', '--json']);
+  const mine = (JSON.parse(status.stdout) as { mounts: Array<{ mountpoint: string; serveUrl?: string; remoteWatch?: string }> })
+    .mounts.find((m) => m.mountpoint === mp);
+  expect(mine?.remoteWatch).toBe('inotify');
+  expect(mine?.serveUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+  const port = Number(new URL(mine!.serveUrl!).port);
+  const table = await cli.run(['status']);
+  expect(table.stdout).toContain(`${mp}: serving ${mine!.serveUrl} (remote watch: inotify)`);
+
+  expect((await get(port, '/')).body).toContain('mounted v1');
+  const phpPage = await get(port, '/info.php');
+  expect(phpPage.status).toBe(200);
+  expect(phpPage.body).toBe(`php ran ${join(mp, 'info.php')}`);
+
+  const client = await openReloadClient(port);
+  try {
+    await writeFile(join(mp, 'index.html'), '<html><body><p>written through FUSE</p></body></html>'); // open, write, close()
+    const closedAt = Date.now();
+    const arrivedAt = await client.next('reload', closedAt - 50);
+    console.log(`write through the mount: reload event ${arrivedAt - closedAt} ms after close()`);
+    expect((await get(port, '/')).body).toContain('written through FUSE');
+    expect(await readFile(join(site, 'index.html'), 'utf8')).toContain('written through FUSE');
+
+    const editedAt = Date.now();
+    await writeFile(join(site, 'index.html'), '<html><body><p>edited on the server</p></body></html>');
+    const serverEditAt = await client.next('reload', editedAt);
+    console.log(`server-side edit under mount --serve: reload event after ${serverEditAt - editedAt} ms`);
+    expect((await get(port, '/')).body).toContain('edited on the server');
+  } finally {
+    client.close();
+  }
+
+  const r = await cli.run(['unmount', mp]);
+  expect(r.code).toBe(0);
+  expect(await eventuallyMounted(async () => !(await isMounted(mp)))).toBe(true);
+  await expect(get(port, '/')).rejects.toThrow(); // the dev server went with the mount
+});
