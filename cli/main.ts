@@ -20,7 +20,11 @@ export function buildProgram(): Command {
   const program = new Command('devmount')
     .description('Mount, serve and back up remote website trees over SFTP.')
     .version(VERSION)
-    .showHelpAfterError('(run with --help for usage)')
+    // commander's own errors ("error: missing required argument …") become one line like ours: the
+    // `devmount:` prefix, what is wrong, and where to look.
+    .configureOutput({
+      outputError: (text, write) => write(`devmount: ${text.trim().replace(/^error: /, '')} (run devmount --help for usage)\n`),
+    })
     .exitOverride();
   for (const register of [registerMount, registerUnmount, registerStatus, registerRefresh, registerServe,
     registerBackup, registerRestore, registerUpDown, registerAutostart]) {
