@@ -4,12 +4,35 @@
  * compact coloured lines on a terminal.
  */
 import { Writable } from 'node:stream';
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type LogFormat = 'json' | 'pretty';
 
 const FLUSH_MS = 200;
-const LOG_BUFFER_BYTES = 32 * 1024;
+const BATCH_CHARS = 16 * 1024;
+
+/**
+ * Log lines gathered in one string and handed to sonic-boom ~16 KiB at a time: one write(2) per ~80 requests,
+ * and sonic-boom's per-write bookkeeping (it measures the byte length of its whole pending buffer on every
+ * write, sonic-boom 4 index.js write()) is paid per batch instead of per line, which made a 200-byte access
+ * line cost a scan of up to 16 KiB (issue 3, Speed).
+ */
+class LineBatch {
+  private pending = '';
+  constructor(private readonly out: { write(data: string): unknown }) {}
+
+  push(line: string): void {
+    this.pending += line;
+    if (this.pending.length >= BATCH_CHARS) this.drain();
+  }
+
+  drain(): void {
+    if (this.pending === '') return;
+    const data = this.pending;
+    this.pending = '';
+    this.out.write(data);
+  }
+}
 
 /** The raw destination of loggers made by createLogger in JSON format (see jsonLineSink). */
 const jsonSinks = new WeakMap<Logger, (line: string) => void>();
@@ -45,14 +68,28 @@ export function createLogger(options: LoggerOptions): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   if (format === 'json') {
-    // Lines are gathered up to 32 KiB before a write(2): one syscall per ~150 requests instead of one each
-    // (the access log must not cost more than the response). A timer pushes out a partial buffer so a
-    // `tail -f` or a test sees a line within FLUSH_MS; close() flushes the rest.
-    const destination = pino.destination({ fd, sync: false, minLength: LOG_BUFFER_BYTES, maxWrite: 2 * LOG_BUFFER_BYTES });
-    // flush() is a no-op while a write is in flight (sonic-boom), so the timer never stacks writes.
-    setInterval(() => destination.flush(), FLUSH_MS).unref();
-    const logger = pino(base, destination);
-    jsonSinks.set(logger, (line) => { destination.write(line); });
+    // minLength 1: a batch is written at once, yet flush(cb) still waits for the write in flight (with 0,
+    // sonic-boom calls back at once, and close() could let the process exit before the last lines are out).
+    const destination = pino.destination({ fd, sync: false, minLength: 1 });
+    const batch = new LineBatch(destination);
+    // pino's exit hook (on-exit-leak-free) flushes the destination synchronously; lines still in the batch go first.
+    const flushDestinationSync = destination.flushSync.bind(destination);
+    destination.flushSync = () => {
+      batch.drain();
+      flushDestinationSync();
+    };
+    // A timer pushes out a partial batch so a `tail -f` or a test sees a line within FLUSH_MS; close() flushes the rest.
+    setInterval(() => batch.drain(), FLUSH_MS).unref();
+    // Every record goes through the batch, pino's and the access log's, so lines stay in order.
+    const stream: DestinationStream & { flush(cb: (err?: Error) => void): void } = {
+      write: (line: string) => batch.push(line),
+      flush: (cb) => {
+        batch.drain();
+        destination.flush(cb);
+      },
+    };
+    const logger = pino(base, stream);
+    jsonSinks.set(logger, (line) => batch.push(line));
     return logger;
   }
   return pino(base, new PrettyLines(fd, options.color ?? true));

@@ -19,7 +19,9 @@ test('the mount test suite passes against an SFTP-only server', async () => {
       timeout: 150_000,
       maxBuffer: 16 * 1024 * 1024,
     }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, output: `${stdout}\n${stderr}` });
+      // vitest colours its summary even without a terminal: strip the ANSI escapes (ECMA-48 SGR) before matching.
+      const output = `${stdout}\n${stderr}`.replace(/\u001b\[[0-9;]*m/g, '');
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, output });
     });
   });
   expect(result.output).toMatch(/Tests\s+\d+ passed/);

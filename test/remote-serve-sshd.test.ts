@@ -3,7 +3,7 @@
  * server-side edits reaching the next GET and the live-reload stream, renames/deletes in listings, the network
  * cut (dropped sessions, a silent link) and recovery, and freshness bounded by the TTL with watching off.
  */
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MountStackParts } from '../cli/mount-stack.js';
@@ -59,6 +59,21 @@ describe('serving a remote site with the remote watcher (auto → inotify)', () 
     expect(range.status).toBe(206);
     expect(range.body).toBe('lph');
     expect(await listing(served.server.port, '/docs/')).toEqual(['a.txt', 'b.txt']);
+  });
+
+  it('symlinks: absolute or relative targets inside the site are served, targets outside it are not', async () => {
+    await writeFile(join(sshd.root, 'outside-secret.txt'), 'secret');
+    await symlink(join(site, 'docs', 'a.txt'), join(site, 'abs-link.txt'));
+    await symlink('docs/b.txt', join(site, 'rel-link.txt'));
+    await symlink(join(sshd.root, 'outside-secret.txt'), join(site, 'escape.txt'));
+    // New names are known once the watcher's events arrive (a cached listing of / answered "no such file" before).
+    expect(await eventually(async () => (await get(served.server.port, '/abs-link.txt')).body === 'alpha', 3000)).toBe(true);
+    expect(await eventually(async () => (await get(served.server.port, '/rel-link.txt')).body === 'beta', 3000)).toBe(true);
+    // The VFS sees only the site: a link leaving it resolves to nothing there (404, as for a dangling link).
+    const escape = await get(served.server.port, '/escape.txt');
+    expect(escape.status).toBe(404);
+    expect(escape.body).not.toContain('secret');
+    await Promise.all(['abs-link.txt', 'rel-link.txt', 'escape.txt'].map((n) => rm(join(site, n))));
   });
 
   it('a server-side edit is pushed as a reload event and the next GET sees it', async () => {

@@ -212,7 +212,7 @@ describe('what is never replayed', () => {
         await rawRequest(server.port, target);
         await rawRequest(server.port, target);
       }
-      expect(c.count()).toBe(6);
+      expect(c.count()).toBe(8);
     });
   });
 

@@ -39,8 +39,18 @@ const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
 /**
  * php-cgi settings for a dev server: Debian's php.ini caps POST bodies at 8 MB and uploads at 2 MB, which makes
  * the large uploads a site accepts in production fail locally. post_max_size=0 means "no limit" (php.ini docs).
+ * OPcache is on in Debian's cgi php.ini and only re-checks a file's mtime every opcache.revalidate_freq (2) seconds,
+ * so a persistent worker would run the old code of a file saved a moment ago; 0 checks on every request.
  */
-export const PHP_DEV_ARGS: readonly string[] = Object.freeze(['-d', 'post_max_size=0', '-d', 'upload_max_filesize=4G']);
+export const PHP_DEV_ARGS: readonly string[] = Object.freeze(['-d', 'post_max_size=0', '-d', 'upload_max_filesize=4G',
+  '-d', 'opcache.revalidate_freq=0']);
+
+/**
+ * PHP_FCGI_MAX_REQUESTS per worker. php-cgi's default of 500 guards long-running production servers against
+ * leaks; in a dev server it only costs a php-cgi start (and a cold OPcache) every 500 requests, which under load
+ * is several restarts a second. php-fpm's own default (pm.max_requests) is 0, never.
+ */
+const PHP_WORKER_MAX_REQUESTS = 100_000;
 
 async function findOnPath(name: string): Promise<string | null> {
   if (name.includes('/')) {
@@ -144,7 +154,7 @@ export const phpServeHook: ServeFlagHook = {
       if (bin !== null && wanted) {
         phpExecutor = workers === 0
           ? createSpawnExecutor({ interpreter: bin, interpreterArgs: PHP_DEV_ARGS, description: `php-cgi per request (${bin})`, path })
-          : await createFastCgiPool({ bin, args: PHP_DEV_ARGS, size: workers, maxRequests: 500, path, onWorkerLog: (line) => log.warn({ php: line }, 'php-cgi') });
+          : await createFastCgiPool({ bin, args: PHP_DEV_ARGS, size: workers, maxRequests: PHP_WORKER_MAX_REQUESTS, path, onWorkerLog: (line) => log.warn({ php: line }, 'php-cgi') });
         closers.push(() => phpExecutor?.close());
         if (phpRequested === undefined) {
           process.stdout.write(`devmount serve: PHP on (found .php files): ${phpExecutor.description}; --no-php to turn it off\n`);

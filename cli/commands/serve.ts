@@ -45,7 +45,7 @@ export const serveFlagHooks: ServeFlagHook[] = [phpServeHook, remoteServeHook];
 export function register(program: Command): void {
   const command = program.command('serve')
     .description('Serve a site directory on localhost with live reload.')
-    .argument('[dir]', 'directory to serve', '.')
+    .argument('[dir]', 'directory to serve, or [user@]host:/path for a remote site', '.')
     .option('-p, --port <n>', 'port (default 8080, or the next free one)')
     .option('--host <addr>', 'address to bind (0.0.0.0 to allow other machines)', '127.0.0.1')
     .option('--open', 'open the browser at start')

@@ -1,7 +1,9 @@
 /**
  * Reads the header block a CGI script writes before its body (RFC 3875 §6) and classifies the response:
  * a document, a local redirect (Location with an abs-path and no Status, §6.2.2: the server re-dispatches the
- * request internally), or a client redirect (§6.2.3/§6.2.4). The body is handed back as a stream, never buffered.
+ * request internally), or a client redirect (§6.2.3/§6.2.4). The body is handed back as a stream, never buffered:
+ * the script's own stdout with the bytes read past the headers unshifted (the stream.Readable docs' header-parser
+ * pattern), which spares every response a PassThrough and a pipe.
  */
 import { PassThrough, type Readable } from 'node:stream';
 
@@ -114,12 +116,9 @@ export function readCgiResponseHead(stdout: Readable): Promise<CgiResponseHead> 
         reject(err);
         return;
       }
-      const body = new PassThrough();
       const rest = buffered.subarray(found.bodyStart);
-      if (rest.length > 0) body.write(rest);
-      stdout.pipe(body);
-      stdout.on('error', (err) => body.destroy(err));
-      resolve({ ...head, body });
+      if (rest.length > 0) stdout.unshift(rest);
+      resolve({ ...head, body: stdout });
     };
     const onEnd = (): void => {
       cleanup();

@@ -93,6 +93,43 @@ export async function runScript(ctx: RequestContext, script: CgiScriptFacts,
   }
 }
 
+/** Above this, a response that has already arrived is streamed anyway rather than copied into one buffer. */
+const MAX_SINGLE_WRITE_BYTES = 1024 * 1024;
+
+/**
+ * Reads what of the body has already arrived: everything the current socket read delivered has passed through
+ * the stream chain (process.nextTick hops) before setImmediate runs, so `complete` says whether the script had
+ * finished by then. Never waits for a slow script: a streaming response (flush(), long polling) goes on streaming.
+ */
+function takeArrivedBody(body: Readable): Promise<{ chunks: Buffer[]; complete: boolean }> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (complete: boolean): void => {
+      clearImmediate(timer);
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+      if (!complete) body.pause();
+      resolve({ chunks, complete });
+    };
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size > MAX_SINGLE_WRITE_BYTES) finish(false);
+    };
+    const onEnd = (): void => finish(true);
+    // The error stays on the destroyed stream: the pipeline that follows reports it.
+    const onError = (): void => finish(false);
+    const timer = setImmediate(() => finish(false));
+    body.on('data', onData);
+    body.on('end', onEnd);
+    body.on('error', onError);
+    // readCgiResponseHead hands the body over paused, and a paused stream does not flow for a new 'data' listener.
+    body.resume();
+  });
+}
+
 async function execute(ctx: RequestContext, script: CgiScriptFacts, options: RunScriptOptions,
   env: Record<string, string>, body: Readable | null): Promise<RunScriptOutcome> {
   const { res } = ctx;
@@ -138,7 +175,16 @@ async function execute(ctx: RequestContext, script: CgiScriptFacts, options: Run
     res.statusCode = !head.statusGiven && errorDocument !== undefined ? errorDocument.status : head.status;
     if (head.reason !== null) res.statusMessage = head.reason;
     try {
-      await pipeline(head.body, res);
+      const early = await takeArrivedBody(head.body);
+      if (early.complete) {
+        // The whole response is already here (php-cgi writes a small page, its END_REQUEST included, in one go):
+        // end() with the body sends head and body in one write with a Content-Length, instead of a chunked
+        // head+chunk write and a separate terminating write that wakes the client twice.
+        res.end(Buffer.concat(early.chunks));
+      } else {
+        for (const chunk of early.chunks) res.write(chunk);
+        await pipeline(head.body, res);
+      }
     } catch (err) {
       // The client went away or the script was killed mid-body; the status line is already sent, so the only
       // thing left to do is to record it.

@@ -26,6 +26,8 @@ export interface VfsSourceOptions {
   /**
    * With no change feed from the server, report everything changed this often, so caches above revalidate
    * and nothing served is older than the VFS cache TTL (issue 5, Freshness). 0 when a remote watcher feeds us.
+   * cli/remote-serve.ts passes 0 always: with watching off it turns the dev server's cache off instead, since
+   * a periodic "everything changed" would also reload every open browser tab.
    */
   readonly revalidateEveryMs: number;
 }

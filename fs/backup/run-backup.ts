@@ -38,8 +38,12 @@ import {
 const PER_FILE_ERRORS = new Set(['ENOENT', 'EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'ELOOP', 'EINVAL']);
 /** Below this many files to copy, SFTP alone is as quick as starting a tar stream. */
 const TAR_MIN_FILES = 32;
-/** Bigger files go over SFTP with pipelined reads: the stream would hold them in memory whole. */
-const TAR_MAX_FILE_BYTES = 8 * 1024 * 1024;
+/**
+ * Bigger files go over SFTP with pipelined reads on the data connections, in parallel with the stream: one
+ * channel's 2 MiB window (ssh2 Channel.js MAX_WINDOW) caps a single stream near window/RTT, and the tar
+ * reader holds each file in memory whole.
+ */
+const TAR_MAX_FILE_BYTES = 256 * 1024;
 
 interface Plan {
   readonly entry: TreeEntry;

@@ -35,8 +35,8 @@ export const PREFETCH_DEFAULTS: PrefetchOptions = Object.freeze({
   walkConcurrency: 16,
   waitMs: 10_000,
   minRelistMs: 5_000,
-  readsBeforeContent: 16,
-  maxContentBytes: 32 * 1024 * 1024,
+  readsBeforeContent: 8,
+  maxContentBytes: 16 * 1024 * 1024,
   now: () => performance.now(),
 });
 

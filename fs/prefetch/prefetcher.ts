@@ -82,6 +82,16 @@ function absoluteOf(root: string, rel: string): string {
   return rel === '' ? root : childOf(root, rel);
 }
 
+/**
+ * Path order starting at the file being read, then wrapping around: readers that walk a tree (git's index is
+ * sorted by path, `cat dir/*`, grep -r) go on from where they are, so the stream brings next what they read next.
+ */
+function inReadingOrder(files: TreeEntry[], fromRel: string): TreeEntry[] {
+  const sorted = files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const start = sorted.findIndex((f) => f.path >= fromRel);
+  return start <= 0 ? sorted : [...sorted.slice(start), ...sorted.slice(0, start)];
+}
+
 export class Prefetcher {
   private readonly options: PrefetchOptions;
   private readonly jobs = new Set<Job>();
@@ -143,7 +153,7 @@ export class Prefetcher {
       if (!listed.small) return;
       listed.reads += 1;
       if (listed.reads < this.options.readsBeforeContent) return;
-      const files = listed.small.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+      const files = inReadingOrder(listed.small, path.slice(root === '/' ? 1 : root.length + 1));
       listed.small = null;
       const fetch = new SmallFileFetch(this.cache, this.shell.shell, root, serverPathOf(this.shell.serverRoot, root), files,
         new Set(files.map((f) => absoluteOf(root, f.path))));

@@ -22,6 +22,8 @@ interface Tool {
   readonly name: 'devmount' | 'sshfs';
   mount(port: number, mountpoint: string): Promise<void>;
   unmount(mountpoint: string): Promise<void>;
+  /** Detaches a mount still busy (a command stopped at its time limit may not have let go yet). */
+  unmountLazy(mountpoint: string): Promise<void>;
 }
 
 function tools(sshd: Sshd, knownHosts: string): Tool[] {
@@ -32,11 +34,13 @@ function tools(sshd: Sshd, knownHosts: string): Tool[] {
       name: 'devmount',
       mount: async (port, mnt) => { await execFileAsync(process.execPath, [DEVMOUNT, 'mount', '-p', String(port), '-o', sshOptions, remote, mnt]); },
       unmount: async (mnt) => { await execFileAsync(process.execPath, [DEVMOUNT, 'unmount', mnt]); },
+      unmountLazy: async (mnt) => { await execFileAsync(process.execPath, [DEVMOUNT, 'unmount', '--lazy', mnt]); },
     },
     {
       name: 'sshfs',
       mount: async (port, mnt) => { await execFileAsync('sshfs', ['-p', String(port), '-o', `${sshOptions},reconnect,ServerAliveInterval=15`, remote, mnt]); },
       unmount: async (mnt) => { await execFileAsync('fusermount3', ['-u', mnt]); },
+      unmountLazy: async (mnt) => { await execFileAsync('fusermount3', ['-u', '-z', mnt]); },
     },
   ];
 }
@@ -59,7 +63,8 @@ interface Results { [work: string]: Measurement }
 
 async function measure(tool: Tool, port: number, mnt: string, results: Results, rss: { peakMb: number }): Promise<void> {
   const fresh = async () => {
-    await tool.unmount(mnt).catch(() => undefined); // not mounted yet on the first call
+    // Not mounted yet on the first call; busy when the previous command was stopped at its time limit.
+    await tool.unmount(mnt).catch(() => tool.unmountLazy(mnt)).catch(() => undefined);
     await tool.mount(port, mnt);
   };
   const sample = async () => {
@@ -87,7 +92,7 @@ async function measure(tool: Tool, port: number, mnt: string, results: Results, 
     await run(`write ${WRITE_MB} MiB`, `dd if=/dev/zero of=${mnt}/out-${tool.name}.bin bs=1M count=${WRITE_MB} conv=fsync status=none`);
   } finally {
     // A failed measurement must not leave a mount behind (the scratch directory is removed next).
-    await tool.unmount(mnt).catch((err: unknown) => { process.stderr.write(`unmount ${mnt}: ${(err as Error).message}\n`); });
+    await tool.unmount(mnt).catch(() => tool.unmountLazy(mnt)).catch((err: unknown) => { process.stderr.write(`unmount ${mnt}: ${(err as Error).message}\n`); });
   }
 }
 

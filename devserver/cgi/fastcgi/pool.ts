@@ -4,6 +4,9 @@
  * which request, and a hung script could then not be killed). PHP_FCGI_MAX_REQUESTS makes a worker exit after
  * that many requests (php-cgi's guard against leaks); exited or killed workers are replaced on demand.
  * Concurrency rule: a worker serves one request at a time; requests beyond `size` wait in a FIFO queue.
+ * Each worker keeps one FastCGI connection open across requests (FCGI_KEEP_CONN, FastCGI spec §5.1): php-cgi
+ * with PHP_FCGI_CHILDREN=0 reads the next request from the same connection, which saves a connect, an accept
+ * and php-cgi's shutdown-and-drain close per request (issue 4, "Speed").
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -46,6 +49,8 @@ interface Worker {
    * (kept after the request ends, because the pipe may deliver the last lines after END_REQUEST).
    */
   stderrTarget: ((line: string) => void) | null;
+  /** The open FastCGI connection to this worker, kept between requests; null until the first one or after a failure. */
+  connection: Socket | null;
 }
 
 /** php-cgi binds its socket within a few ms; give up after ~5 s (a broken php.ini, a missing binary). */
@@ -89,7 +94,7 @@ export async function createFastCgiPool(options: FastCgiPoolOptions): Promise<Sc
     });
     child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
     const worker: Worker = {
-      id, socketPath, child, alive: true, ready: Promise.resolve(), served: 0, stderrTarget: null,
+      id, socketPath, child, alive: true, ready: Promise.resolve(), served: 0, stderrTarget: null, connection: null,
       exited: new Promise<void>((resolve) => {
         child.on('error', (err) => {
           opts.onWorkerLog(`cannot start ${opts.bin}: ${err.message}`);
@@ -148,6 +153,26 @@ export async function createFastCgiPool(options: FastCgiPoolOptions): Promise<Sc
     if (reusable(worker)) idle.push(worker);
   }
 
+  /** The worker's kept connection, or a new one. */
+  async function connectionTo(worker: Worker): Promise<Socket> {
+    const kept = worker.connection;
+    if (kept !== null && !kept.destroyed && kept.readyState === 'open') return kept;
+    const socket = await connectOnce(worker.socketPath);
+    // Between requests no exchange listens on the socket; a worker that dies then must not raise an unhandled
+    // 'error'. The next request sees the connection gone and reconnects (or replaces the worker).
+    socket.on('error', () => undefined);
+    socket.once('close', () => {
+      if (worker.connection === socket) worker.connection = null;
+    });
+    worker.connection = socket;
+    return socket;
+  }
+
+  function dropConnection(worker: Worker): void {
+    worker.connection?.destroy();
+    worker.connection = null;
+  }
+
   function kill(worker: Worker): void {
     if (!worker.alive || worker.child.pid === undefined) return;
     // Never hand a worker we are killing to another request, even before its 'close' event arrives.
@@ -175,24 +200,27 @@ export async function createFastCgiPool(options: FastCgiPoolOptions): Promise<Sc
           if (aborted !== null) return;
           // A connect failure here means the worker died between requests (max requests reached): the next
           // attempt gets a fresh worker.
-          socket = await connectOnce(worker.socketPath).catch(async () => {
+          socket = await connectionTo(worker).catch(async () => {
             // The worker died between requests: replace it once.
+            dropConnection(worker);
             kill(worker);
             all.delete(worker);
             const fresh = startWorker();
             current = fresh;
             await fresh.ready;
-            return connectOnce(fresh.socketPath);
+            return connectionTo(fresh);
           });
           const serving: Worker = current;
           serving.served += 1;
           serving.stderrTarget = job.onStderr;
-          if (aborted !== null) { socket.destroy(); return; }
-          const exchange = startFastCgiRequest(socket, { ...job.env }, job.body, job.onStderr);
-          exchange.stdout.on('error', (err) => stdout.destroy(err));
-          exchange.stdout.pipe(stdout);
-          await exchange.finished;
+          if (aborted !== null) { dropConnection(serving); return; }
+          // Past PHP_FCGI_MAX_REQUESTS php-cgi exits after this request anyway, so it need not keep the connection.
+          const exchange = startFastCgiRequest(socket, job.env, job.body, job.onStderr,
+            { keepConn: serving.served < opts.maxRequests, stdout });
+          const result = await exchange.finished;
+          if (!result.connectionReusable || aborted !== null) dropConnection(serving);
         } catch (err) {
+          if (current !== null) dropConnection(current);
           job.onStderr(err instanceof Error ? err.message : String(err));
           stdout.destroy(err instanceof Error ? err : new Error(String(err)));
         } finally {
@@ -209,9 +237,10 @@ export async function createFastCgiPool(options: FastCgiPoolOptions): Promise<Sc
           job.onStderr(`killing script: ${reason}`);
           // FCGI_ABORT_REQUEST is only a hint to the application (§5.4) and php-cgi does not stop a running
           // script for it, so the worker process itself is killed; the pool replaces it.
-          if (current !== null && socket !== null) kill(current);
-          const s: Socket | null = socket;
-          s?.destroy();
+          if (current !== null && socket !== null) {
+            kill(current);
+            dropConnection(current);
+          }
           if (!stdout.writableEnded) stdout.end();
         },
       };

@@ -53,32 +53,48 @@ export function encodeStream(type: number, requestId: number, payload: Buffer): 
   return records;
 }
 
+/** FCGI_BeginRequestBody flag (§5.1): the application keeps the connection open after the request. */
+export const FCGI_KEEP_CONN = 1;
+
 /**
- * FCGI_BeginRequestBody (§5.1): role(2, BE) | flags(1) | reserved(5). flags 0 = the application closes the
- * connection after the request (no FCGI_KEEP_CONN): one connection per request keeps the client simple.
+ * FCGI_BeginRequestBody (§5.1): role(2, BE) | flags(1) | reserved(5). With FCGI_KEEP_CONN the application leaves
+ * the connection open after END_REQUEST, so the next request skips connect/accept and php-cgi's
+ * shutdown-then-drain close (main/fastcgi.c fcgi_close); without it the application closes it.
  */
-export function encodeBeginRequest(requestId: number): Buffer {
+export function encodeBeginRequest(requestId: number, flags = 0): Buffer {
   const body = Buffer.alloc(8);
   body.writeUInt16BE(FCGI_RESPONDER, 0);
+  body.writeUInt8(flags, 2);
   return encodeRecord(RecordType.beginRequest, requestId, body);
 }
 
 /** §3.4 name-value pairs: lengths < 128 in one byte, else four bytes with the high bit set. */
-function encodeLength(length: number): Buffer {
-  if (length < 128) return Buffer.from([length]);
-  const bytes = Buffer.alloc(4);
-  bytes.writeUInt32BE((length | 0x80000000) >>> 0, 0);
-  return bytes;
+function lengthSize(length: number): number {
+  return length < 128 ? 1 : 4;
 }
 
+function writeLength(target: Buffer, offset: number, length: number): number {
+  if (length < 128) return target.writeUInt8(length, offset);
+  return target.writeUInt32BE((length | 0x80000000) >>> 0, offset);
+}
+
+/** Encodes into one buffer sized up front: this runs for every request, with ~30 variables each. */
 export function encodeParams(params: Readonly<Record<string, string>>): Buffer {
-  const parts: Buffer[] = [];
-  for (const [name, value] of Object.entries(params)) {
-    const n = Buffer.from(name, 'latin1');
-    const v = Buffer.from(value, 'latin1');
-    parts.push(encodeLength(n.length), encodeLength(v.length), n, v);
+  const entries = Object.entries(params);
+  let size = 0;
+  for (const [name, value] of entries) {
+    // latin1: one byte per UTF-16 code unit, so .length is the encoded length.
+    size += lengthSize(name.length) + lengthSize(value.length) + name.length + value.length;
   }
-  return Buffer.concat(parts);
+  const out = Buffer.allocUnsafe(size);
+  let offset = 0;
+  for (const [name, value] of entries) {
+    offset = writeLength(out, offset, name.length);
+    offset = writeLength(out, offset, value.length);
+    offset += out.write(name, offset, 'latin1');
+    offset += out.write(value, offset, 'latin1');
+  }
+  return out;
 }
 
 export function decodeParams(content: Buffer): Record<string, string> {
