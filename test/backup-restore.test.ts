@@ -74,6 +74,6 @@ describe('devmount restore', () => {
   it('a missing snapshot directory is a one-line error', async () => {
     const result = await runCli(['restore', ...connArgs(sshd), join(dest, 'nope'), `127.0.0.1:${site}`]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/^devmount: .*nope is not a snapshot directory\n$/);
+    expect(result.stderr).toMatch(/^devmount: .*nope is not a snapshot directory: name one listed by `devmount backup list DEST`.*\n$/);
   });
 });

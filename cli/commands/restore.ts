@@ -3,6 +3,7 @@
  * sending only files that differ, each through a temporary name and an atomic rename on the server; deletes
  * on the server only with --delete. Connection options as `backup` and `mount`.
  */
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { runRestore } from '../../fs/backup/restore.js';
@@ -10,6 +11,7 @@ import { openRemoteSource, type ConnectionFlags } from '../backup/connection.js'
 import { createRestoreOutput } from '../backup/output.js';
 import { interruptController } from '../backup/signals.js';
 import { ExitCode } from '../exit-codes.js';
+import { UserError } from '../user-error.js';
 import { DEFAULT_JOBS, addConnectionOptions, positiveInt } from './backup.js';
 
 interface RestoreFlags extends ConnectionFlags {
@@ -34,12 +36,14 @@ export function register(program: Command): void {
         delete: flags.delete ?? false,
         concurrency: positiveInt('--jobs', flags.jobs) ?? DEFAULT_JOBS,
       });
+      const snapshotDir = resolve(snapshot);
+      await requireSnapshotDir(snapshotDir);
       const output = createRestoreOutput({ json: flags.json ?? false, dryRun: options.dryRun });
       const interrupt = interruptController();
       try {
         const remote = await openRemoteSource(target, flags, 'restore');
         try {
-          const summary = await runRestore(resolve(snapshot), remote.source, { ...options, signal: interrupt.signal, onEvent: output.onEvent });
+          const summary = await runRestore(snapshotDir, remote.source, { ...options, signal: interrupt.signal, onEvent: output.onEvent });
           output.finish(summary);
           process.exitCode = summary.failed > 0 ? ExitCode.partial : ExitCode.ok;
         } finally {
@@ -49,4 +53,12 @@ export function register(program: Command): void {
         interrupt.dispose();
       }
     });
+}
+
+/** Checked before connecting: a mistyped snapshot path should not cost a login (or a password prompt). */
+async function requireSnapshotDir(dir: string): Promise<void> {
+  const info = await stat(dir).catch(() => null);
+  if (!info?.isDirectory()) {
+    throw new UserError('failure', `${dir} is not a snapshot directory: name one listed by \`devmount backup list DEST\`, e.g. DEST/latest`);
+  }
 }
