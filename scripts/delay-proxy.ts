@@ -21,6 +21,8 @@ export interface DelayProxy {
   /** Stop delivering bytes (they are held, not dropped: TCP would retransmit them after the outage). */
   pause(): void;
   resume(): void;
+  /** Holds only the `index`-th open connection (0 = oldest), e.g. one connection of a pool; resume() frees it. */
+  pauseConnection(index: number): void;
   /** Drops every proxied connection at once (RST), as a NAT timeout or a Wi-Fi change does. */
   cutAll(): void;
   connections(): number;
@@ -122,6 +124,10 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
     resume() {
       paused = false;
       for (const p of pairs) for (const l of p.lines) l.setPaused(false);
+    },
+    pauseConnection(index) {
+      const pair = [...pairs][index];
+      for (const l of pair?.lines ?? []) l.setPaused(true);
     },
     cutAll() {
       for (const p of [...pairs]) {

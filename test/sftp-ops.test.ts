@@ -12,7 +12,7 @@ import { createSftpRemoteFs, type SftpRemoteFs } from '../fs/sftp/remote-fs.js';
 import { ConnectError } from '../fs/ssh/types.js';
 import { harnessConnector } from './harness/connect.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
-import { startTcpProxy } from './harness/tcp-proxy.js';
+import { startDelayProxy } from '../scripts/delay-proxy.js';
 
 async function errnoOf(promise: Promise<unknown>): Promise<ErrnoCode | 'resolved'> {
   try {
@@ -343,7 +343,7 @@ describe('SFTP RemoteFs operations', () => {
     });
 
     it('opens maxConns connections: metadata on one, file data on the others', async () => {
-      const proxy = await startTcpProxy(sshd.port); // counts the pool's connections exactly
+      const proxy = await startDelayProxy({ targetPort: sshd.port, delayMs: 0 }); // counts the pool's connections exactly
       const pool = await createSftpRemoteFs(harnessConnector(sshd, {}, proxy.port), root, { maxConns: 3 });
       try {
         expect(proxy.connections()).toBe(3);
@@ -354,7 +354,7 @@ describe('SFTP RemoteFs operations', () => {
         await Promise.all([a.close(), b.close()]);
       } finally {
         await pool.close();
-        await proxy.stop();
+        await proxy.close();
       }
     });
 

@@ -12,7 +12,7 @@ import { createSftpRemoteFs, type SftpRemoteFs } from '../fs/sftp/remote-fs.js';
 import type { ConnectionState } from '../fs/vfs/types.js';
 import { harnessConnector } from './harness/connect.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
-import { startTcpProxy, type TcpProxy } from './harness/tcp-proxy.js';
+import { startDelayProxy, type DelayProxy } from '../scripts/delay-proxy.js';
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
   try {
@@ -39,13 +39,13 @@ async function eventually<T>(probe: () => Promise<T>): Promise<T> {
 
 describe('SFTP with the server unreachable', () => {
   let sshd: Sshd;
-  let proxy: TcpProxy;
+  let proxy: DelayProxy;
   let fs: SftpRemoteFs;
   const states: ConnectionState[] = [];
 
   beforeAll(async () => {
     sshd = await startSshd();
-    proxy = await startTcpProxy(sshd.port);
+    proxy = await startDelayProxy({ targetPort: sshd.port, delayMs: 0 });
     await writeFile(join(sshd.root, 'file.txt'), 'content');
     const connector = harnessConnector(sshd, { connectTimeoutMs: 1_000, keepaliveIntervalMs: 0 }, proxy.port);
     fs = await createSftpRemoteFs(connector, sshd.root, { opTimeoutMs: 1_500, backoffMaxMs: 1_000 });
@@ -54,7 +54,7 @@ describe('SFTP with the server unreachable', () => {
 
   afterAll(async () => {
     await fs?.close();
-    await proxy?.stop();
+    await proxy?.close();
     await sshd?.stop();
   });
 
@@ -88,7 +88,7 @@ describe('SFTP with the server unreachable', () => {
   });
 
   it('with the port refusing connections (server gone), operations fail with EIO after opTimeoutMs', async () => {
-    await proxy.stop(); // last test: closes every connection and the listening port
+    await proxy.close(); // last test: closes every connection and the listening port
     expect(await codeOf(fs.stat('/file.txt'))).toBe('EIO');
     expect(fs.state()).toBe('reconnecting');
   });
@@ -97,7 +97,7 @@ describe('SFTP with the server unreachable', () => {
 describe('SFTP pool: a stalled data connection does not stall metadata', () => {
   it('stat and readdir answer while the file-data connection is black-holed; the read completes once it flows', async () => {
     const sshd = await startSshd();
-    const proxy = await startTcpProxy(sshd.port);
+    const proxy = await startDelayProxy({ targetPort: sshd.port, delayMs: 0 });
     try {
       await writeFile(join(sshd.root, 'data.bin'), Buffer.alloc(1024 * 1024, 7));
       const connector = harnessConnector(sshd, { connectTimeoutMs: 5_000, keepaliveIntervalMs: 0 }, proxy.port);
@@ -119,7 +119,7 @@ describe('SFTP pool: a stalled data connection does not stall metadata', () => {
         await fs.close();
       }
     } finally {
-      await proxy.stop();
+      await proxy.close();
       await sshd.stop();
     }
   });
