@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { RemoteSpec } from '../fs/remote-spec.js';
 import { FuseMountError, mountVfs, type FuseMount } from '../fs/fuse/adapter.js';
 import { findMount } from '../fs/fuse/mount-table.js';
+import { fuseAdapterOptions } from './fuse-mount-options.js';
 import type { Vfs } from '../fs/vfs/types.js';
 import { ensureControlDir, socketPathFor } from './control/paths.js';
 import type { ControlReply, ControlRequest, MountStatus } from './control/protocol.js';
@@ -177,28 +178,13 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
     vfs = parts.vfs;
     const root = await vfs.getattr('/');
     mountAttempted = true;
-    mount = await mountVfs(vfs, {
+    mount = await mountVfs(vfs, fuseAdapterOptions(options, root, {
       mountpoint,
       fsname: params.remoteArg,
-      readOnly: options.readOnly,
       allowOther: options.allowOther,
-      attrTimeout: options.attrTimeout,
-      entryTimeout: options.entryTimeout,
-      opTimeoutMs: options.opTimeout * 1000,
       debug: options.debug,
       log: log.child({ layer: 'fuse' }),
-      ownership: {
-        idmap: options.idmap,
-        // As sshfs's idmap=user does, the owner of the remote directory is taken to be the remote user.
-        remoteUid: root.uid,
-        remoteGid: root.gid,
-        localUid: process.getuid?.() ?? 0,
-        localGid: process.getgid?.() ?? 0,
-        uid: options.uid,
-        gid: options.gid,
-        umask: options.umask,
-      },
-    });
+    }));
     const serve = options.serve;
     if (serve) {
       // The dev server reads the VFS in this process (no kernel round trip); php-cgi, another process, reads

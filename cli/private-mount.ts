@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { mountVfs } from '../fs/fuse/adapter.js';
 import type { Vfs } from '../fs/vfs/types.js';
+import { fuseAdapterOptions } from './fuse-mount-options.js';
 import type { MountOptions } from './mount-options.js';
 
 export interface PrivateMount {
@@ -25,26 +26,12 @@ export async function mountPrivately(vfs: Vfs, options: MountOptions, descriptio
   const root = await vfs.getattr('/');
   let mount;
   try {
-    mount = await mountVfs(vfs, {
+    mount = await mountVfs(vfs, fuseAdapterOptions(options, root, {
       mountpoint: dir,
       fsname: description,
-      readOnly: options.readOnly,
       allowOther: false,
-      attrTimeout: options.attrTimeout,
-      entryTimeout: options.entryTimeout,
-      opTimeoutMs: options.opTimeout * 1000,
       log: log.child({ layer: 'fuse' }),
-      ownership: {
-        idmap: options.idmap,
-        remoteUid: root.uid,
-        remoteGid: root.gid,
-        localUid: process.getuid?.() ?? 0,
-        localGid: process.getgid?.() ?? 0,
-        uid: options.uid,
-        gid: options.gid,
-        umask: options.umask,
-      },
-    });
+    }));
   } catch (err) {
     await rmdir(dir).catch(() => undefined); // best effort: the mount error is what the user needs to see
     throw err;
