@@ -72,9 +72,12 @@ export function createLogger(options: LoggerOptions): Logger {
     // sonic-boom calls back at once, and close() could let the process exit before the last lines are out).
     const destination = pino.destination({ fd, sync: false, minLength: 1 });
     const batch = new LineBatch(destination);
-    // pino's exit hook (on-exit-leak-free) flushes the destination synchronously; lines still in the batch go first.
+    // pino's exit hook (on-exit-leak-free) flushes the destination synchronously. Lines still in the batch must be
+    // part of that flush, so they are queued without starting an asynchronous write, which exit would cut short:
+    // sonic-boom's write() only queues while its buffer is below `minLength` (sonic-boom 4 index.js write()).
     const flushDestinationSync = destination.flushSync.bind(destination);
     destination.flushSync = () => {
+      (destination as unknown as { minLength: number }).minLength = Number.MAX_SAFE_INTEGER;
       batch.drain();
       flushDestinationSync();
     };
