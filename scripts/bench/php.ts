@@ -1,9 +1,11 @@
 /**
- * `npm run bench:php`: the same PHP page served four ways, measured with `wrk -t1 -c8 -d5s` in one run:
- * devmount with php-cgi started per request (--php-workers 0), devmount with its FastCGI pool (the default),
- * `php -S` (PHP's built-in server) and Apache 2.4 with mod_php (prefork). Also a WordPress pretty URL through
- * .htaccess on devmount and Apache. Ratios against `php -S`; the machine is shared and noisy, so compare ratios
- * within a run, not absolute numbers across runs.
+ * `npm run bench:php`: the same PHP page served four ways, measured with `wrk -t1 -c8 -d3s` in one run:
+ * devmount with php-cgi started per request (--php-workers 0), devmount with its FastCGI pool (the default,
+ * default worker count), `php -S` (PHP's built-in server) and Apache 2.4 with mod_php (prefork). Also a WordPress
+ * pretty URL through .htaccess on devmount and Apache. Ratios against `php -S`.
+ * The machine is shared and noisy (other jobs' benchmarks come and go within seconds), so every server is warmed
+ * up first (workers started, JIT warm), then measured in ROUNDS interleaved rounds, and the median is reported:
+ * a burst of someone else's load then hits every server alike instead of deciding one server's number.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -18,7 +20,9 @@ import { WORDPRESS_HTACCESS } from '../../test/helpers/rewrite-cases.js';
 
 const execFileAsync = promisify(execFile);
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const WRK_ARGS = ['-t1', '-c8', '-d5s'];
+const WRK_ARGS = ['-t1', '-c8', '-d3s'];
+const WARMUP_ARGS = ['-t1', '-c8', '-d1s'];
+const ROUNDS = 3;
 
 const SITE: SiteFiles = {
   '.htaccess': WORDPRESS_HTACCESS,
@@ -57,8 +61,8 @@ async function stop(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-async function wrk(url: string): Promise<number> {
-  const { stdout } = await execFileAsync('wrk', [...WRK_ARGS, url]);
+async function wrk(url: string, args: readonly string[] = WRK_ARGS): Promise<number> {
+  const { stdout } = await execFileAsync('wrk', [...args, url]);
   const rate = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(stdout);
   if (errors) throw new Error(`${url}: ${errors[1]} error responses`);
@@ -67,13 +71,19 @@ async function wrk(url: string): Promise<number> {
 
 interface Server { readonly name: string; readonly origin: string; readonly htaccess: boolean; close(): Promise<void> }
 
-async function devmount(root: string, workers: number): Promise<Server> {
+/** workers: null = the default (the FastCGI pool with the default number of workers). */
+async function devmount(root: string, workers: number | null): Promise<Server> {
   const port = await freePort();
   const child = spawn(process.execPath, [path.join(REPO, 'bin/devmount.js'), 'serve', root, '--port', String(port), '--no-livereload',
-    '--php', '--php-workers', String(workers), '--log-format', 'json'], { stdio: 'ignore' });
+    '--php', ...(workers === null ? [] : ['--php-workers', String(workers)]), '--log-format', 'json'], { stdio: 'ignore' });
   const origin = `http://127.0.0.1:${port}`;
   await waitForHttp(`${origin}/hello.php`, child);
-  return { name: workers === 0 ? 'devmount, php-cgi per request' : `devmount, FastCGI pool (${workers})`, origin, htaccess: true, close: () => stop(child) };
+  return { name: workers === 0 ? 'devmount, php-cgi per request' : 'devmount, FastCGI pool (default)', origin, htaccess: true, close: () => stop(child) };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
 }
 
 async function phpBuiltin(root: string): Promise<Server> {
@@ -90,7 +100,7 @@ async function main(): Promise<void> {
   await writeSite(root, SITE);
   const servers: Server[] = [];
   try {
-    servers.push(await devmount(root, 0), await devmount(root, 4));
+    servers.push(await devmount(root, 0), await devmount(root, null));
     try {
       servers.push(await phpBuiltin(root));
     } catch (err) {
@@ -102,18 +112,30 @@ async function main(): Promise<void> {
     } else {
       process.stdout.write('Apache mod_php unavailable (apt install apache2 libapache2-mod-php)\n');
     }
-    const results: Array<{ name: string; plain: number; pretty: number | null }> = [];
     for (const server of servers) {
-      const plain = await wrk(`${server.origin}/hello.php`);
-      const pretty = server.htaccess ? await wrk(`${server.origin}/2024/05/a-post/`) : null;
-      results.push({ name: server.name, plain, pretty });
+      await wrk(`${server.origin}/hello.php`, WARMUP_ARGS);
+      if (server.htaccess) await wrk(`${server.origin}/2024/05/a-post/`, WARMUP_ARGS);
     }
+    const samples = servers.map(() => ({ plain: [] as number[], pretty: [] as number[] }));
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [i, server] of servers.entries()) {
+        samples[i]?.plain.push(await wrk(`${server.origin}/hello.php`));
+        if (server.htaccess) samples[i]?.pretty.push(await wrk(`${server.origin}/2024/05/a-post/`));
+      }
+    }
+    const results = servers.map((server, i) => ({
+      name: server.name,
+      plain: median(samples[i]?.plain ?? []),
+      plainAll: samples[i]?.plain ?? [],
+      pretty: server.htaccess ? median(samples[i]?.pretty ?? []) : null,
+    }));
     const reference = results.find((r) => r.name === 'php -S')?.plain ?? NaN;
-    process.stdout.write(`\nbench:php — wrk ${WRK_ARGS.join(' ')} (req/s; ratio = /hello.php vs php -S)\n`);
+    process.stdout.write(`\nbench:php — wrk ${WRK_ARGS.join(' ')}, median of ${ROUNDS} interleaved rounds (req/s; ratio = /hello.php vs php -S)\n`);
     process.stdout.write(`${'server'.padEnd(36)} ${'/hello.php'.padStart(11)} ${'ratio'.padStart(7)} ${'pretty URL (.htaccess)'.padStart(23)}\n`);
     for (const r of results) {
       const ratio = Number.isFinite(reference) ? `${(r.plain / reference).toFixed(2)}x` : 'n/a';
-      process.stdout.write(`${r.name.padEnd(36)} ${r.plain.toFixed(0).padStart(11)} ${ratio.padStart(7)} ${(r.pretty === null ? 'n/a' : r.pretty.toFixed(0)).padStart(23)}\n`);
+      process.stdout.write(`${r.name.padEnd(36)} ${r.plain.toFixed(0).padStart(11)} ${ratio.padStart(7)} ${(r.pretty === null ? 'n/a' : r.pretty.toFixed(0)).padStart(23)}`
+        + `   (/hello.php rounds: ${r.plainAll.map((v) => v.toFixed(0)).join(', ')})\n`);
     }
   } finally {
     await Promise.allSettled(servers.map((s) => s.close()));

@@ -53,9 +53,12 @@ interface Worker {
   connection: Socket | null;
 }
 
-/** php-cgi binds its socket within a few ms; give up after ~5 s (a broken php.ini, a missing binary). */
-const CONNECT_ATTEMPTS = 100;
-const CONNECT_RETRY_MS = 50;
+/**
+ * php-cgi binds its socket within a few ms; give up after ~5 s (a broken php.ini, a missing binary). Retried
+ * every 10 ms because the first request to a new worker (the first page load, a burst) waits for this.
+ */
+const CONNECT_ATTEMPTS = 500;
+const CONNECT_RETRY_MS = 10;
 
 function connectOnce(socketPath: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -191,6 +194,7 @@ export async function createFastCgiPool(options: FastCgiPoolOptions): Promise<Sc
       let aborted: string | null = null;
       let current: Worker | null = null;
       let socket: Socket | null = null;
+      let released = false;
       const finished = (async () => {
         const worker = await acquire();
         current = worker;
@@ -225,6 +229,7 @@ export async function createFastCgiPool(options: FastCgiPoolOptions): Promise<Sc
           stdout.destroy(err instanceof Error ? err : new Error(String(err)));
         } finally {
           if (!stdout.destroyed && !stdout.writableEnded && aborted !== null) stdout.end();
+          released = true;
           release(current ?? worker);
         }
       })();
@@ -234,6 +239,9 @@ export async function createFastCgiPool(options: FastCgiPoolOptions): Promise<Sc
         abort(reason: string): void {
           if (aborted !== null) return;
           aborted = reason;
+          // After END_REQUEST (a client leaving while a large response is still being written) the script is done
+          // and its worker is back in the pool, possibly serving another request on the same connection: leave it.
+          if (released) return;
           job.onStderr(`killing script: ${reason}`);
           // FCGI_ABORT_REQUEST is only a hint to the application (§5.4) and php-cgi does not stop a running
           // script for it, so the worker process itself is killed; the pool replaces it.
