@@ -42,5 +42,6 @@ export function cgi(options: CgiOptions): Middleware {
       await self(ctx, next);
     });
   };
-  return self;
+  // Response memo (middleware.ts MemoPolicy): outside the CGI directories this middleware only calls next().
+  return Object.assign(self, { memo: { passesOn: (path: string) => !inCgiDir(path) } });
 }

@@ -9,7 +9,7 @@ import { posix } from 'node:path';
 import type { Middleware, RequestContext } from '../middleware.js';
 import { sendStatus } from '../respond.js';
 import { effectiveRules } from '../htaccess/access.js';
-import type { AliasRedirect, DirectoryConfig } from '../htaccess/config.js';
+import { EMPTY_CONFIG, type AliasRedirect, type DirectoryConfig } from '../htaccess/config.js';
 import { sendHtaccessError } from '../htaccess/error-document.js';
 import { installResponseEdits } from '../htaccess/header-hook.js';
 import { HTACCESS_LOCAL } from '../htaccess/locals.js';
@@ -76,7 +76,7 @@ function parentDirectory(path: string): string {
 
 export function htaccess(options: HtaccessOptions): Middleware {
   const { store, documentRoot, indexNames } = Object.freeze({ ...options });
-  return async function htaccess(ctx, next) {
+  const self: Middleware = async function htaccess(ctx, next) {
     const { req, source } = ctx;
     const https = 'encrypted' in req.socket && req.socket.encrypted === true;
     const host = req.headers.host ?? `${req.socket.localAddress ?? 'localhost'}:${req.socket.localPort ?? 80}`;
@@ -182,4 +182,8 @@ export function htaccess(options: HtaccessOptions): Middleware {
     }
     await next();
   };
+  // Response memo (middleware.ts MemoPolicy): with no .htaccess in the path's directory or any ancestor
+  // (EMPTY_CONFIG), nothing here looks at the request: no access rule, redirect, rewrite or header edit applies.
+  const memo = { passesOn: async (path: string) => (await store.configFor(parentDirectory(path))) === EMPTY_CONFIG };
+  return Object.assign(self, { memo });
 }

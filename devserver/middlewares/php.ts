@@ -29,5 +29,7 @@ export function php(options: PhpOptions): Middleware {
       await self(ctx, next);
     });
   };
-  return self;
+  // Response memo (middleware.ts MemoPolicy): a path without '.php' in it can match no script (findScript only
+  // tries the path and its prefixes), so this middleware only calls next().
+  return Object.assign(self, { memo: { passesOn: (path: string) => !path.toLowerCase().includes('.php') } });
 }
