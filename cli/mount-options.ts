@@ -10,6 +10,9 @@ import { UserError } from './user-error.js';
 export type StrictHostKeyCheckingOption = 'yes' | 'accept-new' | 'no' | 'ask';
 export type IdMap = 'user' | 'none';
 export type LogFormat = 'json' | 'pretty';
+/** How server-side changes are detected (fs/watch): `poll` is SFTP polling; `auto` picks the best that works. */
+export type RemoteWatchSetting = 'auto' | 'inotify' | 'find' | 'poll' | 'off';
+export const REMOTE_WATCH_SETTINGS: readonly RemoteWatchSetting[] = Object.freeze(['auto', 'inotify', 'find', 'poll', 'off']);
 
 /** Everything `-o` (and `-p`) can set. Times are seconds, as sshfs and ssh spell them. */
 export interface MountOptions {
@@ -39,6 +42,11 @@ export interface MountOptions {
   readonly followSymlinks: boolean;
   readonly maxConns: number;
   readonly opTimeout: number;
+  /**
+   * Watch the server for changes made by others and drop their cached state at once, instead of after
+   * cache_timeout. undefined = not given: off for a plain mount (sshfs semantics), auto with --serve.
+   */
+  readonly remoteWatch: RemoteWatchSetting | undefined;
 }
 
 /** The command-line flags of `devmount mount` besides `-o`. */
@@ -84,6 +92,7 @@ export const MOUNT_OPTION_DEFAULTS: MountOptions = Object.freeze({
   followSymlinks: false,
   maxConns: 2,
   opTimeout: 30,
+  remoteWatch: undefined,
 });
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -201,6 +210,10 @@ const FS_OPTIONS: Readonly<Record<string, OptionSpec>> = Object.freeze({
   follow_symlinks: { usage: 'follow_symlinks', apply: (d, v) => { forbidValue('follow_symlinks', v); d.followSymlinks = true; } },
   max_conns: { usage: 'max_conns=N', apply: (d, v) => { d.maxConns = integer('max_conns', v, 1, 16); } },
   op_timeout: { usage: 'op_timeout=N', apply: (d, v) => { d.opTimeout = seconds('op_timeout', v); } },
+  remote_watch: {
+    usage: 'remote_watch=auto|inotify|find|poll|off',
+    apply: (d, v) => { d.remoteWatch = choice('remote_watch', v, REMOTE_WATCH_SETTINGS); },
+  },
 });
 
 /** Every supported `-o` spelling, for help texts and the "unknown option" message. */

@@ -23,6 +23,8 @@ import { phpServeHook } from './commands/serve-php.js';
 import type { ServeFlags } from './commands/serve.js';
 import { createTtyPrompter } from './prompter.js';
 import { UserError } from './user-error.js';
+import { startConfiguredWatcher } from './remote-watch.js';
+import type { RemoteWatcher } from '../fs/watch/remote-watcher.js';
 
 export interface ServeMountParams {
   readonly spec: RemoteSpec;
@@ -48,6 +50,8 @@ function toUserError(err: unknown): unknown {
 /** `--serve`: server-side edits are looked for every second, so the browser sees them within 2 s (issue 5). */
 const SERVE_REMOTE_POLL_MS = 1000;
 const SERVE_REQUEST_TIMEOUT_MS = 5000;
+/** `-o remote_watch` on a plain mount: the find and poll strategies look this often. */
+const REMOTE_WATCH_POLL_MS = 2000;
 /**
  * The `devmount serve` defaults for the PHP/.htaccess hook: PHP on when the root has .php files and php-cgi is
  * installed; the scripts run from the mount point (localRoot), which php-cgi opens like any file.
@@ -57,10 +61,11 @@ const SERVE_DEFAULT_FLAGS: ServeFlags = Object.freeze({
   cgi: [], proxy: [], htaccess: true,
 });
 
-function statusOf(vfs: Vfs, params: ServeMountParams, startedAtMs: number, served: RemoteServe | undefined): MountStatus {
+function statusOf(vfs: Vfs, params: ServeMountParams, startedAtMs: number, served: RemoteServe | undefined, watcher: RemoteWatcher | null): MountStatus {
   const stats = vfs.stats();
   return {
     ...(served ? { serveUrl: served.server.url, remoteWatch: served.watchMethod } : {}),
+    ...(watcher ? { remoteWatch: watcher.method } : {}),
     remote: params.remoteArg,
     mountpoint: params.mountpoint,
     pid: process.pid,
@@ -71,6 +76,26 @@ function statusOf(vfs: Vfs, params: ServeMountParams, startedAtMs: number, serve
     inFlight: stats.inFlight,
     cache: stats.cache,
   };
+}
+
+/**
+ * The VFS as the kernel sees it, with every directory listing handed to the sftp-poll watcher: on a server
+ * without a shell, the directories someone listed are the ones whose cached state can go stale.
+ */
+function trackingListings(vfs: Vfs, watcher: RemoteWatcher): Vfs {
+  return new Proxy(vfs, {
+    get(target, prop) {
+      if (prop === 'readdir') {
+        return async (path: string) => {
+          const entries = await target.readdir(path);
+          watcher.track(path, entries);
+          return entries;
+        };
+      }
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 function isBusy(err: unknown): boolean {
@@ -87,6 +112,7 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
   let mount: FuseMount | undefined;
   let control: ControlServer | undefined;
   let served: RemoteServe | undefined;
+  let watcher: RemoteWatcher | null = null;
   let stopping: Promise<never> | undefined;
 
   let mountAttempted = false;
@@ -102,6 +128,7 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
       await startup;
       log.info({ reason }, 'stopping');
       await control?.close();
+      await watcher?.close();
       await served?.close().catch((err: unknown) => {
         log.warn({ err: (err as Error).message }, 'closing the dev server reported an error');
       });
@@ -137,7 +164,7 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
     if (!vfs) return { ok: false, error: 'not mounted yet' };
     switch (request.op) {
       case 'status':
-        return { ok: true, status: statusOf(vfs, params, startedAtMs, served) };
+        return { ok: true, status: statusOf(vfs, params, startedAtMs, served, watcher) };
       case 'refresh':
         vfs.refresh(request.path);
         log.info({ path: request.path ?? '/' }, 'refresh');
@@ -178,7 +205,17 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
     vfs = parts.vfs;
     const root = await vfs.getattr('/');
     mountAttempted = true;
-    mount = await mountVfs(vfs, fuseAdapterOptions(options, root, {
+    // -o remote_watch: edits made on the server by others drop their cached state at once (sshfs#155).
+    // Started before the mount so the kernel only ever sees a VFS whose listings it tracks.
+    let mountedVfs: Vfs = vfs;
+    if (!options.serve && options.remoteWatch !== undefined) {
+      const watched = vfs;
+      watcher = await startConfiguredWatcher(parts.remote, options.remoteWatch, REMOTE_WATCH_POLL_MS, (changes) => {
+        for (const change of changes) watched.refresh(change.path);
+      });
+      if (watcher?.method === 'sftp-poll') mountedVfs = trackingListings(vfs, watcher);
+    }
+    mount = await mountVfs(mountedVfs, fuseAdapterOptions(options, root, {
       mountpoint,
       fsname: params.remoteArg,
       allowOther: options.allowOther,
@@ -191,7 +228,7 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
       // the scripts through the mount point (issue 5).
       served = await startRemoteServe(vfs, parts.remote, {
         description: params.remoteArg,
-        remoteWatch: 'auto',
+        remoteWatch: options.remoteWatch ?? 'auto',
         remotePollMs: SERVE_REMOTE_POLL_MS,
         requestTimeoutMs: SERVE_REQUEST_TIMEOUT_MS,
         localRoot: mountpoint,
@@ -208,6 +245,7 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
   } catch (err) {
     startupSettled();
     await control?.close();
+    await watcher?.close();
     await served?.close().catch((closeErr: unknown) => {
       log.warn({ err: (closeErr as Error).message }, 'could not close the dev server after a failed start');
     });

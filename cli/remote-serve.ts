@@ -11,7 +11,7 @@
 import type { Logger } from 'pino';
 import type { SftpRemoteFs } from '../fs/sftp/remote-fs.js';
 import type { Vfs } from '../fs/vfs/types.js';
-import { startRemoteWatcher, type RemoteWatcher, type WatchMethod } from '../fs/watch/remote-watcher.js';
+import type { RemoteWatcher, WatchMethod } from '../fs/watch/remote-watcher.js';
 import { DEFAULT_LIVERELOAD_OPTIONS } from '../devserver/livereload/hub.js';
 import { createDevServer, type DevServer, type DevServerOptions } from '../devserver/server.js';
 import { createVfsFileSource, type VfsFileSource } from '../devserver/sources/vfs.js';
@@ -22,8 +22,10 @@ import type { FileSource } from '../devserver/file-source.js';
 export type ServerOptions = Omit<DevServerOptions, 'source' | 'cache'>;
 
 /** How server-side edits are detected: `--remote-watch`. 'poll' is SFTP stat polling. */
-export type RemoteWatchSetting = 'auto' | 'inotify' | 'find' | 'poll' | 'off';
-export const REMOTE_WATCH_SETTINGS: readonly RemoteWatchSetting[] = Object.freeze(['auto', 'inotify', 'find', 'poll', 'off']);
+import type { RemoteWatchSetting } from './mount-options.js';
+import { startConfiguredWatcher } from './remote-watch.js';
+
+export { REMOTE_WATCH_SETTINGS, type RemoteWatchSetting } from './mount-options.js';
 
 export interface RemoteServeOptions {
   /** "user@host:/var/www/site", for the banner, logs and error pages. */
@@ -61,10 +63,6 @@ const REMOTE_LIVERELOAD = Object.freeze({ ...DEFAULT_LIVERELOAD_OPTIONS, quietMs
 
 /** Remote calls made for requests: how long after a deadline miss we probe the server before retrying. */
 const PROBE_EVERY_MS = 1000;
-
-function toWatchMethod(setting: Exclude<RemoteWatchSetting, 'auto' | 'off'>): WatchMethod {
-  return setting === 'poll' ? 'sftp-poll' : setting;
-}
 
 /**
  * Reachability as the browser sees it: the connection state of the SFTP pool, plus "a request ran into its
@@ -123,18 +121,12 @@ export async function startRemoteServe(vfs: Vfs, remote: SftpRemoteFs, options: 
     requestTimeoutMs: opts.requestTimeoutMs,
     revalidateEveryMs: 0, // watching off: the server cache is off instead, see the header comment
   });
-  let watcher: RemoteWatcher | null = null;
-  if (opts.remoteWatch !== 'off') {
-    try {
-      watcher = await startRemoteWatcher(remote, {
-        remoteRoot: remote.remoteRoot,
-        intervalMs: opts.remotePollMs,
-        ...(opts.remoteWatch !== 'auto' ? { method: toWatchMethod(opts.remoteWatch) } : {}),
-      }, (changes) => source.notifyRemoteChanges(changes));
-    } catch (err) {
-      await source.close();
-      throw err;
-    }
+  let watcher: RemoteWatcher | null;
+  try {
+    watcher = await startConfiguredWatcher(remote, opts.remoteWatch, opts.remotePollMs, (changes) => source.notifyRemoteChanges(changes));
+  } catch (err) {
+    await source.close();
+    throw err;
   }
   const reachability = trackReachability(remote, opts.requestTimeoutMs, opts.log);
   const early: Middleware[] = [remoteReachability(reachability, opts.description)];

@@ -44,8 +44,12 @@ export const REMOTE_WATCHER_DEFAULTS = Object.freeze({ intervalMs: 1000, batchMs
 
 export interface RemoteWatcher {
   readonly method: WatchMethod;
-  /** sftp-poll: add a directory (mount-relative) to the polled set; the other strategies watch everything. */
-  track(dirPath: string): void;
+  /**
+   * sftp-poll: add a directory (mount-relative) to the polled set; the other strategies watch everything.
+   * `seen` is the listing the caller already holds (and caches): changes are reported relative to it, so an
+   * edit made between that listing and the first poll is not taken as the baseline and lost.
+   */
+  track(dirPath: string, seen?: readonly DirEntry[]): void;
   close(): Promise<void>;
 }
 
@@ -287,14 +291,10 @@ function startSftpPolling(transport: WatchTransport, opts: RemoteWatcherOptions,
 
   return {
     method: 'sftp-poll',
-    track(dirPath: string) {
-      if (tracked.has(dirPath)) {
-        const seen = tracked.get(dirPath) ?? null;
-        tracked.delete(dirPath); // re-insert: most recently used last
-        tracked.set(dirPath, seen);
-      } else {
-        tracked.set(dirPath, null);
-      }
+    track(dirPath: string, seen?: readonly DirEntry[]) {
+      const known = seen ? entrySignature(seen) : (tracked.get(dirPath) ?? null);
+      tracked.delete(dirPath); // re-insert: most recently used last
+      tracked.set(dirPath, known);
     },
     async close() {
       closed = true;
