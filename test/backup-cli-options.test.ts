@@ -1,30 +1,21 @@
-import { mkdtemp, readdir, readlink, rm, writeFile, unlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readlink, writeFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSshd, type Sshd } from './harness/sshd.js';
-import type { CliResult } from './backup-helpers.js';
-
-function expectOk(result: CliResult): void {
-  expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
-}
-import { buildSite, connArgs, describeTree, runCli, snapshotNames } from './backup-helpers.js';
+import type { Sshd } from './harness/sshd.js';
+import { connArgs, describeTree, expectOk, runCli, snapshotNames, startBackupSite, type BackupSite } from './backup-helpers.js';
 
 describe('devmount backup: dry run, retention, exit codes (CLI against the harness sshd)', () => {
+  let fixture: BackupSite;
   let sshd: Sshd;
   let site: string;
   let work: string;
   let source: string;
   beforeAll(async () => {
-    sshd = await startSshd();
-    site = join(sshd.root, 'site');
-    await buildSite(site);
-    work = await mkdtemp(join(tmpdir(), 'devmount-backup-'));
-    source = `127.0.0.1:${site}`;
+    fixture = await startBackupSite('devmount-backup-');
+    ({ sshd, site, work, source } = fixture);
   });
   afterAll(async () => {
-    await sshd?.stop();
-    if (work) await rm(work, { recursive: true, force: true });
+    await fixture?.stop();
   });
 
   it('--dry-run lists what would be copied, linked and pruned, and writes nothing', async () => {

@@ -1,30 +1,21 @@
-import { mkdtemp, readdir, readlink, rm, utimes, writeFile, unlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readlink, utimes, writeFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSshd, type Sshd } from './harness/sshd.js';
-import type { CliResult } from './backup-helpers.js';
-
-function expectOk(result: CliResult): void {
-  expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
-}
-import { buildSite, connArgs, exactTime, describeTree, inode, runCli, snapshotNames, ODD_NAMES } from './backup-helpers.js';
+import type { Sshd } from './harness/sshd.js';
+import { connArgs, exactTime, describeTree, expectOk, inode, runCli, snapshotNames, startBackupSite, ODD_NAMES, type BackupSite } from './backup-helpers.js';
 
 describe('devmount backup (CLI against the harness sshd)', () => {
+  let fixture: BackupSite;
   let sshd: Sshd;
   let site: string;
   let work: string;
   let source: string;
   beforeAll(async () => {
-    sshd = await startSshd();
-    site = join(sshd.root, 'site');
-    await buildSite(site, { bigFileBytes: 9 * 1024 * 1024 });
-    work = await mkdtemp(join(tmpdir(), 'devmount-backup-'));
-    source = `127.0.0.1:${site}`;
+    fixture = await startBackupSite('devmount-backup-', { bigFileBytes: 9 * 1024 * 1024 });
+    ({ sshd, site, work, source } = fixture);
   });
   afterAll(async () => {
-    await sshd?.stop();
-    if (work) await rm(work, { recursive: true, force: true });
+    await fixture?.stop();
   });
 
   it('makes an exact copy (content, mtime, mode, symlinks, empty dirs, odd names), silently, exit 0', async () => {

@@ -8,7 +8,7 @@ import type { BackupEvent, BackupOptions, BackupSource } from '../fs/backup/type
 import { createSftpRemoteFs, type SftpRemoteFs } from '../fs/sftp/remote-fs.js';
 import { harnessConnector } from './harness/connect.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
-import { buildSite, describeTree, exactTime, inode, snapshotNames } from './backup-helpers.js';
+import { buildSite, describeTree, exactTime, inode, snapshotNames, startBackupSite, type BackupSite } from './backup-helpers.js';
 
 const BASE: Omit<BackupOptions, 'dest'> = Object.freeze({
   checksum: false, dryRun: false, verify: false, excludes: [], retention: {}, concurrency: 16,
@@ -20,22 +20,19 @@ async function openSource(sshd: Sshd, root: string): Promise<{ source: BackupSou
 }
 
 describe('backup engine (library) against the harness sshd', () => {
-  let sshd: Sshd;
+  let fixture: BackupSite;
   let work: string;
   let site: string;
   let fs: SftpRemoteFs;
   let source: BackupSource;
   beforeAll(async () => {
-    sshd = await startSshd();
-    work = await mkdtemp(join(tmpdir(), 'devmount-engine-'));
-    site = join(sshd.root, 'site');
-    await buildSite(site, { smallFiles: 30 });
-    ({ fs, source } = await openSource(sshd, site));
+    fixture = await startBackupSite('devmount-engine-', { smallFiles: 30 });
+    ({ work, site } = fixture);
+    ({ fs, source } = await openSource(fixture.sshd, site));
   });
   afterAll(async () => {
     await fs?.close();
-    await sshd?.stop();
-    if (work) await rm(work, { recursive: true, force: true });
+    await fixture?.stop();
   });
 
   it('a file that vanishes after the listing is reported as vanished and counted; the run goes on', async () => {

@@ -1,10 +1,12 @@
 /** Shared by the backup/restore tests: running the CLI, building a site tree, and describing a tree for comparison. */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, lstat, realpath, mkdir, readdir, readFile, readlink, symlink, utimes, writeFile, lutimes } from 'node:fs/promises';
+import { chmod, lstat, mkdtemp, realpath, mkdir, readdir, rm, readFile, readlink, symlink, utimes, writeFile, lutimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Sshd } from './harness/sshd.js';
+import { tmpdir } from 'node:os';
+import { expect } from 'vitest';
+import { startSshd, type Sshd } from './harness/sshd.js';
 
 export const CLI = join(import.meta.dirname, '..', 'bin', 'devmount.js');
 
@@ -147,4 +149,39 @@ export async function inode(path: string): Promise<number> {
 /** Names in DEST that are snapshots (timestamps), sorted. */
 export async function snapshotNames(dest: string): Promise<string[]> {
   return (await readdir(dest)).filter((n) => /^\d{4}-\d{2}-\d{2}T\d{6}Z$/.test(n)).sort();
+}
+
+export function expectOk(result: CliResult): void {
+  expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+}
+
+/** The set-up the backup tests share: the harness sshd, a site built under its root, a local scratch directory. */
+export interface BackupSite {
+  readonly sshd: Sshd;
+  /** The site on the "server" (under sshd.root). */
+  readonly site: string;
+  /** `127.0.0.1:SITE`, the backup source argument. */
+  readonly source: string;
+  /** A fresh local directory for destinations. */
+  readonly work: string;
+  stop(): Promise<void>;
+}
+
+export async function startBackupSite(workPrefix: string, build: Parameters<typeof buildSite>[1] = {}): Promise<BackupSite> {
+  const sshd = await startSshd();
+  try {
+    const site = join(sshd.root, 'site');
+    await buildSite(site, build);
+    const work = await mkdtemp(join(tmpdir(), workPrefix));
+    return {
+      sshd, site, work, source: `127.0.0.1:${site}`,
+      stop: async () => {
+        await sshd.stop();
+        await rm(work, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await sshd.stop();
+    throw err;
+  }
 }

@@ -1,9 +1,8 @@
-import { mkdtemp, rm, symlink, unlink, writeFile, readdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, symlink, unlink, writeFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSshd, type Sshd } from './harness/sshd.js';
-import { buildSite, connArgs, describeTree, inode, runCli, type Described } from './backup-helpers.js';
+import type { Sshd } from './harness/sshd.js';
+import { connArgs, describeTree, inode, runCli, startBackupSite, type BackupSite, type Described } from './backup-helpers.js';
 
 /**
  * SFTP v3 sets times in whole seconds and has no way to set a symlink's own times, so a restored tree
@@ -15,22 +14,20 @@ async function restoredView(root: string): Promise<Map<string, Described>> {
 }
 
 describe('devmount restore', () => {
+  let fixture: BackupSite;
   let sshd: Sshd;
   let work: string;
   let site: string;
   let dest: string;
   beforeAll(async () => {
-    sshd = await startSshd();
-    work = await mkdtemp(join(tmpdir(), 'devmount-restore-'));
-    site = join(sshd.root, 'site');
+    fixture = await startBackupSite('devmount-restore-', { smallFiles: 60, bigFileBytes: 3 * 1024 * 1024 });
+    ({ sshd, work, site } = fixture);
     dest = join(work, 'dest');
-    await buildSite(site, { smallFiles: 60, bigFileBytes: 3 * 1024 * 1024 });
-    const result = await runCli(['backup', ...connArgs(sshd), `127.0.0.1:${site}`, dest]);
+    const result = await runCli(['backup', ...connArgs(sshd), fixture.source, dest]);
     expect(result.code).toBe(0);
   });
   afterAll(async () => {
-    await sshd?.stop();
-    if (work) await rm(work, { recursive: true, force: true });
+    await fixture?.stop();
   });
 
   it('round trip: --dry-run changes nothing; restore sends only changed files; --delete removes extras', async () => {

@@ -6,8 +6,9 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { launchChromium, onMainFrameNavigation, STYLED_PAGE } from './helpers/browser.js';
 import type { DevServer } from '../devserver/server.js';
 import { eventually, startServer } from './serve-fixture.js';
 
@@ -18,26 +19,17 @@ let browser: Browser;
 let page: Page;
 let navigations = 0;
 
-const PAGE = (marker: string) => `<!doctype html><html><head><link rel="stylesheet" href="/css/site.css"></head>
-<body><h1 id="title">${marker}</h1></body></html>`;
-
 beforeAll(async () => {
   base = await mkdtemp(path.join(tmpdir(), 'devmount-browser-'));
   root = path.join(base, 'site');
   await mkdir(path.join(root, 'css'), { recursive: true });
   await mkdir(path.join(root, 'many'));
-  await writeFile(path.join(root, 'index.html'), PAGE('first'));
+  await writeFile(path.join(root, 'index.html'), STYLED_PAGE('first'));
   await writeFile(path.join(root, 'css/site.css'), '#title { color: rgb(255, 0, 0); }\n');
   server = await startServer(root);
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
   page = await browser.newPage();
-  page.on('framenavigated', (frame) => {
-    if (frame === page.mainFrame()) navigations++;
-  });
+  onMainFrameNavigation(page, () => { navigations++; });
   await page.goto(server.url);
   // The page is live once its EventSource got the server's hello.
   await eventually(() => (server.liveReload?.clientCount ?? 0) === 1, 10_000, 'the page to connect');
@@ -62,7 +54,7 @@ test('a CSS edit changes the computed style without a navigation', async () => {
 
 test('an HTML edit reloads the page', async () => {
   const before = navigations;
-  await writeFile(path.join(root, 'index.html'), PAGE('second'));
+  await writeFile(path.join(root, 'index.html'), STYLED_PAGE('second'));
   await eventually(async () => (await title().catch(() => null)) === 'second', 15_000, 'the reloaded page');
   expect(navigations).toBe(before + 1);
   await eventually(() => (server.liveReload?.clientCount ?? 0) === 1, 10_000, 'the page to reconnect');
@@ -80,7 +72,7 @@ test('200 files touched at once cause exactly one reload', async () => {
 test('after a server restart the page reconnects and reloads once', async () => {
   const port = server.port;
   await server.close();
-  await writeFile(path.join(root, 'index.html'), PAGE('after restart'));
+  await writeFile(path.join(root, 'index.html'), STYLED_PAGE('after restart'));
   const before = navigations;
   server = await startServer(root, { port, strictPort: true });
   await eventually(async () => (await title().catch(() => null)) === 'after restart', 15_000, 'the page after the restart');

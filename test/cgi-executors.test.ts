@@ -7,6 +7,7 @@ import type { ScriptExecutor } from '../devserver/cgi/executor.js';
 import { createFastCgiPool } from '../devserver/cgi/fastcgi/pool.js';
 import { readCgiResponseHead } from '../devserver/cgi/response-head.js';
 import { createSpawnExecutor } from '../devserver/cgi/spawn-executor.js';
+import { cgiEnv, readText } from './helpers/cgi.js';
 
 let dir: string;
 const executors: Array<[string, () => Promise<ScriptExecutor>]> = [
@@ -14,18 +15,7 @@ const executors: Array<[string, () => Promise<ScriptExecutor>]> = [
   ['FastCGI pool', () => createFastCgiPool({ bin: 'php-cgi', size: 2, maxRequests: 3, path: process.env.PATH ?? '/usr/bin:/bin', onWorkerLog: () => undefined })],
 ];
 
-function envFor(script: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', SCRIPT_FILENAME: join(dir, script), SCRIPT_NAME: `/${script}`,
-    REQUEST_URI: `/${script}`, QUERY_STRING: '', REDIRECT_STATUS: '200', DOCUMENT_ROOT: dir, SERVER_PROTOCOL: 'HTTP/1.1', ...extra,
-  };
-}
-
-async function collect(stream: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
+const envFor = (script: string, extra: Record<string, string> = {}): Record<string, string> => cgiEnv(dir, script, extra);
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'devmount-cgi-exec-'));
@@ -45,7 +35,7 @@ describe.each(executors)('%s', (_name, make) => {
     const run = executor.execute({ scriptFilename: join(dir, 'hello.php'), env: envFor('hello.php', { QUERY_STRING: 'name=ann' }), body: null, onStderr: () => undefined });
     const head = await readCgiResponseHead(run.stdout);
     expect(head.headers).toContainEqual(['X-Test', 'yes']);
-    expect(await collect(head.body)).toMatch(/^hello ann \d+$/);
+    expect(await readText(head.body)).toMatch(/^hello ann \d+$/);
     await run.finished;
   });
 
@@ -54,14 +44,14 @@ describe.each(executors)('%s', (_name, make) => {
     const body = Readable.from((function* () { for (let sent = 0; sent < size; sent += 65536) yield Buffer.alloc(Math.min(65536, size - sent), 97); })());
     const run = executor.execute({ scriptFilename: join(dir, 'body.php'), env: envFor('body.php', { REQUEST_METHOD: 'POST', CONTENT_LENGTH: String(size), CONTENT_TYPE: 'application/octet-stream' }), body, onStderr: () => undefined });
     const head = await readCgiResponseHead(run.stdout);
-    expect(await collect(head.body)).toBe(`read ${size}`);
+    expect(await readText(head.body)).toBe(`read ${size}`);
   });
 
   it('passes script stderr line by line', async () => {
     const lines: string[] = [];
     const run = executor.execute({ scriptFilename: join(dir, 'stderr.php'), env: envFor('stderr.php'), body: null, onStderr: (l) => lines.push(l) });
     const head = await readCgiResponseHead(run.stdout);
-    expect(await collect(head.body)).toBe('ok');
+    expect(await readText(head.body)).toBe('ok');
     await run.finished;
     // The pool's workers write php://stderr to a pipe that may deliver after the response: wait a bounded time.
     for (let i = 0; i < 40 && !lines.some((l) => l.includes('oops from script')); i++) await new Promise((r) => setTimeout(r, 50));
@@ -70,14 +60,14 @@ describe.each(executors)('%s', (_name, make) => {
 
   it('abort kills a hanging script and the executor keeps working', async () => {
     const run = executor.execute({ scriptFilename: join(dir, 'hang.php'), env: envFor('hang.php'), body: null, onStderr: () => undefined });
-    const output = collect(run.stdout).catch(() => 'destroyed');
+    const output = readText(run.stdout).catch(() => 'destroyed');
     await new Promise((resolve) => setTimeout(resolve, 300));
     run.abort('test');
     await run.finished;
     expect(await output).not.toContain('never');
     const again = executor.execute({ scriptFilename: join(dir, 'hello.php'), env: envFor('hello.php'), body: null, onStderr: () => undefined });
     const head = await readCgiResponseHead(again.stdout);
-    expect(await collect(head.body)).toMatch(/^hello nobody/);
+    expect(await readText(head.body)).toMatch(/^hello nobody/);
   });
 });
 
@@ -89,7 +79,7 @@ describe('FastCGI pool reuse', () => {
       for (let i = 0; i < 4; i++) {
         const run = pool.execute({ scriptFilename: join(dir, 'hello.php'), env: envFor('hello.php'), body: null, onStderr: () => undefined });
         const head = await readCgiResponseHead(run.stdout);
-        pids.push((await collect(head.body)).split(' ').pop() ?? '');
+        pids.push((await readText(head.body)).split(' ').pop() ?? '');
         await run.finished;
       }
       expect(pids[0]).toBe(pids[1]);

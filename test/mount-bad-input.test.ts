@@ -7,24 +7,23 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { freePort, startSshd, type Sshd } from './harness/sshd.js';
-import { createCliEnv, isMounted, type CliEnv } from './mount-cli-helpers.js';
+import { freePort, type Sshd } from './harness/sshd.js';
+import { isMounted, startMountFixture, type CliEnv, type MountFixture } from './mount-cli-helpers.js';
 
 const execFileAsync = promisify(execFile);
+let fixture: MountFixture;
 let sshd: Sshd;
 let cli: CliEnv;
 let mp: string;
 
 beforeAll(async () => {
-  sshd = await startSshd();
-  cli = await createCliEnv();
-  mp = await cli.newMountpoint('mnt');
+  fixture = await startMountFixture();
+  ({ sshd, cli, mp } = fixture);
   await writeFile(join(sshd.root, 'a-file.txt'), 'not a directory');
 });
 
 afterAll(async () => {
-  await cli?.cleanup();
-  await sshd?.stop();
+  await fixture?.stop();
 });
 
 async function fuseMountsUnder(dir: string): Promise<string[]> {

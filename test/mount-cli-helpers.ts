@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { Sshd } from './harness/sshd.js';
+import { startSshd, type Sshd } from './harness/sshd.js';
 
 const execFileAsync = promisify(execFile);
 export const CLI = fileURLToPath(new URL('../bin/devmount.js', import.meta.url));
@@ -68,6 +68,32 @@ export async function createCliEnv(): Promise<CliEnv> {
         }
       }
       await rm(scratch, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The prologue of the mount CLI tests: the harness sshd, a CLI environment and one mount point. */
+export interface MountFixture {
+  readonly sshd: Sshd;
+  readonly cli: CliEnv;
+  readonly mp: string;
+  /** Unmounts through the CLI if still mounted (so the daemon exits), then removes everything. */
+  stop(): Promise<void>;
+}
+
+export async function startMountFixture(): Promise<MountFixture> {
+  const sshd = await startSshd();
+  const cli = await createCliEnv().catch(async (err: unknown) => {
+    await sshd.stop();
+    throw err;
+  });
+  const mp = await cli.newMountpoint('mnt');
+  return {
+    sshd, cli, mp,
+    async stop() {
+      if (await isMounted(mp)) await cli.run(['unmount', '--lazy', mp]);
+      await cli.cleanup();
+      await sshd.stop();
     },
   };
 }

@@ -5,23 +5,21 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startSshd, type Sshd } from './harness/sshd.js';
-import { createCliEnv, eventually, isMounted, type CliEnv } from './mount-cli-helpers.js';
+import type { Sshd } from './harness/sshd.js';
+import { eventually, isMounted, startMountFixture, type CliEnv, type MountFixture } from './mount-cli-helpers.js';
 
+let fixture: MountFixture;
 let sshd: Sshd;
 let cli: CliEnv;
 let mp: string;
 
 beforeAll(async () => {
-  sshd = await startSshd();
-  cli = await createCliEnv();
-  mp = await cli.newMountpoint('mnt');
+  fixture = await startMountFixture();
+  ({ sshd, cli, mp } = fixture);
 });
 
 afterAll(async () => {
-  if (cli && mp && (await isMounted(mp))) await cli.run(['unmount', '--lazy', mp]);
-  await cli?.cleanup();
-  await sshd?.stop();
+  await fixture?.stop();
 });
 
 test('server gone: an operation fails with EIO after op_timeout instead of hanging; unmount still works', async () => {

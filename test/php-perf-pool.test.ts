@@ -10,27 +10,17 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ScriptExecutor } from '../devserver/cgi/executor.js';
 import { createFastCgiPool } from '../devserver/cgi/fastcgi/pool.js';
 import { readCgiResponseHead } from '../devserver/cgi/response-head.js';
+import { cgiEnv, readText } from './helpers/cgi.js';
 import { startPhpSite, type PhpSite } from './helpers/php-site.js';
+import { processGone } from './helpers/process.js';
 
 let dir: string;
 
-function envFor(script: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', SCRIPT_FILENAME: join(dir, script), SCRIPT_NAME: `/${script}`,
-    REQUEST_URI: `/${script}`, QUERY_STRING: '', REDIRECT_STATUS: '200', DOCUMENT_ROOT: dir, SERVER_PROTOCOL: 'HTTP/1.1', ...extra,
-  };
-}
-
-async function collect(stream: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
+const envFor = (script: string, extra: Record<string, string> = {}): Record<string, string> => cgiEnv(dir, script, extra);
 
 async function run(pool: ScriptExecutor, script: string, body: string | null = null): Promise<string> {
   const env = body === null ? envFor(script) : envFor(script, {
@@ -38,7 +28,7 @@ async function run(pool: ScriptExecutor, script: string, body: string | null = n
   });
   const execution = pool.execute({ scriptFilename: join(dir, script), env, body: body === null ? null : Readable.from([Buffer.from(body)]), onStderr: () => undefined });
   const head = await readCgiResponseHead(execution.stdout);
-  const text = await collect(head.body);
+  const text = await readText(head.body);
   await execution.finished;
   return text;
 }
@@ -53,17 +43,7 @@ async function socketInodes(pid: number): Promise<string[]> {
   return links.filter((l) => l.startsWith('socket:')).sort();
 }
 
-async function gone(pid: number): Promise<boolean> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return true;
-    }
-    await delay(20);
-  }
-  return false;
-}
+const gone = (pid: number): Promise<boolean> => processGone(pid, 20);
 
 const newPool = (size: number, maxRequests = 1000): Promise<ScriptExecutor> => createFastCgiPool({
   bin: 'php-cgi', size, maxRequests, path: process.env.PATH ?? '/usr/bin:/bin', onWorkerLog: () => undefined,
@@ -127,7 +107,7 @@ describe('FastCGI pool keeps its connections', () => {
     try {
       const execution = pool.execute({ scriptFilename: join(dir, 'pid.php'), env: envFor('pid.php'), body: null, onStderr: () => undefined });
       const head = await readCgiResponseHead(execution.stdout);
-      const pid = await collect(head.body);
+      const pid = await readText(head.body);
       await execution.finished;
       execution.abort('client disconnected');
       expect(await run(pool, 'pid.php')).toBe(pid);

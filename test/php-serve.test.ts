@@ -4,6 +4,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPhpSite, type PhpSite, type SiteFiles } from './helpers/php-site.js';
+import { processGone } from './helpers/process.js';
 import { REPORT_SCRIPT, WORDPRESS_HTACCESS } from './helpers/rewrite-cases.js';
 
 const FILES: SiteFiles = {
@@ -33,17 +34,7 @@ echo json_encode($out);`,
   '.hidden/run.php': '<?php echo "ran";',
 };
 
-async function pidGone(pid: number): Promise<boolean> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return true;
-    }
-    await delay(50);
-  }
-  return false;
-}
+const pidGone = (pid: number): Promise<boolean> => processGone(pid, 50);
 
 async function readPid(root: string, tag: string): Promise<number> {
   for (let i = 0; i < 100; i++) {

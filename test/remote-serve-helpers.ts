@@ -109,3 +109,29 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs: numbe
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** A remote dev server over its own mount stack; close() stops the server, then the VFS under it. */
+export interface ServedRemote {
+  readonly served: RemoteServe;
+  close(): Promise<void>;
+}
+
+/** openStack + serveStack, the VFS closed again if the server does not start. */
+export async function serveRemote(sshd: Sshd, site: string, watch: RemoteWatchSetting,
+  options: { extra?: readonly string[]; port?: number; requestTimeoutMs?: number } = {}): Promise<ServedRemote> {
+  const parts = await openStack(sshd, site, options.extra, options.port);
+  let served: RemoteServe;
+  try {
+    served = await serveStack(parts, watch, options.requestTimeoutMs);
+  } catch (err) {
+    await parts.vfs.close();
+    throw err;
+  }
+  return {
+    served,
+    close: async () => {
+      await served.close();
+      await parts.vfs.close();
+    },
+  };
+}

@@ -6,19 +6,19 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startSshd, type Sshd } from './harness/sshd.js';
-import { createCliEnv, eventually as eventuallyMounted, isMounted, type CliEnv } from './mount-cli-helpers.js';
+import type { Sshd } from './harness/sshd.js';
+import { eventually as eventuallyMounted, isMounted, startMountFixture, type CliEnv, type MountFixture } from './mount-cli-helpers.js';
 import { get, openReloadClient } from './remote-serve-helpers.js';
 
+let fixture: MountFixture;
 let sshd: Sshd;
 let cli: CliEnv;
 let mp: string;
 let site: string;
 
 beforeAll(async () => {
-  sshd = await startSshd();
-  cli = await createCliEnv();
-  mp = await cli.newMountpoint('mnt');
+  fixture = await startMountFixture();
+  ({ sshd, cli, mp } = fixture);
   site = join(sshd.root, 'site');
   await mkdir(site);
   await writeFile(join(site, 'index.html'), '<html><body><p>mounted v1</p></body></html>');
@@ -26,9 +26,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (cli && mp && (await isMounted(mp))) await cli.run(['unmount', '--lazy', mp]);
-  await cli?.cleanup();
-  await sshd?.stop();
+  await fixture?.stop();
 });
 
 test('mount --serve: served over the same VFS, FUSE writes pushed as reloads, PHP from the mount point, status', async () => {

@@ -6,11 +6,10 @@
 import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MountStackParts } from '../cli/mount-stack.js';
 import type { RemoteServe } from '../cli/remote-serve.js';
 import { startDelayProxy, type DelayProxy } from '../scripts/delay-proxy.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
-import { eventually, get, openReloadClient, openStack, serveStack } from './remote-serve-helpers.js';
+import { eventually, get, openReloadClient, serveRemote, type ServedRemote } from './remote-serve-helpers.js';
 
 let sshd: Sshd;
 beforeAll(async () => {
@@ -37,16 +36,15 @@ const listing = async (port: number, path: string): Promise<string[]> => {
 
 describe('serving a remote site with the remote watcher (auto → inotify)', () => {
   let site: string;
-  let parts: MountStackParts;
+  let stack: ServedRemote;
   let served: RemoteServe;
   beforeAll(async () => {
     site = await makeSite('site-watch');
-    parts = await openStack(sshd, site);
-    served = await serveStack(parts, 'auto');
+    stack = await serveRemote(sshd, site, 'auto');
+    ({ served } = stack);
   });
   afterAll(async () => {
-    await served?.close();
-    await parts?.vfs.close();
+    await stack?.close();
   });
 
   it('serves pages, ranges and listings from the remote, with the live-reload script injected', async () => {
@@ -126,18 +124,17 @@ describe('serving a remote site with the remote watcher (auto → inotify)', () 
 describe('an unreachable server (a silent link through a paused delay proxy)', () => {
   let site: string;
   let proxy: DelayProxy;
-  let parts: MountStackParts;
+  let stack: ServedRemote;
   let served: RemoteServe;
   beforeAll(async () => {
     site = await makeSite('site-cut');
     proxy = await startDelayProxy({ targetPort: sshd.port, delayMs: 0 });
-    parts = await openStack(sshd, site, ['ServerAliveInterval=1,ServerAliveCountMax=3'], proxy.port);
-    served = await serveStack(parts, 'find', 1500);
+    stack = await serveRemote(sshd, site, 'find', { extra: ['ServerAliveInterval=1,ServerAliveCountMax=3'], port: proxy.port, requestTimeoutMs: 1500 });
+    ({ served } = stack);
   });
   afterAll(async () => {
     proxy?.resume();
-    await served?.close();
-    await parts?.vfs.close();
+    await stack?.close();
     await proxy?.close();
   });
 
@@ -163,16 +160,15 @@ describe('an unreachable server (a silent link through a paused delay proxy)', (
 
 describe('remote watching off: freshness bounded by the cache TTL', () => {
   let site: string;
-  let parts: MountStackParts;
+  let stack: ServedRemote;
   let served: RemoteServe;
   beforeAll(async () => {
     site = await makeSite('site-off');
-    parts = await openStack(sshd, site, ['cache_timeout=1,dcache_timeout=1']);
-    served = await serveStack(parts, 'off');
+    stack = await serveRemote(sshd, site, 'off', { extra: ['cache_timeout=1,dcache_timeout=1'] });
+    ({ served } = stack);
   });
   afterAll(async () => {
-    await served?.close();
-    await parts?.vfs.close();
+    await stack?.close();
   });
 
   it('an edit on the server is served once the 1 s TTL has passed, with no watcher running', async () => {
@@ -187,7 +183,7 @@ describe('remote watching off: freshness bounded by the cache TTL', () => {
 
 describe('SFTP-only accounts: stat polling', () => {
   let sftpOnly: Sshd;
-  let parts: MountStackParts;
+  let stack: ServedRemote;
   let served: RemoteServe;
   let site: string;
   beforeAll(async () => {
@@ -195,12 +191,11 @@ describe('SFTP-only accounts: stat polling', () => {
     site = join(sftpOnly.root, 'site');
     await mkdir(site);
     await writeFile(join(site, 'index.html'), '<body>poll v1</body>');
-    parts = await openStack(sftpOnly, site);
-    served = await serveStack(parts, 'auto');
+    stack = await serveRemote(sftpOnly, site, 'auto');
+    ({ served } = stack);
   });
   afterAll(async () => {
-    await served?.close();
-    await parts?.vfs.close();
+    await stack?.close();
     await sftpOnly?.stop();
   });
 

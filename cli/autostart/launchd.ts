@@ -2,11 +2,12 @@
  * Autostart with a launchd LaunchAgent: `~/Library/LaunchAgents/devmount.up.plist`, loaded into the GUI
  * session with `launchctl bootstrap gui/UID` (launchctl(1); `load -w` on releases before 10.11).
  */
-import { access, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { homeDir, type Env } from '../config/paths.js';
 import { UserError } from '../user-error.js';
 import { runTool } from './exec-tool.js';
+import { fileExists } from './file-exists.js';
 import { LAUNCHD_LABEL, renderLaunchAgentPlist } from './launchd-plist.js';
 import type { AutostartManager, InstallResult, ServiceStatus } from './manager.js';
 import type { AutostartSpec } from './spec.js';
@@ -17,15 +18,6 @@ function plistPath(env: Env): string {
 
 function domain(): string {
   return `gui/${process.getuid?.() ?? 0}`;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false; // missing (or unreadable): not installed as far as we can tell
-  }
 }
 
 function launchctl(args: readonly string[]) {
@@ -56,7 +48,7 @@ export const launchdManager: AutostartManager = Object.freeze({
 
   async uninstall(env: Env): Promise<string | undefined> {
     const path = plistPath(env);
-    if (!await exists(path)) return undefined;
+    if (!await fileExists(path)) return undefined;
     // bootout stops the `up` job only: the mounts it started keep running (AbandonProcessGroup) until `devmount down`.
     await launchctl(['bootout', `${domain()}/${LAUNCHD_LABEL}`]);
     await rm(path, { force: true });
@@ -65,7 +57,7 @@ export const launchdManager: AutostartManager = Object.freeze({
 
   async status(env: Env): Promise<ServiceStatus> {
     const path = plistPath(env);
-    const installed = await exists(path);
+    const installed = await fileExists(path);
     if (!installed) return { path, installed, details: [] };
     const printed = await launchctl(['print', `${domain()}/${LAUNCHD_LABEL}`]);
     const state = /^\s*state = (.+)$/m.exec(printed.stdout)?.[1];

@@ -3,26 +3,18 @@
  * Unit Search Path"), enabled with `systemctl --user enable`, which only links it into default.target.wants
  * and so works even when no user manager is running yet (then it starts at the next login).
  */
-import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { configHome, type Env } from '../config/paths.js';
 import { UserError } from '../user-error.js';
 import { runTool } from './exec-tool.js';
+import { fileExists } from './file-exists.js';
 import type { AutostartManager, InstallResult, ServiceStatus } from './manager.js';
 import type { AutostartSpec } from './spec.js';
 import { renderSystemdUnit, SYSTEMD_UNIT_NAME } from './systemd-unit.js';
 
 function unitPath(env: Env): string {
   return join(configHome(env), 'systemd', 'user', SYSTEMD_UNIT_NAME);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false; // missing (or unreadable): not installed as far as we can tell
-  }
 }
 
 function systemctl(args: readonly string[], env: Env) {
@@ -61,7 +53,7 @@ export const systemdManager: AutostartManager = Object.freeze({
 
   async uninstall(env: Env): Promise<string | undefined> {
     const path = unitPath(env);
-    if (!await exists(path)) return undefined;
+    if (!await fileExists(path)) return undefined;
     // Disable only: stopping would run ExecStop (`down`) and unmount what is in use right now.
     const disable = await systemctl(['disable', SYSTEMD_UNIT_NAME], env);
     if (disable.found && !disable.ok) {
@@ -75,7 +67,7 @@ export const systemdManager: AutostartManager = Object.freeze({
 
   async status(env: Env): Promise<ServiceStatus> {
     const path = unitPath(env);
-    const installed = await exists(path);
+    const installed = await fileExists(path);
     if (!installed) return { path, installed, details: [] };
     const enabled = await systemctl(['is-enabled', SYSTEMD_UNIT_NAME], env);
     const active = await systemctl(['is-active', SYSTEMD_UNIT_NAME], env);

@@ -12,11 +12,10 @@ import { runBackup } from '../../fs/backup/run-backup.js';
 import { LATEST } from '../../fs/backup/snapshot-names.js';
 import { listPartials, listSnapshots } from '../../fs/backup/store.js';
 import type { BackupEvent, BackupOptions, RetentionPolicy } from '../../fs/backup/types.js';
-import { ExitCode } from '../exit-codes.js';
 import { UserError } from '../user-error.js';
-import { openRemoteSource, type ConnectionFlags } from '../backup/connection.js';
+import { type ConnectionFlags } from '../backup/connection.js';
 import { createBackupOutput } from '../backup/output.js';
-import { interruptController } from '../backup/signals.js';
+import { runOnRemote } from '../backup/run-on-remote.js';
 
 export interface BackupFlags extends ConnectionFlags {
   checksum?: boolean;
@@ -106,22 +105,9 @@ export function register(program: Command): void {
     .action(async (source: string, dest: string, flags: BackupFlags) => {
       const options = await resolveOptions(dest, flags);
       const output = createBackupOutput({ json: flags.json ?? false, dryRun: options.dryRun });
-      const interrupt = interruptController();
-      try {
-        const remote = await openRemoteSource(source, flags, 'backup');
-        try {
-          const summary = await runBackup(remote.source, {
-            ...options, signal: interrupt.signal, onEvent: output.onEvent, onProgress: output.onProgress,
-          });
-          output.finish(summary);
-          process.exitCode = summary.failed > 0 ? ExitCode.partial : ExitCode.ok;
-        } finally {
-          await remote.close();
-        }
-      } finally {
-        output.stop();
-        interrupt.dispose();
-      }
+      await runOnRemote(source, flags, 'backup', output, (remote, signal) => runBackup(remote, {
+        ...options, signal, onEvent: output.onEvent, onProgress: output.onProgress,
+      }));
     });
 
   backup.command('list')

@@ -7,10 +7,9 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { runRestore } from '../../fs/backup/restore.js';
-import { openRemoteSource, type ConnectionFlags } from '../backup/connection.js';
+import { type ConnectionFlags } from '../backup/connection.js';
 import { createRestoreOutput } from '../backup/output.js';
-import { interruptController } from '../backup/signals.js';
-import { ExitCode } from '../exit-codes.js';
+import { runOnRemote } from '../backup/run-on-remote.js';
 import { UserError } from '../user-error.js';
 import { DEFAULT_JOBS, addConnectionOptions, positiveInt } from './backup.js';
 
@@ -39,19 +38,7 @@ export function register(program: Command): void {
       const snapshotDir = resolve(snapshot);
       await requireSnapshotDir(snapshotDir);
       const output = createRestoreOutput({ json: flags.json ?? false, dryRun: options.dryRun });
-      const interrupt = interruptController();
-      try {
-        const remote = await openRemoteSource(target, flags, 'restore');
-        try {
-          const summary = await runRestore(snapshotDir, remote.source, { ...options, signal: interrupt.signal, onEvent: output.onEvent });
-          output.finish(summary);
-          process.exitCode = summary.failed > 0 ? ExitCode.partial : ExitCode.ok;
-        } finally {
-          await remote.close();
-        }
-      } finally {
-        interrupt.dispose();
-      }
+      await runOnRemote(target, flags, 'restore', output, (remote, signal) => runRestore(snapshotDir, remote, { ...options, signal, onEvent: output.onEvent }));
     });
 }
 

@@ -100,27 +100,30 @@ function parseInteger(value: string, flag: string, min: number, max: number): nu
   return n;
 }
 
+/** The dev server's options from the flags, the same for a local and a remote site; the hooks' extras go first. */
+async function serverOptions(flags: ServeFlags, resolved: ResolvedFlags, source: FileSource, log: Logger): Promise<Omit<DevServerOptions, 'source'>> {
+  let extra: Partial<DevServerOptions> = {};
+  for (const hook of serveFlagHooks) extra = { ...extra, ...(await hook.resolve(flags, { source, log })) };
+  return {
+    ...extra,
+    logger: log,
+    host: flags.host,
+    port: resolved.port,
+    strictPort: resolved.strictPort,
+    allowedHosts: resolved.allowedHosts,
+    cors: flags.cors ?? false,
+    headers: resolved.headers,
+    liveReload: flags.livereload,
+    spa: flags.spa ?? false,
+    listing: flags.listing,
+    followSymlinks: flags.followSymlinks ?? false,
+  };
+}
+
 async function runServe(dir: string, flags: ServeFlags): Promise<void> {
   const resolved = resolveFlags(flags);
   if (looksRemote(dir) && !(await stat(dir).then((s) => s.isDirectory(), () => false))) {
-    await runRemoteServe(dir, flags, async (source, log) => {
-      let extra: Partial<DevServerOptions> = {};
-      for (const hook of serveFlagHooks) extra = { ...extra, ...(await hook.resolve(flags, { source, log })) };
-      return {
-        ...extra,
-        logger: log,
-        host: flags.host,
-        port: resolved.port,
-        strictPort: resolved.strictPort,
-        allowedHosts: resolved.allowedHosts,
-        cors: flags.cors ?? false,
-        headers: resolved.headers,
-        liveReload: flags.livereload,
-        spa: flags.spa ?? false,
-        listing: flags.listing,
-        followSymlinks: flags.followSymlinks ?? false,
-      };
-    });
+    await runRemoteServe(dir, flags, (source, log) => serverOptions(flags, resolved, source, log));
     return;
   }
   const dirStat = await stat(dir).catch(() => null);
@@ -129,25 +132,9 @@ async function runServe(dir: string, flags: ServeFlags): Promise<void> {
   }
   const log = createLogger({ format: flags.logFormat });
   const source = await LocalFileSource.open(dir, { watch: resolved.pollMs === null ? 'auto' : { pollMs: resolved.pollMs } });
-  let extra: Partial<DevServerOptions> = {};
-  for (const hook of serveFlagHooks) extra = { ...extra, ...(await hook.resolve(flags, { source, log })) };
   let server: DevServer;
   try {
-    server = await createDevServer(Object.freeze({
-      ...extra,
-      source,
-      logger: log,
-      host: flags.host,
-      port: resolved.port,
-      strictPort: resolved.strictPort,
-      allowedHosts: resolved.allowedHosts,
-      cors: flags.cors ?? false,
-      headers: resolved.headers,
-      liveReload: flags.livereload,
-      spa: flags.spa ?? false,
-      listing: flags.listing,
-      followSymlinks: flags.followSymlinks ?? false,
-    }));
+    server = await createDevServer(Object.freeze({ ...(await serverOptions(flags, resolved, source, log)), source }));
   } catch (err) {
     await source.close();
     throw err;

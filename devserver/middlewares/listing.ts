@@ -4,24 +4,17 @@
  * directories first then by name, sizes and dates; JSON when the client prefers application/json.
  * Hidden entries are left out, as dotfiles are never served.
  */
-import type { SourceEntry, SourceStat } from '../file-source.js';
+import type { SourceEntry } from '../file-source.js';
 import type { Middleware } from '../middleware.js';
 import { LOCAL } from '../locals.js';
-import { applyContextHeaders, isGetOrHead, sendStatus } from '../respond.js';
+import { applyContextHeaders } from '../respond.js';
+import { statToServe } from './stat-to-serve.js';
 import { formatBytes } from '../logger.js';
 import { injectLiveReload } from '../livereload/inject.js';
 
 export function directoryListing(): Middleware {
   return async function directoryListing(ctx, next) {
-    const stat = ctx.locals.get(LOCAL.stat) as SourceStat | null | undefined;
-    if (stat?.kind !== 'directory') {
-      await next();
-      return;
-    }
-    if (!isGetOrHead(ctx.req.method)) {
-      sendStatus(ctx, 405, undefined, { Allow: 'GET, HEAD' });
-      return;
-    }
+    if (!(await statToServe(ctx, next, 'directory'))) return;
     const entries = sortEntries((await ctx.source.readdir(ctx.path))
       .filter((e) => !e.name.startsWith('.') || (ctx.path === '/' && e.name === '.well-known')));
     const wantsJson = prefersJson(ctx.req.headers.accept);

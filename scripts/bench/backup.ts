@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSshd } from '../../test/harness/sshd.js';
 import { startDelayProxy } from '../delay-proxy.js';
-import { execFileAsync, formatSeconds, printTable, ratio, timeShell, type Measurement } from './lib.js';
+import { DEVMOUNT_CLI, execFileAsync, formatSeconds, printTable, ratio, timeShell, type Measurement } from './lib.js';
 import { writeRandomFile, writeTree } from './trees.js';
 
 const DIRS = 500;
@@ -41,8 +41,7 @@ async function main(): Promise<void> {
     }
     const knownHosts = join(work, 'known_hosts');
     await writeFile(knownHosts, `[127.0.0.1]:${proxy.port} ${sshd.hostPublicKey}\n`);
-    const cli = join(import.meta.dirname, '..', '..', '..', 'bin', 'devmount.js');
-    const devmount = (dest: string) => `node ${cli} backup -p ${proxy.port} -o IdentityFile=${sshd.privateKeyPath} `
+    const devmount = (dest: string) => `node ${DEVMOUNT_CLI} backup -p ${proxy.port} -o IdentityFile=${sshd.privateKeyPath} `
       + `-o UserKnownHostsFile=${knownHosts} -o StrictHostKeyChecking=yes 127.0.0.1:${tree} ${dest}`;
     const ssh = `ssh -p ${proxy.port} -i ${sshd.privateKeyPath} -o UserKnownHostsFile=${knownHosts} -o StrictHostKeyChecking=yes -o BatchMode=yes`;
     const rsync = (dest: string, linkDest?: string) => `rsync -a ${linkDest ? `--link-dest=${linkDest} ` : ''}-e '${ssh}' 127.0.0.1:${tree}/ ${dest}/`;

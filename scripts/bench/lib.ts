@@ -3,11 +3,18 @@
  * run devmount and the peer in the same run, on the same server and data, and print ratios — the machine
  * is shared and noisy, so absolute numbers are not comparable across runs.
  */
-import { execFile, spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { open, readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 export const execFileAsync = promisify(execFile);
+
+/** The repository root, from dist/scripts/bench/ where the compiled drivers run. */
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const DEVMOUNT_CLI = path.join(REPO, 'bin/devmount.js');
 
 export interface Measurement {
   readonly seconds: number;
@@ -76,4 +83,98 @@ export function ratio(ours: Measurement, peer: Measurement): string {
   const r = ours.seconds / peer.seconds;
   // A peer stopped at its limit makes the ratio an upper bound (we are at least this much faster).
   return `${peer.timedOut ? '<' : ''}${r.toFixed(2)}x`;
+}
+
+/** A TCP port free on 127.0.0.1 right now (the OS picks it; the server that gets it binds it shortly after). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (typeof address !== 'object' || !address) throw new Error('no port');
+  return address.port;
+}
+
+/** SIGTERM, then SIGKILL after 5 s if the child still runs; resolves once it has exited. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+export interface WaitOptions {
+  /** Polls, 100 ms apart (default 100, i.e. about 10 s). */
+  readonly attempts?: number;
+  /** Appended to the error message, e.g. where the server's log is. */
+  readonly hint?: string;
+}
+
+/** Waits (bounded) until `url` answers 2xx; a server that never does is stopped, so a failed start leaves nothing behind. */
+export async function waitForHttp(url: string, child: ChildProcess, options: WaitOptions = {}): Promise<void> {
+  try {
+    await pollHttp(url, child, options);
+  } catch (err) {
+    await stopChild(child);
+    throw err;
+  }
+}
+
+async function pollHttp(url: string, child: ChildProcess, { attempts = 100, hint }: WaitOptions): Promise<void> {
+  const suffix = hint ? `; ${hint}` : '';
+  for (let i = 0; i < attempts; i++) {
+    if (child.exitCode !== null) throw new Error(`${url}: server exited with ${child.exitCode}${suffix}`);
+    try {
+      const res = await fetch(url);
+      await res.arrayBuffer();
+      if (res.ok) return;
+    } catch {
+      // Not listening yet: try again shortly (bounded by the loop).
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not come up${suffix}`);
+}
+
+export interface StartedServe {
+  readonly child: ChildProcess;
+  /** http://127.0.0.1:PORT */
+  readonly origin: string;
+}
+
+/**
+ * Starts `devmount serve ARGS --port P --log-format json` on a free port and waits until `readyPath` answers.
+ * stderr (the JSON log) goes to `logFile` when given, else nowhere.
+ */
+export async function startDevmountServe(args: readonly string[], options: WaitOptions & { logFile?: string; readyPath: string }): Promise<StartedServe> {
+  const port = await freePort();
+  const log = options.logFile ? await open(options.logFile, 'a') : null;
+  const child = spawn(process.execPath, [DEVMOUNT_CLI, 'serve', ...args, '--port', String(port), '--log-format', 'json'],
+    { stdio: ['ignore', 'ignore', log ? log.fd : 'ignore'] });
+  await log?.close();
+  const origin = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${origin}${options.readyPath}`, child, { ...options, hint: options.hint ?? (options.logFile ? `see ${options.logFile}` : undefined) });
+  return { child, origin };
+}
+
+/** `count` sequential GETs of `url`, bodies read: fills caches before a measurement. */
+export async function warmUp(url: string, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) await (await fetch(url)).arrayBuffer();
+}
+
+/** Runs `wrk ARGS url` and returns its Requests/sec; any non-2xx/3xx response fails the benchmark. */
+export async function wrk(url: string, args: readonly string[]): Promise<number> {
+  const { stdout } = await execFileAsync('wrk', [...args, url], { timeout: 60_000 });
+  const m = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
+  if (!m) throw new Error(`wrk output not understood:\n${stdout}`);
+  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(stdout);
+  if (errors) throw new Error(`wrk saw ${errors[1]} error responses from ${url}`);
+  return Number(m[1]);
+}
+
+/** "2.31x (goal >= 2x) OK" for a higher-is-better ratio. */
+export function formatGoal(value: number, goal: number): string {
+  return `${value.toFixed(2)}x (goal >= ${goal}x) ${value >= goal ? 'OK' : 'BELOW GOAL'}`;
 }

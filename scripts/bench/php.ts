@@ -7,19 +7,14 @@
  * up first (workers started, JIT warm), then measured in ROUNDS interleaved rounds, and the median is reported:
  * a burst of someone else's load then hits every server alike instead of deciding one server's number.
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { apacheAvailable, startApache } from '../../test/helpers/apache.js';
 import { writeSite, type SiteFiles } from '../../test/helpers/php-site.js';
 import { WORDPRESS_HTACCESS } from '../../test/helpers/rewrite-cases.js';
-
-const execFileAsync = promisify(execFile);
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+import { freePort, startDevmountServe, stopChild, waitForHttp, wrk } from './lib.js';
 const WRK_ARGS = ['-t1', '-c8', '-d3s'];
 const WARMUP_ARGS = ['-t1', '-c8', '-d1s'];
 const ROUNDS = 3;
@@ -30,55 +25,13 @@ const SITE: SiteFiles = {
   'index.php': '<?php echo "front controller: ", htmlspecialchars($_SERVER["REQUEST_URI"]);',
 };
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || !address) throw new Error('no port');
-  return address.port;
-}
-
-async function waitForHttp(url: string, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null) throw new Error(`${url}: server exited with ${child.exitCode}`);
-    try {
-      const res = await fetch(url);
-      await res.arrayBuffer();
-      if (res.ok) return;
-    } catch {
-      // Not listening yet: try again shortly (bounded by the loop).
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not come up`);
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
-}
-
-async function wrk(url: string, args: readonly string[] = WRK_ARGS): Promise<number> {
-  const { stdout } = await execFileAsync('wrk', [...args, url]);
-  const rate = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
-  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(stdout);
-  if (errors) throw new Error(`${url}: ${errors[1]} error responses`);
-  return rate ? Number(rate[1]) : NaN;
-}
-
 interface Server { readonly name: string; readonly origin: string; readonly htaccess: boolean; close(): Promise<void> }
 
 /** workers: null = the default (the FastCGI pool with the default number of workers). */
 async function devmount(root: string, workers: number | null): Promise<Server> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [path.join(REPO, 'bin/devmount.js'), 'serve', root, '--port', String(port), '--no-livereload',
-    '--php', ...(workers === null ? [] : ['--php-workers', String(workers)]), '--log-format', 'json'], { stdio: 'ignore' });
-  const origin = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${origin}/hello.php`, child);
-  return { name: workers === 0 ? 'devmount, php-cgi per request' : 'devmount, FastCGI pool (default)', origin, htaccess: true, close: () => stop(child) };
+  const { child, origin } = await startDevmountServe([root, '--no-livereload', '--php', ...(workers === null ? [] : ['--php-workers', String(workers)])],
+    { readyPath: '/hello.php' });
+  return { name: workers === 0 ? 'devmount, php-cgi per request' : 'devmount, FastCGI pool (default)', origin, htaccess: true, close: () => stopChild(child) };
 }
 
 function median(values: readonly number[]): number {
@@ -91,7 +44,7 @@ async function phpBuiltin(root: string): Promise<Server> {
   const child = spawn('php', ['-S', `127.0.0.1:${port}`, '-t', root], { stdio: 'ignore', env: { ...process.env, PHP_CLI_SERVER_WORKERS: '1' } });
   const origin = `http://127.0.0.1:${port}`;
   await waitForHttp(`${origin}/hello.php`, child);
-  return { name: 'php -S', origin, htaccess: false, close: () => stop(child) };
+  return { name: 'php -S', origin, htaccess: false, close: () => stopChild(child) };
 }
 
 async function main(): Promise<void> {
@@ -119,8 +72,8 @@ async function main(): Promise<void> {
     const samples = servers.map(() => ({ plain: [] as number[], pretty: [] as number[] }));
     for (let round = 0; round < ROUNDS; round++) {
       for (const [i, server] of servers.entries()) {
-        samples[i]?.plain.push(await wrk(`${server.origin}/hello.php`));
-        if (server.htaccess) samples[i]?.pretty.push(await wrk(`${server.origin}/2024/05/a-post/`));
+        samples[i]?.plain.push(await wrk(`${server.origin}/hello.php`, WRK_ARGS));
+        if (server.htaccess) samples[i]?.pretty.push(await wrk(`${server.origin}/2024/05/a-post/`, WRK_ARGS));
       }
     }
     const results = servers.map((server, i) => ({

@@ -5,70 +5,26 @@
  * (cache hits are served from memory, so the network should not show once warm).
  * The machine is shared and noisy: DEVMOUNT_BENCH_ROUNDS alternations, best of each; compare the ratio.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { cp, mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { type ChildProcess } from 'node:child_process';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { startSshd } from '../../test/harness/sshd.js';
 import { startDelayProxy } from '../delay-proxy.js';
+import { formatGoal, startDevmountServe, stopChild, warmUp, wrk } from './lib.js';
 
-const execFileAsync = promisify(execFile);
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const WRK_ARGS = ['-t1', '-c50', '-d5s'];
 const ONE_WAY_DELAY_MS = 10; // 20 ms RTT
 const ROUNDS = Math.max(1, Number(process.env.DEVMOUNT_BENCH_ROUNDS ?? 2));
 const WARMUP_REQUESTS = 20;
 const GOAL = 0.5;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || !address) throw new Error('no port');
-  return address.port;
-}
-
-async function wrk(url: string): Promise<number> {
-  const { stdout } = await execFileAsync('wrk', [...WRK_ARGS, url], { timeout: 60_000 });
-  const m = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
-  if (!m) throw new Error(`wrk output not understood:\n${stdout}`);
-  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(stdout);
-  if (errors) throw new Error(`wrk saw ${errors[1]} error responses from ${url}`);
-  return Number(m[1]);
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
-}
-
-/** Starts `devmount serve ARGS` and waits (bounded) until the page answers; warm-up requests follow. */
+/** Starts `devmount serve ARGS`, waits (bounded, ~30 s: the remote one connects through the delay proxy) and warms it up. */
 async function startServe(args: readonly string[], logFile: string): Promise<{ child: ChildProcess; url: string }> {
-  const port = await freePort();
-  const log = await open(logFile, 'a');
-  const child = spawn(process.execPath, [path.join(REPO, 'bin/devmount.js'), 'serve', ...args, '--port', String(port), '--log-format', 'json'],
-    { stdio: ['ignore', 'ignore', log.fd] });
-  await log.close();
-  const url = `http://127.0.0.1:${port}/index.html`;
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`devmount serve ${args[0]} exited with ${child.exitCode}; see ${logFile}`);
-    const ok = await fetch(url).then(async (res) => { await res.arrayBuffer(); return res.ok; }, () => false);
-    if (ok) {
-      for (let w = 0; w < WARMUP_REQUESTS; w++) await (await fetch(url)).arrayBuffer();
-      return { child, url };
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await stop(child);
-  throw new Error(`${url} did not come up; see ${logFile}`);
+  const { child, origin } = await startDevmountServe(args, { logFile, readyPath: '/index.html', attempts: 300 });
+  const url = `${origin}/index.html`;
+  await warmUp(url, WARMUP_REQUESTS);
+  return { child, url };
 }
 
 async function main(): Promise<void> {
@@ -95,17 +51,17 @@ async function main(): Promise<void> {
     let bestRemote = 0;
     let bestLocal = 0;
     for (let round = 0; round < ROUNDS; round++) {
-      bestRemote = Math.max(bestRemote, await wrk(remote.url));
-      bestLocal = Math.max(bestLocal, await wrk(local.url));
+      bestRemote = Math.max(bestRemote, await wrk(remote.url, WRK_ARGS));
+      bestLocal = Math.max(bestLocal, await wrk(local.url, WRK_ARGS));
     }
     const r = bestRemote / bestLocal;
     process.stdout.write(`\nbench:remote — 5 KiB page, wrk ${WRK_ARGS.join(' ')}, best of ${ROUNDS}, remote at ${2 * ONE_WAY_DELAY_MS} ms RTT\n`);
     process.stdout.write(`| server                                | req/s    |\n|---------------------------------------|----------|\n`);
     process.stdout.write(`| devmount serve user@host:/site (20ms) | ${bestRemote.toFixed(0).padStart(8)} |\n`);
     process.stdout.write(`| devmount serve ./local-copy           | ${bestLocal.toFixed(0).padStart(8)} |\n`);
-    process.stdout.write(`remote/local ratio: ${r.toFixed(2)}x (goal >= ${GOAL}x) ${r >= GOAL ? 'OK' : 'BELOW GOAL'}\n`);
+    process.stdout.write(`remote/local ratio: ${formatGoal(r, GOAL)}\n`);
   } finally {
-    await Promise.all(children.map(stop));
+    await Promise.all(children.map(stopChild));
     await proxy.close();
     await sshd.stop();
     await rm(work, { recursive: true, force: true });

@@ -5,71 +5,16 @@
  * connections held against devmount and its RSS.
  * Goals (issue 3): >= 4x http-server, >= 0.9x nginx.
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, open, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
-import { connect, createServer, type Socket } from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { formatGoal, freePort, REPO, startDevmountServe, stopChild, waitForHttp, wrk } from './lib.js';
 
-const execFileAsync = promisify(execFile);
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const WRK_ARGS = ['-t1', '-c50', '-d5s'];
 const IDLE_CONNECTIONS = Number(process.env.DEVMOUNT_BENCH_IDLE ?? 10_000);
 const ROUNDS = Math.max(1, Number(process.env.DEVMOUNT_BENCH_ROUNDS ?? 2));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || !address) throw new Error('no port');
-  return address.port;
-}
-
-/** Waits until `url` answers; a server that never does is stopped, so a failed start leaves nothing behind. */
-async function waitForHttp(url: string, child: ChildProcess): Promise<void> {
-  try {
-    await pollHttp(url, child);
-  } catch (err) {
-    await stop(child);
-    throw err;
-  }
-}
-
-async function pollHttp(url: string, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null) throw new Error(`${url}: server exited with ${child.exitCode}`);
-    try {
-      const res = await fetch(url);
-      await res.arrayBuffer();
-      if (res.ok) return;
-    } catch {
-      // Not listening yet: try again shortly (bounded by the loop).
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not come up`);
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
-}
-
-async function wrk(url: string): Promise<number> {
-  const { stdout } = await execFileAsync('wrk', [...WRK_ARGS, url], { timeout: 60_000 });
-  const m = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
-  if (!m) throw new Error(`wrk output not understood:\n${stdout}`);
-  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(stdout);
-  if (errors) throw new Error(`wrk saw ${errors[1]} error responses from ${url}`);
-  return Number(m[1]);
-}
 
 async function rssMb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
@@ -80,14 +25,8 @@ async function rssMb(pid: number): Promise<number> {
 interface Started { readonly child: ChildProcess; readonly url: string }
 
 async function startDevmount(site: string, logFile: string): Promise<Started> {
-  const port = await freePort();
-  const log = await open(logFile, 'a');
-  const child = spawn(process.execPath, [path.join(REPO, 'bin/devmount.js'), 'serve', site, '--port', String(port), '--log-format', 'json'],
-    { stdio: ['ignore', 'ignore', log.fd] });
-  await log.close();
-  const url = `http://127.0.0.1:${port}/index.html`;
-  await waitForHttp(url, child);
-  return { child, url };
+  const { child, origin } = await startDevmountServe([site], { logFile, readyPath: '/index.html' });
+  return { child, url: `${origin}/index.html` };
 }
 
 async function startHttpServer(site: string): Promise<Started> {
@@ -166,18 +105,18 @@ async function main(): Promise<void> {
     const results: Record<string, number> = { devmount: 0, 'http-server': 0, nginx: 0 };
     for (let round = 1; round <= ROUNDS; round++) {
       for (const [name, started] of Object.entries(servers)) {
-        const rate = await wrk(started.url);
+        const rate = await wrk(started.url, WRK_ARGS);
         results[name] = Math.max(results[name], rate);
         process.stdout.write(`round ${round} ${name.padEnd(12)} ${rate.toFixed(0).padStart(8)} req/s\n`);
       }
     }
-    for (const s of Object.values(servers)) await stop(s.child);
+    for (const s of Object.values(servers)) await stopChild(s.child);
     process.stdout.write(`\nbest of ${ROUNDS}: ${Object.entries(results).map(([n, r]) => `${n} ${r.toFixed(0)}`).join(', ')} req/s\n`);
     const vsHttpServer = results.devmount / results['http-server'];
     const vsNginx = results.devmount / results.nginx;
     process.stdout.write(`\n5 KiB page, wrk ${WRK_ARGS.join(' ')}\n`);
-    process.stdout.write(`devmount / http-server: ${vsHttpServer.toFixed(2)}x (goal >= 4x)${vsHttpServer >= 4 ? '' : '  BELOW GOAL'}\n`);
-    process.stdout.write(`devmount / nginx:       ${vsNginx.toFixed(2)}x (goal >= 0.9x)${vsNginx >= 0.9 ? '' : '  BELOW GOAL'}\n`);
+    process.stdout.write(`devmount / http-server: ${formatGoal(vsHttpServer, 4)}\n`);
+    process.stdout.write(`devmount / nginx:       ${formatGoal(vsNginx, 0.9)}\n`);
 
     const dm = await startDevmount(site, path.join(work, 'devmount-idle.log'));
     children.push(dm.child);
@@ -191,9 +130,9 @@ async function main(): Promise<void> {
     process.stdout.write(`\nidle keep-alive: ${opened}/${IDLE_CONNECTIONS} answered, ${alive} still open after 1 s, `
       + `server RSS ${before.toFixed(0)} MB -> ${after.toFixed(0)} MB (${((after - before) * 1024 / Math.max(alive, 1)).toFixed(1)} KiB/conn), probe ${probe}\n`);
     for (const s of sockets) s.destroy();
-    await stop(dm.child);
+    await stopChild(dm.child);
   } finally {
-    await Promise.allSettled(children.map(stop));
+    await Promise.allSettled(children.map(stopChild));
     await rm(work, { recursive: true, force: true });
   }
 }

@@ -1,5 +1,7 @@
-/** Runs one RewriteCase against a server and returns what differs from the expectation ([] when all match). */
-import type { RewriteCase, ScriptView } from './rewrite-cases.js';
+/** Runs RewriteCases against a server: one case (checkCase), or the whole table as vitest blocks (describeRewriteTable). */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SiteFiles } from './php-site.js';
+import { REWRITE_SITES, type RewriteCase, type ScriptView } from './rewrite-cases.js';
 
 export async function checkCase(origin: string, c: RewriteCase): Promise<string[]> {
   const port = new URL(origin).port;
@@ -36,4 +38,29 @@ export async function checkCase(origin: string, c: RewriteCase): Promise<string[
     }
   }
   return problems;
+}
+
+/** A server answering for one rewrite site: devmount's dev server or the reference Apache. */
+export interface RewriteServer {
+  readonly origin: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * One describe block per site of REWRITE_SITES, one test per case, against the server `start` gives: the same
+ * table runs on devmount (rewrite-table.test.ts) and on Apache (rewrite-apache.test.ts).
+ */
+export function describeRewriteTable(title: string, start: (files: SiteFiles) => Promise<RewriteServer>): void {
+  for (const site of REWRITE_SITES) {
+    describe(`${title}: ${site.name}`, () => {
+      let server: RewriteServer;
+      beforeAll(async () => { server = await start(site.files); });
+      afterAll(async () => { await server.stop(); });
+      for (const c of site.cases) {
+        it(`${c.method ?? 'GET'} ${c.target} → ${c.status}`, async () => {
+          expect(await checkCase(server.origin, c)).toEqual([]);
+        });
+      }
+    });
+  }
 }
