@@ -36,7 +36,7 @@ export const PREFETCH_DEFAULTS: PrefetchOptions = Object.freeze({
   waitMs: 10_000,
   minRelistMs: 5_000,
   readsBeforeContent: 8,
-  maxContentBytes: 16 * 1024 * 1024,
+  maxContentBytes: 12 * 1024 * 1024,
   now: () => performance.now(),
 });
 

@@ -67,7 +67,8 @@ interface ListedRoot {
 
 interface Job {
   readonly root: string;
-  readonly done: Promise<void>;
+  /** Set right after the job starts; never rejects. */
+  done: Promise<void>;
   /** Directories primed by this job so far (waiters check it before waiting). */
   readonly primed: Set<string>;
   readonly waiters: Map<string, Array<() => void>>;
@@ -86,10 +87,19 @@ function absoluteOf(root: string, rel: string): string {
  * Path order starting at the file being read, then wrapping around: readers that walk a tree (git's index is
  * sorted by path, `cat dir/*`, grep -r) go on from where they are, so the stream brings next what they read next.
  */
-function inReadingOrder(files: TreeEntry[], fromRel: string): TreeEntry[] {
+function inReadingOrder(files: TreeEntry[], fromRel: string, maxBytes: number): TreeEntry[] {
   const sorted = files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const start = sorted.findIndex((f) => f.path >= fromRel);
-  return start <= 0 ? sorted : [...sorted.slice(start), ...sorted.slice(0, start)];
+  const start = Math.max(0, sorted.findIndex((f) => f.path >= fromRel));
+  // The byte budget is spent in reading order, so the files read next are the ones that fit.
+  const chosen: TreeEntry[] = [];
+  let bytes = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    const file = sorted[(start + i) % sorted.length] as TreeEntry;
+    if (bytes + file.size > maxBytes) break;
+    chosen.push(file);
+    bytes += file.size;
+  }
+  return chosen;
 }
 
 export class Prefetcher {
@@ -125,7 +135,9 @@ export class Prefetcher {
     for (let round = 0; round < 2; round++) {
       const job = this.coveringJob(dir) ?? this.start(dir);
       if (!job) return;
-      if (job.primed.has(dir)) return;
+      // find completes a directory only when it leaves its subtree, so the job's own root comes last: a lookup
+      // there asks the server at once (one round trip, and a READDIR reply is cached too) instead of waiting.
+      if (job.primed.has(dir) || (dir === job.root && round === 0)) return;
       this.counters.waits += 1;
       await this.waitFor(job, dir);
       if (this.cache.hasFreshListing(dir) || job.primed.has(dir)) return;
@@ -153,7 +165,7 @@ export class Prefetcher {
       if (!listed.small) return;
       listed.reads += 1;
       if (listed.reads < this.options.readsBeforeContent) return;
-      const files = inReadingOrder(listed.small, path.slice(root === '/' ? 1 : root.length + 1));
+      const files = inReadingOrder(listed.small, path.slice(root === '/' ? 1 : root.length + 1), this.options.maxContentBytes);
       listed.small = null;
       const fetch = new SmallFileFetch(this.cache, this.shell.shell, root, serverPathOf(this.shell.serverRoot, root), files,
         new Set(files.map((f) => absoluteOf(root, f.path))));
@@ -197,7 +209,10 @@ export class Prefetcher {
       if (listedAt === undefined) continue;
       // Listed completely just now and still not fresh: the name went missing for another reason (evicted,
       // invalidated by a mutation); one READDIR is cheaper than listing the subtree again.
-      if (now - listedAt < this.options.minRelistMs) return undefined;
+      if (ancestor === dir && now - listedAt < this.options.minRelistMs) return undefined;
+      // An ancestor whose listing is still fresh did not cover `dir` (a symlinked directory, which find does
+      // not follow, or an entry evicted or refreshed since): list `dir` alone rather than the whole subtree.
+      if (this.cache.hasFreshListing(ancestor)) continue;
       root = ancestor;
     }
     root ??= dir;
@@ -208,7 +223,7 @@ export class Prefetcher {
       for (const list of job.waiters.values()) for (const wake of list) wake();
       job.waiters.clear();
     });
-    (job as { done: Promise<void> }).done = done;
+    job.done = done;
     this.jobs.add(job);
     this.counters.jobs += 1;
     return job;
@@ -261,7 +276,6 @@ export class Prefetcher {
    */
   private async runFind(job: Job, shell: PrefetchShell, startedAt: number, small: TreeEntry[]): Promise<boolean | null> {
     let entries = 0;
-    let smallBytes = 0;
     const perFile = Math.min(this.cache.options.smallFileBytes, Math.floor(this.cache.options.dataCacheBytes / 8));
     const primer = new TreePrimer((rel, list) => {
       const dir = absoluteOf(job.root, rel);
@@ -273,10 +287,7 @@ export class Prefetcher {
         entries += 1;
         if (entries > this.options.maxEntriesPerJob) throw TRUNCATED;
         primer.push(entry);
-        if (entry.type === 'file' && entry.size <= perFile && smallBytes + entry.size <= this.options.maxContentBytes) {
-          small.push(entry);
-          smallBytes += entry.size;
-        }
+        if (entry.type === 'file' && entry.size <= perFile) small.push(entry);
       });
       this.counters.entries += result.entries;
       if (result.entries === 0) {

@@ -67,16 +67,18 @@ async function measure(tool: Tool, port: number, mnt: string, results: Results, 
     await tool.unmount(mnt).catch(() => tool.unmountLazy(mnt)).catch(() => undefined);
     await tool.mount(port, mnt);
   };
-  const sample = async () => {
-    if (tool.name !== 'devmount') return;
+  const sample = async (): Promise<number | null> => {
+    if (tool.name !== 'devmount') return null;
     const pid = await servingPid(mnt);
     const mb = pid ? await peakRssMb(pid) : null;
     if (mb !== null) rss.peakMb = Math.max(rss.peakMb, mb);
+    return mb;
   };
   const run = async (work: string, command: string) => {
     results[work] = await timeShell(command, { limitMs: LIMIT_MS });
-    process.stdout.write(`  ${work}: ${formatSeconds(results[work])}\n`);
-    await sample();
+    const mb = await sample();
+    // Peak RSS of this mount's process so far (each fresh mount is a new process).
+    process.stdout.write(`  ${work}: ${formatSeconds(results[work])}${mb === null ? '' : `, peak RSS ${mb.toFixed(0)} MB`}\n`);
   };
   try {
     await fresh();
