@@ -3,6 +3,8 @@
  * X-Request-Id in responses and log lines, one-line errors with documented exit codes, clean stop.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,8 +23,8 @@ afterAll(async () => {
 
 interface Running { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<number | null> }
 
-function run(args: string[]): Running {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function run(args: string[], env: NodeJS.ProcessEnv = process.env): Running {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   children.push(child);
   let out = '';
   let err = '';
@@ -62,6 +64,24 @@ describe('devmount serve', () => {
     expect(lines.find((l) => l.reqId === missing.headers['x-request-id'])).toMatchObject({ status: 404, path: '/nope.html' });
     serve.child.kill('SIGTERM');
     expect(await serve.exited).toBe(0);
+  });
+
+  test('--open hands the URL to the desktop opener (xdg-open)', async () => {
+    // A stand-in xdg-open first on PATH records what it was asked to open.
+    const bin = await mkdtemp(path.join(tmpdir(), 'devmount-opener-'));
+    try {
+      const record = path.join(bin, 'opened.txt');
+      await writeFile(path.join(bin, 'xdg-open'), `#!/bin/sh\nprintf '%s' "$*" > '${record}'\n`);
+      await chmod(path.join(bin, 'xdg-open'), 0o755);
+      const port = await freePort();
+      const serve = run(['serve', fixture.root, '--port', String(port), '--open'], { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` });
+      await eventually(async () => (await readFile(record, 'utf8').catch(() => '')) !== '' || serve.child.exitCode !== null, 15_000, 'the opener call');
+      expect(await readFile(record, 'utf8')).toBe(`http://127.0.0.1:${port}/`);
+      serve.child.kill('SIGTERM');
+      expect(await serve.exited).toBe(0);
+    } finally {
+      await rm(bin, { recursive: true, force: true });
+    }
   });
 
   test('--log-format pretty writes one short line per request', async () => {
