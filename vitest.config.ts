@@ -10,5 +10,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     fileParallelism: true,
     maxWorkers: 2,
+    reporters: ['default', './test/harness/plain-summary-reporter.ts'],
   },
 });
