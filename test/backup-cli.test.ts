@@ -33,7 +33,8 @@ describe('devmount backup (CLI against the harness sshd)', () => {
     expect(copy.get('wp-config.php')?.mode).toBe(0o600);
     expect(copy.get('private')?.mode).toBe(0o2750);
     for (const name of ODD_NAMES) expect(copy.get(name)?.type).toBe('file');
-    expect((await readdir(dest)).sort()).toEqual([names[0], 'latest'].sort());
+    // The snapshot, `latest`, and the manifest the next run reads instead of lstat'ing every file (fs/backup/manifest.ts).
+    expect((await readdir(dest)).sort()).toEqual([names[0], 'latest', '.devmount-manifest.json'].sort());
   });
 
   it('hard-links unchanged files on the next run; a changed file gets a new inode; the old snapshot keeps its content', async () => {

@@ -21,7 +21,8 @@ async function readChunk(file: RemoteFile, position: number, length: number): Pr
 
 /** Returns the number of bytes written. */
 export async function fetchFile(remote: RemoteFs, remotePath: string, entry: TreeEntry, tempPath: string, finalPath: string): Promise<number> {
-  // Created with its final mode (the file is invisible until renamed); fchmod only when the umask would strip bits.
+  // Created with its final mode (the file is invisible until renamed); fchmod only when the umask would strip
+  // bits or the mode has setuid/setgid/sticky bits (open(2) takes the low 9 bits, less the umask).
   const local = await open(tempPath, 'w', entry.mode & 0o777);
   let written = 0;
   let done = false;
@@ -49,7 +50,7 @@ export async function fetchFile(remote: RemoteFs, remotePath: string, entry: Tre
         file.close().catch(() => undefined);
       }
     }
-    if ((entry.mode & ~UMASK) !== entry.mode) await local.chmod(entry.mode);
+    if ((entry.mode & 0o777 & ~UMASK) !== entry.mode) await local.chmod(entry.mode);
     await local.utimes(utimesSeconds(entry.mtimeMs), utimesSeconds(entry.mtimeMs));
     await local.close();
     await rename(tempPath, finalPath);
@@ -69,7 +70,7 @@ export async function placeFile(data: Buffer, entry: TreeEntry, tempPath: string
   let done = false;
   try {
     if (data.length > 0) await local.write(data, 0, data.length, 0);
-    if ((entry.mode & ~UMASK) !== entry.mode) await local.chmod(entry.mode);
+    if ((entry.mode & 0o777 & ~UMASK) !== entry.mode) await local.chmod(entry.mode);
     await local.utimes(utimesSeconds(entry.mtimeMs), utimesSeconds(entry.mtimeMs));
     await local.close();
     done = true;

@@ -3,6 +3,7 @@ import type { Stats } from 'node:fs';
 import { chmod, lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TreeEntry } from '../bulk/types.js';
+import type { LocalFileMeta } from './manifest.js';
 import { removeTree } from './store.js';
 
 /**
@@ -10,10 +11,19 @@ import { removeTree } from './store.js';
  * were set with utimesSeconds(), so truncating them gives back the millisecond the listing had.
  */
 export function sameFile(st: Stats, entry: TreeEntry, mtimePrecisionMs: number): boolean {
-  return st.isFile()
-    && st.size === entry.size
-    && (st.mode & 0o7777) === entry.mode
-    && Math.floor(Math.floor(st.mtimeMs) / mtimePrecisionMs) === Math.floor(entry.mtimeMs / mtimePrecisionMs);
+  const meta = fileMetaOf(st);
+  return meta !== null && sameFileMeta(meta, entry, mtimePrecisionMs);
+}
+
+export function sameFileMeta(meta: LocalFileMeta, entry: TreeEntry, mtimePrecisionMs: number): boolean {
+  return meta.size === entry.size
+    && meta.mode === entry.mode
+    && Math.floor(meta.mtimeMs / mtimePrecisionMs) === Math.floor(entry.mtimeMs / mtimePrecisionMs);
+}
+
+/** A regular file's metadata as the manifest records it; null for anything else. */
+export function fileMetaOf(st: Stats): LocalFileMeta | null {
+  return st.isFile() ? { size: st.size, mode: st.mode & 0o7777, mtimeMs: Math.floor(st.mtimeMs) } : null;
 }
 
 /**

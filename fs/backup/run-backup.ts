@@ -6,10 +6,11 @@
  * Phases, in order (each waits for the one before):
  *   1. directories created (0700, so the run can write into them whatever the server's modes);
  *   2. every file classified — keep (already complete in a reused partial), link, or copy — by lstat of the
- *      partial and previous snapshots; with --checksum, link candidates are confirmed by SHA-256 on both sides;
+ *      partial snapshot and, for the previous one, its manifest (fs/backup/manifest.ts) or lstat, looked up
+ *      while the listing streams in; with --checksum, link candidates are confirmed by SHA-256 on both sides;
  *   3. files linked or copied, `concurrency` in flight; symlinks created;
  *   4. directory modes and mtimes applied, deepest first (creating entries changes a directory's mtime);
- *   5. --verify, rename into place, `latest`, retention.
+ *   5. --verify, rename into place, `latest`, the manifest of the new snapshot, retention.
  * A file that vanished or cannot be read is reported and counted and the run goes on; a local write failure
  * or a lost connection is fatal and leaves the partial snapshot for the next run.
  */
@@ -24,7 +25,8 @@ import { createRemoteHasher, localSha256 } from './checksum.js';
 import { createExcludeFilter } from './exclude.js';
 import { fetchFile, placeFile } from './fetch-file.js';
 import { fetchWithTar } from './tar-fetch.js';
-import { lstatOrNull, removeStaleEntries, sameFile, utimesSeconds } from './local-tree.js';
+import { fileMetaOf, lstatOrNull, removeStaleEntries, sameFileMeta, utimesSeconds } from './local-tree.js';
+import { readManifest, writeManifest, type LocalFileMeta, type PreviousManifest } from './manifest.js';
 import { asLocalFsError } from './local-error.js';
 import { acquireLock, type Lock } from './lock.js';
 import { snapshotsToPrune } from './retention.js';
@@ -48,6 +50,8 @@ const TAR_MAX_FILE_BYTES = 256 * 1024;
 interface Plan {
   readonly entry: TreeEntry;
   action: FileAction;
+  /** The local copy's metadata when it is kept or linked (for the manifest). */
+  local?: LocalFileMeta;
 }
 
 function isMissingDir(err: unknown): boolean {
@@ -61,11 +65,20 @@ export async function runBackup(source: BackupSource, options: BackupOptions): P
   const aborted = () => options.signal?.aborted === true;
   const now = options.now ?? (() => new Date());
 
+  // The remote listing goes out first: its round trips and the server's find overlap the local set-up, and
+  // while it streams, the previous snapshot's copy of each listed file is looked up (prefetchPrevious), so a
+  // run with nothing to copy has little left to do locally once the listing ends (issue 7, bench:backup).
+  const prefetch = prefetchPrevious();
+  const listingDone = listTree({ fs: source.fs, shell: source.shell, serverRoot: source.serverRoot }, '/', { onEntry: prefetch.onEntry });
+  // Awaited below; until then a failure must not count as unhandled (the lock may fail first).
+  listingDone.catch(() => undefined);
+
   let lock: Lock | undefined;
   try {
     if (!options.dryRun) await mkdir(dest, { recursive: true });
     lock = options.dryRun ? undefined : await acquireLock(dest);
   } catch (err) {
+    prefetch.setPrevious(null, null);
     throw asLocalFsError(err, `backup directory ${dest}`);
   }
   let partialDir: string | null = null;
@@ -73,10 +86,15 @@ export async function runBackup(source: BackupSource, options: BackupOptions): P
     const snapshots = await listSnapshots(dest).catch((err) => { if (options.dryRun && isMissingDir(err)) return []; throw err; });
     const partials = await listPartials(dest).catch((err) => { if (options.dryRun && isMissingDir(err)) return []; throw err; });
     const previous = snapshots.at(-1)?.name ?? null;
+    const previousDir = previous ? join(dest, previous) : null;
+    const manifest = previous ? await readManifest(dest, previous) : null;
+    prefetch.setPrevious(previousDir, manifest);
     const name = nextSnapshotName(now(), [...snapshots.map((s) => s.name), ...partials.map((p) => p.slice(PARTIAL_PREFIX.length))]);
     const finalDir = join(dest, name);
     const tempDir = join(dest, TEMP_DIR);
     const reused = partials.at(-1) ?? null;
+    // Nothing to link from: every file is fetched, so the data connections may start opening now.
+    if (!previousDir && !reused && !options.dryRun) source.prepareCopies?.();
     partialDir = options.dryRun ? null : join(dest, `${PARTIAL_PREFIX}${name}`);
     if (partialDir) {
       if (reused) {
@@ -88,10 +106,10 @@ export async function runBackup(source: BackupSource, options: BackupOptions): P
       await removeTree(tempDir);
       await mkdir(tempDir, { mode: 0o700 });
     }
-    emit({ event: 'start', source: source.label, dest, snapshot: finalDir, previous: previous ? join(dest, previous) : null,
+    emit({ event: 'start', source: source.label, dest, snapshot: finalDir, previous: previousDir,
       reusedPartial: reused ? join(dest, reused) : null, dryRun: options.dryRun });
 
-    const listing = await listTree({ fs: source.fs, shell: source.shell, serverRoot: source.serverRoot }, '/');
+    const listing = await listingDone;
     if (aborted()) throw new BackupInterruptedError(partialDir);
     const root = listing.entries.find((e) => e.path === '');
     if (!root || root.type !== 'dir') throw new FsError('ENOTDIR', `${source.label} is not a directory`);
@@ -128,22 +146,36 @@ export async function runBackup(source: BackupSource, options: BackupOptions): P
 
     // Phase 2: classify.
     const precision = listing.mtimePrecisionMs;
-    const previousDir = previous ? join(dest, previous) : null;
     const plans: Plan[] = files.map((entry) => ({ entry, action: 'copy' as FileAction }));
     const classify = new WorkQueue(256);
+    const linkIfSame = (plan: Plan, known: LocalFileMeta | null) => {
+      if (known && sameFileMeta(known, plan.entry, precision)) { plan.action = 'link'; plan.local = known; }
+    };
     for (const plan of plans) {
+      // Most files are known from the manifest or were lstat'ed while the listing arrived: decided here, no job.
+      const known = partialDir && reused ? undefined : previousDir ? prefetch.settled(plan.entry.path) : null;
+      if (known !== undefined) {
+        linkIfSame(plan, known);
+        continue;
+      }
       classify.add(async () => {
         if (partialDir && reused) {
           const st = await lstatOrNull(join(partialDir, plan.entry.path));
-          if (st && sameFile(st, plan.entry, precision)) { plan.action = 'keep'; return; }
+          const meta = st && fileMetaOf(st);
+          if (meta && sameFileMeta(meta, plan.entry, precision)) { plan.action = 'keep'; plan.local = meta; return; }
         }
         if (previousDir) {
-          const st = await lstatOrNull(join(previousDir, plan.entry.path));
-          if (st && sameFile(st, plan.entry, precision)) plan.action = 'link';
+          const known = await prefetch.stats(plan.entry.path);
+          if (known !== undefined) linkIfSame(plan, known);
+          else {
+            const st = await lstatOrNull(join(previousDir, plan.entry.path));
+            linkIfSame(plan, st && fileMetaOf(st));
+          }
         }
       });
     }
     await classify.drain();
+    prefetch.clear();
     if (options.checksum && previousDir) {
       const candidates = plans.filter((p) => p.action === 'link');
       const hasher = createRemoteHasher(source.fs, '/', source.shell, source.serverRoot);
@@ -157,6 +189,8 @@ export async function runBackup(source: BackupSource, options: BackupOptions): P
       }
       await compare.drain();
     }
+
+    if (partialDir && plans.some((p) => p.action === 'copy')) source.prepareCopies?.();
 
     const snapshotsAfter = [...snapshots, { name, date: parseSnapshotName(name) as Date }];
     const prune = snapshotsToPrune(snapshotsAfter, options.retention);
@@ -177,9 +211,12 @@ export async function runBackup(source: BackupSource, options: BackupOptions): P
     let filesDone = 0;
     const progress = () => options.onProgress?.({ filesDone, filesTotal: plans.length, bytesDone: counts.bytes, bytesTotal });
     let tempCounter = 0;
+    // Every file that ends up in the snapshot, as it is on disk: the next run's manifest.
+    const inSnapshot = new Map<string, LocalFileMeta>();
     const copy = async (entry: TreeEntry, target: string) => {
       try {
         const fetched = await fetchFile(source.fs, `/${entry.path}`, entry, join(tempDir, String(tempCounter++)), target);
+        inSnapshot.set(entry.path, { size: fetched, mode: entry.mode, mtimeMs: entry.mtimeMs });
         counts.bytes += fetched;
         counts.copied += 1;
         emit({ event: 'file', action: 'copy', path: entry.path, size: entry.size });
@@ -199,6 +236,7 @@ export async function runBackup(source: BackupSource, options: BackupOptions): P
         aborted,
         place: async (entry, data) => {
           await placeFile(data, entry, join(tempDir, String(tempCounter++)), join(partial, entry.path));
+          inSnapshot.set(entry.path, { size: data.length, mode: entry.mode, mtimeMs: entry.mtimeMs });
           counts.copied += 1;
           counts.bytes += data.length;
           emit({ event: 'file', action: 'copy', path: entry.path, size: entry.size });
@@ -212,9 +250,11 @@ export async function runBackup(source: BackupSource, options: BackupOptions): P
         if (aborted()) return;
         const target = join(partial, plan.entry.path);
         if (plan.action === 'keep') {
+          if (plan.local) inSnapshot.set(plan.entry.path, plan.local);
           counts.skipped += 1;
           emit({ event: 'file', action: 'keep', path: plan.entry.path, size: plan.entry.size });
         } else if (plan.action === 'link' && previousDir && await linkInto(join(previousDir, plan.entry.path), target)) {
+          if (plan.local) inSnapshot.set(plan.entry.path, plan.local);
           counts.linked += 1;
           emit({ event: 'file', action: 'link', path: plan.entry.path, size: plan.entry.size });
         } else {
@@ -274,6 +314,10 @@ export async function runBackup(source: BackupSource, options: BackupOptions): P
     await rename(partial, finalDir);
     partialDir = null;
     await setLatest(dest, name);
+    if (failedPaths.size > 0) for (const path of failedPaths) inSnapshot.delete(path);
+    await writeManifest(dest, name, new Map(dirs.map((d) => [d.path, d.mtimeMs])), inSnapshot).catch(() => {
+      // Only speed depends on it: without a manifest naming this snapshot, the next run lstats every file.
+    });
     await removeTree(tempDir);
     for (const p of prune) {
       await removeTree(join(dest, p));
@@ -290,8 +334,63 @@ export async function runBackup(source: BackupSource, options: BackupOptions): P
     if (aborted() && !(err instanceof BackupInterruptedError)) throw new BackupInterruptedError(partialDir);
     throw asLocalFsError(err, `backup directory ${dest}`);
   } finally {
+    prefetch.setPrevious(null, null); // no-op after the real call; otherwise lets queued lstats finish as no-ops
     await lock?.release();
   }
+}
+
+/** What is known of a previous-snapshot file: its metadata, null (no such file), or undefined (ask lstat). */
+type Known = LocalFileMeta | null | undefined;
+
+interface PreviousPrefetch {
+  /** For listTree's onEntry: queues a look-up of each listed file's copy in the previous snapshot. */
+  readonly onEntry: (entry: TreeEntry) => void;
+  /** Releases the queued look-ups once the previous snapshot (null: none) and its manifest are known. */
+  readonly setPrevious: (dir: string | null, manifest: PreviousManifest | null) => void;
+  readonly stats: (path: string) => Promise<Known>;
+  /** The answer if it is already known, else undefined. */
+  readonly settled: (path: string) => Known;
+  readonly clear: () => void;
+}
+
+/**
+ * The previous snapshot's copy of each file, looked up while the listing is still arriving: from the
+ * manifest (fs/backup/manifest.ts) where it can answer, else by lstat (the same call classification used to
+ * make after the listing, only earlier, while the network is the bottleneck). An lstat error here is not
+ * reported: classification then lstats the path itself and reports what it gets.
+ */
+function prefetchPrevious(): PreviousPrefetch {
+  let release: (previous: { dir: string | null; manifest: PreviousManifest | null }) => void = () => undefined;
+  const previous = new Promise<{ dir: string | null; manifest: PreviousManifest | null }>((resolve) => { release = resolve; });
+  let known: { dir: string | null; manifest: PreviousManifest | null } | undefined;
+  void previous.then((p) => { known = p; });
+  const queue = new WorkQueue(64);
+  let results = new Map<string, Promise<Known>>();
+  let done = new Map<string, LocalFileMeta | null>();
+  return {
+    onEntry: (entry) => {
+      if (entry.type !== 'file') return;
+      if (known && (known.dir === null || known.manifest?.lookup(entry.path) !== undefined)) return;
+      results.set(entry.path, new Promise<Known>((resolve) => {
+        queue.add(async () => {
+          const { dir, manifest } = await previous;
+          const fromManifest = manifest?.lookup(entry.path);
+          if (dir === null || fromManifest !== undefined) { resolve(fromManifest); return; }
+          const st = await lstatOrNull(join(dir, entry.path)).catch(() => undefined);
+          const meta = st === undefined ? undefined : st && fileMetaOf(st);
+          if (meta !== undefined) done.set(entry.path, meta);
+          resolve(meta);
+        });
+      }));
+    },
+    setPrevious: (dir, manifest) => release({ dir, manifest }),
+    stats: (path) => results.get(path) ?? Promise.resolve(known?.manifest?.lookup(path)),
+    settled: (path) => {
+      const fromManifest = known?.manifest?.lookup(path);
+      return fromManifest !== undefined ? fromManifest : done.get(path);
+    },
+    clear: () => { results = new Map(); done = new Map(); },
+  };
 }
 
 interface Selection {

@@ -11,6 +11,11 @@ export interface BackupSource {
   readonly shell?: RemoteShell;
   /** The server-side path of `fs`'s root, for commands run through `shell` ('' = login directory). */
   readonly serverRoot: string;
+  /**
+   * Called once the engine knows files will be fetched: a source that opens its data connections lazily
+   * starts them now, so their handshakes overlap the rest of the planning.
+   */
+  readonly prepareCopies?: () => void;
   /** For messages and events: "user@host:/path". */
   readonly label: string;
 }
