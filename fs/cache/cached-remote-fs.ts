@@ -16,7 +16,7 @@ import type { Attr, ChangeListener, DirEntry, StatFs } from '../vfs/types.js';
 import { DataCache } from './data-cache.js';
 import { Generations } from './generations.js';
 import { createMemoryFile } from './memory-file.js';
-import { MetadataCache, type Listing } from './metadata-cache.js';
+import { MetadataCache, type AttrLookup, type Listing } from './metadata-cache.js';
 import { resolveCacheOptions, type CacheOptions } from './options.js';
 import { childOf, normalizePath, parentOf } from './paths.js';
 
@@ -97,18 +97,24 @@ class CachingRemoteFs implements CachedRemoteFs {
 
   // ---- lookups ---------------------------------------------------------------------------------------
 
-  async lstat(rawPath: string): Promise<Attr> {
-    const path = normalizePath(rawPath);
-    const cached = this.meta.lookupLstat(path);
-    if (cached.kind === 'hit') {
+  /** A cached answer (counted as a hit; a negative entry throws ENOENT), or undefined on a miss. */
+  private fromCache(lookup: AttrLookup, path: string): Attr | undefined {
+    if (lookup.kind === 'hit') {
       this.counters.attrHits += 1;
-      return cached.attr;
+      return lookup.attr;
     }
-    if (cached.kind === 'negative') {
+    if (lookup.kind === 'negative') {
       this.counters.negativeHits += 1;
       throw new FsError('ENOENT', undefined, path);
     }
     this.counters.attrMisses += 1;
+    return undefined;
+  }
+
+  async lstat(rawPath: string): Promise<Attr> {
+    const path = normalizePath(rawPath);
+    const cached = this.fromCache(this.meta.lookupLstat(path), path);
+    if (cached) return cached;
     return this.shared(`lstat:${path}`, path, async (startedAt) => {
       try {
         const attr = await this.inner.lstat(path);
@@ -123,16 +129,8 @@ class CachingRemoteFs implements CachedRemoteFs {
 
   async stat(rawPath: string): Promise<Attr> {
     const path = normalizePath(rawPath);
-    const cached = this.meta.lookupStat(path);
-    if (cached.kind === 'hit') {
-      this.counters.attrHits += 1;
-      return cached.attr;
-    }
-    if (cached.kind === 'negative') {
-      this.counters.negativeHits += 1;
-      throw new FsError('ENOENT', undefined, path);
-    }
-    this.counters.attrMisses += 1;
+    const cached = this.fromCache(this.meta.lookupStat(path), path);
+    if (cached) return cached;
     return this.shared(`stat:${path}`, path, async (startedAt) => {
       const attr = await this.inner.stat(path);
       if (this.storable(path, startedAt)) this.meta.storeStat(path, attr);

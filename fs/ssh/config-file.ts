@@ -53,7 +53,7 @@ export function computeHostConfig(text: string, host: string, user: string | und
   } catch (err) {
     throw new SshConfigError(`cannot parse ssh config: ${(err as Error).message}`);
   }
-  // matchExec: false — `Match exec` would run a shell synchronously (spawnSync) inside the mount process,
+  // matchExec: false — `Match exec` would run a shell with a blocking spawn inside the mount process,
   // which may deadlock on the mount itself; such blocks are skipped.
   return config.compute(user === undefined ? { Host: host } : { Host: host, User: user }, { ignoreCase: true, matchExec: false });
 }
