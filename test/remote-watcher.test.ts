@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { mkdir, rm, writeFile, rename } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import type { FileEntryWithStats } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,6 +28,25 @@ function transportFor(conn: SshConnection, root: string): WatchTransport {
       });
     }),
   };
+}
+
+/** Server-side processes whose command line names `marker` (the watched directory): what a watcher leaves running. */
+async function serverProcesses(marker: string): Promise<string[]> {
+  try {
+    const { stdout } = await promisify(execFile)('pgrep', ['-af', marker]);
+    return stdout.split('\n').filter(Boolean);
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
+}
+
+async function noServerProcessesLeft(marker: string): Promise<string[]> {
+  let left = await serverProcesses(marker);
+  for (let i = 0; i < 40 && left.length > 0; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    left = await serverProcesses(marker);
+  }
+  return left;
 }
 
 /** Collects change batches; resolves when an event for `path` arrives (bounded wait). */
@@ -106,6 +127,30 @@ describe('remote watcher: server-side edits are detected', () => {
       await watcher.close();
     }
   });
+
+  for (const method of ['inotify', 'find'] as const) {
+    it(`${method}: nothing keeps running on the server once the watcher is closed or its connection dies`, async () => {
+      const closed = join(sshd.root, `left-behind-closed-${method}`);
+      await mkdir(closed, { recursive: true });
+      const watcher = await startRemoteWatcher(transportFor(conn, closed), { remoteRoot: closed, method, intervalMs: 300 }, () => undefined);
+      expect(await serverProcesses(closed)).not.toEqual([]);
+      await watcher.close();
+      expect(await noServerProcessesLeft(closed)).toEqual([]);
+
+      // The connection killed under it (a network drop): the server side must not live on either.
+      const dropped = join(sshd.root, `left-behind-dropped-${method}`);
+      await mkdir(dropped, { recursive: true });
+      const own = await harnessConnector(sshd)();
+      const orphan = await startRemoteWatcher(transportFor(own, dropped), { remoteRoot: dropped, method, intervalMs: 300 }, () => undefined);
+      try {
+        expect(await serverProcesses(dropped)).not.toEqual([]);
+        own.client.destroy();
+        expect(await noServerProcessesLeft(dropped)).toEqual([]);
+      } finally {
+        await orphan.close();
+      }
+    });
+  }
 
   it('a burst of 300 server-side writes arrives as a few batches, not 300', async () => {
     const site = join(sshd.root, 'burst');

@@ -57,6 +57,9 @@ type Listener = (changes: readonly ChangeEvent[]) => void;
 
 /** The find loop's first record: its start timestamp is taken, so any later edit will be reported. */
 const FIND_READY = 'READY';
+/** Written every round by the server-side scripts; its failure tells them we are gone (remoteScript). */
+const HEARTBEAT = 'TICK';
+const HEARTBEAT_S = 2;
 const FIND_SEEN_MAX = 100_000;
 const RESTART_BACKOFF_MS = Object.freeze({ first: 500, max: 10_000 });
 const READY_TIMEOUT_MS = 10_000;
@@ -110,26 +113,47 @@ async function resolveRoot(transport: WatchTransport, remoteRoot: string): Promi
   return path;
 }
 
+/**
+ * Runs `script` in the server's sh. Without a pty, sshd sends no SIGHUP when the channel closes, so a
+ * watcher that has nothing to say would outlive us on the server for ever. Every script therefore writes a
+ * HEARTBEAT record every round and stops when that write fails (the channel is gone). SIGPIPE is ignored so
+ * the failure is an error we can act on (kill inotifywait) rather than a silent death of the shell alone.
+ */
+function remoteScript(script: string): string {
+  return `exec sh -c ${shellQuote(`trap "" PIPE\n${script}`)}`;
+}
+
 /** inotifywait(1): NUL-terminated `EVENTS|PATH` records (names may contain newlines). */
 function inotifyCommand(absRoot: string): string {
-  return `exec inotifywait -m -r --no-newline --format '%e|%w%f%0' `
-    + `-e modify,close_write,create,delete,move,attrib -- ${shellQuote(absRoot)}`;
+  return remoteScript([
+    `inotifywait -m -r --no-newline --format '%e|%w%f%0' -e modify,close_write,create,delete,move,attrib -- ${shellQuote(absRoot)} &`,
+    'w=$!',
+    `while sleep ${HEARTBEAT_S}; do printf '${HEARTBEAT}\\0' || break; kill -0 $w 2>/dev/null || break; done`,
+    'kill $w 2>/dev/null',
+  ].join('\n'));
 }
 
 /**
  * A find loop on the server: `find -newermt @T` each round, T taken from the server's clock before the
  * round, so anything changed during a find is caught by the next one. A directory whose mtime moved stands
- * for deletions and renames inside it. Records: `TYPE MTIME PATH\0`. `exec` ties the loop to the channel.
+ * for deletions and renames inside it. Records: `TYPE MTIME PATH\0`.
  * T is moved back by FIND_CLOCK_MARGIN_S: file times come from the kernel's coarse clock, which lags
  * `date` by up to a jiffy, so a write just after T can carry an mtime just before it. The client drops the
  * repeats this causes (same path, same mtime).
  */
 function findLoopCommand(absRoot: string, intervalMs: number): string {
   const seconds = Math.max(0.2, intervalMs / 1000).toFixed(1);
-  const root = shellQuote(absRoot);
-  const stamp = `$(date +%s.%N | awk "{printf \\"%.3f\\", \\$1 - ${FIND_CLOCK_MARGIN_S}}")`;
-  return `exec sh -c 't=${stamp}; printf "${FIND_READY}\\0"; while sleep ${seconds}; do n=${stamp}; `
-    + `find ${root.replace(/'/g, `'"'"'`)} -newermt "@$t" -printf "%y %T@ %p\\0" 2>/dev/null; t=$n; done'`;
+  const stamp = `$(date +%s.%N | awk '{printf "%.3f", $1 - ${FIND_CLOCK_MARGIN_S}}')`;
+  return remoteScript([
+    `t=${stamp}`,
+    `printf '${FIND_READY}\\0' || exit 0`,
+    `while sleep ${seconds}; do`,
+    `  n=${stamp}`,
+    `  find ${shellQuote(absRoot)} -newermt "@$t" -printf '%y %T@ %p\\0' 2>/dev/null`,
+    `  printf '${HEARTBEAT}\\0' || exit 0`,
+    '  t=$n',
+    'done',
+  ].join('\n'));
 }
 
 const FIND_CLOCK_MARGIN_S = 0.1;
@@ -163,6 +187,7 @@ function startStreamWatcher(
   const findSeen = new Map<string, string>();
 
   const parse = (record: string): ChangeEvent | null => {
+    if (record === HEARTBEAT) return null;
     if (method === 'inotify') {
       const bar = record.indexOf('|');
       const rel = toRelative(absRoot, record.slice(bar + 1));
