@@ -18,14 +18,10 @@ import { createVfsFileSource, type VfsFileSource } from '../devserver/sources/vf
 import { remoteReachability, type RemoteReachability } from '../devserver/middlewares/remote-reachability.js';
 import type { Middleware } from '../devserver/middleware.js';
 import type { FileSource } from '../devserver/file-source.js';
-
-export type ServerOptions = Omit<DevServerOptions, 'source' | 'cache'>;
-
-/** How server-side edits are detected: `--remote-watch`. 'poll' is SFTP stat polling. */
 import type { RemoteWatchSetting } from './mount-options.js';
 import { startConfiguredWatcher } from './remote-watch.js';
 
-export { REMOTE_WATCH_SETTINGS, type RemoteWatchSetting } from './mount-options.js';
+export type ServerOptions = Omit<DevServerOptions, 'source' | 'cache'>;
 
 export interface RemoteServeOptions {
   /** "user@host:/var/www/site", for the banner, logs and error pages. */

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { parseOptionList } from '../cli/mount-options.js';
 import { openMountStackParts, type MountStackParts } from '../cli/mount-stack.js';
-import { startRemoteServe, type RemoteServe, type RemoteWatchSetting } from '../cli/remote-serve.js';
+import type { RemoteWatchSetting } from '../cli/mount-options.js';
+import { startRemoteServe, type RemoteServe } from '../cli/remote-serve.js';
 import type { Sshd } from './harness/sshd.js';
 
 export const silentLog = pino({ level: 'silent' });
