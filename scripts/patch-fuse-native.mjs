@@ -1,12 +1,20 @@
 #!/usr/bin/env node
 // postinstall: builds a patched copy of fuse-native 2.2.6 into node_modules/.cache/devmount/fuse-native.
 //
-// Why: fuse-native.c hands JavaScript the access time in place of the modification time in `utimens`
-// (`FUSE_UINT64_TO_INTS_ARGV(l->atime, 5)` where l->mtime is meant), so `cp -p`, `rsync -t` or `tar x` onto
-// a mount would store the access time as the modification time. The fix is one token; the prebuilt addon
-// cannot be patched, so the C file is rebuilt with node-gyp (the one npm bundles). The stock package is left
-// untouched: fs/fuse/native.ts loads the patched copy when it exists and loads, else the stock one (whose
-// limitation the README states). This script never fails the install: without a compiler it only warns.
+// Why: the prebuilt addon cannot be changed, so fuse-native.c (and its index.js) are patched and rebuilt with
+// node-gyp (the one npm bundles). The stock package is left untouched: fs/fuse/native.ts loads the patched copy
+// when it exists and loads, else the stock one (whose limitations the README states). This script never fails
+// the install: without a compiler it only warns. The patches (PATCHES below):
+// - utimens-mtime: fuse-native.c hands JavaScript the access time in place of the modification time in
+//   `utimens` (`FUSE_UINT64_TO_INTS_ARGV(l->atime, 5)` where l->mtime is meant), so `cp -p`, `rsync -t` or
+//   `tar x` onto a mount would store the access time as the modification time.
+// - read-data: every read wrapped the kernel's buffer in a new external Buffer for JavaScript to copy into.
+//   V8 counts each one as external memory, and at 0 ms RTT those 256 MiB per 256 MiB read were a third of the
+//   full garbage collections in the mount daemon (issue 6). JavaScript now answers with the bytes
+//   (`cb(n, data)`) and C copies them into the kernel's buffer: no Buffer per read.
+// - write-copy: likewise, a write got an external Buffer over the kernel's request that the adapter had to copy
+//   at once (the request is gone when we answer, write-behind keeps the data longer); C now hands JavaScript
+//   its own copy, made in one step.
 import { execFile } from 'node:child_process';
 import { cp, mkdir, readFile, rm, writeFile, access } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -14,8 +22,86 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
-const BUGGY = 'FUSE_UINT64_TO_INTS_ARGV(l->atime, 5)';
-const FIXED = 'FUSE_UINT64_TO_INTS_ARGV(l->mtime, 5)';
+
+/** Each patch replaces one exact text of fuse-native 2.2.6; a fuse-native without that text is used as it is. */
+const PATCHES = [
+  {
+    id: 'utimens-mtime',
+    file: 'fuse-native.c',
+    from: 'FUSE_UINT64_TO_INTS_ARGV(l->atime, 5)',
+    to: 'FUSE_UINT64_TO_INTS_ARGV(l->mtime, 5)',
+  },
+  {
+    id: 'read-data',
+    file: 'fuse-native.c',
+    from: `  napi_create_external_buffer(env, l->len, (char *) l->buf, NULL, NULL, &(argv[4]));
+  napi_create_uint32(env, l->len, &(argv[5]));
+  FUSE_UINT64_TO_INTS_ARGV(l->offset, 6)
+}, {
+  if (IS_ARRAY_BUFFER_DETACH_SUPPORTED == 1) assert(napi_detach_arraybuffer(env, argv[3]) == napi_ok);
+})
+
+FUSE_METHOD(write,`,
+    to: `  napi_get_null(env, &(argv[4]));
+  napi_create_uint32(env, l->len, &(argv[5]));
+  FUSE_UINT64_TO_INTS_ARGV(l->offset, 6)
+}, {
+  if (res > 0) {
+    void *data = NULL;
+    size_t data_len = 0;
+    if (napi_get_buffer_info(env, argv[2], &data, &data_len) != napi_ok) {
+      res = -EIO;
+    } else {
+      if ((size_t) res > data_len) res = (int32_t) data_len;
+      if ((size_t) res > l->len) res = (int32_t) l->len;
+      memcpy(l->buf, data, (size_t) res);
+    }
+  }
+})
+
+FUSE_METHOD(write,`,
+  },
+  {
+    id: 'read-data',
+    file: 'index.js',
+    from: `    this.ops.read(path, fd, buf, len, getDoubleArg(offsetLow, offsetHigh), (err, bytesRead) => {
+      return signal(err, bytesRead || 0, buf.buffer)
+    })`,
+    to: `    this.ops.read(path, fd, buf, len, getDoubleArg(offsetLow, offsetHigh), (res, data) => {
+      return signal(res, data)
+    })`,
+  },
+  {
+    id: 'write-copy',
+    file: 'fuse-native.c',
+    from: `  napi_create_external_buffer(env, l->len, (char *) l->buf, NULL, NULL, &(argv[4]));
+  napi_create_uint32(env, l->len, &(argv[5]));
+  FUSE_UINT64_TO_INTS_ARGV(l->offset, 6)
+}, {
+  if (IS_ARRAY_BUFFER_DETACH_SUPPORTED == 1) assert(napi_detach_arraybuffer(env, argv[3]) == napi_ok);
+})
+
+FUSE_METHOD(readdir,`,
+    to: `  napi_create_buffer_copy(env, l->len, l->buf, NULL, &(argv[4]));
+  napi_create_uint32(env, l->len, &(argv[5]));
+  FUSE_UINT64_TO_INTS_ARGV(l->offset, 6)
+}, {})
+
+FUSE_METHOD(readdir,`,
+  },
+  {
+    id: 'write-copy',
+    file: 'index.js',
+    from: `    this.ops.write(path, fd, buf, len, getDoubleArg(offsetLow, offsetHigh), (err, bytesWritten) => {
+      return signal(err, bytesWritten || 0, buf.buffer)
+    })`,
+    to: `    this.ops.write(path, fd, buf, len, getDoubleArg(offsetLow, offsetHigh), (res) => {
+      return signal(res)
+    })`,
+  },
+];
+/** fs/fuse/native.ts reads this to know which patches the copy it loaded carries. */
+const PATCH_IDS = [...new Set(PATCHES.map((p) => p.id))];
 
 function warn(message) {
   process.stderr.write(`devmount postinstall: ${message}\n`);
@@ -47,27 +133,36 @@ async function main() {
     warn('fuse-native is not installed; nothing to patch');
     return;
   }
-  const source = await readFile(join(pkgDir, 'fuse-native.c'), 'utf8');
-  if (!source.includes(BUGGY)) return; // a fuse-native that no longer has the bug: use it as it is
+  const sources = {};
+  for (const name of ['fuse-native.c', 'index.js']) sources[name] = await readFile(join(pkgDir, name), 'utf8');
+  const missing = PATCHES.filter((p) => !sources[p.file].includes(p.from));
+  if (missing.length > 0) {
+    // Another fuse-native version: patching half of it could pair a C side and a JS side that disagree.
+    warn(`fuse-native differs from 2.2.6 where devmount patches it (${missing.map((p) => p.id).join(', ')}); using it as it is`);
+    return;
+  }
   const nodeModules = dirname(pkgDir);
   const out = join(nodeModules, '.cache', 'devmount', 'fuse-native');
   const marker = join(out, 'devmount-patched.json');
   const version = JSON.parse(await readFile(join(pkgDir, 'package.json'), 'utf8')).version;
   try {
     const previous = JSON.parse(await readFile(marker, 'utf8'));
-    if (previous.version === version && previous.node === process.versions.modules) return; // already built
+    const samePatches = JSON.stringify(previous.patches) === JSON.stringify(PATCH_IDS);
+    if (previous.version === version && previous.node === process.versions.modules && samePatches) return; // already built
   } catch {
     // no previous build: build now
   }
   const gyp = await nodeGypPath();
   if (!gyp) {
-    warn('node-gyp not found; using stock fuse-native (utimens passes atime as mtime)');
+    warn('node-gyp not found; using stock fuse-native (utimens passes atime as mtime; slower reads)');
     return;
   }
   await rm(out, { recursive: true, force: true });
   await mkdir(out, { recursive: true });
-  for (const name of ['package.json', 'index.js', 'binding.gyp', 'semaphore.h']) await cp(join(pkgDir, name), join(out, name));
-  await writeFile(join(out, 'fuse-native.c'), source.replace(BUGGY, FIXED));
+  for (const name of ['package.json', 'binding.gyp', 'semaphore.h']) await cp(join(pkgDir, name), join(out, name));
+  for (const patch of PATCHES) sources[patch.file] = sources[patch.file].replace(patch.from, patch.to);
+  sources['index.js'] += `\n// Added by devmount's scripts/patch-fuse-native.mjs: the patches this copy carries.\nFuse.devmountPatches = ${JSON.stringify(PATCH_IDS)}\n`;
+  for (const [name, text] of Object.entries(sources)) await writeFile(join(out, name), text);
   const args = [gyp, 'rebuild'];
   // Headers: npm's nodedir setting, else the ones installed next to this node (Debian's nodejs and the official
   // tarballs ship include/node), so no download is needed.
@@ -78,11 +173,11 @@ async function main() {
     await execFileAsync(process.execPath, args, { cwd: out, timeout: 300_000, maxBuffer: 16 * 1024 * 1024 });
     // Prove it loads before anyone relies on it.
     createRequire(join(out, 'index.js'))('./index.js');
-    await writeFile(marker, `${JSON.stringify({ version, node: process.versions.modules, patched: FIXED })}\n`);
+    await writeFile(marker, `${JSON.stringify({ version, node: process.versions.modules, patches: PATCH_IDS })}\n`);
   } catch (err) {
     await rm(out, { recursive: true, force: true });
     const detail = String(err?.stderr || err?.message || err).trim().split('\n').slice(-3).join(' | ');
-    warn(`could not build the patched fuse-native (${detail}); using the stock one (utimens passes atime as mtime)`);
+    warn(`could not build the patched fuse-native (${detail}); using the stock one (utimens passes atime as mtime; slower reads)`);
   }
 }
 

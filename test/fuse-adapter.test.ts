@@ -4,7 +4,7 @@
  * synchronous call would block the event loop that answers it.
  */
 import { execFile } from 'node:child_process';
-import { chown, lstat, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile, chmod, utimes } from 'node:fs/promises';
+import { chown, lstat, mkdir, mkdtemp, open, readFile, readdir, rm, stat, writeFile, chmod, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -103,6 +103,27 @@ describe('through a real mount', () => {
     const onServer = await stat(join(src, 'theirs.txt'));
     expect(onServer.mtimeMs).toBe(mtime.getTime());
     expect(onServer.atimeMs).toBe(atime.getTime());
+  });
+
+  test('reads: the patched build copies the answer in C; any offset and length, short at end of file, empty past it', async () => {
+    const native = loadFuseNative();
+    expect(native.readTakesData).toBe(true);
+    expect(native.writeBufferOwned).toBe(true);
+    const data = Buffer.from(Array.from({ length: 300_001 }, (_, i) => (i * 7 + (i >> 9)) & 0xff));
+    await writeFile(join(src, 'odd.bin'), data);
+    const fh = await open(join(mnt, 'odd.bin'), 'r');
+    try {
+      for (const [pos, len] of [[0, 4096], [1, 131_072], [299_990, 4096], [123_457, 70_000], [300_001, 10], [400_000, 10]] as const) {
+        const buf = Buffer.alloc(len, 0xee);
+        const { bytesRead } = await fh.read(buf, 0, len, pos);
+        const want = data.subarray(pos, pos + len);
+        expect(bytesRead).toBe(want.length);
+        expect(buf.subarray(0, bytesRead).equals(want)).toBe(true);
+      }
+    } finally {
+      await fh.close();
+    }
+    expect((await readFile(join(mnt, 'odd.bin'))).equals(data)).toBe(true);
   });
 
   test('chmod, mkdir and statfs reach the VFS', async () => {

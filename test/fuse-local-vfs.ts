@@ -32,6 +32,11 @@ export function createLocalVfs(root: string): Vfs & { calls: Map<string, number>
     if (!h) throw new FsError('EBADF');
     return h;
   };
+  const readLocal = (fh: number, position: number, length: number) => wrap(async () => {
+    const buf = Buffer.alloc(length);
+    const { bytesRead } = await handle(fh).read(buf, 0, length, position);
+    return buf.subarray(0, bytesRead);
+  });
   return {
     calls,
     getattr: (p) => wrap(async () => { count('getattr'); return toAttr(await lstat(at(p))); }),
@@ -43,11 +48,8 @@ export function createLocalVfs(root: string): Vfs & { calls: Map<string, number>
     readlink: (p) => wrap(() => readlink(at(p))),
     open: (p, flags) => wrap(async () => { count('open'); const fh = next++; handles.set(fh, await open(at(p), flags)); return fh; }),
     create: (p, mode, flags) => wrap(async () => { count('create'); const fh = next++; handles.set(fh, await open(at(p), flags ?? 'wx+', mode)); return fh; }),
-    read: (fh, position, length) => wrap(async () => {
-      const buf = Buffer.alloc(length);
-      const { bytesRead } = await handle(fh).read(buf, 0, length, position);
-      return buf.subarray(0, bytesRead);
-    }),
+    read: (fh, position, length) => readLocal(fh, position, length),
+    readTransient: (fh, position, length) => readLocal(fh, position, length),
     write: (fh, data, position) => wrap(async () => {
       count('write');
       const { bytesWritten } = await handle(fh).write(data, 0, data.length, position);

@@ -35,7 +35,7 @@ function countingWrites(inner: SftpRemoteFs): RemoteFs & { close(): Promise<void
     async open(p, flags, mode): Promise<RemoteFile> {
       const file = await inner.open(p, flags, mode);
       return {
-        path: file.path, read: (pos, len) => file.read(pos, len), fstat: () => file.fstat(), ftruncate: (s) => file.ftruncate(s),
+        path: file.path, read: (pos, len) => file.read(pos, len), readInto: (pos, target) => file.readInto(pos, target), fstat: () => file.fstat(), ftruncate: (s) => file.ftruncate(s),
         fsync: () => file.fsync(), close: () => file.close(),
         write: (data, pos) => {
           remoteWrites += 1;

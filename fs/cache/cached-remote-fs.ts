@@ -440,6 +440,7 @@ class CachingRemoteFs implements CachedRemoteFs {
     return Object.freeze({
       path: file.path,
       read: (position: number, length: number) => file.read(position, length),
+      readInto: (position: number, target: Buffer) => file.readInto(position, target),
       write: (data: Buffer, position: number) => changed(() => file.write(data, position)),
       ftruncate: (size: number) => changed(() => file.ftruncate(size)),
       fstat: () => file.fstat(),

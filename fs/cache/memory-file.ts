@@ -15,6 +15,10 @@ export function createMemoryFile(path: string, data: Buffer, attr: Attr): Remote
       if (position >= data.length) return Buffer.alloc(0);
       return data.subarray(position, Math.min(data.length, position + length));
     },
+    async readInto(position: number, target: Buffer): Promise<number> {
+      if (position >= data.length) return 0;
+      return data.copy(target, 0, position, Math.min(data.length, position + target.length));
+    },
     write: readOnly,
     ftruncate: readOnly,
     async fstat(): Promise<Attr> {

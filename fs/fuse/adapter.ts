@@ -19,7 +19,7 @@ import type { Attr, StatFs, Vfs } from '../vfs/types.js';
 import { FsError } from '../errors.js';
 import { createAttrMapper, type OwnershipOptions } from './attr-map.js';
 import { toFuseErrno } from './errno.js';
-import { loadFuseNative, type NativeOperations, type NativeStat, type NativeStatfs } from './native.js';
+import { loadFuseNative, type LoadedFuse, type NativeOperations, type NativeStat, type NativeStatfs } from './native.js';
 import { unmountPath } from './mount-table.js';
 
 export interface FuseLog {
@@ -115,7 +115,11 @@ export function libfuseOptionString(options: FuseAdapterOptions): string {
 }
 
 /** Builds the fuse-native operation table over `vfs`. Exported for tests that drive it without a kernel. */
-export function createFuseOperations(vfs: Vfs, options: FuseAdapterOptions): Partial<NativeOperations> {
+export function createFuseOperations(
+  vfs: Vfs,
+  options: FuseAdapterOptions,
+  native: Pick<LoadedFuse, 'writeBufferOwned'> = { writeBufferOwned: false },
+): Partial<NativeOperations> {
   const mapper = createAttrMapper(options.ownership);
   const log = options.log;
   const onUnexpected = (err: unknown) => {
@@ -183,16 +187,19 @@ export function createFuseOperations(vfs: Vfs, options: FuseAdapterOptions): Par
       }));
     },
     read(_path, fd, buf, len, pos, cb) {
-      vfs.read(toVfsHandle(fd), pos, len).then((data) => {
+      // readTransient's bytes are valid for this turn of the event loop only: they are copied at once, here
+      // (stock fuse-native hands us the kernel's buffer) or by the patched fuse-native on process.nextTick
+      // (`buf` is null; fs/fuse/native.ts), before any I/O callback could reuse them.
+      vfs.readTransient(toVfsHandle(fd), pos, len).then((data) => {
         const n = Math.min(data.length, len);
-        data.copy(buf, 0, 0, n);
-        cb(n);
+        if (buf) data.copy(buf, 0, 0, n);
+        cb(n, data);
       }, (err: unknown) => cb(fail(err)));
     },
     write(_path, fd, buf, len, pos, cb) {
-      // `buf` is the kernel's request buffer, released as soon as we answer: the VFS may keep the data for
-      // write-behind, so it gets its own copy.
-      const data = Buffer.from(buf.subarray(0, len));
+      // Stock fuse-native's `buf` is the kernel's request buffer, released as soon as we answer: the VFS may
+      // keep the data for write-behind, so it gets its own copy. The patched fuse-native already made one.
+      const data = native.writeBufferOwned ? buf.subarray(0, len) : Buffer.from(buf.subarray(0, len));
       vfs.write(toVfsHandle(fd), data, pos).then((n) => cb(n), (err: unknown) => cb(fail(err)));
     },
     flush(_path, fd, cb) {
@@ -268,7 +275,7 @@ export async function mountVfs(vfs: Vfs, options: FuseAdapterOptions): Promise<F
   // its reason). flush/fsync/release may legitimately take long (uploading buffered writes at a slow link);
   // the VFS bounds them by progress, not by wall time, so fuse-native must not cut them short.
   const timeoutMs = opts.opTimeoutMs * 2 + 30_000;
-  const fuse = new native.Fuse(opts.mountpoint, createFuseOperations(vfs, opts), {
+  const fuse = new native.Fuse(opts.mountpoint, createFuseOperations(vfs, opts, native), {
     timeout: { default: timeoutMs, flush: false, fsync: false, release: false, write: false },
     fsname: libfuseOptionString(opts),
     subtype: 'devmount',

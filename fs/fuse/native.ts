@@ -50,9 +50,15 @@ export interface NativeOperations {
   readlink(path: string, cb: CbWith<string>): void;
   open(path: string, flags: number, cb: CbWith<number>): void;
   create(path: string, mode: number, cb: CbWith<number>): void;
-  /** cb(bytesRead) or cb(-errno). */
-  read(path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb): void;
-  /** cb(bytesWritten) or cb(-errno). */
+  /**
+   * cb(bytesRead, data) or cb(-errno). Stock fuse-native passes the kernel's buffer in `buf` to fill; the patched
+   * copy (LoadedFuse.readTakesData) passes null and copies `data` into the kernel's buffer itself.
+   */
+  read(path: string, fd: number, buf: Buffer | null, len: number, pos: number, cb: (code: number, data?: Buffer) => void): void;
+  /**
+   * cb(bytesWritten) or cb(-errno). Stock fuse-native's `buf` is the kernel's request, gone once we answer; the
+   * patched copy's is ours to keep (LoadedFuse.writeBufferOwned).
+   */
   write(path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb): void;
   flush(path: string, fd: number, cb: Cb): void;
   fsync(path: string, datasync: number, fd: number, cb: Cb): void;
@@ -84,7 +90,10 @@ export interface NativeFuse {
   mount(cb: (err: Error | null) => void): void;
 }
 
-export type NativeFuseConstructor = new (mnt: string, ops: Partial<NativeOperations>, opts: NativeFuseOptions) => NativeFuse;
+export type NativeFuseConstructor = (new (mnt: string, ops: Partial<NativeOperations>, opts: NativeFuseOptions) => NativeFuse) & {
+  /** Set by scripts/patch-fuse-native.mjs on its copy: the patches it carries. */
+  readonly devmountPatches?: readonly string[];
+};
 
 export interface NativeBinding {
   fuse_native_unmount(mnt: string, thread: Buffer): void;
@@ -98,6 +107,10 @@ export interface LoadedFuse {
    * builds at install time; false for stock fuse-native 2.2.6, which passes the access time twice.
    */
   readonly utimensPassesMtime: boolean;
+  /** read answers with cb(n, data) and C copies the bytes: no external Buffer per read (patch "read-data"). */
+  readonly readTakesData: boolean;
+  /** write's `buf` is a copy JavaScript owns (patch "write-copy"). */
+  readonly writeBufferOwned: boolean;
 }
 
 /** Where scripts/patch-fuse-native.mjs puts its build, relative to the stock package's node_modules. */
@@ -125,7 +138,15 @@ function tryLoad(main: string, optional: boolean): LoadedFuse | undefined {
     // The same .node file fuse-native loaded: require's module cache returns the very same binding object.
     const nodeGypBuild = requireHere('node-gyp-build') as (dir: string) => NativeBinding;
     const binding = nodeGypBuild(dirname(main));
-    return Object.freeze({ Fuse, binding, utimensPassesMtime: optional });
+    // A copy built by an older devmount carries only the utimens fix and no list.
+    const patches = new Set(Fuse.devmountPatches ?? (optional ? ['utimens-mtime'] : []));
+    return Object.freeze({
+      Fuse,
+      binding,
+      utimensPassesMtime: patches.has('utimens-mtime'),
+      readTakesData: patches.has('read-data'),
+      writeBufferOwned: patches.has('write-copy'),
+    });
   } catch (err) {
     if (!optional) throw err;
     return undefined; // no patched build (no compiler at install time): the stock package is the fallback

@@ -22,6 +22,11 @@ export interface RemoteFile {
   readonly path: string;
   /** Reads up to `length` bytes; a short result only at end of file. Large lengths are pipelined. */
   read(position: number, length: number): Promise<Buffer>;
+  /**
+   * Fills `target` from `position` and resolves to the number of bytes read: fewer than target.length only at
+   * end of file. The caller owns `target` (read-ahead reuses its buffers); it is not touched once this settles.
+   */
+  readInto(position: number, target: Buffer): Promise<number>;
   /** Resolves only when the server has acknowledged every byte (replayed after a reconnect if needed). */
   write(data: Buffer, position: number): Promise<void>;
   fstat(): Promise<Attr>;

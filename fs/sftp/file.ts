@@ -80,11 +80,22 @@ export class SftpFile implements RemoteFile {
     const refused = this.refusal('read', SFTP_OPEN.READ);
     if (refused) throw refused;
     if (length <= 0) return Buffer.alloc(0);
+    const out = Buffer.allocUnsafe(length);
+    const got = await this.readInto(position, out);
+    return got === length ? out : out.subarray(0, got);
+  }
+
+  async readInto(position: number, target: Buffer): Promise<number> {
+    const refused = this.refusal('read', SFTP_OPEN.READ);
+    if (refused) throw refused;
+    const length = target.length;
+    if (length <= 0) return 0;
     const chunk = this.readChunk;
     const count = Math.ceil(length / chunk);
-    // Every chunk lands in place in one buffer: no Buffer.concat (a second copy of every byte, and garbage the
-    // collector had to sweep: measured for issue 6, a third of the daemon's time went to GC at 0 ms RTT).
-    const out = Buffer.allocUnsafe(length);
+    // Every chunk lands in place in the caller's buffer: no Buffer.concat (a second copy of every byte, and
+    // garbage the collector had to sweep: measured for issue 6, a third of the daemon's time went to GC at 0 ms
+    // RTT); read-ahead hands in buffers it reuses (fs/vfs/buffer-pool.ts).
+    const out = target;
     let firstShort = Infinity; // index of the first chunk that hit end of file: nothing after it is needed
     let endOfData = length;
     await forEachWindowed(count, this.options.chunksInFlight, async (i) => {
@@ -105,7 +116,7 @@ export class SftpFile implements RemoteFile {
     });
     // A short chunk is end of file (readFully never stops early otherwise), so the result ends there; a
     // failed chunk rejected above — an error is never reported as a short read (sshfs#224).
-    return endOfData === length ? out : out.subarray(0, endOfData);
+    return endOfData;
   }
 
   write(data: Buffer, position: number): Promise<void> {

@@ -10,16 +10,26 @@
  * needs it, and then that read rejects with the error — never a short read (sshfs#224: a read error
  * reported as EOF makes silently truncated copies).
  *
+ * Segments read into buffers from a pool shared by all handles (buffer-pool.ts) and go back to it when dropped.
+ * So a segment's bytes are copied out for `owned` reads; a `transient` read (Vfs.readTransient, the FUSE path)
+ * may get a view, valid for this turn of the event loop (the pool takes buffers back on setImmediate). A segment
+ * that failed keeps its buffer out of the pool: a request abandoned at op_timeout could still be answered into it.
+ *
  * State (single JS thread, changed only synchronously): `segments` ascending and contiguous; `streamEnd`
  * the furthest byte the application has read; `eofAt` where a segment came back short.
  */
 import type { RemoteFile } from '../remote/types.js';
+import type { BufferPool } from './buffer-pool.js';
 
-type SegmentResult = { readonly data: Buffer } | { readonly error: unknown };
+/** `owned`: the caller may keep the bytes. `transient`: valid until this turn of the event loop ends. */
+export type BufferLifetime = 'owned' | 'transient';
+
+type SegmentResult = { readonly bytes: number } | { readonly error: unknown };
 
 interface Segment {
   readonly start: number;
   readonly length: number;
+  readonly buffer: Buffer;
   readonly result: Promise<SegmentResult>;
 }
 
@@ -46,17 +56,19 @@ export class ReadAhead {
   constructor(
     private readonly file: RemoteFile,
     private readonly options: ReadAheadOptions,
+    private readonly buffers: BufferPool,
   ) {
     this.window = options.minBytes;
   }
 
-  /** Drops prefetched bytes (after a write or truncate through any handle of the file). */
+  /** Drops prefetched bytes (after a write or truncate through any handle of the file, and at release). */
   invalidate(): void {
+    this.release(this.segments);
     this.segments = [];
     this.eofAt = Number.POSITIVE_INFINITY;
   }
 
-  async read(position: number, length: number): Promise<Buffer> {
+  async read(position: number, length: number, lifetime: BufferLifetime = 'owned'): Promise<Buffer> {
     const end = position + length;
     if (!this.isNear(position)) {
       this.invalidate();
@@ -76,11 +88,27 @@ export class ReadAhead {
     if (this.run > 1) this.window = Math.min(this.options.maxBytes, this.window * 2);
     // Keep a little behind the stream for reads that arrive late, drop the rest.
     const keepFrom = this.streamEnd - Math.max(this.window, NEAR_BYTES);
-    this.segments = this.segments.filter((s) => s.start + s.length > keepFrom);
+    this.keepWhere((s) => s.start + s.length > keepFrom);
     const first = this.run === 1;
     this.extend(position, first ? Math.max(end, position + this.options.minBytes) : Math.max(end, this.streamEnd + this.window), first);
     if (!this.covers(position)) return this.file.read(position, length);
-    return this.gather(position, end);
+    return this.gather(position, end, lifetime);
+  }
+
+  /** Keeps the segments `keep` accepts; the others' buffers go back to the pool once their reads have settled. */
+  private keepWhere(keep: (segment: Segment) => boolean): void {
+    const dropped = this.segments.filter((s) => !keep(s));
+    if (dropped.length === 0) return;
+    this.segments = this.segments.filter(keep);
+    this.release(dropped);
+  }
+
+  private release(segments: readonly Segment[]): void {
+    for (const segment of segments) {
+      void segment.result.then((outcome) => {
+        if ('bytes' in outcome) this.buffers.give(segment.buffer);
+      });
+    }
   }
 
   private isNear(position: number): boolean {
@@ -102,19 +130,20 @@ export class ReadAhead {
     while (at < until && at < this.eofAt) {
       const start = at;
       const length = single ? until - start : segmentBytes;
-      const result: Promise<SegmentResult> = this.file.read(start, length).then(
-        (data) => {
-          this.prefetchedBytes += data.length;
-          return { data };
+      const buffer = this.buffers.take(length);
+      const result: Promise<SegmentResult> = this.file.readInto(start, buffer).then(
+        (bytes) => {
+          this.prefetchedBytes += bytes;
+          return { bytes };
         },
         (error: unknown) => ({ error }),
       );
-      this.segments.push({ start, length, result });
+      this.segments.push({ start, length, buffer, result });
       at += length;
     }
   }
 
-  private async gather(position: number, end: number): Promise<Buffer> {
+  private async gather(position: number, end: number, lifetime: BufferLifetime): Promise<Buffer> {
     const pieces: Buffer[] = [];
     let cursor = position;
     for (const segment of [...this.segments]) {
@@ -127,15 +156,16 @@ export class ReadAhead {
       }
       const from = cursor - segment.start;
       const to = Math.min(end, segment.start + segment.length) - segment.start;
-      if (from < outcome.data.length) pieces.push(outcome.data.subarray(from, Math.min(to, outcome.data.length)));
+      if (from < outcome.bytes) pieces.push(segment.buffer.subarray(from, Math.min(to, outcome.bytes)));
       cursor = segment.start + to;
-      if (outcome.data.length < segment.length) {
+      if (outcome.bytes < segment.length) {
         // Short segment: end of file. Later segments were requested past the end; drop them.
-        this.eofAt = segment.start + outcome.data.length;
-        this.segments = this.segments.filter((s) => s.start <= segment.start);
+        this.eofAt = segment.start + outcome.bytes;
+        this.keepWhere((s) => s.start <= segment.start);
         break;
       }
     }
-    return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
+    // One piece may be lent out as it is for this turn; anything else is a copy the caller owns.
+    return lifetime === 'transient' && pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
   }
 }

@@ -72,6 +72,12 @@ export interface Vfs {
   open(path: string, flags: OpenFlags): Promise<number>;
   create(path: string, mode: number, flags?: OpenFlags): Promise<number>;
   read(fh: number, position: number, length: number): Promise<Buffer>;
+  /**
+   * Like read, but the bytes may be a view into read-ahead memory that is reused once this turn of the event
+   * loop is over: copy them before yielding to I/O (the FUSE adapter does; fuse-native copies on nextTick).
+   * Saves one allocation and copy per read on the sequential-read path (issue 6).
+   */
+  readTransient(fh: number, position: number, length: number): Promise<Buffer>;
   /** Returns the number of bytes accepted (always data.length unless it fails). Data may be buffered: errors surface at flush/fsync/release. */
   write(fh: number, data: Buffer, position: number): Promise<number>;
   flush(fh: number): Promise<void>;

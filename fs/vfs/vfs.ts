@@ -18,7 +18,8 @@ import { ChangeEmitter } from './change-emitter.js';
 import { DirtyBudget } from './dirty-budget.js';
 import { HandleTable } from './handle-table.js';
 import { resolveVfsOptions, type VfsOptions, type VfsOverrides } from './options.js';
-import { ReadAhead } from './read-ahead.js';
+import { BufferPool } from './buffer-pool.js';
+import { ReadAhead, type BufferLifetime } from './read-ahead.js';
 import type { Attr, ChangeKind, ChangeListener, ConnectionState, DirEntry, OpenFlags, StatFs, Vfs, VfsStats } from './types.js';
 import { WriteBehind } from './write-behind.js';
 
@@ -77,6 +78,8 @@ class RemoteVfs implements Vfs {
   private readonly counters = { reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0, flushes: 0, writeErrors: 0 };
   /** Bytes prefetched and SFTP writes issued by handles already released (live handles are added in stats()). */
   private retired = { prefetchedBytes: 0, remoteWrites: 0 };
+  /** Read-ahead buffers, reused across handles; idle ones bounded by one handle's read-ahead window. */
+  private readonly readBuffers: BufferPool;
 
   constructor(
     private readonly remote: CachedRemoteFs,
@@ -84,6 +87,7 @@ class RemoteVfs implements Vfs {
   ) {
     this.base = remote.inner as VfsRemote;
     this.budget = new DirtyBudget(options.maxDirtyBytesTotal);
+    this.readBuffers = new BufferPool(options.readAheadMaxBytes);
     // Changes the cache notices on the server (a fresh reply contradicting an old one) go to our listeners too.
     this.stopForwarding = remote.onChange((event) => this.changes.emit(event));
   }
@@ -136,7 +140,15 @@ class RemoteVfs implements Vfs {
     return fh;
   }
 
-  async read(fh: number, position: number, length: number): Promise<Buffer> {
+  read(fh: number, position: number, length: number): Promise<Buffer> {
+    return this.readVia(fh, position, length, 'owned');
+  }
+
+  readTransient(fh: number, position: number, length: number): Promise<Buffer> {
+    return this.readVia(fh, position, length, 'transient');
+  }
+
+  private async readVia(fh: number, position: number, length: number, lifetime: BufferLifetime): Promise<Buffer> {
     const handle = this.handles.get(fh);
     // Reads see unflushed writes, through this handle or another one on the same file.
     await this.settleRange(handle.path, position, position + length);
@@ -146,7 +158,7 @@ class RemoteVfs implements Vfs {
       });
     }
     if (handle.reopening) await handle.reopening;
-    const data = await handle.reader.read(position, length);
+    const data = await handle.reader.read(position, length, lifetime);
     this.counters.reads += 1;
     this.counters.bytesRead += data.length;
     return data;
@@ -342,6 +354,10 @@ class RemoteVfs implements Vfs {
 
   // ---- internals -------------------------------------------------------------------------------------
 
+  private newReader(file: RemoteFile): ReadAhead {
+    return new ReadAhead(file, { minBytes: this.options.readAheadMinBytes, maxBytes: this.options.readAheadMaxBytes }, this.readBuffers);
+  }
+
   private register(path: string, flags: number, file: RemoteFile): number {
     const handle: OpenHandle = {
       path,
@@ -352,7 +368,7 @@ class RemoteVfs implements Vfs {
       writer: writable(flags)
         ? new WriteBehind(file, { blockBytes: this.options.writeBlockBytes, maxDirtyBytes: this.options.maxDirtyBytesPerHandle, idleFlushMs: this.options.writeIdleFlushMs }, this.budget)
         : null,
-      reader: new ReadAhead(file, { minBytes: this.options.readAheadMinBytes, maxBytes: this.options.readAheadMaxBytes }),
+      reader: this.newReader(file),
       changed: (flags & constants.O_TRUNC) !== 0,
     };
     let set = this.byPath.get(path);
@@ -365,6 +381,7 @@ class RemoteVfs implements Vfs {
   }
 
   private unregister(handle: OpenHandle): void {
+    handle.reader.invalidate(); // its buffers go back to the pool
     this.retired.prefetchedBytes += handle.reader.prefetchedBytes;
     this.retired.remoteWrites += handle.writer?.remoteWrites ?? 0;
     const set = this.byPath.get(handle.path);
@@ -424,9 +441,10 @@ class RemoteVfs implements Vfs {
     handle.stale = false;
     const fresh = await this.remote.open(handle.path, handle.flags & ~(constants.O_CREAT | constants.O_EXCL | constants.O_TRUNC));
     const old = handle.file;
+    handle.reader.invalidate();
     this.retired.prefetchedBytes += handle.reader.prefetchedBytes;
     handle.file = fresh;
-    handle.reader = new ReadAhead(fresh, { minBytes: this.options.readAheadMinBytes, maxBytes: this.options.readAheadMaxBytes });
+    handle.reader = this.newReader(fresh);
     await old.close();
   }
 

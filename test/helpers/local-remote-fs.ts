@@ -59,19 +59,24 @@ export function createLocalRemoteFs(root: string): LocalRemoteFs {
     if (hold) await hold;
   }
 
+  async function readFully(handle: FileHandle, target: Buffer, position: number): Promise<number> {
+    let got = 0;
+    while (got < target.length) {
+      const { bytesRead } = await handle.read(target, got, target.length - got, position + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return got;
+  }
+
   function wrapFile(path: string, handle: FileHandle): RemoteFile {
     return {
       path,
       read: (position, length) => call('file.read', path, async () => {
         const buf = Buffer.alloc(length);
-        let got = 0;
-        while (got < length) {
-          const { bytesRead } = await handle.read(buf, got, length - got, position + got);
-          if (bytesRead === 0) break;
-          got += bytesRead;
-        }
-        return buf.subarray(0, got);
+        return buf.subarray(0, await readFully(handle, buf, position));
       }),
+      readInto: (position, target) => call('file.read', path, () => readFully(handle, target, position)),
       write: (data, position) => call('file.write', path, async () => {
         if (writeFailure) throw new FsError(writeFailure, 'injected write failure', path);
         await handle.write(data, 0, data.length, position);
