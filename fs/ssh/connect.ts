@@ -11,6 +11,7 @@ import { authFailureMessage, createAuthHandler, newAuthReport, newSecretMemory, 
 import { classifyConnectError } from './classify.js';
 import { Deadline, pausingPrompter } from './deadline.js';
 import { createHostKeyCheck, hostKeyName } from './host-key.js';
+import { assembleSftpReplies } from './sftp-reply-assembler.js';
 import { knownKeyTypes, loadKnownHosts } from './known-hosts.js';
 import { openTcp, openThroughJump } from './transport.js';
 import { ConnectError, type Connector, type ExecResult, type Prompter, type ResolvedSshOptions, type SshConnection } from './types.js';
@@ -201,6 +202,7 @@ async function connectWithSftp(options: ResolvedSshOptions, memoryFor: MemoryFor
     client.end();
     throw err;
   }
+  assembleSftpReplies(sftp); // one reusable buffer for split READ replies instead of one Buffer each (issue 6)
   const internal = sftp as unknown as { _maxReadLen?: number; _maxWriteLen?: number };
   const limits = Object.freeze({
     maxReadLength: internal._maxReadLen && internal._maxReadLen > 0 ? internal._maxReadLen : DEFAULT_LIMIT,
