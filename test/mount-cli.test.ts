@@ -164,6 +164,8 @@ describe('status and refresh', () => {
     expect(mine?.remote).toBe(`127.0.0.1:${sshd.root}`);
     expect(mine?.state).toBe('connected');
     expect(processAlive(mine?.pid ?? -1)).toBe(true);
+    // The daemon runs with the GC setting cli/daemon.ts gives it (issue 6: less CPU per large read).
+    expect((await readFile(`/proc/${mine?.pid}/cmdline`, 'utf8')).split('\0')).toContain('--single-threaded-gc');
     expect(mine?.uptimeSeconds).toBeGreaterThanOrEqual(0);
     expect(Object.keys(mine?.cache ?? {}).length).toBeGreaterThan(0);
     const table = await cli.run(['status']);
