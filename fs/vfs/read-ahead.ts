@@ -10,8 +10,8 @@
  * needs it, and then that read rejects with the error — never a short read (sshfs#224: a read error
  * reported as EOF makes silently truncated copies).
  *
- * Segments read into buffers from a pool shared by all handles (buffer-pool.ts) and go back to it when dropped.
- * So a segment's bytes are copied out for `owned` reads; a `transient` read (Vfs.readTransient, the FUSE path)
+ * Segments read into buffers from a pool shared by all handles (buffer-pool.ts) and go back to it when dropped
+ * and no read is still waiting on them (pins). So a segment's bytes are copied out for `owned` reads; a `transient` read (Vfs.readTransient, the FUSE path)
  * may get a view, valid for this turn of the event loop (the pool takes buffers back on setImmediate). A segment
  * that failed keeps its buffer out of the pool: a request abandoned at op_timeout could still be answered into it.
  *
@@ -31,6 +31,10 @@ interface Segment {
   readonly length: number;
   readonly buffer: Buffer;
   readonly result: Promise<SegmentResult>;
+  /** Reads waiting on or copying from this segment: its buffer goes back to the pool only once they are done. */
+  pins: number;
+  /** No longer in `segments`: give the buffer back when the last pin goes. */
+  dropped: boolean;
 }
 
 export interface ReadAheadOptions {
@@ -105,10 +109,21 @@ export class ReadAhead {
 
   private release(segments: readonly Segment[]): void {
     for (const segment of segments) {
-      void segment.result.then((outcome) => {
-        if ('bytes' in outcome) this.buffers.give(segment.buffer);
-      });
+      segment.dropped = true;
+      if (segment.pins === 0) this.recycle(segment);
     }
+  }
+
+  private unpin(segment: Segment): void {
+    segment.pins -= 1;
+    if (segment.pins === 0 && segment.dropped) this.recycle(segment);
+  }
+
+  /** Back to the pool once its read has settled, unless it failed (an abandoned request could still land in it). */
+  private recycle(segment: Segment): void {
+    void segment.result.then((outcome) => {
+      if ('bytes' in outcome) this.buffers.give(segment.buffer);
+    });
   }
 
   private isNear(position: number): boolean {
@@ -138,34 +153,41 @@ export class ReadAhead {
         },
         (error: unknown) => ({ error }),
       );
-      this.segments.push({ start, length, buffer, result });
+      this.segments.push({ start, length, buffer, result, pins: 0, dropped: false });
       at += length;
     }
   }
 
   private async gather(position: number, end: number, lifetime: BufferLifetime): Promise<Buffer> {
-    const pieces: Buffer[] = [];
-    let cursor = position;
-    for (const segment of [...this.segments]) {
-      if (segment.start + segment.length <= cursor) continue;
-      if (segment.start >= end) break;
-      const outcome = await segment.result;
-      if ('error' in outcome) {
-        this.invalidate();
-        throw outcome.error;
+    // Pinned while we wait: a concurrent read far away may drop them meanwhile, and a dropped buffer must not be
+    // refilled before we have copied from it.
+    const needed = this.segments.filter((s) => s.start + s.length > position && s.start < end);
+    for (const segment of needed) segment.pins += 1;
+    try {
+      const pieces: Buffer[] = [];
+      let cursor = position;
+      for (const segment of needed) {
+        const outcome = await segment.result;
+        if ('error' in outcome) {
+          this.invalidate();
+          throw outcome.error;
+        }
+        const from = cursor - segment.start;
+        const to = Math.min(end, segment.start + segment.length) - segment.start;
+        if (from < outcome.bytes) pieces.push(segment.buffer.subarray(from, Math.min(to, outcome.bytes)));
+        cursor = segment.start + to;
+        if (outcome.bytes < segment.length) {
+          // Short segment: end of file. Later segments were requested past the end; drop them.
+          this.eofAt = segment.start + outcome.bytes;
+          this.keepWhere((s) => s.start <= segment.start);
+          break;
+        }
       }
-      const from = cursor - segment.start;
-      const to = Math.min(end, segment.start + segment.length) - segment.start;
-      if (from < outcome.bytes) pieces.push(segment.buffer.subarray(from, Math.min(to, outcome.bytes)));
-      cursor = segment.start + to;
-      if (outcome.bytes < segment.length) {
-        // Short segment: end of file. Later segments were requested past the end; drop them.
-        this.eofAt = segment.start + outcome.bytes;
-        this.keepWhere((s) => s.start <= segment.start);
-        break;
-      }
+      // One piece may be lent out as it is for this turn (the pool takes buffers back on setImmediate, after
+      // the unpin below); anything else is a copy the caller owns.
+      return lifetime === 'transient' && pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
+    } finally {
+      for (const segment of needed) this.unpin(segment);
     }
-    // One piece may be lent out as it is for this turn; anything else is a copy the caller owns.
-    return lifetime === 'transient' && pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
   }
 }
