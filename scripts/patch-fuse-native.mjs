@@ -15,6 +15,9 @@
 // - write-copy: likewise, a write got an external Buffer over the kernel's request that the adapter had to copy
 //   at once (the request is gone when we answer, write-behind keeps the data longer); C now hands JavaScript
 //   its own copy, made in one step.
+// - flush-read-only: the kernel sends FLUSH at every close(2), and each one crossed to JavaScript and back (a
+//   `git status` that reads 10,000 files sent 10,000 of them). A handle opened read-only has nothing to flush:
+//   fs/fuse/adapter.ts marks its number with bit 31 (READ_ONLY_HANDLE), and C answers its FLUSH at once.
 import { execFile } from 'node:child_process';
 import { cp, mkdir, readFile, rm, writeFile, access } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -98,6 +101,19 @@ FUSE_METHOD(readdir,`,
     to: `    this.ops.write(path, fd, buf, len, getDoubleArg(offsetLow, offsetHigh), (res) => {
       return signal(res)
     })`,
+  },
+  {
+    id: 'flush-read-only',
+    file: 'fuse-native.c',
+    from: `FUSE_METHOD_VOID(flush, 2, 0, (const char *path, struct fuse_file_info *info), {
+  l->path = path;
+  l->info = info;
+}, {`,
+    to: `FUSE_METHOD_VOID(flush, 2, 0, (const char *path, struct fuse_file_info *info), {
+  if (info != NULL && (info->fh & 0x80000000UL)) return 0;
+  l->path = path;
+  l->info = info;
+}, {`,
   },
 ];
 /** fs/fuse/native.ts reads this to know which patches the copy it loaded carries. */

@@ -4,12 +4,13 @@
  * synchronous call would block the event loop that answers it.
  */
 import { execFile } from 'node:child_process';
+import { constants as fsConstants } from 'node:fs';
 import { chown, lstat, mkdir, mkdtemp, open, readFile, readdir, rm, stat, writeFile, chmod, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createFuseOperations, libfuseOptionString, mountVfs, toNativeStatfs, type FuseAdapterOptions, type FuseMount } from '../fs/fuse/adapter.js';
+import { createFuseOperations, libfuseOptionString, mountVfs, READ_ONLY_HANDLE, toNativeStatfs, type FuseAdapterOptions, type FuseMount } from '../fs/fuse/adapter.js';
 import { toFuseErrno } from '../fs/fuse/errno.js';
 import { parseMounts } from '../fs/fuse/mount-table.js';
 import { loadFuseNative } from '../fs/fuse/native.js';
@@ -126,6 +127,17 @@ describe('through a real mount', () => {
     expect((await readFile(join(mnt, 'odd.bin'))).equals(data)).toBe(true);
   });
 
+  test('close of a read-only file is answered in C (no FLUSH reaches the VFS); a written one is flushed', async () => {
+    expect(loadFuseNative().flushSkipsReadOnly).toBe(true);
+    await writeFile(join(src, 'flushme.txt'), 'hello');
+    const before = vfs.calls.get('flush') ?? 0;
+    expect(await readFile(join(mnt, 'flushme.txt'), 'utf8')).toBe('hello');
+    expect(vfs.calls.get('flush') ?? 0).toBe(before);
+    await writeFile(join(mnt, 'flushme.txt'), 'changed');
+    expect(vfs.calls.get('flush') ?? 0).toBeGreaterThan(before);
+    expect(await readFile(join(src, 'flushme.txt'), 'utf8')).toBe('changed');
+  });
+
   test('chmod, mkdir and statfs reach the VFS', async () => {
     await chmod(join(mnt, 'mine.txt'), 0o600);
     expect((await stat(join(src, 'mine.txt'))).mode & 0o777).toBe(0o600);
@@ -157,11 +169,16 @@ describe('operation table without a kernel', () => {
     expect(vfs.calls.get('refresh')).toBe(refreshes + 1);
   });
 
-  test('handles travel as VFS handle + 1 (fuse-native ignores a handle of 0)', async () => {
+  test('handles travel as VFS handle + 1 (fuse-native ignores a handle of 0), read-only ones marked with bit 31', async () => {
     const ops = createFuseOperations(vfs, adapterOptions());
     const opened = await call(ops.open, '/mine.txt', 0);
     expect(opened.code).toBe(0);
-    expect(opened.value).toBeGreaterThan(0);
+    expect(opened.value).toBeGreaterThan(READ_ONLY_HANDLE);
+    const writable = await call(ops.open, '/mine.txt', fsConstants.O_RDWR);
+    expect(writable.value).toBeGreaterThan(0);
+    expect(writable.value).toBeLessThan(READ_ONLY_HANDLE);
+    expect((await call(ops.flush, '/mine.txt', opened.value as number)).code).toBe(0); // stock fuse-native still calls it
+    expect((await call(ops.release, '/mine.txt', writable.value as number)).code).toBe(0);
     const buf = Buffer.alloc(5);
     const n = await new Promise<number>((resolve) => ops.read?.('/mine.txt', opened.value as number, buf, 5, 0, resolve));
     expect(n).toBe(5);

@@ -8,7 +8,8 @@
  * - no `big_writes` option: libfuse parses the whole `-o` string fuse-native builds, so the options ride in the
  *   `fsname` value (measured here: 128 KiB writes instead of 4 KiB);
  * - its per-operation timeout (default 15 s, then ETIMEDOUT) is shorter than our op_timeout: set explicitly;
- * - a handle value of 0 is never stored (`if (fd != 0) info->fh = fd`): VFS handle h travels as h + 1;
+ * - a handle value of 0 is never stored (`if (fd != 0) info->fh = fd`): VFS handle h travels as h + 1 (with
+ *   READ_ONLY_HANDLE set for read-only opens);
  * - `create` gets no open flags: see `create` below;
  * - `utimens` hands JS the access time twice in the stock build (fuse-native.c passes l->atime for both):
  *   scripts/patch-fuse-native.mjs builds a fixed copy at install time, which native.ts prefers;
@@ -115,6 +116,15 @@ export function libfuseOptionString(options: FuseAdapterOptions): string {
 }
 
 /** Builds the fuse-native operation table over `vfs`. Exported for tests that drive it without a kernel. */
+/**
+ * Bit 31 of a FUSE file handle marks a handle opened read-only: the patched fuse-native answers its FLUSH
+ * without calling JavaScript (scripts/patch-fuse-native.mjs, "flush-read-only"); there is nothing to flush.
+ * fuse-native hands handles to JavaScript as unsigned 32-bit numbers, so the bit survives the trip.
+ */
+export const READ_ONLY_HANDLE = 0x80000000;
+/** O_ACCMODE (not in Node's fs.constants). */
+const ACCESS_MODE = fsConstants.O_RDONLY | fsConstants.O_WRONLY | fsConstants.O_RDWR;
+
 export function createFuseOperations(
   vfs: Vfs,
   options: FuseAdapterOptions,
@@ -134,8 +144,10 @@ export function createFuseOperations(
   const answer = <T>(cb: (code: number, value?: T) => void, work: Promise<T>): void => {
     work.then((value) => cb(0, value), (err: unknown) => cb(fail(err)));
   };
-  const toVfsHandle = (fd: number): number => fd - 1;
+  const toVfsHandle = (fd: number): number => (fd & ~READ_ONLY_HANDLE) - 1;
   const toFuseHandle = (fh: number): number => fh + 1;
+  const toFuseHandleFor = (flags: number) => (fh: number): number =>
+    (flags & ACCESS_MODE) === fsConstants.O_RDONLY ? ((fh + 1) | READ_ONLY_HANDLE) >>> 0 : fh + 1;
   const dirStat: NativeStat = mapper.toNative({
     mode: S_IFDIR | 0o755, size: 0, uid: 0, gid: 0, nlink: 2, atimeMs: 0, mtimeMs: 0, ctimeMs: 0,
   } satisfies Attr);
@@ -173,7 +185,7 @@ export function createFuseOperations(
       answer(cb, vfs.readlink(path));
     },
     open(path, flags, cb) {
-      answer(cb, vfs.open(path, flags).then(toFuseHandle));
+      answer(cb, vfs.open(path, flags).then(toFuseHandleFor(flags)));
     },
     create(path, mode, cb) {
       // fuse-native passes no flags. The kernel calls create only after a lookup said "no such name", so the

@@ -111,6 +111,8 @@ export interface LoadedFuse {
   readonly readTakesData: boolean;
   /** write's `buf` is a copy JavaScript owns (patch "write-copy"). */
   readonly writeBufferOwned: boolean;
+  /** FLUSH of a handle marked READ_ONLY_HANDLE is answered in C, without calling `flush` (patch "flush-read-only"). */
+  readonly flushSkipsReadOnly: boolean;
 }
 
 /** Where scripts/patch-fuse-native.mjs puts its build, relative to the stock package's node_modules. */
@@ -146,6 +148,7 @@ function tryLoad(main: string, optional: boolean): LoadedFuse | undefined {
       utimensPassesMtime: patches.has('utimens-mtime'),
       readTakesData: patches.has('read-data'),
       writeBufferOwned: patches.has('write-copy'),
+      flushSkipsReadOnly: patches.has('flush-read-only'),
     });
   } catch (err) {
     if (!optional) throw err;
