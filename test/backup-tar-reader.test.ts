@@ -49,4 +49,16 @@ describe('tar reader', () => {
       }
     });
   }
+
+  it('copies only an entry that straddles two chunks; the entries after it stay views of the chunk', async () => {
+    const archive = await tarOf(dir, NAMES, 'gnu');
+    // Cut inside the first entry's data (its header is the first 512 bytes): the rest comes as one big chunk.
+    const reader = new TarReader();
+    const files = [...reader.push(archive.subarray(0, 600)), ...reader.push(archive.subarray(600))];
+    expect(files.map((f) => f.name)).toEqual(NAMES.map((n) => `./${n}`));
+    const [first, ...rest] = files;
+    expect(first?.data.buffer).not.toBe(archive.buffer);
+    // Joining every pending chunk would have copied the whole rest of the stream, and these would point into it.
+    for (const f of rest) expect(f.data.length === 0 || f.data.buffer === archive.buffer, f.name).toBe(true);
+  });
 });

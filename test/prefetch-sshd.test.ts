@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
-import { lstat, mkdir, readFile, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createCachedRemoteFs, type CachedRemoteFs } from '../fs/cache/cached-remote-fs.js';
@@ -217,6 +217,42 @@ for (const variant of [{ name: 'shell (find -printf)', sftpOnly: false }, { name
           expect(stack.counter.calls()).toBe(before);
         }
       } finally {
+        await vfs.close();
+      }
+    });
+
+    test('the tar stream carries the small files the fresh listings name, not a file changed through the mount', async () => {
+      const stack = await openStack(sshd, root, true, { readsBeforeContent: 2 });
+      const vfs = createVfs(stack.fs);
+      const readAll = async (path: string) => {
+        const fh = await vfs.open(path, constants.O_RDONLY);
+        try {
+          return await vfs.read(fh, 0, 1 << 20);
+        } finally {
+          await vfs.release(fh);
+        }
+      };
+      const changed = '/a/b/f3.php';
+      try {
+        await stack.fs.readdir('/');
+        await stack.fs.prefetchIdle();
+        const fh = await vfs.open(changed, constants.O_WRONLY);
+        try {
+          await vfs.write(fh, Buffer.from('NEW'), 0);
+        } finally {
+          await vfs.release(fh);
+        }
+        for (const file of ['/a/b/f28.php', '/a/b/f29.php']) await readAll(file);
+        await stack.fs.prefetchIdle();
+        const stats = stack.fs.prefetchStats();
+        // Every regular file of the tree (other tests add some) is small here; all but the changed one come.
+        const regular = (await readdir(root, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).length;
+        if (variant.sftpOnly) expect(stats.files).toBe(0);
+        else expect(stats.files).toBe(regular - 1);
+        expect((await readAll(changed)).toString()).toBe('NEW');
+        expect((await readAll('/a/b/f4.php')).toString()).toBe('xxxx');
+      } finally {
+        await writeFile(join(root, 'a', 'b', 'f3.php'), 'xxx');
         await vfs.close();
       }
     });

@@ -36,6 +36,12 @@ describe('TreePrimer', () => {
     ]);
   });
 
+  test('names come through unchanged, also those that look special as property keys, and long ones', () => {
+    const names = ['__proto__', 'constructor', '123', '4294967295', '0', 'a-rather-long-file-name-of-a-real-site.min.css', 'fünke ✓.txt'];
+    const primed = run([entry('', 'dir'), entry('d', 'dir'), ...names.map((n) => entry(`d/${n}`))], (p) => p.end([]));
+    expect(primed).toEqual([['d', names], ['', ['d']]]);
+  });
+
   test('an empty directory find could not read is not primed as empty', () => {
     const primed = run(TREE, (p) => p.end([{ path: 'locked', message: 'Permission denied' }]));
     expect(primed.map(([rel]) => rel)).toEqual(['a/b', 'a', '', '-dash']);

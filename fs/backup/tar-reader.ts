@@ -85,22 +85,37 @@ export class TarReader {
   }
 
   private peek(n: number): Buffer {
-    if (this.pending[0]!.length >= n) return this.pending[0]!.subarray(0, n);
-    this.pending = [Buffer.concat(this.pending)];
+    if (this.pending[0]!.length < n) this.joinFirst(n);
     return this.pending[0]!.subarray(0, n);
   }
 
   private take(n: number): Buffer {
     if (n === 0) return Buffer.alloc(0);
-    let first = this.pending[0]!;
-    if (first.length < n) {
-      first = Buffer.concat(this.pending);
-      this.pending = [first];
-    }
+    if (this.pending[0]!.length < n) this.joinFirst(n);
+    const first = this.pending[0]!;
     const out = first.subarray(0, n);
     if (first.length === n) this.pending.shift();
     else this.pending[0] = first.subarray(n);
     this.pendingBytes -= n;
     return out;
+  }
+
+  /**
+   * Makes the first pending buffer hold at least `n` bytes by copying just those bytes out of the chunks they
+   * span; the rest of the last chunk stays a view. Concatenating every pending chunk instead copied the whole
+   * stream about once more (each chunk boundary falls inside an entry), memory the mount's RSS paid for.
+   */
+  private joinFirst(n: number): void {
+    const joined = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const chunk = this.pending[0]!;
+      const used = Math.min(chunk.length, n - filled);
+      chunk.copy(joined, filled, 0, used);
+      filled += used;
+      if (used === chunk.length) this.pending.shift();
+      else this.pending[0] = chunk.subarray(used);
+    }
+    this.pending.unshift(joined);
   }
 }

@@ -16,9 +16,11 @@ import type { Attr, ChangeListener, DirEntry, StatFs } from '../vfs/types.js';
 import { DataCache } from './data-cache.js';
 import { Generations } from './generations.js';
 import { createMemoryFile } from './memory-file.js';
-import { MetadataCache, type AttrLookup, type Listing } from './metadata-cache.js';
+import { MetadataCache, type AttrLookup, type Listing, type ListedFile } from './metadata-cache.js';
 import { resolveCacheOptions, type CacheOptions } from './options.js';
 import { childOf, normalizePath, parentOf } from './paths.js';
+
+export type { ListedFile } from './metadata-cache.js';
 
 export const CACHED_REMOTE_FS: unique symbol = Symbol('devmount.cachedRemoteFs');
 
@@ -40,6 +42,11 @@ export interface CachedRemoteFs extends RemoteFs {
   prime(dir: string, entries: readonly DirEntry[], startedAt: number): void;
   /** True while a listing of `dir` is cached and fresh (lookups of its names then cost no round trip; fs/prefetch). */
   hasFreshListing(dir: string): boolean;
+  /**
+   * Regular files of at most `maxBytes` below `root` that fresh cached listings name, with their listed size
+   * and mtime, paths relative to `root` (fs/prefetch picks the files of one tar stream from them).
+   */
+  listedFiles(root: string, maxBytes: number): ListedFile[];
   /**
    * Stores file contents fetched elsewhere (fs/prefetch: many small files in one tar stream) when the cached
    * attributes still say this size and mtime and no mutation touched the path since `startedAt`.
@@ -314,6 +321,10 @@ class CachingRemoteFs implements CachedRemoteFs {
     return this.meta.freshListing(normalizePath(dir)) !== undefined;
   }
 
+  listedFiles(root: string, maxBytes: number): ListedFile[] {
+    return this.meta.filesWithin(normalizePath(root), maxBytes);
+  }
+
   primeData(rawPath: string, expected: { readonly size: number; readonly mtimeMs: number }, data: Buffer, startedAt: number): boolean {
     const path = normalizePath(rawPath);
     if (!this.storable(path, startedAt)) return false;
@@ -478,6 +489,7 @@ class PassThroughRemoteFs implements CachedRemoteFs {
     // nothing is cached
   }
   hasFreshListing(): boolean { return false; }
+  listedFiles(): ListedFile[] { return []; }
   primeData(): boolean { return false; }
   async close(): Promise<void> { await this.inner.close?.(); }
 }

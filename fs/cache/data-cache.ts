@@ -12,6 +12,19 @@ interface DataEntry {
   readonly mtimeMs: number;
 }
 
+/**
+ * Bytes that may stay cached for minutes must not keep a larger buffer alive: a file cut out of a stream
+ * (a tar entry is a view into a 32 KiB SSH packet, padded to 512-byte blocks, next to its header) would pin
+ * the whole packet, so the cache's byte bound would count about half of the memory it really holds.
+ * Such views are copied once; Buffer.from puts copies under 4 KiB into Node's shared 8 KiB pool (slab
+ * allocation, one ArrayBuffer for many small files), so a view of a pool slab is left as it is.
+ */
+function ownBytes(data: Buffer): Buffer {
+  const backing = data.buffer.byteLength;
+  if (backing <= Buffer.poolSize || backing <= data.length * 2) return data;
+  return Buffer.from(data);
+}
+
 export class DataCache {
   private readonly lru: WeightedLru<string, DataEntry>;
 
@@ -52,7 +65,7 @@ export class DataCache {
 
   set(path: string, attr: Attr, data: Buffer): void {
     if (this.capacityBytes === 0 || data.length !== attr.size || data.length > this.maxFileBytes) return;
-    this.lru.set(path, { data, size: attr.size, mtimeMs: attr.mtimeMs }, Math.max(1, data.length));
+    this.lru.set(path, { data: ownBytes(data), size: attr.size, mtimeMs: attr.mtimeMs }, Math.max(1, data.length));
   }
 
   delete(path: string): void {

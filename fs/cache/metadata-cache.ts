@@ -8,6 +8,7 @@
  */
 import { constants } from 'node:fs';
 import type { Attr, ChangeEvent, DirEntry } from '../vfs/types.js';
+import { ListingAttrs } from './listing-attrs.js';
 import { WeightedLru } from './lru.js';
 import type { CacheOptions } from './options.js';
 import { baseName, childOf, isWithin, parentOf } from './paths.js';
@@ -19,7 +20,7 @@ interface Timed<T> {
 
 /** A cached directory: name → attributes from the listing (null = created here, attributes unknown). */
 export interface Listing {
-  readonly attrs: Map<string, Attr | null>;
+  readonly attrs: ListingAttrs;
   /** Names whose attributes changed through this mount since the listing was read: re-stat them. */
   readonly dirty: Set<string>;
   readonly expires: number;
@@ -33,6 +34,13 @@ interface MetaEntry {
   listing?: Listing;
 }
 
+/** A regular file named by a cached listing, `path` relative to the directory the search started from. */
+export interface ListedFile {
+  readonly path: string;
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
 export type AttrLookup =
   | { readonly kind: 'hit'; readonly attr: Attr }
   | { readonly kind: 'negative' }
@@ -40,6 +48,10 @@ export type AttrLookup =
 
 export function isSymlink(attr: Attr): boolean {
   return (attr.mode & constants.S_IFMT) === constants.S_IFLNK;
+}
+
+function relativeChild(rel: string, name: string): string {
+  return rel === '' ? name : `${rel}/${name}`;
 }
 
 function sameContent(a: Attr, b: Attr): boolean {
@@ -143,7 +155,7 @@ export class MetadataCache {
   storeListing(dir: string, entries: readonly DirEntry[], changedSince: (child: string) => boolean): void {
     const entry = this.entry(dir);
     const previous = entry.listing;
-    const attrs = new Map<string, Attr | null>();
+    const attrs = new ListingAttrs(entries.length);
     const dirty = new Set<string>();
     for (const { name, attr } of entries) {
       attrs.set(name, attr);
@@ -268,6 +280,29 @@ export class MetadataCache {
     return listed ? !isDir(listed) : false;
   }
 
+  /**
+   * Regular files of at most `maxBytes` at any depth below `root`, as far as fresh listings know them (what
+   * `lookupLstat` would answer without a round trip). A subdirectory without a fresh listing is skipped;
+   * symlinks are not followed, as `find -H` does not. Recency is not touched: this is a scan, not a use.
+   */
+  filesWithin(root: string, maxBytes: number): ListedFile[] {
+    const now = this.options.now();
+    const files: ListedFile[] = [];
+    // Each directory is pushed once, by its parent's listing, so the loop ends after every listed directory.
+    const dirs: Array<{ readonly path: string; readonly rel: string }> = [{ path: root, rel: '' }];
+    for (let dir = dirs.pop(); dir; dir = dirs.pop()) {
+      const listing = this.lru.peek(dir.path)?.listing;
+      if (!listing || listing.expires <= now) continue;
+      listing.attrs.forEachKnown((name, mode, size, mtimeMs) => {
+        if (listing.dirty.has(name)) return;
+        const type = mode & constants.S_IFMT;
+        if (type === constants.S_IFDIR) dirs.push({ path: childOf(dir.path, name), rel: relativeChild(dir.rel, name) });
+        else if (type === constants.S_IFREG && size <= maxBytes) files.push({ path: relativeChild(dir.rel, name), size, mtimeMs });
+      });
+    }
+    return files;
+  }
+
   keysWithin(root: string): string[] {
     return [...this.lru.keys()].filter((key) => isWithin(key, root));
   }
@@ -297,7 +332,7 @@ export class MetadataCache {
     listing.dirty.delete(name);
   }
 
-  private emitListingDiff(dir: string, before: Listing, after: Map<string, Attr | null>): void {
+  private emitListingDiff(dir: string, before: Listing, after: ListingAttrs): void {
     for (const [name, attr] of after) {
       const path = childOf(dir, name);
       if (!before.attrs.has(name)) {

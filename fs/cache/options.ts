@@ -17,7 +17,13 @@ export interface CacheOptions {
   readonly linkTimeoutMs: number;
   /** Bound on cached metadata: one per path plus one per name in a cached listing. */
   readonly maxEntries: number;
-  /** Bound on cached file contents, in bytes (LRU); 0 turns the data cache off. */
+  /**
+   * Bound on cached file contents, in bytes (LRU); 0 turns the data cache off. The default, 32 MiB, holds a
+   * whole small-file tar stream (fs/prefetch maxContentBytes, 12 MiB) with room to spare, and keeps a long
+   * session inside issue 6's RSS goal (≤ 200 MB): measured, 1 KiB files cost about 1.4 times their bytes
+   * (pool slabs, one Buffer view and LRU entry each), so 64 MiB of them were ~90 MB on top of an idle
+   * daemon's ~70 MB and a full metadata cache's ~40 MB (maxEntries names, ~200 bytes each): the whole budget.
+   */
   readonly dataCacheBytes: number;
   /** Files up to this size opened read-only are read whole once and then served from memory. */
   readonly smallFileBytes: number;
@@ -38,7 +44,7 @@ export const CACHE_DEFAULTS: CacheOptions = Object.freeze({
   negativeTimeoutMs: 20_000,
   linkTimeoutMs: 20_000,
   maxEntries: 200_000,
-  dataCacheBytes: 64 * 1024 * 1024,
+  dataCacheBytes: 32 * 1024 * 1024,
   smallFileBytes: 256 * 1024,
   autoCache: false,
   now: () => performance.now(),

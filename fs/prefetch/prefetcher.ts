@@ -16,7 +16,7 @@
  * State (single JS thread): `jobs` running now; `completeRoots` (root → when its complete listing ended);
  * `tooBig` (roots whose listing stopped at the entry cap).
  */
-import type { CachedRemoteFs } from '../cache/cached-remote-fs.js';
+import type { CachedRemoteFs, ListedFile } from '../cache/cached-remote-fs.js';
 import { childOf, isWithin, parentOf, selfAndAncestors } from '../cache/paths.js';
 import { runFindListing } from '../bulk/find-listing.js';
 import { WorkQueue, type RemoteShell, type TreeEntry } from '../bulk/index.js';
@@ -57,12 +57,17 @@ class Truncated extends Error {}
 /** Thrown out of onEntry to stop find mid-stream (runFindListing then closes the channel). */
 const TRUNCATED = new Truncated('prefetch entry cap reached');
 
-/** A subtree listed completely with find: when, and its small files (for one tar stream, small-files.ts). */
+/**
+ * A subtree listed completely: when, and whether its small files come in one tar stream (small-files.ts):
+ * 'pending' (listed with find, counting reads), the stream once started, or 'none'. Which files the stream
+ * carries is read from the cache's listings when it starts, not kept from the find output: a copy of every
+ * small file's entry would cost as much memory again as the listings themselves, for as long as the subtree
+ * stays listed, and only the files still listed fresh could be stored by the stream anyway (primeData).
+ */
 interface ListedRoot {
   readonly listedAt: number;
-  small: TreeEntry[] | null;
   reads: number;
-  fetch: SmallFileFetch | null;
+  content: 'pending' | 'none' | SmallFileFetch;
 }
 
 interface Job {
@@ -87,17 +92,18 @@ function absoluteOf(root: string, rel: string): string {
  * Path order starting at the file being read, then wrapping around: readers that walk a tree (git's index is
  * sorted by path, `cat dir/*`, grep -r) go on from where they are, so the stream brings next what they read next.
  */
-function inReadingOrder(files: TreeEntry[], fromRel: string, maxBytes: number): TreeEntry[] {
+function inReadingOrder(files: ListedFile[], fromRel: string, maxBytes: number): TreeEntry[] {
   const sorted = files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const start = Math.max(0, sorted.findIndex((f) => f.path >= fromRel));
   // The byte budget is spent in reading order, so the files read next are the ones that fit.
   const chosen: TreeEntry[] = [];
   let bytes = 0;
   for (let i = 0; i < sorted.length; i++) {
-    const file = sorted[(start + i) % sorted.length] as TreeEntry;
-    if (bytes + file.size > maxBytes) break;
-    chosen.push(file);
-    bytes += file.size;
+    const { path, size, mtimeMs } = sorted[(start + i) % sorted.length] as ListedFile;
+    if (bytes + size > maxBytes) break;
+    // The tar stream needs path, size and mtime; owner and mode are not compared (fetchWithTar).
+    chosen.push({ path, type: 'file', mode: 0, size, mtimeMs, uid: 0, gid: 0 });
+    bytes += size;
   }
   return chosen;
 }
@@ -161,15 +167,18 @@ export class Prefetcher {
     }
     if (!found) return;
     const { root, listed } = found;
-    if (!listed.fetch) {
-      if (!listed.small) return;
+    if (listed.content === 'none') return;
+    if (listed.content === 'pending') {
       listed.reads += 1;
       if (listed.reads < this.options.readsBeforeContent) return;
-      const files = inReadingOrder(listed.small, path.slice(root === '/' ? 1 : root.length + 1), this.options.maxContentBytes);
-      listed.small = null;
-      const fetch = new SmallFileFetch(this.cache, this.shell.shell, root, serverPathOf(this.shell.serverRoot, root), files,
-        new Set(files.map((f) => absoluteOf(root, f.path))));
-      listed.fetch = fetch;
+      const perFile = Math.min(this.cache.options.smallFileBytes, Math.floor(this.cache.options.dataCacheBytes / 8));
+      const files = inReadingOrder(this.cache.listedFiles(root, perFile), path.slice(root === '/' ? 1 : root.length + 1), this.options.maxContentBytes);
+      if (files.length === 0) {
+        listed.content = 'none';
+        return;
+      }
+      const fetch = new SmallFileFetch(this.cache, this.shell.shell, root, serverPathOf(this.shell.serverRoot, root), files);
+      listed.content = fetch;
       this.fetches.add(fetch);
       fetch.done.then(
         () => this.log?.debug({ root, files: fetch.files, bytes: fetch.bytes }, 'prefetched small files'),
@@ -180,7 +189,7 @@ export class Prefetcher {
         this.fetches.delete(fetch);
       });
     }
-    await listed.fetch.waitFor(path, this.options.waitMs);
+    await listed.content.waitFor(path, this.options.waitMs);
   }
 
   /** Resolves when no listing is running (tests; a clean close). */
@@ -253,10 +262,11 @@ export class Prefetcher {
     const startedAt = this.cache.generation();
     const began = this.options.now();
     try {
-      const small: TreeEntry[] = [];
-      const complete = (this.shell && (await this.runFind(job, this.shell, startedAt, small))) ?? (await this.runWalk(job));
+      const found = this.shell ? await this.runFind(job, this.shell, startedAt) : null;
+      const complete = found ?? (await this.runWalk(job));
       if (complete) {
-        this.completeRoots.set(job.root, { listedAt: this.options.now(), small: small.length > 0 ? small : null, reads: 0, fetch: null });
+        // Only a find listing proves the server has a shell with the tools for a tar stream.
+        this.completeRoots.set(job.root, { listedAt: this.options.now(), reads: 0, content: found === true ? 'pending' : 'none' });
         this.tooBig.delete(job.root);
       } else {
         this.counters.truncatedJobs += 1;
@@ -274,9 +284,8 @@ export class Prefetcher {
    * One exec round trip. Resolves true (complete), false (stopped at the cap), or null when the server
    * cannot run it (no shell, ForceCommand internal-sftp, no GNU find): the caller walks with READDIR.
    */
-  private async runFind(job: Job, shell: PrefetchShell, startedAt: number, small: TreeEntry[]): Promise<boolean | null> {
+  private async runFind(job: Job, shell: PrefetchShell, startedAt: number): Promise<boolean | null> {
     let entries = 0;
-    const perFile = Math.min(this.cache.options.smallFileBytes, Math.floor(this.cache.options.dataCacheBytes / 8));
     const primer = new TreePrimer((rel, list) => {
       const dir = absoluteOf(job.root, rel);
       this.cache.prime(dir, list, startedAt);
@@ -287,7 +296,6 @@ export class Prefetcher {
         entries += 1;
         if (entries > this.options.maxEntriesPerJob) throw TRUNCATED;
         primer.push(entry);
-        if (entry.type === 'file' && entry.size <= perFile) small.push(entry);
       });
       this.counters.entries += result.entries;
       if (result.entries === 0) {

@@ -5,7 +5,7 @@
  * mutations keep the cache's own invalidation rules.
  */
 import { constants } from 'node:fs';
-import { CACHED_REMOTE_FS, type CachedRemoteFs } from '../cache/cached-remote-fs.js';
+import { CACHED_REMOTE_FS, type CachedRemoteFs, type ListedFile } from '../cache/cached-remote-fs.js';
 import { normalizePath, parentOf } from '../cache/paths.js';
 import type { RemoteFile, SetAttr } from '../remote/types.js';
 import type { Attr, ChangeListener, DirEntry, StatFs } from '../vfs/types.js';
@@ -79,6 +79,7 @@ class PrefetchingCache implements PrefetchingRemoteFs {
   generation(): number { return this.cache.generation(); }
   prime(dir: string, entries: readonly DirEntry[], startedAt: number): void { this.cache.prime(dir, entries, startedAt); }
   hasFreshListing(dir: string): boolean { return this.cache.hasFreshListing(dir); }
+  listedFiles(root: string, maxBytes: number): ListedFile[] { return this.cache.listedFiles(root, maxBytes); }
   primeData(path: string, expected: { readonly size: number; readonly mtimeMs: number }, data: Buffer, startedAt: number): boolean {
     return this.cache.primeData(path, expected, data, startedAt);
   }

@@ -8,11 +8,16 @@
 import { fetchWithTar } from '../backup/tar-fetch.js';
 import type { RemoteShell, TreeEntry } from '../bulk/index.js';
 import type { CachedRemoteFs } from '../cache/cached-remote-fs.js';
-import { childOf } from '../cache/paths.js';
+import { childOf, isWithin } from '../cache/paths.js';
 
 export class SmallFileFetch {
-  /** Absolute paths stored so far. */
-  private readonly placed = new Set<string>();
+  /**
+   * Paths (relative to `root`) the stream is still to deliver: one set, keyed by the entries' own strings, and
+   * empty once the stream ends. The fetch stays referenced for as long as its subtree stays listed (so the
+   * subtree is not streamed twice); sets of thousands of absolute paths would stay with it for nothing.
+   */
+  private readonly coming: Set<string>;
+  /** Waiters by relative path. */
   private readonly waiters = new Map<string, Array<() => void>>();
   private finished = false;
   readonly done: Promise<void>;
@@ -26,41 +31,38 @@ export class SmallFileFetch {
     private readonly root: string,
     serverRoot: string,
     files: readonly TreeEntry[],
-    private readonly wanted: ReadonlySet<string>,
   ) {
+    this.coming = new Set(files.map((f) => f.path));
     const startedAt = cache.generation();
     this.done = fetchWithTar(shell, serverRoot, files, {
       place: async (entry, data) => {
-        const path = this.absolute(entry.path);
         // The listing's mtime was truncated to seconds like every SFTP reply (tree-entry-attr.ts).
-        if (this.cache.primeData(path, { size: entry.size, mtimeMs: Math.floor(entry.mtimeMs / 1000) * 1000 }, data, startedAt)) {
+        if (this.cache.primeData(this.absolute(entry.path), { size: entry.size, mtimeMs: Math.floor(entry.mtimeMs / 1000) * 1000 }, data, startedAt)) {
           this.files += 1;
           this.bytes += data.length;
         }
-        this.settle(path);
+        this.settle(entry.path);
       },
       aborted: () => false,
     }).then(() => undefined).finally(() => {
       this.finished = true;
+      this.coming.clear();
       for (const list of this.waiters.values()) for (const wake of list) wake();
       this.waiters.clear();
     });
   }
 
-  /** True when this stream will deliver (or has delivered) `path`. */
-  covers(path: string): boolean {
-    return this.wanted.has(path);
-  }
-
-  /** Resolves when `path` is stored, the stream ended, or `ms` passed. */
+  /** Resolves when `path` (absolute) is stored, the stream ended, or `ms` passed. */
   waitFor(path: string, ms: number): Promise<void> {
-    if (this.finished || this.placed.has(path) || !this.wanted.has(path)) return Promise.resolve();
+    if (this.finished || !isWithin(path, this.root) || path === this.root) return Promise.resolve();
+    const rel = path.slice(this.root === '/' ? 1 : this.root.length + 1);
+    if (!this.coming.has(rel)) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, ms);
       const wake = () => { clearTimeout(timer); resolve(); };
-      const list = this.waiters.get(path);
+      const list = this.waiters.get(rel);
       if (list) list.push(wake);
-      else this.waiters.set(path, [wake]);
+      else this.waiters.set(rel, [wake]);
     });
   }
 
@@ -68,11 +70,11 @@ export class SmallFileFetch {
     return rel === '' ? this.root : childOf(this.root, rel);
   }
 
-  private settle(path: string): void {
-    this.placed.add(path);
-    const list = this.waiters.get(path);
+  private settle(rel: string): void {
+    this.coming.delete(rel);
+    const list = this.waiters.get(rel);
     if (!list) return;
-    this.waiters.delete(path);
+    this.waiters.delete(rel);
     for (const wake of list) wake();
   }
 }

@@ -26,6 +26,16 @@ export class ListingOrderError extends Error {
   }
 }
 
+/**
+ * The name as a string of its own: `path.slice()` of a name of 13 characters or more gives a V8 sliced string
+ * that keeps the whole relative path it was cut from alive for as long as the listing holds the name. A
+ * property key is internalized (V8's string table): a flat copy, shared by every directory holding the same
+ * name (index.php, README.md, .gitignore…). Computed keys define own properties, so '__proto__' is a name too.
+ */
+function ownName(name: string): string {
+  return Object.keys({ [name]: 0 })[0] as string;
+}
+
 /** `rel` is relative to the listed root ('' = the root). */
 export type PrimeDir = (rel: string, entries: readonly DirEntry[]) => void;
 
@@ -52,7 +62,7 @@ export class TreePrimer {
     const top = this.stack[this.stack.length - 1];
     if (!top) throw new ListingOrderError(entry.path);
     const attr = attrOfTreeEntry(entry);
-    if (attr) top.entries.push({ name: entry.path.slice(slash + 1), attr });
+    if (attr) top.entries.push({ name: ownName(entry.path.slice(slash + 1)), attr });
     else top.representable = false;
     if (entry.type === 'dir') this.stack.push({ rel: entry.path, entries: [], representable: true });
   }
