@@ -115,7 +115,6 @@ export function libfuseOptionString(options: FuseAdapterOptions): string {
   return parts.join(',');
 }
 
-/** Builds the fuse-native operation table over `vfs`. Exported for tests that drive it without a kernel. */
 /**
  * Bit 31 of a FUSE file handle marks a handle opened read-only: the patched fuse-native answers its FLUSH
  * without calling JavaScript (scripts/patch-fuse-native.mjs, "flush-read-only"); there is nothing to flush.
@@ -125,6 +124,7 @@ export const READ_ONLY_HANDLE = 0x80000000;
 /** O_ACCMODE (not in Node's fs.constants). */
 const ACCESS_MODE = fsConstants.O_RDONLY | fsConstants.O_WRONLY | fsConstants.O_RDWR;
 
+/** Builds the fuse-native operation table over `vfs`. Exported for tests that drive it without a kernel. */
 export function createFuseOperations(
   vfs: Vfs,
   options: FuseAdapterOptions,
