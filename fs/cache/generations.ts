@@ -45,6 +45,8 @@ export class Generations {
 
   /** True when nothing that could change what a lookup of `path` returns happened since `startedAt`. */
   unchangedSince(path: string, startedAt: number): boolean {
+    // Nothing was touched at all since then (the common case while a prefetch streams 10k names in).
+    if (startedAt >= this.counter) return true;
     if (startedAt < this.floor) return false;
     if ((this.exact.get(path) ?? 0) > startedAt) return false;
     for (const ancestor of selfAndAncestors(path)) {
