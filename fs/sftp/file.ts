@@ -77,12 +77,9 @@ export class SftpFile implements RemoteFile {
   }
 
   async read(position: number, length: number): Promise<Buffer> {
-    const refused = this.refusal('read', SFTP_OPEN.READ);
-    if (refused) throw refused;
-    if (length <= 0) return Buffer.alloc(0);
-    const out = Buffer.allocUnsafe(length);
+    const out = Buffer.allocUnsafe(Math.max(0, length));
     const got = await this.readInto(position, out);
-    return got === length ? out : out.subarray(0, got);
+    return got === out.length ? out : out.subarray(0, got);
   }
 
   async readInto(position: number, target: Buffer): Promise<number> {
@@ -95,7 +92,6 @@ export class SftpFile implements RemoteFile {
     // Every chunk lands in place in the caller's buffer: no Buffer.concat (a second copy of every byte, and
     // garbage the collector had to sweep: measured for issue 6, a third of the daemon's time went to GC at 0 ms
     // RTT); read-ahead hands in buffers it reuses (fs/vfs/buffer-pool.ts).
-    const out = target;
     let firstShort = Infinity; // index of the first chunk that hit end of file: nothing after it is needed
     let endOfData = length;
     await forEachWindowed(count, this.options.chunksInFlight, async (i) => {
@@ -106,7 +102,7 @@ export class SftpFile implements RemoteFile {
           name: 'read',
           path: this.path,
           policy: 'idempotent',
-          run: (a) => this.readFully(a, out.subarray(i * chunk, i * chunk + want), position + i * chunk),
+          run: (a) => this.readFully(a, target.subarray(i * chunk, i * chunk + want), position + i * chunk),
         }),
       );
       if (got < want && i < firstShort) {
