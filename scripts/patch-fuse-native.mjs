@@ -19,6 +19,7 @@
 //   `git status` that reads 10,000 files sent 10,000 of them). A handle opened read-only has nothing to flush:
 //   fs/fuse/adapter.ts marks its number with bit 31 (READ_ONLY_HANDLE), and C answers its FLUSH at once.
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cp, mkdir, readFile, rm, writeFile, access } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -75,6 +76,18 @@ FUSE_METHOD(write,`,
     })`,
   },
   {
+    // A read that fuse-native times out answers without bytes: `buf` is null now, so `input[2].buffer` would throw.
+    id: 'read-data',
+    file: 'index.js',
+    from: `              case 'write':
+              case 'read':
+                return cb(TIMEOUT_ERRNO, 0, input[2].buffer)`,
+    to: `              case 'write':
+                return cb(TIMEOUT_ERRNO, 0, input[2].buffer)
+              case 'read':
+                return cb(TIMEOUT_ERRNO)`,
+  },
+  {
     id: 'write-copy',
     file: 'fuse-native.c',
     from: `  napi_create_external_buffer(env, l->len, (char *) l->buf, NULL, NULL, &(argv[4]));
@@ -118,6 +131,8 @@ FUSE_METHOD(readdir,`,
 ];
 /** fs/fuse/native.ts reads this to know which patches the copy it loaded carries. */
 const PATCH_IDS = [...new Set(PATCHES.map((p) => p.id))];
+/** Any change to a patch's text rebuilds the copy (the marker records this digest). */
+const PATCHES_DIGEST = createHash('sha256').update(JSON.stringify(PATCHES)).digest('hex').slice(0, 16);
 
 function warn(message) {
   process.stderr.write(`devmount postinstall: ${message}\n`);
@@ -163,7 +178,7 @@ async function main() {
   const version = JSON.parse(await readFile(join(pkgDir, 'package.json'), 'utf8')).version;
   try {
     const previous = JSON.parse(await readFile(marker, 'utf8'));
-    const samePatches = JSON.stringify(previous.patches) === JSON.stringify(PATCH_IDS);
+    const samePatches = previous.digest === PATCHES_DIGEST;
     if (previous.version === version && previous.node === process.versions.modules && samePatches) return; // already built
   } catch {
     // no previous build: build now
@@ -189,7 +204,7 @@ async function main() {
     await execFileAsync(process.execPath, args, { cwd: out, timeout: 300_000, maxBuffer: 16 * 1024 * 1024 });
     // Prove it loads before anyone relies on it.
     createRequire(join(out, 'index.js'))('./index.js');
-    await writeFile(marker, `${JSON.stringify({ version, node: process.versions.modules, patches: PATCH_IDS })}\n`);
+    await writeFile(marker, `${JSON.stringify({ version, node: process.versions.modules, patches: PATCH_IDS, digest: PATCHES_DIGEST })}\n`);
   } catch (err) {
     await rm(out, { recursive: true, force: true });
     const detail = String(err?.stderr || err?.message || err).trim().split('\n').slice(-3).join(' | ');

@@ -228,3 +228,37 @@ test('fs/fuse and the control socket never call synchronous fs functions', async
   }
   expect(offenders).toEqual([]);
 });
+
+describe('fuse-native\'s own timeout', () => {
+  test('a read the VFS never answers fails with ETIMEDOUT after fuseTimeoutMs, and the mount goes on serving', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'devmount-fuse-timeout-'));
+    const from = join(dir, 'src');
+    const at = join(dir, 'mnt');
+    await mkdir(from);
+    await mkdir(at);
+    await writeFile(join(from, 'stuck.txt'), 'never arrives');
+    await writeFile(join(from, 'fine.txt'), 'arrives');
+    const local = createLocalVfs(from);
+    let stuckHandle = -1;
+    const hanging: typeof local = {
+      ...local,
+      open: async (path, flags) => {
+        const fh = await local.open(path, flags);
+        if (path === '/stuck.txt') stuckHandle = fh;
+        return fh;
+      },
+      readTransient: (fh, position, length) =>
+        fh === stuckHandle ? new Promise<Buffer>(() => undefined) : local.readTransient(fh, position, length),
+    };
+    const timed = await mountVfs(hanging, adapterOptions({ mountpoint: at, fuseTimeoutMs: 300 }));
+    try {
+      const failure = await readFile(join(at, 'stuck.txt')).then(() => null, (err: NodeJS.ErrnoException) => err.code);
+      expect(failure).toBe('ETIMEDOUT');
+      expect(await readFile(join(at, 'fine.txt'), 'utf8')).toBe('arrives');
+    } finally {
+      await timed.unmount();
+      await local.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

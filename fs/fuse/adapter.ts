@@ -40,6 +40,11 @@ export interface FuseAdapterOptions {
   readonly entryTimeout: number;
   /** How long the VFS lets an operation wait while disconnected; the FUSE-level timeout sits above it. */
   readonly opTimeoutMs: number;
+  /**
+   * fuse-native's own per-operation timeout, the last resort if a VFS operation never settled; by default
+   * 2 × opTimeoutMs + 30 s, so the VFS's op_timeout (with its reason) always comes first.
+   */
+  readonly fuseTimeoutMs?: number;
   readonly ownership: OwnershipOptions;
   /** libfuse's own debug output on stderr (-d). */
   readonly debug?: boolean;
@@ -286,7 +291,7 @@ export async function mountVfs(vfs: Vfs, options: FuseAdapterOptions): Promise<F
   // The FUSE-level timeout must never fire before the VFS's own op_timeout does (then the VFS answers EIO with
   // its reason). flush/fsync/release may legitimately take long (uploading buffered writes at a slow link);
   // the VFS bounds them by progress, not by wall time, so fuse-native must not cut them short.
-  const timeoutMs = opts.opTimeoutMs * 2 + 30_000;
+  const timeoutMs = opts.fuseTimeoutMs ?? opts.opTimeoutMs * 2 + 30_000;
   const fuse = new native.Fuse(opts.mountpoint, createFuseOperations(vfs, opts, native), {
     timeout: { default: timeoutMs, flush: false, fsync: false, release: false, write: false },
     fsname: libfuseOptionString(opts),
