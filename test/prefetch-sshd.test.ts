@@ -13,6 +13,7 @@ import { createCachedRemoteFs, type CachedRemoteFs } from '../fs/cache/cached-re
 import { withPrefetch, type PrefetchingRemoteFs, type PrefetchOptions } from '../fs/prefetch/index.js';
 import { createSftpRemoteFs, type SftpRemoteFs } from '../fs/sftp/remote-fs.js';
 import { createVfs } from '../fs/vfs/vfs.js';
+import type { Vfs } from '../fs/vfs/types.js';
 import { promisify } from 'node:util';
 import { harnessConnector } from './harness/connect.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
@@ -57,6 +58,16 @@ async function openStack(sshd: Sshd, root: string, useShell: boolean, prefetch: 
     options: { now, ...prefetch },
   }) as PrefetchingRemoteFs;
   return { sftp, counter, fs, advance: (ms) => { offset += ms; }, close: () => fs.close() };
+}
+
+/** open + read (up to `max` bytes) + release through the VFS, as an application reading a file does. */
+async function readWhole(vfs: Vfs, path: string, max = 1 << 20): Promise<Buffer> {
+  const fh = await vfs.open(path, constants.O_RDONLY);
+  try {
+    return await vfs.read(fh, 0, max);
+  } finally {
+    await vfs.release(fh);
+  }
 }
 
 function typeOf(mode: number): number {
@@ -167,14 +178,7 @@ for (const variant of [{ name: 'shell (find -printf)', sftpOnly: false }, { name
       const stack = await openStack(sshd, root, true);
       const vfs = createVfs(stack.fs);
       try {
-        const readAll = async (path: string) => {
-          const fh = await vfs.open(path, constants.O_RDONLY);
-          try {
-            return (await vfs.read(fh, 0, 4096)).toString();
-          } finally {
-            await vfs.release(fh);
-          }
-        };
+        const readAll = async (path: string) => (await readWhole(vfs, path, 4096)).toString();
         await stack.fs.readdir('/'); // the first access lists the tree
         await stack.fs.prefetchIdle();
         expect(await readAll('/a/with space.txt')).toBe('content of with space.txt\n');
@@ -192,14 +196,7 @@ for (const variant of [{ name: 'shell (find -printf)', sftpOnly: false }, { name
     test('after a few reads under a listed tree, its small files arrive in one tar stream (with a shell)', async () => {
       const stack = await openStack(sshd, root, true, { readsBeforeContent: 3 });
       const vfs = createVfs(stack.fs);
-      const readAll = async (path: string) => {
-        const fh = await vfs.open(path, constants.O_RDONLY);
-        try {
-          return await vfs.read(fh, 0, 1 << 20);
-        } finally {
-          await vfs.release(fh);
-        }
-      };
+      const readAll = (path: string) => readWhole(vfs, path);
       try {
         await stack.fs.readdir('/');
         await stack.fs.prefetchIdle();
@@ -224,14 +221,7 @@ for (const variant of [{ name: 'shell (find -printf)', sftpOnly: false }, { name
     test('the tar stream carries the small files the fresh listings name, not a file changed through the mount', async () => {
       const stack = await openStack(sshd, root, true, { readsBeforeContent: 2 });
       const vfs = createVfs(stack.fs);
-      const readAll = async (path: string) => {
-        const fh = await vfs.open(path, constants.O_RDONLY);
-        try {
-          return await vfs.read(fh, 0, 1 << 20);
-        } finally {
-          await vfs.release(fh);
-        }
-      };
+      const readAll = (path: string) => readWhole(vfs, path);
       const changed = '/a/b/f3.php';
       try {
         await stack.fs.readdir('/');
