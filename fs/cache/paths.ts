@@ -23,6 +23,16 @@ export function childOf(dir: string, name: string): string {
   return dir === '/' ? `/${name}` : `${dir}/${name}`;
 }
 
+/** `rel` (a path relative to `root`, '' for `root` itself) as a path from the mount root. */
+export function joinUnder(root: string, rel: string): string {
+  return rel === '' ? root : childOf(root, rel);
+}
+
+/** The inverse of joinUnder: `path` (at or below `root`) relative to `root`, '' for `root` itself. */
+export function relativeTo(root: string, path: string): string {
+  return path === root ? '' : path.slice(root === '/' ? 1 : root.length + 1);
+}
+
 /** True when `path` is `root` or below it. */
 export function isWithin(path: string, root: string): boolean {
   if (root === '/') return true;

@@ -17,7 +17,7 @@
  * `tooBig` (roots whose listing stopped at the entry cap).
  */
 import type { CachedRemoteFs, ListedFile } from '../cache/cached-remote-fs.js';
-import { childOf, isWithin, parentOf, selfAndAncestors } from '../cache/paths.js';
+import { childOf, isWithin, joinUnder, parentOf, relativeTo, selfAndAncestors } from '../cache/paths.js';
 import { runFindListing } from '../bulk/find-listing.js';
 import { WorkQueue, type RemoteShell, type TreeEntry } from '../bulk/index.js';
 import { isFsError } from '../errors.js';
@@ -82,10 +82,6 @@ interface Job {
 function serverPathOf(serverRoot: string, path: string): string {
   if (path === '/') return serverRoot;
   return serverRoot.endsWith('/') ? `${serverRoot}${path.slice(1)}` : `${serverRoot}${path}`;
-}
-
-function absoluteOf(root: string, rel: string): string {
-  return rel === '' ? root : childOf(root, rel);
 }
 
 /**
@@ -172,7 +168,7 @@ export class Prefetcher {
       listed.reads += 1;
       if (listed.reads < this.options.readsBeforeContent) return;
       const perFile = Math.min(this.cache.options.smallFileBytes, Math.floor(this.cache.options.dataCacheBytes / 8));
-      const files = inReadingOrder(this.cache.listedFiles(root, perFile), path.slice(root === '/' ? 1 : root.length + 1), this.options.maxContentBytes);
+      const files = inReadingOrder(this.cache.listedFiles(root, perFile), relativeTo(root, path), this.options.maxContentBytes);
       if (files.length === 0) {
         listed.content = 'none';
         return;
@@ -287,7 +283,7 @@ export class Prefetcher {
   private async runFind(job: Job, shell: PrefetchShell, startedAt: number): Promise<boolean | null> {
     let entries = 0;
     const primer = new TreePrimer((rel, list) => {
-      const dir = absoluteOf(job.root, rel);
+      const dir = joinUnder(job.root, rel);
       this.cache.prime(dir, list, startedAt);
       this.primedOne(job, dir);
     });

@@ -8,7 +8,7 @@
 import { fetchWithTar } from '../backup/tar-fetch.js';
 import type { RemoteShell, TreeEntry } from '../bulk/index.js';
 import type { CachedRemoteFs } from '../cache/cached-remote-fs.js';
-import { childOf, isWithin } from '../cache/paths.js';
+import { isWithin, joinUnder, relativeTo } from '../cache/paths.js';
 
 export class SmallFileFetch {
   /**
@@ -37,7 +37,7 @@ export class SmallFileFetch {
     this.done = fetchWithTar(shell, serverRoot, files, {
       place: async (entry, data) => {
         // The listing's mtime was truncated to seconds like every SFTP reply (tree-entry-attr.ts).
-        if (this.cache.primeData(this.absolute(entry.path), { size: entry.size, mtimeMs: Math.floor(entry.mtimeMs / 1000) * 1000 }, data, startedAt)) {
+        if (this.cache.primeData(joinUnder(this.root, entry.path), { size: entry.size, mtimeMs: Math.floor(entry.mtimeMs / 1000) * 1000 }, data, startedAt)) {
           this.files += 1;
           this.bytes += data.length;
         }
@@ -55,7 +55,7 @@ export class SmallFileFetch {
   /** Resolves when `path` (absolute) is stored, the stream ended, or `ms` passed. */
   waitFor(path: string, ms: number): Promise<void> {
     if (this.finished || !isWithin(path, this.root) || path === this.root) return Promise.resolve();
-    const rel = path.slice(this.root === '/' ? 1 : this.root.length + 1);
+    const rel = relativeTo(this.root, path);
     if (!this.coming.has(rel)) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, ms);
@@ -66,9 +66,6 @@ export class SmallFileFetch {
     });
   }
 
-  private absolute(rel: string): string {
-    return rel === '' ? this.root : childOf(this.root, rel);
-  }
 
   private settle(rel: string): void {
     this.coming.delete(rel);
