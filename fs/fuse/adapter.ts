@@ -150,7 +150,6 @@ export function createFuseOperations(
     work.then((value) => cb(0, value), (err: unknown) => cb(fail(err)));
   };
   const toVfsHandle = (fd: number): number => (fd & ~READ_ONLY_HANDLE) - 1;
-  const toFuseHandle = (fh: number): number => fh + 1;
   const toFuseHandleFor = (flags: number) => (fh: number): number =>
     (flags & ACCESS_MODE) === fsConstants.O_RDONLY ? ((fh + 1) | READ_ONLY_HANDLE) >>> 0 : fh + 1;
   const dirStat: NativeStat = mapper.toNative({
@@ -198,7 +197,7 @@ export function createFuseOperations(
       // the caller gets EEXIST rather than us guessing O_TRUNC (which could destroy an append target) or not
       // (which could leave old bytes after a shorter `>` rewrite). The stale entry is dropped for the retry.
       const flags = fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_RDWR;
-      answer(cb, vfs.create(path, mode & 0o7777, flags).then(toFuseHandle).catch((err: unknown) => {
+      answer(cb, vfs.create(path, mode & 0o7777, flags).then(toFuseHandleFor(flags)).catch((err: unknown) => {
         if (err instanceof FsError && err.code === 'EEXIST') vfs.refresh(path);
         throw err;
       }));
