@@ -213,7 +213,8 @@ describe('ssh connector against a real sshd', () => {
     const sockets = new Set<Socket>();
     beforeAll(async () => {
       silent = createServer((s) => { sockets.add(s); s.on('error', () => s.destroy()); });
-      http = createServer((s) => { s.on('error', () => s.destroy()); s.end('HTTP/1.1 400 Bad Request\r\n\r\n'); });
+      // Tracked too: it never reads, so a client that closes gracefully (FIN, not RST) leaves it open until destroyed.
+      http = createServer((s) => { sockets.add(s); s.on('error', () => s.destroy()); s.end('HTTP/1.1 400 Bad Request\r\n\r\n'); });
       await Promise.all([silent, http].map((srv) => new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()))));
     });
     afterAll(async () => {

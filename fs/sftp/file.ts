@@ -272,7 +272,7 @@ export class SftpFile implements RemoteFile {
         const n = await wire.read(a.conn.sftp, h, into, got, length - got, position + got);
         if (n === 0) break; // SSH_FX_EOF (ssh2 reports it as 0 bytes)
         got += n;
-        topUpReceiveWindow(a.conn.sftp);
+        topUpReceiveWindow(a.conn);
       }
     } catch (err) {
       rethrowMapped(err, this.path);

@@ -298,7 +298,7 @@ export class Session {
     conn.client.on('close', () => this.markDead(live, 'connection closed'));
     conn.sftp.on('close', () => this.markDead(live, 'SFTP channel closed'));
     conn.closed.then(() => this.markDead(live, 'connection closed'), () => this.markDead(live, 'connection closed'));
-    topUpReceiveWindow(conn.sftp);
+    topUpReceiveWindow(conn);
     this.setState('connected');
     this.wakeConnectionWaiters();
     for (const p of [...this.pending]) {

@@ -6,14 +6,14 @@
  * session pool to reconnect; prompts only happen where options.prompter exists.
  */
 import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
-import type { Duplex } from 'node:stream';
 import { authFailureMessage, createAuthHandler, newAuthReport, newSecretMemory, type SecretMemory } from './auth.js';
 import { classifyConnectError } from './classify.js';
 import { Deadline, pausingPrompter } from './deadline.js';
 import { createHostKeyCheck, hostKeyName } from './host-key.js';
+import type { InboundFramer } from './inbound-framer.js';
 import { assembleSftpReplies } from './sftp-reply-assembler.js';
 import { knownKeyTypes, loadKnownHosts } from './known-hosts.js';
-import { openTcp, openThroughJump } from './transport.js';
+import { openTcp, openThroughJump, type Transport } from './transport.js';
 import { ConnectError, type Connector, type ExecResult, type Prompter, type ResolvedSshOptions, type SshConnection } from './types.js';
 
 const DEFAULT_LIMIT = 32 * 1024; // SFTP draft minimum every server must accept (draft-ietf-secsh-filexfer-02 §3)
@@ -73,45 +73,55 @@ export function describeTarget(options: ResolvedSshOptions): string {
   return `${options.user}@${options.hostName}${options.port === 22 ? '' : `:${options.port}`}`;
 }
 
+/** An authenticated client without channels, and the reader of its socket (none through a jump host). */
+interface OpenedClient {
+  readonly client: Client;
+  readonly inbound: InboundFramer | undefined;
+}
+
 /**
- * An authenticated client without channels (what a jump host is; also useful to callers that only exec).
- * Closing it also closes the jump hosts it was opened through.
+ * An authenticated client without channels (what a jump host is). Closing it also closes the jump hosts it
+ * was opened through.
  */
-export async function openClient(options: ResolvedSshOptions, memoryFor: MemoryFor = memoryTable()): Promise<Client> {
-  const jump = options.jump === undefined ? undefined : await openClient(options.jump, memoryFor);
+async function openClient(options: ResolvedSshOptions, memoryFor: MemoryFor): Promise<OpenedClient> {
+  const jump = options.jump === undefined ? undefined : (await openClient(options.jump, memoryFor)).client;
   try {
-    const client = await handshake(options, jump, memoryFor(options));
+    const opened = await handshake(options, jump, memoryFor(options));
     // The jump connection exists only to carry this one.
-    if (jump) client.once('close', () => jump.end());
-    return client;
+    if (jump) opened.client.once('close', () => jump.end());
+    return opened;
   } catch (err) {
     jump?.end();
     throw err;
   }
 }
 
-async function handshake(options: ResolvedSshOptions, jump: Client | undefined, memory: SecretMemory): Promise<Client> {
+async function handshake(options: ResolvedSshOptions, jump: Client | undefined, memory: SecretMemory): Promise<OpenedClient> {
   const controller = new AbortController();
   const where = `${options.hostName}:${options.port}`;
   const deadline = new Deadline(options.connectTimeoutMs, () => controller.abort(new ConnectError('timeout',
     `timed out after ${options.connectTimeoutMs / 1000} s connecting to ${where}${options.jump ? ` via ${options.jump.hostName}` : ''}: the host is down or a firewall drops the connection (-o ConnectTimeout=N to wait longer)`)));
   const prompter = pausingPrompter(options.prompter, deadline);
   try {
-    const sock = jump && options.jump
+    const transport = jump && options.jump
       ? await openThroughJump(jump, options.jump.hostName, options, controller.signal)
       : await openTcp(options, controller.signal);
-    return await sshHandshake(options, sock, prompter, memory, controller.signal);
+    return { client: await sshHandshake(options, transport, prompter, memory, controller.signal), inbound: transport.inbound };
   } finally {
     deadline.clear();
   }
 }
 
-async function sshHandshake(options: ResolvedSshOptions, sock: Duplex, prompter: Prompter | undefined, memory: SecretMemory, signal: AbortSignal): Promise<Client> {
+async function sshHandshake(options: ResolvedSshOptions, transport: Transport, prompter: Prompter | undefined, memory: SecretMemory, signal: AbortSignal): Promise<Client> {
+  const sock = transport.stream;
   const hostKeyCheck = createHostKeyCheck(options, prompter, memory);
   const report = newAuthReport();
   const known = knownKeyTypes(await loadKnownHosts(options.knownHostsFiles), hostKeyName(options));
   const endpoint = { hostName: options.hostName, port: options.port, via: options.jump?.hostName };
   const client = new Client();
+  // After each key exchange: the framer reads packets of the server→client cipher after NEWKEYS.
+  const inbound = transport.inbound;
+  if (inbound) client.on('handshake', (negotiated) => inbound.setServerCipher(negotiated.sc.cipher));
   // Why we refused the host key: a ConnectError from the check, or the prompter's own error (Ctrl-C).
   let hostKeyFailure: Error | undefined;
   return new Promise<Client>((resolve, reject) => {
@@ -189,7 +199,7 @@ function preferKnownHostKeyTypes(known: readonly string[]): string[] {
 }
 
 async function connectWithSftp(options: ResolvedSshOptions, memoryFor: MemoryFor): Promise<SshConnection> {
-  const client = await openClient(options, memoryFor);
+  const { client, inbound } = await openClient(options, memoryFor);
   const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
   let sftp: SFTPWrapper;
   try {
@@ -208,8 +218,20 @@ async function connectWithSftp(options: ResolvedSshOptions, memoryFor: MemoryFor
     maxReadLength: internal._maxReadLen && internal._maxReadLen > 0 ? internal._maxReadLen : DEFAULT_LIMIT,
     maxWriteLength: internal._maxWriteLen && internal._maxWriteLen > 0 ? internal._maxWriteLen : DEFAULT_LIMIT,
   });
+  const roundTripMs = await timeRoundTrip(sftp);
+  inbound?.allowLending();
   const execStream = (command: string) => new Promise<ClientChannel>((resolve, reject) => {
-    client.exec(command, (err, channel) => (err ? reject(new ConnectError('no-exec', `exec refused: ${err.message}`)) : resolve(channel)));
+    // Its stream keeps what it is given until read: the socket reader hands out copies while it is open.
+    const release = inbound?.hold();
+    client.exec(command, (err, channel) => {
+      if (err) {
+        release?.();
+        reject(new ConnectError('no-exec', `exec refused: ${err.message}`));
+        return;
+      }
+      if (release) channel.once('close', release);
+      resolve(channel);
+    });
   });
   const exec = async (command: string, opts: { stdin?: Buffer | string; signal?: AbortSignal } = {}): Promise<ExecResult> => {
     const channel = await execStream(command);
@@ -231,11 +253,24 @@ async function connectWithSftp(options: ResolvedSshOptions, memoryFor: MemoryFor
     client,
     sftp,
     limits,
+    roundTripMs,
+    readerStats: () => inbound?.stats(),
     exec,
     execStream,
     closed,
     close: () => client.end(),
   };
+}
+
+/**
+ * One round trip, timed: every SFTP server answers REALPATH "." at once (with a name or an error status; either
+ * is a reply, and a dead connection shows itself in the next operation). The SFTP layer sizes its receive
+ * window from it (fs/sftp/window.ts).
+ */
+async function timeRoundTrip(sftp: SFTPWrapper): Promise<number> {
+  const started = performance.now();
+  await new Promise<void>((resolve) => sftp.realpath('.', () => resolve()));
+  return performance.now() - started;
 }
 
 export { classifyConnectError } from './classify.js';

@@ -9,7 +9,8 @@
  * brought its own buffer is copied into that buffer by ssh2 before the next packet is parsed (the DATA handler
  * in ssh2/lib/protocol/SFTP.js), so it can be handed over as a view of our scratch buffer; every other reply may
  * be kept by reference (a HANDLE is a view of its packet), so it gets a copy of its own, as ssh2 would make.
- * A packet that arrived whole in one message is passed on as it came: ssh2 parses those without copying.
+ * That holds for packets that arrived whole in one message too: the message itself may be a view of the
+ * socket reader's reused buffer (inbound-framer.ts), so only lent DATA replies are passed on as they came.
  *
  * It relies on two ssh2 1.x internals, checked at install: `push(chunk)` parses any chunking of the packet
  * stream, and `_requests[id].buffer` is the caller's buffer of a pending read. Without them it installs nothing.
@@ -66,7 +67,8 @@ export function createAssembler(
       if (filled === 0 && chunk.length - p >= 4) {
         const whole = 4 + chunk.readUInt32BE(p);
         if (chunk.length - p >= whole) {
-          if (parse(chunk.subarray(p, p + whole)) === false) return false;
+          const packet = chunk.subarray(p, p + whole);
+          if (parse(lentOut(packet) ? packet : Buffer.from(packet)) === false) return false;
           p += whole;
           continue;
         }

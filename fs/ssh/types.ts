@@ -3,6 +3,7 @@
  * session pool, the remote watcher, backups). Options are resolved once (ssh config + command line) and frozen.
  */
 import type { Client, SFTPWrapper } from 'ssh2';
+import type { FramerStats } from './inbound-framer.js';
 
 export type StrictHostKeyChecking = 'yes' | 'accept-new' | 'no' | 'ask';
 
@@ -46,6 +47,10 @@ export interface SshConnection {
   readonly sftp: SFTPWrapper;
   /** Server limits from limits@openssh.com (or safe defaults). */
   readonly limits: { readonly maxReadLength: number; readonly maxWriteLength: number };
+  /** One SFTP request-reply timed when the connection was made (ms). */
+  readonly roundTripMs: number;
+  /** How the socket is read (fs/ssh/inbound-framer.ts); undefined through a jump host. */
+  readerStats(): FramerStats | undefined;
   /** Runs a command over an exec channel; rejects with ConnectError('no-exec') when the server forbids it. */
   exec(command: string, options?: { stdin?: Buffer | string; signal?: AbortSignal }): Promise<ExecResult>;
   /** Streaming exec for long outputs (bulk listings, watchers). */

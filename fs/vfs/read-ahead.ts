@@ -90,8 +90,9 @@ export class ReadAhead {
     }
     this.run += 1;
     if (this.run > 1) this.window = Math.min(this.options.maxBytes, this.window * 2);
-    // Keep a little behind the stream for reads that arrive late, drop the rest.
-    const keepFrom = this.streamEnd - Math.max(this.window, NEAR_BYTES);
+    // Keep a little behind the stream for reads that arrive late (the kernel's own read-ahead reorders them
+    // within NEAR_BYTES), drop the rest: every segment kept is a pool buffer more in use.
+    const keepFrom = this.streamEnd - NEAR_BYTES;
     this.keepWhere((s) => s.start + s.length > keepFrom);
     const first = this.run === 1;
     this.extend(position, first ? Math.max(end, position + this.options.minBytes) : Math.max(end, this.streamEnd + this.window), first);

@@ -87,7 +87,10 @@ class RemoteVfs implements Vfs {
   ) {
     this.base = remote.inner as VfsRemote;
     this.budget = new DirtyBudget(options.maxDirtyBytesTotal);
-    this.readBuffers = new BufferPool(options.readAheadMaxBytes);
+    // Twice the window: buffers come back a turn of the event loop after the segments that replace them are
+    // taken, so a full window of free ones is in transit; with one window, a 256 MiB read took 70 fresh
+    // 2 MiB buffers instead of reusing them (first touches of fresh memory are page faults, issue 6).
+    this.readBuffers = new BufferPool(2 * options.readAheadMaxBytes);
     // Changes the cache notices on the server (a fresh reply contradicting an old one) go to our listeners too.
     this.stopForwarding = remote.onChange((event) => this.changes.emit(event));
   }
