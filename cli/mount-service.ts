@@ -61,8 +61,9 @@ const SERVE_DEFAULT_FLAGS: ServeFlags = Object.freeze({
   cgi: [], proxy: [], htaccess: true,
 });
 
-function statusOf(vfs: Vfs, params: ServeMountParams, startedAtMs: number, served: RemoteServe | undefined, watcher: RemoteWatcher | null): MountStatus {
+function statusOf(vfs: Vfs, params: ServeMountParams, startedAtMs: number, served: RemoteServe | undefined, watcher: RemoteWatcher | null, fuse: FuseMount | undefined): MountStatus {
   const stats = vfs.stats();
+  const fast = fuse?.fastFiles();
   return {
     ...(served ? { serveUrl: served.server.url, remoteWatch: served.watchMethod } : {}),
     ...(watcher ? { remoteWatch: watcher.method } : {}),
@@ -74,7 +75,10 @@ function statusOf(vfs: Vfs, params: ServeMountParams, startedAtMs: number, serve
     uptimeSeconds: Math.round((Date.now() - startedAtMs) / 1000),
     reconnects: stats.reconnects,
     inFlight: stats.inFlight,
-    cache: stats.cache,
+    // Requests libfuse's threads answered from the fast-files table (fs/fuse/fast-files.ts).
+    cache: fast
+      ? { ...stats.cache, fastGetattrs: fast.getattrs, fastOpens: fast.opens, fastReads: fast.reads, fastEscalations: fast.escalations, fastEntries: fast.entries, fastContentBytes: fast.contentBytes }
+      : stats.cache,
   };
 }
 
@@ -164,7 +168,7 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
     if (!vfs) return { ok: false, error: 'not mounted yet' };
     switch (request.op) {
       case 'status':
-        return { ok: true, status: statusOf(vfs, params, startedAtMs, served, watcher) };
+        return { ok: true, status: statusOf(vfs, params, startedAtMs, served, watcher, mount) };
       case 'refresh':
         vfs.refresh(request.path);
         log.info({ path: request.path ?? '/' }, 'refresh');

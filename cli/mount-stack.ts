@@ -69,7 +69,7 @@ export async function openMountStackParts(spec: RemoteSpec, options: MountOption
   });
   // Whole-subtree metadata in one exec round trip on first access (issue 6; fs/prefetch); READDIR walk on SFTP-only servers.
   const prefetching = withPrefetch(cached, {
-    shell: { shell: remote, serverRoot: remote.remoteRoot },
+    shell: { shell: remote.selfCheckingShell, serverRoot: remote.remoteRoot },
     log: inputs.log.child({ layer: 'prefetch' }),
   });
   return Object.freeze({ vfs: createVfs(prefetching, { followSymlinks: options.followSymlinks, readOnly: options.readOnly }), remote });

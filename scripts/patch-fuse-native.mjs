@@ -18,6 +18,9 @@
 // - flush-read-only: the kernel sends FLUSH at every close(2), and each one crossed to JavaScript and back (a
 //   `git status` that reads 10,000 files sent 10,000 of them). A handle opened read-only has nothing to flush:
 //   fs/fuse/adapter.ts marks its number with bit 31 (READ_ONLY_HANDLE), and C answers its FLUSH at once.
+// - fast-files: getattr, and open/read/release of small cached files, answered on libfuse's threads from a table
+//   JavaScript keeps in step with its caches (scripts/fuse-native/fast-files.h says why and how;
+//   fs/fuse/fast-files.ts is the JavaScript side).
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cp, mkdir, readFile, rm, writeFile, access } from 'node:fs/promises';
@@ -128,11 +131,169 @@ FUSE_METHOD(readdir,`,
   l->info = info;
 }, {`,
   },
+  {
+    id: 'fast-files',
+    file: 'fuse-native.c',
+    from: `#include <pthread.h>
+`,
+    to: `#include <pthread.h>
+#include "fast-files.h"
+`,
+  },
+  {
+    id: 'fast-files',
+    file: 'fuse-native.c',
+    from: `  uv_async_t async;
+  uv_mutex_t mut;
+  uv_sem_t sem;
+} fuse_thread_t;`,
+    to: `  uv_async_t async;
+  uv_mutex_t mut;
+  uv_sem_t sem;
+
+  ff_table_t *ff;
+} fuse_thread_t;`,
+  },
+  {
+    id: 'fast-files',
+    file: 'fuse-native.c',
+    from: `FUSE_METHOD(getattr, 1, 1, (const char *path, struct stat *stat), {
+  l->path = path;`,
+    to: `FUSE_METHOD(getattr, 1, 1, (const char *path, struct stat *stat), {
+  if (ff_getattr(l->fuse->ff, path, stat)) return 0;
+  l->path = path;`,
+  },
+  {
+    id: 'fast-files',
+    file: 'fuse-native.c',
+    from: `FUSE_METHOD(open, 2, 1, (const char *path, struct fuse_file_info *info), {
+  l->path = path;`,
+    to: `FUSE_METHOD(open, 2, 1, (const char *path, struct fuse_file_info *info), {
+  if (info != NULL && ff_open(l->fuse->ff, path, info->flags, &info->fh)) return 0;
+  l->path = path;`,
+  },
+  {
+    id: 'fast-files',
+    file: 'fuse-native.c',
+    from: `FUSE_METHOD(read, 6, 2, (const char *path, char *buf, size_t len, off_t offset, struct fuse_file_info *info), {
+  l->path = path;`,
+    to: `FUSE_METHOD(read, 6, 2, (const char *path, char *buf, size_t len, off_t offset, struct fuse_file_info *info), {
+  if (info != NULL && (info->fh & FF_HANDLE_BIT)) {
+    int fast = ff_read(l->fuse->ff, path, info->fh, buf, len, offset);
+    if (fast != FF_ESCALATE) return fast;
+  }
+  l->path = path;`,
+  },
+  {
+    id: 'fast-files',
+    file: 'fuse-native.c',
+    from: `FUSE_METHOD_VOID(release, 2, 0, (const char *path, struct fuse_file_info *info), {
+  l->path = path;`,
+    to: `FUSE_METHOD_VOID(release, 2, 0, (const char *path, struct fuse_file_info *info), {
+  if (info != NULL && (info->fh & FF_HANDLE_BIT) && ff_release(l->fuse->ff, info->fh)) return 0;
+  l->path = path;`,
+  },
+  {
+    id: 'fast-files',
+    file: 'fuse-native.c',
+    from: `  ft->mounted++;
+`,
+    to: `  ft->mounted++;
+  if (ft->ff == NULL) ft->ff = ff_table_new();
+`,
+  },
+  {
+    id: 'fast-files',
+    file: 'fuse-native.c',
+    from: `NAPI_INIT() {`,
+    to: `// devmount patch "fast-files": the table's JavaScript side (fast-files.h). The table lives as long as the
+// process: libfuse's threads may still be answering from it while the mount is going away.
+NAPI_METHOD(fuse_native_ff_put) {
+  NAPI_ARGV(5)
+  NAPI_ARGV_BUFFER_CAST(fuse_thread_t *, ft, 0);
+  NAPI_ARGV_UTF8_MALLOC(path, 1);
+  NAPI_ARGV_BUFFER_CAST(uint32_t *, ints, 2);
+  NAPI_ARGV_UINT32(ttl, 3);
+  napi_valuetype content_type;
+  void *content = NULL;
+  size_t content_len = 0;
+  int has_content = napi_typeof(env, argv[4], &content_type) == napi_ok && content_type == napi_object
+    && napi_get_buffer_info(env, argv[4], &content, &content_len) == napi_ok;
+  if (ft->ff != NULL && ints_len >= 18 * sizeof(uint32_t)) {
+    struct stat st;
+    memset(&st, 0, sizeof(st));
+    populate_stat(ints, &st);
+    ff_put(ft->ff, path, &st, ttl, has_content ? (content_len > 0 ? (const char *) content : "") : NULL, content_len);
+  }
+  free(path);
+  return NULL;
+}
+
+NAPI_METHOD(fuse_native_ff_forget) {
+  NAPI_ARGV(2)
+  NAPI_ARGV_BUFFER_CAST(fuse_thread_t *, ft, 0);
+  NAPI_ARGV_UTF8_MALLOC(path, 1);
+  if (ft->ff != NULL) ff_forget(ft->ff, path);
+  free(path);
+  return NULL;
+}
+
+NAPI_METHOD(fuse_native_ff_forget_all) {
+  NAPI_ARGV(1)
+  NAPI_ARGV_BUFFER_CAST(fuse_thread_t *, ft, 0);
+  if (ft->ff != NULL) ff_forget_all(ft->ff);
+  return NULL;
+}
+
+NAPI_METHOD(fuse_native_ff_free_escalated) {
+  NAPI_ARGV(2)
+  NAPI_ARGV_BUFFER_CAST(fuse_thread_t *, ft, 0);
+  NAPI_ARGV_UINT32(fh, 1);
+  if (ft->ff != NULL) ff_free_escalated(ft->ff, fh);
+  return NULL;
+}
+
+NAPI_METHOD(fuse_native_ff_counters) {
+  NAPI_ARGV(2)
+  NAPI_ARGV_BUFFER_CAST(fuse_thread_t *, ft, 0);
+  NAPI_ARGV_BUFFER_CAST(uint32_t *, out, 1);
+  if (ft->ff != NULL && out_len >= 6 * sizeof(uint32_t)) {
+    ff_counters_t c;
+    uint32_t entries;
+    uint32_t content_bytes;
+    ff_read_counters(ft->ff, &c, &entries, &content_bytes);
+    out[0] = c.getattr_hits;
+    out[1] = c.opens;
+    out[2] = c.reads;
+    out[3] = c.escalations;
+    out[4] = entries;
+    out[5] = content_bytes;
+  }
+  return NULL;
+}
+
+NAPI_INIT() {`,
+  },
+  {
+    id: 'fast-files',
+    file: 'fuse-native.c',
+    from: `  NAPI_EXPORT_FUNCTION(fuse_native_unmount)
+`,
+    to: `  NAPI_EXPORT_FUNCTION(fuse_native_unmount)
+  NAPI_EXPORT_FUNCTION(fuse_native_ff_put)
+  NAPI_EXPORT_FUNCTION(fuse_native_ff_forget)
+  NAPI_EXPORT_FUNCTION(fuse_native_ff_forget_all)
+  NAPI_EXPORT_FUNCTION(fuse_native_ff_free_escalated)
+  NAPI_EXPORT_FUNCTION(fuse_native_ff_counters)
+`,
+  },
 ];
 /** fs/fuse/native.ts reads this to know which patches the copy it loaded carries. */
 const PATCH_IDS = [...new Set(PATCHES.map((p) => p.id))];
-/** Any change to a patch's text rebuilds the copy (the marker records this digest). */
-const PATCHES_DIGEST = createHash('sha256').update(JSON.stringify(PATCHES)).digest('hex').slice(0, 16);
+/** Built next to fuse-native.c, which the fast-files patch makes include it. */
+const FAST_FILES_HEADER = await readFile(new URL('./fuse-native/fast-files.h', import.meta.url), 'utf8');
+/** Any change to a patch's text or to the header rebuilds the copy (the marker records this digest). */
+const PATCHES_DIGEST = createHash('sha256').update(JSON.stringify(PATCHES)).update(FAST_FILES_HEADER).digest('hex').slice(0, 16);
 
 function warn(message) {
   process.stderr.write(`devmount postinstall: ${message}\n`);
@@ -191,8 +352,10 @@ async function main() {
   await rm(out, { recursive: true, force: true });
   await mkdir(out, { recursive: true });
   for (const name of ['package.json', 'binding.gyp', 'semaphore.h']) await cp(join(pkgDir, name), join(out, name));
+  await writeFile(join(out, 'fast-files.h'), FAST_FILES_HEADER);
   for (const patch of PATCHES) sources[patch.file] = sources[patch.file].replace(patch.from, patch.to);
-  sources['index.js'] += `\n// Added by devmount's scripts/patch-fuse-native.mjs: the patches this copy carries.\nFuse.devmountPatches = ${JSON.stringify(PATCH_IDS)}\n`;
+  // The patches this copy carries, and the stat encoding fuse-native's getattr uses (fast-files puts the same).
+  sources['index.js'] += `\n// Added by devmount's scripts/patch-fuse-native.mjs.\nFuse.devmountPatches = ${JSON.stringify(PATCH_IDS)}\nFuse.getStatArray = getStatArray\n`;
   for (const [name, text] of Object.entries(sources)) await writeFile(join(out, name), text);
   const args = [gyp, 'rebuild'];
   // Headers: npm's nodedir setting, else the ones installed next to this node (Debian's nodejs and the official

@@ -81,5 +81,8 @@ export function createLocalVfs(root: string): Vfs & { calls: Map<string, number>
       await Promise.all([...handles.values()].map((h) => h.close()));
       handles.clear();
     },
+    // No cache here: nothing may be answered without asking this VFS.
+    freshEntry: () => undefined,
+    mirror: () => () => undefined,
   };
 }

@@ -12,7 +12,7 @@ import { constants } from 'node:fs';
 import { FsError, isFsError } from '../errors.js';
 import type { RemoteFile, RemoteFs, SetAttr } from '../remote/types.js';
 import { ChangeEmitter } from '../vfs/change-emitter.js';
-import type { Attr, ChangeListener, DirEntry, StatFs } from '../vfs/types.js';
+import type { Attr, CacheMirror, ChangeListener, DirEntry, FreshEntry, StatFs } from '../vfs/types.js';
 import { DataCache } from './data-cache.js';
 import { Generations } from './generations.js';
 import { createMemoryFile } from './memory-file.js';
@@ -52,6 +52,10 @@ export interface CachedRemoteFs extends RemoteFs {
    * attributes still say this size and mtime and no mutation touched the path since `startedAt`.
    */
   primeData(path: string, expected: { readonly size: number; readonly mtimeMs: number }, data: Buffer, startedAt: number): boolean;
+  /** Fresh cached attributes of `path`, how long they stay fresh, and its whole content when cached. */
+  freshEntry(path: string): FreshEntry | undefined;
+  /** Registers a copy of cached answers, told of every change to them (CacheMirror); returns the unsubscriber. */
+  mirror(mirror: CacheMirror): () => void;
   /** Closes the inner RemoteFs when it can be closed. */
   close(): Promise<void>;
 }
@@ -84,6 +88,7 @@ function isDirectory(attr: Attr): boolean {
 class CachingRemoteFs implements CachedRemoteFs {
   readonly [CACHED_REMOTE_FS] = true as const;
   private readonly listeners = new ChangeEmitter();
+  private readonly mirrors = new Set<CacheMirror>();
   private readonly meta: MetadataCache;
   private readonly data: DataCache;
   private readonly gens = new Generations();
@@ -98,6 +103,8 @@ class CachingRemoteFs implements CachedRemoteFs {
     this.meta = new MetadataCache(options, (event) => {
       this.counters.remoteChanges += 1;
       this.listeners.emit(event);
+    }, (path) => {
+      for (const mirror of this.mirrors) mirror.forget(path);
     });
     this.data = new DataCache(options.dataCacheBytes);
   }
@@ -331,8 +338,27 @@ class CachingRemoteFs implements CachedRemoteFs {
     const known = this.meta.lookupLstat(path);
     if (known.kind !== 'hit' || !isRegularFile(known.attr)) return false;
     if (known.attr.size !== expected.size || known.attr.mtimeMs !== expected.mtimeMs || data.length !== expected.size) return false;
-    this.data.set(path, known.attr, data);
+    this.storeData(path, known.attr, data);
     return true;
+  }
+
+  freshEntry(rawPath: string): FreshEntry | undefined {
+    const path = normalizePath(rawPath);
+    const fresh = this.meta.freshLstat(path);
+    if (!fresh) return undefined;
+    const freshForMs = fresh.expires - this.options.now();
+    if (freshForMs <= 0) return undefined;
+    const { attr } = fresh;
+    const small = isRegularFile(attr) && attr.size <= this.options.smallFileBytes && attr.size <= this.data.maxFileBytes;
+    const content = small ? this.data.peek(path, attr) : undefined;
+    return content ? { attr, freshForMs, content } : { attr, freshForMs };
+  }
+
+  mirror(mirror: CacheMirror): () => void {
+    this.mirrors.add(mirror);
+    return () => {
+      this.mirrors.delete(mirror);
+    };
   }
 
   async close(): Promise<void> {
@@ -340,6 +366,11 @@ class CachingRemoteFs implements CachedRemoteFs {
   }
 
   // ---- internals -------------------------------------------------------------------------------------
+
+  private storeData(path: string, attr: Attr, bytes: Buffer): void {
+    this.data.set(path, attr, bytes);
+    for (const mirror of this.mirrors) mirror.contentStored(path);
+  }
 
   private storable(path: string, startedAt: number): boolean {
     if (this.gens.unchangedSince(path, startedAt)) return true;
@@ -392,8 +423,8 @@ class CachingRemoteFs implements CachedRemoteFs {
     this.counters.dataMisses += 1;
     // Many requests for one page at once (a dev server under load) share one download.
     return this.shared(`readFile:${path}`, path, async (startedAt) => {
-      const bytes = await this.inner.readFile(path);
-      if (this.storable(path, startedAt)) this.data.set(path, attr, bytes);
+      const bytes = await this.inner.readFile(path, attr.size);
+      if (this.storable(path, startedAt)) this.storeData(path, attr, bytes);
       return bytes;
     });
   }
@@ -491,5 +522,7 @@ class PassThroughRemoteFs implements CachedRemoteFs {
   hasFreshListing(): boolean { return false; }
   listedFiles(): ListedFile[] { return []; }
   primeData(): boolean { return false; }
+  freshEntry(): undefined { return undefined; }
+  mirror(): () => void { return () => undefined; }
   async close(): Promise<void> { await this.inner.close?.(); }
 }

@@ -57,6 +57,12 @@ export class DataCache {
     return entry.data;
   }
 
+  /** Like get, but neither touches recency nor drops a stale entry: a look, not a use. */
+  peek(path: string, attr: Attr): Buffer | undefined {
+    const entry = this.lru.peek(path);
+    return entry && entry.size === attr.size && entry.mtimeMs === attr.mtimeMs ? entry.data : undefined;
+  }
+
   /** Whether cached bytes exist for `path` that `attr` contradicts (used to report a change made on the server). */
   contradicts(path: string, attr: Attr): boolean {
     const entry = this.lru.peek(path);

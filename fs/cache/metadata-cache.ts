@@ -5,6 +5,10 @@
  * Concurrency: single JS thread; every method is synchronous, so no entry is ever seen half-updated.
  * Expired entries are kept (until evicted or invalidated) so a fresh reply can be compared with the old
  * one: that comparison is how changes made on the server are noticed (origin 'remote' change events).
+ *
+ * `dropped(path)` is told of every path whose attributes any store or invalidation may have changed (null:
+ * any path), before the method returns: a copy of answers given from here (the FUSE adapter's fast-files
+ * table) forgets them. Evictions are not reported: an evicted answer was still right.
  */
 import { constants } from 'node:fs';
 import type { Attr, ChangeEvent, DirEntry } from '../vfs/types.js';
@@ -46,6 +50,12 @@ export type AttrLookup =
   | { readonly kind: 'negative' }
   | { readonly kind: 'miss' };
 
+/** Attributes with the time (options.now()) until which they are trusted. */
+export interface FreshAttr {
+  readonly attr: Attr;
+  readonly expires: number;
+}
+
 export function isSymlink(attr: Attr): boolean {
   return (attr.mode & constants.S_IFMT) === constants.S_IFLNK;
 }
@@ -64,6 +74,7 @@ export class MetadataCache {
   constructor(
     private readonly options: CacheOptions,
     private readonly emit: (event: ChangeEvent) => void,
+    private readonly dropped: (path: string | null) => void = () => undefined,
   ) {
     this.lru = new WeightedLru(options.maxEntries);
   }
@@ -88,6 +99,20 @@ export class MetadataCache {
     const attr = listing.attrs.get(name);
     if (attr && !listing.dirty.has(name)) return { kind: 'hit', attr };
     return { kind: 'miss' };
+  }
+
+  /** What lookupLstat would answer as a hit, with its expiry; recency is not touched. */
+  freshLstat(path: string): FreshAttr | undefined {
+    const now = this.options.now();
+    const entry = this.lru.peek(path);
+    if (entry?.lstat && entry.lstat.expires > now) return { attr: entry.lstat.value, expires: entry.lstat.expires };
+    if (entry?.negative !== undefined && entry.negative > now) return undefined;
+    if (path === '/') return undefined;
+    const listing = this.lru.peek(parentOf(path))?.listing;
+    if (!listing || listing.expires <= now) return undefined;
+    const name = baseName(path);
+    const attr = listing.attrs.get(name);
+    return attr && !listing.dirty.has(name) ? { attr, expires: listing.expires } : undefined;
   }
 
   /** stat (following symlinks): its own slot, or the lstat when the path is not a symlink. */
@@ -116,6 +141,7 @@ export class MetadataCache {
   // ---- stores (callers check the generation first) ---------------------------------------------------
 
   storeLstat(path: string, attr: Attr): void {
+    this.dropped(path);
     const entry = this.entry(path);
     const previous = entry.lstat?.value;
     entry.lstat = { value: attr, expires: this.options.now() + this.options.attrTimeoutMs };
@@ -126,10 +152,12 @@ export class MetadataCache {
   }
 
   storeStat(path: string, attr: Attr): void {
+    this.dropped(path);
     this.entry(path).stat = { value: attr, expires: this.options.now() + this.options.attrTimeoutMs };
   }
 
   storeNegative(path: string): void {
+    this.dropped(path);
     const entry = this.entry(path);
     const listing = path === '/' ? undefined : this.lru.peek(parentOf(path))?.listing;
     const existed = entry.lstat !== undefined || (listing?.attrs.has(baseName(path)) ?? false);
@@ -155,6 +183,8 @@ export class MetadataCache {
   storeListing(dir: string, entries: readonly DirEntry[], changedSince: (child: string) => boolean): void {
     const entry = this.entry(dir);
     const previous = entry.listing;
+    if (previous) for (const name of previous.attrs.keys()) this.dropped(childOf(dir, name));
+    for (const { name } of entries) this.dropped(childOf(dir, name));
     const attrs = new ListingAttrs(entries.length);
     const dirty = new Set<string>();
     for (const { name, attr } of entries) {
@@ -181,6 +211,7 @@ export class MetadataCache {
 
   /** Attributes of `path` changed (write, truncate, chmod…): drop them, mark the name dirty in its parent's listing. */
   invalidateAttr(path: string): void {
+    this.dropped(path);
     const entry = this.lru.peek(path);
     if (entry) {
       entry.lstat = undefined;
@@ -195,6 +226,7 @@ export class MetadataCache {
 
   /** `path` now exists (create, mkdir, symlink, link, rename target): patch the parent listing instead of dropping it. */
   nameAdded(path: string): void {
+    this.dropped(path);
     const entry = this.lru.peek(path);
     if (entry) {
       entry.lstat = undefined;
@@ -215,6 +247,7 @@ export class MetadataCache {
 
   /** `path` is gone (unlink, rmdir, rename source); `withSubtree` when it may have had children cached. */
   nameRemoved(path: string, withSubtree: boolean): void {
+    this.dropped(path);
     if (withSubtree) this.dropSubtree(path);
     else this.lru.delete(path);
     if (path === '/') return;
@@ -229,12 +262,15 @@ export class MetadataCache {
 
   /** A mutation failed: we do not know what happened, so forget the path and its parent's listing. */
   forgetUncertain(path: string): void {
+    // The failure may have landed anything under the parent: rare enough to forget every copy.
+    this.dropped(null);
     this.lru.delete(path);
     if (path !== '/') this.lru.delete(parentOf(path));
   }
 
   /** Forgets everything cached about `path` itself (not its parent's listing, not its children). */
   forget(path: string): void {
+    this.dropped(path);
     this.lru.delete(path);
   }
 
@@ -242,6 +278,7 @@ export class MetadataCache {
   dropListing(dir: string): void {
     const entry = this.lru.peek(dir);
     if (entry?.listing) {
+      for (const name of entry.listing.attrs.keys()) this.dropped(childOf(dir, name));
       entry.listing = undefined;
       this.lru.set(dir, entry, 1);
     }
@@ -249,6 +286,7 @@ export class MetadataCache {
 
   /** Drops `path` and everything below it (refresh, rename of a directory). */
   dropSubtree(path: string): void {
+    this.dropped(null);
     if (path === '/') {
       this.lru.clear();
       return;

@@ -20,6 +20,7 @@ import type { Attr, StatFs, Vfs } from '../vfs/types.js';
 import { FsError } from '../errors.js';
 import { createAttrMapper, type OwnershipOptions } from './attr-map.js';
 import { toFuseErrno } from './errno.js';
+import { FastFiles, TABLE_HANDLE } from './fast-files.js';
 import { loadFuseNative, type LoadedFuse, type NativeOperations, type NativeStat, type NativeStatfs } from './native.js';
 import { unmountPath } from './mount-table.js';
 
@@ -53,6 +54,8 @@ export interface FuseAdapterOptions {
 
 export interface FuseMount {
   readonly mountpoint: string;
+  /** Requests answered on libfuse's threads (patch "fast-files"); undefined without it. */
+  fastFiles(): import('./fast-files.js').FastFilesCounters | undefined;
   /** Unmounts (fusermount3 -u) and releases fuse-native's event-loop handle; idempotent. */
   unmount(options?: { lazy?: boolean }): Promise<void>;
 }
@@ -129,11 +132,15 @@ export const READ_ONLY_HANDLE = 0x80000000;
 /** O_ACCMODE (not in Node's fs.constants). */
 const ACCESS_MODE = fsConstants.O_RDONLY | fsConstants.O_WRONLY | fsConstants.O_RDWR;
 
-/** Builds the fuse-native operation table over `vfs`. Exported for tests that drive it without a kernel. */
+/**
+ * Builds the fuse-native operation table over `vfs`. Exported for tests that drive it without a kernel.
+ * `fast`: the fast-files table's JavaScript side, when the patched fuse-native has it.
+ */
 export function createFuseOperations(
   vfs: Vfs,
   options: FuseAdapterOptions,
   native: Pick<LoadedFuse, 'writeBufferOwned'> = { writeBufferOwned: false },
+  fast?: FastFiles,
 ): Partial<NativeOperations> {
   const mapper = createAttrMapper(options.ownership);
   const log = options.log;
@@ -161,7 +168,10 @@ export function createFuseOperations(
       cb(0);
     },
     getattr(path, cb) {
-      answer(cb, vfs.getattr(path).then((a) => mapper.toNative(a)));
+      vfs.getattr(path).then((attr) => {
+        cb(0, mapper.toNative(attr));
+        fast?.answered(path);
+      }, (err: unknown) => cb(fail(err)));
     },
     access(path, mode, cb) {
       // Existence, plus EROFS for W_OK on a read-only mount; permission bits are the server's to enforce
@@ -202,11 +212,13 @@ export function createFuseOperations(
         throw err;
       }));
     },
-    read(_path, fd, buf, len, pos, cb) {
+    read(path, fd, buf, len, pos, cb) {
       // readTransient's bytes are valid for this turn of the event loop only: they are copied at once, here
       // (stock fuse-native hands us the kernel's buffer) or by the patched fuse-native on process.nextTick
-      // (`buf` is null; fs/fuse/native.ts), before any I/O callback could reuse them.
-      vfs.readTransient(toVfsHandle(fd), pos, len).then((data) => {
+      // (`buf` is null; fs/fuse/native.ts), before any I/O callback could reuse them. A fast-files handle gets
+      // here only when its file changed since it was opened (fast-files.ts).
+      const reading = fast && (fd & TABLE_HANDLE) !== 0 ? fast.readEscalated(path, fd, pos, len) : vfs.readTransient(toVfsHandle(fd), pos, len);
+      reading.then((data) => {
         const n = Math.min(data.length, len);
         if (buf) data.copy(buf, 0, 0, n);
         cb(n, data);
@@ -225,7 +237,7 @@ export function createFuseOperations(
       done(cb, vfs.fsync(toVfsHandle(fd)));
     },
     release(_path, fd, cb) {
-      done(cb, vfs.release(toVfsHandle(fd)));
+      done(cb, fast && (fd & TABLE_HANDLE) !== 0 ? fast.releaseEscalated(fd) : vfs.release(toVfsHandle(fd)));
     },
     truncate(path, size, cb) {
       done(cb, vfs.truncate(path, size));
@@ -291,15 +303,24 @@ export async function mountVfs(vfs: Vfs, options: FuseAdapterOptions): Promise<F
   // its reason). flush/fsync/release may legitimately take long (uploading buffered writes at a slow link);
   // the VFS bounds them by progress, not by wall time, so fuse-native must not cut them short.
   const timeoutMs = opts.fuseTimeoutMs ?? opts.opTimeoutMs * 2 + 30_000;
-  const fuse = new native.Fuse(opts.mountpoint, createFuseOperations(vfs, opts, native), {
+  let thread: () => Buffer | null = () => null;
+  const mapper = createAttrMapper(opts.ownership);
+  const fast = native.fastFiles
+    ? new FastFiles(native.fastFiles.binding, () => thread(), (attr) => native.fastFiles!.encodeStat(mapper.toNative(attr)), vfs)
+    : undefined;
+  const fuse = new native.Fuse(opts.mountpoint, createFuseOperations(vfs, opts, native, fast), {
     timeout: { default: timeoutMs, flush: false, fsync: false, release: false, write: false },
     fsname: libfuseOptionString(opts),
     subtype: 'devmount',
     allowOther: opts.allowOther,
     debug: opts.debug ?? false,
   });
+  thread = () => fuse._thread;
+  // Registered before mounting: the kernel may ask as soon as the mount exists.
+  const stopMirror = fast ? vfs.mirror(fast) : () => undefined;
   await new Promise<void>((resolve, reject) => {
     fuse.mount((err) => {
+      if (err) stopMirror();
       if (!err) return resolve();
       const message = err.message;
       if (/mountpoint/i.test(message)) return reject(new FuseMountError('mountpoint', `${opts.mountpoint}: ${message.toLowerCase()}`));
@@ -309,9 +330,11 @@ export async function mountVfs(vfs: Vfs, options: FuseAdapterOptions): Promise<F
   let unmounting: Promise<void> | undefined;
   return {
     mountpoint: opts.mountpoint,
+    fastFiles: () => fast?.counters(),
     unmount(unmountOptions = {}) {
       unmounting ??= (async () => {
         await unmountPath(opts.mountpoint, unmountOptions);
+        stopMirror();
         // Releases the libuv handle fuse-native keeps referenced while mounted (fuse-native.c
         // fuse_native_unmount), so the process can exit once the VFS is closed.
         if (fuse._thread) native.binding.fuse_native_unmount(opts.mountpoint, fuse._thread);

@@ -93,9 +93,21 @@ export interface NativeFuse {
 export type NativeFuseConstructor = (new (mnt: string, ops: Partial<NativeOperations>, opts: NativeFuseOptions) => NativeFuse) & {
   /** Set by scripts/patch-fuse-native.mjs on its copy: the patches it carries. */
   readonly devmountPatches?: readonly string[];
+  /** fuse-native's own encoding of a stat for C (exported by the patched copy). */
+  readonly getStatArray?: (stat: NativeStat) => Uint32Array;
 };
 
-export interface NativeBinding {
+/** The table of patch "fast-files" (scripts/fuse-native/fast-files.h); `thread` is the mount's NativeFuse._thread. */
+export interface FastFilesBinding {
+  fuse_native_ff_put(thread: Buffer, path: string, stat: Uint32Array, ttlMs: number, content: Buffer | null): void;
+  fuse_native_ff_forget(thread: Buffer, path: string): void;
+  fuse_native_ff_forget_all(thread: Buffer): void;
+  fuse_native_ff_free_escalated(thread: Buffer, fh: number): void;
+  /** Fills getattr hits, opens, reads, escalations, entries, content bytes. */
+  fuse_native_ff_counters(thread: Buffer, out: Uint32Array): void;
+}
+
+export interface NativeBinding extends Partial<FastFilesBinding> {
   fuse_native_unmount(mnt: string, thread: Buffer): void;
 }
 
@@ -113,6 +125,8 @@ export interface LoadedFuse {
   readonly writeBufferOwned: boolean;
   /** FLUSH of a handle marked READ_ONLY_HANDLE is answered in C, without calling `flush` (patch "flush-read-only"). */
   readonly flushSkipsReadOnly: boolean;
+  /** The fast-files table and the stat encoding it takes (patch "fast-files"); undefined without it. */
+  readonly fastFiles: { readonly binding: FastFilesBinding; readonly encodeStat: (stat: NativeStat) => Uint32Array } | undefined;
 }
 
 /** Where scripts/patch-fuse-native.mjs puts its build, relative to the stock package's node_modules. */
@@ -132,6 +146,12 @@ export function loadFuseNative(): LoadedFuse {
   return loaded;
 }
 
+function isFastFilesBinding(binding: NativeBinding): binding is NativeBinding & FastFilesBinding {
+  return typeof binding.fuse_native_ff_put === 'function' && typeof binding.fuse_native_ff_forget === 'function'
+    && typeof binding.fuse_native_ff_forget_all === 'function' && typeof binding.fuse_native_ff_free_escalated === 'function'
+    && typeof binding.fuse_native_ff_counters === 'function';
+}
+
 /** Loads fuse-native from `main`; undefined for the optional patched copy when it is absent or broken. */
 function tryLoad(main: string, optional: boolean): LoadedFuse | undefined {
   try {
@@ -142,6 +162,9 @@ function tryLoad(main: string, optional: boolean): LoadedFuse | undefined {
     const binding = nodeGypBuild(dirname(main));
     // A copy built by an older devmount carries only the utimens fix and no list.
     const patches = new Set(Fuse.devmountPatches ?? (optional ? ['utimens-mtime'] : []));
+    const fastFiles = patches.has('fast-files') && Fuse.getStatArray && isFastFilesBinding(binding)
+      ? Object.freeze({ binding, encodeStat: Fuse.getStatArray })
+      : undefined;
     return Object.freeze({
       Fuse,
       binding,
@@ -149,6 +172,7 @@ function tryLoad(main: string, optional: boolean): LoadedFuse | undefined {
       readTakesData: patches.has('read-data'),
       writeBufferOwned: patches.has('write-copy'),
       flushSkipsReadOnly: patches.has('flush-read-only'),
+      fastFiles,
     });
   } catch (err) {
     if (!optional) throw err;

@@ -8,7 +8,7 @@ import { constants } from 'node:fs';
 import { CACHED_REMOTE_FS, type CachedRemoteFs, type ListedFile } from '../cache/cached-remote-fs.js';
 import { normalizePath, parentOf } from '../cache/paths.js';
 import type { RemoteFile, SetAttr } from '../remote/types.js';
-import type { Attr, ChangeListener, DirEntry, StatFs } from '../vfs/types.js';
+import type { Attr, CacheMirror, ChangeListener, DirEntry, FreshEntry, StatFs } from '../vfs/types.js';
 import type { PrefetchOptions } from './options.js';
 import { Prefetcher, type PrefetchLogger, type PrefetchShell, type PrefetchStats } from './prefetcher.js';
 
@@ -83,6 +83,8 @@ class PrefetchingCache implements PrefetchingRemoteFs {
   primeData(path: string, expected: { readonly size: number; readonly mtimeMs: number }, data: Buffer, startedAt: number): boolean {
     return this.cache.primeData(path, expected, data, startedAt);
   }
+  freshEntry(path: string): FreshEntry | undefined { return this.cache.freshEntry(path); }
+  mirror(mirror: CacheMirror): () => void { return this.cache.mirror(mirror); }
 
   stats(): Readonly<Record<string, number>> {
     const p = this.prefetcher.stats();

@@ -44,7 +44,11 @@ export interface RemoteFs {
   /** Opens with open(2) flags (fs.constants O_*); `mode` applies when O_CREAT creates the file. */
   open(path: string, flags: number, mode?: number): Promise<RemoteFile>;
   /** Whole-file read, pipelined. */
-  readFile(path: string): Promise<Buffer>;
+  /**
+   * The whole file. `expectedSize`: what the caller's cached attributes say (a regular file): the size need not
+   * be asked for first (a file that changed since is still read whole).
+   */
+  readFile(path: string, expectedSize?: number): Promise<Buffer>;
   mkdir(path: string, mode: number): Promise<void>;
   rmdir(path: string): Promise<void>;
   unlink(path: string): Promise<void>;

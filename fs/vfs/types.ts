@@ -64,6 +64,25 @@ export interface VfsStats {
  * POSIX-like async file system. File handles are small integers owned by the VFS; a handle stays valid
  * across reconnects (the VFS re-opens the remote file and replays unacknowledged writes).
  */
+/** A cached answer that may be given without asking the VFS again, for `freshForMs` more. */
+export interface FreshEntry {
+  readonly attr: Attr;
+  readonly freshForMs: number;
+  /** The whole content of a small regular file, when it is cached too. */
+  readonly content?: Buffer;
+}
+
+/**
+ * A copy of cached answers kept elsewhere (the FUSE adapter's table answered on libfuse's threads,
+ * fs/fuse/fast-files.ts). It is told, synchronously, of everything that may change an answer it holds.
+ */
+export interface CacheMirror {
+  /** Anything about `path` may have changed; null: about any path. */
+  forget(path: string | null): void;
+  /** The whole content of `path` was cached: its fresh entry now carries it. */
+  contentStored(path: string): void;
+}
+
 export interface Vfs {
   getattr(path: string): Promise<Attr>; // lstat semantics unless follow_symlinks is set
   readdir(path: string): Promise<DirEntry[]>;
@@ -102,6 +121,13 @@ export interface Vfs {
 
   /** Drops cached state for a path (and below it), or everything: `devmount refresh`. */
   refresh(path?: string): void;
+  /**
+   * What getattr(path) would answer from the caches right now, and for how long, when nothing but the caches
+   * decides it (no file open for writing on it, no symlink following); else undefined.
+   */
+  freshEntry(path: string): FreshEntry | undefined;
+  /** Registers a copy of cached answers (see CacheMirror); returns the unsubscriber. */
+  mirror(mirror: CacheMirror): () => void;
   /** Subscribes to change events; returns the unsubscriber. */
   onChange(listener: ChangeListener): () => void;
   stats(): VfsStats;

@@ -20,7 +20,7 @@ import { HandleTable } from './handle-table.js';
 import { resolveVfsOptions, type VfsOptions, type VfsOverrides } from './options.js';
 import { BufferPool } from './buffer-pool.js';
 import { ReadAhead, type BufferLifetime } from './read-ahead.js';
-import type { Attr, ChangeKind, ChangeListener, ConnectionState, DirEntry, OpenFlags, StatFs, Vfs, VfsStats } from './types.js';
+import type { Attr, CacheMirror, ChangeKind, ChangeListener, ConnectionState, DirEntry, FreshEntry, OpenFlags, StatFs, Vfs, VfsStats } from './types.js';
 import { WriteBehind } from './write-behind.js';
 
 /** What createVfs accepts: any RemoteFs (wrapped in the cache per options.cache), or an already cached one. */
@@ -71,6 +71,8 @@ class RemoteVfs implements Vfs {
   private readonly handles = new HandleTable<OpenHandle>();
   private readonly byPath = new Map<string, Set<OpenHandle>>();
   private readonly changes = new ChangeEmitter();
+  /** Copies of cached answers (CacheMirror): told here when a file is opened for writing, by the cache for the rest. */
+  private readonly mirrors = new Set<CacheMirror>();
   private readonly budget: DirtyBudget;
   private readonly base: VfsRemote;
   private readonly stopForwarding: () => void;
@@ -321,6 +323,23 @@ class RemoteVfs implements Vfs {
     return this.changes.add(listener);
   }
 
+  freshEntry(rawPath: string): FreshEntry | undefined {
+    if (this.options.followSymlinks) return undefined; // the answer depends on the link's target as well
+    const path = normalizePath(rawPath);
+    const set = this.byPath.get(path);
+    if (set) for (const handle of set) if (handle.writer) return undefined; // sizes include buffered writes
+    return this.remote.freshEntry(path);
+  }
+
+  mirror(mirror: CacheMirror): () => void {
+    this.mirrors.add(mirror);
+    const stopCache = this.remote.mirror(mirror);
+    return () => {
+      this.mirrors.delete(mirror);
+      stopCache();
+    };
+  }
+
   stats(): VfsStats {
     const remoteStats = this.base.stats?.();
     let prefetchedBytes = this.retired.prefetchedBytes;
@@ -380,6 +399,8 @@ class RemoteVfs implements Vfs {
       this.byPath.set(path, set);
     }
     set.add(handle);
+    // From now on the VFS answers for this path (buffered writes change its size): copies forget it.
+    if (handle.writer) for (const mirror of this.mirrors) mirror.forget(path);
     return this.handles.add(handle);
   }
 

@@ -1,0 +1,107 @@
+/**
+ * The JavaScript side of the patched fuse-native's fast-files table (scripts/fuse-native/fast-files.h, which
+ * says why: each FUSE request answered here costs a hand-off to this thread and back). It copies what the
+ * caches trust into the table, and the table answers on libfuse's threads:
+ * - after this thread has answered getattr(path), the fresh cached attributes (with the whole content of a
+ *   small file, when that is cached too), for as long as the caches trust them;
+ * - when the content of a small file is cached (a memory open, the prefetcher's tar stream), the entry again,
+ *   now with the content;
+ * - the caches and the VFS report every change (CacheMirror, fs/vfs/types.ts), and the path is forgotten at
+ *   once, before the change is answered. Nothing is copied while a file is open for writing (Vfs.freshEntry).
+ * A read of a table handle whose file changed after it was opened comes here ("escalated"): the path is opened
+ * again through the VFS, so it sees a write through another handle, as a local file system would.
+ *
+ * State (one JS thread): `escalated`, table handle → the VFS handle opened for it, until its release.
+ */
+import { constants as fsConstants } from 'node:fs';
+import type { Attr, CacheMirror, Vfs } from '../vfs/types.js';
+import type { FastFilesBinding } from './native.js';
+
+/** Bit 30 of a FUSE file handle: a handle of the table (fast-files.h FF_HANDLE_BIT); VFS handles stay below. */
+export const TABLE_HANDLE = 0x4000_0000;
+
+export interface FastFilesCounters {
+  /** Requests answered by the table since the mount. */
+  readonly getattrs: number;
+  readonly opens: number;
+  readonly reads: number;
+  /** Table handles whose reads came here because the file changed while open. */
+  readonly escalations: number;
+  readonly entries: number;
+  readonly contentBytes: number;
+}
+
+export class FastFiles implements CacheMirror {
+  private readonly escalated = new Map<number, Promise<number>>();
+  private readonly counterBuffer = new Uint32Array(6);
+
+  constructor(
+    private readonly binding: FastFilesBinding,
+    /** fuse-native's per-mount buffer (NativeFuse._thread): null until mount() has started. */
+    private readonly thread: () => Buffer | null,
+    /** The answer getattr gives for these attributes, in fuse-native's stat encoding. */
+    private readonly encode: (attr: Attr) => Uint32Array,
+    private readonly vfs: Vfs,
+  ) {}
+
+  /** This thread has just answered getattr(path): the table may answer the next ones. */
+  answered(path: string): void {
+    this.put(path);
+  }
+
+  contentStored(path: string): void {
+    this.put(path);
+  }
+
+  forget(path: string | null): void {
+    const thread = this.thread();
+    if (!thread) return;
+    if (path === null) this.binding.fuse_native_ff_forget_all(thread);
+    else this.binding.fuse_native_ff_forget(thread, path);
+  }
+
+  /** A read of table handle `fh` that the table passed on: the file changed since it was opened. */
+  async readEscalated(path: string, fh: number, position: number, length: number): Promise<Buffer> {
+    let opened = this.escalated.get(fh);
+    if (!opened) {
+      const opening = this.vfs.open(path, fsConstants.O_RDONLY);
+      opened = opening;
+      this.escalated.set(fh, opening);
+      // A failed open is answered to this read; the next read of the handle tries again.
+      opening.catch(() => {
+        if (this.escalated.get(fh) === opening) this.escalated.delete(fh);
+      });
+    }
+    return this.vfs.readTransient(await opened, position, length);
+  }
+
+  /** The release of an escalated table handle: closes what was opened for it, then frees its slot in the table. */
+  async releaseEscalated(fh: number): Promise<void> {
+    const opened = this.escalated.get(fh);
+    this.escalated.delete(fh);
+    try {
+      const vfsHandle = opened ? await opened.catch(() => undefined) : undefined;
+      if (vfsHandle !== undefined) await this.vfs.release(vfsHandle);
+    } finally {
+      const thread = this.thread();
+      if (thread) this.binding.fuse_native_ff_free_escalated(thread, fh);
+    }
+  }
+
+  counters(): FastFilesCounters {
+    const thread = this.thread();
+    const c = this.counterBuffer.fill(0);
+    if (thread) this.binding.fuse_native_ff_counters(thread, c);
+    return { getattrs: c[0]!, opens: c[1]!, reads: c[2]!, escalations: c[3]!, entries: c[4]!, contentBytes: c[5]! };
+  }
+
+  private put(path: string): void {
+    const thread = this.thread();
+    if (!thread) return;
+    const fresh = this.vfs.freshEntry(path);
+    if (!fresh) return;
+    const ttlMs = Math.floor(fresh.freshForMs);
+    if (ttlMs <= 0) return;
+    this.binding.fuse_native_ff_put(thread, path, this.encode(fresh.attr), ttlMs, fresh.content ?? null);
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * The fast-files table (scripts/fuse-native/fast-files.h, fs/fuse/fast-files.ts) on a real mount of the whole
+ * stack over a real sshd, served IN THIS PROCESS (only asynchronous fs calls touch the mount): getattr and
+ * small-file reads are answered on libfuse's threads once cached, and no answer outlives a change: writes
+ * through the mount (also while a table handle is open), renames and removals, server-side changes after a
+ * refresh or after the cache's TTL. The kernel's own attribute and entry caches are off (0 s), so every
+ * stat reaches the file system and the table's counters show who answered.
+ */
+import { constants } from 'node:fs';
+import { mkdir, mkdtemp, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCachedRemoteFs } from '../fs/cache/cached-remote-fs.js';
+import { mountVfs, type FuseMount } from '../fs/fuse/adapter.js';
+import { loadFuseNative } from '../fs/fuse/native.js';
+import { createSftpRemoteFs, type SftpRemoteFs } from '../fs/sftp/remote-fs.js';
+import { createVfs } from '../fs/vfs/vfs.js';
+import type { Vfs } from '../fs/vfs/types.js';
+import { harnessConnector } from './harness/connect.js';
+import { startSshd, type Sshd } from './harness/sshd.js';
+
+const CACHE_TTL_MS = 1500;
+
+describe('fast-files table on a mount over sshd', () => {
+  let sshd: Sshd;
+  let sftp: SftpRemoteFs;
+  let vfs: Vfs;
+  let mount: FuseMount;
+  let mnt: string;
+  const server = (name: string) => join(sshd.root, name);
+  const local = (name: string) => join(mnt, name);
+  const counters = () => {
+    const c = mount.fastFiles();
+    if (!c) throw new Error('the patched fuse-native has no fast-files table');
+    return c;
+  };
+
+  beforeAll(async () => {
+    // npm install builds the patched fuse-native (scripts/patch-fuse-native.mjs); CI has a compiler.
+    expect(loadFuseNative().fastFiles).toBeDefined();
+    sshd = await startSshd();
+    await writeFile(server('small.txt'), 'first version\n');
+    await mkdir(server('dir'));
+    await writeFile(server('dir/inner.txt'), 'inside\n');
+    sftp = await createSftpRemoteFs(harnessConnector(sshd), sshd.root);
+    vfs = createVfs(createCachedRemoteFs(sftp, { attrTimeoutMs: CACHE_TTL_MS, dirTimeoutMs: CACHE_TTL_MS, negativeTimeoutMs: CACHE_TTL_MS }));
+    mnt = await mkdtemp(join(tmpdir(), 'devmount-fastfiles-'));
+    mount = await mountVfs(vfs, {
+      mountpoint: mnt,
+      fsname: 'tester@127.0.0.1:/site',
+      readOnly: false,
+      allowOther: false,
+      attrTimeout: 0,
+      entryTimeout: 0,
+      opTimeoutMs: 30_000,
+      ownership: { idmap: 'none', localUid: 0, localGid: 0 },
+    });
+  });
+
+  afterAll(async () => {
+    await mount?.unmount();
+    await vfs?.close();
+    await sshd?.stop();
+    if (mnt) await rm(mnt, { recursive: true, force: true });
+  });
+
+  it('answers getattr, then open/read/release of a cached small file, without JavaScript', async () => {
+    const before = counters();
+    expect((await stat(local('small.txt'))).size).toBe(14);
+    expect((await stat(local('small.txt'))).size).toBe(14);
+    expect(await readFile(local('small.txt'), 'utf8')).toBe('first version\n'); // cached by this read
+    expect(await readFile(local('small.txt'), 'utf8')).toBe('first version\n');
+    expect(await readFile(local('small.txt'), 'utf8')).toBe('first version\n');
+    const after = counters();
+    expect(after.getattrs - before.getattrs).toBeGreaterThanOrEqual(2);
+    expect(after.opens - before.opens).toBeGreaterThanOrEqual(2);
+    expect(after.reads - before.reads).toBeGreaterThanOrEqual(2);
+    expect(after.contentBytes).toBeGreaterThanOrEqual(14);
+  });
+
+  it('a write through the mount is seen at once, also through a table handle opened before it', async () => {
+    await writeFile(server('shared.txt'), 'old bytes');
+    expect(await readFile(local('shared.txt'), 'utf8')).toBe('old bytes'); // content now in the table
+    const opensBefore = counters().opens;
+    const reader = await open(local('shared.txt'), constants.O_RDONLY);
+    try {
+      expect(counters().opens).toBe(opensBefore + 1); // a table handle
+      const first = Buffer.alloc(64);
+      const { bytesRead } = await reader.read(first, 0, 64, 0);
+      expect(first.subarray(0, bytesRead).toString()).toBe('old bytes');
+      const escalationsBefore = counters().escalations;
+      await writeFile(local('shared.txt'), 'new and longer bytes');
+      expect((await stat(local('shared.txt'))).size).toBe(20);
+      const again = Buffer.alloc(64);
+      const second = await reader.read(again, 0, 64, 0);
+      expect(again.subarray(0, second.bytesRead).toString()).toBe('new and longer bytes');
+      expect(counters().escalations).toBe(escalationsBefore + 1);
+    } finally {
+      await reader.close();
+    }
+    expect(await readFile(local('shared.txt'), 'utf8')).toBe('new and longer bytes');
+    expect(await readFile(server('shared.txt'), 'utf8')).toBe('new and longer bytes');
+  });
+
+  it('a file open for writing reports its buffered size, never a cached one', async () => {
+    await writeFile(server('growing.txt'), 'x');
+    expect((await stat(local('growing.txt'))).size).toBe(1);
+    const writer = await open(local('growing.txt'), constants.O_WRONLY | constants.O_APPEND);
+    try {
+      await writer.write(Buffer.alloc(100, 0x61));
+      expect((await stat(local('growing.txt'))).size).toBe(101);
+      await writer.write(Buffer.alloc(50, 0x62));
+      expect((await stat(local('growing.txt'))).size).toBe(151);
+    } finally {
+      await writer.close();
+    }
+    expect((await stat(local('growing.txt'))).size).toBe(151);
+  });
+
+  it('renames and removals through the mount drop the old names at once, directories with their contents', async () => {
+    await writeFile(server('from.txt'), 'moving');
+    expect(await readFile(local('from.txt'), 'utf8')).toBe('moving');
+    expect((await stat(local('from.txt'))).size).toBe(6);
+    await rename(local('from.txt'), local('to.txt'));
+    await expect(stat(local('from.txt'))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await readFile(local('to.txt'), 'utf8')).toBe('moving');
+    await unlink(local('to.txt'));
+    await expect(stat(local('to.txt'))).rejects.toMatchObject({ code: 'ENOENT' });
+
+    expect(await readFile(local('dir/inner.txt'), 'utf8')).toBe('inside\n');
+    await rename(local('dir'), local('moved'));
+    await expect(stat(local('dir/inner.txt'))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await readFile(local('moved/inner.txt'), 'utf8')).toBe('inside\n');
+  });
+
+  it('a change made on the server shows after a refresh, and after the cache TTL without one', async () => {
+    await writeFile(server('remote.txt'), 'v1');
+    expect(await readFile(local('remote.txt'), 'utf8')).toBe('v1');
+    expect(await readFile(local('remote.txt'), 'utf8')).toBe('v1');
+    await writeFile(server('remote.txt'), 'version 2');
+    vfs.refresh('/remote.txt');
+    expect((await stat(local('remote.txt'))).size).toBe(9);
+    expect(await readFile(local('remote.txt'), 'utf8')).toBe('version 2');
+    expect(await readFile(local('remote.txt'), 'utf8')).toBe('version 2'); // cached again
+
+    await writeFile(server('remote.txt'), 'the third version');
+    expect((await stat(local('remote.txt'))).size).toBe(9); // within the TTL: the cached answer, as before
+    await new Promise((resolve) => setTimeout(resolve, CACHE_TTL_MS + 300));
+    expect((await stat(local('remote.txt'))).size).toBe(17);
+    expect(await readFile(local('remote.txt'), 'utf8')).toBe('the third version');
+  });
+});
