@@ -354,8 +354,7 @@ async function main() {
   for (const name of ['package.json', 'binding.gyp', 'semaphore.h']) await cp(join(pkgDir, name), join(out, name));
   await writeFile(join(out, 'fast-files.h'), FAST_FILES_HEADER);
   for (const patch of PATCHES) sources[patch.file] = sources[patch.file].replace(patch.from, patch.to);
-  // The patches this copy carries, and the stat encoding fuse-native's getattr uses (fast-files puts the same).
-  sources['index.js'] += `\n// Added by devmount's scripts/patch-fuse-native.mjs.\nFuse.devmountPatches = ${JSON.stringify(PATCH_IDS)}\nFuse.getStatArray = getStatArray\n`;
+  sources['index.js'] += `\n// Added by devmount's scripts/patch-fuse-native.mjs: the patches this copy carries.\nFuse.devmountPatches = ${JSON.stringify(PATCH_IDS)}\n`;
   for (const [name, text] of Object.entries(sources)) await writeFile(join(out, name), text);
   const args = [gyp, 'rebuild'];
   // Headers: npm's nodedir setting, else the ones installed next to this node (Debian's nodejs and the official

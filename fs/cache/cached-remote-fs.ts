@@ -163,9 +163,7 @@ class CachingRemoteFs implements CachedRemoteFs {
     this.counters.dirMisses += 1;
     return this.shared(`readdir:${dir}`, dir, async (startedAt) => {
       const entries = await this.inner.readdir(dir);
-      if (this.storable(dir, startedAt)) {
-        this.meta.storeListing(dir, entries, (child) => !this.gens.unchangedSince(child, startedAt));
-      }
+      if (this.storable(dir, startedAt)) this.storeListing(dir, entries, startedAt);
       return entries;
     });
   }
@@ -321,7 +319,7 @@ class CachingRemoteFs implements CachedRemoteFs {
   prime(rawDir: string, entries: readonly DirEntry[], startedAt: number): void {
     const dir = normalizePath(rawDir);
     if (!this.storable(dir, startedAt)) return;
-    this.meta.storeListing(dir, entries, (child) => !this.gens.unchangedSince(child, startedAt));
+    this.storeListing(dir, entries, startedAt);
   }
 
   hasFreshListing(dir: string): boolean {
@@ -349,8 +347,7 @@ class CachingRemoteFs implements CachedRemoteFs {
     const freshForMs = fresh.expires - this.options.now();
     if (freshForMs <= 0) return undefined;
     const { attr } = fresh;
-    const small = isRegularFile(attr) && attr.size <= this.options.smallFileBytes && attr.size <= this.data.maxFileBytes;
-    const content = small ? this.data.peek(path, attr) : undefined;
+    const content = this.smallFileContent(path, attr);
     return content ? { attr, freshForMs, content } : { attr, freshForMs };
   }
 
@@ -367,9 +364,31 @@ class CachingRemoteFs implements CachedRemoteFs {
 
   // ---- internals -------------------------------------------------------------------------------------
 
+  private storeListing(dir: string, entries: readonly DirEntry[], startedAt: number): void {
+    this.meta.storeListing(dir, entries, (child) => !this.gens.unchangedSince(child, startedAt));
+    if (this.mirrors.size === 0) return;
+    const freshForMs = this.options.dirTimeoutMs;
+    for (const { name, attr } of entries) {
+      const path = childOf(dir, name);
+      // Not the names that moved while the READDIR was in flight: the listing marked them for re-stat.
+      if (!this.gens.unchangedSince(path, startedAt)) continue;
+      const content = this.smallFileContent(path, attr);
+      const fresh: FreshEntry = content ? { attr, freshForMs, content } : { attr, freshForMs };
+      for (const mirror of this.mirrors) mirror.stored(path, fresh);
+    }
+  }
+
   private storeData(path: string, attr: Attr, bytes: Buffer): void {
     this.data.set(path, attr, bytes);
-    for (const mirror of this.mirrors) mirror.contentStored(path);
+    if (this.mirrors.size === 0) return;
+    const fresh = this.freshEntry(path);
+    if (fresh) for (const mirror of this.mirrors) mirror.stored(path, fresh);
+  }
+
+  /** The cached whole content of a small regular file with these attributes, if any. */
+  private smallFileContent(path: string, attr: Attr): Buffer | undefined {
+    const small = isRegularFile(attr) && attr.size <= this.options.smallFileBytes && attr.size <= this.data.maxFileBytes;
+    return small ? this.data.peek(path, attr) : undefined;
   }
 
   private storable(path: string, startedAt: number): boolean {

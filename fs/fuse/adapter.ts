@@ -305,9 +305,7 @@ export async function mountVfs(vfs: Vfs, options: FuseAdapterOptions): Promise<F
   const timeoutMs = opts.fuseTimeoutMs ?? opts.opTimeoutMs * 2 + 30_000;
   let thread: () => Buffer | null = () => null;
   const mapper = createAttrMapper(opts.ownership);
-  const fast = native.fastFiles
-    ? new FastFiles(native.fastFiles.binding, () => thread(), (attr) => native.fastFiles!.encodeStat(mapper.toNative(attr)), vfs)
-    : undefined;
+  const fast = native.fastFiles ? new FastFiles(native.fastFiles, () => thread(), (attr) => mapper.toNative(attr), vfs) : undefined;
   const fuse = new native.Fuse(opts.mountpoint, createFuseOperations(vfs, opts, native, fast), {
     timeout: { default: timeoutMs, flush: false, fsync: false, release: false, write: false },
     fsname: libfuseOptionString(opts),

@@ -4,8 +4,9 @@
  * caches trust into the table, and the table answers on libfuse's threads:
  * - after this thread has answered getattr(path), the fresh cached attributes (with the whole content of a
  *   small file, when that is cached too), for as long as the caches trust them;
- * - when the content of a small file is cached (a memory open, the prefetcher's tar stream), the entry again,
- *   now with the content;
+ * - when a listing is cached (a READDIR, the prefetcher's whole-tree listing), each name in it, so even a
+ *   tree's first lookups are answered there; when the content of a small file is cached (a memory open, the
+ *   prefetcher's tar stream), the entry again, now with the content;
  * - the caches and the VFS report every change (CacheMirror, fs/vfs/types.ts), and the path is forgotten at
  *   once, before the change is answered. Nothing is copied while a file is open for writing (Vfs.freshEntry).
  * A read of a table handle whose file changed after it was opened comes here ("escalated"): the path is opened
@@ -14,11 +15,40 @@
  * State (one JS thread): `escalated`, table handle → the VFS handle opened for it, until its release.
  */
 import { constants as fsConstants } from 'node:fs';
-import type { Attr, CacheMirror, Vfs } from '../vfs/types.js';
-import type { FastFilesBinding } from './native.js';
+import type { Attr, CacheMirror, FreshEntry, Vfs } from '../vfs/types.js';
+import type { FastFilesBinding, NativeStat } from './native.js';
 
 /** Bit 30 of a FUSE file handle: a handle of the table (fast-files.h FF_HANDLE_BIT); VFS handles stay below. */
 export const TABLE_HANDLE = 0x4000_0000;
+
+const TWO_32 = 4294967296;
+
+/**
+ * `stat` in the 18 × uint32 layout fuse-native's populate_stat reads (fuse-native.c: mode, uid, gid, size,
+ * dev, nlink, ino, rdev, blksize, blocks, atime, mtime, ctime; 64-bit values as low, high; times in ms), into
+ * `out`, which C copies before the call returns: one array serves every put.
+ */
+export function encodeStat(stat: NativeStat, out: Uint32Array): Uint32Array {
+  const wide = (at: number, n: number) => {
+    const low = n % TWO_32;
+    out[at] = low;
+    out[at + 1] = (n - low) / TWO_32;
+  };
+  out[0] = stat.mode;
+  out[1] = stat.uid;
+  out[2] = stat.gid;
+  wide(3, stat.size);
+  out[5] = 0;
+  out[6] = stat.nlink || 1;
+  out[7] = stat.ino;
+  out[8] = 0;
+  out[9] = stat.blksize;
+  wide(10, stat.blocks);
+  wide(12, stat.atime);
+  wide(14, stat.mtime);
+  wide(16, stat.ctime);
+  return out;
+}
 
 export interface FastFilesCounters {
   /** Requests answered by the table since the mount. */
@@ -34,23 +64,25 @@ export interface FastFilesCounters {
 export class FastFiles implements CacheMirror {
   private readonly escalated = new Map<number, Promise<number>>();
   private readonly counterBuffer = new Uint32Array(6);
+  private readonly statBuffer = new Uint32Array(18);
 
   constructor(
     private readonly binding: FastFilesBinding,
     /** fuse-native's per-mount buffer (NativeFuse._thread): null until mount() has started. */
     private readonly thread: () => Buffer | null,
-    /** The answer getattr gives for these attributes, in fuse-native's stat encoding. */
-    private readonly encode: (attr: Attr) => Uint32Array,
+    /** The stat getattr answers for these attributes (ownership mapping, umask). */
+    private readonly toNative: (attr: Attr) => NativeStat,
     private readonly vfs: Vfs,
   ) {}
 
   /** This thread has just answered getattr(path): the table may answer the next ones. */
   answered(path: string): void {
-    this.put(path);
+    const fresh = this.vfs.freshEntry(path);
+    if (fresh) this.put(path, fresh);
   }
 
-  contentStored(path: string): void {
-    this.put(path);
+  stored(path: string, fresh: FreshEntry): void {
+    this.put(path, fresh);
   }
 
   forget(path: string | null): void {
@@ -95,13 +127,10 @@ export class FastFiles implements CacheMirror {
     return { getattrs: c[0]!, opens: c[1]!, reads: c[2]!, escalations: c[3]!, entries: c[4]!, contentBytes: c[5]! };
   }
 
-  private put(path: string): void {
+  private put(path: string, fresh: FreshEntry): void {
     const thread = this.thread();
-    if (!thread) return;
-    const fresh = this.vfs.freshEntry(path);
-    if (!fresh) return;
     const ttlMs = Math.floor(fresh.freshForMs);
-    if (ttlMs <= 0) return;
-    this.binding.fuse_native_ff_put(thread, path, this.encode(fresh.attr), ttlMs, fresh.content ?? null);
+    if (!thread || ttlMs <= 0) return;
+    this.binding.fuse_native_ff_put(thread, path, encodeStat(this.toNative(fresh.attr), this.statBuffer), ttlMs, fresh.content ?? null);
   }
 }

@@ -93,8 +93,6 @@ export interface NativeFuse {
 export type NativeFuseConstructor = (new (mnt: string, ops: Partial<NativeOperations>, opts: NativeFuseOptions) => NativeFuse) & {
   /** Set by scripts/patch-fuse-native.mjs on its copy: the patches it carries. */
   readonly devmountPatches?: readonly string[];
-  /** fuse-native's own encoding of a stat for C (exported by the patched copy). */
-  readonly getStatArray?: (stat: NativeStat) => Uint32Array;
 };
 
 /** The table of patch "fast-files" (scripts/fuse-native/fast-files.h); `thread` is the mount's NativeFuse._thread. */
@@ -125,8 +123,8 @@ export interface LoadedFuse {
   readonly writeBufferOwned: boolean;
   /** FLUSH of a handle marked READ_ONLY_HANDLE is answered in C, without calling `flush` (patch "flush-read-only"). */
   readonly flushSkipsReadOnly: boolean;
-  /** The fast-files table and the stat encoding it takes (patch "fast-files"); undefined without it. */
-  readonly fastFiles: { readonly binding: FastFilesBinding; readonly encodeStat: (stat: NativeStat) => Uint32Array } | undefined;
+  /** The fast-files table (patch "fast-files"); undefined without it. */
+  readonly fastFiles: FastFilesBinding | undefined;
 }
 
 /** Where scripts/patch-fuse-native.mjs puts its build, relative to the stock package's node_modules. */
@@ -162,9 +160,7 @@ function tryLoad(main: string, optional: boolean): LoadedFuse | undefined {
     const binding = nodeGypBuild(dirname(main));
     // A copy built by an older devmount carries only the utimens fix and no list.
     const patches = new Set(Fuse.devmountPatches ?? (optional ? ['utimens-mtime'] : []));
-    const fastFiles = patches.has('fast-files') && Fuse.getStatArray && isFastFilesBinding(binding)
-      ? Object.freeze({ binding, encodeStat: Fuse.getStatArray })
-      : undefined;
+    const fastFiles = patches.has('fast-files') && isFastFilesBinding(binding) ? binding : undefined;
     return Object.freeze({
       Fuse,
       binding,

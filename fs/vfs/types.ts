@@ -79,8 +79,8 @@ export interface FreshEntry {
 export interface CacheMirror {
   /** Anything about `path` may have changed; null: about any path. */
   forget(path: string | null): void;
-  /** The whole content of `path` was cached: its fresh entry now carries it. */
-  contentStored(path: string): void;
+  /** Fresh attributes of `path` (from a listing), or its whole content, were cached: it may copy them. */
+  stored(path: string, fresh: FreshEntry): void;
 }
 
 export interface Vfs {

@@ -324,20 +324,31 @@ class RemoteVfs implements Vfs {
   }
 
   freshEntry(rawPath: string): FreshEntry | undefined {
-    if (this.options.followSymlinks) return undefined; // the answer depends on the link's target as well
     const path = normalizePath(rawPath);
-    const set = this.byPath.get(path);
-    if (set) for (const handle of set) if (handle.writer) return undefined; // sizes include buffered writes
-    return this.remote.freshEntry(path);
+    return this.answersFromCache(path) ? this.remote.freshEntry(path) : undefined;
   }
 
   mirror(mirror: CacheMirror): () => void {
     this.mirrors.add(mirror);
-    const stopCache = this.remote.mirror(mirror);
+    // What the cache stores reaches the copy only where the cache alone decides getattr's answer.
+    const stopCache = this.remote.mirror({
+      forget: (path) => mirror.forget(path),
+      stored: (path, fresh) => {
+        if (this.answersFromCache(path)) mirror.stored(path, fresh);
+      },
+    });
     return () => {
       this.mirrors.delete(mirror);
       stopCache();
     };
+  }
+
+  /** Whether getattr(path) is the cache's answer: not with symlinks followed, nor for a file open for writing. */
+  private answersFromCache(path: string): boolean {
+    if (this.options.followSymlinks) return false; // the answer depends on the link's target as well
+    const set = this.byPath.get(path);
+    if (set) for (const handle of set) if (handle.writer) return false; // sizes include buffered writes
+    return true;
   }
 
   stats(): VfsStats {
