@@ -8,7 +8,9 @@
  *
  * `dropped(path)` is told of every path whose attributes any store or invalidation may have changed (null:
  * any path), before the method returns: a copy of answers given from here (the FUSE adapter's fast-files
- * table) forgets them. Evictions are not reported: an evicted answer was still right.
+ * table) forgets them. Evictions are not reported: an evicted answer was still right. storeListing reports
+ * the names of the listing it replaces and the names it marks dirty; the caller hands the copy the fresh
+ * names it stored instead (CachedRemoteFs storeListing), which replace what the copy held for them.
  */
 import { constants } from 'node:fs';
 import type { Attr, ChangeEvent, DirEntry } from '../vfs/types.js';
@@ -184,12 +186,14 @@ export class MetadataCache {
     const entry = this.entry(dir);
     const previous = entry.listing;
     if (previous) for (const name of previous.attrs.keys()) this.dropped(childOf(dir, name));
-    for (const { name } of entries) this.dropped(childOf(dir, name));
     const attrs = new ListingAttrs(entries.length);
     const dirty = new Set<string>();
     for (const { name, attr } of entries) {
       attrs.set(name, attr);
-      if (changedSince(childOf(dir, name))) dirty.add(name);
+      if (changedSince(childOf(dir, name))) {
+        dirty.add(name);
+        this.dropped(childOf(dir, name));
+      }
     }
     entry.listing = { attrs, dirty, expires: this.options.now() + this.options.dirTimeoutMs };
     this.lru.set(dir, entry, 1 + attrs.size);
