@@ -96,10 +96,13 @@ for (const variant of [{ name: 'shell (find -printf)', sftpOnly: false }, { name
       await sshd?.stop();
     });
 
-    test('the first lookup lists the whole tree once; every later lookup and listing is answered from the cache', async () => {
+    test('one lookup starts nothing; the second in its directory lists the whole tree once; every later lookup and listing is answered from the cache', async () => {
       const stack = await openStack(sshd, root, true);
       try {
         await stack.fs.lstat('/a');
+        await stack.fs.prefetchIdle();
+        expect(stack.fs.prefetchStats().jobs).toBe(0); // a lone lookup (a `cat` of one file) is not a walk
+        await stack.fs.lstat('/empty');
         await stack.fs.prefetchIdle();
         const after = stack.counter.calls();
         const p = stack.fs.prefetchStats();
@@ -164,9 +167,11 @@ for (const variant of [{ name: 'shell (find -printf)', sftpOnly: false }, { name
       const stack = await openStack(sshd, root, true);
       try {
         await writeFile(join(root, 'a', 'b', 'c', 'racy.txt'), 'old');
-        const lookup = stack.fs.lstat('/a/b/c/deep.txt'); // starts the prefetch of /a/b/c
+        await stack.fs.lstat('/a/b/c/deep.txt'); // the first lookup in /a/b/c starts nothing
+        const lookup = stack.fs.lstat('/a/b/c/deep.txt'); // the second starts the prefetch of /a/b/c
         await stack.fs.unlink('/a/b/c/racy.txt'); // sent while it runs; bumps the generation of /a/b/c
         await lookup;
+        expect(stack.fs.prefetchStats().jobs).toBe(1);
         expect((await stack.fs.readdir('/a/b/c')).map((e) => e.name)).toEqual(['deep.txt']);
         await expect(stack.fs.lstat('/a/b/c/racy.txt')).rejects.toMatchObject({ code: 'ENOENT' });
       } finally {

@@ -53,7 +53,7 @@ class PrefetchingCache implements PrefetchingRemoteFs {
   }
 
   async readdir(path: string): Promise<DirEntry[]> {
-    await this.prefetcher.awaitListing(normalizePath(path));
+    await this.prefetcher.awaitListing(normalizePath(path), 'readdir');
     return this.cache.readdir(path);
   }
 
@@ -113,6 +113,6 @@ class PrefetchingCache implements PrefetchingRemoteFs {
   private async beforeLookup(rawPath: string): Promise<void> {
     const path = normalizePath(rawPath);
     if (path === '/') return;
-    await this.prefetcher.awaitListing(parentOf(path));
+    await this.prefetcher.awaitListing(parentOf(path), 'lookup');
   }
 }
