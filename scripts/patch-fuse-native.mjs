@@ -12,9 +12,9 @@
 //   V8 counts each one as external memory, and at 0 ms RTT those 256 MiB per 256 MiB read were a third of the
 //   full garbage collections in the mount daemon (issue 6). JavaScript now answers with the bytes
 //   (`cb(n, data)`) and C copies them into the kernel's buffer: no Buffer per read.
-// - write-copy: likewise, a write got an external Buffer over the kernel's request that the adapter had to copy
-//   at once (the request is gone when we answer, write-behind keeps the data longer); C now hands JavaScript
-//   its own copy, made in one step.
+// (Writes keep fuse-native's own external Buffer over the kernel's request: fs/vfs/write-behind.ts copies the
+//   bytes before the first await, and the Buffer is detached once we answer. An earlier patch copied them in C
+//   first: a fresh 128 KiB Buffer per write, each one page faults on first touch.)
 // - flush-read-only: the kernel sends FLUSH at every close(2), and each one crossed to JavaScript and back (a
 //   `git status` that reads 10,000 files sent 10,000 of them). A handle opened read-only has nothing to flush:
 //   fs/fuse/adapter.ts marks its number with bit 31 (READ_ONLY_HANDLE), and C answers its FLUSH at once.
@@ -89,34 +89,6 @@ FUSE_METHOD(write,`,
                 return cb(TIMEOUT_ERRNO, 0, input[2].buffer)
               case 'read':
                 return cb(TIMEOUT_ERRNO)`,
-  },
-  {
-    id: 'write-copy',
-    file: 'fuse-native.c',
-    from: `  napi_create_external_buffer(env, l->len, (char *) l->buf, NULL, NULL, &(argv[4]));
-  napi_create_uint32(env, l->len, &(argv[5]));
-  FUSE_UINT64_TO_INTS_ARGV(l->offset, 6)
-}, {
-  if (IS_ARRAY_BUFFER_DETACH_SUPPORTED == 1) assert(napi_detach_arraybuffer(env, argv[3]) == napi_ok);
-})
-
-FUSE_METHOD(readdir,`,
-    to: `  napi_create_buffer_copy(env, l->len, l->buf, NULL, &(argv[4]));
-  napi_create_uint32(env, l->len, &(argv[5]));
-  FUSE_UINT64_TO_INTS_ARGV(l->offset, 6)
-}, {})
-
-FUSE_METHOD(readdir,`,
-  },
-  {
-    id: 'write-copy',
-    file: 'index.js',
-    from: `    this.ops.write(path, fd, buf, len, getDoubleArg(offsetLow, offsetHigh), (err, bytesWritten) => {
-      return signal(err, bytesWritten || 0, buf.buffer)
-    })`,
-    to: `    this.ops.write(path, fd, buf, len, getDoubleArg(offsetLow, offsetHigh), (res) => {
-      return signal(res)
-    })`,
   },
   {
     id: 'flush-read-only',

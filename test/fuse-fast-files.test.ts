@@ -151,3 +151,37 @@ describe('fast-files table on a mount over sshd', () => {
     expect(await readFile(local('remote.txt'), 'utf8')).toBe('the third version');
   });
 });
+
+describe('fast-files table with auto_cache', () => {
+  let sshd: Sshd;
+  let vfs: Vfs;
+  let mount: FuseMount;
+  let mnt: string;
+
+  beforeAll(async () => {
+    sshd = await startSshd();
+    await writeFile(join(sshd.root, 'page.html'), '<p>one</p>');
+    const sftp = await createSftpRemoteFs(harnessConnector(sshd), sshd.root);
+    vfs = createVfs(createCachedRemoteFs(sftp, { autoCache: true }));
+    mnt = await mkdtemp(join(tmpdir(), 'devmount-fastfiles-auto-'));
+    mount = await mountVfs(vfs, {
+      mountpoint: mnt, fsname: 'tester@127.0.0.1:/site', readOnly: false, allowOther: false,
+      attrTimeout: 0, entryTimeout: 0, opTimeoutMs: 30_000, ownership: { idmap: 'none', localUid: 0, localGid: 0 },
+    });
+  });
+
+  afterAll(async () => {
+    await mount?.unmount();
+    await vfs?.close();
+    await sshd?.stop();
+    if (mnt) await rm(mnt, { recursive: true, force: true });
+  });
+
+  it('every open still asks the server, and getattr then reports the new size (reads are not cut to the old one)', async () => {
+    expect(await readFile(join(mnt, 'page.html'), 'utf8')).toBe('<p>one</p>');
+    expect(await readFile(join(mnt, 'page.html'), 'utf8')).toBe('<p>one</p>');
+    await writeFile(join(sshd.root, 'page.html'), '<p>two, longer</p>');
+    expect(await readFile(join(mnt, 'page.html'), 'utf8')).toBe('<p>two, longer</p>');
+    expect(mount.fastFiles()?.opens).toBe(0);
+  });
+});

@@ -16,7 +16,7 @@ import type { Attr, CacheMirror, ChangeListener, DirEntry, FreshEntry, StatFs } 
 import { DataCache } from './data-cache.js';
 import { Generations } from './generations.js';
 import { createMemoryFile } from './memory-file.js';
-import { MetadataCache, type AttrLookup, type Listing, type ListedFile } from './metadata-cache.js';
+import { isSymlink, MetadataCache, type AttrLookup, type Listing, type ListedFile } from './metadata-cache.js';
 import { resolveCacheOptions, type CacheOptions } from './options.js';
 import { childOf, normalizePath, parentOf } from './paths.js';
 
@@ -385,8 +385,12 @@ class CachingRemoteFs implements CachedRemoteFs {
     if (fresh) for (const mirror of this.mirrors) mirror.stored(path, fresh);
   }
 
-  /** The cached whole content of a small regular file with these attributes, if any. */
+  /**
+   * The cached whole content of a small regular file with these attributes, if any. Never with auto_cache:
+   * there every open asks the server first (revalidate), so no copy may answer an open without us.
+   */
   private smallFileContent(path: string, attr: Attr): Buffer | undefined {
+    if (this.options.autoCache) return undefined;
     const small = isRegularFile(attr) && attr.size <= this.options.smallFileBytes && attr.size <= this.data.maxFileBytes;
     return small ? this.data.peek(path, attr) : undefined;
   }
@@ -457,6 +461,12 @@ class CachingRemoteFs implements CachedRemoteFs {
         this.data.delete(path);
         this.counters.remoteChanges += 1;
         this.listeners.emit({ path, kind: 'modify', origin: 'remote' });
+      }
+      // A plain file's lstat is this stat: one that moved is dropped too, or getattr would keep the old size and
+      // the kernel would cut reads of the new content to it.
+      const known = this.meta.lookupLstat(path);
+      if (known.kind === 'hit' && !isSymlink(known.attr) && (known.attr.size !== attr.size || known.attr.mtimeMs !== attr.mtimeMs)) {
+        this.meta.invalidateAttr(path);
       }
       this.meta.storeStat(path, attr);
     }

@@ -21,7 +21,7 @@ import { FsError } from '../errors.js';
 import { createAttrMapper, type OwnershipOptions } from './attr-map.js';
 import { toFuseErrno } from './errno.js';
 import { FastFiles, TABLE_HANDLE } from './fast-files.js';
-import { loadFuseNative, type LoadedFuse, type NativeOperations, type NativeStat, type NativeStatfs } from './native.js';
+import { loadFuseNative, type NativeOperations, type NativeStat, type NativeStatfs } from './native.js';
 import { unmountPath } from './mount-table.js';
 
 export interface FuseLog {
@@ -136,12 +136,7 @@ const ACCESS_MODE = fsConstants.O_RDONLY | fsConstants.O_WRONLY | fsConstants.O_
  * Builds the fuse-native operation table over `vfs`. Exported for tests that drive it without a kernel.
  * `fast`: the fast-files table's JavaScript side, when the patched fuse-native has it.
  */
-export function createFuseOperations(
-  vfs: Vfs,
-  options: FuseAdapterOptions,
-  native: Pick<LoadedFuse, 'writeBufferOwned'> = { writeBufferOwned: false },
-  fast?: FastFiles,
-): Partial<NativeOperations> {
+export function createFuseOperations(vfs: Vfs, options: FuseAdapterOptions, fast?: FastFiles): Partial<NativeOperations> {
   const mapper = createAttrMapper(options.ownership);
   const log = options.log;
   const onUnexpected = (err: unknown) => {
@@ -225,10 +220,9 @@ export function createFuseOperations(
       }, (err: unknown) => cb(fail(err)));
     },
     write(_path, fd, buf, len, pos, cb) {
-      // Stock fuse-native's `buf` is the kernel's request buffer, released as soon as we answer: the VFS may
-      // keep the data for write-behind, so it gets its own copy. The patched fuse-native already made one.
-      const data = native.writeBufferOwned ? buf.subarray(0, len) : Buffer.from(buf.subarray(0, len));
-      vfs.write(toVfsHandle(fd), data, pos).then((n) => cb(n), (err: unknown) => cb(fail(err)));
+      // `buf` is the kernel's request, detached once we answer: the VFS copies the bytes before it awaits
+      // anything (write-behind.ts), so no copy is made here.
+      vfs.write(toVfsHandle(fd), buf.subarray(0, len), pos).then((n) => cb(n), (err: unknown) => cb(fail(err)));
     },
     flush(_path, fd, cb) {
       done(cb, vfs.flush(toVfsHandle(fd)));
@@ -306,7 +300,7 @@ export async function mountVfs(vfs: Vfs, options: FuseAdapterOptions): Promise<F
   let thread: () => Buffer | null = () => null;
   const mapper = createAttrMapper(opts.ownership);
   const fast = native.fastFiles ? new FastFiles(native.fastFiles, () => thread(), (attr) => mapper.toNative(attr), vfs) : undefined;
-  const fuse = new native.Fuse(opts.mountpoint, createFuseOperations(vfs, opts, native, fast), {
+  const fuse = new native.Fuse(opts.mountpoint, createFuseOperations(vfs, opts, fast), {
     timeout: { default: timeoutMs, flush: false, fsync: false, release: false, write: false },
     fsname: libfuseOptionString(opts),
     subtype: 'devmount',

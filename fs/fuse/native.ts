@@ -56,8 +56,8 @@ export interface NativeOperations {
    */
   read(path: string, fd: number, buf: Buffer | null, len: number, pos: number, cb: (code: number, data?: Buffer) => void): void;
   /**
-   * cb(bytesWritten) or cb(-errno). Stock fuse-native's `buf` is the kernel's request, gone once we answer; the
-   * patched copy's is ours to keep (LoadedFuse.writeBufferOwned).
+   * cb(bytesWritten) or cb(-errno). `buf` is an external Buffer over the kernel's request, detached once we
+   * answer: whatever must outlive the answer is copied (write-behind copies before its first await).
    */
   write(path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb): void;
   flush(path: string, fd: number, cb: Cb): void;
@@ -119,8 +119,6 @@ export interface LoadedFuse {
   readonly utimensPassesMtime: boolean;
   /** read answers with cb(n, data) and C copies the bytes: no external Buffer per read (patch "read-data"). */
   readonly readTakesData: boolean;
-  /** write's `buf` is a copy JavaScript owns (patch "write-copy"). */
-  readonly writeBufferOwned: boolean;
   /** FLUSH of a handle marked READ_ONLY_HANDLE is answered in C, without calling `flush` (patch "flush-read-only"). */
   readonly flushSkipsReadOnly: boolean;
   /** The fast-files table (patch "fast-files"); undefined without it. */
@@ -166,7 +164,6 @@ function tryLoad(main: string, optional: boolean): LoadedFuse | undefined {
       binding,
       utimensPassesMtime: patches.has('utimens-mtime'),
       readTakesData: patches.has('read-data'),
-      writeBufferOwned: patches.has('write-copy'),
       flushSkipsReadOnly: patches.has('flush-read-only'),
       fastFiles,
     });

@@ -5,10 +5,11 @@
  * from a listing already cached: one `find -printf` over an exec channel lists the tree in about one round
  * trip; servers without a shell get a READDIR walk with many directories in flight instead.
  *
- * When: a readdir, or the second lookup, misses a directory that has no fresh listing and no listing on its
- * way. The first lookup in such a directory just goes to the server: one name is not a walk (a `cat` or a
- * `dd` of one file), and a whole-tree listing streaming in beside a large read took a fifth of its throughput
- * on 2 cores (issue 6); a walk (find, ls -R, git status, an editor's tree) lists or looks up again at once.
+ * When: a readdir misses a directory that has no fresh listing and no listing on its way, or a second name is
+ * found in such a directory. Lookups before that just go to the server: one name is not a walk (a `cat` or a
+ * `dd` of one file), nor is a name that does not exist yet (the file a `dd` or an editor is about to create),
+ * and a whole-tree listing streaming in beside a large read or write took a fifth of its throughput on 2 cores
+ * (issue 6); a walk (find, ls -R, git status, an editor's tree) lists or finds more names at once.
  * The subtree listed is the highest ancestor that was listed completely before (so a re-walk after the TTL
  * costs one listing, not one per directory), else the directory itself. A subtree that outgrew
  * `maxEntriesPerJob` is never listed whole again; misses below it list their own, smaller subtrees.
@@ -17,8 +18,8 @@
  * started (generation guard), and primed listings expire with the directory TTL like READDIR replies.
  *
  * State (single JS thread): `jobs` running now; `completeRoots` (root → when its complete listing ended);
- * `tooBig` (roots whose listing stopped at the entry cap); `lookedUpOnce` (directories with one lookup that
- * started nothing).
+ * `tooBig` (roots whose listing stopped at the entry cap); `foundOnce` (directories where one name was found
+ * with no listing: the next one found starts it).
  */
 import type { CachedRemoteFs, ListedFile } from '../cache/cached-remote-fs.js';
 import { childOf, isWithin, joinUnder, parentOf, relativeTo, selfAndAncestors } from '../cache/paths.js';
@@ -58,10 +59,10 @@ export interface PrefetchStats {
 
 class Truncated extends Error {}
 
-/** Why a listing is awaited: a readdir always starts one, a lookup only the second in its directory. */
+/** Why a listing is awaited: a readdir starts one; a lookup only joins one (see noteFound). */
 export type ListingCause = 'lookup' | 'readdir';
-/** Bound on `lookedUpOnce`: past it the set starts over (a directory then waits for one more lookup). */
-const MAX_LOOKED_UP_ONCE = 10_000;
+/** Bound on `foundOnce`: past it the set starts over (a directory then waits for one more name found). */
+const MAX_FOUND_ONCE = 10_000;
 
 /** Thrown out of onEntry to stop find mid-stream (runFindListing then closes the channel). */
 const TRUNCATED = new Truncated('prefetch entry cap reached');
@@ -119,7 +120,7 @@ export class Prefetcher {
   private readonly completeRoots = new Map<string, ListedRoot>();
   private readonly tooBig = new Set<string>();
   private readonly fetches = new Set<SmallFileFetch>();
-  private readonly lookedUpOnce = new Set<string>();
+  private readonly foundOnce = new Set<string>();
   /** Null once the server showed it has no usable shell/find: every later job walks with READDIR. */
   private shell: PrefetchShell | null;
   /** Set once a find listing produced entries: from then on an empty result means a missing directory, not a missing find. */
@@ -138,18 +139,14 @@ export class Prefetcher {
   }
 
   /**
-   * Called before a lookup in `dir` (or a readdir of it) would go to the server: starts (see the file comment
-   * for when) or joins a listing that covers `dir` and resolves once `dir` is primed, the listing ended, or
-   * `waitMs` passed.
+   * Called before a lookup in `dir` (or a readdir of it) would go to the server: joins a listing that covers
+   * `dir` (a readdir starts one; see the file comment for when lookups do) and resolves once `dir` is primed,
+   * the listing ended, or `waitMs` passed.
    */
   async awaitListing(dir: string, cause: ListingCause): Promise<void> {
     if (this.closed || this.cache.hasFreshListing(dir)) return;
-    if (cause === 'lookup' && !this.coveringJob(dir) && !this.lookedUpOnce.has(dir)) {
-      if (this.lookedUpOnce.size >= MAX_LOOKED_UP_ONCE) this.lookedUpOnce.clear();
-      this.lookedUpOnce.add(dir);
-      return;
-    }
-    this.lookedUpOnce.delete(dir);
+    if (cause === 'lookup' && !this.coveringJob(dir)) return;
+    this.foundOnce.delete(dir);
     // Two rounds: when a running job stops at its cap before reaching `dir`, one smaller job for `dir` follows.
     for (let round = 0; round < 2; round++) {
       const job = this.coveringJob(dir) ?? this.start(dir);
@@ -161,6 +158,18 @@ export class Prefetcher {
       await this.waitFor(job, dir);
       if (this.cache.hasFreshListing(dir) || job.primed.has(dir)) return;
     }
+  }
+
+  /** A lookup in `dir` found a name the cache could not answer: the second one found starts a listing (a walk). */
+  noteFound(dir: string): void {
+    if (this.closed || this.cache.hasFreshListing(dir) || this.coveringJob(dir)) return;
+    if (!this.foundOnce.has(dir)) {
+      if (this.foundOnce.size >= MAX_FOUND_ONCE) this.foundOnce.clear();
+      this.foundOnce.add(dir);
+      return;
+    }
+    this.foundOnce.delete(dir);
+    this.start(dir);
   }
 
   stats(): PrefetchStats {

@@ -31,8 +31,13 @@ export function withPrefetch(cache: CachedRemoteFs, inputs: PrefetchInputs = {})
   return new PrefetchingCache(cache, new Prefetcher(cache, inputs.shell, inputs.options, inputs.log));
 }
 
+/** Bound on the names made through the mount that lookups do not count (past it the set starts over). */
+const MAX_MADE_HERE = 1024;
+
 class PrefetchingCache implements PrefetchingRemoteFs {
   readonly [CACHED_REMOTE_FS] = true as const;
+  /** Names created through this mount: finding them again says nothing about a walk. */
+  private readonly made = new Set<string>();
 
   constructor(
     private readonly cache: CachedRemoteFs,
@@ -43,13 +48,11 @@ class PrefetchingCache implements PrefetchingRemoteFs {
   get options() { return this.cache.options; }
 
   async lstat(path: string): Promise<Attr> {
-    await this.beforeLookup(path);
-    return this.cache.lstat(path);
+    return this.lookup(path, (p) => this.cache.lstat(p));
   }
 
   async stat(path: string): Promise<Attr> {
-    await this.beforeLookup(path);
-    return this.cache.stat(path);
+    return this.lookup(path, (p) => this.cache.stat(p));
   }
 
   async readdir(path: string): Promise<DirEntry[]> {
@@ -65,14 +68,15 @@ class PrefetchingCache implements PrefetchingRemoteFs {
     if ((flags & (constants.O_WRONLY | constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC)) === 0) {
       await this.prefetcher.beforeRead(normalizePath(path));
     }
+    if (flags & constants.O_CREAT) this.madeHere(path);
     return this.cache.open(path, flags, mode);
   }
-  mkdir(path: string, mode: number): Promise<void> { return this.cache.mkdir(path, mode); }
+  mkdir(path: string, mode: number): Promise<void> { this.madeHere(path); return this.cache.mkdir(path, mode); }
   rmdir(path: string): Promise<void> { return this.cache.rmdir(path); }
   unlink(path: string): Promise<void> { return this.cache.unlink(path); }
-  rename(from: string, to: string): Promise<void> { return this.cache.rename(from, to); }
-  symlink(target: string, path: string): Promise<void> { return this.cache.symlink(target, path); }
-  link(existing: string, path: string): Promise<void> { return this.cache.link(existing, path); }
+  rename(from: string, to: string): Promise<void> { this.madeHere(to); return this.cache.rename(from, to); }
+  symlink(target: string, path: string): Promise<void> { this.madeHere(path); return this.cache.symlink(target, path); }
+  link(existing: string, path: string): Promise<void> { this.madeHere(path); return this.cache.link(existing, path); }
   setattr(path: string, attrs: SetAttr): Promise<void> { return this.cache.setattr(path, attrs); }
   refresh(path?: string): void { this.cache.refresh(path); }
   onChange(listener: ChangeListener): () => void { return this.cache.onChange(listener); }
@@ -110,9 +114,24 @@ class PrefetchingCache implements PrefetchingRemoteFs {
     await this.cache.close();
   }
 
-  private async beforeLookup(rawPath: string): Promise<void> {
+  /**
+   * A lookup that waits for a listing on its way, and tells the prefetcher of names found where nothing is
+   * listed; not of names made through this mount (libfuse looks a file up right after creating it, and a
+   * `cp` into the mount is not a walk).
+   */
+  private async lookup(rawPath: string, ask: (path: string) => Promise<Attr>): Promise<Attr> {
     const path = normalizePath(rawPath);
-    if (path === '/') return;
-    await this.prefetcher.awaitListing(parentOf(path), 'lookup');
+    if (path === '/') return ask(path);
+    const dir = parentOf(path);
+    await this.prefetcher.awaitListing(dir, 'lookup');
+    const listed = this.cache.hasFreshListing(dir);
+    const attr = await ask(path);
+    if (!listed && !this.made.has(path)) this.prefetcher.noteFound(dir);
+    return attr;
+  }
+
+  private madeHere(rawPath: string): void {
+    if (this.made.size >= MAX_MADE_HERE) this.made.clear();
+    this.made.add(normalizePath(rawPath));
   }
 }

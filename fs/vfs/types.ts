@@ -68,7 +68,7 @@ export interface VfsStats {
 export interface FreshEntry {
   readonly attr: Attr;
   readonly freshForMs: number;
-  /** The whole content of a small regular file, when it is cached too. */
+  /** The whole content of a small regular file, when it is cached too and an open may be answered from it. */
   readonly content?: Buffer;
 }
 
@@ -97,7 +97,11 @@ export interface Vfs {
    * Saves one allocation and copy per read on the sequential-read path (issue 6).
    */
   readTransient(fh: number, position: number, length: number): Promise<Buffer>;
-  /** Returns the number of bytes accepted (always data.length unless it fails). Data may be buffered: errors surface at flush/fsync/release. */
+  /**
+   * Returns the number of bytes accepted (always data.length unless it fails). Data may be buffered: errors
+   * surface at flush/fsync/release. The bytes are copied before write() returns: the caller may reuse `data`
+   * (the FUSE adapter passes the kernel's request buffer, detached once it answers).
+   */
   write(fh: number, data: Buffer, position: number): Promise<number>;
   flush(fh: number): Promise<void>;
   fsync(fh: number): Promise<void>;

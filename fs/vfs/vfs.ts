@@ -80,8 +80,10 @@ class RemoteVfs implements Vfs {
   private readonly counters = { reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0, flushes: 0, writeErrors: 0 };
   /** Bytes prefetched and SFTP writes issued by handles already released (live handles are added in stats()). */
   private retired = { prefetchedBytes: 0, remoteWrites: 0 };
-  /** Read-ahead buffers, reused across handles; idle ones bounded by one handle's read-ahead window. */
+  /** Read-ahead buffers, reused across handles; idle ones bounded by two read-ahead windows. */
   private readonly readBuffers: BufferPool;
+  /** Whole write-behind blocks for streams of writes; idle ones bounded by one handle's dirty bound. */
+  private readonly writeBlocks: BufferPool;
 
   constructor(
     private readonly remote: CachedRemoteFs,
@@ -93,6 +95,7 @@ class RemoteVfs implements Vfs {
     // taken, so a full window of free ones is in transit; with one window, a 256 MiB read took 70 fresh
     // 2 MiB buffers instead of reusing them (first touches of fresh memory are page faults, issue 6).
     this.readBuffers = new BufferPool(2 * options.readAheadMaxBytes);
+    this.writeBlocks = new BufferPool(options.maxDirtyBytesPerHandle);
     // Changes the cache notices on the server (a fresh reply contradicting an old one) go to our listeners too.
     this.stopForwarding = remote.onChange((event) => this.changes.emit(event));
   }
@@ -399,7 +402,7 @@ class RemoteVfs implements Vfs {
       stale: false,
       reopening: null,
       writer: writable(flags)
-        ? new WriteBehind(file, { blockBytes: this.options.writeBlockBytes, maxDirtyBytes: this.options.maxDirtyBytesPerHandle, idleFlushMs: this.options.writeIdleFlushMs }, this.budget)
+        ? new WriteBehind(file, { blockBytes: this.options.writeBlockBytes, maxDirtyBytes: this.options.maxDirtyBytesPerHandle, idleFlushMs: this.options.writeIdleFlushMs }, this.budget, this.writeBlocks)
         : null,
       reader: this.newReader(file),
       changed: (flags & constants.O_TRUNC) !== 0,

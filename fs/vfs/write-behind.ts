@@ -7,19 +7,29 @@
  * RemoteFile.write resolves (the SFTP layer replays them after a reconnect); the first failure is recorded
  * and rethrown by flush() and by every later write(), so close(2)/fsync(2) return the error.
  *
+ * A stream of writes (each block starting where the one before ended: a copy, an upload) fills whole blocks
+ * taken from a pool shared by all handles, given back once acknowledged: a 64 MiB copy used to allocate
+ * 128 MiB of short-lived buffers (each block grew 64 KiB → 1 MiB by doubling), and on the VMs devmount is
+ * measured on every first touch of fresh memory is a page fault (issue 6). Other writes start small, so a
+ * 4 KiB write does not hold a whole block.
+ *
  * State (single JS thread; every mutation of these fields is synchronous):
  *   pending  — the block being filled, not yet sent
  *   inflight — blocks sent and not yet acknowledged; each one's `settled` never rejects
  *   failure  — first error, sticky
+ *   streamEnd — where the last block sent ended (a block starting there continues a stream)
  */
 import { FsError, isFsError } from '../errors.js';
 import type { RemoteFile } from '../remote/types.js';
+import type { BufferPool } from './buffer-pool.js';
 import type { DirtyBudget } from './dirty-budget.js';
 
 interface PendingBlock {
   readonly start: number;
   buf: Buffer;
   length: number;
+  /** `buf` came from the pool (a whole block) and goes back to it once its bytes are acknowledged or copied. */
+  readonly pooled: boolean;
 }
 
 interface InflightBlock {
@@ -44,6 +54,7 @@ export class WriteBehind {
   private dirtyBytes = 0;
   private idleTimer: NodeJS.Timeout | null = null;
   private lastWriteAt = 0;
+  private streamEnd = -1;
   /** SFTP WRITE calls made (a 1 MiB block is one call here; the SFTP layer may split it for the wire). */
   remoteWrites = 0;
 
@@ -51,6 +62,8 @@ export class WriteBehind {
     private readonly file: RemoteFile,
     private readonly options: WriteBehindOptions,
     private readonly budget: DirtyBudget,
+    /** Whole blocks for streams of writes (buffers of exactly `blockBytes`). */
+    private readonly blocks: BufferPool,
   ) {}
 
   get error(): FsError | null {
@@ -77,7 +90,7 @@ export class WriteBehind {
       const at = position + offset;
       if (!this.pending || this.pending.start + this.pending.length !== at || this.pending.length === this.options.blockBytes) {
         this.dispatchPending();
-        this.pending = { start: at, buf: Buffer.allocUnsafe(Math.min(this.options.blockBytes, Math.max(FIRST_CAPACITY, data.length - offset))), length: 0 };
+        this.pending = this.newBlock(at, data.length - offset);
         this.armIdleTimer();
       }
       const block = this.pending;
@@ -133,6 +146,13 @@ export class WriteBehind {
     this.idleTimer.unref();
   }
 
+  /** A whole pooled block when the write continues a stream, else one sized for it (grown as needed). */
+  private newBlock(start: number, bytes: number): PendingBlock {
+    const { blockBytes } = this.options;
+    if (start === this.streamEnd) return { start, buf: this.blocks.take(blockBytes), length: 0, pooled: true };
+    return { start, buf: Buffer.allocUnsafe(Math.min(blockBytes, Math.max(FIRST_CAPACITY, bytes))), length: 0, pooled: false };
+  }
+
   private ensureCapacity(block: PendingBlock, needed: number): void {
     if (block.buf.length >= needed) return;
     let capacity = block.buf.length;
@@ -150,9 +170,12 @@ export class WriteBehind {
     }
     this.pending = null;
     // Keep exactly the bytes: a 4 KiB random write must not pin a 1 MiB buffer until acknowledged.
-    const data = block.length * 2 < block.buf.length ? Buffer.from(block.buf.subarray(0, block.length)) : block.buf.subarray(0, block.length);
+    const copied = block.length * 2 < block.buf.length;
+    const data = copied ? Buffer.from(block.buf.subarray(0, block.length)) : block.buf.subarray(0, block.length);
+    if (copied && block.pooled) this.blocks.give(block.buf);
     const start = block.start;
     const end = start + data.length;
+    this.streamEnd = end;
     // An overlapping block still in flight must land first: if the connection drops, the SFTP layer
     // replays unacknowledged writes, and an older replay must not overwrite newer bytes.
     const before = [...this.inflight].filter((other) => other.start < end && start < other.end).map((other) => other.settled);
@@ -163,7 +186,10 @@ export class WriteBehind {
     const entry: InflightBlock = { start, end, settled: Promise.resolve() };
     entry.settled = (before.length > 0 ? Promise.all(before).then(send) : send())
       .then(
-        () => undefined,
+        () => {
+          // Acknowledged: nothing replays these bytes any more. A failed block keeps its buffer out of the pool.
+          if (block.pooled && !copied) this.blocks.give(block.buf);
+        },
         (err: unknown) => {
           this.failure ??= isFsError(err) ? err : new FsError('EIO', `write failed: ${(err as Error).message}`, this.file.path);
         },
