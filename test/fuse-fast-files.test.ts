@@ -12,9 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCachedRemoteFs } from '../fs/cache/cached-remote-fs.js';
+import type { CacheOptions } from '../fs/cache/options.js';
 import { mountVfs, type FuseMount } from '../fs/fuse/adapter.js';
 import { loadFuseNative } from '../fs/fuse/native.js';
-import { createSftpRemoteFs, type SftpRemoteFs } from '../fs/sftp/remote-fs.js';
+import { createSftpRemoteFs } from '../fs/sftp/remote-fs.js';
 import { createVfs } from '../fs/vfs/vfs.js';
 import type { Vfs } from '../fs/vfs/types.js';
 import { harnessConnector } from './harness/connect.js';
@@ -22,9 +23,43 @@ import { startSshd, type Sshd } from './harness/sshd.js';
 
 const CACHE_TTL_MS = 1500;
 
+interface MountedStack {
+  readonly vfs: Vfs;
+  readonly mount: FuseMount;
+  readonly mnt: string;
+  close(): Promise<void>;
+}
+
+/** SFTP → cache (`cache` options) → VFS → a FUSE mount served in this process, kernel caches off. */
+async function mountStack(sshd: Sshd, cache: Partial<CacheOptions>): Promise<MountedStack> {
+  const sftp = await createSftpRemoteFs(harnessConnector(sshd), sshd.root);
+  const vfs = createVfs(createCachedRemoteFs(sftp, cache));
+  const mnt = await mkdtemp(join(tmpdir(), 'devmount-fastfiles-'));
+  const mount = await mountVfs(vfs, {
+    mountpoint: mnt,
+    fsname: 'tester@127.0.0.1:/site',
+    readOnly: false,
+    allowOther: false,
+    attrTimeout: 0,
+    entryTimeout: 0,
+    opTimeoutMs: 30_000,
+    ownership: { idmap: 'none', localUid: 0, localGid: 0 },
+  });
+  return {
+    vfs,
+    mount,
+    mnt,
+    async close() {
+      await mount.unmount();
+      await vfs.close();
+      await rm(mnt, { recursive: true, force: true });
+    },
+  };
+}
+
 describe('fast-files table on a mount over sshd', () => {
   let sshd: Sshd;
-  let sftp: SftpRemoteFs;
+  let stack: MountedStack;
   let vfs: Vfs;
   let mount: FuseMount;
   let mnt: string;
@@ -43,26 +78,13 @@ describe('fast-files table on a mount over sshd', () => {
     await writeFile(server('small.txt'), 'first version\n');
     await mkdir(server('dir'));
     await writeFile(server('dir/inner.txt'), 'inside\n');
-    sftp = await createSftpRemoteFs(harnessConnector(sshd), sshd.root);
-    vfs = createVfs(createCachedRemoteFs(sftp, { attrTimeoutMs: CACHE_TTL_MS, dirTimeoutMs: CACHE_TTL_MS, negativeTimeoutMs: CACHE_TTL_MS }));
-    mnt = await mkdtemp(join(tmpdir(), 'devmount-fastfiles-'));
-    mount = await mountVfs(vfs, {
-      mountpoint: mnt,
-      fsname: 'tester@127.0.0.1:/site',
-      readOnly: false,
-      allowOther: false,
-      attrTimeout: 0,
-      entryTimeout: 0,
-      opTimeoutMs: 30_000,
-      ownership: { idmap: 'none', localUid: 0, localGid: 0 },
-    });
+    stack = await mountStack(sshd, { attrTimeoutMs: CACHE_TTL_MS, dirTimeoutMs: CACHE_TTL_MS, negativeTimeoutMs: CACHE_TTL_MS });
+    ({ vfs, mount, mnt } = stack);
   });
 
   afterAll(async () => {
-    await mount?.unmount();
-    await vfs?.close();
+    await stack?.close();
     await sshd?.stop();
-    if (mnt) await rm(mnt, { recursive: true, force: true });
   });
 
   it('answers getattr, then open/read/release of a cached small file, without JavaScript', async () => {
@@ -154,34 +176,25 @@ describe('fast-files table on a mount over sshd', () => {
 
 describe('fast-files table with auto_cache', () => {
   let sshd: Sshd;
-  let vfs: Vfs;
-  let mount: FuseMount;
-  let mnt: string;
+  let stack: MountedStack;
 
   beforeAll(async () => {
     sshd = await startSshd();
     await writeFile(join(sshd.root, 'page.html'), '<p>one</p>');
-    const sftp = await createSftpRemoteFs(harnessConnector(sshd), sshd.root);
-    vfs = createVfs(createCachedRemoteFs(sftp, { autoCache: true }));
-    mnt = await mkdtemp(join(tmpdir(), 'devmount-fastfiles-auto-'));
-    mount = await mountVfs(vfs, {
-      mountpoint: mnt, fsname: 'tester@127.0.0.1:/site', readOnly: false, allowOther: false,
-      attrTimeout: 0, entryTimeout: 0, opTimeoutMs: 30_000, ownership: { idmap: 'none', localUid: 0, localGid: 0 },
-    });
+    stack = await mountStack(sshd, { autoCache: true });
   });
 
   afterAll(async () => {
-    await mount?.unmount();
-    await vfs?.close();
+    await stack?.close();
     await sshd?.stop();
-    if (mnt) await rm(mnt, { recursive: true, force: true });
   });
 
   it('every open still asks the server, and getattr then reports the new size (reads are not cut to the old one)', async () => {
-    expect(await readFile(join(mnt, 'page.html'), 'utf8')).toBe('<p>one</p>');
-    expect(await readFile(join(mnt, 'page.html'), 'utf8')).toBe('<p>one</p>');
+    const page = join(stack.mnt, 'page.html');
+    expect(await readFile(page, 'utf8')).toBe('<p>one</p>');
+    expect(await readFile(page, 'utf8')).toBe('<p>one</p>');
     await writeFile(join(sshd.root, 'page.html'), '<p>two, longer</p>');
-    expect(await readFile(join(mnt, 'page.html'), 'utf8')).toBe('<p>two, longer</p>');
-    expect(mount.fastFiles()?.opens).toBe(0);
+    expect(await readFile(page, 'utf8')).toBe('<p>two, longer</p>');
+    expect(stack.mount.fastFiles()?.opens).toBe(0);
   });
 });
