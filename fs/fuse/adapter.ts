@@ -20,7 +20,7 @@ import type { Attr, StatFs, Vfs } from '../vfs/types.js';
 import { FsError } from '../errors.js';
 import { createAttrMapper, type OwnershipOptions } from './attr-map.js';
 import { toFuseErrno } from './errno.js';
-import { FastFiles, TABLE_HANDLE } from './fast-files.js';
+import { FastFiles, TABLE_HANDLE, type FastFilesCounters } from './fast-files.js';
 import { loadFuseNative, type NativeOperations, type NativeStat, type NativeStatfs } from './native.js';
 import { unmountPath } from './mount-table.js';
 
@@ -55,7 +55,7 @@ export interface FuseAdapterOptions {
 export interface FuseMount {
   readonly mountpoint: string;
   /** Requests answered on libfuse's threads (patch "fast-files"); undefined without it. */
-  fastFiles(): import('./fast-files.js').FastFilesCounters | undefined;
+  fastFiles(): FastFilesCounters | undefined;
   /** Unmounts (fusermount3 -u) and releases fuse-native's event-loop handle; idempotent. */
   unmount(options?: { lazy?: boolean }): Promise<void>;
 }
