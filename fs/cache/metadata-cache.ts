@@ -58,6 +58,8 @@ export interface FreshAttr {
   readonly expires: number;
 }
 
+type LstatLookup = ({ readonly kind: 'hit' } & FreshAttr) | { readonly kind: 'negative' } | { readonly kind: 'miss' };
+
 export function isSymlink(attr: Attr): boolean {
   return (attr.mode & constants.S_IFMT) === constants.S_IFLNK;
 }
@@ -89,32 +91,13 @@ export class MetadataCache {
 
   /** lstat from the entry, else from the parent's fresh listing (READDIR replies fill attributes). */
   lookupLstat(path: string): AttrLookup {
-    const now = this.options.now();
-    const entry = this.lru.get(path);
-    if (entry?.lstat && entry.lstat.expires > now) return { kind: 'hit', attr: entry.lstat.value };
-    if (entry?.negative !== undefined && entry.negative > now) return { kind: 'negative' };
-    if (path === '/') return { kind: 'miss' };
-    const listing = this.freshListing(parentOf(path));
-    if (!listing) return { kind: 'miss' };
-    const name = baseName(path);
-    if (!listing.attrs.has(name)) return { kind: 'negative' };
-    const attr = listing.attrs.get(name);
-    if (attr && !listing.dirty.has(name)) return { kind: 'hit', attr };
-    return { kind: 'miss' };
+    return this.resolveLstat(path, true);
   }
 
   /** What lookupLstat would answer as a hit, with its expiry; recency is not touched. */
   freshLstat(path: string): FreshAttr | undefined {
-    const now = this.options.now();
-    const entry = this.lru.peek(path);
-    if (entry?.lstat && entry.lstat.expires > now) return { attr: entry.lstat.value, expires: entry.lstat.expires };
-    if (entry?.negative !== undefined && entry.negative > now) return undefined;
-    if (path === '/') return undefined;
-    const listing = this.lru.peek(parentOf(path))?.listing;
-    if (!listing || listing.expires <= now) return undefined;
-    const name = baseName(path);
-    const attr = listing.attrs.get(name);
-    return attr && !listing.dirty.has(name) ? { attr, expires: listing.expires } : undefined;
+    const found = this.resolveLstat(path, false);
+    return found.kind === 'hit' ? found : undefined;
   }
 
   /** stat (following symlinks): its own slot, or the lstat when the path is not a symlink. */
@@ -138,6 +121,26 @@ export class MetadataCache {
   freshListing(dir: string): Listing | undefined {
     const listing = this.lru.get(dir)?.listing;
     return listing && listing.expires > this.options.now() ? listing : undefined;
+  }
+
+  /**
+   * lookupLstat's answer, a hit with the time it expires. `touch`: a use, which counts for the LRU's recency
+   * (not when the fast-files table copies the answer: that is a look).
+   */
+  private resolveLstat(path: string, touch: boolean): LstatLookup {
+    const now = this.options.now();
+    const entry = touch ? this.lru.get(path) : this.lru.peek(path);
+    if (entry?.lstat && entry.lstat.expires > now) return { kind: 'hit', attr: entry.lstat.value, expires: entry.lstat.expires };
+    if (entry?.negative !== undefined && entry.negative > now) return { kind: 'negative' };
+    if (path === '/') return { kind: 'miss' };
+    const dir = parentOf(path);
+    const listing = (touch ? this.lru.get(dir) : this.lru.peek(dir))?.listing;
+    if (!listing || listing.expires <= now) return { kind: 'miss' };
+    const name = baseName(path);
+    if (!listing.attrs.has(name)) return { kind: 'negative' };
+    const attr = listing.attrs.get(name);
+    if (attr && !listing.dirty.has(name)) return { kind: 'hit', attr, expires: listing.expires };
+    return { kind: 'miss' };
   }
 
   // ---- stores (callers check the generation first) ---------------------------------------------------
