@@ -198,7 +198,7 @@ class CachingRemoteFs implements CachedRemoteFs {
     const readOnly = (flags & ACCESS_MODE) === constants.O_RDONLY && (flags & CREATES_OR_TRUNCATES) === 0;
     if (readOnly && this.options.dataCacheBytes > 0) {
       const attr = this.options.autoCache ? await this.revalidate(path) : await this.stat(path);
-      if (isRegularFile(attr) && attr.size <= this.options.smallFileBytes && attr.size <= this.data.maxFileBytes) {
+      if (this.isSmallFile(attr)) {
         this.counters.memoryOpens += 1;
         return createMemoryFile(path, await this.readFileUnder(path, attr), attr);
       }
@@ -346,9 +346,7 @@ class CachingRemoteFs implements CachedRemoteFs {
     if (!fresh) return undefined;
     const freshForMs = fresh.expires - this.options.now();
     if (freshForMs <= 0) return undefined;
-    const { attr } = fresh;
-    const content = this.smallFileContent(path, attr);
-    return content ? { attr, freshForMs, content } : { attr, freshForMs };
+    return this.freshOf(path, fresh.attr, freshForMs);
   }
 
   mirror(mirror: CacheMirror): () => void {
@@ -372,8 +370,7 @@ class CachingRemoteFs implements CachedRemoteFs {
       const path = childOf(dir, name);
       // Not the names that moved while the READDIR was in flight: the listing marked them for re-stat.
       if (!this.gens.unchangedSince(path, startedAt)) continue;
-      const content = this.smallFileContent(path, attr);
-      const fresh: FreshEntry = content ? { attr, freshForMs, content } : { attr, freshForMs };
+      const fresh = this.freshOf(path, attr, freshForMs);
       for (const mirror of this.mirrors) mirror.stored(path, fresh);
     }
   }
@@ -385,14 +382,24 @@ class CachingRemoteFs implements CachedRemoteFs {
     if (fresh) for (const mirror of this.mirrors) mirror.stored(path, fresh);
   }
 
+  /** `attr` for `freshForMs` more, with the cached content when an open may be answered from it. */
+  private freshOf(path: string, attr: Attr, freshForMs: number): FreshEntry {
+    const content = this.smallFileContent(path, attr);
+    return content ? { attr, freshForMs, content } : { attr, freshForMs };
+  }
+
   /**
    * The cached whole content of a small regular file with these attributes, if any. Never with auto_cache:
    * there every open asks the server first (revalidate), so no copy may answer an open without us.
    */
   private smallFileContent(path: string, attr: Attr): Buffer | undefined {
-    if (this.options.autoCache) return undefined;
-    const small = isRegularFile(attr) && attr.size <= this.options.smallFileBytes && attr.size <= this.data.maxFileBytes;
-    return small ? this.data.peek(path, attr) : undefined;
+    if (this.options.autoCache || !this.isSmallFile(attr)) return undefined;
+    return this.data.peek(path, attr);
+  }
+
+  /** A regular file a read-only open reads whole into memory (and the fast-files table may then answer). */
+  private isSmallFile(attr: Attr): boolean {
+    return isRegularFile(attr) && attr.size <= this.options.smallFileBytes && attr.size <= this.data.maxFileBytes;
   }
 
   private storable(path: string, startedAt: number): boolean {
