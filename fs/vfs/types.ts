@@ -60,10 +60,6 @@ export interface VfsStats {
   readonly cache: Readonly<Record<string, number>>; // counters: hits, misses, entries, bytes …
 }
 
-/**
- * POSIX-like async file system. File handles are small integers owned by the VFS; a handle stays valid
- * across reconnects (the VFS re-opens the remote file and replays unacknowledged writes).
- */
 /** A cached answer that may be given without asking the VFS again, for `freshForMs` more. */
 export interface FreshEntry {
   readonly attr: Attr;
@@ -83,6 +79,10 @@ export interface CacheMirror {
   stored(path: string, fresh: FreshEntry): void;
 }
 
+/**
+ * POSIX-like async file system. File handles are small integers owned by the VFS; a handle stays valid
+ * across reconnects (the VFS re-opens the remote file and replays unacknowledged writes).
+ */
 export interface Vfs {
   getattr(path: string): Promise<Attr>; // lstat semantics unless follow_symlinks is set
   readdir(path: string): Promise<DirEntry[]>;
