@@ -193,14 +193,12 @@ class SftpRemoteFsImpl implements SftpRemoteFs {
 
   async exec(command: string, options?: { stdin?: Buffer | string; signal?: AbortSignal }): Promise<ExecResult> {
     await this.assertExec();
-    const conn = await this.meta.connection();
-    return conn.exec(command, options);
+    return this.selfCheckingShell.exec(command, options);
   }
 
   async execStream(command: string): Promise<ClientChannel> {
     await this.assertExec();
-    const conn = await this.meta.connection();
-    return conn.execStream(command);
+    return this.selfCheckingShell.execStream(command);
   }
 
   readonly selfCheckingShell: RemoteShell = Object.freeze({
