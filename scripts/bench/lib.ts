@@ -79,6 +79,12 @@ export function printTable(title: string, columns: { ours: string; peer: string 
   for (const l of lines) process.stdout.write(`${fmt(l)}\n`);
 }
 
+/** The median sample by `value` (the lower of the middle two); undefined for none. The machine is shared: single runs are noisy. */
+export function medianBy<T>(samples: readonly T[], value: (sample: T) => number): T | undefined {
+  const sorted = [...samples].sort((a, b) => value(a) - value(b));
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
 export function ratio(ours: Measurement, peer: Measurement): string {
   const r = ours.seconds / peer.seconds;
   // A peer stopped at its limit makes the ratio an upper bound (we are at least this much faster).

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startSshd, type Sshd } from '../../test/harness/sshd.js';
 import { startDelayProxy, type DelayProxy } from '../delay-proxy.js';
-import { execFileAsync, formatRate, formatSeconds, peakRssMb, printTable, ratio, timeShell, type Measurement, type Row } from './lib.js';
+import { execFileAsync, formatRate, formatSeconds, medianBy, peakRssMb, printTable, ratio, timeShell, type Measurement, type Row } from './lib.js';
 import { writeGitRepo, writeRandomFile, writeTree } from './trees.js';
 
 const RTTS = (process.env.BENCH_RTTS ?? '0,20').split(',').map(Number);
@@ -117,12 +117,6 @@ async function runSession(tool: Tool, port: number, mnt: string, session: Sessio
   return limited;
 }
 
-/** The median sample (the lower one of the middle two): the machine is shared, single runs are noisy. */
-function median(samples: readonly Measurement[]): Measurement {
-  const sorted = [...samples].sort((a, b) => a.seconds - b.seconds);
-  return sorted[Math.floor((sorted.length - 1) / 2)]!;
-}
-
 /**
  * Each session is run `repeat` times per tool, the tools taking turns (devmount first, then sshfs first, …),
  * so both see the machine in the same state; the tables show medians.
@@ -181,8 +175,8 @@ async function main(): Promise<void> {
       const rows: Row[] = SESSIONS.flat().map(([label]) => {
         const bytes = label.startsWith('read') ? BIG_MB * 1048576 : label.startsWith('write') ? WRITE_MB * 1048576 : 0;
         const show = (m: Measurement) => (bytes ? `${formatRate(bytes, m)} (${formatSeconds(m)})` : formatSeconds(m));
-        const ours = median(results.get(`devmount:${label}`)!);
-        const peer = median(results.get(`sshfs:${label}`)!);
+        const ours = medianBy(results.get(`devmount:${label}`)!, (m) => m.seconds)!;
+        const peer = medianBy(results.get(`sshfs:${label}`)!, (m) => m.seconds)!;
         return { label, ours: show(ours), peer: show(peer), ratio: ratio(ours, peer), goal: goalFor(label, rtt) };
       });
       rows.push({ label: 'peak RSS (devmount)', ours: `${rss.peakMb.toFixed(0)} MB`, peer: '', ratio: '', goal: '≤ 200 MB' });

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { apacheAvailable, startApache } from '../../test/helpers/apache.js';
 import { writeSite, type SiteFiles } from '../../test/helpers/php-site.js';
 import { WORDPRESS_HTACCESS } from '../../test/helpers/rewrite-cases.js';
-import { freePort, startDevmountServe, stopChild, waitForHttp, wrk } from './lib.js';
+import { freePort, medianBy, startDevmountServe, stopChild, waitForHttp, wrk } from './lib.js';
 const WRK_ARGS = ['-t1', '-c8', '-d3s'];
 const WARMUP_ARGS = ['-t1', '-c8', '-d1s'];
 const ROUNDS = 3;
@@ -35,8 +35,7 @@ async function devmount(root: string, workers: number | null): Promise<Server> {
 }
 
 function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+  return medianBy(values, (v) => v) ?? NaN;
 }
 
 async function phpBuiltin(root: string): Promise<Server> {
