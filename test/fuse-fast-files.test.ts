@@ -7,7 +7,7 @@
  * stat reaches the file system and the table's counters show who answered.
  */
 import { constants } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,12 +30,23 @@ interface MountedStack {
   close(): Promise<void>;
 }
 
-/** SFTP → cache (`cache` options) → VFS → a FUSE mount served in this process, kernel caches off. */
-async function mountStack(sshd: Sshd, cache: Partial<CacheOptions>): Promise<MountedStack> {
+/**
+ * SFTP → cache (`cache` options) → VFS → a FUSE mount served in this process, kernel caches off.
+ * `askedGetattr`: each path whose getattr reached JavaScript (the table did not answer it) is pushed here.
+ */
+async function mountStack(sshd: Sshd, cache: Partial<CacheOptions>, askedGetattr?: string[]): Promise<MountedStack> {
   const sftp = await createSftpRemoteFs(harnessConnector(sshd), sshd.root);
   const vfs = createVfs(createCachedRemoteFs(sftp, cache));
+  const served = askedGetattr ? new Proxy(vfs, {
+    get: (target, key, receiver) => key === 'getattr'
+      ? (path: string) => {
+        askedGetattr.push(path);
+        return target.getattr(path);
+      }
+      : Reflect.get(target, key, receiver),
+  }) : vfs;
   const mnt = await mkdtemp(join(tmpdir(), 'devmount-fastfiles-'));
-  const mount = await mountVfs(vfs, {
+  const mount = await mountVfs(served, {
     mountpoint: mnt,
     fsname: 'tester@127.0.0.1:/site',
     readOnly: false,
@@ -171,6 +182,60 @@ describe('fast-files table on a mount over sshd', () => {
     await new Promise((resolve) => setTimeout(resolve, CACHE_TTL_MS + 300));
     expect((await stat(local('remote.txt'))).size).toBe(17);
     expect(await readFile(local('remote.txt'), 'utf8')).toBe('the third version');
+  });
+});
+
+/** The table's bucket of a path (fast-files.h: FNV-1a over its bytes, FF_BUCKETS = 65536). */
+function tableBucket(path: string): number {
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(path)) hash = Math.imul(hash ^ byte, 16777619) >>> 0;
+  return hash & 0xffff;
+}
+
+/** Two names in `dir` whose paths share a bucket of the table (the first pair among f0, f1, …). */
+function namesSharingABucket(dir: string): [string, string] {
+  const byBucket = new Map<number, string>();
+  for (let i = 0; i < 100_000; i++) {
+    const name = `f${i}`;
+    const bucket = tableBucket(`${dir}/${name}`);
+    const other = byBucket.get(bucket);
+    if (other !== undefined) return [other, name];
+    byBucket.set(bucket, name);
+  }
+  throw new Error(`no two names in ${dir} share a bucket`);
+}
+
+describe('fast-files table: paths that share a bucket', () => {
+  let sshd: Sshd;
+  let stack: MountedStack;
+  const askedGetattr: string[] = [];
+  const [first, second] = namesSharingABucket('/shared');
+
+  beforeAll(async () => {
+    sshd = await startSshd();
+    await mkdir(join(sshd.root, 'shared'));
+    await writeFile(join(sshd.root, 'shared', first), 'first');
+    await writeFile(join(sshd.root, 'shared', second), 'second');
+    // Long enough that nothing expires during the test: every miss below would be the table losing an entry.
+    stack = await mountStack(sshd, { attrTimeoutMs: 60_000, dirTimeoutMs: 60_000, negativeTimeoutMs: 60_000 }, askedGetattr);
+  });
+
+  afterAll(async () => {
+    await stack?.close();
+    await sshd?.stop();
+  });
+
+  it('storing one path again keeps the other (whichever of the two comes first in the bucket)', async () => {
+    const shared = join(stack.mnt, 'shared');
+    expect((await readdir(shared)).sort()).toEqual([first, second].sort()); // the listing puts both
+    expect(await readFile(join(shared, first), 'utf8')).toBe('first'); // stored again, with its content
+    askedGetattr.length = 0;
+    expect((await stat(join(shared, second))).size).toBe(6);
+    expect(askedGetattr).not.toContain(`/shared/${second}`);
+    expect(await readFile(join(shared, second), 'utf8')).toBe('second');
+    askedGetattr.length = 0;
+    expect((await stat(join(shared, first))).size).toBe(5);
+    expect(askedGetattr).not.toContain(`/shared/${first}`);
   });
 });
 

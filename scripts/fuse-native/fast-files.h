@@ -197,8 +197,11 @@ static void ff_put(ff_table_t *t, const char *path, const struct stat *st, uint3
     t->content_bytes += c->len;
     c = NULL;
   }
-  fresh->next = NULL;
-  *at = fresh;
+  /* At the bucket's head, not at `at`: that link is followed by the rest of the bucket (the entry replaced
+     was not always the last), and ff_drop_expired may have freed the entry holding it. */
+  ff_entry_t **bucket = &t->buckets[fresh->hash & (FF_BUCKETS - 1)];
+  fresh->next = *bucket;
+  *bucket = fresh;
   t->entries++;
   pthread_mutex_unlock(&t->lock);
   if (c != NULL) free(c); /* over the content bound: the attributes alone */
