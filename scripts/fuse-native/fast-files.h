@@ -106,20 +106,26 @@ static ff_table_t *ff_table_new(void) {
 }
 
 /* Call with the lock held. */
-static void ff_content_unref(ff_table_t *t, ff_content_t *c) {
+static void ff_content_unref(ff_content_t *c) {
   if (c == NULL) return;
   if (--c->refs == 0) free(c);
-  (void) t;
 }
 
-/* Call with the lock held: unlinks and frees one entry. */
-static void ff_entry_free(ff_table_t *t, ff_entry_t *e) {
+/* Call with the lock held: unlinks the entry `*at` points to and frees it. */
+static void ff_entry_unlink(ff_table_t *t, ff_entry_t **at) {
+  ff_entry_t *e = *at;
+  *at = e->next;
   if (e->content != NULL) {
     t->content_bytes -= e->content->len;
-    ff_content_unref(t, e->content);
+    ff_content_unref(e->content);
   }
   free(e);
   t->entries--;
+}
+
+/** The slot of a handle this table gave out. */
+static uint32_t ff_handle_slot(uint64_t fh) {
+  return (uint32_t) fh & ~(FF_READ_ONLY_BIT | FF_HANDLE_BIT);
 }
 
 /* Call with the lock held. */
@@ -132,14 +138,12 @@ static ff_entry_t **ff_slot(ff_table_t *t, const char *path, uint32_t hash) {
 /* Call with the lock held: a live entry for `path`, dropping it if it has expired. */
 static ff_entry_t *ff_find(ff_table_t *t, const char *path) {
   ff_entry_t **at = ff_slot(t, path, ff_hash(path));
-  ff_entry_t *e = *at;
-  if (e == NULL) return NULL;
-  if (e->expires_ms <= ff_now_ms()) {
-    *at = e->next;
-    ff_entry_free(t, e);
+  if (*at == NULL) return NULL;
+  if ((*at)->expires_ms <= ff_now_ms()) {
+    ff_entry_unlink(t, at);
     return NULL;
   }
-  return e;
+  return *at;
 }
 
 /* Call with the lock held. */
@@ -148,13 +152,8 @@ static void ff_drop_expired(ff_table_t *t) {
   for (uint32_t b = 0; b < FF_BUCKETS; b++) {
     ff_entry_t **at = &t->buckets[b];
     while (*at != NULL) {
-      ff_entry_t *e = *at;
-      if (e->expires_ms <= now) {
-        *at = e->next;
-        ff_entry_free(t, e);
-      } else {
-        at = &e->next;
-      }
+      if ((*at)->expires_ms <= now) ff_entry_unlink(t, at);
+      else at = &(*at)->next;
     }
   }
 }
@@ -180,11 +179,7 @@ static void ff_put(ff_table_t *t, const char *path, const struct stat *st, uint3
   }
   pthread_mutex_lock(&t->lock);
   ff_entry_t **at = ff_slot(t, path, fresh->hash);
-  if (*at != NULL) {
-    ff_entry_t *old = *at;
-    *at = old->next;
-    ff_entry_free(t, old);
-  }
+  if (*at != NULL) ff_entry_unlink(t, at);
   if (t->entries >= FF_MAX_ENTRIES) ff_drop_expired(t);
   if (t->entries >= FF_MAX_ENTRIES) {
     pthread_mutex_unlock(&t->lock);
@@ -211,11 +206,7 @@ static void ff_put(ff_table_t *t, const char *path, const struct stat *st, uint3
 static void ff_forget(ff_table_t *t, const char *path) {
   pthread_mutex_lock(&t->lock);
   ff_entry_t **at = ff_slot(t, path, ff_hash(path));
-  if (*at != NULL) {
-    ff_entry_t *e = *at;
-    *at = e->next;
-    ff_entry_free(t, e);
-  }
+  if (*at != NULL) ff_entry_unlink(t, at);
   pthread_mutex_unlock(&t->lock);
 }
 
@@ -223,11 +214,7 @@ static void ff_forget(ff_table_t *t, const char *path) {
 static void ff_forget_all(ff_table_t *t) {
   pthread_mutex_lock(&t->lock);
   for (uint32_t b = 0; b < FF_BUCKETS; b++) {
-    while (t->buckets[b] != NULL) {
-      ff_entry_t *e = t->buckets[b];
-      t->buckets[b] = e->next;
-      ff_entry_free(t, e);
-    }
+    while (t->buckets[b] != NULL) ff_entry_unlink(t, &t->buckets[b]);
   }
   pthread_mutex_unlock(&t->lock);
 }
@@ -280,7 +267,7 @@ static int ff_open(ff_table_t *t, const char *path, int flags, uint64_t *fh) {
 
 /** libfuse thread: bytes read, or FF_ESCALATE when `path` changed since the open (JavaScript reads it). */
 static int ff_read(ff_table_t *t, const char *path, uint64_t fh, char *buf, size_t len, off_t offset) {
-  uint32_t slot = (uint32_t) fh & ~(FF_READ_ONLY_BIT | FF_HANDLE_BIT);
+  uint32_t slot = ff_handle_slot(fh);
   pthread_mutex_lock(&t->lock);
   ff_handle_t *h = slot < t->handle_count ? &t->handles[slot] : NULL;
   if (h == NULL || h->content == NULL) {
@@ -308,7 +295,7 @@ static int ff_read(ff_table_t *t, const char *path, uint64_t fh, char *buf, size
 /* Call with the lock held. */
 static void ff_free_slot(ff_table_t *t, uint32_t slot) {
   if (slot < t->handle_count && t->handles[slot].content != NULL) {
-    ff_content_unref(t, t->handles[slot].content);
+    ff_content_unref(t->handles[slot].content);
     t->handles[slot].content = NULL;
   }
 }
@@ -319,7 +306,7 @@ static void ff_free_slot(ff_table_t *t, uint32_t slot) {
  * and so a handle number, reused before that would reach JavaScript's table of escalated handles as the old one.
  */
 static int ff_release(ff_table_t *t, uint64_t fh) {
-  uint32_t slot = (uint32_t) fh & ~(FF_READ_ONLY_BIT | FF_HANDLE_BIT);
+  uint32_t slot = ff_handle_slot(fh);
   int done = 1;
   pthread_mutex_lock(&t->lock);
   if (slot < t->handle_count && t->handles[slot].content != NULL) {
@@ -333,7 +320,7 @@ static int ff_release(ff_table_t *t, uint64_t fh) {
 /** JavaScript thread: the release of an escalated handle is complete. */
 static void ff_free_escalated(ff_table_t *t, uint32_t fh) {
   pthread_mutex_lock(&t->lock);
-  ff_free_slot(t, fh & ~(FF_READ_ONLY_BIT | FF_HANDLE_BIT));
+  ff_free_slot(t, ff_handle_slot(fh));
   pthread_mutex_unlock(&t->lock);
 }
 
