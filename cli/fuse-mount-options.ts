@@ -8,6 +8,8 @@ import type { MountOptions } from './mount-options.js';
 
 export interface FuseMountTarget {
   readonly mountpoint: string;
+  /** The remote root as the server names it (absolute): transform_symlinks makes targets relative to it. */
+  readonly remoteRoot: string;
   readonly fsname: string;
   readonly allowOther: boolean;
   readonly debug?: boolean;
@@ -15,9 +17,11 @@ export interface FuseMountTarget {
 }
 
 export function fuseAdapterOptions(options: MountOptions, remoteRoot: Attr, target: FuseMountTarget): FuseAdapterOptions {
+  const { remoteRoot: remoteRootPath, ...adapterTarget } = target;
   return {
-    ...target,
+    ...adapterTarget,
     readOnly: options.readOnly,
+    symlinks: Object.freeze({ contain: options.containSymlinks, transform: options.transformSymlinks, remoteRoot: remoteRootPath }),
     attrTimeout: options.attrTimeout,
     entryTimeout: options.entryTimeout,
     opTimeoutMs: options.opTimeout * 1000,

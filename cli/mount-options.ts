@@ -40,6 +40,10 @@ export interface MountOptions {
   readonly readOnly: boolean;
   readonly allowOther: boolean;
   readonly followSymlinks: boolean;
+  /** contain_symlinks (default) / no_contain_symlinks, last one wins: see fs/symlink-containment.ts. */
+  readonly containSymlinks: boolean;
+  /** transform_symlinks: absolute targets inside the remote root become relative (then contained as well). */
+  readonly transformSymlinks: boolean;
   readonly maxConns: number;
   readonly opTimeout: number;
   /**
@@ -90,6 +94,9 @@ export const MOUNT_OPTION_DEFAULTS: MountOptions = Object.freeze({
   readOnly: false,
   allowOther: false,
   followSymlinks: false,
+  // On by default, as in sshfs 3.7.6 (CVE-2026-47187): a server must not lead local programs to local files.
+  containSymlinks: true,
+  transformSymlinks: false,
   maxConns: 2,
   opTimeout: 30,
   remoteWatch: undefined,
@@ -208,6 +215,9 @@ const FS_OPTIONS: Readonly<Record<string, OptionSpec>> = Object.freeze({
   rw: { usage: 'rw', apply: (d, v) => { forbidValue('rw', v); d.readOnly = false; } },
   allow_other: { usage: 'allow_other', apply: (d, v) => { forbidValue('allow_other', v); d.allowOther = true; } },
   follow_symlinks: { usage: 'follow_symlinks', apply: (d, v) => { forbidValue('follow_symlinks', v); d.followSymlinks = true; } },
+  contain_symlinks: { usage: 'contain_symlinks', apply: (d, v) => { forbidValue('contain_symlinks', v); d.containSymlinks = true; } },
+  no_contain_symlinks: { usage: 'no_contain_symlinks', apply: (d, v) => { forbidValue('no_contain_symlinks', v); d.containSymlinks = false; } },
+  transform_symlinks: { usage: 'transform_symlinks', apply: (d, v) => { forbidValue('transform_symlinks', v); d.transformSymlinks = true; } },
   max_conns: { usage: 'max_conns=N', apply: (d, v) => { d.maxConns = integer('max_conns', v, 1, 16); } },
   op_timeout: { usage: 'op_timeout=N', apply: (d, v) => { d.opTimeout = seconds('op_timeout', v); } },
   remote_watch: {

@@ -221,6 +221,7 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
     }
     mount = await mountVfs(mountedVfs, fuseAdapterOptions(options, root, {
       mountpoint,
+      remoteRoot: parts.remote.remoteRoot,
       fsname: params.remoteArg,
       allowOther: options.allowOther,
       debug: options.debug,
