@@ -53,6 +53,12 @@ export interface FuseAdapterOptions {
    * programs out of the mount answers EPERM (contain_symlinks, CVE-2026-47187).
    */
   readonly symlinks?: SymlinkPolicy;
+  /** More libfuse / mount options, as fuse(8) spells them (default_permissions, kernel_cache, noatime …). */
+  readonly libfuseOptions?: readonly string[];
+  /** The type /proc/mounts shows is fuse.SUBTYPE (default devmount). */
+  readonly subtype?: string;
+  /** link(2) answers ENOSYS without asking the server (sshfs disable_hardlink). */
+  readonly disableHardlink?: boolean;
   /** libfuse's own debug output on stderr (-d). */
   readonly debug?: boolean;
   readonly log?: FuseLog;
@@ -126,6 +132,7 @@ export function libfuseOptionString(options: FuseAdapterOptions): string {
     'negative_timeout=0',
   ];
   if (options.readOnly) parts.push('ro');
+  parts.push(...(options.libfuseOptions ?? []));
   return parts.join(',');
 }
 
@@ -274,6 +281,7 @@ export function createFuseOperations(vfs: Vfs, options: FuseAdapterOptions, fast
       done(cb, vfs.symlink(target, path));
     },
     link(existing, path, cb) {
+      if (options.disableHardlink) return cb(fail(new FsError('ENOSYS', 'hard links disabled (disable_hardlink)', path)));
       done(cb, vfs.link(existing, path));
     },
     chmod(path, mode, cb) {
@@ -322,7 +330,7 @@ export async function mountVfs(vfs: Vfs, options: FuseAdapterOptions): Promise<F
   const fuse = new native.Fuse(opts.mountpoint, createFuseOperations(vfs, opts, fast), {
     timeout: { default: timeoutMs, flush: false, fsync: false, release: false, write: false },
     fsname: libfuseOptionString(opts),
-    subtype: 'devmount',
+    subtype: opts.subtype ?? 'devmount',
     allowOther: opts.allowOther,
     debug: opts.debug ?? false,
   });
