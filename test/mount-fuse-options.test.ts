@@ -15,7 +15,7 @@ import { libfuseOptionsFor } from '../cli/fuse-mount-options.js';
 import { parseOptionList, type MountOptions } from '../cli/mount-options.js';
 import { UserError } from '../cli/user-error.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
-import { createCliEnv, isMounted, type CliEnv } from './mount-cli-helpers.js';
+import { createCliEnv, ensureUser, isMounted, type CliEnv } from './mount-cli-helpers.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -142,8 +142,7 @@ describe('on a real mount', () => {
 describe('default_permissions on an allow_other mount', () => {
   const user = 'devmount-perm';
   beforeAll(async () => {
-    const known = await execFileAsync('id', ['-u', user]).then(() => true, () => false);
-    if (!known) await execFileAsync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', user]);
+    await ensureUser(user);
   });
   const asUser = (args: string[]) => outcome('runuser', ['-u', user, '--', ...args]);
 

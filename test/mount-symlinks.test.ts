@@ -9,12 +9,11 @@
  * with no_contain_symlinks shows that the tree really is hostile, and that containment is what stops it.
  */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdir, readFile, symlink, writeFile, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startSshd, type Sshd } from './harness/sshd.js';
-import { createCliEnv, isMounted, type CliEnv } from './mount-cli-helpers.js';
+import { createCliEnv, daemonLogOf, isMounted, type CliEnv } from './mount-cli-helpers.js';
 
 let sshd: Sshd;
 let cli: CliEnv;
@@ -34,11 +33,6 @@ async function run(command: string, args: readonly string[]): Promise<string> {
       resolve(`failed: ${stderr.trim()}`);
     });
   });
-}
-
-/** The daemon's log file (cli/daemon.ts daemonLogPath, under this file's XDG_STATE_HOME). */
-function daemonLog(mp: string): string {
-  return join(cli.scratch, 'state', 'devmount', `mount-${createHash('sha256').update(mp).digest('hex').slice(0, 12)}.log`);
 }
 
 async function mountWith(name: string, options: string[]): Promise<string> {
@@ -213,7 +207,7 @@ describe('with containment on', () => {
     const mp = await mountWith('mnt-log', []);
     try {
       expect(await run('readlink', ['-v', join(mp, 'sub/up2')])).toBe('EPERM');
-      const log = await readFile(daemonLog(mp), 'utf8');
+      const log = await readFile(daemonLogOf(cli, mp), 'utf8');
       expect(log).toMatch(/symlink target leaves the mount.*\/sub\/up2.*climbs above the mount root/);
     } finally {
       await cli.run(['unmount', mp]);

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startSshd, type Sshd } from './harness/sshd.js';
-import { createCliEnv, isMounted, type CliEnv } from './mount-cli-helpers.js';
+import { createCliEnv, ensureUser, isMounted, type CliEnv } from './mount-cli-helpers.js';
 
 const execFileAsync = promisify(execFile);
 const SUITE = fileURLToPath(new URL('./posix/posix-suite.py', import.meta.url));
@@ -30,8 +30,7 @@ async function runSuite(dir: string): Promise<CaseResult[]> {
 }
 
 beforeAll(async () => {
-  const known = await execFileAsync('id', ['-u', USER]).then(() => true, () => false);
-  if (!known) await execFileAsync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', USER]);
+  await ensureUser(USER);
   sshd = await startSshd();
   cli = await createCliEnv();
   await chmod(cli.scratch, 0o755);

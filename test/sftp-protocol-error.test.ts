@@ -5,7 +5,6 @@
  * re-opened and everything else keeps working; a server that breaks the protocol at every connection attempt
  * makes the session give up with one line instead of retrying forever.
  */
-import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +14,7 @@ import { ExitCode } from '../cli/exit-codes.js';
 import { createSftpRemoteFs, type SftpRemoteFs } from '../fs/sftp/remote-fs.js';
 import { harnessConnector } from './harness/connect.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
-import { createCliEnv, isMounted, sh, type CliEnv } from './mount-cli-helpers.js';
+import { createCliEnv, daemonLogOf, isMounted, sh, type CliEnv } from './mount-cli-helpers.js';
 
 const RELAY = fileURLToPath(new URL('./harness/sftp-relay.py', import.meta.url));
 
@@ -94,7 +93,7 @@ describe('through devmount mount', () => {
       await expect(sh(`cat ${mp}/poison-me.txt`)).rejects.toMatchObject({ stderr: expect.stringContaining('Input/output error') });
       expect((await sh(`cat ${mp}/ok.txt`)).stdout).toBe('fine');
       expect((await sh(`ls ${mp}`)).stdout.split('\n')).toContain('ok.txt');
-      const log = await readFile(join(cli.scratch, 'state', 'devmount', `mount-${createHash('sha256').update(mp).digest('hex').slice(0, 12)}.log`), 'utf8');
+      const log = await readFile(daemonLogOf(cli, mp), 'utf8');
       expect(log).toMatch(/SFTP protocol error from the server.*Invalid packet length/);
     } finally {
       await cli.run(['unmount', mp]);
