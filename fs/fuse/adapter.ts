@@ -161,7 +161,8 @@ export function createFuseOperations(vfs: Vfs, options: FuseAdapterOptions, fast
    * The one place a server's link target reaches the client: the kernel resolves what we answer here against
    * the client's tree. A refused target answers EPERM, and so do stat(2) and open(2) through the link, which
    * the kernel resolves with this readlink; getattr of the link itself (lstat) still shows it, so it can be
-   * removed, as with sshfs 3.7.6.
+   * removed, as with sshfs 3.7.6. The fast-files table answers getattr and open only, never readlink, and holds
+   * a link's own attributes (lstat), never its target: every target the kernel sees comes through here.
    */
   const containedReadlink = async (path: string): Promise<string> => {
     const answer = answerReadlink(symlinks, path, await vfs.readlink(path));
