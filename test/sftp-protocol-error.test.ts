@@ -14,7 +14,7 @@ import { ExitCode } from '../cli/exit-codes.js';
 import { createSftpRemoteFs, type SftpRemoteFs } from '../fs/sftp/remote-fs.js';
 import { harnessConnector } from './harness/connect.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
-import { createCliEnv, daemonLogOf, isMounted, sh, type CliEnv } from './mount-cli-helpers.js';
+import { createCliEnv, daemonLogOf, eventually, isMounted, sh, type CliEnv } from './mount-cli-helpers.js';
 
 const RELAY = fileURLToPath(new URL('./harness/sftp-relay.py', import.meta.url));
 
@@ -98,6 +98,19 @@ describe('through devmount mount', () => {
     } finally {
       await cli.run(['unmount', mp]);
     }
+  });
+
+  it('a server that breaks the protocol at every reconnect: the mount stops and its log says why', async () => {
+    const mp = await cli.newMountpoint('mnt-gives-up');
+    const r = await cli.run(['mount', ...cli.sshArgs(sshd), `127.0.0.1:${sshd.root}`, mp]);
+    expect(r.code, r.stderr).toBe(0);
+    await writeFile(join(flagDir, 'break-version'), '');
+    expect(await sshd.dropSessions()).toBeGreaterThan(0);
+    expect(await eventually(async () => !(await isMounted(mp)), 200, 100)).toBe(true);
+    const log = await readFile(daemonLogOf(cli, mp), 'utf8');
+    expect(log.match(/giving up: the server answers every connection with malformed SFTP packets/g)?.length).toBeGreaterThanOrEqual(1);
+    expect(log).toMatch(/stopping.*malformed SFTP packet \(Invalid packet length\)/);
+    await rm(join(flagDir, 'break-version'));
   });
 
   it('a server that breaks the protocol while connecting: one line, exit 11, nothing mounted', async () => {

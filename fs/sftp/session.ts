@@ -90,6 +90,7 @@ export class Session {
   private reconnecting = false;
   private backoffTimer: NodeJS.Timeout | null = null;
   private closedForGood = false;
+  private gaveUpWith: ConnectError | null = null;
   /** Insertion order = issue order: after a reconnect, waiting operations are re-sent in the order they were issued. */
   private readonly pending = new Set<Pending>();
   private readonly stateListeners = new Set<(state: ConnectionState) => void>();
@@ -114,6 +115,11 @@ export class Session {
 
   state(): ConnectionState {
     return this.stateValue;
+  }
+
+  /** Why this session stopped reconnecting by itself (giveUp), or null. */
+  gaveUp(): ConnectError | null {
+    return this.gaveUpWith;
   }
 
   stats(): SessionStats {
@@ -391,6 +397,7 @@ export class Session {
 
   /** The server broke the protocol at every reconnect: closed for good, in one log line, instead of retrying. */
   private giveUp(err: ConnectError): void {
+    this.gaveUpWith = err;
     this.reconnecting = false;
     this.closedForGood = true;
     this.options.logger.error({ conn: this.label, err: err.message, attempts: MALFORMED_CONNECTS_BEFORE_GIVING_UP },
