@@ -24,6 +24,8 @@ export const ExitCode = Object.freeze({
   fuse: 9,
   /** Another run holds the lock (backup DEST, or a mount of the same mount point). */
   locked: 10,
+  /** The server keeps sending malformed SFTP packets (at connect, or at every reconnect attempt). */
+  protocol: 11,
   /** Stopped by SIGINT (128 + 2, as shells report it). */
   interrupted: 130,
 });

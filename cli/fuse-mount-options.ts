@@ -8,16 +8,40 @@ import type { MountOptions } from './mount-options.js';
 
 export interface FuseMountTarget {
   readonly mountpoint: string;
+  /** The remote root as the server names it (absolute): transform_symlinks makes targets relative to it. */
+  readonly remoteRoot: string;
   readonly fsname: string;
   readonly allowOther: boolean;
   readonly debug?: boolean;
   readonly log?: FuseAdapterOptions['log'];
 }
 
+/**
+ * The libfuse / kernel options each MountOptions field stands for (fuse(8), mount(8)): one entry per option, so
+ * the table is all that changes when the FUSE layer does.
+ */
+const LIBFUSE_OPTIONS: ReadonlyArray<(o: MountOptions) => readonly string[]> = Object.freeze([
+  (o) => (o.defaultPermissions ? ['default_permissions'] : []),
+  (o) => (o.kernelCache ? ['kernel_cache'] : []),
+  (o) => (o.directIo ? ['direct_io'] : []),
+  (o) => (o.maxRead !== undefined ? [`max_read=${o.maxRead}`] : []),
+  (o) => o.mountFlags,
+]);
+
+export function libfuseOptionsFor(options: MountOptions): string[] {
+  return LIBFUSE_OPTIONS.flatMap((entry) => entry(options));
+}
+
 export function fuseAdapterOptions(options: MountOptions, remoteRoot: Attr, target: FuseMountTarget): FuseAdapterOptions {
+  const { remoteRoot: remoteRootPath, ...adapterTarget } = target;
   return {
-    ...target,
+    ...adapterTarget,
+    fsname: options.fsname ?? adapterTarget.fsname,
+    ...(options.subtype !== undefined ? { subtype: options.subtype } : {}),
+    libfuseOptions: libfuseOptionsFor(options),
+    disableHardlink: options.disableHardlink,
     readOnly: options.readOnly,
+    symlinks: Object.freeze({ contain: options.containSymlinks, transform: options.transformSymlinks, remoteRoot: remoteRootPath }),
     attrTimeout: options.attrTimeout,
     entryTimeout: options.entryTimeout,
     opTimeoutMs: options.opTimeout * 1000,

@@ -40,6 +40,10 @@ export interface MountOptions {
   readonly readOnly: boolean;
   readonly allowOther: boolean;
   readonly followSymlinks: boolean;
+  /** contain_symlinks (default) / no_contain_symlinks, last one wins: see fs/symlink-containment.ts. */
+  readonly containSymlinks: boolean;
+  /** transform_symlinks: absolute targets inside the remote root become relative (then contained as well). */
+  readonly transformSymlinks: boolean;
   readonly maxConns: number;
   readonly opTimeout: number;
   /**
@@ -47,6 +51,21 @@ export interface MountOptions {
    * cache_timeout. undefined = not given: off for a plain mount (sshfs semantics), auto with --serve.
    */
   readonly remoteWatch: RemoteWatchSetting | undefined;
+  // libfuse and kernel options (fuse(8), mount(8)), passed to the kernel mount as given.
+  /** default_permissions: the kernel checks permissions from the attributes (for allow_other mounts). */
+  readonly defaultPermissions: boolean;
+  readonly kernelCache: boolean;
+  readonly directIo: boolean;
+  /** Generic mount flags given (mount(8): atime, noatime, nosuid, nodev, noexec …), in order. */
+  readonly mountFlags: readonly string[];
+  readonly maxRead: number | undefined;
+  /** What /proc/mounts shows as the source and the type's subtype (fuse.SUBTYPE); undefined = user@host:/path, devmount. */
+  readonly fsname: string | undefined;
+  readonly subtype: string | undefined;
+  /** disable_hardlink: link(2) answers ENOSYS instead of asking the server (sshfs). */
+  readonly disableHardlink: boolean;
+  /** One line per sshfs option accepted without its sshfs effect: what devmount does instead. */
+  readonly notes: readonly string[];
 }
 
 /** The command-line flags of `devmount mount` besides `-o`. */
@@ -90,13 +109,25 @@ export const MOUNT_OPTION_DEFAULTS: MountOptions = Object.freeze({
   readOnly: false,
   allowOther: false,
   followSymlinks: false,
+  // On by default, as in sshfs 3.7.6 (CVE-2026-47187): a server must not lead local programs to local files.
+  containSymlinks: true,
+  transformSymlinks: false,
   maxConns: 2,
   opTimeout: 30,
   remoteWatch: undefined,
+  defaultPermissions: false,
+  kernelCache: false,
+  directIo: false,
+  mountFlags: Object.freeze([]) as readonly string[],
+  maxRead: undefined,
+  fsname: undefined,
+  subtype: undefined,
+  disableHardlink: false,
+  notes: Object.freeze([]) as readonly string[],
 });
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-type Draft = Mutable<Omit<MountOptions, 'identityFiles'>> & { identityFiles: string[] };
+type Draft = Mutable<Omit<MountOptions, 'identityFiles' | 'notes' | 'mountFlags'>> & { identityFiles: string[]; notes: string[]; mountFlags: string[] };
 
 interface OptionSpec {
   /** How it is written in help and errors. */
@@ -155,6 +186,24 @@ function yesNo(name: string, value: string | undefined): boolean {
   return choice(name, value, ['yes', 'no'] as const) === 'yes';
 }
 
+/** A name for fsname=/subtype=: libfuse's option string is comma-separated, and the kernel shows it as is. */
+function label(name: string, value: string | undefined): string {
+  const text = requireValue(name, value);
+  if (!/^[\w@:./+~-]{1,200}$/.test(text)) throw new UserError('usage', `-o ${name}=${text}: use letters, digits and @:./+~-_ only`);
+  return text;
+}
+
+/** An sshfs option that has no counterpart here: accepted, with the note saying what devmount does instead. */
+function noted(name: string, note: string): OptionSpec {
+  return { usage: name, apply: (d) => { d.notes.push(`-o ${name}: ${note}`); } };
+}
+
+/** Generic mount flags libfuse 2 hands to mount(2) (its mount.c mount_flags table). */
+const MOUNT_FLAGS = Object.freeze(['atime', 'noatime', 'nosuid', 'suid', 'nodev', 'dev', 'noexec', 'exec', 'sync', 'async', 'dirsync']);
+
+/** sshfs's workaround names (sshfs(1) -o workaround=LIST), each optionally prefixed with `no`. */
+const SSHFS_WORKAROUNDS = Object.freeze(['none', 'all', 'rename', 'renamexdev', 'truncate', 'buflimit', 'fstat', 'createmode', 'nodelaysrv']);
+
 /**
  * The supported options. Keys are matched case-insensitively for the ssh_config(5) ones (ssh itself ignores case
  * there) and exactly for the sshfs ones.
@@ -170,6 +219,13 @@ const SSH_OPTIONS: Readonly<Record<string, OptionSpec>> = Object.freeze({
   serveraliveinterval: { usage: 'ServerAliveInterval=N', apply: (d, v) => { d.serverAliveInterval = integer('ServerAliveInterval', v, 0, 86_400); } },
   serveralivecountmax: { usage: 'ServerAliveCountMax=N', apply: (d, v) => { d.serverAliveCountMax = integer('ServerAliveCountMax', v, 0, 1000); } },
   connecttimeout: { usage: 'ConnectTimeout=N', apply: (d, v) => { d.connectTimeout = integer('ConnectTimeout', v, 1, 86_400); } },
+  compression: {
+    usage: 'Compression=yes|no',
+    apply: (d, v) => {
+      if (yesNo('Compression', v)) d.notes.push('-o Compression=yes (-C): devmount does not compress SSH traffic; its caches and prefetch cut what is sent instead');
+    },
+  },
+  proxycommand: noted('ProxyCommand=CMD', 'devmount speaks SSH itself and runs no command: use ProxyJump in ~/.ssh/config for a jump host'),
 });
 
 const FS_OPTIONS: Readonly<Record<string, OptionSpec>> = Object.freeze({
@@ -208,12 +264,42 @@ const FS_OPTIONS: Readonly<Record<string, OptionSpec>> = Object.freeze({
   rw: { usage: 'rw', apply: (d, v) => { forbidValue('rw', v); d.readOnly = false; } },
   allow_other: { usage: 'allow_other', apply: (d, v) => { forbidValue('allow_other', v); d.allowOther = true; } },
   follow_symlinks: { usage: 'follow_symlinks', apply: (d, v) => { forbidValue('follow_symlinks', v); d.followSymlinks = true; } },
+  contain_symlinks: { usage: 'contain_symlinks', apply: (d, v) => { forbidValue('contain_symlinks', v); d.containSymlinks = true; } },
+  no_contain_symlinks: { usage: 'no_contain_symlinks', apply: (d, v) => { forbidValue('no_contain_symlinks', v); d.containSymlinks = false; } },
+  transform_symlinks: { usage: 'transform_symlinks', apply: (d, v) => { forbidValue('transform_symlinks', v); d.transformSymlinks = true; } },
   max_conns: { usage: 'max_conns=N', apply: (d, v) => { d.maxConns = integer('max_conns', v, 1, 16); } },
   op_timeout: { usage: 'op_timeout=N', apply: (d, v) => { d.opTimeout = seconds('op_timeout', v); } },
   remote_watch: {
     usage: 'remote_watch=auto|inotify|find|poll|off',
     apply: (d, v) => { d.remoteWatch = choice('remote_watch', v, REMOTE_WATCH_SETTINGS); },
   },
+  // libfuse / kernel mount options (fuse(8), mount(8)): passed to the mount as given (cli/fuse-mount-options.ts).
+  default_permissions: { usage: 'default_permissions', apply: (d, v) => { forbidValue('default_permissions', v); d.defaultPermissions = true; } },
+  kernel_cache: { usage: 'kernel_cache', apply: (d, v) => { forbidValue('kernel_cache', v); d.kernelCache = true; } },
+  direct_io: { usage: 'direct_io', apply: (d, v) => { forbidValue('direct_io', v); d.directIo = true; } },
+  ...Object.fromEntries(MOUNT_FLAGS.map((flag) => [flag, { usage: flag, apply: (d: Draft, v: string | undefined) => { forbidValue(flag, v); d.mountFlags.push(flag); } }])),
+  max_read: { usage: 'max_read=N', apply: (d, v) => { d.maxRead = integer('max_read', v, 4096, 1024 * 1024 * 1024); } },
+  fsname: { usage: 'fsname=NAME', apply: (d, v) => { d.fsname = label('fsname', v); } },
+  subtype: { usage: 'subtype=NAME', apply: (d, v) => { d.subtype = label('subtype', v); } },
+  disable_hardlink: { usage: 'disable_hardlink', apply: (d, v) => { forbidValue('disable_hardlink', v); d.disableHardlink = true; } },
+  // sshfs options with no counterpart: accepted with a note.
+  sshfs_sync: noted('sshfs_sync', 'writes are buffered and sent in the background; fsync(2) and close wait until the server has them'),
+  sync_readdir: noted('sync_readdir', 'directories are always read with pipelined READDIR requests and cached; nothing to choose'),
+  ssh_command: noted('ssh_command=CMD', 'devmount speaks SSH itself (ssh2) and runs no ssh program; ~/.ssh/config is still read'),
+  workaround: {
+    usage: 'workaround=LIST',
+    apply: (d, v) => {
+      const text = requireValue('workaround', v);
+      for (const name of text.split(':')) {
+        if (!SSHFS_WORKAROUNDS.includes(name.replace(/^no/, '')) && name !== 'none') {
+          throw new UserError('usage', `-o workaround=${text}: unknown workaround ${name} (sshfs knows ${SSHFS_WORKAROUNDS.join(', ')})`);
+        }
+      }
+      d.notes.push(`-o workaround=${text}: not needed, devmount uses posix-rename@openssh.com, ftruncate and the server's read/write limits as sshfs's workarounds would`);
+    },
+  },
+  // fstab's own words, for the mount.fuse.devmount helper (mount(8), fstab(5)): they concern mount(8), not the file system.
+  ...Object.fromEntries(['defaults', '_netdev', 'nofail', 'noauto', 'auto', 'user', 'users', 'nouser', 'owner'].map((word) => [word, { usage: word, apply: () => undefined }])),
 });
 
 /** Every supported `-o` spelling, for help texts and the "unknown option" message. */
@@ -249,7 +335,7 @@ export function splitOptionList(list: readonly string[]): Array<[string, string 
  * MountOptions. Later options win, as with mount(8). Unknown options → UserError('usage') listing the supported ones.
  */
 export function parseOptionList(list: readonly string[], base: MountOptions = MOUNT_OPTION_DEFAULTS): MountOptions {
-  const draft: Draft = { ...base, identityFiles: [...base.identityFiles] };
+  const draft: Draft = { ...base, identityFiles: [...base.identityFiles], notes: [...base.notes], mountFlags: [...base.mountFlags] };
   const pairs = splitOptionList(list);
   const given = new Set<string>();
   for (const [key] of pairs) {
@@ -257,13 +343,14 @@ export function parseOptionList(list: readonly string[], base: MountOptions = MO
     if (found) given.add(found.canonical);
   }
   for (const [key, value] of pairs) {
+    if (key.startsWith('x-') || key === 'comment') continue; // fstab(5): for userspace tools, not the file system
     const found = lookup(key);
     if (!found) {
       throw new UserError('usage', `unknown option -o ${key}: supported are ${SUPPORTED_OPTIONS.join(', ')}`);
     }
     found.spec.apply(draft, value, given);
   }
-  return Object.freeze({ ...draft, identityFiles: Object.freeze([...draft.identityFiles]) });
+  return Object.freeze({ ...draft, identityFiles: Object.freeze([...draft.identityFiles]), notes: Object.freeze([...draft.notes]), mountFlags: Object.freeze([...draft.mountFlags]) });
 }
 
 /** The `-p PORT` flag (sshfs and ssh spelling); wins over `-o Port=` as in sshfs. */
@@ -283,11 +370,13 @@ export interface RawMountFlags {
   readonly logFormat?: string;
   readonly passwordStdin?: boolean;
   readonly serve?: boolean | string;
+  /** -C (sshfs, ssh): compression. */
+  readonly C?: boolean;
 }
 
 /** Resolves everything commander collected for `devmount mount` into one frozen object. */
 export function resolveMountCommandOptions(raw: RawMountFlags): MountCommandOptions {
-  const parsed = parseOptionList(raw.option ?? []);
+  const parsed = parseOptionList([...(raw.C ? ['Compression=yes'] : []), ...(raw.option ?? [])]);
   const port = raw.port === undefined ? parsed.port : parsePortFlag(raw.port);
   const logFormat = raw.logFormat ?? 'pretty';
   if (logFormat !== 'json' && logFormat !== 'pretty') {

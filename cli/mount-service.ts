@@ -221,11 +221,19 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
     }
     mount = await mountVfs(mountedVfs, fuseAdapterOptions(options, root, {
       mountpoint,
+      remoteRoot: parts.remote.remoteRoot,
       fsname: params.remoteArg,
       allowOther: options.allowOther,
       debug: options.debug,
       log: log.child({ layer: 'fuse' }),
     }));
+    // A server that answers every reconnect with malformed SFTP packets: the session gave up (one log line);
+    // the mount stops too instead of answering EIO forever.
+    const remote = parts.remote;
+    remote.onStateChange(() => {
+      const why = remote.gaveUp();
+      if (why) void stop(why.message, ExitCode.protocol);
+    });
     const serve = options.serve;
     if (serve) {
       // The dev server reads the VFS in this process (no kernel round trip); php-cgi, another process, reads

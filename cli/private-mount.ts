@@ -21,13 +21,14 @@ export interface PrivateMount {
   close(): Promise<void>;
 }
 
-export async function mountPrivately(vfs: Vfs, options: MountOptions, description: string, log: Logger): Promise<PrivateMount> {
+export async function mountPrivately(vfs: Vfs, remoteRoot: string, options: MountOptions, description: string, log: Logger): Promise<PrivateMount> {
   const dir = await mkdtemp(join(tmpdir(), 'devmount-serve-')); // mode 0700 (mkdtemp(3))
   const root = await vfs.getattr('/');
   let mount;
   try {
     mount = await mountVfs(vfs, fuseAdapterOptions(options, root, {
       mountpoint: dir,
+      remoteRoot,
       fsname: description,
       allowOther: false,
       log: log.child({ layer: 'fuse' }),

@@ -11,7 +11,7 @@ const CONNECT_EXIT: Readonly<Record<ConnectErrorKind, ExitCodeName>> = Object.fr
   dns: 'connect', refused: 'connect', timeout: 'connect', unreachable: 'connect', closed: 'connect',
   auth: 'auth', 'key-file': 'auth',
   'host-key-unknown': 'hostKey', 'host-key-changed': 'hostKey', 'host-key-revoked': 'hostKey',
-  'no-exec': 'failure', protocol: 'failure',
+  'no-exec': 'failure', protocol: 'failure', 'sftp-protocol': 'protocol',
 });
 
 /**

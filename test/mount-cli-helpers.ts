@@ -5,6 +5,7 @@
  * test process, so the test may touch them freely.
  */
 import { execFile, type ExecFileException } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -119,6 +120,20 @@ export function processAlive(pid: number): boolean {
   } catch {
     return false; // ESRCH: the process is gone
   }
+}
+
+/** A daemonized mount's log file in this CLI environment (cli/daemon.ts daemonLogPath under its XDG_STATE_HOME). */
+export function daemonLogOf(cli: CliEnv, mountpoint: string): string {
+  return join(cli.scratch, 'state', 'devmount', `mount-${createHash('sha256').update(mountpoint).digest('hex').slice(0, 12)}.log`);
+}
+
+/** A system user for permission checks (created once per machine; the tests run as root). */
+export async function ensureUser(name: string): Promise<void> {
+  const known = () => execFileAsync('id', ['-u', name]).then(() => true, () => false);
+  if (await known()) return;
+  // Another test file may be creating the same user at this moment: its useradd winning is fine too.
+  const created = await execFileAsync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', name]).then(() => true, () => false);
+  if (!created && !(await known())) throw new Error(`could not create the test user ${name} (useradd needs root)`);
 }
 
 /** Runs a shell command line (dd, cat …) in a child process: the mount is served by the daemon, not by us. */

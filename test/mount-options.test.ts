@@ -28,6 +28,11 @@ const accepted: Array<[string[], Partial<MountOptions>]> = [
   [['uid=1000,gid=100,umask=022'], { uid: 1000, gid: 100, umask: 0o022 }],
   [['ro'], { readOnly: true }],
   [['allow_other,follow_symlinks'], { allowOther: true, followSymlinks: true }],
+  [[''], { containSymlinks: true, transformSymlinks: false }], // containment on by default (sshfs 3.7.6)
+  [['no_contain_symlinks'], { containSymlinks: false }],
+  [['no_contain_symlinks,contain_symlinks'], { containSymlinks: true }], // the last one wins
+  [['contain_symlinks', 'no_contain_symlinks'], { containSymlinks: false }],
+  [['transform_symlinks'], { transformSymlinks: true, containSymlinks: true }],
   [['max_conns=4'], { maxConns: 4 }],
   [['op_timeout=90'], { opTimeout: 90 }],
   [['', ' ro ,,'], { readOnly: true }], // empty items are ignored

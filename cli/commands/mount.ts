@@ -38,6 +38,7 @@ async function runMount(remoteArg: string, mountpointArg: string, flags: RawMoun
     return;
   }
 
+  for (const note of options.notes) process.stderr.write(`devmount: note: ${note}\n`);
   await checkMountpoint(mountpoint);
   await checkFuseAvailable();
   const password = options.passwordStdin ? await readPasswordFromStdin() : undefined;
@@ -56,6 +57,7 @@ export function register(program: Command): void {
     .argument('<remote>', '[user@]host:[path] (empty path: the remote home directory)')
     .argument('<mountpoint>', 'an empty local directory')
     .option('-p, --port <port>', 'SSH port (same as -o Port=N)')
+    .option('-C', 'compression, as sshfs -C (same as -o Compression=yes)')
     .option('-o, --option <options>', `comma-separated options, repeatable: ${SUPPORTED_OPTIONS.join(', ')}`, collect, [])
     .option('-f, --foreground', 'stay in the foreground (do not daemonize)')
     .option('-d, --debug', 'debug logging, including libfuse\'s (implies -f)')

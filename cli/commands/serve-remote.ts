@@ -109,7 +109,7 @@ export async function runRemoteServe(
   try {
     if (await runsScripts(flags, vfs)) {
       try {
-        privateMount = await mountPrivately(vfs, mountOptions, remoteArg, log);
+        privateMount = await mountPrivately(vfs, sftp.remoteRoot, mountOptions, remoteArg, log);
         process.stdout.write(`devmount serve: PHP/CGI scripts run from a private mount of the site at ${privateMount.path}\n`);
       } catch (err) {
         // Static pages still work; scripts answer 502 "no local path" (devserver/cgi/dispatch.ts).

@@ -25,6 +25,7 @@ import { createRemoteHasher, localSha256 } from './checksum.js';
 import { createExcludeFilter } from './exclude.js';
 import { fetchFile, placeFile } from './fetch-file.js';
 import { fetchWithTar } from './tar-fetch.js';
+import { realDirectories, unsafeListingPath } from './safe-paths.js';
 import { fileMetaOf, lstatOrNull, removeStaleEntries, sameFileMeta, utimesSeconds } from './local-tree.js';
 import { readManifest, writeManifest, type LocalFileMeta, type PreviousManifest } from './manifest.js';
 import { asLocalFsError } from './local-error.js';
@@ -124,8 +125,9 @@ export async function runBackup(source: BackupSource, options: BackupOptions): P
     };
     for (const problem of listing.problems) fail(problem.path, 'failed', `cannot list: ${problem.message}`);
 
-    const { dirs, files, symlinks, excluded, others } = selectEntries(listing, options.excludes);
+    const { dirs, files, symlinks, excluded, others, unsafe } = selectEntries(listing, options.excludes);
     counts.skipped += others;
+    for (const { path, why } of unsafe) fail(path, 'failed', `refused: ${why}`);
     const bytesTotal = files.reduce((n, f) => n + f.size, 0);
     emit({ event: 'listed', method: listing.method, files: files.length, dirs: dirs.length, symlinks: symlinks.length,
       bytes: bytesTotal, excluded });
@@ -176,6 +178,19 @@ export async function runBackup(source: BackupSource, options: BackupOptions): P
     }
     await classify.drain();
     prefetch.clear();
+    if (previousDir) {
+      // Linking follows the previous snapshot's directories: only through real ones (safe-paths.ts).
+      const real = realDirectories(previousDir);
+      const check = new WorkQueue(64);
+      for (const plan of plans) {
+        if (plan.action !== 'link') continue;
+        const slash = plan.entry.path.lastIndexOf('/');
+        check.add(async () => {
+          if (!(await real(slash < 0 ? '' : plan.entry.path.slice(0, slash)))) plan.action = 'copy';
+        });
+      }
+      await check.drain();
+    }
     if (options.checksum && previousDir) {
       const candidates = plans.filter((p) => p.action === 'link');
       const hasher = createRemoteHasher(source.fs, '/', source.shell, source.serverRoot);
@@ -399,6 +414,8 @@ interface Selection {
   readonly symlinks: TreeEntry[];
   readonly excluded: number;
   readonly others: number;
+  /** Entries refused because placing them could leave the snapshot (safe-paths.ts). */
+  readonly unsafe: Array<{ readonly path: string; readonly why: string }>;
 }
 
 /** Sorted by path (a parent sorts before its children), with excluded entries and their subtrees removed. */
@@ -406,10 +423,19 @@ function selectEntries(listing: TreeListing, excludes: readonly string[]): Selec
   const filter = createExcludeFilter(excludes);
   const sorted = [...listing.entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const excludedDirs = new Set<string>();
-  const out: Selection = { dirs: [], files: [], symlinks: [], excluded: 0, others: 0 };
+  const out: Selection = { dirs: [], files: [], symlinks: [], excluded: 0, others: 0, unsafe: [] };
   let excluded = 0;
   let others = 0;
+  const listedDirs = new Set<string>();
+  const seen = new Set<string>();
   for (const entry of sorted) {
+    const why = unsafeListingPath(entry.path, listedDirs, seen);
+    seen.add(entry.path);
+    if (why !== null) {
+      out.unsafe.push({ path: entry.path, why });
+      continue;
+    }
+    if (entry.type === 'dir') listedDirs.add(entry.path);
     const slash = entry.path.lastIndexOf('/');
     const parent = slash < 0 ? '' : entry.path.slice(0, slash);
     if ((entry.path !== '' && excludedDirs.has(parent)) || filter.excluded(entry.path, entry.type === 'dir')) {

@@ -23,6 +23,7 @@ import { toFuseErrno } from './errno.js';
 import { FastFiles, TABLE_HANDLE, type FastFilesCounters } from './fast-files.js';
 import { loadFuseNative, type NativeOperations, type NativeStat, type NativeStatfs } from './native.js';
 import { unmountPath } from './mount-table.js';
+import { answerReadlink, DEFAULT_SYMLINK_POLICY, type SymlinkPolicy } from '../symlink-containment.js';
 
 export interface FuseLog {
   debug(obj: object, msg: string): void;
@@ -47,6 +48,17 @@ export interface FuseAdapterOptions {
    */
   readonly fuseTimeoutMs?: number;
   readonly ownership: OwnershipOptions;
+  /**
+   * What readlink hands the kernel (fs/symlink-containment.ts): by default a target that would lead local
+   * programs out of the mount answers EPERM (contain_symlinks, CVE-2026-47187).
+   */
+  readonly symlinks?: SymlinkPolicy;
+  /** More libfuse / mount options, as fuse(8) spells them (default_permissions, kernel_cache, noatime …). */
+  readonly libfuseOptions?: readonly string[];
+  /** The type /proc/mounts shows is fuse.SUBTYPE (default devmount). */
+  readonly subtype?: string;
+  /** link(2) answers ENOSYS without asking the server (sshfs disable_hardlink). */
+  readonly disableHardlink?: boolean;
   /** libfuse's own debug output on stderr (-d). */
   readonly debug?: boolean;
   readonly log?: FuseLog;
@@ -120,6 +132,7 @@ export function libfuseOptionString(options: FuseAdapterOptions): string {
     'negative_timeout=0',
   ];
   if (options.readOnly) parts.push('ro');
+  parts.push(...(options.libfuseOptions ?? []));
   return parts.join(',');
 }
 
@@ -143,6 +156,20 @@ export function createFuseOperations(vfs: Vfs, options: FuseAdapterOptions, fast
     log?.warn({ err: err instanceof Error ? err.message : String(err) }, 'unexpected error in a file system operation; answered EIO');
   };
   const fail = (err: unknown): number => toFuseErrno(err, onUnexpected);
+  const symlinks = options.symlinks ?? DEFAULT_SYMLINK_POLICY;
+  /**
+   * The one place a server's link target reaches the client: the kernel resolves what we answer here against
+   * the client's tree. A refused target answers EPERM, and so do stat(2) and open(2) through the link, which
+   * the kernel resolves with this readlink; getattr of the link itself (lstat) still shows it, so it can be
+   * removed, as with sshfs 3.7.6. The fast-files table answers getattr and open only, never readlink, and holds
+   * a link's own attributes (lstat), never its target: every target the kernel sees comes through here.
+   */
+  const containedReadlink = async (path: string): Promise<string> => {
+    const answer = answerReadlink(symlinks, path, await vfs.readlink(path));
+    if (answer.refused === null) return answer.target;
+    log?.warn({ path, target: answer.target, why: answer.refused }, 'symlink target leaves the mount: refused (contain_symlinks)');
+    throw new FsError('EPERM', `symlink ${path} refused: ${answer.refused}`, path);
+  };
   /** Answers a void operation: 0 or -errno. */
   const done = (cb: (code: number) => void, work: Promise<unknown>): void => {
     work.then(() => cb(0), (err: unknown) => cb(fail(err)));
@@ -191,7 +218,7 @@ export function createFuseOperations(vfs: Vfs, options: FuseAdapterOptions, fast
       }, (err: unknown) => cb(fail(err)));
     },
     readlink(path, cb) {
-      answer(cb, vfs.readlink(path));
+      answer(cb, containedReadlink(path));
     },
     open(path, flags, cb) {
       answer(cb, vfs.open(path, flags).then(toFuseHandleFor(flags)));
@@ -255,6 +282,7 @@ export function createFuseOperations(vfs: Vfs, options: FuseAdapterOptions, fast
       done(cb, vfs.symlink(target, path));
     },
     link(existing, path, cb) {
+      if (options.disableHardlink) return cb(fail(new FsError('ENOSYS', 'hard links disabled (disable_hardlink)', path)));
       done(cb, vfs.link(existing, path));
     },
     chmod(path, mode, cb) {
@@ -303,7 +331,7 @@ export async function mountVfs(vfs: Vfs, options: FuseAdapterOptions): Promise<F
   const fuse = new native.Fuse(opts.mountpoint, createFuseOperations(vfs, opts, fast), {
     timeout: { default: timeoutMs, flush: false, fsync: false, release: false, write: false },
     fsname: libfuseOptionString(opts),
-    subtype: 'devmount',
+    subtype: opts.subtype ?? 'devmount',
     allowOther: opts.allowOther,
     debug: opts.debug ?? false,
   });

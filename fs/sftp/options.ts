@@ -5,6 +5,7 @@ export interface SftpLogger {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
   debug(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
 }
 
 export interface SftpOptions {
@@ -32,7 +33,7 @@ export interface SftpOptions {
   readonly logger: SftpLogger | undefined;
 }
 
-const silent: SftpLogger = Object.freeze({ info() {}, warn() {}, debug() {} });
+const silent: SftpLogger = Object.freeze({ info() {}, warn() {}, debug() {}, error() {} });
 
 export function resolveSftpOptions(partial: Partial<SftpOptions> = {}): Readonly<SftpOptions> & { readonly logger: SftpLogger } {
   const maxConns = Math.max(1, Math.floor(partial.maxConns ?? 2));

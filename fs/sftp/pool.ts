@@ -3,7 +3,7 @@
  * metadata (stat, readdir, mkdir …); open files are spread over the others, so a large read or write never
  * queues a `stat` behind megabytes of data. With maxConns = 1 everything shares one session.
  */
-import type { Connector } from '../ssh/types.js';
+import type { ConnectError, Connector } from '../ssh/types.js';
 import type { ConnectionState } from '../vfs/types.js';
 import type { ResolvedSftpOptions } from './options.js';
 import { Session } from './session.js';
@@ -71,6 +71,15 @@ export class SessionPool {
       inFlight += st.inFlight;
     }
     return { reconnects, retried, inFlight, connectedSinceMs: this.meta.stats().connectedSinceMs };
+  }
+
+  /** Why a session stopped reconnecting by itself (the server keeps breaking the protocol), or null. */
+  gaveUp(): ConnectError | null {
+    for (const s of this.sessions) {
+      const why = s.gaveUp();
+      if (why) return why;
+    }
+    return null;
   }
 
   /** Calls `listener` with the pool state whenever it changes. */

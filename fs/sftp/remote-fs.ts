@@ -30,6 +30,8 @@ export interface SftpRemoteFs extends RemoteFs {
   state(): ConnectionState;
   stats(): PoolStats;
   onStateChange(listener: (state: ConnectionState) => void): () => void;
+  /** Why the connection stopped reconnecting by itself (the server keeps breaking the protocol), or null. */
+  gaveUp(): ConnectError | null;
   /** Runs a command on the current metadata connection (never retried); ConnectError('no-exec') on SFTP-only servers. */
   exec(command: string, options?: { stdin?: Buffer | string; signal?: AbortSignal }): Promise<ExecResult>;
   execStream(command: string): Promise<ClientChannel>;
@@ -220,6 +222,10 @@ class SftpRemoteFsImpl implements SftpRemoteFs {
 
   onStateChange(listener: (state: ConnectionState) => void): () => void {
     return this.pool.onStateChange(listener);
+  }
+
+  gaveUp(): ConnectError | null {
+    return this.pool.gaveUp();
   }
 
   /**

@@ -19,12 +19,15 @@
  * late callback from an old attempt is recognised and ignored.
  */
 import { FsError } from '../errors.js';
-import type { SshConnection, Connector } from '../ssh/types.js';
+import { ConnectError, type SshConnection, type Connector } from '../ssh/types.js';
 import type { ConnectionState } from '../vfs/types.js';
 import { isConnectionLoss, toFsError } from './status.js';
 import type { ResolvedSftpOptions } from './options.js';
 import { Slots } from './slots.js';
 import { topUpReceiveWindow } from './window.js';
+
+/** Reconnect attempts in a row answered with a malformed SFTP packet before the session stops trying. */
+const MALFORMED_CONNECTS_BEFORE_GIVING_UP = 3;
 
 export type RetryPolicy = 'idempotent' | 'guarded' | 'once';
 
@@ -50,6 +53,8 @@ interface Live {
   alive: boolean;
   /** When an operation on this connection last got an answer: the stuck-link watchdog measures silence, not age. */
   lastReplyAt: number;
+  /** ssh2's message when the server sent a packet it cannot parse: the requests in flight fail instead of retrying. */
+  protocolError: string | null;
 }
 
 interface Pending {
@@ -85,6 +90,7 @@ export class Session {
   private reconnecting = false;
   private backoffTimer: NodeJS.Timeout | null = null;
   private closedForGood = false;
+  private gaveUpWith: ConnectError | null = null;
   /** Insertion order = issue order: after a reconnect, waiting operations are re-sent in the order they were issued. */
   private readonly pending = new Set<Pending>();
   private readonly stateListeners = new Set<(state: ConnectionState) => void>();
@@ -109,6 +115,11 @@ export class Session {
 
   state(): ConnectionState {
     return this.stateValue;
+  }
+
+  /** Why this session stopped reconnecting by itself (giveUp), or null. */
+  gaveUp(): ConnectError | null {
+    return this.gaveUpWith;
   }
 
   stats(): SessionStats {
@@ -290,13 +301,14 @@ export class Session {
 
   private install(conn: SshConnection): void {
     this.epoch += 1;
-    const live: Live = { conn, epoch: this.epoch, alive: true, lastReplyAt: Date.now() };
+    const live: Live = { conn, epoch: this.epoch, alive: true, lastReplyAt: Date.now(), protocolError: null };
     this.live = live;
     this.connectedSince = Date.now();
     // The client's 'close' event fires before ssh2 fails the channel's outstanding requests
     // (ssh2/lib/client.js: emit('close') then _chanMgr.cleanup()), so `alive` is false by the time they arrive.
     conn.client.on('close', () => this.markDead(live, 'connection closed'));
     conn.sftp.on('close', () => this.markDead(live, 'SFTP channel closed'));
+    conn.sftp.on('error', (err: Error) => this.protocolFailure(live, err));
     conn.closed.then(() => this.markDead(live, 'connection closed'), () => this.markDead(live, 'connection closed'));
     topUpReceiveWindow(conn);
     this.setState('connected');
@@ -304,6 +316,19 @@ export class Session {
     for (const p of [...this.pending]) {
       if (p.live === null && this.pending.has(p) && live.alive) this.dispatch(p, live);
     }
+  }
+
+  /**
+   * The server sent a packet ssh2 cannot parse (a zero-length reply, a truncated NAME …; ssh2 then closes the
+   * channel). Which request it answered cannot be known, so every request in flight on the connection fails
+   * with EIO naming the error; retrying could send a broken server the same request forever. The connection
+   * is re-opened for everything else.
+   */
+  private protocolFailure(live: Live, err: Error): void {
+    if (!live.alive) return;
+    live.protocolError = err.message;
+    this.options.logger.warn({ conn: this.label, epoch: live.epoch, err: err.message, inFlight: this.pending.size }, 'SFTP protocol error from the server: requests in flight fail with EIO');
+    this.markDead(live, `SFTP protocol error: ${err.message}`);
   }
 
   private markDead(live: Live, reason: string): void {
@@ -327,7 +352,9 @@ export class Session {
     }
     this.setState('reconnecting');
     for (const p of [...this.pending]) {
-      if (p.live === live) this.lost(p);
+      if (p.live !== live) continue;
+      if (live.protocolError === null) this.lost(p);
+      else this.fail(p, new FsError('EIO', `${p.op.name}: the server sent a malformed SFTP reply (${live.protocolError})`, p.op.path));
     }
     this.startReconnect();
   }
@@ -336,6 +363,7 @@ export class Session {
     if (this.reconnecting) return;
     this.reconnecting = true;
     let delay = this.options.backoffInitialMs;
+    let malformedInARow = 0;
     const tryOnce = async (): Promise<void> => {
       this.backoffTimer = null;
       if (this.closedForGood) return;
@@ -350,8 +378,13 @@ export class Session {
         this.options.logger.info({ conn: this.label, epoch: this.epoch + 1 }, 'SFTP connection re-established');
         this.install(conn);
       } catch (err) {
-        this.options.logger.warn({ conn: this.label, err: (err as Error).message, retryInMs: delay }, 'reconnect failed');
         if (this.closedForGood) return;
+        malformedInARow = err instanceof ConnectError && err.kind === 'sftp-protocol' ? malformedInARow + 1 : 0;
+        if (malformedInARow >= MALFORMED_CONNECTS_BEFORE_GIVING_UP) {
+          this.giveUp(err as ConnectError);
+          return;
+        }
+        this.options.logger.warn({ conn: this.label, err: (err as Error).message, retryInMs: delay }, 'reconnect failed');
         const jitter = 0.8 + Math.random() * 0.4;
         this.backoffTimer = setTimeout(() => void tryOnce(), Math.round(delay * jitter));
         delay = Math.min(delay * 2, this.options.backoffMaxMs);
@@ -360,6 +393,18 @@ export class Session {
     // The first attempt goes out at once: most drops are a killed session on a live server, and waiting
     // would only delay the replay. Failed attempts then back off 250 ms → 5 s.
     void tryOnce();
+  }
+
+  /** The server broke the protocol at every reconnect: closed for good, in one log line, instead of retrying. */
+  private giveUp(err: ConnectError): void {
+    this.gaveUpWith = err;
+    this.reconnecting = false;
+    this.closedForGood = true;
+    this.options.logger.error({ conn: this.label, err: err.message, attempts: MALFORMED_CONNECTS_BEFORE_GIVING_UP },
+      'giving up: the server answers every connection with malformed SFTP packets');
+    for (const p of [...this.pending]) this.fail(p, new FsError('EIO', `${p.op.name}: ${err.message}`, p.op.path));
+    this.setState('closed');
+    this.wakeConnectionWaiters();
   }
 
   private setState(state: ConnectionState): void {

@@ -198,20 +198,35 @@ function preferKnownHostKeyTypes(known: readonly string[]): string[] {
   return [...new Set([...first, ...HOST_KEY_ALGORITHMS])];
 }
 
+/** ssh2 found a packet it cannot parse (its doFatalSFTPError): named with ssh2's own message. */
+function malformedSftp(options: ResolvedSshOptions, err: Error): ConnectError {
+  return new ConnectError('sftp-protocol', `${describeTarget(options)} sent a malformed SFTP packet (${err.message})`);
+}
+
 async function connectWithSftp(options: ResolvedSshOptions, memoryFor: MemoryFor): Promise<SshConnection> {
   const { client, inbound } = await openClient(options, memoryFor);
   const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
   let sftp: SFTPWrapper;
   try {
     sftp = await new Promise<SFTPWrapper>((resolve, reject) => {
-      client.sftp((err, channel) => (err
-        ? reject(new ConnectError('protocol', `${describeTarget(options)} refused the SFTP subsystem (${err.message}): the server needs "Subsystem sftp" in sshd_config`))
-        : resolve(channel)));
+      client.sftp((err, channel) => {
+        if (!err) return resolve(channel);
+        if ((err as LibError).level === 'sftp-protocol') return reject(malformedSftp(options, err));
+        return reject(new ConnectError('protocol', `${describeTarget(options)} refused the SFTP subsystem (${err.message}): the server needs "Subsystem sftp" in sshd_config`));
+      });
     });
   } catch (err) {
     client.end();
     throw err;
   }
+  // A malformed packet from the server (ssh2's doFatalSFTPError: 'Invalid packet length', 'Malformed … packet')
+  // is an 'error' on the channel; until the session installs its own listener it fails this connection attempt.
+  let protocolError: Error | null = null;
+  const onProtocolError = (err: Error) => {
+    protocolError ??= err;
+    client.end();
+  };
+  sftp.on('error', onProtocolError);
   assembleSftpReplies(sftp); // one reusable buffer for split READ replies instead of one Buffer each (issue 6)
   const internal = sftp as unknown as { _maxReadLen?: number; _maxWriteLen?: number };
   const limits = Object.freeze({
@@ -219,6 +234,8 @@ async function connectWithSftp(options: ResolvedSshOptions, memoryFor: MemoryFor
     maxWriteLength: internal._maxWriteLen && internal._maxWriteLen > 0 ? internal._maxWriteLen : DEFAULT_LIMIT,
   });
   const roundTripMs = await timeRoundTrip(sftp);
+  sftp.removeListener('error', onProtocolError);
+  if (protocolError !== null) throw malformedSftp(options, protocolError);
   inbound?.allowLending();
   const execStream = (command: string) => new Promise<ClientChannel>((resolve, reject) => {
     // Its stream keeps what it is given until read: the socket reader hands out copies while it is open.

@@ -74,7 +74,7 @@ export type Connector = () => Promise<SshConnection>;
 export type ConnectErrorKind =
   | 'dns' | 'refused' | 'timeout' | 'unreachable' | 'auth' | 'host-key-unknown' | 'host-key-changed'
   | 'host-key-revoked'
-  | 'key-file' | 'no-exec' | 'protocol' | 'closed';
+  | 'key-file' | 'no-exec' | 'protocol' | 'sftp-protocol' | 'closed';
 
 export class ConnectError extends Error {
   readonly kind: ConnectErrorKind;

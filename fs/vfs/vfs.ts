@@ -11,7 +11,7 @@
  */
 import { constants } from 'node:fs';
 import { createCachedRemoteFs, isCachedRemoteFs, type CachedRemoteFs } from '../cache/cached-remote-fs.js';
-import { isWithin, normalizePath } from '../cache/paths.js';
+import { baseName, isWithin, normalizePath } from '../cache/paths.js';
 import { FsError } from '../errors.js';
 import type { RemoteFile, RemoteFs } from '../remote/types.js';
 import { ChangeEmitter } from './change-emitter.js';
@@ -49,8 +49,14 @@ interface OpenHandle {
 }
 
 const ACCESS_MODE = constants.O_RDONLY | constants.O_WRONLY | constants.O_RDWR; // O_ACCMODE, open(2)
+/** NAME_MAX (limits.h), the namemax of every common Linux file system: longer names are refused before the server sees them. */
+const NAME_MAX = 255;
 /** chown(2): -1 means "leave unchanged"; FUSE passes it as an unsigned 32-bit number. */
 const UNCHANGED_ID = 0xffff_ffff;
+
+function assertNameFits(path: string): void {
+  if (Buffer.byteLength(baseName(path)) > NAME_MAX) throw new FsError('ENAMETOOLONG', `name longer than ${NAME_MAX} bytes`, path);
+}
 
 function writable(flags: number): boolean {
   return (flags & ACCESS_MODE) !== constants.O_RDONLY;
@@ -104,6 +110,9 @@ class RemoteVfs implements Vfs {
 
   async getattr(rawPath: string): Promise<Attr> {
     const path = normalizePath(rawPath);
+    // The kernel looks a name up before creating it: a name no file system here can hold fails as path
+    // resolution does (path_resolution(7)), not with the server's answer for it.
+    if (path.length > NAME_MAX) assertNameFits(path);
     const attr = this.options.followSymlinks ? await this.remote.stat(path) : await this.remote.lstat(path);
     return this.withDirtySize(path, attr);
   }
@@ -139,8 +148,7 @@ class RemoteVfs implements Vfs {
   }
 
   async create(rawPath: string, mode: number, flags?: OpenFlags): Promise<number> {
-    const path = normalizePath(rawPath);
-    this.assertWritable(path);
+    const path = this.newNamePath(rawPath);
     const openFlags = (flags ?? constants.O_RDWR | constants.O_TRUNC) | constants.O_CREAT;
     const file = await this.remote.open(path, openFlags, mode);
     const fh = this.register(path, openFlags, file);
@@ -245,7 +253,7 @@ class RemoteVfs implements Vfs {
   // ---- namespace and attribute mutations -------------------------------------------------------------
 
   async mkdir(rawPath: string, mode: number): Promise<void> {
-    const path = this.writablePath(rawPath);
+    const path = this.newNamePath(rawPath);
     await this.remote.mkdir(path, mode);
     this.emit(path, 'create');
   }
@@ -264,7 +272,7 @@ class RemoteVfs implements Vfs {
 
   async rename(rawFrom: string, rawTo: string): Promise<void> {
     const from = this.writablePath(rawFrom);
-    const to = this.writablePath(rawTo);
+    const to = this.newNamePath(rawTo);
     await this.remote.rename(from, to);
     this.movePaths(from, to);
     this.emit(from, 'rename');
@@ -272,14 +280,14 @@ class RemoteVfs implements Vfs {
   }
 
   async symlink(target: string, rawPath: string): Promise<void> {
-    const path = this.writablePath(rawPath);
+    const path = this.newNamePath(rawPath);
     await this.remote.symlink(target, path);
     this.emit(path, 'create');
   }
 
   async link(rawExisting: string, rawPath: string): Promise<void> {
     const existing = this.writablePath(rawExisting);
-    const path = this.writablePath(rawPath);
+    const path = this.newNamePath(rawPath);
     await this.remote.link(existing, path);
     this.emit(path, 'create');
   }
@@ -493,6 +501,16 @@ class RemoteVfs implements Vfs {
   private writablePath(rawPath: string): string {
     const path = normalizePath(rawPath);
     this.assertWritable(path);
+    return path;
+  }
+
+  /**
+   * A path whose last name is about to be created: longer than NAME_MAX is ENAMETOOLONG here, as open(2) and
+   * mkdir(2) say, rather than whatever failure the server's answer maps to (EINVAL from OpenSSH).
+   */
+  private newNamePath(rawPath: string): string {
+    const path = this.writablePath(rawPath);
+    assertNameFits(path);
     return path;
   }
 

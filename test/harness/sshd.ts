@@ -19,6 +19,8 @@ export interface SshdOptions {
   readonly extraConfig?: string;
   /** PasswordAuthentication yes (default no), for password-login tests with a throwaway system user. */
   readonly passwordAuthentication?: boolean;
+  /** The sftp Subsystem command instead of internal-sftp (e.g. a relay in front of sftp-server). */
+  readonly sftpSubsystem?: string;
 }
 
 export interface Sshd {
@@ -106,7 +108,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
     'MaxSessions 32',
     'MaxStartups 100:30:200',
     'LogLevel ERROR',
-    'Subsystem sftp internal-sftp',
+    `Subsystem sftp ${options.sftpSubsystem ?? 'internal-sftp'}`,
     ...(options.sftpOnly ? ['ForceCommand internal-sftp'] : []),
     options.extraConfig ?? '',
   ].join('\n');
