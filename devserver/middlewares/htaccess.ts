@@ -137,7 +137,9 @@ export function htaccess(options: HtaccessOptions): Middleware {
       ctx.query = outcome.query;
       ended = outcome.end;
     }
-    if (isHiddenPath(ctx.path)) {
+    // What the rules led to is guarded on disk (dotfiles.ts): an existing dotfile is absent, a dot-path that
+    // names nothing goes on to the script that routes it (or to the 404).
+    if (isHiddenPath(ctx.path) && stat !== null) {
       sendStatus(ctx, 404);
       return;
     }
