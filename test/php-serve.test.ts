@@ -106,12 +106,22 @@ describe.each([
     const res = await fetch(`${site.origin}/env.php?a=b`, { method: 'POST', headers: { 'Content-Type': 'text/plain', 'X-Custom': 'yes' }, body: 'hello' });
     const env = await res.json() as Record<string, string | null>;
     expect(env).toMatchObject({
-      GATEWAY_INTERFACE: 'CGI/1.1', SERVER_SOFTWARE: 'devmount', SERVER_NAME: '127.0.0.1', SERVER_PORT: String(site.port),
+      GATEWAY_INTERFACE: 'CGI/1.1', SERVER_SOFTWARE: 'Apache/2.4 (devmount)', SERVER_NAME: '127.0.0.1', SERVER_PORT: String(site.port),
       SERVER_PROTOCOL: 'HTTP/1.1', REQUEST_METHOD: 'POST', REQUEST_URI: '/env.php?a=b', QUERY_STRING: 'a=b',
       DOCUMENT_ROOT: site.root, CONTENT_TYPE: 'text/plain', CONTENT_LENGTH: '5', REMOTE_ADDR: '127.0.0.1',
       REDIRECT_STATUS: '200', HTTP_X_CUSTOM: 'yes', HTTPS: null,
     });
     expect(Number(env.REMOTE_PORT)).toBeGreaterThan(0);
+  });
+
+  it('names the server Apache-compatible only while .htaccess files are read (WordPress\'s $is_apache)', async () => {
+    const plain = await startPhpSite(FILES, { phpWorkers: workers, htaccess: false });
+    try {
+      const env = await (await fetch(`${plain.origin}/env.php`)).json() as Record<string, string | null>;
+      expect(env.SERVER_SOFTWARE).toBe('devmount');
+    } finally {
+      await plain.close();
+    }
   });
 
   it('honours Status: 404 from a script', async () => {

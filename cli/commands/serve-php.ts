@@ -13,6 +13,7 @@ import type { DevServerOptions } from '../../devserver/server.js';
 import type { FileSource } from '../../devserver/file-source.js';
 import type { Middleware } from '../../devserver/middleware.js';
 import type { ScriptExecutor } from '../../devserver/cgi/executor.js';
+import { APACHE_COMPATIBLE_SOFTWARE, SERVER_SOFTWARE } from '../../devserver/cgi/env.js';
 import { createSpawnExecutor } from '../../devserver/cgi/spawn-executor.js';
 import { createFastCgiPool } from '../../devserver/cgi/fastcgi/pool.js';
 import { createHtaccessStore } from '../../devserver/htaccess/store.js';
@@ -161,10 +162,12 @@ export const phpServeHook: ServeFlagHook = {
         }
       }
     }
+    // With .htaccess honoured, scripts are told the server is Apache-compatible (cgi/env.ts).
+    const serverSoftware = flags.htaccess !== false ? APACHE_COMPATIBLE_SOFTWARE : SERVER_SOFTWARE;
     const cgiExecutor = createSpawnExecutor({ interpreter: null, description: 'CGI programs', path });
     closers.push(() => cgiExecutor.close());
-    beforeStatic.push(cgi({ executor: cgiExecutor, timeoutMs, directories: cgiDirs }));
-    if (phpExecutor !== null) beforeStatic.push(php({ executor: phpExecutor, timeoutMs }));
+    beforeStatic.push(cgi({ executor: cgiExecutor, timeoutMs, directories: cgiDirs, serverSoftware }));
+    if (phpExecutor !== null) beforeStatic.push(php({ executor: phpExecutor, timeoutMs, serverSoftware }));
 
     const indexNames = phpExecutor !== null ? ['index.html', 'index.htm', 'index.php'] : ['index.html', 'index.htm'];
     if (flags.htaccess !== false) {

@@ -19,6 +19,8 @@ export type RunScriptOutcome =
 export interface RunScriptOptions {
   readonly executor: ScriptExecutor;
   readonly timeoutMs: number;
+  /** SERVER_SOFTWARE given to scripts (env.ts). */
+  readonly serverSoftware: string;
 }
 
 /** Set by the re-dispatch after a local redirect: the body was consumed by the first script. */
@@ -70,6 +72,7 @@ export async function runScript(ctx: RequestContext, script: CgiScriptFacts,
     serverName: serverName(req.headers.host, socket.localAddress ?? 'localhost'),
     serverPort: socket.localPort ?? 80,
     https: 'encrypted' in socket && socket.encrypted === true,
+    serverSoftware: options.serverSoftware,
   }, script, extra);
   if (errorDocument !== undefined) env.REDIRECT_STATUS = String(errorDocument.status);
 

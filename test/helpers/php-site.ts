@@ -39,6 +39,10 @@ export interface PhpSiteOptions {
   readonly phpTimeoutSeconds?: number;
   readonly proxy?: readonly string[];
   readonly cgi?: readonly string[];
+  /** --no-htaccess when false. */
+  readonly htaccess?: boolean;
+  /** --php-ini KEY=VALUE settings. */
+  readonly phpIni?: readonly string[];
 }
 
 export async function startPhpSite(files: SiteFiles, options: PhpSiteOptions = {}): Promise<PhpSite> {
@@ -58,7 +62,8 @@ export async function startPhpSite(files: SiteFiles, options: PhpSiteOptions = {
   const flags = {
     host: '127.0.0.1', listing: true, header: [], livereload: false, allowedHost: [], logFormat: 'json',
     php: true, phpWorkers: String(options.phpWorkers ?? 2), phpTimeout: String(options.phpTimeoutSeconds ?? 20),
-    cgi: [...(options.cgi ?? [])], proxy: [...(options.proxy ?? [])], htaccess: true,
+    cgi: [...(options.cgi ?? [])], proxy: [...(options.proxy ?? [])], htaccess: options.htaccess ?? true,
+    phpIni: [...(options.phpIni ?? [])],
   } as unknown as ServeFlags;
   const extra = await phpServeHook.resolve(flags, { source, log });
   let server: DevServer;
