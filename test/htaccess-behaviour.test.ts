@@ -53,6 +53,25 @@ describe('.htaccess parser', () => {
   });
 });
 
+describe('Redirect/RedirectMatch statuses (mod_alias)', () => {
+  it('takes a URL only with a 3xx status, and reports the line otherwise', () => {
+    const warnings: ParseWarning[] = [];
+    const parsed = parseHtaccess([
+      'RedirectMatch 404 /\\.git',
+      'Redirect 403 /private',
+      'Redirect gone /old',
+      'Redirect 404 /x /y',
+      'Redirect 301 /z',
+      'Redirect 301 /a /b /c',
+      'Redirect 999 /q',
+      'Redirect seeother /other /new',
+    ].join('\n'), '/.htaccess', () => undefined);
+    const config = compileHtaccess(parsed, '/', (w) => warnings.push(w));
+    expect(config.redirects.map((r) => [r.status, r.target])).toEqual([[404, null], [403, null], [410, null], [303, '/new']]);
+    expect(warnings.map((w) => w.line)).toEqual([4, 5, 6, 7]);
+  });
+});
+
 describe('.htaccess on the dev server', () => {
   let site: PhpSite;
   beforeAll(async () => {

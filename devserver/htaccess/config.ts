@@ -29,7 +29,7 @@ export interface HeaderEdit {
 export interface AliasRedirect {
   readonly status: number;
   readonly match: { readonly kind: 'prefix'; readonly prefix: string } | { readonly kind: 'regex'; readonly regex: RegExp };
-  /** Target URL or URL-path; null for 410 Gone. */
+  /** Target URL or URL-path; null for a status outside 3xx (410 Gone, 403, 404…), answered as that error. */
   readonly target: string | null;
 }
 
@@ -156,9 +156,14 @@ function parseRedirect(d: Directive, regex: boolean, bad: (m: string) => void): 
   const first = (args[0] ?? '').toLowerCase();
   if (first in REDIRECT_STATUS) { status = REDIRECT_STATUS[first] ?? 302; args.shift(); }
   else if (/^\d{3}$/.test(first)) { status = Number(first); args.shift(); }
-  const [from, to] = args;
-  if (from === undefined || (to === undefined && status !== 410)) { bad('expected "[status] URL-path URL"'); return null; }
-  if (status >= 300 && status < 400 && to === undefined) { bad('missing target URL'); return null; }
+  const [from, to, extra] = args;
+  // mod_alias (https://httpd.apache.org/docs/2.4/mod/mod_alias.html#redirect): "If the status is outside the
+  // redirect range (300-399), the URL argument must be omitted", as in DokuWiki's `RedirectMatch 404 /\.git`.
+  const isRedirect = status >= 300 && status < 400;
+  if (from === undefined || extra !== undefined) { bad('expected "[status] URL-path URL"'); return null; }
+  if (isRedirect && to === undefined) { bad('missing target URL'); return null; }
+  if (!isRedirect && to !== undefined) { bad(`a ${status} status takes no URL (only 3xx statuses redirect)`); return null; }
+  if (status < 100 || status > 599) { bad(`invalid status ${status}`); return null; }
   let match: AliasRedirect['match'];
   if (regex) {
     try {
@@ -170,7 +175,7 @@ function parseRedirect(d: Directive, regex: boolean, bad: (m: string) => void): 
   } else {
     match = { kind: 'prefix', prefix: from };
   }
-  return { status, match, target: status >= 300 && status < 400 ? (to ?? null) : null };
+  return { status, match, target: isRedirect ? (to ?? null) : null };
 }
 
 /** RewriteRule flags, [L,R=301,QSA]. */
