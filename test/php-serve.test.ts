@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +31,9 @@ echo json_encode($out);`,
   'length.php': '<?php $in = file_get_contents("php://input"); echo $_SERVER["CONTENT_LENGTH"], " ", strlen($in), " ", md5($in);',
   'source.php': '<?php /* SECRET-SOURCE-MARKER */ echo "ran";',
   'hang.php': '<?php file_put_contents(__DIR__ . "/hang-" . ($_GET["tag"] ?? "x") . ".pid", getmypid()); sleep(60); echo "finished";',
+  // The report's repro, with connection_aborted() recorded: php-cgi never sees the abort while we keep reading.
+  'runs-on.php': `<?php ignore_user_abort(true); echo "x"; flush(); sleep(1);
+file_put_contents(__DIR__ . "/done-" . $_GET["tag"] . ".txt", "y:" . connection_aborted());`,
   'stderr.php': '<?php error_log("marker-from-php-stderr"); echo "logged";',
   '.hidden/run.php': '<?php echo "ran";',
 };
@@ -180,7 +184,27 @@ describe.each([
     expect(after.status).toBe(404);
   });
 
-  it('kills the script when the client goes away', async () => {
+  it('lets a script run on after the client left (ignore_user_abort), as php-fpm does, and logs it as info', async () => {
+    const tag = `abort${workers}`;
+    const done = path.join(site.root, `done-${tag}.txt`);
+    // curl -m 0.5: the client gives up half a second after asking, while the script sleeps.
+    const socket = connect(site.port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    socket.write(`GET /runs-on.php?tag=${tag} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    await delay(500);
+    socket.destroy();
+    let written = '';
+    for (let i = 0; i < 100 && written === ''; i++) {
+      written = await readFile(done, 'utf8').catch(() => '');
+      if (written === '') await delay(50);
+    }
+    expect(written).toBe('y:0');
+    const lines = site.logs.filter((l) => JSON.stringify(l).includes('runs-on.php'));
+    expect(lines.some((l) => l.level === 30 && String(l.msg).includes('client went away')), JSON.stringify(site.logs.slice(-8))).toBe(true);
+    expect(lines.filter((l) => typeof l.level === 'number' && l.level >= 40)).toEqual([]);
+  });
+
+  it('still stops a script at --php-timeout after its client left, and the next request is served', async () => {
     const tag = `disconnect${workers}`;
     const req = request(`${site.origin}/hang.php?tag=${tag}`);
     req.on('error', () => undefined);
@@ -188,5 +212,7 @@ describe.each([
     const pid = await readPid(site.root, tag);
     req.destroy();
     expect(await pidGone(pid)).toBe(true);
+    const after = await fetch(`${site.origin}/missing.php`);
+    expect(after.status).toBe(404);
   });
 });
