@@ -34,6 +34,7 @@ echo json_encode($out);`,
   // The report's repro, with connection_aborted() recorded: php-cgi never sees the abort while we keep reading.
   'runs-on.php': `<?php ignore_user_abort(true); echo "x"; flush(); sleep(1);
 file_put_contents(__DIR__ . "/done-" . $_GET["tag"] . ".txt", "y:" . connection_aborted());`,
+  'ini.php': '<?php echo ini_get("upload_max_filesize"), " ", ini_get("post_max_size"), " ", ini_get("memory_limit"), " ", ini_get("display_errors");',
   'stderr.php': '<?php error_log("marker-from-php-stderr"); echo "logged";',
   '.hidden/run.php': '<?php echo "ran";',
 };
@@ -125,6 +126,16 @@ describe.each([
       expect(env.SERVER_SOFTWARE).toBe('devmount');
     } finally {
       await plain.close();
+    }
+  });
+
+  it('runs PHP with upload limits applications can show, and --php-ini settings on top', async () => {
+    expect(await (await fetch(`${site.origin}/ini.php`)).text()).toMatch(/^2G 2G /);
+    const tuned = await startPhpSite(FILES, { phpWorkers: workers, phpIni: ['memory_limit=77M', 'upload_max_filesize=5M', 'display_errors=stderr'] });
+    try {
+      expect(await (await fetch(`${tuned.origin}/ini.php`)).text()).toBe('5M 2G 77M stderr');
+    } finally {
+      await tuned.close();
     }
   });
 
