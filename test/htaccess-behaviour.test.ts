@@ -1,6 +1,5 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseHtaccess, splitArgs, type ParseWarning } from '../devserver/htaccess/parser.js';
 import { compileHtaccess } from '../devserver/htaccess/config.js';
@@ -138,14 +137,12 @@ describe('.htaccess on the dev server', () => {
     expect(String(expires[0]?.file)).toBe('/.htaccess');
   });
 
-  it('re-reads an .htaccess after it changes', async () => {
+  it('re-reads an .htaccess for the very next request after it changes, as Apache does', async () => {
+    // WordPress writes .htaccess and at once requests a pretty URL from itself, before any watcher event.
     expect((await fetch(`${site.origin}/changing/doc.txt`)).status).toBe(200);
     await writeFile(path.join(site.root, 'changing/.htaccess'), 'Require all denied\n');
-    let status = 200;
-    for (let i = 0; i < 60 && status === 200; i++) {
-      await delay(100);
-      status = (await fetch(`${site.origin}/changing/doc.txt`)).status;
-    }
-    expect(status).toBe(403);
+    expect((await fetch(`${site.origin}/changing/doc.txt`)).status).toBe(403);
+    await writeFile(path.join(site.root, 'changing/.htaccess'), 'Require all granted\n# longer than before\n');
+    expect((await fetch(`${site.origin}/changing/doc.txt`)).status).toBe(200);
   });
 });
