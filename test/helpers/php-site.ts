@@ -50,6 +50,18 @@ export async function startPhpSite(files: SiteFiles, options: PhpSiteOptions = {
   const root = path.join(base, 'site');
   await mkdir(root, { recursive: true });
   await writeSite(root, files);
+  const site = await servePhpRoot(root, options);
+  return {
+    ...site,
+    async close() {
+      await site.close();
+      await rm(base, { recursive: true, force: true });
+    },
+  };
+}
+
+/** `devmount serve ROOT` with PHP on over an existing directory (left in place by close()). */
+export async function servePhpRoot(root: string, options: PhpSiteOptions = {}): Promise<PhpSite> {
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -76,9 +88,6 @@ export async function startPhpSite(files: SiteFiles, options: PhpSiteOptions = {
   }
   return {
     root, port: server.port, origin: `http://127.0.0.1:${server.port}`, server, logs,
-    async close() {
-      await server.close();
-      await rm(base, { recursive: true, force: true });
-    },
+    close: () => server.close(),
   };
 }
