@@ -21,7 +21,7 @@ describe('.htaccess parser', () => {
       '  </IfModule>',
       '  RewriteRule ^a$ b [L]',
       '</IfModule>',
-      '<IfModule mod_php.c>',
+      '<IfModule mod_php5.c>',
       '  php_value memory_limit 1G',
       '</IfModule>',
       '<Files "x.txt">',

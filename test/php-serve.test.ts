@@ -35,6 +35,8 @@ echo json_encode($out);`,
   'runs-on.php': `<?php ignore_user_abort(true); echo "x"; flush(); sleep(1);
 file_put_contents(__DIR__ . "/done-" . $_GET["tag"] . ".txt", "y:" . connection_aborted());`,
   'ini.php': '<?php echo ini_get("upload_max_filesize"), " ", ini_get("post_max_size"), " ", ini_get("memory_limit"), " ", ini_get("display_errors");',
+  'tuned/.htaccess': 'php_value memory_limit 99M\nphp_flag display_errors off\n<IfModule mod_php.c>\n  php_admin_value upload_max_filesize 9M\n</IfModule>\n',
+  'tuned/ini.php': '<?php echo ini_get("upload_max_filesize"), " ", ini_get("post_max_size"), " ", ini_get("memory_limit"), " ", ini_get("display_errors");',
   'stderr.php': '<?php error_log("marker-from-php-stderr"); echo "logged";',
   '.hidden/run.php': '<?php echo "ran";',
 };
@@ -136,6 +138,13 @@ describe.each([
       expect(await (await fetch(`${tuned.origin}/ini.php`)).text()).toBe('5M 2G 77M stderr');
     } finally {
       await tuned.close();
+    }
+  });
+
+  it('applies php_value/php_flag/php_admin_value from .htaccess to the scripts of that directory only', async () => {
+    for (let round = 0; round < 2; round++) {
+      expect(await (await fetch(`${site.origin}/tuned/ini.php`)).text()).toBe('9M 2G 99M 0');
+      expect(await (await fetch(`${site.origin}/ini.php`)).text()).toMatch(/^2G 2G (?!99M)/);
     }
   });
 

@@ -24,6 +24,8 @@ export interface RunScriptOptions {
 
 /** Set by the re-dispatch after a local redirect: the body was consumed by the first script. */
 export const LOCAL_REDIRECT_LOCAL = 'cgi.localRedirect';
+/** php.ini settings from .htaccess php_value/php_flag (a ReadonlyMap<string, string>), for PHP executors. */
+export const PHP_INI_LOCAL = 'cgi.phpIni';
 /** Extra variables from RewriteRule [E=NAME:VALUE], a Record<string,string>. */
 export const CGI_EXTRA_ENV_LOCAL = 'cgi.extraEnv';
 /** Set when the script runs as an ErrorDocument: { status, url } of the original error. */
@@ -141,6 +143,7 @@ async function execute(ctx: RequestContext, script: CgiScriptFacts, options: Run
     scriptFilename: script.scriptFilename,
     env,
     body,
+    ini: ctx.locals.get(PHP_INI_LOCAL) as ReadonlyMap<string, string> | undefined,
     onStderr: (line) => ctx.log.warn({ script: script.scriptName, stderr: line }, 'script stderr'),
   });
   let timedOut = false;

@@ -52,11 +52,13 @@ export interface DirectoryConfig extends ScopedConfig {
   readonly files: readonly CompiledFilesSection[];
   /** null when this file has no mod_rewrite directive at all. */
   readonly rewrite: RewriteConfig | null;
+  /** php_value/php_flag/php_admin_value/php_admin_flag settings (name → value), deeper files overriding. */
+  readonly phpIni: ReadonlyMap<string, string>;
 }
 
 export const EMPTY_CONFIG: DirectoryConfig = Object.freeze({
   access: null, headers: [], types: new Map(), directoryIndex: null, errorDocuments: new Map(), indexes: null,
-  redirects: [], files: [], rewrite: null,
+  redirects: [], files: [], rewrite: null, phpIni: new Map(),
 });
 
 type Warn = (w: ParseWarning) => void;
@@ -340,7 +342,24 @@ function compileRewrite(directives: readonly Directive[], directory: string, war
 
 const DIRECTORY_LEVEL: ReadonlySet<string> = new Set([
   'directoryindex', 'errordocument', 'options', 'redirect', 'redirectmatch', 'redirectpermanent', 'redirecttemp',
+  'php_value', 'php_flag', 'php_admin_value', 'php_admin_flag',
 ]);
+
+/**
+ * mod_php's php_value/php_flag (and php_admin_*, which Apache accepts only in its server configuration but
+ * devmount takes from .htaccess too): `php_value NAME VALUE` (`none` clears it), `php_flag NAME on|off`.
+ */
+function parsePhpSetting(d: Directive, bad: (m: string) => void): readonly [string, string] | null {
+  const [name, value, extra] = d.args;
+  if (name === undefined || value === undefined || extra !== undefined || !/^[A-Za-z0-9_.]+$/.test(name) || /[\r\n\0]/.test(value)) {
+    bad('expected "NAME VALUE"');
+    return null;
+  }
+  if (!lowerName(d).endsWith('_flag')) return [name, value.toLowerCase() === 'none' ? '' : value];
+  const flag = value.toLowerCase();
+  if (!['on', 'off', '1', '0', 'true', 'false', 'yes', 'no'].includes(flag)) { bad(`expected on or off, not "${value}"`); return null; }
+  return [name, ['on', '1', 'true', 'yes'].includes(flag) ? '1' : '0'];
+}
 
 /** Compiles one parsed file. `directory` is its site directory with a trailing slash. */
 export function compileHtaccess(parsed: ParsedHtaccess, directory: string, warn: Warn): DirectoryConfig {
@@ -350,6 +369,7 @@ export function compileHtaccess(parsed: ParsedHtaccess, directory: string, warn:
   const errorDocuments = new Map<number, ErrorDocument>();
   let indexes: boolean | null = null;
   const redirects: AliasRedirect[] = [];
+  const phpIni = new Map<string, string>();
   for (const d of parsed.directives) {
     const name = lowerName(d);
     const bad = (message: string): void => warn({ file: d.file, line: d.line, message: `${d.name}: ${message}` });
@@ -393,6 +413,11 @@ export function compileHtaccess(parsed: ParsedHtaccess, directory: string, warn:
         if (redirect !== null) redirects.push(redirect);
         break;
       }
+      case 'php_value': case 'php_flag': case 'php_admin_value': case 'php_admin_flag': {
+        const setting = parsePhpSetting(d, bad);
+        if (setting !== null) phpIni.set(setting[0], setting[1]);
+        break;
+      }
       default:
     }
   }
@@ -403,6 +428,7 @@ export function compileHtaccess(parsed: ParsedHtaccess, directory: string, warn:
   return {
     ...scoped, directoryIndex, errorDocuments, indexes, redirects, files,
     rewrite: compileRewrite(parsed.directives, directory, warn),
+    phpIni,
   };
 }
 
@@ -428,5 +454,6 @@ export function mergeConfigs(parent: DirectoryConfig, child: DirectoryConfig): D
     redirects: [...child.redirects, ...parent.redirects],
     files: [...parent.files, ...child.files],
     rewrite,
+    phpIni: child.phpIni.size === 0 ? parent.phpIni : new Map([...parent.phpIni, ...child.phpIni]),
   };
 }

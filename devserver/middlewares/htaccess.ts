@@ -15,7 +15,7 @@ import { installResponseEdits } from '../htaccess/header-hook.js';
 import { HTACCESS_LOCAL } from '../htaccess/locals.js';
 import { applyRewrite, type FileTests, type RewriteRequest } from '../htaccess/rewrite.js';
 import type { HtaccessStore } from '../htaccess/store.js';
-import { CGI_EXTRA_ENV_LOCAL } from '../cgi/run-script.js';
+import { CGI_EXTRA_ENV_LOCAL, PHP_INI_LOCAL } from '../cgi/run-script.js';
 import { isHiddenPath } from './dotfiles.js';
 
 export interface HtaccessOptions {
@@ -167,6 +167,7 @@ export function htaccess(options: HtaccessOptions): Middleware {
       return;
     }
     if (Object.keys(extraEnv).length > 0) ctx.locals.set(CGI_EXTRA_ENV_LOCAL, extraEnv);
+    if (finalConfig.phpIni.size > 0) ctx.locals.set(PHP_INI_LOCAL, finalConfig.phpIni);
     ctx.locals.set(HTACCESS_LOCAL.config, finalConfig);
     // A re-dispatched request (local redirect, ErrorDocument script) keeps the edits installed the first time:
     // installing twice would apply `Header append` twice.
