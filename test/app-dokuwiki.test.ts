@@ -7,7 +7,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { launchLoopbackOnlyChromium } from './helpers/browser.js';
 import { createDokuWikiSite, type DokuWikiSite } from './helpers/dokuwiki.js';
@@ -16,17 +16,13 @@ import { servePhpRoot, type PhpSite } from './helpers/php-site.js';
 let wiki: DokuWikiSite;
 let site: PhpSite;
 let browser: Browser;
-let context: BrowserContext;
 let page: Page;
-const pageErrors: string[] = [];
+let pageErrors: string[];
 
 beforeAll(async () => {
   wiki = await createDokuWikiSite();
   site = await servePhpRoot(wiki.root, { phpWorkers: 2, phpTimeoutSeconds: 60 });
-  ({ browser, context } = await launchLoopbackOnlyChromium());
-  page = await context.newPage();
-  page.setDefaultTimeout(30_000);
-  page.on('pageerror', (err) => pageErrors.push(`${page.url()}: ${err.message}`));
+  ({ browser, page, pageErrors } = await launchLoopbackOnlyChromium());
 }, 60_000);
 
 afterAll(async () => {

@@ -8,7 +8,7 @@
  */
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { launchLoopbackOnlyChromium } from './helpers/browser.js';
 import { startMariaDb, type MariaDb } from './helpers/mariadb.js';
@@ -19,10 +19,9 @@ let db: MariaDb;
 let wp: WordPressSite;
 let site: PhpSite;
 let browser: Browser;
-let context: BrowserContext;
 let refused: string[];
 let page: Page;
-const pageErrors: string[] = [];
+let pageErrors: string[];
 
 // A 1×1 PNG.
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==', 'base64');
@@ -37,10 +36,7 @@ beforeAll(async () => {
   wp = await createWordPressSite(db);
   // Three workers: WordPress requests its own site while answering (install's permalink check, cron).
   site = await servePhpRoot(wp.root, { phpWorkers: 3, phpTimeoutSeconds: 60 });
-  ({ browser, context, refused } = await launchLoopbackOnlyChromium());
-  page = await context.newPage();
-  page.setDefaultTimeout(30_000);
-  page.on('pageerror', (err) => pageErrors.push(`${page.url()}: ${err.message}`));
+  ({ browser, page, pageErrors, refused } = await launchLoopbackOnlyChromium());
 }, 120_000);
 
 afterAll(async () => {

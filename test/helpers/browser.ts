@@ -25,7 +25,17 @@ export function onMainFrameNavigation(page: Page, onNavigation: () => void): voi
  * resolve to nothing inside Chromium (--host-resolver-rules, so no DNS query leaves the machine), and every
  * request to another host is aborted in the context and recorded (gravatar.com avatars, s.w.org emoji, …).
  */
-export async function launchLoopbackOnlyChromium(): Promise<{ browser: Browser; context: BrowserContext; refused: string[] }> {
+export interface AppBrowser {
+  readonly browser: Browser;
+  readonly context: BrowserContext;
+  /** One page, 30 s default timeout; its uncaught script errors (pageerror) go to `pageErrors`. */
+  readonly page: Page;
+  readonly pageErrors: string[];
+  /** URLs of requests to other hosts, aborted before they left. */
+  readonly refused: string[];
+}
+
+export async function launchLoopbackOnlyChromium(): Promise<AppBrowser> {
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
@@ -37,7 +47,11 @@ export async function launchLoopbackOnlyChromium(): Promise<{ browser: Browser; 
     refused.push(route.request().url());
     await route.abort('blockedbyclient');
   });
-  return { browser, context, refused };
+  const page = await context.newPage();
+  page.setDefaultTimeout(30_000);
+  const pageErrors: string[] = [];
+  page.on('pageerror', (err) => pageErrors.push(`${page.url()}: ${err.message}`));
+  return { browser, context, page, pageErrors, refused };
 }
 
 const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['127.0.0.1', 'localhost', '[::1]']);
