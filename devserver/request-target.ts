@@ -8,8 +8,12 @@
  * - a '#' anywhere in the target: browsers never send fragments (CVE-2025-32395 used one) → 400;
  * - a raw or encoded backslash (%5c), an encoded slash (%2f, CVE-2018-3712 / CVE-2026-29087), NUL
  *   (%00, CVE-2025-11149) or malformed percent-encoding → 400;
- * - after decoding, any '.' or '..' segment (%2e%2e, CVE-2014-3744; '/./', Apache CVE-2021-41773) or an
- *   empty segment ('//', CVE-2023-34092) → 400. Double encoding ('%252e') decodes once to a literal name.
+ * - after decoding, any '.' or '..' segment (%2e%2e, CVE-2014-3744; '/./', Apache CVE-2021-41773) → 400.
+ *   Double encoding ('%252e') decodes once to a literal name.
+ * - empty segments are merged, as Apache's `MergeSlashes On` (its default since 2.4.39) does: '//etc/passwd' is
+ *   looked up as '/etc/passwd' inside the root, so the path every later check sees is the one read on disk
+ *   (CVE-2023-34092 was a check made on '//x' and a read of '/x'). Applications still see the target as sent
+ *   (REQUEST_URI, the proxy): WordPress's REST routes carry ids such as 'twentytwentythree//home'.
  * The query string never takes part in path resolution ('?raw??', CVE-2025-30208).
  */
 export type ParsedTarget =
@@ -20,6 +24,7 @@ const ABSOLUTE_FORM = /^https?:\/\/[^/?#]*/i;
 // Characters that are refused in the raw (still encoded) path.
 const RAW_FORBIDDEN = /[#\\\0]|%2f|%5c|%00/i;
 const NEEDS_DECODING = /%/;
+const EMPTY_SEGMENTS = /\/{2,}/g;
 
 export function parseRequestTarget(target: string): ParsedTarget {
   let rest = target;
@@ -43,13 +48,13 @@ export function parseRequestTarget(target: string): ParsedTarget {
     }
     if (path.includes('\0') || path.includes('\\')) return { ok: false, reason: 'forbidden character in path' };
   }
-  if (!segmentsAreClean(path)) return { ok: false, reason: 'dot or empty path segment' };
+  if (path.includes('//')) path = path.replace(EMPTY_SEGMENTS, '/');
+  if (!segmentsAreClean(path)) return { ok: false, reason: 'dot path segment' };
   return { ok: true, path, query, rawPath };
 }
 
-/** True when no segment is '', '.' or '..' (the trailing slash of a directory URL is allowed). */
+/** True when no segment is '.' or '..'. */
 function segmentsAreClean(path: string): boolean {
-  if (path.includes('//')) return false;
   if (!path.includes('/.')) return true;
   const segments = path.split('/');
   for (let i = 1; i < segments.length; i++) {

@@ -72,7 +72,7 @@ describe('generic CGI under cgi-bin/ and --cgi DIR', () => {
 describe('CGI environment (RFC 3875 §4.1)', () => {
   const request = {
     method: 'GET', requestUri: '/a.php?x', query: 'x', httpVersion: '1.1', remoteAddress: '127.0.0.1', remotePort: 5000,
-    serverName: 'localhost', serverPort: 8080, https: false,
+    serverName: 'localhost', serverPort: 8080, https: false, serverSoftware: 'devmount',
     // Arrays as a raw header map may carry them; Node's own types only allow arrays for a few names.
     headers: { proxy: 'http://evil', 'redirect-status': '200', 'x-multi': ['a', 'b'], cookie: ['a=1', 'b=2'], 'weird_name': 'v', 'content-type': 'text/plain' } as unknown as IncomingHttpHeaders,
   };

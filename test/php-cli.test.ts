@@ -38,6 +38,7 @@ describe('devmount serve PHP flags', () => {
     [['--php=/nonexistent/php-cgi'], /^devmount: \/nonexistent\/php-cgi not found: install php-cgi .*\n$/],
     [['--php-timeout', '0'], /^devmount: --php-timeout must be a whole number from 1 to 86400, not "0"\n$/],
     [['--php-workers', 'many'], /^devmount: --php-workers must be a whole number from 0 to 256, not "many"\n$/],
+    [['--php-ini', 'memory_limit'], /^devmount: --php-ini expects KEY=VALUE, such as memory_limit=512M, not "memory_limit"\n$/],
     [['--cgi', '../outside'], /^devmount: --cgi \.\.\/outside: give a directory inside the site, such as cgi-bin\n$/],
   ])('rejects %j with one line and exit 2', async (args, message) => {
     const r = await run(['serve', dir, '--port', '0', ...args]);

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +31,12 @@ echo json_encode($out);`,
   'length.php': '<?php $in = file_get_contents("php://input"); echo $_SERVER["CONTENT_LENGTH"], " ", strlen($in), " ", md5($in);',
   'source.php': '<?php /* SECRET-SOURCE-MARKER */ echo "ran";',
   'hang.php': '<?php file_put_contents(__DIR__ . "/hang-" . ($_GET["tag"] ?? "x") . ".pid", getmypid()); sleep(60); echo "finished";',
+  // The report's repro, with connection_aborted() recorded: php-cgi never sees the abort while we keep reading.
+  'runs-on.php': `<?php ignore_user_abort(true); echo "x"; flush(); sleep(1);
+file_put_contents(__DIR__ . "/done-" . $_GET["tag"] . ".txt", "y:" . connection_aborted());`,
+  'ini.php': '<?php echo ini_get("upload_max_filesize"), " ", ini_get("post_max_size"), " ", ini_get("memory_limit"), " ", ini_get("display_errors");',
+  'tuned/.htaccess': 'php_value memory_limit 99M\nphp_flag display_errors off\n<IfModule mod_php.c>\n  php_admin_value upload_max_filesize 9M\n</IfModule>\n',
+  'tuned/ini.php': '<?php echo ini_get("upload_max_filesize"), " ", ini_get("post_max_size"), " ", ini_get("memory_limit"), " ", ini_get("display_errors");',
   'stderr.php': '<?php error_log("marker-from-php-stderr"); echo "logged";',
   '.hidden/run.php': '<?php echo "ran";',
 };
@@ -106,12 +113,39 @@ describe.each([
     const res = await fetch(`${site.origin}/env.php?a=b`, { method: 'POST', headers: { 'Content-Type': 'text/plain', 'X-Custom': 'yes' }, body: 'hello' });
     const env = await res.json() as Record<string, string | null>;
     expect(env).toMatchObject({
-      GATEWAY_INTERFACE: 'CGI/1.1', SERVER_SOFTWARE: 'devmount', SERVER_NAME: '127.0.0.1', SERVER_PORT: String(site.port),
+      GATEWAY_INTERFACE: 'CGI/1.1', SERVER_SOFTWARE: 'Apache/2.4 (devmount)', SERVER_NAME: '127.0.0.1', SERVER_PORT: String(site.port),
       SERVER_PROTOCOL: 'HTTP/1.1', REQUEST_METHOD: 'POST', REQUEST_URI: '/env.php?a=b', QUERY_STRING: 'a=b',
       DOCUMENT_ROOT: site.root, CONTENT_TYPE: 'text/plain', CONTENT_LENGTH: '5', REMOTE_ADDR: '127.0.0.1',
       REDIRECT_STATUS: '200', HTTP_X_CUSTOM: 'yes', HTTPS: null,
     });
     expect(Number(env.REMOTE_PORT)).toBeGreaterThan(0);
+  });
+
+  it('names the server Apache-compatible only while .htaccess files are read (WordPress\'s $is_apache)', async () => {
+    const plain = await startPhpSite(FILES, { phpWorkers: workers, htaccess: false });
+    try {
+      const env = await (await fetch(`${plain.origin}/env.php`)).json() as Record<string, string | null>;
+      expect(env.SERVER_SOFTWARE).toBe('devmount');
+    } finally {
+      await plain.close();
+    }
+  });
+
+  it('runs PHP with upload limits applications can show, and --php-ini settings on top', async () => {
+    expect(await (await fetch(`${site.origin}/ini.php`)).text()).toMatch(/^2G 2G /);
+    const tuned = await startPhpSite(FILES, { phpWorkers: workers, phpIni: ['memory_limit=77M', 'upload_max_filesize=5M', 'display_errors=stderr'] });
+    try {
+      expect(await (await fetch(`${tuned.origin}/ini.php`)).text()).toBe('5M 2G 77M stderr');
+    } finally {
+      await tuned.close();
+    }
+  });
+
+  it('applies php_value/php_flag/php_admin_value from .htaccess to the scripts of that directory only', async () => {
+    for (let round = 0; round < 2; round++) {
+      expect(await (await fetch(`${site.origin}/tuned/ini.php`)).text()).toBe('9M 2G 99M 0');
+      expect(await (await fetch(`${site.origin}/ini.php`)).text()).toMatch(/^2G 2G (?!99M)/);
+    }
   });
 
   it('honours Status: 404 from a script', async () => {
@@ -170,7 +204,27 @@ describe.each([
     expect(after.status).toBe(404);
   });
 
-  it('kills the script when the client goes away', async () => {
+  it('lets a script run on after the client left (ignore_user_abort), as php-fpm does, and logs it as info', async () => {
+    const tag = `abort${workers}`;
+    const done = path.join(site.root, `done-${tag}.txt`);
+    // curl -m 0.5: the client gives up half a second after asking, while the script sleeps.
+    const socket = connect(site.port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    socket.write(`GET /runs-on.php?tag=${tag} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    await delay(500);
+    socket.destroy();
+    let written = '';
+    for (let i = 0; i < 100 && written === ''; i++) {
+      written = await readFile(done, 'utf8').catch(() => '');
+      if (written === '') await delay(50);
+    }
+    expect(written).toBe('y:0');
+    const lines = site.logs.filter((l) => JSON.stringify(l).includes('runs-on.php'));
+    expect(lines.some((l) => l.level === 30 && String(l.msg).includes('client went away')), JSON.stringify(site.logs.slice(-8))).toBe(true);
+    expect(lines.filter((l) => typeof l.level === 'number' && l.level >= 40)).toEqual([]);
+  });
+
+  it('still stops a script at --php-timeout after its client left, and the next request is served', async () => {
     const tag = `disconnect${workers}`;
     const req = request(`${site.origin}/hang.php?tag=${tag}`);
     req.on('error', () => undefined);
@@ -178,5 +232,7 @@ describe.each([
     const pid = await readPid(site.root, tag);
     req.destroy();
     expect(await pidGone(pid)).toBe(true);
+    const after = await fetch(`${site.origin}/missing.php`);
+    expect(after.status).toBe(404);
   });
 });

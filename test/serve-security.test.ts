@@ -6,6 +6,7 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { DevServer } from '../devserver/server.js';
 import { makeFixture, rawExchange, rawRequest, startServer, type Fixture } from './serve-fixture.js';
+import { startPhpSite, type PhpSite } from './helpers/php-site.js';
 
 let fixture: Fixture;
 let server: DevServer;
@@ -22,21 +23,23 @@ afterAll(async () => {
 
 // [request target as sent, status, a string the body must contain]; no body may leak a secret.
 const HOSTILE: readonly (readonly [string, number, string])[] = [
-  ['/../outside-secret.txt', 400, 'dot or empty path segment'],
-  ['/sub/../../outside-secret.txt', 400, 'dot or empty path segment'],
-  ['/%2e%2e/outside-secret.txt', 400, 'dot or empty path segment'],
-  ['/%2E%2E/outside-secret.txt', 400, 'dot or empty path segment'],
-  ['/sub/%2e%2e/%2e%2e/outside-secret.txt', 400, 'dot or empty path segment'],
-  ['/.%2e/outside-secret.txt', 400, 'dot or empty path segment'],
+  ['/../outside-secret.txt', 400, 'dot path segment'],
+  ['/sub/../../outside-secret.txt', 400, 'dot path segment'],
+  ['/%2e%2e/outside-secret.txt', 400, 'dot path segment'],
+  ['/%2E%2E/outside-secret.txt', 400, 'dot path segment'],
+  ['/sub/%2e%2e/%2e%2e/outside-secret.txt', 400, 'dot path segment'],
+  ['/.%2e/outside-secret.txt', 400, 'dot path segment'],
   ['/..%2foutside-secret.txt', 400, 'forbidden character'],
   ['/%2e%2e%2foutside-secret.txt', 400, 'forbidden character'],
   ['/..%5coutside-secret.txt', 400, 'forbidden character'],
   ['/..\\outside-secret.txt', 400, 'forbidden character'],
   ['/%252e%252e/outside-secret.txt', 404, '404 Not Found'], // decoded once: a literal '%2e%2e' directory
-  ['//etc/passwd', 400, 'dot or empty path segment'], // CVE-2023-34092
-  ['/sub//index.html', 400, 'dot or empty path segment'],
-  ['/./.env', 400, 'dot or empty path segment'],
-  ['/sub/./index.html', 400, 'dot or empty path segment'],
+  ['//etc/passwd', 404, '404 Not Found'], // CVE-2023-34092: merged to /etc/passwd inside the root
+  ['//../outside-secret.txt', 400, 'dot path segment'],
+  ['//.env', 404, '404 Not Found'],
+  ['/sub//../../outside-secret.txt', 400, 'dot path segment'],
+  ['/./.env', 400, 'dot path segment'],
+  ['/sub/./index.html', 400, 'dot path segment'],
   ['/index.html%00.txt', 400, 'forbidden character'], // CVE-2025-11149
   ['/hello.txt%00', 400, 'forbidden character'],
   ['/%zz', 400, 'malformed percent-encoding'],
@@ -76,6 +79,12 @@ describe('hostile request targets', () => {
     const res = await rawRequest(server.port, '/%252e%252e');
     expect(res.status).toBe(200);
     expect(res.text).toBe('literal dots name\n');
+  });
+
+  test('empty segments are merged as Apache does (MergeSlashes): /sub//index.html is /sub/index.html', async () => {
+    const res = await rawRequest(server.port, '/sub//index.html');
+    expect(res.status).toBe(200);
+    expect(res.text).toContain('sub index');
   });
 
   test('/.well-known/ is served although it is a dot-directory', async () => {
@@ -177,5 +186,77 @@ describe('malformed requests and slow clients', () => {
     const res = await rawRequest(server.port, '/hello.txt', { 'Content-Length': '0' }, 'DELETE');
     expect(res.status).toBe(405);
     expect(res.headers.allow).toBe('GET, HEAD');
+  });
+});
+
+/**
+ * The same rules where an application routes its own URLs (WordPress's .htaccess sends every path that is not a
+ * file or directory to index.php): targets that name nothing on disk reach the application with REQUEST_URI as
+ * sent, as under Apache; every target that would reach a file on disk is still refused.
+ */
+describe('request targets on a site whose .htaccess routes URLs to index.php', () => {
+  let site: PhpSite;
+  beforeAll(async () => {
+    site = await startPhpSite({
+      '.htaccess': [
+        'RewriteEngine On',
+        'RewriteBase /',
+        'RewriteRule ^leak$ .env [L]',
+        'RewriteRule ^leak-git$ .git/config [L]',
+        'RewriteRule ^index\\.php$ - [L]',
+        'RewriteCond %{REQUEST_FILENAME} !-f',
+        'RewriteCond %{REQUEST_FILENAME} !-d',
+        'RewriteRule . /index.php [L]',
+        '',
+      ].join('\n'),
+      'index.php': '<?php echo "app uri=", $_SERVER["REQUEST_URI"], " path_info=", $_SERVER["PATH_INFO"] ?? "";',
+      '.env': 'SECRET=1\n',
+      '.git/config': '[core] SECRET\n',
+      '.hidden/run.php': '<?php echo "SECRET ran";',
+      'page.html': 'a page\n',
+    });
+  });
+  afterAll(async () => {
+    await site?.close();
+  });
+
+  // [target, the REQUEST_URI and PATH_INFO index.php reports]
+  const REACH: readonly (readonly [string, string])[] = [
+    ['/wp-json/wp/v2/templates/twentytwentythree//home', 'app uri=/wp-json/wp/v2/templates/twentytwentythree//home path_info='],
+    ['//wp-json/wp/v2/posts', 'app uri=//wp-json/wp/v2/posts path_info='],
+    ['/api/.config', 'app uri=/api/.config path_info='],
+    ['/.well-known/nothing-here', 'app uri=/.well-known/nothing-here path_info='],
+    ['/.not-a-file/route', 'app uri=/.not-a-file/route path_info='],
+    ['/index.php/.env', 'app uri=/index.php/.env path_info=/.env'],
+    ['/page//x?a=b//c', 'app uri=/page//x?a=b//c path_info='],
+  ];
+  for (const [target, body] of REACH) {
+    test(`${JSON.stringify(target)} reaches the application`, async () => {
+      const res = await rawRequest(site.port, target);
+      expect(res.status).toBe(200);
+      expect(res.text).toBe(body);
+    });
+  }
+
+  // Every target of the hostile table that would reach a file on disk, and rewrites that lead to one.
+  const REFUSED: readonly (readonly [string, number])[] = [
+    ['/.env', 404], ['//.env', 404], ['/%2eenv', 404], ['/.env?raw??', 404], ['/.git/config', 404], ['/.git/', 404],
+    ['/.htaccess', 404], ['/.hidden/run.php', 404], ['/.hidden/run.php/x', 403], ['/leak', 404], ['/leak-git', 404],
+    ['/../.env', 400], ['/%2e%2e/.env', 400], ['/.%2e/.env', 400], ['//../.env', 400], ['/index.php/../.env', 400],
+    ['/..%2f.env', 400], ['/..%5c.env', 400], ['/.env%00', 400], ['/%c0%ae%c0%ae/.env', 400], ['/.env#', 400],
+  ];
+  for (const [target, status] of REFUSED) {
+    test(`${JSON.stringify(target)} → ${status}`, async () => {
+      const res = await rawRequest(site.port, target);
+      expect(res.status).toBe(status);
+      expect(res.text).not.toContain('SECRET');
+      expect(res.text).not.toContain('app uri=');
+    });
+  }
+
+  test('a page reached through merged slashes is the page itself', async () => {
+    const res = await rawRequest(site.port, '//page.html');
+    expect(res.status).toBe(200);
+    expect(res.text).toBe('a page\n');
   });
 });

@@ -13,6 +13,7 @@ import type { DevServerOptions } from '../../devserver/server.js';
 import type { FileSource } from '../../devserver/file-source.js';
 import type { Middleware } from '../../devserver/middleware.js';
 import type { ScriptExecutor } from '../../devserver/cgi/executor.js';
+import { APACHE_COMPATIBLE_SOFTWARE, SERVER_SOFTWARE } from '../../devserver/cgi/env.js';
 import { createSpawnExecutor } from '../../devserver/cgi/spawn-executor.js';
 import { createFastCgiPool } from '../../devserver/cgi/fastcgi/pool.js';
 import { createHtaccessStore } from '../../devserver/htaccess/store.js';
@@ -32,17 +33,21 @@ interface PhpFlags {
   cgi: string[];
   proxy: string[];
   htaccess: boolean;
+  phpIni?: string[];
 }
 
 const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
 
 /**
  * php-cgi settings for a dev server: Debian's php.ini caps POST bodies at 8 MB and uploads at 2 MB, which makes
- * the large uploads a site accepts in production fail locally. post_max_size=0 means "no limit" (php.ini docs).
+ * the large uploads a site accepts in production fail locally. The limits are raised to 2 GiB rather than
+ * switched off (post_max_size=0): applications show min(upload_max_filesize, post_max_size) as the upload limit
+ * (WordPress's wp_max_upload_size()), and 0 reads as "0 B" there and in WordPress's Site Health. The request
+ * body is streamed to php-cgi either way. --php-ini settings come after these, so they win.
  * OPcache is on in Debian's cgi php.ini and only re-checks a file's mtime every opcache.revalidate_freq (2) seconds,
  * so a persistent worker would run the old code of a file saved a moment ago; 0 checks on every request.
  */
-export const PHP_DEV_ARGS: readonly string[] = Object.freeze(['-d', 'post_max_size=0', '-d', 'upload_max_filesize=4G',
+export const PHP_DEV_ARGS: readonly string[] = Object.freeze(['-d', 'post_max_size=2G', '-d', 'upload_max_filesize=2G',
   '-d', 'opcache.revalidate_freq=0']);
 
 /**
@@ -81,6 +86,17 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+/** `--php-ini KEY=VALUE` → php-cgi's `-d KEY=VALUE`. */
+export function phpIniArgs(settings: readonly string[]): string[] {
+  const args: string[] = [];
+  for (const setting of settings) {
+    const match = /^([A-Za-z0-9_.-]+)=([^\n\r\0]*)$/.exec(setting);
+    if (match === null) throw new UserError('usage', `--php-ini expects KEY=VALUE, such as memory_limit=512M, not "${setting}"`);
+    args.push('-d', `${match[1]}=${match[2]}`);
+  }
+  return args;
+}
+
 function cgiDirectory(dir: string): string {
   const trimmed = dir.replace(/^\/+|\/+$/g, '');
   if (trimmed === '' || trimmed.split('/').some((s) => s === '..' || s === '.' || s.startsWith('.'))) {
@@ -95,6 +111,7 @@ export const phpServeHook: ServeFlagHook = {
       .option('--php [bin]', 'run .php files through php-cgi (default: on when the root has .php files and php-cgi is installed)')
       .option('--no-php', 'never run PHP, even when .php files are present')
       .option('--php-workers <n>', 'persistent php-cgi FastCGI workers (0 = start php-cgi for every request)', String(Math.min(8, Math.max(2, cpus().length * 2))))
+      .option('--php-ini <key=value>', 'a php.ini setting for the PHP workers, e.g. memory_limit=512M (repeatable)', collect, [])
       .option('--php-timeout <seconds>', 'stop a PHP or CGI script after this many seconds', '30')
       .option('--cgi <dir>', 'also run executable files under DIR (site-relative) as CGI (cgi-bin/ always; repeatable)', collect, [])
       .option('--proxy <prefix=url>', 'forward PREFIX to URL, e.g. /api=http://127.0.0.1:3000 (repeatable; WebSockets too)', collect, [])
@@ -105,6 +122,7 @@ export const phpServeHook: ServeFlagHook = {
     const flags = rawFlags as ServeFlags & PhpFlags;
     const timeoutMs = parseWhole(flags.phpTimeout ?? '30', '--php-timeout', 1, 86_400) * 1000;
     const workers = parseWhole(flags.phpWorkers ?? '4', '--php-workers', 0, 256);
+    const phpArgs = Object.freeze([...PHP_DEV_ARGS, ...phpIniArgs(flags.phpIni ?? [])]);
     const routes: ProxyRoute[] = [];
     for (const spec of flags.proxy ?? []) {
       try {
@@ -153,18 +171,20 @@ export const phpServeHook: ServeFlagHook = {
       }
       if (bin !== null && wanted) {
         phpExecutor = workers === 0
-          ? createSpawnExecutor({ interpreter: bin, interpreterArgs: PHP_DEV_ARGS, description: `php-cgi per request (${bin})`, path })
-          : await createFastCgiPool({ bin, args: PHP_DEV_ARGS, size: workers, maxRequests: PHP_WORKER_MAX_REQUESTS, path, onWorkerLog: (line) => log.warn({ php: line }, 'php-cgi') });
+          ? createSpawnExecutor({ interpreter: bin, interpreterArgs: phpArgs, description: `php-cgi per request (${bin})`, path })
+          : await createFastCgiPool({ bin, args: phpArgs, size: workers, maxRequests: PHP_WORKER_MAX_REQUESTS, path, onWorkerLog: (line) => log.warn({ php: line }, 'php-cgi') });
         closers.push(() => phpExecutor?.close());
         if (phpRequested === undefined) {
           process.stdout.write(`devmount serve: PHP on (found .php files): ${phpExecutor.description}; --no-php to turn it off\n`);
         }
       }
     }
+    // With .htaccess honoured, scripts are told the server is Apache-compatible (cgi/env.ts).
+    const serverSoftware = flags.htaccess !== false ? APACHE_COMPATIBLE_SOFTWARE : SERVER_SOFTWARE;
     const cgiExecutor = createSpawnExecutor({ interpreter: null, description: 'CGI programs', path });
     closers.push(() => cgiExecutor.close());
-    beforeStatic.push(cgi({ executor: cgiExecutor, timeoutMs, directories: cgiDirs }));
-    if (phpExecutor !== null) beforeStatic.push(php({ executor: phpExecutor, timeoutMs }));
+    beforeStatic.push(cgi({ executor: cgiExecutor, timeoutMs, directories: cgiDirs, serverSoftware }));
+    if (phpExecutor !== null) beforeStatic.push(php({ executor: phpExecutor, timeoutMs, serverSoftware }));
 
     const indexNames = phpExecutor !== null ? ['index.html', 'index.htm', 'index.php'] : ['index.html', 'index.htm'];
     if (flags.htaccess !== false) {

@@ -18,6 +18,8 @@ export interface CgiRequestFacts {
   readonly serverName: string;
   readonly serverPort: number;
   readonly https: boolean;
+  /** SERVER_SOFTWARE (SERVER_SOFTWARE or APACHE_COMPATIBLE_SOFTWARE). */
+  readonly serverSoftware: string;
 }
 
 export interface CgiScriptFacts {
@@ -32,6 +34,14 @@ export interface CgiScriptFacts {
 }
 
 export const SERVER_SOFTWARE = 'devmount';
+/**
+ * SERVER_SOFTWARE while .htaccess files are honoured. Applications decide from this name whether the server
+ * reads .htaccess rewrite rules: WordPress's `$is_apache` (wp-includes/vars.php) looks for "Apache" or
+ * "LiteSpeed", and only then does got_mod_rewrite() say yes, pretty permalinks get chosen at install and
+ * Settings → Permalinks writes .htaccess. The "(devmount)" comment keeps the real server visible, as Apache's
+ * own ServerTokens Full comment does.
+ */
+export const APACHE_COMPATIBLE_SOFTWARE = 'Apache/2.4 (devmount)';
 
 /**
  * Request headers never passed to a script:
@@ -54,7 +64,7 @@ export function buildCgiEnv(request: CgiRequestFacts, script: CgiScriptFacts,
   extra: Readonly<Record<string, string>> = {}): Record<string, string> {
   const env: Record<string, string> = {
     GATEWAY_INTERFACE: 'CGI/1.1',
-    SERVER_SOFTWARE,
+    SERVER_SOFTWARE: request.serverSoftware,
     SERVER_NAME: request.serverName,
     SERVER_PORT: String(request.serverPort),
     SERVER_PROTOCOL: `HTTP/${request.httpVersion}`,

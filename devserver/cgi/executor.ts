@@ -13,8 +13,17 @@ export interface ScriptJob {
   readonly env: Readonly<Record<string, string>>;
   /** Request body, streamed to the script's stdin; null when the request has none. */
   readonly body: Readable | null;
+  /** php.ini settings for this script (.htaccess php_value…); an interpreter-less CGI program ignores them. */
+  readonly ini?: ReadonlyMap<string, string>;
   /** Each line the script writes to stderr (the caller logs it with the request id). */
   readonly onStderr: (line: string) => void;
+}
+
+/** php-cgi's `-d NAME=VALUE` options for a job's settings. */
+export function iniArgs(ini: ReadonlyMap<string, string> | undefined): string[] {
+  const args: string[] = [];
+  for (const [name, value] of ini ?? []) args.push('-d', `${name}=${value}`);
+  return args;
 }
 
 export interface ScriptExecution {

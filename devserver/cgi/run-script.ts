@@ -1,10 +1,9 @@
 /**
  * Runs one CGI-style script for a request and writes its response: builds the environment, streams the request
- * body in and the response out, enforces the timeout, kills the script when the client goes away, logs its
- * stderr with the request id, and reports a local redirect (RFC 3875 §6.2.2) to the caller, which re-dispatches.
+ * body in and the response out, enforces the timeout, lets the script run on (its output discarded) when the
+ * client goes away, logs its stderr with the request id, and reports a local redirect (RFC 3875 §6.2.2) to the caller, which re-dispatches.
  */
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { RequestContext } from '../middleware.js';
 import { buildCgiEnv, type CgiScriptFacts } from './env.js';
 import type { ScriptExecutor } from './executor.js';
@@ -19,10 +18,14 @@ export type RunScriptOutcome =
 export interface RunScriptOptions {
   readonly executor: ScriptExecutor;
   readonly timeoutMs: number;
+  /** SERVER_SOFTWARE given to scripts (env.ts). */
+  readonly serverSoftware: string;
 }
 
 /** Set by the re-dispatch after a local redirect: the body was consumed by the first script. */
 export const LOCAL_REDIRECT_LOCAL = 'cgi.localRedirect';
+/** php.ini settings from .htaccess php_value/php_flag (a ReadonlyMap<string, string>), for PHP executors. */
+export const PHP_INI_LOCAL = 'cgi.phpIni';
 /** Extra variables from RewriteRule [E=NAME:VALUE], a Record<string,string>. */
 export const CGI_EXTRA_ENV_LOCAL = 'cgi.extraEnv';
 /** Set when the script runs as an ErrorDocument: { status, url } of the original error. */
@@ -70,6 +73,7 @@ export async function runScript(ctx: RequestContext, script: CgiScriptFacts,
     serverName: serverName(req.headers.host, socket.localAddress ?? 'localhost'),
     serverPort: socket.localPort ?? 80,
     https: 'encrypted' in socket && socket.encrypted === true,
+    serverSoftware: options.serverSoftware,
   }, script, extra);
   if (errorDocument !== undefined) env.REDIRECT_STATUS = String(errorDocument.status);
 
@@ -139,15 +143,26 @@ async function execute(ctx: RequestContext, script: CgiScriptFacts, options: Run
     scriptFilename: script.scriptFilename,
     env,
     body,
+    ini: ctx.locals.get(PHP_INI_LOCAL) as ReadonlyMap<string, string> | undefined,
     onStderr: (line) => ctx.log.warn({ script: script.scriptName, stderr: line }, 'script stderr'),
   });
   let timedOut = false;
+  // The timeout bounds the script, not the response: it stays armed after the client left (below), until the
+  // script has finished, so no worker is held longer than --php-timeout.
   const timer = setTimeout(() => {
     timedOut = true;
     execution.abort(`timed out after ${options.timeoutMs} ms`);
   }, options.timeoutMs);
+  void execution.finished.then(() => clearTimeout(timer));
   const onClose = (): void => {
-    if (!res.writableFinished) execution.abort('client disconnected');
+    if (res.writableFinished) return;
+    // As under php-fpm (and Apache's mod_php), a client that goes away does not stop the script: its output is
+    // read and thrown away until it ends, so a script that called ignore_user_abort(true) finishes its work
+    // (DokuWiki's lib/exe/taskrunner.php sends a 1×1 GIF, then indexes). php-cgi in FastCGI mode learns of an
+    // abort only from a failed write (cgi_main.c, sapi_fcgi_ub_write → php_handle_aborted_connection), which a
+    // connection we keep reading never produces.
+    ctx.log.info({ script: script.scriptName }, 'client went away; the script runs on to its end, its output discarded');
+    execution.stdout.resume();
   };
   res.on('close', onClose);
   try {
@@ -170,6 +185,11 @@ async function execute(ctx: RequestContext, script: CgiScriptFacts, options: Run
       await execution.finished;
       return { kind: 'local-redirect', location: head.location };
     }
+    if (res.destroyed) {
+      // The client left before the script's headers came: nobody to answer; the rest is discarded.
+      head.body.resume();
+      return { kind: 'answered' };
+    }
     for (const [name, value] of head.headers) res.appendHeader(name, value);
     for (const [name, value] of ctx.headers) res.setHeader(name, value);
     res.statusCode = !head.statusGiven && errorDocument !== undefined ? errorDocument.status : head.status;
@@ -183,11 +203,11 @@ async function execute(ctx: RequestContext, script: CgiScriptFacts, options: Run
         res.end(Buffer.concat(early.chunks));
       } else {
         for (const chunk of early.chunks) res.write(chunk);
-        await pipeline(head.body, res);
+        await streamBody(head.body, res);
       }
     } catch (err) {
-      // The client went away or the script was killed mid-body; the status line is already sent, so the only
-      // thing left to do is to record it.
+      // The script was killed mid-body (timeout) or its output broke; the status line is already sent, so the
+      // only thing left to do is to record it.
       ctx.log.warn({ script: script.scriptName, err: err instanceof Error ? err.message : String(err), timedOut },
         'script response interrupted');
       res.destroy();
@@ -195,7 +215,38 @@ async function execute(ctx: RequestContext, script: CgiScriptFacts, options: Run
     ctx.log.debug({ script: script.scriptName, ms: Date.now() - started }, 'script done');
     return { kind: 'answered' };
   } finally {
-    clearTimeout(timer);
     res.off('close', onClose);
   }
+}
+
+/**
+ * Copies the script's body to the response. Unlike stream.pipeline, a response that closes early (the client
+ * left) does not destroy the script's stdout: it is unpiped and left flowing, so the script's output is drained
+ * (and discarded) until the script ends. Rejects when the script's output fails.
+ */
+function streamBody(body: Readable, res: RequestContext['res']): Promise<void> {
+  if (res.destroyed) {
+    body.resume();
+    return Promise.resolve();
+  }
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error): void => {
+      body.off('end', onEnd);
+      body.off('error', onError);
+      res.off('close', onResClose);
+      if (err === undefined) resolve();
+      else reject(err);
+    };
+    const onEnd = (): void => done();
+    const onError = (err: Error): void => done(err);
+    const onResClose = (): void => {
+      body.unpipe(res);
+      body.resume();
+      done();
+    };
+    body.once('end', onEnd);
+    body.once('error', onError);
+    res.once('close', onResClose);
+    body.pipe(res);
+  });
 }

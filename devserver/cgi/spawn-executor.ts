@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { PassThrough } from 'node:stream';
-import type { ScriptExecution, ScriptExecutor, ScriptJob } from './executor.js';
+import { iniArgs, type ScriptExecution, type ScriptExecutor, type ScriptJob } from './executor.js';
 import { createLineSplitter } from './line-splitter.js';
 
 export interface SpawnExecutorOptions {
@@ -42,7 +42,7 @@ function spawnScript(options: SpawnExecutorOptions, job: ScriptJob): ScriptExecu
   const scriptDir = job.scriptFilename.slice(0, job.scriptFilename.lastIndexOf('/')) || '/';
   // RFC 3875 §7.2: the current directory SHOULD be the script's directory. No argv (see the header comment).
   // detached: the script gets its own process group, so abort() also kills whatever it started.
-  const args = options.interpreter === null ? [] : [...(options.interpreterArgs ?? [])];
+  const args = options.interpreter === null ? [] : [...(options.interpreterArgs ?? []), ...iniArgs(job.ini)];
   const child = spawn(command, args, {
     cwd: scriptDir,
     env: { ...job.env, PATH: options.path },

@@ -29,7 +29,7 @@ export interface HeaderEdit {
 export interface AliasRedirect {
   readonly status: number;
   readonly match: { readonly kind: 'prefix'; readonly prefix: string } | { readonly kind: 'regex'; readonly regex: RegExp };
-  /** Target URL or URL-path; null for 410 Gone. */
+  /** Target URL or URL-path; null for a status outside 3xx (410 Gone, 403, 404…), answered as that error. */
   readonly target: string | null;
 }
 
@@ -52,11 +52,13 @@ export interface DirectoryConfig extends ScopedConfig {
   readonly files: readonly CompiledFilesSection[];
   /** null when this file has no mod_rewrite directive at all. */
   readonly rewrite: RewriteConfig | null;
+  /** php_value/php_flag/php_admin_value/php_admin_flag settings (name → value), deeper files overriding. */
+  readonly phpIni: ReadonlyMap<string, string>;
 }
 
 export const EMPTY_CONFIG: DirectoryConfig = Object.freeze({
   access: null, headers: [], types: new Map(), directoryIndex: null, errorDocuments: new Map(), indexes: null,
-  redirects: [], files: [], rewrite: null,
+  redirects: [], files: [], rewrite: null, phpIni: new Map(),
 });
 
 type Warn = (w: ParseWarning) => void;
@@ -156,9 +158,14 @@ function parseRedirect(d: Directive, regex: boolean, bad: (m: string) => void): 
   const first = (args[0] ?? '').toLowerCase();
   if (first in REDIRECT_STATUS) { status = REDIRECT_STATUS[first] ?? 302; args.shift(); }
   else if (/^\d{3}$/.test(first)) { status = Number(first); args.shift(); }
-  const [from, to] = args;
-  if (from === undefined || (to === undefined && status !== 410)) { bad('expected "[status] URL-path URL"'); return null; }
-  if (status >= 300 && status < 400 && to === undefined) { bad('missing target URL'); return null; }
+  const [from, to, extra] = args;
+  // mod_alias (https://httpd.apache.org/docs/2.4/mod/mod_alias.html#redirect): "If the status is outside the
+  // redirect range (300-399), the URL argument must be omitted", as in DokuWiki's `RedirectMatch 404 /\.git`.
+  const isRedirect = status >= 300 && status < 400;
+  if (from === undefined || extra !== undefined) { bad('expected "[status] URL-path URL"'); return null; }
+  if (isRedirect && to === undefined) { bad('missing target URL'); return null; }
+  if (!isRedirect && to !== undefined) { bad(`a ${status} status takes no URL (only 3xx statuses redirect)`); return null; }
+  if (status < 100 || status > 599) { bad(`invalid status ${status}`); return null; }
   let match: AliasRedirect['match'];
   if (regex) {
     try {
@@ -170,7 +177,7 @@ function parseRedirect(d: Directive, regex: boolean, bad: (m: string) => void): 
   } else {
     match = { kind: 'prefix', prefix: from };
   }
-  return { status, match, target: status >= 300 && status < 400 ? (to ?? null) : null };
+  return { status, match, target: isRedirect ? (to ?? null) : null };
 }
 
 /** RewriteRule flags, [L,R=301,QSA]. */
@@ -335,7 +342,24 @@ function compileRewrite(directives: readonly Directive[], directory: string, war
 
 const DIRECTORY_LEVEL: ReadonlySet<string> = new Set([
   'directoryindex', 'errordocument', 'options', 'redirect', 'redirectmatch', 'redirectpermanent', 'redirecttemp',
+  'php_value', 'php_flag', 'php_admin_value', 'php_admin_flag',
 ]);
+
+/**
+ * mod_php's php_value/php_flag (and php_admin_*, which Apache accepts only in its server configuration but
+ * devmount takes from .htaccess too): `php_value NAME VALUE` (`none` clears it), `php_flag NAME on|off`.
+ */
+function parsePhpSetting(d: Directive, bad: (m: string) => void): readonly [string, string] | null {
+  const [name, value, extra] = d.args;
+  if (name === undefined || value === undefined || extra !== undefined || !/^[A-Za-z0-9_.]+$/.test(name) || /[\r\n\0]/.test(value)) {
+    bad('expected "NAME VALUE"');
+    return null;
+  }
+  if (!lowerName(d).endsWith('_flag')) return [name, value.toLowerCase() === 'none' ? '' : value];
+  const flag = value.toLowerCase();
+  if (!['on', 'off', '1', '0', 'true', 'false', 'yes', 'no'].includes(flag)) { bad(`expected on or off, not "${value}"`); return null; }
+  return [name, ['on', '1', 'true', 'yes'].includes(flag) ? '1' : '0'];
+}
 
 /** Compiles one parsed file. `directory` is its site directory with a trailing slash. */
 export function compileHtaccess(parsed: ParsedHtaccess, directory: string, warn: Warn): DirectoryConfig {
@@ -345,6 +369,7 @@ export function compileHtaccess(parsed: ParsedHtaccess, directory: string, warn:
   const errorDocuments = new Map<number, ErrorDocument>();
   let indexes: boolean | null = null;
   const redirects: AliasRedirect[] = [];
+  const phpIni = new Map<string, string>();
   for (const d of parsed.directives) {
     const name = lowerName(d);
     const bad = (message: string): void => warn({ file: d.file, line: d.line, message: `${d.name}: ${message}` });
@@ -388,6 +413,11 @@ export function compileHtaccess(parsed: ParsedHtaccess, directory: string, warn:
         if (redirect !== null) redirects.push(redirect);
         break;
       }
+      case 'php_value': case 'php_flag': case 'php_admin_value': case 'php_admin_flag': {
+        const setting = parsePhpSetting(d, bad);
+        if (setting !== null) phpIni.set(setting[0], setting[1]);
+        break;
+      }
       default:
     }
   }
@@ -398,6 +428,7 @@ export function compileHtaccess(parsed: ParsedHtaccess, directory: string, warn:
   return {
     ...scoped, directoryIndex, errorDocuments, indexes, redirects, files,
     rewrite: compileRewrite(parsed.directives, directory, warn),
+    phpIni,
   };
 }
 
@@ -423,5 +454,6 @@ export function mergeConfigs(parent: DirectoryConfig, child: DirectoryConfig): D
     redirects: [...child.redirects, ...parent.redirects],
     files: [...parent.files, ...child.files],
     rewrite,
+    phpIni: child.phpIni.size === 0 ? parent.phpIni : new Map([...parent.phpIni, ...child.phpIni]),
   };
 }

@@ -41,6 +41,8 @@ export interface ParseWarning {
 const EMULATED_MODULES: ReadonlySet<string> = new Set([
   'rewrite', 'alias', 'headers', 'mime', 'dir', 'authz_core', 'authz_host', 'access_compat', 'negotiation',
   'autoindex', 'core', 'env', 'setenvif',
+  // PHP 8's mod_php (mod_php.c / php_module): its php_value and php_flag are applied to the PHP workers.
+  'php',
 ]);
 
 function moduleKey(name: string): string {

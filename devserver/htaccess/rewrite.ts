@@ -10,6 +10,7 @@
  *   LimitInternalRecursion).
  */
 import type { RewriteCond, RewriteConfig, RewriteRule } from './rewrite-types.js';
+import { APACHE_COMPATIBLE_SOFTWARE } from '../cgi/env.js';
 
 export interface RewriteRequest {
   /** Current decoded site path ('/blog/hello/'). */
@@ -74,7 +75,7 @@ function variable(name: string, request: RewriteRequest, current: { path: string
     case 'SERVER_PROTOCOL': return `HTTP/${request.httpVersion}`;
     case 'DOCUMENT_ROOT': return request.documentRoot;
     case 'THE_REQUEST': return `${request.method} ${request.rawTarget} HTTP/${request.httpVersion}`;
-    case 'SERVER_SOFTWARE': return 'devmount';
+    case 'SERVER_SOFTWARE': return APACHE_COMPATIBLE_SOFTWARE;
     default: return '';
   }
 }

@@ -1,10 +1,10 @@
 /**
  * Loads, compiles and caches .htaccess files through the FileSource, and merges them from the site root down to
- * a directory. Cached until FileSource.watch reports a change to an .htaccess file (or an unknown change), so an
- * edited rule applies to the next request without re-reading every file on every request.
+ * a directory. A cached file is used while its size and mtime are unchanged (one stat per directory level and
+ * request), so an edited rule applies to the very next request without re-reading every file on every request.
  * Warnings for unsupported directives are emitted once per file, line and message for the server's lifetime.
  */
-import type { FileSource } from '../file-source.js';
+import type { FileSource, SourceStat } from '../file-source.js';
 import { compileHtaccess, EMPTY_CONFIG, mergeConfigs, type DirectoryConfig } from './config.js';
 import { parseHtaccess, type ParseWarning } from './parser.js';
 
@@ -27,6 +27,22 @@ function ancestors(directory: string): string[] {
   return dirs;
 }
 
+/** What identifies one version of an .htaccess file: absent, or its size and mtime. */
+function signatureOf(stat: SourceStat | null): string {
+  return stat?.kind === 'file' ? `${stat.size}:${stat.mtimeMs}` : '-';
+}
+
+interface Loaded {
+  readonly signature: string;
+  readonly config: Promise<DirectoryConfig>;
+}
+
+interface Merged {
+  /** The signatures of every ancestor's .htaccess the merge was made from, joined. */
+  readonly signatures: string;
+  readonly config: Promise<DirectoryConfig>;
+}
+
 export function createHtaccessStore(source: FileSource, onWarning: (w: ParseWarning) => void): HtaccessStore {
   const reported = new Set<string>();
   const warn = (w: ParseWarning): void => {
@@ -35,10 +51,12 @@ export function createHtaccessStore(source: FileSource, onWarning: (w: ParseWarn
     reported.add(key);
     onWarning(w);
   };
-  // Both maps hold promises so concurrent requests share one read. Invalidated together on any .htaccess change
-  // (merged entries depend on every ancestor, and .htaccess edits are rare enough that exactness is not worth it).
-  const perFile = new Map<string, Promise<DirectoryConfig>>();
-  const merged = new Map<string, Promise<DirectoryConfig>>();
+  // Compiled files and merged chains are cached, but every request stats the .htaccess files of its directory
+  // chain (through the uncached source) and uses a cached entry only when those stats still match, as Apache
+  // reads them per request. The watcher alone is too late: WordPress writes .htaccess and at once requests a
+  // pretty URL from itself (wp_install_maybe_enable_pretty_permalinks()), before the change event arrives.
+  const perFile = new Map<string, Loaded>();
+  const merged = new Map<string, Merged>();
   const unwatch = source.watch((changes) => {
     if (changes.some((c) => c.kind === 'unknown' || c.path.endsWith(`/${HTACCESS_NAME}`))) {
       perFile.clear();
@@ -46,39 +64,42 @@ export function createHtaccessStore(source: FileSource, onWarning: (w: ParseWarn
     }
   });
 
-  function loadOne(directory: string): Promise<DirectoryConfig> {
-    let entry = perFile.get(directory);
-    if (entry === undefined) {
-      entry = (async () => {
-        const path = `${directory}${HTACCESS_NAME}`;
-        const stat = await source.stat(path);
-        if (stat?.kind !== 'file') return EMPTY_CONFIG;
-        const text = (await source.readFile(path)).toString('utf8');
-        return compileHtaccess(parseHtaccess(text, path, warn), directory, warn);
-      })();
-      perFile.set(directory, entry);
-      // A failed read is not cached: the next request tries again.
-      entry.catch(() => perFile.delete(directory));
-    }
-    return entry;
+  function loadOne(directory: string, stat: SourceStat | null): Promise<DirectoryConfig> {
+    const signature = signatureOf(stat);
+    const cached = perFile.get(directory);
+    if (cached !== undefined && cached.signature === signature) return cached.config;
+    const config = (async () => {
+      if (stat?.kind !== 'file') return EMPTY_CONFIG;
+      const path = `${directory}${HTACCESS_NAME}`;
+      const text = (await source.readFile(path)).toString('utf8');
+      return compileHtaccess(parseHtaccess(text, path, warn), directory, warn);
+    })();
+    const entry = { signature, config };
+    perFile.set(directory, entry);
+    // A failed read is not cached: the next request tries again.
+    config.catch(() => { if (perFile.get(directory) === entry) perFile.delete(directory); });
+    return config;
   }
 
   return {
-    configFor(directory: string): Promise<DirectoryConfig> {
-      let entry = merged.get(directory);
-      if (entry === undefined) {
-        entry = (async () => {
-          let config = EMPTY_CONFIG;
-          for (const dir of ancestors(directory)) {
-            const own = await loadOne(dir);
-            if (own !== EMPTY_CONFIG) config = mergeConfigs(config, own);
-          }
-          return config;
-        })();
-        merged.set(directory, entry);
-        entry.catch(() => merged.delete(directory));
-      }
-      return entry;
+    async configFor(directory: string): Promise<DirectoryConfig> {
+      const dirs = ancestors(directory);
+      const stats = await Promise.all(dirs.map((dir) => source.stat(`${dir}${HTACCESS_NAME}`)));
+      const signatures = stats.map(signatureOf).join('|');
+      const cached = merged.get(directory);
+      if (cached !== undefined && cached.signatures === signatures) return cached.config;
+      const config = (async () => {
+        let result = EMPTY_CONFIG;
+        for (let i = 0; i < dirs.length; i++) {
+          const own = await loadOne(dirs[i] ?? '/', stats[i] ?? null);
+          if (own !== EMPTY_CONFIG) result = mergeConfigs(result, own);
+        }
+        return result;
+      })();
+      const entry = { signatures, config };
+      merged.set(directory, entry);
+      config.catch(() => { if (merged.get(directory) === entry) merged.delete(directory); });
+      return config;
     },
     close(): void {
       unwatch();

@@ -15,7 +15,7 @@ import { installResponseEdits } from '../htaccess/header-hook.js';
 import { HTACCESS_LOCAL } from '../htaccess/locals.js';
 import { applyRewrite, type FileTests, type RewriteRequest } from '../htaccess/rewrite.js';
 import type { HtaccessStore } from '../htaccess/store.js';
-import { CGI_EXTRA_ENV_LOCAL } from '../cgi/run-script.js';
+import { CGI_EXTRA_ENV_LOCAL, PHP_INI_LOCAL } from '../cgi/run-script.js';
 import { isHiddenPath } from './dotfiles.js';
 
 export interface HtaccessOptions {
@@ -137,7 +137,9 @@ export function htaccess(options: HtaccessOptions): Middleware {
       ctx.query = outcome.query;
       ended = outcome.end;
     }
-    if (isHiddenPath(ctx.path)) {
+    // What the rules led to is guarded on disk (dotfiles.ts): an existing dotfile is absent, a dot-path that
+    // names nothing goes on to the script that routes it (or to the 404).
+    if (isHiddenPath(ctx.path) && stat !== null) {
       sendStatus(ctx, 404);
       return;
     }
@@ -165,6 +167,7 @@ export function htaccess(options: HtaccessOptions): Middleware {
       return;
     }
     if (Object.keys(extraEnv).length > 0) ctx.locals.set(CGI_EXTRA_ENV_LOCAL, extraEnv);
+    if (finalConfig.phpIni.size > 0) ctx.locals.set(PHP_INI_LOCAL, finalConfig.phpIni);
     ctx.locals.set(HTACCESS_LOCAL.config, finalConfig);
     // A re-dispatched request (local redirect, ErrorDocument script) keeps the edits installed the first time:
     // installing twice would apply `Header append` twice.

@@ -11,10 +11,12 @@ import { findScript, runMatchedScript } from '../cgi/dispatch.js';
 export interface PhpOptions {
   readonly executor: ScriptExecutor;
   readonly timeoutMs: number;
+  /** SERVER_SOFTWARE given to scripts (cgi/env.ts). */
+  readonly serverSoftware: string;
 }
 
 export function php(options: PhpOptions): Middleware {
-  const runOptions = Object.freeze({ executor: options.executor, timeoutMs: options.timeoutMs });
+  const runOptions = Object.freeze({ executor: options.executor, timeoutMs: options.timeoutMs, serverSoftware: options.serverSoftware });
   const isPhp = (path: string, stat: SourceStat): boolean => stat.kind === 'file' && path.toLowerCase().endsWith('.php');
   const self: Middleware = async function php(ctx, next) {
     const stat = ctx.locals.get(LOCAL.stat) as SourceStat | null | undefined;

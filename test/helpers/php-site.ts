@@ -39,6 +39,10 @@ export interface PhpSiteOptions {
   readonly phpTimeoutSeconds?: number;
   readonly proxy?: readonly string[];
   readonly cgi?: readonly string[];
+  /** --no-htaccess when false. */
+  readonly htaccess?: boolean;
+  /** --php-ini KEY=VALUE settings. */
+  readonly phpIni?: readonly string[];
 }
 
 export async function startPhpSite(files: SiteFiles, options: PhpSiteOptions = {}): Promise<PhpSite> {
@@ -46,6 +50,18 @@ export async function startPhpSite(files: SiteFiles, options: PhpSiteOptions = {
   const root = path.join(base, 'site');
   await mkdir(root, { recursive: true });
   await writeSite(root, files);
+  const site = await servePhpRoot(root, options);
+  return {
+    ...site,
+    async close() {
+      await site.close();
+      await rm(base, { recursive: true, force: true });
+    },
+  };
+}
+
+/** `devmount serve ROOT` with PHP on over an existing directory (left in place by close()). */
+export async function servePhpRoot(root: string, options: PhpSiteOptions = {}): Promise<PhpSite> {
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -58,7 +74,8 @@ export async function startPhpSite(files: SiteFiles, options: PhpSiteOptions = {
   const flags = {
     host: '127.0.0.1', listing: true, header: [], livereload: false, allowedHost: [], logFormat: 'json',
     php: true, phpWorkers: String(options.phpWorkers ?? 2), phpTimeout: String(options.phpTimeoutSeconds ?? 20),
-    cgi: [...(options.cgi ?? [])], proxy: [...(options.proxy ?? [])], htaccess: true,
+    cgi: [...(options.cgi ?? [])], proxy: [...(options.proxy ?? [])], htaccess: options.htaccess ?? true,
+    phpIni: [...(options.phpIni ?? [])],
   } as unknown as ServeFlags;
   const extra = await phpServeHook.resolve(flags, { source, log });
   let server: DevServer;
@@ -71,9 +88,6 @@ export async function startPhpSite(files: SiteFiles, options: PhpSiteOptions = {
   }
   return {
     root, port: server.port, origin: `http://127.0.0.1:${server.port}`, server, logs,
-    async close() {
-      await server.close();
-      await rm(base, { recursive: true, force: true });
-    },
+    close: () => server.close(),
   };
 }

@@ -184,6 +184,46 @@ RedirectMatch 302 ^/year/(\\d+)$ /archive.php?y=$1
     ],
   },
   {
+    // mod_alias with statuses outside 3xx: no URL argument; the request gets that error (DokuWiki's .htaccess
+    // has `RedirectMatch 404 /\.git`).
+    name: 'Redirect and RedirectMatch statuses',
+    files: {
+      '.htaccess': `RedirectMatch 404 /\\.git
+RedirectMatch 404 \\.bak$
+Redirect 403 /private-area
+Redirect 410 /removed
+Redirect gone /old-gone
+RedirectMatch gone ^/retired/
+RedirectMatch 410 ^/gone-too$
+Redirect seeother /other /new.html
+Redirect permanent /perm /new.html
+Redirect temp /tmpred /new.html
+`,
+      '.git/config': '[core]\n',
+      'x.bak': 'backup\n',
+      'private-area/a.txt': 'private\n',
+      'removed': 'removed\n',
+      'old-gone/x': 'old\n',
+      'retired/a': 'retired\n',
+      'gone-too': 'gone\n',
+      'new.html': 'new\n',
+    },
+    cases: [
+      { target: '/.git/config', status: 404 },
+      { target: '/x.bak', status: 404 },
+      { target: '/private-area/a.txt', status: 403 },
+      { target: '/private-area', status: 403 },
+      { target: '/removed', status: 410 },
+      { target: '/old-gone/x', status: 410 },
+      { target: '/retired/a', status: 410 },
+      { target: '/gone-too', status: 410 },
+      { target: '/other', status: 303, location: '{origin}/new.html' },
+      { target: '/perm', status: 301, location: '{origin}/new.html' },
+      { target: '/tmpred', status: 302, location: '{origin}/new.html' },
+      { target: '/new.html', status: 200, body: 'new\n' },
+    ],
+  },
+  {
     name: 'access, errors, headers, types',
     files: {
       '.htaccess': `DirectoryIndex home.html

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { ScriptExecution, ScriptExecutor, ScriptJob } from '../executor.js';
+import { iniArgs, type ScriptExecution, type ScriptExecutor, type ScriptJob } from '../executor.js';
 import { createLineSplitter } from '../line-splitter.js';
 import { startFastCgiRequest } from './client.js';
 
@@ -36,6 +36,8 @@ export interface FastCgiPoolOptions {
 
 interface Worker {
   readonly id: number;
+  /** The php.ini settings it was started with (`-d` options, joined): a request runs only on a matching worker. */
+  readonly settings: string;
   readonly socketPath: string;
   readonly child: ChildProcess;
   readonly exited: Promise<void>;
@@ -73,7 +75,8 @@ export async function createFastCgiPool(options: FastCgiPoolOptions): Promise<Sc
   const dir = await mkdtemp(join(tmpdir(), 'devmount-fcgi-'));
   const idle: Worker[] = [];
   const all = new Set<Worker>();
-  const waiting: Array<(worker: Worker) => void> = [];
+  // Requests waiting for a worker, each with the settings its worker must have been started with.
+  const waiting: Array<{ readonly settings: string; readonly args: readonly string[]; readonly take: (worker: Worker) => void }> = [];
   let nextId = 0;
   let closed = false;
   // Workers run in their own process groups, so they would outlive us if we exit without close() (an uncaught
@@ -83,10 +86,10 @@ export async function createFastCgiPool(options: FastCgiPoolOptions): Promise<Sc
   };
   process.once('exit', killAllOnExit);
 
-  function startWorker(): Worker {
+  function startWorker(extraArgs: readonly string[]): Worker {
     const id = nextId++;
     const socketPath = join(dir, `php-${id}.sock`);
-    const child = spawn(opts.bin, ['-b', socketPath, ...(opts.args ?? [])], {
+    const child = spawn(opts.bin, ['-b', socketPath, ...(opts.args ?? []), ...extraArgs], {
       env: { PATH: opts.path, PHP_FCGI_CHILDREN: '0', PHP_FCGI_MAX_REQUESTS: String(opts.maxRequests) },
       stdio: ['ignore', 'ignore', 'pipe'],
       detached: true,
@@ -97,7 +100,7 @@ export async function createFastCgiPool(options: FastCgiPoolOptions): Promise<Sc
     });
     child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
     const worker: Worker = {
-      id, socketPath, child, alive: true, ready: Promise.resolve(), served: 0, stderrTarget: null, connection: null,
+      id, settings: extraArgs.join('\0'), socketPath, child, alive: true, ready: Promise.resolve(), served: 0, stderrTarget: null, connection: null,
       exited: new Promise<void>((resolve) => {
         child.on('error', (err) => {
           opts.onWorkerLog(`cannot start ${opts.bin}: ${err.message}`);
@@ -130,15 +133,34 @@ export async function createFastCgiPool(options: FastCgiPoolOptions): Promise<Sc
     return worker;
   }
 
-  function acquire(): Promise<Worker> {
+  /**
+   * A worker started with `args` (php.ini settings from .htaccess php_value: php-cgi takes them only as `-d` at
+   * start-up; the per-request PHP_VALUE parameter is php-fpm's alone). Most sites have one set, so workers are
+   * reused as before; a request needing other settings gets a new worker, replacing an idle one at the limit.
+   */
+  function acquire(args: readonly string[]): Promise<Worker> {
     if (closed) return Promise.reject(new Error('the FastCGI pool is closed'));
-    for (;;) {
-      const worker = idle.pop();
-      if (worker === undefined) break;
+    const settings = args.join('\0');
+    for (let i = idle.length - 1; i >= 0; i--) {
+      const worker = idle[i];
+      if (worker === undefined || (worker.settings !== settings && reusable(worker))) continue;
+      idle.splice(i, 1);
       if (reusable(worker)) return Promise.resolve(worker);
     }
-    if (all.size < opts.size) return Promise.resolve(startWorker());
-    return new Promise((resolve) => waiting.push(resolve));
+    if (all.size < opts.size) return Promise.resolve(startWorker(args));
+    const other = idle.shift();
+    if (other !== undefined) {
+      retire(other);
+      return Promise.resolve(startWorker(args));
+    }
+    return new Promise((take) => waiting.push({ settings, args, take }));
+  }
+
+  /** Stops an idle worker whose place another takes; it no longer counts against the pool size. */
+  function retire(worker: Worker): void {
+    dropConnection(worker);
+    kill(worker);
+    all.delete(worker);
   }
 
   function reusable(worker: Worker): boolean {
@@ -150,7 +172,12 @@ export async function createFastCgiPool(options: FastCgiPoolOptions): Promise<Sc
     if (!reusable(worker)) all.delete(worker);
     const next = waiting.shift();
     if (next !== undefined) {
-      next(reusable(worker) ? worker : startWorker());
+      if (reusable(worker) && worker.settings === next.settings) {
+        next.take(worker);
+        return;
+      }
+      if (reusable(worker)) retire(worker);
+      next.take(startWorker(next.args));
       return;
     }
     if (reusable(worker)) idle.push(worker);
@@ -195,8 +222,9 @@ export async function createFastCgiPool(options: FastCgiPoolOptions): Promise<Sc
       let current: Worker | null = null;
       let socket: Socket | null = null;
       let released = false;
+      const args = iniArgs(job.ini);
       const finished = (async () => {
-        const worker = await acquire();
+        const worker = await acquire(args);
         current = worker;
         try {
           if (aborted !== null) return;
@@ -209,7 +237,7 @@ export async function createFastCgiPool(options: FastCgiPoolOptions): Promise<Sc
             dropConnection(worker);
             kill(worker);
             all.delete(worker);
-            const fresh = startWorker();
+            const fresh = startWorker(args);
             current = fresh;
             await fresh.ready;
             return connectionTo(fresh);
