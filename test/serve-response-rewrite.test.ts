@@ -5,42 +5,16 @@
  * untouched (script-fetched fragments, JSON, HEAD).
  */
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
 import { access, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startPhpSite, type PhpSite } from './helpers/php-site.js';
+import { fetchRaw } from './helpers/fetch-raw.js';
 import { LIVERELOAD_SNIPPET } from '../devserver/livereload/inject.js';
 
 const SNIPPET = LIVERELOAD_SNIPPET.toString();
 const PAGE = '<!doctype html><html><body><h1>proxied</h1></body></html>';
-
-export interface Fetched {
-  readonly status: number;
-  readonly headers: IncomingHttpHeaders;
-  /** The body as sent (still content-coded). */
-  readonly raw: Buffer;
-  /** The body with Content-Encoding gzip undone. */
-  readonly text: string;
-}
-
-export function fetchRaw(origin: string, target: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Fetched> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${origin}${target}`, { method, headers, timeout: 15_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => {
-        const raw = Buffer.concat(chunks);
-        const text = (res.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, raw, text });
-      });
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`${target} timed out`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 let upstream: Server;
 let site: PhpSite;
