@@ -8,7 +8,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { launchChromium } from './helpers/browser.js';
 import { startPhpSite, type PhpSite } from './helpers/php-site.js';
-import { fetchRaw } from './helpers/fetch-raw.js';
+import { fetchRaw, postRaw } from './helpers/fetch-raw.js';
 
 const BASE = `<?php $base = ((($_SERVER['HTTPS'] ?? '') === 'on') ? 'https' : 'http') . '://' . $_SERVER['HTTP_HOST']; ?>`;
 
@@ -27,6 +27,7 @@ beforeAll(async () => {
     'redirect.php': `${BASE}<?php header("Link: <$base/style.css>; rel=preload"); header("Refresh: 5; url=$base/"); header("Location: $base/target.php", true, 302);`,
     'cookie.php': `<?php setcookie('sess', 'v', ['domain' => $_SERVER['HTTP_HOST'], 'secure' => true, 'samesite' => 'None', 'path' => '/']); echo 'ok';`,
     'api.php': `${BASE}<?php header('Content-Type: application/json'); echo json_encode(['home' => $base]);`,
+    'echo-body.php': `<?php header('Content-Type: application/x-test'); echo json_encode(['post' => $_POST, 'raw' => file_get_contents('php://input')]);`,
     'style.css': 'body { background: url(https://www.example.com/bg.png); }\n',
     // A login that checks the referer and the origin as WordPress does, and an AJAX call built from the site URL.
     'login.php': `${BASE}<?php
@@ -67,6 +68,17 @@ describe('PHP sees the production site', () => {
     expect(JSON.parse(mine.text)).toMatchObject({ HTTP_ORIGIN: 'https://www.example.com', HTTP_REFERER: 'https://www.example.com/wp-admin/post.php?post=1' });
     const other = await fetchRaw(site.origin, '/info.php', { Origin: 'http://evil.test', Referer: 'http://evil.test/x' });
     expect(JSON.parse(other.text)).toMatchObject({ HTTP_ORIGIN: 'http://evil.test', HTTP_REFERER: 'http://evil.test/x' });
+  });
+
+  test('form and JSON bodies from the browser carry the production origin again; uploads are left alone', async () => {
+    const form = await postRaw(site.origin, '/echo-body.php', 'application/x-www-form-urlencoded',
+      `siteurl=${encodeURIComponent(site.origin)}&content=${encodeURIComponent(`<img src="${site.origin}/i.png">`)}`);
+    expect(JSON.parse(form.text).post).toEqual({ siteurl: 'https://www.example.com', content: '<img src="https://www.example.com/i.png">' });
+    const json = await postRaw(site.origin, '/echo-body.php', 'application/json', JSON.stringify({ content: `<a href="${site.origin}/x">` }));
+    expect(JSON.parse(JSON.parse(json.text).raw)).toEqual({ content: '<a href="https://www.example.com/x">' });
+    const multipart = await postRaw(site.origin, '/echo-body.php', 'multipart/form-data; boundary=b',
+      `--b\r\nContent-Disposition: form-data; name="f"\r\n\r\n${site.origin}\r\n--b--\r\n`);
+    expect(JSON.parse(multipart.text).post).toEqual({ f: site.origin });
   });
 });
 

@@ -24,21 +24,37 @@ function endsHost(code: number): boolean {
   return !((code >= 0x30 && code <= 0x39) || (code >= 0x61 && code <= 0x7a) || (code >= 0x41 && code <= 0x5a) || code === 0x2d || code === 0x2e);
 }
 
-/** The rules for one production origin and one local host ('127.0.0.1:8080'), local scheme http. */
-export function originRules(site: SiteUrl, localHost: string): RewriteRule[] {
+/**
+ * Every spelling of `fromHost` under one of `fromSchemes` (plain, JSON-escaped, percent-encoded, protocol-relative)
+ * rewritten to `toScheme://toHost` in the same spelling.
+ */
+function rulesBetween(fromHost: string, fromSchemes: readonly string[], toScheme: string, toHost: string): RewriteRule[] {
   const rules: RewriteRule[] = [];
   const add = (find: string, replacement: string): void => {
     rules.push({ find, replace: () => replacement, followedBy: endsHost });
   };
-  const encodedLocal = encodeURIComponent(localHost);
-  for (const scheme of ['https', 'http']) {
-    add(`${scheme}://${site.host}`, `http://${localHost}`);
-    add(`${scheme}:\\/\\/${site.host}`, `http:\\/\\/${localHost}`);
-    add(`${scheme}%3A%2F%2F${encodeURIComponent(site.host)}`, `http%3A%2F%2F${encodedLocal}`);
+  for (const scheme of fromSchemes) {
+    add(`${scheme}://${fromHost}`, `${toScheme}://${toHost}`);
+    add(`${scheme}:\\/\\/${fromHost}`, `${toScheme}:\\/\\/${toHost}`);
+    add(`${scheme}%3A%2F%2F${encodeURIComponent(fromHost)}`, `${toScheme}%3A%2F%2F${encodeURIComponent(toHost)}`);
   }
-  add(`//${site.host}`, `//${localHost}`);
-  add(`\\/\\/${site.host}`, `\\/\\/${localHost}`);
+  add(`//${fromHost}`, `//${toHost}`);
+  add(`\\/\\/${fromHost}`, `\\/\\/${toHost}`);
   return rules;
+}
+
+/** Responses: the production origin, under either scheme, to the local one ('127.0.0.1:8080', plain http). */
+export function originRules(site: SiteUrl, localHost: string): RewriteRule[] {
+  return rulesBetween(site.host, ['https', 'http'], 'http', localHost);
+}
+
+/**
+ * Request bodies: the local origin back to the production one, so that what the browser posts — a settings form
+ * showing WordPress's own URL, a post whose content links to its media — is stored as it was before devmount showed
+ * it rewritten (else saving Settings → General on localhost would write the local URL into siteurl).
+ */
+export function requestRules(site: SiteUrl, localHost: string): RewriteRule[] {
+  return rulesBetween(localHost, ['http'], site.https ? 'https' : 'http', site.host);
 }
 
 function rewriteText(text: string, rules: readonly RewriteRule[]): string {
