@@ -3,11 +3,17 @@
  * with --site-url: Chromium logs in on localhost, reaches the dashboard, saves a settings form and calls the REST
  * API with the root URL WordPress printed — with every request Chromium makes that does not go to a loopback
  * address blocked and recorded, and none allowed. WordPress's own outgoing HTTP (cron spawn, update checks) is
- * refused by the harness's must-use plugin (test/helpers/wordpress.ts).
+ * refused by the harness's must-use plugin (test/helpers/wordpress.ts). Then, from a second server with live reload
+ * on, editing a theme file (a block template part no request names) reloads the page in the browser. (Live reload is
+ * off for the first: WordPress and the harness write files under wp-content while pages load — the harness's log of
+ * refused requests — and each write reloads the page, which would cut a navigation short.)
  */
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { launchChromium } from './helpers/browser.js';
+import { launchChromium, onMainFrameNavigation } from './helpers/browser.js';
+import { eventually } from './serve-fixture.js';
 import { startMariaDb, type MariaDb } from './helpers/mariadb.js';
 import { createWordPressSite, installWordPress, WP_ADMIN_PASSWORD, WP_ADMIN_USER, type WordPressSite } from './helpers/wordpress.js';
 import { startPhpSite, type PhpSite } from './helpers/php-site.js';
@@ -87,3 +93,21 @@ test('login, a settings form and a REST call, all on localhost', async () => {
   // The database still says production: nothing was rewritten on the way in.
   expect(await db.query(`SELECT option_value FROM \`${db.database}\`.wp_options WHERE option_name = 'siteurl';`)).toEqual([[PRODUCTION]]);
 }, 120_000);
+
+test('editing a theme file reloads the page', async () => {
+  const footer = path.join(wp.root, 'wp-content/themes/twentytwentythree/parts/footer.html');
+  const reloading = await startPhpSite({}, { root: wp.root, siteUrl: PRODUCTION, phpTimeoutSeconds: 60, liveReload: true });
+  try {
+    await page.goto(`${reloading.origin}/`);
+    await eventually(() => (reloading.server.liveReload?.clientCount ?? 0) === 1, 15_000, 'the page to connect');
+    let navigations = 0;
+    onMainFrameNavigation(page, () => { navigations++; });
+    expect(await page.content()).not.toContain('edited on localhost');
+    await writeFile(footer, `${await readFile(footer, 'utf8')}<!-- wp:paragraph --><p>edited on localhost</p><!-- /wp:paragraph -->\n`);
+    await eventually(async () => (await page.content().catch(() => '')).includes('edited on localhost'), 30_000, 'the reloaded page');
+    expect(navigations).toBeGreaterThanOrEqual(1);
+    expect(offLoopback).toEqual([]);
+  } finally {
+    await reloading.close();
+  }
+}, 60_000);
