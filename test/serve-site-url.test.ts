@@ -27,7 +27,7 @@ beforeAll(async () => {
     'redirect.php': `${BASE}<?php header("Link: <$base/style.css>; rel=preload"); header("Refresh: 5; url=$base/"); header("Location: $base/target.php", true, 302);`,
     'cookie.php': `<?php setcookie('sess', 'v', ['domain' => $_SERVER['HTTP_HOST'], 'secure' => true, 'samesite' => 'None', 'path' => '/']); echo 'ok';`,
     'api.php': `${BASE}<?php header('Content-Type: application/json'); echo json_encode(['home' => $base]);`,
-    'echo-body.php': `<?php header('Content-Type: application/x-test'); echo json_encode(['post' => $_POST, 'raw' => file_get_contents('php://input')]);`,
+    'echo-body.php': `<?php header('Content-Type: application/x-test'); echo json_encode(['get' => $_GET, 'post' => $_POST, 'raw' => file_get_contents('php://input')]);`,
     'style.css': 'body { background: url(https://www.example.com/bg.png); }\n',
     // A login that checks the referer and the origin as WordPress does, and an AJAX call built from the site URL.
     'login.php': `${BASE}<?php
@@ -68,6 +68,11 @@ describe('PHP sees the production site', () => {
     expect(JSON.parse(mine.text)).toMatchObject({ HTTP_ORIGIN: 'https://www.example.com', HTTP_REFERER: 'https://www.example.com/wp-admin/post.php?post=1' });
     const other = await fetchRaw(site.origin, '/info.php', { Origin: 'http://evil.test', Referer: 'http://evil.test/x' });
     expect(JSON.parse(other.text)).toMatchObject({ HTTP_ORIGIN: 'http://evil.test', HTTP_REFERER: 'http://evil.test/x' });
+  });
+
+  test('a query naming the local origin reaches PHP naming the production one', async () => {
+    const res = await fetchRaw(site.origin, `/echo-body.php?redirect_to=${encodeURIComponent(`${site.origin}/wp-admin/`)}&reauth=1`);
+    expect(JSON.parse(res.text).get).toEqual({ redirect_to: 'https://www.example.com/wp-admin/', reauth: '1' });
   });
 
   test('form and JSON bodies from the browser carry the production origin again; uploads are left alone', async () => {

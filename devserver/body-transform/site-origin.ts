@@ -57,7 +57,8 @@ export function requestRules(site: SiteUrl, localHost: string): RewriteRule[] {
   return rulesBetween(localHost, ['http'], site.https ? 'https' : 'http', site.host);
 }
 
-function rewriteText(text: string, rules: readonly RewriteRule[]): string {
+/** One whole string (a header value, a query) through the rules. */
+export function rewriteText(text: string, rules: readonly RewriteRule[]): string {
   const stage = new StreamRewriter(rules);
   return stage.push(text) + stage.end();
 }
