@@ -24,7 +24,7 @@ beforeAll(async () => {
       <script>var cfg = <?= json_encode(['rest' => "$base/wp-json/"]) ?>;</script></body></html>`,
     'gz.php': `${BASE}<?php ob_start('ob_gzhandler'); echo str_repeat("<a href=\\"$base/x\\">x</a>", 100);`,
     'stream.php': `${BASE}<?php while (ob_get_level() > 0) { ob_end_flush(); } echo '<a href="https://www.exa'; flush(); usleep(100000); echo 'mple.com/y">y</a>';`,
-    'redirect.php': `${BASE}<?php header("Link: <$base/style.css>; rel=preload"); header("Refresh: 5; url=$base/"); header("Location: $base/target.php", true, 302);`,
+    'redirect.php': `${BASE}<?php header("Link: <$base/style.css>; rel=preload"); header("Refresh: 5; url=$base/"); header("Content-Security-Policy: connect-src 'self' $base"); header("Access-Control-Allow-Origin: $base"); header("Location: $base/target.php", true, 302);`,
     'cookie.php': `<?php setcookie('sess', 'v', ['domain' => $_SERVER['HTTP_HOST'], 'secure' => true, 'samesite' => 'None', 'path' => '/']); echo 'ok';`,
     'api.php': `${BASE}<?php header('Content-Type: application/json'); echo json_encode(['home' => $base]);`,
     'echo-body.php': `<?php header('Content-Type: application/x-test'); echo json_encode(['get' => $_GET, 'post' => $_POST, 'raw' => file_get_contents('php://input')]);`,
@@ -106,12 +106,14 @@ describe('the browser sees the local server', () => {
     expect((await fetchRaw(site.origin, '/style.css')).text).toBe(`body { background: url(http://${local}/bg.png); }\n`);
   });
 
-  test('Location, Link and Refresh headers', async () => {
+  test('Location, Link, Refresh, CSP and CORS headers', async () => {
     const res = await fetchRaw(site.origin, '/redirect.php');
     expect(res.status).toBe(302);
     expect(res.headers.location).toBe(`http://${local}/target.php`);
     expect(res.headers.link).toBe(`<http://${local}/style.css>; rel=preload`);
     expect(res.headers.refresh).toBe(`5; url=http://${local}/`);
+    expect(res.headers['content-security-policy']).toBe(`connect-src 'self' http://${local}`);
+    expect(res.headers['access-control-allow-origin']).toBe(`http://${local}`);
   });
 
   test('Set-Cookie without the production Domain and without Secure on http', async () => {

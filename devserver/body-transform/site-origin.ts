@@ -3,7 +3,8 @@
  * proxy mode does (lib/server/proxy-utils.js: links in bodies, Location on redirects, cookie domains): every
  * spelling of the origin an application emits — plain, protocol-relative, JSON-escaped (`https:\/\/…`, WordPress's
  * REST and inline data) and percent-encoded (`redirect_to=https%3A%2F%2F…`) — in HTML, CSS, JS, JSON and XML
- * bodies and in the Location, Content-Location, Link and Refresh headers; Set-Cookie loses a Domain that names
+ * bodies and in the Location, Content-Location, Link, Refresh, Access-Control-Allow-Origin and Content-Security-Policy
+ * headers; Set-Cookie loses a Domain that names
  * the production host (a host-only cookie of the local one instead) and, on plain-http localhost, Secure.
  * The local origin is the one the browser used (the Host it sent, kept by middlewares/site-url.ts).
  */
@@ -17,7 +18,9 @@ import { StreamRewriter, type RewriteRule, type TextStage } from './text-rewrite
 /** Media types whose text may carry absolute URLs. */
 const REWRITTEN = /^(text\/(html|css|javascript|xml|plain)|application\/(javascript|x-javascript|ecmascript|json|[a-z0-9.+-]*\+json|xml|[a-z0-9.+-]*\+xml)|image\/svg\+xml)$/;
 
-const URL_HEADERS = ['location', 'content-location', 'link', 'refresh'] as const;
+/** Headers that name URLs or origins: redirects, preloads, and the policies that list allowed origins. */
+const URL_HEADERS = ['location', 'content-location', 'link', 'refresh', 'access-control-allow-origin', 'content-security-policy',
+  'content-security-policy-report-only'] as const;
 
 /** A host name goes on with letters, digits, '-' and '.': "www.example.com.au" is another host. */
 function endsHost(code: number): boolean {
