@@ -5,7 +5,7 @@
  * untouched (script-fetched fragments, JSON, HEAD).
  */
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
-import { gzipSync } from 'node:zlib';
+import { createBrotliDecompress, createGunzip, gzipSync } from 'node:zlib';
 import { access, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -85,29 +85,35 @@ describe('live reload is injected into', () => {
     expect(gz.text).toBe(`<!doctype html><html><body><h1>proxied</h1>${SNIPPET}</body></html>`);
   });
 
-  test('a page PHP streams with flush(): the first part arrives before the script goes on, the tag split across chunks', async () => {
-    await rm(signal, { force: true });
-    const parts: string[] = [];
-    const done = new Promise<IncomingHttpHeaders>((resolve, reject) => {
-      const req = request(`${site.origin}/stream.php`, (res) => {
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => {
-          parts.push(d);
-          // The script waits for this file: it exists only once the first part has reached the client.
-          if (parts.length === 1) void writeFile(signal, 'go');
+  // Identity, and gzip/brotli made by devmount: the compressor is flushed after every chunk, so parts still arrive as parts.
+  for (const coding of ['identity', 'gzip', 'br'] as const) {
+    test(`a page PHP streams with flush() (${coding}): the first part arrives before the script goes on, the tag split across chunks`, async () => {
+      await rm(signal, { force: true });
+      const parts: string[] = [];
+      const done = new Promise<IncomingHttpHeaders>((resolve, reject) => {
+        const req = request(`${site.origin}/stream.php`, { headers: { 'Accept-Encoding': coding } }, (res) => {
+          const decoded = res.headers['content-encoding'] === 'gzip' ? res.pipe(createGunzip())
+            : res.headers['content-encoding'] === 'br' ? res.pipe(createBrotliDecompress()) : res;
+          decoded.setEncoding('utf8');
+          decoded.on('data', (d: string) => {
+            parts.push(d);
+            // The script waits for this file: it exists only once the first part has reached the client.
+            if (parts.length === 1) void writeFile(signal, 'go');
+          });
+          decoded.on('end', () => resolve(res.headers));
+          decoded.on('error', reject);
         });
-        res.on('end', () => resolve(res.headers));
-        res.on('error', reject);
+        req.on('error', reject);
+        req.end();
       });
-      req.on('error', reject);
-      req.end();
+      const headers = await done;
+      expect(parts[0]).toBe('<html><body><p>first</p>');
+      expect(parts.join('')).toBe(`<html><body><p>first</p><p>second</p>${SNIPPET}</body></html>`);
+      expect(headers['transfer-encoding']).toBe('chunked');
+      expect(headers['content-encoding']).toBe(coding === 'identity' ? undefined : coding);
+      await access(signal);
     });
-    const headers = await done;
-    expect(parts[0]).toBe('<html><body><p>first</p>');
-    expect(parts.join('')).toBe(`<html><body><p>first</p><p>second</p>${SNIPPET}</body></html>`);
-    expect(headers['transfer-encoding']).toBe('chunked');
-    await access(signal);
-  });
+  }
 });
 
 describe('left untouched', () => {
