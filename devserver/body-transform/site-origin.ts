@@ -107,6 +107,9 @@ export function siteOriginTransform(site: SiteUrl): ResponseTransform {
         res.setHeader('Set-Cookie', lines.map((line: string) => localCookie(line, site)));
       }
     },
+    accepts(_ctx: RequestContext, mediaType: string): boolean {
+      return REWRITTEN.test(mediaType);
+    },
     body(ctx: RequestContext, mediaType: string): TextStage | null {
       if (!REWRITTEN.test(mediaType)) return null;
       const rules = rulesFor(ctx);
