@@ -44,6 +44,7 @@ beforeAll(async () => {
       for ($i = 0; $i < 200 && !file_exists(__DIR__ . "/go"); $i++) usleep(50000);
       echo "<p>second</p></bo"; flush(); usleep(100000); echo "dy></html>";`,
     'fragment.php': '<?php echo "0";',
+    'cgi-bin/page.sh': { content: '#!/bin/sh\nprintf "Content-Type: text/html\\r\\n\\r\\n<html><body>cgi</body></html>"\n', mode: 0o755 },
     'data.php': '<?php header("Content-Type: application/json"); echo json_encode(["html" => "</body>"]);',
   }, { liveReload: true, proxy: [`/app=http://127.0.0.1:${port}/app`] });
   signal = path.join(site.root, 'go');
@@ -72,6 +73,11 @@ describe('live reload is injected into', () => {
     const res = await fetchRaw(site.origin, '/gzencode.php');
     expect(res.headers['content-encoding']).toBeUndefined();
     expect(res.text).toBe(`<html><body>own gzip${SNIPPET}</body></html>`);
+  });
+
+  test('a CGI page', async () => {
+    const res = await fetchRaw(site.origin, '/cgi-bin/page.sh');
+    expect(res.text).toBe(`<html><body>cgi${SNIPPET}</body></html>`);
   });
 
   test('a proxied page, plain and gzip-compressed by the upstream', async () => {
