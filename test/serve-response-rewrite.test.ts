@@ -1,8 +1,8 @@
 /**
  * Live reload in every HTML page, over real HTTP with real php-cgi (FastCGI), a CGI script and a real upstream
- * behind --proxy: PHP pages, PHP pages compressed by PHP itself (ob_gzhandler, or gzencode with its own header), a page PHP streams
- * with flush() (still delivered progressively), proxied pages compressed by the upstream, and what must stay
- * untouched (script-fetched fragments, JSON, HEAD).
+ * behind --proxy: PHP pages, PHP pages compressed by PHP itself (ob_gzhandler, or gzencode with its own header), a
+ * page PHP streams with flush() (still delivered progressively, also when devmount compresses it), proxied pages
+ * compressed by the upstream, and what must stay untouched (script-fetched fragments, JSON, HEAD).
  */
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import { createBrotliDecompress, createGunzip, gzipSync } from 'node:zlib';
