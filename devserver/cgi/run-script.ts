@@ -10,6 +10,8 @@ import type { ScriptExecutor } from './executor.js';
 import { readCgiResponseHead } from './response-head.js';
 import { sendErrorPage } from './error-page.js';
 import { spoolBody, type SpooledBody } from './spool.js';
+import { publicServerOf } from '../site-url.js';
+import { requestBodyOf } from '../request-body.js';
 
 export type RunScriptOutcome =
   | { readonly kind: 'answered' }
@@ -44,18 +46,11 @@ function hasBody(ctx: RequestContext): boolean {
   return length !== undefined && length !== '0';
 }
 
-function serverName(hostHeader: string | undefined, fallback: string): string {
-  if (hostHeader === undefined || hostHeader === '') return fallback;
-  // "[::1]:8080" → "::1"; "example.test:8080" → "example.test"
-  const bracketed = /^\[([^\]]+)\]/.exec(hostHeader);
-  if (bracketed !== null) return bracketed[1] ?? fallback;
-  return hostHeader.replace(/:\d+$/, '');
-}
-
 export async function runScript(ctx: RequestContext, script: CgiScriptFacts,
   options: RunScriptOptions): Promise<RunScriptOutcome> {
   const { req } = ctx;
   const socket = req.socket;
+  const server = publicServerOf(ctx);
   const redirected = ctx.locals.has(LOCAL_REDIRECT_LOCAL);
   const errorDocument = ctx.locals.get(ERROR_DOCUMENT_LOCAL) as ErrorDocumentFacts | undefined;
   const extra: Record<string, string> = { ...(ctx.locals.get(CGI_EXTRA_ENV_LOCAL) as Record<string, string> | undefined) };
@@ -70,14 +65,14 @@ export async function runScript(ctx: RequestContext, script: CgiScriptFacts,
     httpVersion: req.httpVersion,
     remoteAddress: socket.remoteAddress ?? '127.0.0.1',
     remotePort: socket.remotePort ?? 0,
-    serverName: serverName(req.headers.host, socket.localAddress ?? 'localhost'),
-    serverPort: socket.localPort ?? 80,
-    https: 'encrypted' in socket && socket.encrypted === true,
+    serverName: server.serverName,
+    serverPort: server.serverPort,
+    https: server.https,
     serverSoftware: options.serverSoftware,
   }, script, extra);
   if (errorDocument !== undefined) env.REDIRECT_STATUS = String(errorDocument.status);
 
-  let body: Readable | null = hasBody(ctx) ? req : null;
+  let body: Readable | null = hasBody(ctx) ? requestBodyOf(ctx) : null;
   let spooled: SpooledBody | null = null;
   if (body !== null && req.headers['content-length'] === undefined) {
     try {

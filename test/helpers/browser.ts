@@ -55,3 +55,7 @@ export async function launchLoopbackOnlyChromium(): Promise<AppBrowser> {
 }
 
 const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** The text and the computed colour of STYLED_PAGE's #title (what a reload and a CSS swap change). */
+export const titleText = (page: Page): Promise<string | null> => page.$eval('#title', (el) => el.textContent);
+export const titleColour = (page: Page): Promise<string> => page.$eval('#title', (el) => getComputedStyle(el).color);

@@ -11,6 +11,7 @@ import { createDevServer, type DevServer } from '../../devserver/server.js';
 import { LocalFileSource } from '../../devserver/sources/local.js';
 import { phpServeHook } from '../../cli/commands/serve-php.js';
 import type { ServeFlags } from '../../cli/commands/serve.js';
+import { parseSiteUrl } from '../../devserver/site-url.js';
 
 export type SiteFiles = Record<string, string | { readonly content: string; readonly mode: number }>;
 
@@ -43,9 +44,20 @@ export interface PhpSiteOptions {
   readonly htaccess?: boolean;
   /** --php-ini KEY=VALUE settings. */
   readonly phpIni?: readonly string[];
+  /** Live reload on (off by default here). */
+  readonly liveReload?: boolean;
+  /** --site-url: the production URL shown to the application. */
+  readonly siteUrl?: string;
+  /** Serve this existing directory (left in place on close) instead of a fresh one holding `files`. */
+  readonly root?: string;
 }
 
 export async function startPhpSite(files: SiteFiles, options: PhpSiteOptions = {}): Promise<PhpSite> {
+  if (options.root !== undefined) {
+    await mkdir(options.root, { recursive: true });
+    await writeSite(options.root, files);
+    return servePhpRoot(options.root, options);
+  }
   const base = await mkdtemp(path.join(tmpdir(), 'devmount-php-'));
   const root = path.join(base, 'site');
   await mkdir(root, { recursive: true });
@@ -80,7 +92,8 @@ export async function servePhpRoot(root: string, options: PhpSiteOptions = {}): 
   const extra = await phpServeHook.resolve(flags, { source, log });
   let server: DevServer;
   try {
-    server = await createDevServer({ ...extra, source, logger: log, port: 0, liveReload: false, cache: false });
+    server = await createDevServer({ ...extra, source, logger: log, port: 0, liveReload: options.liveReload ?? false, cache: false,
+      ...(options.siteUrl !== undefined ? { siteUrl: parseSiteUrl(options.siteUrl) } : {}) });
   } catch (err) {
     await Promise.allSettled((extra.closers ?? []).map(async (c) => c()));
     await source.close();
