@@ -9,8 +9,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { createDevServer, type DevServer } from '../../devserver/server.js';
 import { LocalFileSource } from '../../devserver/sources/local.js';
-import { phpServeHook } from '../../cli/commands/serve-php.js';
-import type { ServeFlags } from '../../cli/commands/serve.js';
+import { resolveHooks, type ServeFlags } from '../../cli/commands/serve.js';
 
 export type SiteFiles = Record<string, string | { readonly content: string; readonly mode: number }>;
 
@@ -39,6 +38,10 @@ export interface PhpSiteOptions {
   readonly phpTimeoutSeconds?: number;
   readonly proxy?: readonly string[];
   readonly cgi?: readonly string[];
+  /** Further `devmount serve` flags, as commander gives them (frontController: '/index.php', …). */
+  readonly flags?: Readonly<Record<string, unknown>>;
+  /** false: no .htaccess. */
+  readonly htaccess?: boolean;
 }
 
 export async function startPhpSite(files: SiteFiles, options: PhpSiteOptions = {}): Promise<PhpSite> {
@@ -58,9 +61,10 @@ export async function startPhpSite(files: SiteFiles, options: PhpSiteOptions = {
   const flags = {
     host: '127.0.0.1', listing: true, header: [], livereload: false, allowedHost: [], logFormat: 'json',
     php: true, phpWorkers: String(options.phpWorkers ?? 2), phpTimeout: String(options.phpTimeoutSeconds ?? 20),
-    cgi: [...(options.cgi ?? [])], proxy: [...(options.proxy ?? [])], htaccess: true,
+    cgi: [...(options.cgi ?? [])], proxy: [...(options.proxy ?? [])], htaccess: options.htaccess ?? true,
+    ...options.flags,
   } as unknown as ServeFlags;
-  const extra = await phpServeHook.resolve(flags, { source, log });
+  const extra = await resolveHooks(flags, { source, log });
   let server: DevServer;
   try {
     server = await createDevServer({ ...extra, source, logger: log, port: 0, liveReload: false, cache: false });
