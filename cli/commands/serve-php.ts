@@ -23,7 +23,7 @@ import { php } from '../../devserver/middlewares/php.js';
 import { cgi } from '../../devserver/middlewares/cgi.js';
 import { proxy, proxyUpgradeHandler } from '../../devserver/middlewares/proxy.js';
 import { isAllowedHost } from '../../devserver/middlewares/host-check.js';
-import type { ServeFlagHook, ServeFlags } from './serve.js';
+import type { ServeFlagHook, ServeFlags, ServeHookContext } from './serve.js';
 
 interface PhpFlags {
   php?: boolean | string;
@@ -101,7 +101,7 @@ export const phpServeHook: ServeFlagHook = {
       .option('--no-htaccess', 'ignore .htaccess files');
   },
 
-  async resolve(rawFlags: ServeFlags, { source, log }: { source: FileSource; log: Logger }): Promise<Partial<DevServerOptions>> {
+  async resolve(rawFlags: ServeFlags, { source, log, routedBy }: ServeHookContext): Promise<Partial<DevServerOptions>> {
     const flags = rawFlags as ServeFlags & PhpFlags;
     const timeoutMs = parseWhole(flags.phpTimeout ?? '30', '--php-timeout', 1, 86_400) * 1000;
     const workers = parseWhole(flags.phpWorkers ?? '4', '--php-workers', 0, 256);
@@ -167,7 +167,8 @@ export const phpServeHook: ServeFlagHook = {
     if (phpExecutor !== null) beforeStatic.push(php({ executor: phpExecutor, timeoutMs }));
 
     const indexNames = phpExecutor !== null ? ['index.html', 'index.htm', 'index.php'] : ['index.html', 'index.htm'];
-    if (flags.htaccess !== false) {
+    // nginx reads no .htaccess: with its server block in charge (serve-routing.ts), neither does devmount.
+    if (flags.htaccess !== false && routedBy === undefined) {
       const store = createHtaccessStore(source, (w) => log.warn({ file: w.file, line: w.line }, `.htaccess: ${w.message}`));
       closers.push(() => store.close());
       beforeResolve.push(htaccess({ store, documentRoot, indexNames }));

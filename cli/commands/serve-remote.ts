@@ -6,6 +6,7 @@
 import { Option, type Command } from 'commander';
 import type { Logger } from 'pino';
 import type { FileSource } from '../../devserver/file-source.js';
+import type { ServerShell } from '../../devserver/nginx/discover.js';
 import { parseRemoteSpec } from '../../fs/remote-spec.js';
 import { createLogger } from '../../devserver/logger.js';
 import type { DevServerOptions } from '../../devserver/server.js';
@@ -89,7 +90,7 @@ async function runsScripts(flags: ServeFlags, vfs: Vfs): Promise<boolean> {
 export async function runRemoteServe(
   remoteArg: string,
   flags: ServeFlags,
-  baseOptions: (source: FileSource, log: Logger) => Promise<Omit<DevServerOptions, 'source'>>,
+  baseOptions: (source: FileSource, log: Logger, remote: { readonly shell: ServerShell; readonly root: string }) => Promise<Omit<DevServerOptions, 'source'>>,
 ): Promise<void> {
   const remote = flags as ServeFlags & RemoteFlags;
   let spec;
@@ -122,7 +123,7 @@ export async function runRemoteServe(
       remotePollMs,
       requestTimeoutMs,
       log,
-      server: (source) => baseOptions(source, log),
+      server: (source) => baseOptions(source, log, { shell: { exec: (command) => sftp.exec(command) }, root: sftp.remoteRoot }),
       ...(privateMount ? { localRoot: privateMount.path } : {}),
     });
   } catch (err) {

@@ -15,7 +15,8 @@ import { createLogger, type LogFormat } from '../../devserver/logger.js';
 import { LocalFileSource } from '../../devserver/sources/local.js';
 import type { FileSource } from '../../devserver/file-source.js';
 import { phpServeHook } from './serve-php.js';
-import { routingServeHook, frontControllerFlag } from './serve-routing.js';
+import { routingServeHook, frontControllerFlag, serverConfigServeHook } from './serve-routing.js';
+import type { ServerShell } from '../../devserver/nginx/discover.js';
 import { detectAppLayout, type AppLayout } from '../../devserver/app-layout.js';
 import type { Slots } from '../../devserver/stack.js';
 import { looksRemote, remoteServeHook, runRemoteServe } from './serve-remote.js';
@@ -42,19 +43,29 @@ export interface ServeFlags {
  */
 export interface ServeFlagHook {
   addOptions(command: Command): void;
-  resolve(flags: ServeFlags, context: ServeHookContext): Promise<Partial<DevServerOptions>> | Partial<DevServerOptions>;
+  resolve(flags: ServeFlags, context: ServeHookContext): Promise<ServeHookResult> | ServeHookResult;
 }
+
+export type ServeHookResult = Partial<DevServerOptions> & {
+  /** Set by a hook whose configuration routes every request (an nginx server block): later hooks leave routing to it. */
+  readonly routedBy?: string;
+};
 
 export interface ServeHookContext {
   readonly source: FileSource;
   readonly log: Logger;
   /** The application layout found in DIR before the source was opened (local sites); undefined: not looked for. */
   readonly layout?: AppLayout | null;
+  /** For `serve user@host:path`: commands on the server, and the absolute server path of the site. */
+  readonly remote?: { readonly shell: ServerShell; readonly root: string };
+  /** What routes requests, when an earlier hook said so (ServeHookResult.routedBy). */
+  readonly routedBy?: string;
 }
 
 // Order matters for the slots: each hook's middlewares follow the previous hooks' in the same slot (.htaccess
 // before the front controller).
-export const serveFlagHooks: ServeFlagHook[] = [phpServeHook, routingServeHook, remoteServeHook];
+// The server config comes first: with an nginx server block in charge, .htaccess and the front controller stand aside.
+export const serveFlagHooks: ServeFlagHook[] = [serverConfigServeHook, phpServeHook, routingServeHook, remoteServeHook];
 
 export function register(program: Command): void {
   const command = program.command('serve')
@@ -138,9 +149,11 @@ export async function resolveHooks(flags: ServeFlags, context: ServeHookContext)
   let extra: Partial<DevServerOptions> = {};
   let slots: Slots = {};
   let closers: NonNullable<DevServerOptions['closers']> = [];
+  let current = context;
   try {
     for (const hook of serveFlagHooks) {
-      const added = await hook.resolve(flags, context);
+      const added = await hook.resolve(flags, current);
+      if (added.routedBy !== undefined) current = { ...current, routedBy: added.routedBy };
       extra = { ...extra, ...added };
       slots = mergeSlots(slots, added.slots ?? {});
       closers = [...closers, ...(added.closers ?? [])];
@@ -150,7 +163,8 @@ export async function resolveHooks(flags: ServeFlags, context: ServeHookContext)
     await Promise.allSettled(closers.map(async (close) => close()));
     throw err;
   }
-  return { ...extra, slots, closers };
+  const { routedBy: _routedBy, ...options } = extra as ServeHookResult;
+  return { ...options, slots, closers };
 }
 
 function mergeSlots(a: Slots, b: Slots): Slots {
@@ -178,7 +192,7 @@ async function openSiteSource(dir: string, resolved: ResolvedFlags, flags: Serve
 async function runServe(dir: string, flags: ServeFlags): Promise<void> {
   const resolved = resolveFlags(flags);
   if (looksRemote(dir) && !(await stat(dir).then((s) => s.isDirectory(), () => false))) {
-    await runRemoteServe(dir, flags, (source, log) => serverOptions(flags, resolved, { source, log }));
+    await runRemoteServe(dir, flags, (source, log, remote) => serverOptions(flags, resolved, { source, log, remote }));
     return;
   }
   const dirStat = await stat(dir).catch(() => null);
