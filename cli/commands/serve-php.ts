@@ -14,7 +14,7 @@ import type { FileSource } from '../../devserver/file-source.js';
 import type { Middleware } from '../../devserver/middleware.js';
 import type { ScriptExecutor } from '../../devserver/cgi/executor.js';
 import { createSpawnExecutor } from '../../devserver/cgi/spawn-executor.js';
-import { createFastCgiPool } from '../../devserver/cgi/fastcgi/pool.js';
+import { createPhpExecutor, parsePhpBackend } from './php-backend.js';
 import { createHtaccessStore } from '../../devserver/htaccess/store.js';
 import { parseProxySpec, ProxySpecError, type ProxyRoute } from '../../devserver/proxy/routes.js';
 import { htaccess } from '../../devserver/middlewares/htaccess.js';
@@ -29,6 +29,7 @@ interface PhpFlags {
   php?: boolean | string;
   phpWorkers?: string;
   phpTimeout?: string;
+  phpBackend?: string;
   cgi: string[];
   proxy: string[];
   htaccess: boolean;
@@ -95,6 +96,7 @@ export const phpServeHook: ServeFlagHook = {
       .option('--php [bin]', 'run .php files through php-cgi (default: on when the root has .php files and php-cgi is installed)')
       .option('--no-php', 'never run PHP, even when .php files are present')
       .option('--php-workers <n>', 'persistent php-cgi FastCGI workers (0 = start php-cgi for every request)', String(Math.min(8, Math.max(2, cpus().length * 2))))
+      .option('--php-backend <name>', 'what runs PHP with --php-workers: fpm (php-fpm), cgi (php-cgi), auto (php-fpm when installed)', 'auto')
       .option('--php-timeout <seconds>', 'stop a PHP or CGI script after this many seconds', '30')
       .option('--cgi <dir>', 'also run executable files under DIR (site-relative) as CGI (cgi-bin/ always; repeatable)', collect, [])
       .option('--proxy <prefix=url>', 'forward PREFIX to URL, e.g. /api=http://127.0.0.1:3000 (repeatable; WebSockets too)', collect, [])
@@ -105,6 +107,7 @@ export const phpServeHook: ServeFlagHook = {
     const flags = rawFlags as ServeFlags & PhpFlags;
     const timeoutMs = parseWhole(flags.phpTimeout ?? '30', '--php-timeout', 1, 86_400) * 1000;
     const workers = parseWhole(flags.phpWorkers ?? '4', '--php-workers', 0, 256);
+    const backend = parsePhpBackend(flags.phpBackend);
     const routes: ProxyRoute[] = [];
     for (const spec of flags.proxy ?? []) {
       try {
@@ -152,9 +155,7 @@ export const phpServeHook: ServeFlagHook = {
         process.stdout.write('devmount serve: found .php files but php-cgi is not installed (Debian: apt install php-cgi); they are served as plain files\n');
       }
       if (bin !== null && wanted) {
-        phpExecutor = workers === 0
-          ? createSpawnExecutor({ interpreter: bin, interpreterArgs: PHP_DEV_ARGS, description: `php-cgi per request (${bin})`, path })
-          : await createFastCgiPool({ bin, args: PHP_DEV_ARGS, size: workers, maxRequests: PHP_WORKER_MAX_REQUESTS, path, onWorkerLog: (line) => log.warn({ php: line }, 'php-cgi') });
+        phpExecutor = await createPhpExecutor({ backend, cgiBin: bin, args: PHP_DEV_ARGS, workers, maxRequests: PHP_WORKER_MAX_REQUESTS, timeoutMs, path, log });
         closers.push(() => phpExecutor?.close());
         if (phpRequested === undefined) {
           process.stdout.write(`devmount serve: PHP on (found .php files): ${phpExecutor.description}; --no-php to turn it off\n`);

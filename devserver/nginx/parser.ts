@@ -19,7 +19,7 @@ export interface Directive {
 
 export class NginxSyntaxError extends Error {
   constructor(readonly file: string, readonly line: number, message: string) {
-    super(`${file}:${line}: ${message}`);
+    super(line > 0 ? `${file}:${line}: ${message}` : `${file}: ${message}`);
   }
 }
 
