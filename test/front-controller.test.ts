@@ -6,7 +6,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +15,7 @@ import { LocalFileSource } from '../devserver/sources/local.js';
 import { startPhpSite, writeSite, type SiteFiles } from './helpers/php-site.js';
 import { REPORT_SCRIPT, WORDPRESS_HTACCESS } from './helpers/rewrite-cases.js';
 import { eventually } from './serve-fixture.js';
+import { freePort } from './helpers/net.js';
 
 const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'devmount.js');
 const temps: string[] = [];
@@ -110,14 +110,6 @@ describe('front controller', () => {
     }
   });
 });
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as { port: number };
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 describe('devmount serve of an application directory', () => {
   function run(args: string[]): { child: ChildProcess; out: () => string; err: () => string } {

@@ -7,7 +7,6 @@ import { access, constants } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { Command } from 'commander';
-import type { Logger } from 'pino';
 import { UserError } from '../user-error.js';
 import type { DevServerOptions } from '../../devserver/server.js';
 import type { FileSource } from '../../devserver/file-source.js';

@@ -8,7 +8,6 @@ import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { UserError } from '../user-error.js';
 import type { DevServerOptions } from '../../devserver/server.js';
-import type { FileSource } from '../../devserver/file-source.js';
 import type { Middleware } from '../../devserver/middleware.js';
 import { detectAppLayout, htaccessRoutes, type AppLayout } from '../../devserver/app-layout.js';
 import { frontController } from '../../devserver/middlewares/front-controller.js';

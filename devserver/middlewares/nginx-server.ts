@@ -81,7 +81,7 @@ export function nginxServer(options: NginxServerOptions): Middleware {
       default:
     }
   };
-  // Response memo (middleware.ts MemoPolicy): the server block may look at anything (client address, Host, the
-  // clock through nothing here, but add_header and error_page change answers): never replayed.
+  // Response memo (middleware.ts MemoPolicy): the block's decisions read the client address (allow/deny) and the
+  // Host header ($host), so no answer passing through it may be replayed.
   return Object.assign(self, { memo: { passesOn: () => false } });
 }

@@ -1,18 +1,7 @@
 /** Loopback helpers the reference servers (Apache, nginx, php-fpm) share: a free port, waiting for a listener. */
-import { connect, createServer } from 'node:net';
+export { freePort } from '../harness/sshd.js';
+import { connect } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Waits until something accepts connections on 127.0.0.1:port or the Unix socket `path` (100 tries, 50 ms

@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -17,18 +17,12 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { ScriptExecution, ScriptExecutor, ScriptJob } from '../executor.js';
 import { createLineSplitter } from '../line-splitter.js';
 import { startFastCgiRequest } from './client.js';
+import { connectOnce, type FastCgiPoolOptions } from './pool.js';
 
-export interface PhpFpmOptions {
-  /** php-fpm binary (php-fpm8.2). */
-  readonly bin: string;
-  /** php.ini settings as `-d KEY=VALUE` pairs (the same list php-cgi gets). */
-  readonly args?: readonly string[];
-  /** Children in the static pool, and so scripts running at once. */
-  readonly size: number;
+/** As the php-cgi pool's (bin: php-fpm8.2; args: `-d KEY=VALUE` pairs; size: children in the static pool). */
+export interface PhpFpmOptions extends Pick<FastCgiPoolOptions, 'bin' | 'args' | 'size' | 'path'> {
   /** request_terminate_timeout, in seconds. */
   readonly timeoutSeconds: number;
-  /** PATH given to the scripts. */
-  readonly path: string;
   /** Lines php-fpm writes to its stderr (before its error_log is open). */
   readonly onLog: (line: string) => void;
 }
@@ -36,14 +30,6 @@ export interface PhpFpmOptions {
 /** php-fpm binds its socket within a few hundred ms; give up after ~10 s (a broken configuration). */
 const START_ATTEMPTS = 1000;
 const START_RETRY_MS = 10;
-
-function connectOnce(socketPath: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(socketPath);
-    socket.once('connect', () => { socket.removeAllListeners('error'); resolve(socket); });
-    socket.once('error', reject);
-  });
-}
 
 /** The php-fpm configuration (php-fpm.conf(5) / www.conf keys). */
 function fpmConfig(dir: string, socket: string, opts: PhpFpmOptions): string {
