@@ -112,6 +112,20 @@ describe('server block compiler', () => {
   });
 });
 
+describe('inheritance from http { … }', () => {
+  it('index, add_header, error_page and access rules of the http block apply to its servers', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'devmount-nginx-unit-'));
+    try {
+      await writeSite(dir, { 'nginx.conf': 'http {\n  index home.html;\n  add_header X-Http on;\n  gzip on;\n  server { root /srv/a; }\n}\n' });
+      const { server } = await loadLocalServerConfig(path.join(dir, 'nginx.conf'), dir, '/srv/a', () => {});
+      expect(server.scope.index).toEqual(['home.html']);
+      expect(server.scope.addHeaders).toEqual([{ name: 'X-Http', value: 'on', always: false }]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('nginx -T dump', () => {
   it('splits into files by their "# configuration file" lines', () => {
     const dump = 'nginx: the configuration file /etc/nginx/nginx.conf syntax is ok\n# configuration file /etc/nginx/nginx.conf:\nhttp { include sites-enabled/*; }\n\n# configuration file /etc/nginx/sites-enabled/default:\nserver { root /var/www/html; }\n';

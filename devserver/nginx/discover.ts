@@ -9,7 +9,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { shellQuote } from '../../fs/bulk/shell-quote.js';
 import { loadNginxConfig, type ConfigReader, type ConfigWarning, type Directive } from './parser.js';
-import { compileServer, rootOf, serverBlocks, type ServerConfig, type Warn } from './server-config.js';
+import { compileServer, enclosingHttp, rootOf, serverBlocks, type ServerConfig, type Warn } from './server-config.js';
 
 export const DEFAULT_CONFIG_ROOT = '/etc/nginx';
 
@@ -109,8 +109,9 @@ export async function discoverServerConfig(shell: ServerShell, remoteRoot: strin
   if (dumped !== null && dumped.code === 0) {
     const files = splitNginxDump(dumped.stdout.toString('utf8'));
     if (files.has(main)) {
-      const chosen = pick(await loadNginxConfig(main, configRoot, mapReader(files), asWarn(warn)), remoteRoot);
-      return chosen === null ? null : { server: compileServer(chosen, warn), via: 'nginx -T' };
+      const directives = await loadNginxConfig(main, configRoot, mapReader(files), asWarn(warn));
+      const chosen = pick(directives, remoteRoot);
+      return chosen === null ? null : { server: compileServer(chosen, warn, enclosingHttp(directives, chosen)), via: 'nginx -T' };
     }
   }
   const fallbackMain = posix.join(configRoot, '(sites-enabled and conf.d)');
@@ -135,5 +136,5 @@ export async function loadLocalServerConfig(file: string, configRoot: string, lo
       ? `${file} has no server { … } block`
       : `${file} has ${blocks.length} server blocks and none has root ${localRoot}: keep only the site's block in the file`);
   }
-  return { server: compileServer(chosen, warn), via: file };
+  return { server: compileServer(chosen, warn, enclosingHttp(directives, chosen)), via: file };
 }

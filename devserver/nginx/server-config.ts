@@ -290,9 +290,15 @@ function compileLocation(d: Directive, parent: Parent, warn: Warn, named: Map<st
   return { modifier, pattern, regex, scope, where: `${d.file}:${d.line}` };
 }
 
-export function compileServer(server: Directive, warn: Warn): ServerConfig {
+/** The http-level directives a server inherits (ngx_http_*_merge_loc_conf: index, add_header, error_page, access). */
+const INHERITED_FROM_HTTP = new Set(['index', 'add_header', 'error_page', 'allow', 'deny']);
+
+/** `http` is the enclosing http { … } block's directives, when the server is inside one. */
+export function compileServer(server: Directive, warn: Warn, http: readonly Directive[] | null = null): ServerConfig {
   const named = new Map<string, Location>();
-  const scope = compileScope(server.block ?? [], TOP, 'server', warn, named);
+  const inherited = http === null ? [] : http.filter((d) => INHERITED_FROM_HTTP.has(d.name));
+  const parent = inherited.length === 0 ? TOP : compileScope(inherited, TOP, 'server', warn, named);
+  const scope = compileScope(server.block ?? [], parent, 'server', warn, named);
   return { root: scope.root, scope, named, where: `${server.file}:${server.line}` };
 }
 
@@ -304,6 +310,14 @@ export function serverBlocks(directives: readonly Directive[]): Directive[] {
     else if (d.name === 'http' && d.block !== null) out.push(...serverBlocks(d.block));
   }
   return out;
+}
+
+/** The directives of the http { … } block that holds `server`, or null when it stands alone. */
+export function enclosingHttp(directives: readonly Directive[], server: Directive): readonly Directive[] | null {
+  for (const d of directives) {
+    if (d.name === 'http' && d.block !== null && d.block.includes(server)) return d.block;
+  }
+  return null;
 }
 
 /** The server-level `root` of a server block, as written (null when it has none). */
