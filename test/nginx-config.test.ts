@@ -166,6 +166,15 @@ describe('executor', () => {
     expect(await runNginx(server, request('/x'), files)).toMatchObject({ kind: 'serve', path: '/t.txt', status: 418 });
   });
 
+  it('a URI the rules make with ".." stays inside the root', async () => {
+    const server = compile('server { rewrite ^/x/(.*)$ /../../$1 last; location /t/ { try_files /../../etc/$uri =404; } }');
+    const seen: string[] = [];
+    const files = { stat: async (p: string) => { seen.push(p); return { kind: 'file' }; } };
+    expect(await runNginx(server, request('/x/etc/passwd'), files)).toMatchObject({ kind: 'serve', path: '/etc/passwd' });
+    expect(await runNginx(server, request('/t/a'), files)).toMatchObject({ kind: 'serve', path: '/etc/t/a' });
+    expect(seen.every((p) => !p.includes('..'))).toBe(true);
+  });
+
   it('a rewrite with its own query keeps the old one after it unless it ends in "?"', async () => {
     const keep = compile('server { rewrite ^/a$ /b?x=1 redirect; }');
     expect(await runNginx(keep, request('/a', 'y=2'), noFiles)).toMatchObject({ location: '/b?x=1&y=2' });

@@ -6,6 +6,7 @@
  * again from the server rewrites, at most MAX_REDIRECTS times, as nginx's 10-cycle limit. Pure apart from the
  * file tests, so the decisions are unit-tested without a server.
  */
+import { posix } from 'node:path';
 import type { AccessRule, AddHeader, ErrorPage, Location, RewriteOp, Scope, ServerConfig } from './server-config.js';
 
 export interface NginxRequest {
@@ -93,6 +94,15 @@ function argument(args: string, name: string): string {
   return '';
 }
 
+/**
+ * A URI the configuration made (rewrite, try_files, index, error_page) as a site path: '..' and '.' resolved
+ * inside the root, as nginx's ngx_http_parse_complex_uri does for the request; a file test or the file served can
+ * then never name anything above the root, whatever the rules write.
+ */
+function clean(uri: string): string {
+  return posix.normalize(uri.startsWith('/') ? uri : `/${uri}`);
+}
+
 /** Splits "uri?args" as nginx does for a rewrite replacement or a try_files fallback. */
 function splitTarget(target: string): { uri: string; args: string | null } {
   const q = target.indexOf('?');
@@ -177,7 +187,7 @@ function runOps(ops: readonly RewriteOp[], state: State, req: NginxRequest, scop
       const location = newArgs === '' ? uri : `${uri}?${newArgs}`;
       return { kind: 'outcome', status: op.flag === 'permanent' ? 301 : 302, text: location, redirect: true };
     }
-    state.uri = uri;
+    state.uri = clean(uri);
     state.args = newArgs;
     changed = true;
     if (op.flag === 'last') return { kind: 'last' };
@@ -199,7 +209,7 @@ export async function runNginx(server: ServerConfig, req: NginxRequest, files: F
     state.captures = null;
     if (page.target.startsWith('@')) return named(page.target);
     const { uri, args } = splitTarget(page.target);
-    state.uri = uri;
+    state.uri = clean(uri);
     state.args = args ?? '';
     return redirect();
   };
@@ -259,7 +269,7 @@ export async function runNginx(server: ServerConfig, req: NginxRequest, files: F
         // A name written with a final '/' tests for a directory; the URI becomes the name without that slash
         // (ngx_http_core_try_files: test_dir), so '$uri/' for /dir still gets the directory redirect.
         const wantDir = template.endsWith('/');
-        const tested = wantDir ? name.slice(0, -1) : name;
+        const tested = clean(wantDir ? name.slice(0, -1) : name);
         const stat = await files.stat(tested.length > 1 ? tested.replace(/\/+$/, '') : '/');
         if (stat !== null && (stat.kind === 'directory') === wantDir) {
           state.uri = tested;
@@ -275,7 +285,7 @@ export async function runNginx(server: ServerConfig, req: NginxRequest, files: F
         }
         if (fallback.startsWith('@')) return named(fallback);
         const { uri, args } = splitTarget(expand(fallback, state, req, scope));
-        state.uri = uri;
+        state.uri = clean(uri);
         if (args !== null) state.args = args;
         return redirect();
       }
@@ -283,7 +293,7 @@ export async function runNginx(server: ServerConfig, req: NginxRequest, files: F
     if (scope.php && /\.php$/i.test(state.uri)) return serve(scope, true);
     if (state.uri.endsWith('/')) {
       for (const name of scope.index) {
-        const candidate = name.startsWith('/') ? name : state.uri + expand(name, state, req, scope);
+        const candidate = clean(name.startsWith('/') ? name : state.uri + expand(name, state, req, scope));
         // The last name may be absolute and is then used without a test (ngx_http_index_module).
         if ((await files.stat(candidate))?.kind === 'file' || (name.startsWith('/') && name === scope.index[scope.index.length - 1])) {
           state.uri = candidate;
