@@ -105,7 +105,7 @@ async function findServer(flags: RoutingFlags, context: ServeHookContext, log: L
   }
   if (context.remote === undefined) return null;
   try {
-    return await discoverServerConfig(context.remote.shell, context.remote.root, configRoot, configWarn(log));
+    return await discoverServerConfig(context.remote.shell, context.remote.openSftp, context.remote.root, configRoot, configWarn(log));
   } catch (err) {
     // The site still serves without the server's rules; the reason is logged once.
     log.warn({ err: err instanceof Error ? err.message : String(err) }, 'nginx config of the server not read; serving without it (--no-server-config to skip)');

@@ -16,7 +16,14 @@ import { LocalFileSource } from '../../devserver/sources/local.js';
 import type { FileSource } from '../../devserver/file-source.js';
 import { phpServeHook } from './serve-php.js';
 import { routingServeHook, frontControllerFlag, serverConfigServeHook } from './serve-routing.js';
-import type { ServerShell } from '../../devserver/nginx/discover.js';
+import type { OpenSftpReader, ServerShell } from '../../devserver/nginx/discover.js';
+
+/** For `serve user@host:path`: commands on the server, its files over SFTP, and the absolute server path of the site. */
+export interface RemoteConfigAccess {
+  readonly shell: ServerShell;
+  readonly openSftp: OpenSftpReader;
+  readonly root: string;
+}
 import { detectAppLayout, type AppLayout } from '../../devserver/app-layout.js';
 import type { Slots } from '../../devserver/stack.js';
 import { looksRemote, remoteServeHook, runRemoteServe } from './serve-remote.js';
@@ -57,7 +64,7 @@ export interface ServeHookContext {
   /** The application layout found in DIR before the source was opened (local sites); undefined: not looked for. */
   readonly layout?: AppLayout | null;
   /** For `serve user@host:path`: commands on the server, and the absolute server path of the site. */
-  readonly remote?: { readonly shell: ServerShell; readonly root: string };
+  readonly remote?: RemoteConfigAccess;
   /** What routes requests, when an earlier hook said so (ServeHookResult.routedBy). */
   readonly routedBy?: string;
 }

@@ -13,10 +13,13 @@ import { compileServer, enclosingHttp, rootOf, serverBlocks, type ServerConfig, 
 
 export const DEFAULT_CONFIG_ROOT = '/etc/nginx';
 
-/** Runs a command on the server (the SFTP layer's exec channel). */
+/** Runs a command on the server (the SFTP layer's exec channel); rejects when the server runs no commands. */
 export interface ServerShell {
   exec(command: string): Promise<{ readonly code: number | null; readonly stdout: Buffer; readonly stderr: Buffer }>;
 }
+
+/** Reads any file of the server over SFTP (a session rooted at '/'), for servers that run no commands. */
+export type OpenSftpReader = () => Promise<ConfigReader & { close(): Promise<void> }>;
 
 export interface FoundServer {
   readonly server: ServerConfig;
@@ -102,11 +105,20 @@ const asWarn = (warn: Warn) => (w: ConfigWarning): void => warn({ ...w, level: '
  * The server block of `remoteRoot` in the server's configuration under `configRoot`; null when the server has no
  * nginx configuration for it (or runs no commands).
  */
-export async function discoverServerConfig(shell: ServerShell, remoteRoot: string, configRoot: string, rawWarn: Warn): Promise<FoundServer | null> {
+export async function discoverServerConfig(shell: ServerShell, openSftp: OpenSftpReader, remoteRoot: string, configRoot: string, rawWarn: Warn): Promise<FoundServer | null> {
   const warn = warnOnce(rawWarn);
   const main = posix.join(configRoot, 'nginx.conf');
   const dumped = await shell.exec(`PATH="$PATH:/usr/sbin:/sbin" nginx -T -q -c ${shellQuote(main)} 2>/dev/null`).catch(() => null);
-  if (dumped !== null && dumped.code === 0) {
+  if (dumped === null) {
+    // No commands on this server (ForceCommand internal-sftp): the same files, read over SFTP.
+    const sftp = await openSftp();
+    try {
+      return await fromSiteFiles(sftp, remoteRoot, configRoot, warn, `${configRoot}/sites-enabled/ and conf.d/ over SFTP`);
+    } finally {
+      await sftp.close();
+    }
+  }
+  if (dumped.code === 0) {
     const files = splitNginxDump(dumped.stdout.toString('utf8'));
     if (files.has(main)) {
       const directives = await loadNginxConfig(main, configRoot, mapReader(files), asWarn(warn));
@@ -114,10 +126,15 @@ export async function discoverServerConfig(shell: ServerShell, remoteRoot: strin
       return chosen === null ? null : { server: compileServer(chosen, warn, enclosingHttp(directives, chosen)), via: 'nginx -T' };
     }
   }
+  return fromSiteFiles(shellReader(shell), remoteRoot, configRoot, warn, `${configRoot}/sites-enabled/ and conf.d/`);
+}
+
+/** The files Debian's and the upstream nginx.conf include: sites-enabled/* and conf.d/*.conf. */
+async function fromSiteFiles(files: ConfigReader, remoteRoot: string, configRoot: string, warn: Warn, via: string): Promise<FoundServer | null> {
   const fallbackMain = posix.join(configRoot, '(sites-enabled and conf.d)');
-  const reader = withMain(shellReader(shell), fallbackMain, 'include sites-enabled/*;\ninclude conf.d/*.conf;\n');
+  const reader = withMain(files, fallbackMain, 'include sites-enabled/*;\ninclude conf.d/*.conf;\n');
   const chosen = pick(await loadNginxConfig(fallbackMain, configRoot, reader, asWarn(warn)), remoteRoot);
-  return chosen === null ? null : { server: compileServer(chosen, warn), via: `${configRoot}/sites-enabled/ and conf.d/` };
+  return chosen === null ? null : { server: compileServer(chosen, warn), via };
 }
 
 export class ServerConfigChoiceError extends Error {}
