@@ -10,6 +10,7 @@ import { createCachedRemoteFs } from '../fs/cache/cached-remote-fs.js';
 import { createSftpRemoteFs, type SftpRemoteFs } from '../fs/sftp/remote-fs.js';
 import { withPrefetch } from '../fs/prefetch/index.js';
 import { createConnector } from '../fs/ssh/connect.js';
+import type { Connector } from '../fs/ssh/types.js';
 import { resolveSshOptions } from '../fs/ssh/resolve.js';
 import type { Prompter } from '../fs/ssh/types.js';
 import { createVfs } from '../fs/vfs/vfs.js';
@@ -31,6 +32,8 @@ export async function openMountStack(spec: RemoteSpec, options: MountOptions, in
 export interface MountStackParts {
   readonly vfs: Vfs;
   readonly remote: SftpRemoteFs;
+  /** Opens another connection to the same server (for reading files outside the mounted path). */
+  readonly connector: Connector;
 }
 
 export async function openMountStackParts(spec: RemoteSpec, options: MountOptions, inputs: StackInputs): Promise<MountStackParts> {
@@ -72,5 +75,5 @@ export async function openMountStackParts(spec: RemoteSpec, options: MountOption
     shell: { shell: remote.selfCheckingShell, serverRoot: remote.remoteRoot },
     log: inputs.log.child({ layer: 'prefetch' }),
   });
-  return Object.freeze({ vfs: createVfs(prefetching, { followSymlinks: options.followSymlinks, readOnly: options.readOnly }), remote });
+  return Object.freeze({ vfs: createVfs(prefetching, { followSymlinks: options.followSymlinks, readOnly: options.readOnly }), remote, connector });
 }

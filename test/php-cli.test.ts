@@ -29,7 +29,12 @@ describe('devmount serve PHP flags', () => {
 
   it('turns PHP on by itself when the root has .php files, with a one-line notice', async () => {
     const r = await run(['serve', dir, '--port', '0', '--no-livereload'], /http:\/\/127\.0\.0\.1:\d+/);
-    expect(r.stdout).toMatch(/^devmount serve: PHP on \(found \.php files\): FastCGI pool .*--no-php to turn it off$/m);
+    expect(r.stdout).toMatch(/^devmount serve: PHP on \(found \.php files\): php-fpm, a static pool of \d+ \(\/usr\/sbin\/php-fpm8\.\d\); --no-php to turn it off$/m);
+  });
+
+  it('--php-backend cgi: the php-cgi FastCGI pool', async () => {
+    const r = await run(['serve', dir, '--port', '0', '--no-livereload', '--php-backend', 'cgi'], /http:\/\/127\.0\.0\.1:\d+/);
+    expect(r.stdout).toMatch(/^devmount serve: PHP on \(found \.php files\): FastCGI pool of up to \d+ php-cgi workers .*--no-php to turn it off$/m);
   });
 
   it.each([
@@ -40,6 +45,10 @@ describe('devmount serve PHP flags', () => {
     [['--php-workers', 'many'], /^devmount: --php-workers must be a whole number from 0 to 256, not "many"\n$/],
     [['--php-ini', 'memory_limit'], /^devmount: --php-ini expects KEY=VALUE, such as memory_limit=512M, not "memory_limit"\n$/],
     [['--cgi', '../outside'], /^devmount: --cgi \.\.\/outside: give a directory inside the site, such as cgi-bin\n$/],
+    [['--php-backend', 'fast'], /^devmount: --php-backend must be one of auto, fpm, cgi, not "fast"\n$/],
+    [['--php-backend', 'fpm', '--php-workers', '0'], /^devmount: --php-backend fpm needs --php-workers 1 or more\n$/],
+    [['--front-controller', '../x.php'], /^devmount: --front-controller \.\.\/x\.php: give a script inside the site, such as \/index\.php \(or "none"\)\n$/],
+    [['--nginx-config', '/nonexistent/site.conf'], /^devmount: --nginx-config: \/nonexistent\/site\.conf: cannot read the file\n$/],
   ])('rejects %j with one line and exit 2', async (args, message) => {
     const r = await run(['serve', dir, '--port', '0', ...args]);
     expect(r.code).toBe(2);

@@ -53,11 +53,12 @@ async function readPid(root: string, tag: string): Promise<number> {
 }
 
 describe.each([
-  ['FastCGI pool', 2],
-  ['php-cgi per request', 0],
-])('PHP through %s', (_mode, workers) => {
+  ['the php-cgi FastCGI pool', 2, 'cgi'],
+  ['php-fpm', 2, 'fpm'],
+  ['php-cgi per request', 0, 'cgi'],
+])('PHP through %s', (_mode, workers, backend) => {
   let site: PhpSite;
-  beforeAll(async () => { site = await startPhpSite(FILES, { phpWorkers: workers, phpTimeoutSeconds: 2 }); });
+  beforeAll(async () => { site = await startPhpSite(FILES, { phpWorkers: workers, phpTimeoutSeconds: 2, flags: { phpBackend: backend } }); });
   afterAll(async () => { await site.close(); });
 
   it('reaches the front controller through the WordPress .htaccess, real files bypass it', async () => {

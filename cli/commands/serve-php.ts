@@ -7,7 +7,6 @@ import { access, constants } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { Command } from 'commander';
-import type { Logger } from 'pino';
 import { UserError } from '../user-error.js';
 import type { DevServerOptions } from '../../devserver/server.js';
 import type { FileSource } from '../../devserver/file-source.js';
@@ -15,7 +14,7 @@ import type { Middleware } from '../../devserver/middleware.js';
 import type { ScriptExecutor } from '../../devserver/cgi/executor.js';
 import { APACHE_COMPATIBLE_SOFTWARE, SERVER_SOFTWARE } from '../../devserver/cgi/env.js';
 import { createSpawnExecutor } from '../../devserver/cgi/spawn-executor.js';
-import { createFastCgiPool } from '../../devserver/cgi/fastcgi/pool.js';
+import { createPhpExecutor, parsePhpBackend } from './php-backend.js';
 import { createHtaccessStore } from '../../devserver/htaccess/store.js';
 import { parseProxySpec, ProxySpecError, type ProxyRoute } from '../../devserver/proxy/routes.js';
 import { htaccess } from '../../devserver/middlewares/htaccess.js';
@@ -24,12 +23,13 @@ import { php } from '../../devserver/middlewares/php.js';
 import { cgi } from '../../devserver/middlewares/cgi.js';
 import { proxy, proxyUpgradeHandler } from '../../devserver/middlewares/proxy.js';
 import { isAllowedHost } from '../../devserver/middlewares/host-check.js';
-import type { ServeFlagHook, ServeFlags } from './serve.js';
+import type { ServeFlagHook, ServeFlags, ServeHookContext } from './serve.js';
 
 interface PhpFlags {
   php?: boolean | string;
   phpWorkers?: string;
   phpTimeout?: string;
+  phpBackend?: string;
   cgi: string[];
   proxy: string[];
   htaccess: boolean;
@@ -112,17 +112,19 @@ export const phpServeHook: ServeFlagHook = {
       .option('--no-php', 'never run PHP, even when .php files are present')
       .option('--php-workers <n>', 'persistent php-cgi FastCGI workers (0 = start php-cgi for every request)', String(Math.min(8, Math.max(2, cpus().length * 2))))
       .option('--php-ini <key=value>', 'a php.ini setting for the PHP workers, e.g. memory_limit=512M (repeatable)', collect, [])
+      .option('--php-backend <name>', 'what runs PHP with --php-workers: fpm (php-fpm), cgi (php-cgi), auto (php-fpm when installed)', 'auto')
       .option('--php-timeout <seconds>', 'stop a PHP or CGI script after this many seconds', '30')
       .option('--cgi <dir>', 'also run executable files under DIR (site-relative) as CGI (cgi-bin/ always; repeatable)', collect, [])
       .option('--proxy <prefix=url>', 'forward PREFIX to URL, e.g. /api=http://127.0.0.1:3000 (repeatable; WebSockets too)', collect, [])
       .option('--no-htaccess', 'ignore .htaccess files');
   },
 
-  async resolve(rawFlags: ServeFlags, { source, log }: { source: FileSource; log: Logger }): Promise<Partial<DevServerOptions>> {
+  async resolve(rawFlags: ServeFlags, { source, log, routedBy }: ServeHookContext): Promise<Partial<DevServerOptions>> {
     const flags = rawFlags as ServeFlags & PhpFlags;
     const timeoutMs = parseWhole(flags.phpTimeout ?? '30', '--php-timeout', 1, 86_400) * 1000;
     const workers = parseWhole(flags.phpWorkers ?? '4', '--php-workers', 0, 256);
     const phpArgs = Object.freeze([...PHP_DEV_ARGS, ...phpIniArgs(flags.phpIni ?? [])]);
+    const backend = parsePhpBackend(flags.phpBackend);
     const routes: ProxyRoute[] = [];
     for (const spec of flags.proxy ?? []) {
       try {
@@ -170,9 +172,7 @@ export const phpServeHook: ServeFlagHook = {
         process.stdout.write('devmount serve: found .php files but php-cgi is not installed (Debian: apt install php-cgi); they are served as plain files\n');
       }
       if (bin !== null && wanted) {
-        phpExecutor = workers === 0
-          ? createSpawnExecutor({ interpreter: bin, interpreterArgs: phpArgs, description: `php-cgi per request (${bin})`, path })
-          : await createFastCgiPool({ bin, args: phpArgs, size: workers, maxRequests: PHP_WORKER_MAX_REQUESTS, path, onWorkerLog: (line) => log.warn({ php: line }, 'php-cgi') });
+        phpExecutor = await createPhpExecutor({ backend, cgiBin: bin, args: phpArgs, workers, maxRequests: PHP_WORKER_MAX_REQUESTS, timeoutMs, path, log });
         closers.push(() => phpExecutor?.close());
         if (phpRequested === undefined) {
           process.stdout.write(`devmount serve: PHP on (found .php files): ${phpExecutor.description}; --no-php to turn it off\n`);
@@ -187,7 +187,8 @@ export const phpServeHook: ServeFlagHook = {
     if (phpExecutor !== null) beforeStatic.push(php({ executor: phpExecutor, timeoutMs, serverSoftware }));
 
     const indexNames = phpExecutor !== null ? ['index.html', 'index.htm', 'index.php'] : ['index.html', 'index.htm'];
-    if (flags.htaccess !== false) {
+    // nginx reads no .htaccess: with its server block in charge (serve-routing.ts), neither does devmount.
+    if (flags.htaccess !== false && routedBy === undefined) {
       const store = createHtaccessStore(source, (w) => log.warn({ file: w.file, line: w.line }, `.htaccess: ${w.message}`));
       closers.push(() => store.close());
       beforeResolve.push(htaccess({ store, documentRoot, indexNames }));

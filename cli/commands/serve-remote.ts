@@ -6,6 +6,9 @@
 import { Option, type Command } from 'commander';
 import type { Logger } from 'pino';
 import type { FileSource } from '../../devserver/file-source.js';
+import type { ConfigReader } from '../../devserver/nginx/parser.js';
+import { createSftpRemoteFs } from '../../fs/sftp/remote-fs.js';
+import type { Connector } from '../../fs/ssh/types.js';
 import { parseRemoteSpec } from '../../fs/remote-spec.js';
 import { createLogger } from '../../devserver/logger.js';
 import type { DevServer, DevServerOptions } from '../../devserver/server.js';
@@ -18,7 +21,20 @@ import { createTtyPrompter } from '../prompter.js';
 import { startRemoteServe } from '../remote-serve.js';
 import { ExitCode } from '../exit-codes.js';
 import { UserError } from '../user-error.js';
-import type { ServeFlagHook, ServeFlags } from './serve.js';
+import type { RemoteConfigAccess, ServeFlagHook, ServeFlags } from './serve.js';
+
+/**
+ * The server's files by absolute path over one more SFTP connection rooted at '/' (the site's own is rooted at
+ * the site): for its nginx configuration when it runs no commands. Unreadable files read as missing.
+ */
+async function openServerFiles(connector: Connector): Promise<ConfigReader & { close(): Promise<void> }> {
+  const fs = await createSftpRemoteFs(connector, '/', { maxConns: 1 });
+  return {
+    readFile: (path) => fs.readFile(path).then((data) => data.toString('utf8'), () => null),
+    readdir: (path) => fs.readdir(path).then((entries) => entries.map((e) => e.name), () => []),
+    close: () => fs.close(),
+  };
+}
 
 interface RemoteFlags {
   option?: string[];
@@ -89,7 +105,7 @@ async function runsScripts(flags: ServeFlags, vfs: Vfs): Promise<boolean> {
 export async function runRemoteServe(
   remoteArg: string,
   flags: ServeFlags,
-  baseOptions: (source: FileSource, log: Logger) => Promise<Omit<DevServerOptions, 'source'>>,
+  baseOptions: (source: FileSource, log: Logger, remote: RemoteConfigAccess) => Promise<Omit<DevServerOptions, 'source'>>,
 ): Promise<void> {
   const remote = flags as ServeFlags & RemoteFlags;
   let spec;
@@ -103,7 +119,7 @@ export async function runRemoteServe(
   const requestTimeoutMs = parseMs(remote.remoteTimeout, '--remote-timeout', REMOTE_SERVE_DEFAULTS.requestTimeoutMs, 100, 600_000);
   const log = createLogger({ format: flags.logFormat });
   const password = remote.passwordStdin ? await readPasswordFromStdin() : undefined;
-  const { vfs, remote: sftp } = await openMountStackParts(spec, mountOptions, { password, prompter: createTtyPrompter(), log });
+  const { vfs, remote: sftp, connector } = await openMountStackParts(spec, mountOptions, { password, prompter: createTtyPrompter(), log });
   let privateMount: PrivateMount | undefined;
   let served;
   try {
@@ -122,7 +138,7 @@ export async function runRemoteServe(
       remotePollMs,
       requestTimeoutMs,
       log,
-      server: (source) => baseOptions(source, log),
+      server: (source) => baseOptions(source, log, { shell: { exec: (command) => sftp.exec(command) }, openSftp: () => openServerFiles(connector), root: sftp.remoteRoot }),
       ...(privateMount ? { localRoot: privateMount.path } : {}),
     });
   } catch (err) {

@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { Logger } from 'pino';
 import { UserError } from '../user-error.js';
@@ -15,7 +16,18 @@ import { LocalFileSource } from '../../devserver/sources/local.js';
 import type { FileSource } from '../../devserver/file-source.js';
 import { parseSiteUrl, SiteUrlError, type SiteUrl } from '../../devserver/site-url.js';
 import { phpServeHook } from './serve-php.js';
+import { routingServeHook, frontControllerFlag, serverConfigServeHook } from './serve-routing.js';
+import type { OpenSftpReader, ServerShell } from '../../devserver/nginx/discover.js';
+import { detectAppLayout, type AppLayout } from '../../devserver/app-layout.js';
+import type { Slots } from '../../devserver/stack.js';
 import { looksRemote, printSiteUrl, remoteServeHook, runRemoteServe } from './serve-remote.js';
+
+/** For `serve user@host:path`: commands on the server, its files over SFTP, and the absolute server path of the site. */
+export interface RemoteConfigAccess {
+  readonly shell: ServerShell;
+  readonly openSftp: OpenSftpReader;
+  readonly root: string;
+}
 
 export interface ServeFlags {
   port?: string;
@@ -40,9 +52,29 @@ export interface ServeFlags {
  */
 export interface ServeFlagHook {
   addOptions(command: Command): void;
-  resolve(flags: ServeFlags, context: { source: FileSource; log: Logger }): Promise<Partial<DevServerOptions>> | Partial<DevServerOptions>;
+  resolve(flags: ServeFlags, context: ServeHookContext): Promise<ServeHookResult> | ServeHookResult;
 }
-export const serveFlagHooks: ServeFlagHook[] = [phpServeHook, remoteServeHook];
+
+export type ServeHookResult = Partial<DevServerOptions> & {
+  /** Set by a hook whose configuration routes every request (an nginx server block): later hooks leave routing to it. */
+  readonly routedBy?: string;
+};
+
+export interface ServeHookContext {
+  readonly source: FileSource;
+  readonly log: Logger;
+  /** The application layout found in DIR before the source was opened (local sites); undefined: not looked for. */
+  readonly layout?: AppLayout | null;
+  /** For `serve user@host:path`: commands on the server, and the absolute server path of the site. */
+  readonly remote?: RemoteConfigAccess;
+  /** What routes requests, when an earlier hook said so (ServeHookResult.routedBy). */
+  readonly routedBy?: string;
+}
+
+// Order matters for the slots: each hook's middlewares follow the previous hooks' in the same slot (.htaccess
+// before the front controller).
+// The server config comes first: with an nginx server block in charge, .htaccess and the front controller stand aside.
+export const serveFlagHooks: ServeFlagHook[] = [serverConfigServeHook, phpServeHook, routingServeHook, remoteServeHook];
 
 export function register(program: Command): void {
   const command = program.command('serve')
@@ -115,12 +147,11 @@ function parseInteger(value: string, flag: string, min: number, max: number): nu
 }
 
 /** The dev server's options from the flags, the same for a local and a remote site; the hooks' extras go first. */
-async function serverOptions(flags: ServeFlags, resolved: ResolvedFlags, source: FileSource, log: Logger): Promise<Omit<DevServerOptions, 'source'>> {
-  let extra: Partial<DevServerOptions> = {};
-  for (const hook of serveFlagHooks) extra = { ...extra, ...(await hook.resolve(flags, { source, log })) };
+async function serverOptions(flags: ServeFlags, resolved: ResolvedFlags, context: ServeHookContext): Promise<Omit<DevServerOptions, 'source'>> {
+  const extra = await resolveHooks(flags, context);
   return {
     ...extra,
-    logger: log,
+    logger: context.log,
     host: flags.host,
     port: resolved.port,
     strictPort: resolved.strictPort,
@@ -135,10 +166,55 @@ async function serverOptions(flags: ServeFlags, resolved: ResolvedFlags, source:
   };
 }
 
+/** Every hook's extras; slots and closers add up in hook order (a later hook's middlewares follow in a slot). */
+export async function resolveHooks(flags: ServeFlags, context: ServeHookContext): Promise<Partial<DevServerOptions>> {
+  let extra: Partial<DevServerOptions> = {};
+  let slots: Slots = {};
+  let closers: NonNullable<DevServerOptions['closers']> = [];
+  let current = context;
+  try {
+    for (const hook of serveFlagHooks) {
+      const added = await hook.resolve(flags, current);
+      if (added.routedBy !== undefined) current = { ...current, routedBy: added.routedBy };
+      extra = { ...extra, ...added };
+      slots = mergeSlots(slots, added.slots ?? {});
+      closers = [...closers, ...(added.closers ?? [])];
+    }
+  } catch (err) {
+    // A later hook's bad flag must not leave an earlier hook's PHP workers running.
+    await Promise.allSettled(closers.map(async (close) => close()));
+    throw err;
+  }
+  const { routedBy: _routedBy, ...options } = extra as ServeHookResult;
+  return { ...options, slots, closers };
+}
+
+function mergeSlots(a: Slots, b: Slots): Slots {
+  const names = new Set([...Object.keys(a), ...Object.keys(b)] as Array<keyof Slots>);
+  return Object.fromEntries([...names].map((name) => [name, [...(a[name] ?? []), ...(b[name] ?? [])]]));
+}
+
+/**
+ * The directory to serve: DIR, or its web root when DIR holds an application that serves a subdirectory
+ * (Laravel's and Symfony's public/), unless --front-controller was given.
+ */
+async function openSiteSource(dir: string, resolved: ResolvedFlags, flags: ServeFlags): Promise<{ source: LocalFileSource; layout: AppLayout | null | undefined }> {
+  const watch = resolved.pollMs === null ? 'auto' as const : { pollMs: resolved.pollMs };
+  const source = await LocalFileSource.open(dir, { watch });
+  if (frontControllerFlag(flags) !== undefined) return { source, layout: undefined };
+  const layout = await detectAppLayout(source).catch(async (err: unknown) => {
+    await source.close();
+    throw err;
+  });
+  if (layout === null || layout.webRoot === '/') return { source, layout };
+  await source.close();
+  return { source: await LocalFileSource.open(join(dir, layout.webRoot), { watch }), layout };
+}
+
 async function runServe(dir: string, flags: ServeFlags): Promise<void> {
   const resolved = resolveFlags(flags);
   if (looksRemote(dir) && !(await stat(dir).then((s) => s.isDirectory(), () => false))) {
-    await runRemoteServe(dir, flags, (source, log) => serverOptions(flags, resolved, source, log));
+    await runRemoteServe(dir, flags, (source, log, remote) => serverOptions(flags, resolved, { source, log, remote }));
     return;
   }
   const dirStat = await stat(dir).catch(() => null);
@@ -146,10 +222,10 @@ async function runServe(dir: string, flags: ServeFlags): Promise<void> {
     throw new UserError('usage', `${dir} is not a directory: give the site directory to serve`);
   }
   const log = createLogger({ format: flags.logFormat });
-  const source = await LocalFileSource.open(dir, { watch: resolved.pollMs === null ? 'auto' : { pollMs: resolved.pollMs } });
+  const { source, layout } = await openSiteSource(dir, resolved, flags);
   let server: DevServer;
   try {
-    server = await createDevServer(Object.freeze({ ...(await serverOptions(flags, resolved, source, log)), source }));
+    server = await createDevServer(Object.freeze({ ...(await serverOptions(flags, resolved, { source, log, layout })), source }));
   } catch (err) {
     await source.close();
     throw err;

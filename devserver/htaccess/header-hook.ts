@@ -8,9 +8,12 @@ import { mergeHeadersArgument } from '../response.js';
 import type { HeaderEdit } from './config.js';
 
 export interface ResponseEdits {
-  readonly headers: readonly HeaderEdit[];
+  /** The edits, or the edits for the status finally sent (nginx's add_header depends on it). */
+  readonly headers: readonly HeaderEdit[] | ((status: number) => readonly HeaderEdit[]);
   /** Content-Type to force (AddType), or null. */
   readonly contentType: () => string | null;
+  /** The status to send instead of the one written (nginx's error_page keeps the error's status); default: as written. */
+  readonly status?: (status: number) => number;
 }
 
 function applyEdit(res: ServerResponse, edit: HeaderEdit, status: number): void {
@@ -42,13 +45,14 @@ function applyEdit(res: ServerResponse, edit: HeaderEdit, status: number): void 
 export function installResponseEdits(res: ServerResponse, edits: ResponseEdits): void {
   const original = res.writeHead;
   // The wrapper takes writeHead's overloads: (status, headers?) and (status, reason, headers?).
-  const wrapped = function writeHead(this: ServerResponse, status: number, ...rest: unknown[]): ServerResponse {
+  const wrapped = function writeHead(this: ServerResponse, written: number, ...rest: unknown[]): ServerResponse {
+    const status = edits.status?.(written) ?? written;
     const reason = typeof rest[0] === 'string' ? rest[0] : undefined;
     const headers = typeof rest[0] === 'string' ? rest[1] : rest[0];
     mergeHeadersArgument(this, headers);
     const type = edits.contentType();
     if (type !== null && status < 300) this.setHeader('Content-Type', type);
-    for (const edit of edits.headers) applyEdit(this, edit, status);
+    for (const edit of typeof edits.headers === 'function' ? edits.headers(status) : edits.headers) applyEdit(this, edit, status);
     this.writeHead = original;
     const call = original as (this: ServerResponse, ...args: unknown[]) => ServerResponse;
     const args: unknown[] = [status];

@@ -1,8 +1,10 @@
 /**
- * `npm run bench:php`: the same PHP page served four ways, measured with `wrk -t1 -c8 -d3s` in one run:
- * devmount with php-cgi started per request (--php-workers 0), devmount with its FastCGI pool (the default,
- * default worker count), `php -S` (PHP's built-in server) and Apache 2.4 with mod_php (prefork). Also a WordPress
- * pretty URL through .htaccess on devmount and Apache. Ratios against `php -S`.
+ * `npm run bench:php`: the same PHP page served several ways, measured with `wrk -t1 -c8 -d3s` in one run:
+ * devmount with php-cgi started per request (--php-workers 0), devmount with its php-cgi FastCGI pool and with
+ * php-fpm (--php-backend cgi|fpm, default worker count), `php -S` (PHP's built-in server), Apache 2.4 with
+ * mod_php (prefork) and nginx + php-fpm (one nginx worker, as many php-fpm children as devmount's workers).
+ * Also a WordPress pretty URL (.htaccess on devmount and Apache, try_files on nginx). Ratios against `php -S`
+ * and against nginx + php-fpm.
  * The machine is shared and noisy (other jobs' benchmarks come and go within seconds), so every server is warmed
  * up first (workers started, JIT warm), then measured in ROUNDS interleaved rounds, and the median is reported:
  * a burst of someone else's load then hits every server alike instead of deciding one server's number.
@@ -11,7 +13,10 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { cpus } from 'node:os';
 import { apacheAvailable, startApache } from '../../test/helpers/apache.js';
+import { nginxAvailable, startNginx } from '../../test/helpers/nginx.js';
+import { WORDPRESS_SERVER_BLOCK } from '../../test/helpers/nginx-cases.js';
 import { writeSite, type SiteFiles } from '../../test/helpers/php-site.js';
 import { WORDPRESS_HTACCESS } from '../../test/helpers/rewrite-cases.js';
 import { freePort, medianBy, startDevmountServe, stopChild, waitForHttp, wrk } from './lib.js';
@@ -27,12 +32,24 @@ const SITE: SiteFiles = {
 
 interface Server { readonly name: string; readonly origin: string; readonly htaccess: boolean; close(): Promise<void> }
 
-/** workers: null = the default (the FastCGI pool with the default number of workers). */
-async function devmount(root: string, workers: number | null): Promise<Server> {
-  const { child, origin } = await startDevmountServe([root, '--no-livereload', '--php', ...(workers === null ? [] : ['--php-workers', String(workers)])],
-    { readyPath: '/hello.php' });
-  return { name: workers === 0 ? 'devmount, php-cgi per request' : 'devmount, FastCGI pool (default)', origin, htaccess: true, close: () => stopChild(child) };
+/** devmount's default --php-workers (cli/commands/serve-php.ts), also given to php-fpm under nginx. */
+const DEFAULT_WORKERS = Math.min(8, Math.max(2, cpus().length * 2));
+
+/** backend null: php-cgi per request (--php-workers 0). */
+async function devmount(root: string, backend: 'cgi' | 'fpm' | null): Promise<Server> {
+  const args = backend === null ? ['--php-workers', '0'] : ['--php-backend', backend];
+  const { child, origin } = await startDevmountServe([root, '--no-livereload', '--php', ...args], { readyPath: '/hello.php' });
+  const name = backend === null ? 'devmount, php-cgi per request' : backend === 'cgi' ? 'devmount, php-cgi FastCGI pool' : 'devmount, php-fpm';
+  return { name, origin, htaccess: true, close: () => stopChild(child) };
 }
+
+async function nginxFpm(): Promise<Server> {
+  const files = Object.fromEntries(Object.entries(SITE).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  const nginx = await startNginx({ serverBlock: WORDPRESS_SERVER_BLOCK, files, phpWorkers: DEFAULT_WORKERS });
+  return { name: NGINX_NAME, origin: nginx.origin, htaccess: true, close: () => nginx.stop() };
+}
+
+const NGINX_NAME = `nginx + php-fpm (${DEFAULT_WORKERS} children)`;
 
 function median(values: readonly number[]): number {
   return medianBy(values, (v) => v) ?? NaN;
@@ -52,11 +69,16 @@ async function main(): Promise<void> {
   await writeSite(root, SITE);
   const servers: Server[] = [];
   try {
-    servers.push(await devmount(root, 0), await devmount(root, null));
+    servers.push(await devmount(root, null), await devmount(root, 'cgi'), await devmount(root, 'fpm'));
     try {
       servers.push(await phpBuiltin(root));
     } catch (err) {
       process.stdout.write(`php -S unavailable (install php-cli): ${err instanceof Error ? err.message : String(err)}\n`);
+    }
+    if (await nginxAvailable()) {
+      servers.push(await nginxFpm());
+    } else {
+      process.stdout.write('nginx + php-fpm unavailable (apt install nginx-light php-fpm)\n');
     }
     if (await apacheAvailable()) {
       const apache = await startApache(SITE);
@@ -82,11 +104,14 @@ async function main(): Promise<void> {
       pretty: server.htaccess ? median(samples[i]?.pretty ?? []) : null,
     }));
     const reference = results.find((r) => r.name === 'php -S')?.plain ?? NaN;
-    process.stdout.write(`\nbench:php — wrk ${WRK_ARGS.join(' ')}, median of ${ROUNDS} interleaved rounds (req/s; ratio = /hello.php vs php -S)\n`);
-    process.stdout.write(`${'server'.padEnd(36)} ${'/hello.php'.padStart(11)} ${'ratio'.padStart(7)} ${'pretty URL (.htaccess)'.padStart(23)}\n`);
+    const nginx = results.find((r) => r.name === NGINX_NAME);
+    const times = (value: number, of: number | undefined): string => (of !== undefined && Number.isFinite(of) ? `${(value / of).toFixed(2)}x` : 'n/a');
+    process.stdout.write(`\nbench:php — wrk ${WRK_ARGS.join(' ')}, median of ${ROUNDS} interleaved rounds (req/s; ratios of /hello.php vs php -S and vs nginx + php-fpm)\n`);
+    process.stdout.write(`${'server'.padEnd(36)} ${'/hello.php'.padStart(11)} ${'/php -S'.padStart(8)} ${'/nginx'.padStart(7)} ${'pretty URL'.padStart(11)} ${'/nginx'.padStart(7)}\n`);
     for (const r of results) {
-      const ratio = Number.isFinite(reference) ? `${(r.plain / reference).toFixed(2)}x` : 'n/a';
-      process.stdout.write(`${r.name.padEnd(36)} ${r.plain.toFixed(0).padStart(11)} ${ratio.padStart(7)} ${(r.pretty === null ? 'n/a' : r.pretty.toFixed(0)).padStart(23)}`
+      const pretty = r.pretty === null ? 'n/a' : r.pretty.toFixed(0);
+      process.stdout.write(`${r.name.padEnd(36)} ${r.plain.toFixed(0).padStart(11)} ${times(r.plain, reference).padStart(8)} ${times(r.plain, nginx?.plain).padStart(7)}`
+        + ` ${pretty.padStart(11)} ${(r.pretty === null ? 'n/a' : times(r.pretty, nginx?.pretty ?? undefined)).padStart(7)}`
         + `   (/hello.php rounds: ${r.plainAll.map((v) => v.toFixed(0)).join(', ')})\n`);
     }
   } finally {

@@ -5,29 +5,16 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { access, chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { writeSite, type SiteFiles } from './php-site.js';
+import { freePort, waitForListener } from './net.js';
 
 export const APACHE_BIN = '/usr/sbin/apache2';
 const MODULES = '/usr/lib/apache2/modules';
 
 export async function apacheAvailable(): Promise<boolean> {
   return access(APACHE_BIN).then(() => access(`${MODULES}/libphp8.2.so`)).then(() => true, () => false);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export interface Apache {
@@ -90,19 +77,10 @@ export async function startApache(files: SiteFiles, phpModule = 'libphp8.2.so'):
     await exited;
     await rm(base, { recursive: true, force: true });
   };
-  for (let attempt = 0; ; attempt++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => { socket.destroy(); resolve(true); });
-      socket.once('error', () => resolve(false));
-    });
-    if (up) break;
-    if (attempt >= 100 || child.exitCode !== null) {
-      const log = await readFile(path.join(base, 'error.log'), 'utf8').catch(() => '');
-      await stop();
-      throw new Error(`apache2 did not start: ${stderr}${log}`);
-    }
-    await delay(50);
+  if (!(await waitForListener(port, () => child.exitCode !== null))) {
+    const log = await readFile(path.join(base, 'error.log'), 'utf8').catch(() => '');
+    await stop();
+    throw new Error(`apache2 did not start: ${stderr}${log}`);
   }
   return {
     origin: `http://127.0.0.1:${port}`,

@@ -9,8 +9,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { createDevServer, type DevServer } from '../../devserver/server.js';
 import { LocalFileSource } from '../../devserver/sources/local.js';
-import { phpServeHook } from '../../cli/commands/serve-php.js';
-import type { ServeFlags } from '../../cli/commands/serve.js';
+import { resolveHooks, type ServeFlags } from '../../cli/commands/serve.js';
 import { parseSiteUrl } from '../../devserver/site-url.js';
 
 export type SiteFiles = Record<string, string | { readonly content: string; readonly mode: number }>;
@@ -50,6 +49,8 @@ export interface PhpSiteOptions {
   readonly siteUrl?: string;
   /** Serve this existing directory (left in place on close) instead of a fresh one holding `files`. */
   readonly root?: string;
+  /** Further `devmount serve` flags, as commander gives them (frontController: '/index.php', …). */
+  readonly flags?: Readonly<Record<string, unknown>>;
 }
 
 export async function startPhpSite(files: SiteFiles, options: PhpSiteOptions = {}): Promise<PhpSite> {
@@ -88,8 +89,9 @@ export async function servePhpRoot(root: string, options: PhpSiteOptions = {}): 
     php: true, phpWorkers: String(options.phpWorkers ?? 2), phpTimeout: String(options.phpTimeoutSeconds ?? 20),
     cgi: [...(options.cgi ?? [])], proxy: [...(options.proxy ?? [])], htaccess: options.htaccess ?? true,
     phpIni: [...(options.phpIni ?? [])],
+    ...options.flags,
   } as unknown as ServeFlags;
-  const extra = await phpServeHook.resolve(flags, { source, log });
+  const extra = await resolveHooks(flags, { source, log });
   let server: DevServer;
   try {
     server = await createDevServer({ ...extra, source, logger: log, port: 0, liveReload: options.liveReload ?? false, cache: false,

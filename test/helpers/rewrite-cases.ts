@@ -76,7 +76,8 @@ export interface RewriteCase {
   readonly location?: string;
   readonly body?: string;
   readonly script?: ScriptView;
-  readonly header?: readonly [string, string];
+  /** A response header and its value; null: the header must be absent. */
+  readonly header?: readonly [string, string | null];
 }
 
 export interface RewriteSite {

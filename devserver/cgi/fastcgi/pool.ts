@@ -62,7 +62,7 @@ interface Worker {
 const CONNECT_ATTEMPTS = 500;
 const CONNECT_RETRY_MS = 10;
 
-function connectOnce(socketPath: string): Promise<Socket> {
+export function connectOnce(socketPath: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect(socketPath);
     socket.once('connect', () => { socket.removeAllListeners('error'); resolve(socket); });

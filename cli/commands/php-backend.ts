@@ -1,0 +1,76 @@
+/**
+ * --php-backend: which program runs PHP for `devmount serve` — php-cgi (per request, or its FastCGI pool) or
+ * php-fpm when installed. `auto` picks by the measurements of bench:php (docs/performance.md).
+ */
+import { access, constants, readdir } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import type { Logger } from 'pino';
+import { UserError } from '../user-error.js';
+import type { ScriptExecutor } from '../../devserver/cgi/executor.js';
+import { createSpawnExecutor } from '../../devserver/cgi/spawn-executor.js';
+import { createFastCgiPool } from '../../devserver/cgi/fastcgi/pool.js';
+import { createPhpFpmExecutor } from '../../devserver/cgi/fastcgi/fpm.js';
+
+export const PHP_BACKENDS = ['auto', 'fpm', 'cgi'] as const;
+export type PhpBackend = (typeof PHP_BACKENDS)[number];
+
+/**
+ * What `auto` chooses when php-fpm is installed. bench:php measured php-fpm ahead of the php-cgi pool on the
+ * same page and worker count (docs/performance.md), so it is preferred.
+ */
+const AUTO_PREFERS_FPM = true;
+
+export function parsePhpBackend(value: string | undefined): PhpBackend {
+  const backend = value ?? 'auto';
+  if (!(PHP_BACKENDS as readonly string[]).includes(backend)) {
+    throw new UserError('usage', `--php-backend must be one of ${PHP_BACKENDS.join(', ')}, not "${backend}"`);
+  }
+  return backend as PhpBackend;
+}
+
+/**
+ * php-fpm's binary: `php-fpm` on PATH, else Debian's versioned /usr/sbin/php-fpmX.Y (sbin is not on a normal
+ * user's PATH), the newest first.
+ */
+export async function findPhpFpm(path: string): Promise<string | null> {
+  const dirs = [...path.split(delimiter).filter((d) => d !== ''), '/usr/sbin', '/sbin', '/usr/local/sbin'];
+  for (const dir of dirs) {
+    const candidate = join(dir, 'php-fpm');
+    if (await access(candidate, constants.X_OK).then(() => true, () => false)) return candidate;
+  }
+  for (const dir of ['/usr/sbin', '/usr/local/sbin']) {
+    const versioned = (await readdir(dir).catch(() => [])).filter((n) => /^php-fpm\d+\.\d+$/.test(n))
+      .sort((a, b) => b.localeCompare(a, undefined, { numeric: true }));
+    for (const name of versioned) {
+      const candidate = join(dir, name);
+      if (await access(candidate, constants.X_OK).then(() => true, () => false)) return candidate;
+    }
+  }
+  return null;
+}
+
+export interface PhpExecutorOptions {
+  readonly backend: PhpBackend;
+  /** php-cgi's binary. */
+  readonly cgiBin: string;
+  readonly args: readonly string[];
+  /** 0 = php-cgi per request. */
+  readonly workers: number;
+  readonly maxRequests: number;
+  readonly timeoutMs: number;
+  readonly path: string;
+  readonly log: Logger;
+}
+
+export async function createPhpExecutor(o: PhpExecutorOptions): Promise<ScriptExecutor> {
+  if (o.workers === 0) {
+    if (o.backend === 'fpm') throw new UserError('usage', '--php-backend fpm needs --php-workers 1 or more');
+    return createSpawnExecutor({ interpreter: o.cgiBin, interpreterArgs: o.args, description: `php-cgi per request (${o.cgiBin})`, path: o.path });
+  }
+  const fpm = o.backend === 'cgi' || (o.backend === 'auto' && !AUTO_PREFERS_FPM) ? null : await findPhpFpm(o.path);
+  if (o.backend === 'fpm' && fpm === null) throw new UserError('usage', 'php-fpm not found: install php-fpm (Debian: apt install php-fpm) or use --php-backend cgi');
+  if (fpm !== null) {
+    return createPhpFpmExecutor({ bin: fpm, args: o.args, size: o.workers, timeoutSeconds: Math.ceil(o.timeoutMs / 1000), path: o.path, onLog: (line) => o.log.warn({ php: line }, 'php-fpm') });
+  }
+  return createFastCgiPool({ bin: o.cgiBin, args: o.args, size: o.workers, maxRequests: o.maxRequests, path: o.path, onWorkerLog: (line) => o.log.warn({ php: line }, 'php-cgi') });
+}

@@ -1,0 +1,329 @@
+/**
+ * Runs one request through a compiled nginx server block (server-config.ts) the way nginx's phases do
+ * (https://nginx.org/en/docs/dev/development_guide.html#http_phases): server-level rewrites, location lookup,
+ * the location's rewrites (a changed URI looks the location up again), access, try_files, then the content
+ * (index, directory redirect, file, or PHP). Internal redirects (try_files fallback, index, error_page) start
+ * again from the server rewrites, at most MAX_REDIRECTS times, as nginx's 10-cycle limit. Pure apart from the
+ * file tests, so the decisions are unit-tested without a server.
+ */
+import { posix } from 'node:path';
+import type { AccessRule, AddHeader, ErrorPage, Location, RewriteOp, Scope, ServerConfig } from './server-config.js';
+
+export interface NginxRequest {
+  /** Decoded, normalised path ($uri). */
+  readonly uri: string;
+  /** Query string without '?' ($args). */
+  readonly args: string;
+  /** The request target as sent ($request_uri). */
+  readonly requestUri: string;
+  readonly method: string;
+  /** Host header ($host is its name part, $http_host all of it). */
+  readonly host: string;
+  readonly scheme: 'http' | 'https';
+  readonly serverPort: number;
+  readonly clientIp: string;
+  /** Local path of the root ($document_root, $request_filename). */
+  readonly documentRoot: string;
+}
+
+export interface FileTests {
+  stat(path: string): Promise<{ readonly kind: string } | null>;
+}
+
+export type NginxOutcome =
+  /** Serve `path` (a file, or a missing one: the 404 follows); `status` replaces the answer's (error_page). */
+  | { readonly kind: 'serve'; readonly path: string; readonly args: string; readonly php: boolean; readonly status: number | null; readonly headers: readonly AddHeader[] }
+  | { readonly kind: 'redirect'; readonly status: number; readonly location: string; readonly headers: readonly AddHeader[] }
+  /** An answer made here; body null = the server's own error text. */
+  | { readonly kind: 'respond'; readonly status: number; readonly body: string | null; readonly headers: readonly AddHeader[] }
+  /** `return 444`: close the connection without an answer. */
+  | { readonly kind: 'close' };
+
+/** nginx's NGX_HTTP_MAX_URI_CHANGES (rewrite cycles) and internal redirect bound. */
+const MAX_REDIRECTS = 10;
+
+const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
+
+interface State {
+  uri: string;
+  args: string;
+  captures: RegExpExecArray | null;
+  internal: boolean;
+  redirects: number;
+  /** Set while an error page is being served: its status and the one to answer with. */
+  errorPage: { readonly status: number | null } | null;
+}
+
+/** Compiled variables: $uri, $args, $1…, $host … (an unknown variable expands to '', as an unset one in nginx). */
+function expand(template: string, state: State, req: NginxRequest, scope: Scope): string {
+  return template.replace(/\$(?:\{(\w+)\}|(\w+))/g, (_, braced: string | undefined, bare: string | undefined) => {
+    const name = braced ?? bare ?? '';
+    if (/^\d$/.test(name)) return state.captures?.[Number(name)] ?? '';
+    const named = state.captures?.groups?.[name];
+    if (named !== undefined) return named;
+    switch (name) {
+      case 'uri': case 'document_uri': return state.uri;
+      case 'args': case 'query_string': return state.args;
+      case 'is_args': return state.args === '' ? '' : '?';
+      case 'request_uri': return req.requestUri;
+      case 'request_method': return req.method;
+      case 'host': return req.host.replace(/:\d+$/, '').toLowerCase();
+      case 'http_host': return req.host;
+      case 'scheme': return req.scheme;
+      case 'server_port': return String(req.serverPort);
+      case 'remote_addr': return req.clientIp;
+      case 'document_root': return req.documentRoot;
+      case 'request_filename': return req.documentRoot + state.uri;
+      case 'fastcgi_script_name': {
+        const m = scope.splitPathInfo?.exec(state.uri);
+        return m?.[1] ?? state.uri;
+      }
+      default:
+        if (name.startsWith('arg_')) return argument(state.args, name.slice(4));
+        if (name.startsWith('http_')) return '';
+        return '';
+    }
+  });
+}
+
+function argument(args: string, name: string): string {
+  for (const pair of args.split('&')) {
+    const eq = pair.indexOf('=');
+    if ((eq === -1 ? pair : pair.slice(0, eq)).toLowerCase() === name.toLowerCase()) return eq === -1 ? '' : pair.slice(eq + 1);
+  }
+  return '';
+}
+
+/**
+ * A URI the configuration made (rewrite, try_files, index, error_page) as a site path: '..' and '.' resolved
+ * inside the root, as nginx's ngx_http_parse_complex_uri does for the request; a file test or the file served can
+ * then never name anything above the root, whatever the rules write.
+ */
+function clean(uri: string): string {
+  return posix.normalize(uri.startsWith('/') ? uri : `/${uri}`);
+}
+
+/** Splits "uri?args" as nginx does for a rewrite replacement or a try_files fallback. */
+function splitTarget(target: string): { uri: string; args: string | null } {
+  const q = target.indexOf('?');
+  return q === -1 ? { uri: target, args: null } : { uri: target.slice(0, q), args: target.slice(q + 1) };
+}
+
+interface Found { readonly location: Location; readonly captures: RegExpExecArray | null; readonly definitive: boolean }
+
+/**
+ * ngx_http_core_find_location: an exact match wins at once; otherwise the longest prefix, whose nested
+ * locations are searched first; unless that prefix is `^~`, the regular expressions of this level are then
+ * tried in order and the first match wins; otherwise the longest prefix.
+ */
+function findLocation(locations: readonly Location[], uri: string): Found | null {
+  let best: Location | null = null;
+  for (const l of locations) {
+    if (l.modifier === '=' && l.pattern === uri) return { location: l, captures: null, definitive: true };
+    if ((l.modifier === '' || l.modifier === '^~') && uri.startsWith(l.pattern) && (best === null || l.pattern.length > best.pattern.length)) best = l;
+  }
+  let candidate: Found | null = best === null ? null : { location: best, captures: null, definitive: false };
+  if (best !== null && best.scope.locations.length > 0) {
+    const inner = findLocation(best.scope.locations, uri);
+    if (inner?.definitive === true) return inner;
+    if (inner !== null) candidate = inner;
+  }
+  if (best?.modifier === '^~') return candidate;
+  for (const l of locations) {
+    if (l.regex === null) continue;
+    const m = l.regex.exec(uri);
+    if (m !== null) return { location: l, captures: m, definitive: true };
+  }
+  return candidate;
+}
+
+function ipv4(address: string): number | null {
+  const parts = address.split('.');
+  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) return null;
+  return parts.reduce((n, p) => n * 256 + Number(p), 0);
+}
+
+function addressMatches(rule: AccessRule, clientIp: string): boolean {
+  if (rule.match === 'all') return true;
+  const client = clientIp.replace(/^::ffff:/, '');
+  const { address, bits } = rule.match;
+  if (bits === null) return client === address;
+  const a = ipv4(address);
+  const c = ipv4(client);
+  if (a === null || c === null) return false;
+  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+  return ((a & mask) >>> 0) === ((c & mask) >>> 0);
+}
+
+/** ngx_http_access_module: the first matching rule decides; no rule matching allows. */
+function allowed(rules: readonly AccessRule[], clientIp: string): boolean {
+  for (const rule of rules) if (addressMatches(rule, clientIp)) return rule.allow;
+  return true;
+}
+
+type OpsResult =
+  | { readonly kind: 'done'; readonly changed: boolean }
+  | { readonly kind: 'last' }
+  | { readonly kind: 'outcome'; readonly status: number; readonly text: string | null; readonly redirect: boolean };
+
+/** The rewrite module's directives of one level, in order. */
+function runOps(ops: readonly RewriteOp[], state: State, req: NginxRequest, scope: Scope): OpsResult {
+  let changed = false;
+  for (const op of ops) {
+    if (op.kind === 'break') return { kind: 'done', changed };
+    if (op.kind === 'return') {
+      const text = op.text === null ? null : expand(op.text, state, req, scope);
+      return { kind: 'outcome', status: op.status, text, redirect: REDIRECT_CODES.has(op.status) };
+    }
+    const m = op.regex.exec(state.uri);
+    if (m === null) continue;
+    state.captures = m;
+    const replaced = expand(op.replacement, state, req, scope);
+    const absolute = /^https?:\/\//.test(replaced);
+    // A replacement with its own '?' replaces the arguments, keeping the old ones after '&' unless it ends in '?'.
+    const { uri, args } = splitTarget(replaced);
+    const newArgs = args === null ? state.args : args === '' ? '' : state.args === '' || replaced.endsWith('?') ? args : `${args}&${state.args}`;
+    if (absolute || op.flag === 'redirect' || op.flag === 'permanent') {
+      const location = newArgs === '' ? uri : `${uri}?${newArgs}`;
+      return { kind: 'outcome', status: op.flag === 'permanent' ? 301 : 302, text: location, redirect: true };
+    }
+    state.uri = clean(uri);
+    state.args = newArgs;
+    changed = true;
+    if (op.flag === 'last') return { kind: 'last' };
+    if (op.flag === 'break') return { kind: 'done', changed: false };
+  }
+  return { kind: 'done', changed };
+}
+
+export async function runNginx(server: ServerConfig, req: NginxRequest, files: FileTests): Promise<NginxOutcome> {
+  const state: State = { uri: req.uri, args: req.args, captures: null, internal: false, redirects: 0, errorPage: null };
+  const loop: NginxOutcome = { kind: 'respond', status: 500, body: null, headers: [] };
+
+  /** An error status: its error_page (once, as recursive_error_pages off), else the plain answer. */
+  const fail = async (status: number, scope: Scope): Promise<NginxOutcome> => {
+    const page: ErrorPage | undefined = scope.errorPages.get(status);
+    if (page === undefined || state.errorPage !== null) return { kind: 'respond', status, body: null, headers: scope.addHeaders };
+    if (/^https?:\/\//.test(page.target)) return { kind: 'redirect', status: 302, location: page.target, headers: scope.addHeaders };
+    state.errorPage = { status: page.status === 'target' ? null : page.status ?? status };
+    state.captures = null;
+    if (page.target.startsWith('@')) return named(page.target);
+    const { uri, args } = splitTarget(page.target);
+    state.uri = clean(uri);
+    state.args = args ?? '';
+    return redirect();
+  };
+
+  const named = async (name: string): Promise<NginxOutcome> => {
+    const location = server.named.get(name);
+    if (location === undefined) return { kind: 'respond', status: 500, body: null, headers: [] };
+    state.internal = true;
+    return inLocation(location.scope, 0);
+  };
+
+  /** An internal redirect: from the server rewrites on, with the new URI. */
+  const redirect = async (): Promise<NginxOutcome> => {
+    state.internal = true;
+    if (++state.redirects > MAX_REDIRECTS) return loop;
+    return fromServer();
+  };
+
+  const fromServer = async (): Promise<NginxOutcome> => {
+    const result = runOps(server.scope.ops, state, req, server.scope);
+    if (result.kind === 'outcome') return answer(result, server.scope);
+    return lookup(0);
+  };
+
+  const lookup = async (cycles: number): Promise<NginxOutcome> => {
+    if (cycles > MAX_REDIRECTS) return loop;
+    const found = findLocation(server.scope.locations, state.uri);
+    if (found?.captures) state.captures = found.captures;
+    const scope = found?.location.scope ?? server.scope;
+    if (scope.internal && !state.internal) return fail(404, scope);
+    if (found === null) return content(scope);
+    return inLocation(scope, cycles);
+  };
+
+  const inLocation = async (scope: Scope, cycles: number): Promise<NginxOutcome> => {
+    const result = runOps(scope.ops, state, req, scope);
+    if (result.kind === 'outcome') return answer(result, scope);
+    if (result.kind === 'last' || result.changed) return lookup(cycles + 1);
+    return content(scope);
+  };
+
+  const answer = async (result: Extract<OpsResult, { kind: 'outcome' }>, scope: Scope): Promise<NginxOutcome> => {
+    if (result.status === 444) return { kind: 'close' };
+    if (result.redirect && result.text !== null) return { kind: 'redirect', status: result.status, location: result.text, headers: scope.addHeaders };
+    if (result.text !== null) return { kind: 'respond', status: result.status, body: result.text, headers: scope.addHeaders };
+    return result.status >= 400 ? fail(result.status, scope) : { kind: 'respond', status: result.status, body: '', headers: scope.addHeaders };
+  };
+
+  const content = async (scope: Scope): Promise<NginxOutcome> => {
+    if (!allowed(scope.access, req.clientIp)) return fail(403, scope);
+    if (scope.tryFiles !== null) {
+      const last = scope.tryFiles.length - 1;
+      let hit = false;
+      for (let i = 0; i < last; i++) {
+        const template = scope.tryFiles[i] ?? '';
+        const name = expand(template, state, req, scope);
+        // A name written with a final '/' tests for a directory; the URI becomes the name without that slash
+        // (ngx_http_core_try_files: test_dir), so '$uri/' for /dir still gets the directory redirect.
+        const wantDir = template.endsWith('/');
+        const tested = clean(wantDir ? name.slice(0, -1) : name);
+        const stat = await files.stat(tested.length > 1 ? tested.replace(/\/+$/, '') : '/');
+        if (stat !== null && (stat.kind === 'directory') === wantDir) {
+          state.uri = tested;
+          hit = true;
+          break;
+        }
+      }
+      if (!hit) {
+        const fallback = scope.tryFiles[last] ?? '';
+        if (/^=\d{3}$/.test(fallback)) {
+          const status = Number(fallback.slice(1));
+          return status >= 400 ? fail(status, scope) : { kind: 'respond', status, body: '', headers: scope.addHeaders };
+        }
+        if (fallback.startsWith('@')) return named(fallback);
+        const { uri, args } = splitTarget(expand(fallback, state, req, scope));
+        state.uri = clean(uri);
+        if (args !== null) state.args = args;
+        return redirect();
+      }
+    }
+    if (scope.php && /\.php$/i.test(state.uri)) return serve(scope, true);
+    if (state.uri.endsWith('/')) {
+      for (const name of scope.index) {
+        const candidate = clean(name.startsWith('/') ? name : state.uri + expand(name, state, req, scope));
+        // The last name may be absolute and is then used without a test (ngx_http_index_module).
+        if ((await files.stat(candidate))?.kind === 'file' || (name.startsWith('/') && name === scope.index[scope.index.length - 1])) {
+          state.uri = candidate;
+          return redirect();
+        }
+      }
+      const dir = await files.stat(state.uri.length > 1 ? state.uri.slice(0, -1) : '/');
+      return fail(dir?.kind === 'directory' ? 403 : 404, scope);
+    }
+    const stat = await files.stat(state.uri);
+    if (stat?.kind === 'directory') {
+      const location = state.args === '' ? `${state.uri}/` : `${state.uri}/?${state.args}`;
+      return { kind: 'redirect', status: 301, location, headers: scope.addHeaders };
+    }
+    if (stat === null) return fail(404, scope);
+    return serve(scope, false);
+  };
+
+  const serve = (scope: Scope, php: boolean): NginxOutcome => {
+    const status = state.errorPage?.status ?? null;
+    return { kind: 'serve', path: state.uri, args: state.args, php, status, headers: scope.addHeaders };
+  };
+
+  return fromServer();
+}
+
+/** ngx_http_headers_module: add_header applies to these statuses, other ones only with `always`. */
+const HEADER_STATUSES = new Set([200, 201, 204, 206, 301, 302, 303, 304, 307, 308]);
+
+/** The add_header fields sent with a response of `status`. */
+export function headersForStatus(headers: readonly AddHeader[], status: number): readonly AddHeader[] {
+  return headers.filter((h) => h.always || HEADER_STATUSES.has(status));
+}

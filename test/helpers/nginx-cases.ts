@@ -1,0 +1,166 @@
+/**
+ * The nginx table: server blocks (WordPress's from its documentation, and one exercising every supported
+ * directive) and, per request, what the client must get. Run against a real nginx + php-fpm and against
+ * devmount serve with the same block (nginx-differential.test.ts). {listen}, {root} and {php} are filled by
+ * the runner (helpers/nginx.ts fillServerBlock).
+ */
+import { REPORT_SCRIPT, type RewriteCase } from './rewrite-cases.js';
+
+export interface NginxTableSite {
+  readonly name: string;
+  readonly serverBlock: string;
+  readonly files: Readonly<Record<string, string>>;
+  readonly cases: readonly RewriteCase[];
+}
+
+/** https://developer.wordpress.org/advanced-administration/server/web-server/nginx/ (reduced to one server). */
+export const WORDPRESS_SERVER_BLOCK = `server {
+    listen {listen};
+    server_name _;
+    root {root};
+    index index.php index.html;
+
+    location = /favicon.ico {
+        log_not_found off;
+        access_log off;
+    }
+
+    location / {
+        # This is cool because no php is touched for static content.
+        try_files $uri $uri/ /index.php?$args;
+    }
+
+    location ~ \\.php$ {
+        include /etc/nginx/fastcgi_params;
+        fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
+        fastcgi_intercept_errors on;
+        fastcgi_pass {php};
+    }
+
+    location ~* \\.(js|css|png|jpg|jpeg|gif|ico)$ {
+        add_header X-Static "yes";
+    }
+}
+`;
+
+const SUBSET_SERVER_BLOCK = `server {
+    listen {listen};
+    root {root};
+    index index.html;
+    add_header X-Server-Level on;
+    rewrite ^/legacy$ /new/page.html last;
+
+    location = /exact { return 200 "exact"; }
+    location /exact { return 200 "prefix"; }
+    location ^~ /static/ { return 200 "caret"; }
+    location ~ \\.php$ { return 200 "php-regex"; }
+    location ~* \\.JPG$ { return 200 "jpg-caseless"; }
+    location /old/ { rewrite ^/old/(.*)$ /new/$1 permanent; }
+    location /temp { rewrite ^ /new/ redirect; }
+    location /new/ { add_header X-New yes; }
+    location /internal-rw/ { rewrite ^/internal-rw/(.*)$ /new/$1 last; }
+    location /brk/ { rewrite ^/brk/(.*)$ /new/$1 break; }
+    location /query/ { rewrite ^/query/(\\w+)$ /new/page.html?from=$1 last; }
+    location /gone { return 410; }
+    location /elsewhere { return http://127.0.0.1:9/target; }
+    location /private/ { deny all; }
+    location /local/ {
+        allow 127.0.0.1;
+        deny all;
+    }
+    location /args { return 200 "$uri|$args|$arg_a|$is_args"; }
+    location /tf/ { try_files $uri $uri.html $uri/ =404; }
+    location /fallback/ { try_files $uri @named; }
+    location @named { return 200 "named $uri"; }
+    location /err/ { error_page 404 /errors/404.html; }
+    location /err2/ { error_page 404 =200 /errors/404.html; }
+    location /hidden/ { internal; }
+    location /nest/ {
+        location ~ \\.txt$ { return 200 "nested regex"; }
+        return 200 "nest prefix";
+    }
+    location ~ ^/nest/(\\w+)\\.txt$ { return 200 "outer regex $1"; }
+}
+`;
+
+export const NGINX_SITES: readonly NginxTableSite[] = [
+  {
+    name: 'WordPress server block',
+    serverBlock: WORDPRESS_SERVER_BLOCK,
+    files: {
+      'index.php': REPORT_SCRIPT,
+      'hello.php': '<?php echo "hello from php";',
+      'style.css': 'body { color: red; }\n',
+      'sub/index.html': 'sub index\n',
+      'wp-admin/index.php': '<?php echo "admin";',
+      'wp-content/uploads/a.txt': 'upload\n',
+    },
+    cases: [
+      { target: '/', status: 200, script: { script: '/index.php', uri: '/', query: '', pathInfo: '' } },
+      { target: '/2024/05/a-post/?replytocom=3', status: 200, script: { script: '/index.php', uri: '/2024/05/a-post/?replytocom=3', query: 'replytocom=3', pathInfo: '' } },
+      { target: '/wp-json/wp/v2/posts', status: 200, script: { script: '/index.php', uri: '/wp-json/wp/v2/posts', query: '', pathInfo: '' } },
+      { method: 'POST', target: '/wp-admin/admin-ajax', status: 200, script: { script: '/index.php', uri: '/wp-admin/admin-ajax', query: '', pathInfo: '' } },
+      { target: '/hello.php', status: 200, body: 'hello from php' },
+      { target: '/style.css', status: 200, body: 'body { color: red; }\n', header: ['X-Static', 'yes'] },
+      { target: '/missing.css', status: 404 },
+      { target: '/wp-content/uploads/a.txt', status: 200, body: 'upload\n' },
+      { target: '/sub', status: 301, location: '{origin}/sub/' },
+      { target: '/sub/', status: 200, body: 'sub index\n' },
+      { target: '/wp-admin/', status: 200, body: 'admin' },
+      { target: '/wp-admin', status: 301, location: '{origin}/wp-admin/' },
+    ],
+  },
+  {
+    name: 'locations, rewrites, access, try_files, error_page',
+    serverBlock: SUBSET_SERVER_BLOCK,
+    files: {
+      'index.html': 'home\n',
+      'new/page.html': 'new page\n',
+      'new/index.html': 'new index\n',
+      'local/file.txt': 'local\n',
+      'private/file.txt': 'private\n',
+      'tf/there.html': 'there\n',
+      'tf/dir/index.html': 'tf dir\n',
+      'errors/404.html': 'custom 404\n',
+      'err/ok.txt': 'err ok\n',
+      'hidden/file.txt': 'hidden\n',
+      'brk/page.html': 'brk original\n',
+    },
+    cases: [
+      { target: '/', status: 200, body: 'home\n', header: ['X-Server-Level', 'on'] },
+      { target: '/exact', status: 200, body: 'exact' },
+      { target: '/exact/x', status: 200, body: 'prefix' },
+      { target: '/exactly', status: 200, body: 'prefix' },
+      { target: '/static/a.php', status: 200, body: 'caret' },
+      { target: '/x/a.php', status: 200, body: 'php-regex' },
+      { target: '/pics/a.jpg', status: 200, body: 'jpg-caseless' },
+      { target: '/old/x?a=1', status: 301, location: '{origin}/new/x?a=1' },
+      { target: '/temporary', status: 302, location: '{origin}/new/' },
+      { target: '/new/page.html', status: 200, body: 'new page\n', header: ['X-New', 'yes'] },
+      { target: '/new/page.html', status: 200, header: ['X-Server-Level', null] },
+      { target: '/legacy', status: 200, body: 'new page\n', header: ['X-New', 'yes'] },
+      { target: '/internal-rw/page.html', status: 200, body: 'new page\n', header: ['X-New', 'yes'] },
+      { target: '/brk/page.html', status: 200, body: 'new page\n', header: ['X-Server-Level', 'on'] },
+      { target: '/query/abc?x=1', status: 200, body: 'new page\n' },
+      { target: '/gone', status: 410 },
+      { target: '/elsewhere', status: 302, location: 'http://127.0.0.1:9/target' },
+      { target: '/private/file.txt', status: 403 },
+      { target: '/local/file.txt', status: 200, body: 'local\n' },
+      { target: '/args?a=1&b=2', status: 200, body: '/args|a=1&b=2|1|?' },
+      { target: '/args', status: 200, body: '/args|||' },
+      { target: '/tf/there.html', status: 200, body: 'there\n' },
+      { target: '/tf/there', status: 200, body: 'there\n' },
+      { target: '/tf/dir', status: 301, location: '{origin}/tf/dir/' },
+      { target: '/tf/nothere', status: 404 },
+      { target: '/fallback/x', status: 200, body: 'named /fallback/x' },
+      { target: '/err/missing', status: 404, body: 'custom 404\n' },
+      { target: '/err/ok.txt', status: 200, body: 'err ok\n' },
+      { target: '/err2/missing', status: 200, body: 'custom 404\n' },
+      { target: '/hidden/file.txt', status: 404 },
+      { target: '/nest/a.txt', status: 200, body: 'nested regex' },
+      { target: '/nest/a.html', status: 200, body: 'nest prefix' },
+      { target: '/new', status: 301, location: '{origin}/new/' },
+      { target: '/new/', status: 200, body: 'new index\n', header: ['X-New', 'yes'] },
+    ],
+  },
+];
