@@ -70,6 +70,7 @@ export async function runScript(ctx: RequestContext, script: CgiScriptFacts,
     serverName: serverName(req.headers.host, socket.localAddress ?? 'localhost'),
     serverPort: socket.localPort ?? 80,
     https: 'encrypted' in socket && socket.encrypted === true,
+    requestId: ctx.id,
   }, script, extra);
   if (errorDocument !== undefined) env.REDIRECT_STATUS = String(errorDocument.status);
 

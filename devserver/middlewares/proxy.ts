@@ -9,6 +9,8 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Middleware } from '../middleware.js';
 import { sendErrorPage } from '../cgi/error-page.js';
+import { clientRequestId } from '../context.js';
+import { annotateAccess } from './access-log.js';
 import { forwardRequest, forwardUpgrade } from '../proxy/forward.js';
 import { matchRoute, type ProxyRoute } from '../proxy/routes.js';
 
@@ -20,10 +22,19 @@ export function proxy(routes: readonly ProxyRoute[]): Middleware {
       await next();
       return;
     }
-    await forwardRequest(ctx.req, ctx.res, route, ctx.rawTarget, (err) => {
-      ctx.log.warn({ upstream: route.target.origin, err: err.message }, 'proxy upstream unreachable');
-      sendErrorPage(ctx, 502, 'Bad Gateway',
-        `The upstream ${route.target.origin} for ${route.prefix || '/'} is not reachable: ${err.message}. Is it running?`);
+    const upstream = route.target.origin;
+    await forwardRequest(ctx.req, ctx.res, route, ctx.rawTarget, {
+      requestId: ctx.id,
+      onUpstreamDown: (err) => {
+        const fields = { upstream, ...errnoOf(err) };
+        ctx.log.warn({ ...fields, err: err.message }, 'proxy upstream unreachable');
+        annotateAccess(ctx, fields);
+        sendErrorPage(ctx, 502, 'Bad Gateway',
+          `The upstream ${upstream} for ${route.prefix || '/'} is not reachable: ${err.message}. Is it running?`);
+      },
+      onInterrupted: (err) => {
+        ctx.log.warn({ upstream, ...errnoOf(err), err: err.message }, 'proxy response interrupted');
+      },
     });
   };
 }
@@ -51,7 +62,11 @@ export function proxyUpgradeHandler(routes: readonly ProxyRoute[], log: Logger):
     if (route === null) return false;
     open.add(socket);
     socket.once('close', () => open.delete(socket));
-    forwardUpgrade(req, socket, head, route, (err) => log.warn({ upstream: route.target.origin, err: err.message }, 'proxy upgrade failed'));
+    // Upgrades bypass the stack and its request ids: the client's own id, when valid, still reaches the upstream.
+    const reqId = clientRequestId(req.headers['x-request-id']);
+    forwardUpgrade(req, socket, head, route, (err) => log.warn({
+      ...(reqId === null ? {} : { reqId }), upstream: route.target.origin, ...errnoOf(err), err: err.message,
+    }, 'proxy upgrade failed'), reqId);
     return true;
   };
   return {
@@ -61,4 +76,10 @@ export function proxyUpgradeHandler(routes: readonly ProxyRoute[], log: Logger):
       open.clear();
     },
   };
+}
+
+/** Node's code for a socket or HTTP failure (ECONNREFUSED, ECONNRESET, ETIMEDOUT, HPE_…), for log filters. */
+function errnoOf(err: Error): { errno?: string } {
+  const code = (err as NodeJS.ErrnoException).code;
+  return typeof code === 'string' ? { errno: code } : {};
 }
