@@ -52,14 +52,29 @@ export async function openRotatingLogFile(path: string, limits: LogFileLimits = 
     size = 0;
   };
 
+  /** Writes `text` (whole lines) in parts that fit the current file, rotating in between. */
+  const writeBounded = async (text: string): Promise<void> => {
+    let rest = text;
+    while (rest !== '') {
+      let cut = frozen.files > 1 ? wholeLinesWithin(rest, frozen.maxBytes - size) : rest.length;
+      if (cut === 0 && size > 0) {
+        await rotate();
+        continue;
+      }
+      // A line longer than the whole bound goes into a file of its own rather than be cut.
+      if (cut === 0) cut = rest.indexOf('\n') + 1 || rest.length;
+      const part = rest.slice(0, cut);
+      rest = rest.slice(cut);
+      await handle.write(part);
+      size += Buffer.byteLength(part);
+    }
+  };
+
   const drain = async (): Promise<void> => {
     while (pending !== '') {
       const text = pending;
       pending = '';
-      const bytes = Buffer.byteLength(text);
-      if (size > 0 && size + bytes > frozen.maxBytes && frozen.files > 1) await rotate();
-      await handle.write(text);
-      size += bytes;
+      await writeBounded(text);
     }
   };
 
@@ -89,6 +104,21 @@ export async function openRotatingLogFile(path: string, limits: LogFileLimits = 
       if (failure !== null) throw failure;
     },
   };
+}
+
+/** How many characters of `text` are whole lines that together take at most `room` bytes. */
+function wholeLinesWithin(text: string, room: number): number {
+  if (Buffer.byteLength(text) <= room) return text.length;
+  let bytes = 0;
+  let end = 0;
+  for (;;) {
+    const newline = text.indexOf('\n', end);
+    const next = newline === -1 ? text.length : newline + 1;
+    if (next === end) return end;
+    bytes += Buffer.byteLength(text.slice(end, next));
+    if (bytes > room) return end;
+    end = next;
+  }
 }
 
 /** The file as a stream (a pino destination): end() resolves once every line is written and the file closed. */
