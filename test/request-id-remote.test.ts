@@ -6,12 +6,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startSshd, type Sshd } from './harness/sshd.js';
 import { CLI, createCliEnv, isMounted, type CliEnv } from './mount-cli-helpers.js';
-import { eventually, rawRequest } from './serve-fixture.js';
+import { eventually, freePort, rawRequest } from './serve-fixture.js';
 import { recordLines, schemaErrors } from './helpers/log-schema.js';
 
 let sshd: Sshd;
@@ -19,14 +18,6 @@ let cli: CliEnv;
 let debugEnv: NodeJS.ProcessEnv;
 const children: ChildProcess[] = [];
 const REMOTE_OPS = ['lstat', 'stat', 'readdir', 'readlink', 'open', 'read', 'listing-wait', 'tar-wait'];
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as { port: number };
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 interface Started { child: ChildProcess; stdout: () => string; stderr: () => string }
 

@@ -7,12 +7,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CLI } from './mount-cli-helpers.js';
-import { eventually, rawRequest } from './serve-fixture.js';
+import { eventually, freePort, rawRequest } from './serve-fixture.js';
 import { recordLines, schemaErrors } from './helpers/log-schema.js';
 
 let base: string;
@@ -24,14 +23,6 @@ const seenUpstream = new Map<string, string | undefined>();
 let serve: { child: ChildProcess; port: number; stderr: () => string };
 let closedPort: number;
 const children: ChildProcess[] = [];
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as { port: number };
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 function runCli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
