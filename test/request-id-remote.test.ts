@@ -5,7 +5,7 @@
  * both processes, in time order. `serve user@host:path` logs its SFTP operations the same way.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startSshd, type Sshd } from './harness/sshd.js';
@@ -106,6 +106,17 @@ test('devmount logs --req ID prints what one request caused in a dev server and 
     const stopped = new Promise<number | null>((resolve) => front.child.once('exit', (code) => resolve(code)));
     front.child.kill('SIGTERM');
     expect(await stopped).toBe(0);
+
+    // A mount operation the server refuses: its line has the errno FUSE answered and the server's SFTP status.
+    await expect(rmdir(join(mp, 'remote'))).rejects.toMatchObject({ code: 'ENOTEMPTY' });
+    await eventually(async () => {
+      const r = await run(['logs', '--json', '--level', 'debug'], cli.env);
+      return recordLines(r.stdout).some((l) => l.includes('"msg":"remote operation failed"') && l.includes('"op":"rmdir"'));
+    }, 10_000, 'the failed rmdir in the daemon log');
+    const failed = recordLines((await run(['logs', '--json'], cli.env)).stdout).map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((r) => r.msg === 'remote operation failed' && r.op === 'rmdir');
+    // SSH_FX_FAILURE (4): OpenSSH's sftp-server folds ENOTEMPTY into it (fs/sftp/status.ts).
+    expect(failed).toMatchObject({ level: 20, layer: 'sftp', path: '/remote', errno: 'ENOTEMPTY', sftpStatus: 4 });
   } finally {
     if (await isMounted(mp)) expect((await run(['unmount', mp], cli.env)).code).toBe(0);
   }
