@@ -108,7 +108,7 @@ export function createLogger(options: LoggerOptions): Logger {
 const RESET = '\x1b[0m';
 const DIM = '\x1b[2m';
 const STATUS_COLOURS: Record<number, string> = { 2: '\x1b[32m', 3: '\x1b[36m', 4: '\x1b[33m', 5: '\x1b[31m' };
-export const LEVEL_NAMES: Readonly<Record<number, string>> = Object.freeze({ 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' });
+const LEVEL_NAMES: Readonly<Record<number, string>> = Object.freeze({ 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' });
 const LEVEL_COLOURS: Readonly<Record<string, string>> = Object.freeze({ debug: DIM, warn: '\x1b[33m', error: '\x1b[31m', fatal: '\x1b[31m' });
 
 /** One short line per record: "12:01:02 200 GET /index.html 5.1 KiB 0.4 ms #3f2a…"; other records as "level msg". */

@@ -62,10 +62,11 @@ async function runLogs(flags: LogsFlags): Promise<void> {
   const filter = resolveLogFilter(flags, Date.now());
   const pretty = flags.json !== true && process.stdout.isTTY === true;
   const color = process.env.NO_COLOR === undefined;
-  // `devmount logs | head`: a closed pipe ends the command, quietly.
+  // `devmount logs | head`: a closed pipe ends the command, quietly; any other output error in one line.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(ExitCode.ok);
-    throw err;
+    process.stderr.write(`devmount: cannot write the logs: ${err.message}\n`);
+    process.exit(ExitCode.failure);
   });
   const print = (records: readonly LogRecord[]): void => {
     if (records.length === 0) return;
