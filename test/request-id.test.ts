@@ -11,7 +11,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CLI } from './mount-cli-helpers.js';
-import { eventually, freePort, rawRequest } from './serve-fixture.js';
+import { createDevServer } from '../devserver/server.js';
+import { LocalFileSource } from '../devserver/sources/local.js';
+import { proxy } from '../devserver/middlewares/proxy.js';
+import { parseProxySpec } from '../devserver/proxy/routes.js';
+import { eventually, freePort, memoryLogger, rawRequest } from './serve-fixture.js';
 import { recordLines, schemaErrors } from './helpers/log-schema.js';
 
 let base: string;
@@ -145,6 +149,33 @@ describe('error lines carry machine fields', () => {
     expect(accessLine(id)).toMatchObject({ status: 502, upstream: upstreamOrigin, errno: 'ECONNREFUSED' });
     expect(records().find((r) => r.msg === 'proxy upstream unreachable' && r.reqId === id))
       .toMatchObject({ level: 40, upstream: upstreamOrigin, errno: 'ECONNREFUSED' });
+  });
+});
+
+describe('a proxy upstream that does not answer', () => {
+  test('504 after the head timeout: the access line and the warning carry the upstream and ETIMEDOUT', async () => {
+    // An upstream that accepts and never answers; closed (with its sockets) at the end of the test.
+    const silent = createHttpServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
+    const { logger, records: logged } = memoryLogger();
+    const source = await LocalFileSource.open(site, { watch: 'off' });
+    const server = await createDevServer({
+      source, logger, port: 0, liveReload: false,
+      slots: { early: [proxy([parseProxySpec(`/slow=${origin}`)], { headTimeoutMs: 200 })] },
+    });
+    try {
+      const res = await rawRequest(server.port, '/slow/page', { 'X-Request-Id': 'slow-1' });
+      expect(res.status).toBe(504);
+      await eventually(() => logged.some((r) => r.msg === 'request' && r.reqId === 'slow-1'), 10_000, 'the access line');
+      expect(logged.find((r) => r.msg === 'request' && r.reqId === 'slow-1')).toMatchObject({ status: 504, upstream: origin, errno: 'ETIMEDOUT' });
+      expect(logged.find((r) => r.msg === 'proxy upstream timed out')).toMatchObject({ reqId: 'slow-1', upstream: origin, errno: 'ETIMEDOUT', timeoutMs: 200 });
+      expect(logged.map((r) => schemaErrors(JSON.stringify(r))).filter(Boolean)).toEqual([]);
+    } finally {
+      await server.close();
+      silent.closeAllConnections();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
   });
 });
 

@@ -14,8 +14,16 @@ import { annotateAccess } from './access-log.js';
 import { forwardRequest, forwardUpgrade } from '../proxy/forward.js';
 import { matchRoute, type ProxyRoute } from '../proxy/routes.js';
 
-export function proxy(routes: readonly ProxyRoute[]): Middleware {
+export interface ProxyOptions {
+  /** An upstream silent this long before its response head gets a 504 (default: the server's request timeout). */
+  readonly headTimeoutMs: number;
+}
+
+export const DEFAULT_PROXY_OPTIONS: ProxyOptions = Object.freeze({ headTimeoutMs: 60_000 });
+
+export function proxy(routes: readonly ProxyRoute[], options: ProxyOptions = DEFAULT_PROXY_OPTIONS): Middleware {
   const frozen = Object.freeze([...routes]);
+  const { headTimeoutMs } = Object.freeze({ ...options });
   return async function proxy(ctx, next) {
     const route = matchRoute(frozen, ctx.path);
     if (route === null) {
@@ -25,10 +33,17 @@ export function proxy(routes: readonly ProxyRoute[]): Middleware {
     const upstream = route.target.origin;
     await forwardRequest(ctx.req, ctx.res, route, ctx.rawTarget, {
       requestId: ctx.id,
+      headTimeoutMs,
       onUpstreamDown: (err) => {
         const fields = { upstream, ...errnoOf(err) };
-        ctx.log.warn({ ...fields, err: err.message }, 'proxy upstream unreachable');
         annotateAccess(ctx, fields);
+        if (fields.errno === 'ETIMEDOUT') {
+          ctx.log.warn({ ...fields, timeoutMs: headTimeoutMs }, 'proxy upstream timed out');
+          sendErrorPage(ctx, 504, 'Gateway Timeout',
+            `The upstream ${upstream} for ${route.prefix || '/'} did not answer within ${headTimeoutMs} ms.`);
+          return;
+        }
+        ctx.log.warn({ ...fields, err: err.message }, 'proxy upstream unreachable');
         sendErrorPage(ctx, 502, 'Bad Gateway',
           `The upstream ${upstream} for ${route.prefix || '/'} is not reachable: ${err.message}. Is it running?`);
       },

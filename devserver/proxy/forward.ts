@@ -66,6 +66,11 @@ export function openUpstream(req: IncomingMessage, route: ProxyRoute, target: st
 /** What forwardRequest reports to its caller, which logs it under the request id. */
 export interface ForwardHooks {
   readonly requestId: string;
+  /**
+   * How long the upstream may stay silent before its response head arrives; then the request fails with
+   * ETIMEDOUT (reported to onUpstreamDown). Not applied to the body: a stream or long poll may idle for long.
+   */
+  readonly headTimeoutMs: number;
   /** No response from the upstream (refused, reset, timed out): nothing has been sent to the client yet. */
   readonly onUpstreamDown: (err: Error) => void;
   /** The response broke off mid-body (either side went away); the status line was already sent. */
@@ -75,8 +80,15 @@ export interface ForwardHooks {
 export async function forwardRequest(req: IncomingMessage, res: import('node:http').ServerResponse, route: ProxyRoute,
   rawTarget: string, hooks: ForwardHooks): Promise<void> {
   const { request } = openUpstream(req, route, upstreamTarget(route, rawTarget), false, hooks.requestId);
+  // Socket inactivity (http.ClientRequest#setTimeout), the same test as Node's own server timeouts.
+  request.setTimeout(hooks.headTimeoutMs, () => {
+    request.destroy(Object.assign(new Error(`no answer within ${hooks.headTimeoutMs} ms`), { code: 'ETIMEDOUT' }));
+  });
   const responded = new Promise<IncomingMessage>((resolve, reject) => {
-    request.once('response', resolve);
+    request.once('response', (upstream: IncomingMessage) => {
+      request.setTimeout(0);
+      resolve(upstream);
+    });
     request.once('error', reject);
   });
   // The client going away cancels the upstream request (and so the upstream's work).
