@@ -58,6 +58,9 @@ beforeAll(async () => {
   await writeFile(path.join(site, 'id.php'),
     '<?php error_log("php saw " . $_SERVER["HTTP_X_REQUEST_ID"]); echo $_SERVER["HTTP_X_REQUEST_ID"], " ", $_SERVER["UNIQUE_ID"];');
   await writeFile(path.join(site, 'file.txt'), 'a file\n');
+  await mkdir(path.join(site, 'cgi-bin'));
+  await writeFile(path.join(site, 'cgi-bin', 'id.sh'),
+    '#!/bin/sh\necho "cgi saw $HTTP_X_REQUEST_ID" >&2\nprintf "Content-Type: text/plain\\n\\n%s %s" "$HTTP_X_REQUEST_ID" "$UNIQUE_ID"\n', { mode: 0o755 });
   await symlink('loop', path.join(site, 'loop'));
   upstream = createHttpServer((req, res) => {
     seenUpstream.set(req.url ?? '', req.headers['x-request-id'] as string | undefined);
@@ -98,6 +101,15 @@ describe('the request id reaches every backend', () => {
     // What the script wrote to stderr (FastCGI stderr or the worker's own) is logged under the same id.
     await eventually(() => records().some((r) => r.msg === 'script stderr' && r.reqId === id), 10_000, 'the stderr line');
     expect(records().find((r) => r.msg === 'script stderr' && r.reqId === id)?.stderr).toContain(`php saw ${id}`);
+  });
+
+  test('a CGI script gets them too, and its stderr is logged under the id', async () => {
+    const res = await rawRequest(serve.port, '/cgi-bin/id.sh');
+    expect(res.status).toBe(200);
+    const id = res.headers['x-request-id'] ?? '';
+    expect(res.text).toBe(`${id} ${id}`);
+    await eventually(() => records().some((r) => r.msg === 'script stderr' && r.reqId === id), 10_000, 'the stderr line');
+    expect(records().find((r) => r.msg === 'script stderr' && r.reqId === id)).toMatchObject({ script: '/cgi-bin/id.sh', stderr: `cgi saw ${id}` });
   });
 
   test('a client\'s own valid id is the one the script sees; an invalid one is replaced, not passed on', async () => {
