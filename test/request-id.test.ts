@@ -218,6 +218,21 @@ describe('logs', () => {
     expect(warnings.stdout).toBe('');
   });
 
+  test('on a terminal devmount logs prints one readable line per record, as serve does, with the process that wrote it', async () => {
+    // script(1) gives the command a pseudo-terminal, as a person at a terminal would have.
+    const shown = await new Promise<string>((resolve) => {
+      const child = spawn('script', ['-qec', `${process.execPath} ${CLI} logs --req find-me-1`, '/dev/null'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      child.once('close', () => { clearTimeout(timer); resolve(out); });
+    });
+    const plain = shown.replace(/\x1b\[[0-9;]*m/g, '').replace(/\r/g, '');
+    expect(plain).toMatch(/^\d\d:\d\d:\d\d 200 GET \/id\.php \d+ B [\d.]+ ms find-me-1 \[serve-[0-9a-f]{12}\]$/m);
+    expect(plain).toMatch(/^\d\d:\d\d:\d\d warn script stderr \{"reqId":"find-me-1".*\} \[serve-[0-9a-f]{12}\]$/m);
+    expect(plain).not.toContain('"msg"');
+  });
+
   test('--follow prints the records that arrive later, until it is stopped', async () => {
     const follower = spawn(process.execPath, [CLI, 'logs', '--follow', '--req', 'followed-1'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(follower);

@@ -5,6 +5,7 @@
  * everything one request caused, in every process it reached. `--follow` keeps printing new records until Ctrl-C.
  */
 import { open } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import type { Command } from 'commander';
 import { prettyLine } from '../../devserver/logger.js';
 import { devmountStateDir } from '../config/paths.js';
@@ -21,7 +22,17 @@ interface Tail {
   partial: Buffer;
 }
 
-async function readNewRecords(path: string, tails: Map<string, Tail>, filter: LogFilter): Promise<LogRecord[]> {
+/** Which process wrote a file, for the terminal: "mount-1a2b3c4d5e6f", "serve-…", "devmount" (up), "serve/NAME". */
+function sourceOf(path: string): string {
+  const name = basename(path).replace(/\.log(\.\d+)?$/, '');
+  return basename(dirname(path)) === 'serve' ? `serve/${name}` : name;
+}
+
+interface SourcedRecord extends LogRecord {
+  readonly source: string;
+}
+
+async function readNewRecords(path: string, tails: Map<string, Tail>, filter: LogFilter): Promise<SourcedRecord[]> {
   const handle = await open(path, 'r').catch((err: NodeJS.ErrnoException) => {
     // Rotated away or removed between the listing and now: its lines are in the file it became.
     if (err.code === 'ENOENT') return null;
@@ -41,10 +52,11 @@ async function readNewRecords(path: string, tails: Map<string, Tail>, filter: Lo
     const data = Buffer.concat([tail.partial, fresh.subarray(0, bytesRead)]);
     const end = data.lastIndexOf(0x0a);
     tail.partial = Buffer.from(data.subarray(end + 1));
-    const records: LogRecord[] = [];
+    const records: SourcedRecord[] = [];
+    const source = sourceOf(path);
     for (const line of data.subarray(0, end + 1).toString('utf8').split('\n')) {
       const record = matchLine(line, filter);
-      if (record !== null) records.push(record);
+      if (record !== null) records.push({ ...record, source });
     }
     return records;
   } finally {
@@ -52,8 +64,8 @@ async function readNewRecords(path: string, tails: Map<string, Tail>, filter: Lo
   }
 }
 
-async function readAll(stateDir: string, tails: Map<string, Tail>, filter: LogFilter): Promise<LogRecord[]> {
-  const records: LogRecord[] = [];
+async function readAll(stateDir: string, tails: Map<string, Tail>, filter: LogFilter): Promise<SourcedRecord[]> {
+  const records: SourcedRecord[] = [];
   for (const file of await listLogFiles(stateDir)) records.push(...(await readNewRecords(file, tails, filter)));
   return inTimeOrder(records);
 }
@@ -68,9 +80,11 @@ async function runLogs(flags: LogsFlags): Promise<void> {
     process.stderr.write(`devmount: cannot write the logs: ${err.message}\n`);
     process.exit(ExitCode.failure);
   });
-  const print = (records: readonly LogRecord[]): void => {
+  // On a terminal each line ends with the process that wrote it (dimmed), as records of several are merged.
+  const tag = (source: string) => (color ? `\x1b[2m[${source}]\x1b[0m` : `[${source}]`);
+  const print = (records: readonly SourcedRecord[]): void => {
     if (records.length === 0) return;
-    process.stdout.write(records.map((r) => `${pretty ? prettyLine(r.line, color) : r.line}\n`).join(''));
+    process.stdout.write(records.map((r) => `${pretty ? `${prettyLine(r.line, color)} ${tag(r.source)}` : r.line}\n`).join(''));
   };
   const stateDir = devmountStateDir();
   const tails = new Map<string, Tail>();

@@ -93,6 +93,6 @@ export async function listLogFiles(stateDir: string): Promise<string[]> {
 }
 
 /** Records in time order; records of the same millisecond keep their file and line order (a stable sort). */
-export function inTimeOrder(records: LogRecord[]): LogRecord[] {
+export function inTimeOrder<T extends LogRecord>(records: T[]): T[] {
   return records.sort((a, b) => a.timeMs - b.timeMs);
 }
