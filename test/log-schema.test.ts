@@ -40,7 +40,7 @@ describe('docs/logging.md and the schema', () => {
     ['a record without time', { level: 30, msg: 'x' }],
     ['an epoch-number time', { level: 30, time: 1765130462345, msg: 'x' }],
     ['an access line without reqId', { level: 30, time: '2026-12-07T18:01:02.345Z', method: 'GET', path: '/', status: 200, bytes: 5, durationMs: 1, msg: 'request' }],
-    ['a 404 without the path looked up', { level: 30, time: '2026-12-07T18:01:02.345Z', reqId: 'x', method: 'GET', path: '/a', status: 404, bytes: 1, durationMs: 1, msg: 'request' }],
+    ['an errno that is not an error name', { level: 30, time: '2026-12-07T18:01:02.345Z', reqId: 'x', method: 'GET', path: '/a', status: 404, bytes: 1, durationMs: 1, lookup: '/a', errno: 'no such file', msg: 'request' }],
     ['a remote operation without reqId', { level: 20, time: '2026-12-07T18:01:02.345Z', op: 'read', path: '/a', ms: 1, msg: 'remote operation' }],
     ['a failed operation without errno', { level: 20, time: '2026-12-07T18:01:02.345Z', op: 'read', path: '/a', msg: 'remote operation failed' }],
     ['script stderr without reqId', { level: 40, time: '2026-12-07T18:01:02.345Z', script: '/a.php', stderr: 'x', msg: 'script stderr' }],
