@@ -15,7 +15,7 @@ import { forwardRequest, forwardUpgrade } from '../proxy/forward.js';
 import { matchRoute, type ProxyRoute } from '../proxy/routes.js';
 
 export interface ProxyOptions {
-  /** An upstream silent this long before its response head gets a 504 (default: the server's request timeout). */
+  /** An upstream silent this long before its response head gets a 504 (default 60 s, as the server's own request timeout). */
   readonly headTimeoutMs: number;
 }
 
