@@ -24,6 +24,7 @@ const COMMANDS: ReadonlyArray<{ readonly names: readonly string[]; readonly load
   { names: ['restore'], load: () => import('./commands/restore.js') },
   { names: ['up', 'down'], load: () => import('./commands/up-down.js') },
   { names: ['autostart'], load: () => import('./commands/autostart.js') },
+  { names: ['logs'], load: () => import('./commands/logs.js') },
 ];
 
 /** The command modules needed for these arguments: the named command's, or all of them. */

@@ -22,7 +22,7 @@ function prettyStream(out: NodeJS.WritableStream): Writable {
           continue;
         }
         const { time, level, msg, pid: _pid, hostname: _host, ...rest } = record;
-        const when = new Date(typeof time === 'number' ? time : Date.now()).toISOString().slice(11, 19);
+        const when = typeof time === 'string' ? time.slice(11, 19) : new Date(typeof time === 'number' ? time : Date.now()).toISOString().slice(11, 19);
         const extras = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
         out.write(`${when} ${LEVEL_NAMES[level as number] ?? String(level)} ${String(msg ?? '')}${extras ? ` ${extras}` : ''}\n`);
       }
@@ -34,5 +34,6 @@ function prettyStream(out: NodeJS.WritableStream): Writable {
 export function createMountLogger(options: { format: LogFormat; debug: boolean; destination: NodeJS.WritableStream }): Logger {
   const level = options.debug || process.env.DEVMOUNT_DEBUG ? 'debug' : 'info';
   const stream = options.format === 'json' ? options.destination : prettyStream(options.destination);
-  return pino({ level, base: { pid: process.pid } }, stream);
+  // ISO times, as every devmount log (docs/logging.md), so `devmount logs` merges them by one clock format.
+  return pino({ level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, stream);
 }

@@ -4,7 +4,6 @@
  * or when someone else unmounted the directory. Every exit path unmounts and closes the VFS (which flushes
  * buffered writes); a failure before "ready" leaves nothing mounted.
  */
-import { createWriteStream } from 'node:fs';
 import type { Logger } from 'pino';
 import type { RemoteSpec } from '../fs/remote-spec.js';
 import { FuseMountError, mountVfs, type FuseMount } from '../fs/fuse/adapter.js';
@@ -16,9 +15,10 @@ import type { ControlReply, ControlRequest, MountStatus } from './control/protoc
 import { startControlServer, type ControlServer } from './control/server.js';
 import { ExitCode } from './exit-codes.js';
 import { createMountLogger } from './mount-logger.js';
+import { openRotatingLogFile, rotatingFileStream } from './logs/rotating-file.js';
 import type { MountCommandOptions } from './mount-options.js';
 import { openMountStackParts } from './mount-stack.js';
-import { startRemoteServe, type RemoteServe } from './remote-serve.js';
+import { remoteRequestScope, startRemoteServe, type RemoteServe } from './remote-serve.js';
 import { phpServeHook } from './commands/serve-php.js';
 import type { ServeFlags } from './commands/serve.js';
 import { createTtyPrompter } from './prompter.js';
@@ -108,8 +108,10 @@ function isBusy(err: unknown): boolean {
 
 export async function serveMount(params: ServeMountParams): Promise<void> {
   const { options, mountpoint } = params;
-  const destination = params.logFile ? createWriteStream(params.logFile, { flags: 'a', mode: 0o600 }) : process.stderr;
-  const log: Logger = createMountLogger({ format: options.logFormat, debug: options.debug, destination });
+  // A daemon's log file is NDJSON whatever --log-format says: it is read by `devmount logs` (and jq), which
+  // prints it readably; bounded and rotated like every devmount log file.
+  const destination = params.logFile ? rotatingFileStream(await openRotatingLogFile(params.logFile)) : process.stderr;
+  const log: Logger = createMountLogger({ format: params.logFile ? 'json' : options.logFormat, debug: options.debug, destination });
   const startedAtMs = Date.now();
 
   let vfs: Vfs | undefined;
@@ -205,7 +207,11 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
   process.on('SIGHUP', () => { void stop('SIGHUP', ExitCode.ok); });
   try {
     const prompter = createTtyPrompter();
-    const parts = await openMountStackParts(params.spec, options, { password: params.password, prompter, log });
+    // `--serve` at debug level: the dev server's requests name the remote operations done for them.
+    const requestScope = options.serve ? remoteRequestScope(log) : undefined;
+    const parts = await openMountStackParts(params.spec, options, {
+      password: params.password, prompter, log, ...(requestScope ? { operationContext: requestScope } : {}),
+    });
     vfs = parts.vfs;
     const root = await vfs.getattr('/');
     mountAttempted = true;
@@ -245,6 +251,7 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
         requestTimeoutMs: SERVE_REQUEST_TIMEOUT_MS,
         localRoot: mountpoint,
         log: log.child({ layer: 'serve' }),
+        ...(requestScope ? { requestScope } : {}),
         server: async (source) => ({
           ...(await phpServeHook.resolve(SERVE_DEFAULT_FLAGS, { source, log })),
           logger: log.child({ layer: 'http' }),

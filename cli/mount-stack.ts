@@ -15,6 +15,7 @@ import { resolveSshOptions } from '../fs/ssh/resolve.js';
 import type { Prompter } from '../fs/ssh/types.js';
 import { createVfs } from '../fs/vfs/vfs.js';
 import type { Vfs } from '../fs/vfs/types.js';
+import type { OperationContext } from '../fs/trace.js';
 import { toSshOverrides, type MountOptions } from './mount-options.js';
 import { UserError } from './user-error.js';
 
@@ -22,6 +23,8 @@ export interface StackInputs {
   readonly password: string | undefined;
   readonly prompter: Prompter | undefined;
   readonly log: Logger;
+  /** Who remote operations are done for (a dev server's request scope): logged with them at debug level. */
+  readonly operationContext?: OperationContext;
 }
 
 export async function openMountStack(spec: RemoteSpec, options: MountOptions, inputs: StackInputs): Promise<Vfs> {
@@ -53,6 +56,7 @@ export async function openMountStackParts(spec: RemoteSpec, options: MountOption
       reconnect: options.reconnect,
       opTimeoutMs: options.opTimeout * 1000,
       logger: inputs.log.child({ layer: 'sftp' }),
+      operationContext: inputs.operationContext,
     });
   } catch (err) {
     if (err instanceof FsError && (err.code === 'ENOENT' || err.code === 'ENOTDIR' || err.code === 'EACCES' || err.code === 'EPERM')) {
@@ -74,6 +78,7 @@ export async function openMountStackParts(spec: RemoteSpec, options: MountOption
   const prefetching = withPrefetch(cached, {
     shell: { shell: remote.selfCheckingShell, serverRoot: remote.remoteRoot },
     log: inputs.log.child({ layer: 'prefetch' }),
+    ...(inputs.operationContext ? { operationContext: inputs.operationContext } : {}),
   });
   return Object.freeze({ vfs: createVfs(prefetching, { followSymlinks: options.followSymlinks, readOnly: options.readOnly }), remote, connector });
 }

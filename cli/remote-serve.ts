@@ -20,6 +20,15 @@ import type { Middleware } from '../devserver/middleware.js';
 import type { FileSource } from '../devserver/file-source.js';
 import type { RemoteWatchSetting } from './mount-options.js';
 import { startConfiguredWatcher } from './remote-watch.js';
+import { createRequestScope, type RequestScope } from '../devserver/request-scope.js';
+
+/**
+ * The request scope for a remote site, or undefined: remote operations are logged per request at debug level
+ * only, so below it nobody would read the scope and its cost (devserver/request-scope.ts) is not paid.
+ */
+export function remoteRequestScope(log: Logger): RequestScope | undefined {
+  return log.isLevelEnabled('debug') ? createRequestScope() : undefined;
+}
 
 export type ServerOptions = Omit<DevServerOptions, 'source' | 'cache'>;
 
@@ -39,6 +48,8 @@ export interface RemoteServeOptions {
    */
   readonly server: (source: FileSource) => Promise<ServerOptions> | ServerOptions;
   readonly log: Logger;
+  /** The scope the VFS's SFTP layer reads request ids from (remoteRequestScope), when there is one. */
+  readonly requestScope?: RequestScope;
 }
 
 export interface RemoteServe {
@@ -137,6 +148,7 @@ export async function startRemoteServe(vfs: Vfs, remote: SftpRemoteFs, options: 
       source,
       ...(opts.remoteWatch === 'off' ? { cache: false as const } : {}),
       slots: { ...slots, early: [...early, ...(slots.early ?? [])] },
+      ...(opts.requestScope ? { requestScope: opts.requestScope } : {}),
     }));
   } catch (err) {
     reachability.close();

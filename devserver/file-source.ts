@@ -30,6 +30,12 @@ export interface FileSource {
   /** stat following symlinks inside the root; null when the path does not exist (ENOENT/ENOTDIR). */
   stat(path: string): Promise<SourceStat | null>;
   /**
+   * Why `path` cannot be looked up, as an errno name (ENOENT, ENOTDIR, EACCES, ELOOP, ENAMETOOLONG …), or null
+   * when it can: asked once a request ends in a 404, for the machine fields of its log line. Optional: a source
+   * without it logs 404s without errno.
+   */
+  lookupError?(path: string): Promise<string | null>;
+  /**
    * The path with every symlink resolved, still root-relative; null when it resolves outside the root
    * (the caller answers 403 unless --follow-symlinks) or does not exist.
    */

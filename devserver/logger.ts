@@ -52,6 +52,8 @@ export interface LoggerOptions {
   /** Defaults to fd 2 (stderr). */
   readonly fd?: number;
   readonly color?: boolean;
+  /** Also gets every record as its NDJSON line, whatever the format (a log file kept for `devmount logs`). */
+  readonly copyTo?: (line: string) => void;
 }
 
 export function resolveLogFormat(format: LogFormat | 'auto', fd = 2): LogFormat {
@@ -84,30 +86,36 @@ export function createLogger(options: LoggerOptions): Logger {
     // A timer pushes out a partial batch so a `tail -f` or a test sees a line within FLUSH_MS; close() flushes the rest.
     setInterval(() => batch.drain(), FLUSH_MS).unref();
     // Every record goes through the batch, pino's and the access log's, so lines stay in order.
+    const copy = options.copyTo;
+    const push = copy === undefined ? (line: string) => batch.push(line) : (line: string) => {
+      batch.push(line);
+      copy(line);
+    };
     const stream: DestinationStream & { flush(cb: (err?: Error) => void): void } = {
-      write: (line: string) => batch.push(line),
+      write: push,
       flush: (cb) => {
         batch.drain();
         destination.flush(cb);
       },
     };
     const logger = pino(base, stream);
-    jsonSinks.set(logger, (line) => batch.push(line));
+    jsonSinks.set(logger, push);
     return logger;
   }
-  return pino(base, new PrettyLines(fd, options.color ?? true));
+  return pino(base, new PrettyLines(fd, options.color ?? true, options.copyTo));
 }
 
 const RESET = '\x1b[0m';
 const DIM = '\x1b[2m';
 const STATUS_COLOURS: Record<number, string> = { 2: '\x1b[32m', 3: '\x1b[36m', 4: '\x1b[33m', 5: '\x1b[31m' };
-const LEVEL_NAMES: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+const LEVEL_NAMES: Readonly<Record<number, string>> = Object.freeze({ 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' });
+const LEVEL_COLOURS: Readonly<Record<string, string>> = Object.freeze({ debug: DIM, warn: '\x1b[33m', error: '\x1b[31m', fatal: '\x1b[31m' });
 
 /** One short line per record: "12:01:02 200 GET /index.html 5.1 KiB 0.4 ms #3f2a…"; other records as "level msg". */
 class PrettyLines extends Writable {
   private readonly out: { write(s: string): unknown };
   private readonly color: boolean;
-  constructor(fd: number, color: boolean) {
+  constructor(fd: number, color: boolean, private readonly copyTo?: (line: string) => void) {
     super();
     this.out = fd === 2 ? process.stderr : fd === 1 ? process.stdout : pino.destination({ fd, sync: false });
     this.color = color;
@@ -115,31 +123,41 @@ class PrettyLines extends Writable {
 
   override _write(chunk: Buffer | string, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
     const lines = chunk.toString().split('\n').filter(Boolean);
-    for (const line of lines) this.out.write(`${this.format(line)}\n`);
+    for (const line of lines) {
+      this.copyTo?.(`${line}\n`);
+      this.out.write(`${prettyLine(line, this.color)}\n`);
+    }
     done();
   }
+}
 
-  private format(line: string): string {
-    let rec: Record<string, unknown>;
-    try {
-      rec = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      // Not JSON (cannot happen with pino): print it as it came.
-      return line;
-    }
-    const time = typeof rec.time === 'string' ? rec.time.slice(11, 19) : '';
-    const c = (code: string, s: string) => (this.color ? `${code}${s}${RESET}` : s);
-    if (typeof rec.status === 'number' && rec.msg === 'request') {
-      const status = c(STATUS_COLOURS[Math.floor(rec.status / 100)] ?? '', String(rec.status));
-      const bytes = typeof rec.bytes === 'number' ? ` ${formatBytes(rec.bytes)}` : '';
-      const ms = typeof rec.durationMs === 'number' ? ` ${rec.durationMs.toFixed(1)} ms` : '';
-      return `${c(DIM, time)} ${status} ${String(rec.method)} ${String(rec.path)}${bytes}${ms} ${c(DIM, String(rec.reqId ?? ''))}`;
-    }
-    const level = LEVEL_NAMES[Number(rec.level)] ?? 'info';
-    const { time: _t, level: _l, msg, ...rest } = rec;
-    const extra = Object.keys(rest).length ? ` ${c(DIM, JSON.stringify(rest))}` : '';
-    return `${c(DIM, time)} ${level === 'info' ? '' : `${level} `}${String(msg ?? '')}${extra}`;
+/**
+ * One NDJSON log line as the terminal shows it (serve's pretty format, and `devmount logs` on a terminal):
+ * a request as "HH:MM:SS status method path size duration reqId", any other record as "HH:MM:SS [level] msg {fields}".
+ */
+export function prettyLine(line: string, color: boolean): string {
+  let rec: Record<string, unknown>;
+  try {
+    rec = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    // Not JSON (a banner line in a log file): print it as it came.
+    return line;
   }
+  const time = typeof rec.time === 'string' ? rec.time.slice(11, 19)
+    : typeof rec.time === 'number' ? new Date(rec.time).toISOString().slice(11, 19) : '';
+  const c = (code: string, s: string) => (color ? `${code}${s}${RESET}` : s);
+  if (typeof rec.status === 'number' && rec.msg === 'request') {
+    const status = c(STATUS_COLOURS[Math.floor(rec.status / 100)] ?? '', String(rec.status));
+    const bytes = typeof rec.bytes === 'number' ? ` ${formatBytes(rec.bytes)}` : '';
+    const ms = typeof rec.durationMs === 'number' ? ` ${rec.durationMs.toFixed(1)} ms` : '';
+    const why = typeof rec.errno === 'string' ? ` ${c(DIM, rec.errno)}` : '';
+    return `${c(DIM, time)} ${status} ${String(rec.method)} ${String(rec.path)}${bytes}${ms}${why} ${c(DIM, String(rec.reqId ?? ''))}`;
+  }
+  const level = LEVEL_NAMES[Number(rec.level)] ?? 'info';
+  const { time: _t, level: _l, msg, ...rest } = rec;
+  const extra = Object.keys(rest).length ? ` ${c(DIM, JSON.stringify(rest))}` : '';
+  const levelText = level === 'info' ? '' : `${c(LEVEL_COLOURS[level] ?? '', level)} `;
+  return `${c(DIM, time)} ${levelText}${String(msg ?? '')}${extra}`;
 }
 
 export function formatBytes(n: number): string {

@@ -21,6 +21,7 @@ import { parseRequestTarget } from './request-target.js';
 import { sendStatus } from './respond.js';
 import { buildStack, slotsDeclareMemo, type Slots } from './stack.js';
 import { ResponseMemo, type MemoEntry } from './response-memo.js';
+import type { RequestScope } from './request-scope.js';
 import { isNotModified } from './send.js';
 import { accessTracker } from './middlewares/access-log.js';
 import { hostPolicy } from './middlewares/host-check.js';
@@ -62,6 +63,8 @@ export interface DevServerOptions {
   readonly onUpgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
   /** Released by close() together with the server (FastCGI workers, .htaccess watchers). */
   readonly closers?: readonly (() => Promise<void> | void)[];
+  /** Each request's stack runs inside it, so fs/ can log remote operations with the request id (request-scope.ts). */
+  readonly requestScope?: RequestScope;
 }
 
 export interface ServerTimeouts {
@@ -131,6 +134,9 @@ export async function createDevServer(options: DevServerOptions): Promise<DevSer
   // resolution, PHP and static serving all apply to the new path (the access log and safety checks ran once).
   const redispatchFrom = Math.max(0, stack.findIndex((mw) => mw.name === 'denyDotfiles'));
   const redispatchStack = stack.slice(redispatchFrom);
+  // Chosen once: without a scope a request costs no AsyncLocalStorage frame (request-scope.ts).
+  const scope = options.requestScope;
+  const runRequest = scope === undefined ? (ctx: Context) => run(stack, ctx) : (ctx: Context) => scope.run(ctx.id, () => run(stack, ctx));
 
   const server = createServer({
     ServerResponse: CountingResponse,
@@ -166,7 +172,7 @@ export async function createDevServer(options: DevServerOptions): Promise<DevSer
       ctx.memo?.refuse();
       return run(redispatchStack, ctx);
     });
-    run(stack, ctx).catch((err: unknown) => {
+    runRequest(ctx).catch((err: unknown) => {
       ctx.log.error({ err: err instanceof Error ? err.message : String(err) }, 'request failed');
       sendStatus(ctx, 500);
     });

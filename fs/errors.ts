@@ -10,11 +10,14 @@ export type ErrnoCode =
 export class FsError extends Error {
   readonly code: ErrnoCode;
   readonly path: string | undefined;
-  constructor(code: ErrnoCode, message?: string, path?: string) {
+  /** The SSH_FX_* status the server answered, when this error is the server's refusal (fs/sftp/status.ts). */
+  readonly sftpStatus: number | undefined;
+  constructor(code: ErrnoCode, message?: string, path?: string, sftpStatus?: number) {
     super(message ?? (path ? `${code}: ${path}` : code));
     this.name = 'FsError';
     this.code = code;
     this.path = path;
+    this.sftpStatus = sftpStatus;
   }
   /** Positive errno number for this platform (FUSE wants it negated). */
   get errno(): number {

@@ -10,15 +10,15 @@ import type { ConfigReader } from '../../devserver/nginx/parser.js';
 import { createSftpRemoteFs } from '../../fs/sftp/remote-fs.js';
 import type { Connector } from '../../fs/ssh/types.js';
 import { parseRemoteSpec } from '../../fs/remote-spec.js';
-import { createLogger } from '../../devserver/logger.js';
 import type { DevServer, DevServerOptions } from '../../devserver/server.js';
 import { parseOptionList, REMOTE_WATCH_SETTINGS, type RemoteWatchSetting } from '../mount-options.js';
 import { openMountStackParts } from '../mount-stack.js';
 import { mountPrivately, type PrivateMount } from '../private-mount.js';
 import type { Vfs } from '../../fs/vfs/types.js';
 import { readPasswordFromStdin } from '../password-stdin.js';
+import { openServeLog } from '../logs/serve-log.js';
 import { createTtyPrompter } from '../prompter.js';
-import { startRemoteServe } from '../remote-serve.js';
+import { remoteRequestScope, startRemoteServe } from '../remote-serve.js';
 import { ExitCode } from '../exit-codes.js';
 import { UserError } from '../user-error.js';
 import type { RemoteConfigAccess, ServeFlagHook, ServeFlags } from './serve.js';
@@ -117,9 +117,13 @@ export async function runRemoteServe(
   const mountOptions = parseOptionList(remote.option ?? []);
   const remotePollMs = parseMs(remote.remotePoll, '--remote-poll', REMOTE_SERVE_DEFAULTS.remotePollMs, 100, 3_600_000);
   const requestTimeoutMs = parseMs(remote.remoteTimeout, '--remote-timeout', REMOTE_SERVE_DEFAULTS.requestTimeoutMs, 100, 600_000);
-  const log = createLogger({ format: flags.logFormat });
+  const serveLog = await openServeLog(flags.logFormat, remoteArg);
+  const log = serveLog.logger;
   const password = remote.passwordStdin ? await readPasswordFromStdin() : undefined;
-  const { vfs, remote: sftp, connector } = await openMountStackParts(spec, mountOptions, { password, prompter: createTtyPrompter(), log });
+  const requestScope = remoteRequestScope(log);
+  const { vfs, remote: sftp, connector } = await openMountStackParts(spec, mountOptions, {
+    password, prompter: createTtyPrompter(), log, ...(requestScope ? { operationContext: requestScope } : {}),
+  });
   let privateMount: PrivateMount | undefined;
   let served;
   try {
@@ -139,6 +143,7 @@ export async function runRemoteServe(
       requestTimeoutMs,
       log,
       server: (source) => baseOptions(source, log, { shell: { exec: (command) => sftp.exec(command) }, openSftp: () => openServerFiles(connector), root: sftp.remoteRoot }),
+      ...(requestScope ? { requestScope } : {}),
       ...(privateMount ? { localRoot: privateMount.path } : {}),
     });
   } catch (err) {
@@ -153,7 +158,8 @@ export async function runRemoteServe(
   for (const url of served.server.urls) process.stdout.write(`  ${url}\n`);
   printSiteUrl(served.server);
   const stop = (code: number) => () => {
-    void served.close().then(() => privateMount?.close()).then(() => vfs.close()).finally(() => process.exit(code));
+    void served.close().then(() => privateMount?.close()).then(() => vfs.close()).then(() => serveLog.close())
+      .finally(() => process.exit(code));
   };
   process.once('SIGINT', stop(ExitCode.interrupted));
   process.once('SIGTERM', stop(ExitCode.ok));

@@ -6,12 +6,14 @@
 import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { resolve as resolvePath } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { Logger } from 'pino';
 import { UserError } from '../user-error.js';
 import { ExitCode } from '../exit-codes.js';
 import { createDevServer, type DevServer, type DevServerOptions } from '../../devserver/server.js';
-import { createLogger, type LogFormat } from '../../devserver/logger.js';
+import type { LogFormat } from '../../devserver/logger.js';
+import { openServeLog, type ServeLog } from '../logs/serve-log.js';
 import { LocalFileSource } from '../../devserver/sources/local.js';
 import type { FileSource } from '../../devserver/file-source.js';
 import { parseSiteUrl, SiteUrlError, type SiteUrl } from '../../devserver/site-url.js';
@@ -221,7 +223,8 @@ async function runServe(dir: string, flags: ServeFlags): Promise<void> {
   if (!dirStat?.isDirectory()) {
     throw new UserError('usage', `${dir} is not a directory: give the site directory to serve`);
   }
-  const log = createLogger({ format: flags.logFormat });
+  const serveLog = await openServeLog(flags.logFormat, resolvePath(dir));
+  const log = serveLog.logger;
   const { source, layout } = await openSiteSource(dir, resolved, flags);
   let server: DevServer;
   try {
@@ -235,7 +238,7 @@ async function runServe(dir: string, flags: ServeFlags): Promise<void> {
   for (const url of server.urls) process.stdout.write(`  ${url}\n`);
   printSiteUrl(server);
   if (flags.open) openBrowser(server.url, log);
-  stopOnSignals(server);
+  stopOnSignals(server, serveLog);
 }
 
 function openBrowser(url: string, log: Logger): void {
@@ -245,10 +248,10 @@ function openBrowser(url: string, log: Logger): void {
   child.unref();
 }
 
-function stopOnSignals(server: DevServer): void {
+function stopOnSignals(server: DevServer, serveLog: ServeLog): void {
   // SIGINT exits 130 (128 + 2, as shells report it, cli/exit-codes.ts); SIGTERM is a requested stop: 0.
   const stop = (code: number) => () => {
-    void server.close().finally(() => process.exit(code));
+    void server.close().then(() => serveLog.close()).finally(() => process.exit(code));
   };
   process.once('SIGINT', stop(ExitCode.interrupted));
   process.once('SIGTERM', stop(ExitCode.ok));

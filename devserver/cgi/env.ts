@@ -20,6 +20,8 @@ export interface CgiRequestFacts {
   readonly https: boolean;
   /** SERVER_SOFTWARE (SERVER_SOFTWARE or APACHE_COMPATIBLE_SOFTWARE). */
   readonly serverSoftware: string;
+  /** The request id of the logs and the X-Request-Id response header; given to the script (see buildCgiEnv). */
+  readonly requestId?: string;
 }
 
 export interface CgiScriptFacts {
@@ -98,6 +100,12 @@ export function buildCgiEnv(request: CgiRequestFacts, script: CgiScriptFacts,
     if (variable === null) continue;
     // RFC 3875 §4.1.18: repeated headers are joined with ', ' (cookies with '; ', as PHP expects).
     env[variable] = Array.isArray(value) ? value.join(name === 'cookie' ? '; ' : ', ') : value;
+  }
+  if (request.requestId !== undefined) {
+    // The id the server logs under, also when it generated it or refused the client's (context.ts): a script's
+    // own log lines can then be matched with ours. UNIQUE_ID is Apache mod_unique_id's name, which frameworks read.
+    env.HTTP_X_REQUEST_ID = request.requestId;
+    env.UNIQUE_ID = request.requestId;
   }
   for (const [name, value] of Object.entries(extra)) {
     // Variables set by RewriteRule [E=…] (e.g. WordPress's HTTP_AUTHORIZATION); they never override the

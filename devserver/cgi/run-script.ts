@@ -69,6 +69,7 @@ export async function runScript(ctx: RequestContext, script: CgiScriptFacts,
     serverPort: server.serverPort,
     https: server.https,
     serverSoftware: options.serverSoftware,
+    requestId: ctx.id,
   }, script, extra);
   if (errorDocument !== undefined) env.REDIRECT_STATUS = String(errorDocument.status);
 

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { Middleware } from '../middleware.js';
+import type { Middleware, RequestContext } from '../middleware.js';
 import { CountingResponse } from '../response.js';
 import { jsonLineSink } from '../logger.js';
 
@@ -13,6 +13,19 @@ import { jsonLineSink } from '../logger.js';
 export type AccessTracker = (req: IncomingMessage, res: ServerResponse, id: string, rawTarget: string) => void;
 
 const INFO = 30;
+
+export type AccessFields = Readonly<Record<string, string | number>>;
+
+/** Machine fields an answer adds to its request's access line (a 404's errno, a 502's upstream): see docs/logging.md. */
+const annotations = new WeakMap<ServerResponse, AccessFields>();
+
+/**
+ * Adds fields to this request's access line: why it was answered as it was, for machines (`devmount logs`, jq).
+ * Names must not be the line's own (time, level, msg, reqId, method, path, status, bytes, durationMs …).
+ */
+export function annotateAccess(ctx: RequestContext, fields: AccessFields): void {
+  annotations.set(ctx.res, { ...annotations.get(ctx.res), ...fields });
+}
 
 export function accessTracker(log: Logger): AccessTracker {
   const sink = jsonLineSink(log);
@@ -25,8 +38,9 @@ export function accessTracker(log: Logger): AccessTracker {
       const bytes = res instanceof CountingResponse ? res.bodyBytes : null;
       const durationMs = Math.round((performance.now() - started) * 100) / 100;
       const aborted = !res.writableFinished;
+      const extra = annotations.get(res);
       if (sink !== null) {
-        sink(jsonLine(id, req, rawTarget, status, bytes, durationMs, aborted));
+        sink(jsonLine(id, req, rawTarget, status, bytes, durationMs, aborted, extra));
         return;
       }
       // The base logger, not ctx.log: a pino child per request costs more than the whole static hit.
@@ -40,6 +54,7 @@ export function accessTracker(log: Logger): AccessTracker {
         remote: req.socket.remoteAddress,
         userAgent: req.headers['user-agent'],
         ...(aborted ? { aborted: true } : {}),
+        ...extra,
       }, 'request');
     });
   };
@@ -51,14 +66,20 @@ export function accessTracker(log: Logger): AccessTracker {
  * values are left out, as JSON.stringify and pino do.
  */
 function jsonLine(id: string, req: IncomingMessage, rawTarget: string, status: number, bytes: number | null,
-  durationMs: number, aborted: boolean): string {
+  durationMs: number, aborted: boolean, extra: AccessFields | undefined): string {
   const remote = req.socket.remoteAddress;
   const userAgent = req.headers['user-agent'];
   return `{"level":30,"time":"${isoNow()}","reqId":${JSON.stringify(id)},"method":${JSON.stringify(req.method ?? '')}`
     + `,"path":${JSON.stringify(rawTarget)},"status":${status},"bytes":${bytes},"durationMs":${durationMs}`
     + `${remote === undefined ? '' : `,"remote":${JSON.stringify(remote)}`}`
     + `${userAgent === undefined ? '' : `,"userAgent":${JSON.stringify(userAgent)}`}`
-    + `${aborted ? ',"aborted":true' : ''},"msg":"request"}\n`;
+    + `${aborted ? ',"aborted":true' : ''}${extra === undefined ? '' : extraFields(extra)},"msg":"request"}\n`;
+}
+
+function extraFields(extra: AccessFields): string {
+  let out = '';
+  for (const [name, value] of Object.entries(extra)) out += `,${JSON.stringify(name)}:${JSON.stringify(value)}`;
+  return out;
 }
 
 // The same millisecond's timestamp is formatted once: at tens of thousands of requests a second, dozens share it.

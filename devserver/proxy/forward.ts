@@ -26,8 +26,14 @@ function withoutHopByHop(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
   return out;
 }
 
-export function forwardedHeaders(req: IncomingMessage, route: ProxyRoute, keepUpgrade: boolean): OutgoingHttpHeaders {
+/**
+ * `requestId`: the id this request is logged under (the client's own when it was valid, context.ts), so the
+ * upstream's logs can be matched with ours; null drops the client's header rather than pass on one we refused.
+ */
+export function forwardedHeaders(req: IncomingMessage, route: ProxyRoute, keepUpgrade: boolean, requestId: string | null): OutgoingHttpHeaders {
   const headers = withoutHopByHop(req.headers);
+  if (requestId === null) delete headers['x-request-id'];
+  else headers['x-request-id'] = requestId;
   const clientIp = req.socket.remoteAddress ?? '';
   const prior = req.headers['x-forwarded-for'];
   headers['x-forwarded-for'] = prior === undefined || prior === '' ? clientIp : `${String(prior)}, ${clientIp}`;
@@ -43,7 +49,8 @@ export function forwardedHeaders(req: IncomingMessage, route: ProxyRoute, keepUp
 }
 
 /** Sends req upstream; resolves with the upstream response, or rejects with the connection error. */
-export function openUpstream(req: IncomingMessage, route: ProxyRoute, target: string, upgrade: boolean): { request: ReturnType<typeof httpRequest> } {
+export function openUpstream(req: IncomingMessage, route: ProxyRoute, target: string, upgrade: boolean,
+  requestId: string | null): { request: ReturnType<typeof httpRequest> } {
   const send = route.target.protocol === 'https:' ? httpsRequest : httpRequest;
   const request = send({
     protocol: route.target.protocol,
@@ -51,17 +58,38 @@ export function openUpstream(req: IncomingMessage, route: ProxyRoute, target: st
     port: route.target.port === '' ? undefined : Number(route.target.port),
     method: req.method,
     path: target,
-    headers: forwardedHeaders(req, route, upgrade),
+    headers: forwardedHeaders(req, route, upgrade, requestId),
   });
   return { request };
 }
 
+/** What forwardRequest reports to its caller, which logs it under the request id. */
+export interface ForwardHooks {
+  readonly requestId: string;
+  /**
+   * How long the upstream may stay silent before its response head arrives; then the request fails with
+   * ETIMEDOUT (reported to onUpstreamDown). Not applied to the body: a stream or long poll may idle for long.
+   */
+  readonly headTimeoutMs: number;
+  /** No response from the upstream (refused, reset, timed out): nothing has been sent to the client yet. */
+  readonly onUpstreamDown: (err: Error) => void;
+  /** The response broke off mid-body (either side went away); the status line was already sent. */
+  readonly onInterrupted: (err: Error) => void;
+}
+
 /** `body` is what goes up: the client's request stream, or a replacement made by a middleware (request-body.ts). */
 export async function forwardRequest(req: IncomingMessage, body: Readable, res: import('node:http').ServerResponse, route: ProxyRoute,
-  rawTarget: string, onUpstreamDown: (err: Error) => void): Promise<void> {
-  const { request } = openUpstream(req, route, upstreamTarget(route, rawTarget), false);
+  rawTarget: string, hooks: ForwardHooks): Promise<void> {
+  const { request } = openUpstream(req, route, upstreamTarget(route, rawTarget), false, hooks.requestId);
+  // Socket inactivity (http.ClientRequest#setTimeout), the same test as Node's own server timeouts.
+  request.setTimeout(hooks.headTimeoutMs, () => {
+    request.destroy(Object.assign(new Error(`no answer within ${hooks.headTimeoutMs} ms`), { code: 'ETIMEDOUT' }));
+  });
   const responded = new Promise<IncomingMessage>((resolve, reject) => {
-    request.once('response', resolve);
+    request.once('response', (upstream: IncomingMessage) => {
+      request.setTimeout(0);
+      resolve(upstream);
+    });
     request.once('error', reject);
   });
   // The client going away cancels the upstream request (and so the upstream's work).
@@ -73,7 +101,7 @@ export async function forwardRequest(req: IncomingMessage, body: Readable, res: 
   try {
     upstream = await responded;
   } catch (err) {
-    onUpstreamDown(err instanceof Error ? err : new Error(String(err)));
+    hooks.onUpstreamDown(err instanceof Error ? err : new Error(String(err)));
     return;
   }
   res.statusCode = upstream.statusCode ?? 502;
@@ -83,10 +111,11 @@ export async function forwardRequest(req: IncomingMessage, body: Readable, res: 
   }
   try {
     await pipeline(upstream, res);
-  } catch {
+  } catch (err) {
     // Either side went away mid-body; the status is already sent, so closing both is all that is left.
     res.destroy();
     request.destroy();
+    hooks.onInterrupted(err instanceof Error ? err : new Error(String(err)));
   }
 }
 
@@ -96,8 +125,8 @@ function statusLine(status: number, message: string): string {
 
 /** Splices a client Upgrade request to the upstream. */
 export function forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, route: ProxyRoute,
-  onError: (err: Error) => void): void {
-  const { request } = openUpstream(req, route, upstreamTarget(route, req.url ?? '/'), true);
+  onError: (err: Error) => void, requestId: string | null): void {
+  const { request } = openUpstream(req, route, upstreamTarget(route, req.url ?? '/'), true, requestId);
   socket.on('error', () => request.destroy());
   request.on('upgrade', (upstreamRes: IncomingMessage, upstreamSocket: Duplex, upstreamHead: Buffer) => {
     let header = statusLine(upstreamRes.statusCode ?? 101, upstreamRes.statusMessage ?? 'Switching Protocols');

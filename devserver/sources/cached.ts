@@ -64,6 +64,11 @@ export class CachedFileSource implements FileSource {
     return value;
   }
 
+  /** Never cached: asked only for a 404's log line, and the answer must be about now. */
+  lookupError(path: string): Promise<string | null> {
+    return this.inner.lookupError?.(path) ?? Promise.resolve(null);
+  }
+
   async realpath(path: string): Promise<string | null> {
     const hit = this.realpaths.get(path);
     if (hit !== undefined) return hit;

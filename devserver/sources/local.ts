@@ -76,6 +76,16 @@ export class LocalFileSource implements FileSource {
     }
   }
 
+  async lookupError(sitePath: string): Promise<string | null> {
+    try {
+      await stat(this.abs(sitePath));
+      return null;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException | null)?.code;
+      return typeof code === 'string' ? code : 'EIO';
+    }
+  }
+
   async realpath(sitePath: string): Promise<string | null> {
     let real: string;
     try {
@@ -178,7 +188,8 @@ function toSourceStat(s: { isFile(): boolean; isDirectory(): boolean; isSymbolic
   return { kind, size: s.size, mtimeMs: Math.floor(s.mtimeMs), mode: s.mode };
 }
 
+/** Lookups that end in a 404 (its log line says which, lookupError): EACCES too, as a path nobody may see. */
 function isMissing(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | null)?.code;
-  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP' || code === 'ENAMETOOLONG';
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP' || code === 'ENAMETOOLONG' || code === 'EACCES';
 }

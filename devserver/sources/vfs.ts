@@ -131,9 +131,22 @@ export function createVfsFileSource(vfs: Vfs, options: VfsSourceOptions): VfsFil
     }
   };
 
+  /** The errno of looking `path` up the way statFollowing does; null when it resolves inside the site. */
+  const lookupError = async (path: string): Promise<string | null> => {
+    try {
+      const real = await resolveInside(path);
+      if (real === null) return 'ENOENT';
+      await withDeadline('stat', real, () => vfs.getattr(real));
+      return null;
+    } catch (err) {
+      return isFsError(err) ? err.code : 'EIO';
+    }
+  };
+
   return {
     description: opts.description,
     stat: statFollowing,
+    lookupError,
     realpath: resolveInside,
     readFile: (path) => withDeadline('read', path, () => vfs.readFile(path)),
     createReadStream(path, range) {

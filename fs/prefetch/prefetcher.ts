@@ -28,6 +28,7 @@ import { WorkQueue, type RemoteShell, type TreeEntry } from '../bulk/index.js';
 import { isFsError } from '../errors.js';
 import { ConnectError } from '../ssh/types.js';
 import { resolvePrefetchOptions, type PrefetchOptions } from './options.js';
+import { NO_TRACING, type OperationTracer } from '../trace.js';
 import { SmallFileFetch } from './small-files.js';
 import { TreePrimer } from './tree-primer.js';
 
@@ -133,6 +134,8 @@ export class Prefetcher {
     shell: PrefetchShell | undefined,
     overrides: Partial<PrefetchOptions> = {},
     private readonly log?: PrefetchLogger,
+    /** Times the waits of a caller for a listing or a tar stream (fs/trace.ts). */
+    private readonly tracer: OperationTracer = NO_TRACING,
   ) {
     this.options = resolvePrefetchOptions(overrides);
     this.shell = shell ?? null;
@@ -155,7 +158,7 @@ export class Prefetcher {
       // there asks the server at once (one round trip, and a READDIR reply is cached too) instead of waiting.
       if (job.primed.has(dir) || (dir === job.root && round === 0)) return;
       this.counters.waits += 1;
-      await this.waitFor(job, dir);
+      await this.tracer.time('listing-wait', dir, () => this.waitFor(job, dir), { root: job.root });
       if (this.cache.hasFreshListing(dir) || job.primed.has(dir)) return;
     }
   }
@@ -211,7 +214,8 @@ export class Prefetcher {
         this.fetches.delete(fetch);
       });
     }
-    await listed.content.waitFor(path, this.options.waitMs);
+    const fetch = listed.content;
+    if (fetch.carries(path)) await this.tracer.time('tar-wait', path, () => fetch.waitFor(path, this.options.waitMs), { root });
   }
 
   /** Resolves when no listing is running (tests; a clean close). */

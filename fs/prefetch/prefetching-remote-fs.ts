@@ -10,6 +10,7 @@ import { normalizePath, parentOf } from '../cache/paths.js';
 import type { RemoteFile, SetAttr } from '../remote/types.js';
 import type { Attr, CacheMirror, ChangeListener, DirEntry, FreshEntry, StatFs } from '../vfs/types.js';
 import type { PrefetchOptions } from './options.js';
+import { createOperationTracer, type OperationContext } from '../trace.js';
 import { Prefetcher, type PrefetchLogger, type PrefetchShell, type PrefetchStats } from './prefetcher.js';
 
 export interface PrefetchingRemoteFs extends CachedRemoteFs {
@@ -23,12 +24,15 @@ export interface PrefetchInputs {
   readonly shell?: PrefetchShell;
   readonly options?: Partial<PrefetchOptions>;
   readonly log?: PrefetchLogger;
+  /** Who waits for a listing or a tar stream (fs/trace.ts); such waits are logged with it at debug level. */
+  readonly operationContext?: OperationContext;
 }
 
 /** With the cache off (`cache=no`) nothing could hold a listing: the cache is returned unchanged. */
 export function withPrefetch(cache: CachedRemoteFs, inputs: PrefetchInputs = {}): CachedRemoteFs {
   if (!cache.options.enabled) return cache;
-  return new PrefetchingCache(cache, new Prefetcher(cache, inputs.shell, inputs.options, inputs.log));
+  const tracer = inputs.log && inputs.operationContext ? createOperationTracer(inputs.operationContext, inputs.log) : undefined;
+  return new PrefetchingCache(cache, new Prefetcher(cache, inputs.shell, inputs.options, inputs.log, tracer));
 }
 
 /** Bound on the names made through the mount that lookups do not count (past it the set starts over). */

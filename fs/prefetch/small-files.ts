@@ -52,11 +52,15 @@ export class SmallFileFetch {
     });
   }
 
+  /** True while `path` (absolute) is still to come in the stream: an open of it would wait. */
+  carries(path: string): boolean {
+    return !this.finished && isWithin(path, this.root) && path !== this.root && this.coming.has(relativeTo(this.root, path));
+  }
+
   /** Resolves when `path` (absolute) is stored, the stream ended, or `ms` passed. */
   waitFor(path: string, ms: number): Promise<void> {
-    if (this.finished || !isWithin(path, this.root) || path === this.root) return Promise.resolve();
+    if (!this.carries(path)) return Promise.resolve();
     const rel = relativeTo(this.root, path);
-    if (!this.coming.has(rel)) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, ms);
       const wake = () => { clearTimeout(timer); resolve(); };

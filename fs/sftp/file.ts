@@ -87,6 +87,12 @@ export class SftpFile implements RemoteFile {
     if (refused) throw refused;
     const length = target.length;
     if (length <= 0) return 0;
+    // One log line per read call (not per SFTP request): what a caller waited for.
+    return this.options.tracer.time('read', this.path, () => this.readChunks(position, target), { position, length });
+  }
+
+  private async readChunks(position: number, target: Buffer): Promise<number> {
+    const length = target.length;
     const chunk = this.readChunk;
     const count = Math.ceil(length / chunk);
     // Every chunk lands in place in the caller's buffer: no Buffer.concat (a second copy of every byte, and

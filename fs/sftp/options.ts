@@ -1,4 +1,5 @@
 /** Options of the SFTP layer, resolved once and frozen. */
+import { createOperationTracer, type OperationContext } from '../trace.js';
 
 /** What the session logs (pino's Logger satisfies it). */
 export interface SftpLogger {
@@ -31,12 +32,15 @@ export interface SftpOptions {
   /** READDIR requests in flight per listing (OpenSSH answers them in order, ~100 names each). */
   readonly readdirInFlight: number;
   readonly logger: SftpLogger | undefined;
+  /** Who each operation is done for (fs/trace.ts): operations with a caller are logged with it at debug level. */
+  readonly operationContext: OperationContext | undefined;
 }
 
 const silent: SftpLogger = Object.freeze({ info() {}, warn() {}, debug() {}, error() {} });
 
-export function resolveSftpOptions(partial: Partial<SftpOptions> = {}): Readonly<SftpOptions> & { readonly logger: SftpLogger } {
+export function resolveSftpOptions(partial: Partial<SftpOptions> = {}) {
   const maxConns = Math.max(1, Math.floor(partial.maxConns ?? 2));
+  const logger = partial.logger ?? silent;
   return Object.freeze({
     maxConns,
     reconnect: partial.reconnect ?? true,
@@ -51,7 +55,9 @@ export function resolveSftpOptions(partial: Partial<SftpOptions> = {}): Readonly
     chunksInFlight: partial.chunksInFlight ?? 16,
     maxChunksInFlight: partial.maxChunksInFlight ?? 128,
     readdirInFlight: partial.readdirInFlight ?? 16,
-    logger: partial.logger ?? silent,
+    logger,
+    operationContext: partial.operationContext,
+    tracer: createOperationTracer(partial.operationContext, logger),
   });
 }
 

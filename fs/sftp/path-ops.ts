@@ -52,18 +52,19 @@ async function probe(sftp: SFTPWrapper, remote: string): Promise<Attributes | nu
   }
 }
 
-function fsError(code: ErrnoCode, path: string, what: string): FsError {
-  return new FsError(code, `${code}: ${what} ${path}`, path);
+/** `cause`: the server's refusal this errno was worked out from; its SSH_FX_* status stays on the error (for logs). */
+function fsError(code: ErrnoCode, path: string, what: string, cause?: unknown): FsError {
+  return new FsError(code, `${code}: ${what} ${path}`, path, sftpStatusOf(cause));
 }
 
 /** ENOENT, or ENOTDIR when a parent component is not a directory (sftp-server folds ENOTDIR into NO_SUCH_FILE). */
-async function missingOrNotDir(sftp: SFTPWrapper, remote: string, path: string, what: string): Promise<FsError> {
+async function missingOrNotDir(sftp: SFTPWrapper, remote: string, path: string, what: string, cause: unknown): Promise<FsError> {
   const parent = posix.dirname(remote);
   if (parent !== remote) {
     const p = await probe(sftp, parent);
-    if (p && !isDir(p)) return fsError('ENOTDIR', path, what);
+    if (p && !isDir(p)) return fsError('ENOTDIR', path, what, cause);
   }
-  return fsError('ENOENT', path, what);
+  return fsError('ENOENT', path, what, cause);
 }
 
 export interface PathOpsContext {
@@ -82,7 +83,7 @@ export function lstatOp(ctx: PathOpsContext, path: string, follow: boolean): Op<
       try {
         return toAttr(follow ? await wire.stat(conn.sftp, remote) : await wire.lstat(conn.sftp, remote));
       } catch (err) {
-        if (sftpStatusOf(err) === SFTP_STATUS.NO_SUCH_FILE) throw await missingOrNotDir(conn.sftp, remote, path, 'stat');
+        if (sftpStatusOf(err) === SFTP_STATUS.NO_SUCH_FILE) throw await missingOrNotDir(conn.sftp, remote, path, 'stat', err);
         return rethrowMapped(err, path);
       }
     },
@@ -108,8 +109,8 @@ export function readdirOp(ctx: PathOpsContext, path: string, inFlight: number): 
       } catch (err) {
         if (isAmbiguous(err)) {
           const there = await probe(sftp, remote);
-          if (there && !isDir(there)) throw fsError('ENOTDIR', path, 'readdir');
-          if (!there) throw await missingOrNotDir(sftp, remote, path, 'readdir');
+          if (there && !isDir(there)) throw fsError('ENOTDIR', path, 'readdir', err);
+          if (!there) throw await missingOrNotDir(sftp, remote, path, 'readdir', err);
         }
         return rethrowMapped(err, path);
       }
@@ -147,7 +148,7 @@ export function readlinkOp(ctx: PathOpsContext, path: string): Op<string> {
       try {
         return await wire.readlink(conn.sftp, remote);
       } catch (err) {
-        if (sftpStatusOf(err) === SFTP_STATUS.NO_SUCH_FILE) throw await missingOrNotDir(conn.sftp, remote, path, 'readlink');
+        if (sftpStatusOf(err) === SFTP_STATUS.NO_SUCH_FILE) throw await missingOrNotDir(conn.sftp, remote, path, 'readlink', err);
         return rethrowMapped(err, path); // BAD_MESSAGE = EINVAL: not a symlink, as readlink(2)
       }
     },
@@ -180,9 +181,9 @@ export function openOp(ctx: PathOpsContext, path: string, sftpFlags: number, mod
           // Our first O_EXCL create landed before the drop.
           return opened(await wire.open(sftp, remote, sftpFlags & ~(SFTP_OPEN.EXCL | SFTP_OPEN.TRUNC), {}).catch((e: unknown) => rethrowMapped(e, path)));
         }
-        if (there && exclusive) throw fsError('EEXIST', path, 'open');
-        if (there && isDir(there) && (sftpFlags & SFTP_OPEN.WRITE)) throw fsError('EISDIR', path, 'open');
-        if (!there) throw await missingOrNotDir(sftp, remote, path, 'open');
+        if (there && exclusive) throw fsError('EEXIST', path, 'open', err);
+        if (there && isDir(there) && (sftpFlags & SFTP_OPEN.WRITE)) throw fsError('EISDIR', path, 'open', err);
+        if (!there) throw await missingOrNotDir(sftp, remote, path, 'open', err);
         return rethrowMapped(err, path);
       }
     },
@@ -202,8 +203,8 @@ export function mkdirOp(ctx: PathOpsContext, path: string, mode: number): Op<voi
         if (!isAmbiguous(err)) return rethrowMapped(err, path);
         const there = await probe(conn.sftp, remote);
         if (there && afterLoss && isDir(there)) return; // our first mkdir landed before the drop
-        if (there) throw fsError('EEXIST', path, 'mkdir');
-        if (sftpStatusOf(err) === SFTP_STATUS.NO_SUCH_FILE) throw await missingOrNotDir(conn.sftp, remote, path, 'mkdir');
+        if (there) throw fsError('EEXIST', path, 'mkdir', err);
+        if (sftpStatusOf(err) === SFTP_STATUS.NO_SUCH_FILE) throw await missingOrNotDir(conn.sftp, remote, path, 'mkdir', err);
         return rethrowMapped(err, path);
       }
     },
@@ -223,10 +224,10 @@ export function rmdirOp(ctx: PathOpsContext, path: string): Op<void> {
         if (!isAmbiguous(err)) return rethrowMapped(err, path);
         const there = await probe(conn.sftp, remote);
         if (!there && afterLoss) return; // our first rmdir landed before the drop
-        if (!there) throw await missingOrNotDir(conn.sftp, remote, path, 'rmdir');
-        if (!isDir(there)) throw fsError('ENOTDIR', path, 'rmdir');
+        if (!there) throw await missingOrNotDir(conn.sftp, remote, path, 'rmdir', err);
+        if (!isDir(there)) throw fsError('ENOTDIR', path, 'rmdir', err);
         // A directory that rmdir(2) refused: not empty (EBUSY for a mount point is the rare other case).
-        throw fsError('ENOTEMPTY', path, 'rmdir');
+        throw fsError('ENOTEMPTY', path, 'rmdir', err);
       }
     },
   };
@@ -245,8 +246,8 @@ export function unlinkOp(ctx: PathOpsContext, path: string): Op<void> {
         if (!isAmbiguous(err)) return rethrowMapped(err, path);
         const there = await probe(conn.sftp, remote);
         if (!there && afterLoss) return; // our first unlink landed before the drop
-        if (!there) throw await missingOrNotDir(conn.sftp, remote, path, 'unlink');
-        if (isDir(there)) throw fsError('EISDIR', path, 'unlink');
+        if (!there) throw await missingOrNotDir(conn.sftp, remote, path, 'unlink', err);
+        if (isDir(there)) throw fsError('EISDIR', path, 'unlink', err);
         return rethrowMapped(err, path);
       }
     },
@@ -271,11 +272,11 @@ export function renameOp(ctx: PathOpsContext, from: string, to: string): Op<void
         if (!isAmbiguous(err)) return rethrowMapped(err, from);
         const [src, dst] = await Promise.all([probe(sftp, rFrom), probe(sftp, rTo)]);
         if (!src && dst && afterLoss) return; // our first rename landed before the drop
-        if (!src) throw await missingOrNotDir(sftp, rFrom, from, 'rename');
-        if (dst && isDir(src) && !isDir(dst)) throw fsError('ENOTDIR', to, 'rename onto');
-        if (dst && !isDir(src) && isDir(dst)) throw fsError('EISDIR', to, 'rename onto');
-        if (dst && isDir(src) && isDir(dst)) throw fsError('ENOTEMPTY', to, 'rename onto');
-        if (!dst && sftpStatusOf(err) === SFTP_STATUS.NO_SUCH_FILE) throw await missingOrNotDir(sftp, rTo, to, 'rename to');
+        if (!src) throw await missingOrNotDir(sftp, rFrom, from, 'rename', err);
+        if (dst && isDir(src) && !isDir(dst)) throw fsError('ENOTDIR', to, 'rename onto', err);
+        if (dst && !isDir(src) && isDir(dst)) throw fsError('EISDIR', to, 'rename onto', err);
+        if (dst && isDir(src) && isDir(dst)) throw fsError('ENOTEMPTY', to, 'rename onto', err);
+        if (!dst && sftpStatusOf(err) === SFTP_STATUS.NO_SUCH_FILE) throw await missingOrNotDir(sftp, rTo, to, 'rename to', err);
         return rethrowMapped(err, from);
       }
     },
@@ -296,8 +297,8 @@ export function symlinkOp(ctx: PathOpsContext, target: string, path: string): Op
         if (!isAmbiguous(err)) return rethrowMapped(err, path);
         const there = await probe(conn.sftp, remote);
         if (there && afterLoss && isLink(there) && (await wire.readlink(conn.sftp, remote).catch(() => null)) === target) return;
-        if (there) throw fsError('EEXIST', path, 'symlink');
-        throw await missingOrNotDir(conn.sftp, remote, path, 'symlink');
+        if (there) throw fsError('EEXIST', path, 'symlink', err);
+        throw await missingOrNotDir(conn.sftp, remote, path, 'symlink', err);
       }
     },
   };
@@ -321,9 +322,9 @@ export function linkOp(ctx: PathOpsContext, existing: string, path: string): Op<
         const same = (a: Attributes, b: Attributes) =>
           a.mode === b.mode && a.size === b.size && a.mtime === b.mtime && a.uid === b.uid && a.gid === b.gid;
         if (src && dst && afterLoss && same(src, dst)) return; // our first link landed before the drop
-        if (dst) throw fsError('EEXIST', path, 'link');
-        if (!src) throw await missingOrNotDir(sftp, rExisting, existing, 'link from');
-        throw await missingOrNotDir(sftp, remote, path, 'link');
+        if (dst) throw fsError('EEXIST', path, 'link', err);
+        if (!src) throw await missingOrNotDir(sftp, rExisting, existing, 'link from', err);
+        throw await missingOrNotDir(sftp, remote, path, 'link', err);
       }
     },
   };
@@ -355,8 +356,8 @@ export function setattrOp(ctx: PathOpsContext, path: string, attrs: SetAttr): Op
             : {}),
         });
       } catch (err) {
-        if (sftpStatusOf(err) === SFTP_STATUS.NO_SUCH_FILE) throw await missingOrNotDir(sftp, remote, path, 'setattr');
-        if (sftpStatusOf(err) === SFTP_STATUS.PERMISSION_DENIED) throw fsError('EPERM', path, 'setattr'); // chmod/chown/utimes(2) say EPERM
+        if (sftpStatusOf(err) === SFTP_STATUS.NO_SUCH_FILE) throw await missingOrNotDir(sftp, remote, path, 'setattr', err);
+        if (sftpStatusOf(err) === SFTP_STATUS.PERMISSION_DENIED) throw fsError('EPERM', path, 'setattr', err); // chmod/chown/utimes(2) say EPERM
         return rethrowMapped(err, path);
       }
     },

@@ -110,26 +110,32 @@ class SftpRemoteFsImpl implements SftpRemoteFs {
   }
 
   lstat(path: string): Promise<Attr> {
-    return this.meta.run(lstatOp(this.ctx, path, false));
+    return this.traced(lstatOp(this.ctx, path, false));
   }
 
   stat(path: string): Promise<Attr> {
-    return this.meta.run(lstatOp(this.ctx, path, true));
+    return this.traced(lstatOp(this.ctx, path, true));
   }
 
   readdir(path: string): Promise<DirEntry[]> {
-    return this.meta.run(readdirOp(this.ctx, path, this.options.readdirInFlight));
+    return this.traced(readdirOp(this.ctx, path, this.options.readdirInFlight));
   }
 
   readlink(path: string): Promise<string> {
-    return this.meta.run(readlinkOp(this.ctx, path));
+    return this.traced(readlinkOp(this.ctx, path));
   }
 
   async open(path: string, flags: number, mode?: number): Promise<RemoteFile> {
     const session = this.pool.data();
     const sftpFlags = toSftpFlags(flags);
-    const opened = await session.run(openOp(this.ctx, path, sftpFlags, mode));
+    const op = openOp(this.ctx, path, sftpFlags, mode);
+    const opened = await this.options.tracer.time(op.name, path, () => session.run(op));
     return new SftpFile(session, path, remotePathOf(this.remoteRoot, path), sftpFlags, opened, opened.limits, this.options);
+  }
+
+  /** A metadata operation, timed and logged for its caller (fs/trace.ts). */
+  private traced<T>(op: Operation<T>): Promise<T> {
+    return this.options.tracer.time(op.name, op.path ?? '', () => this.meta.run(op));
   }
 
   async readFile(path: string, expectedSize?: number): Promise<Buffer> {
@@ -162,35 +168,35 @@ class SftpRemoteFsImpl implements SftpRemoteFs {
   }
 
   mkdir(path: string, mode: number): Promise<void> {
-    return this.meta.run(mkdirOp(this.ctx, path, mode));
+    return this.traced(mkdirOp(this.ctx, path, mode));
   }
 
   rmdir(path: string): Promise<void> {
-    return this.meta.run(rmdirOp(this.ctx, path));
+    return this.traced(rmdirOp(this.ctx, path));
   }
 
   unlink(path: string): Promise<void> {
-    return this.meta.run(unlinkOp(this.ctx, path));
+    return this.traced(unlinkOp(this.ctx, path));
   }
 
   rename(from: string, to: string): Promise<void> {
-    return this.meta.run(renameOp(this.ctx, from, to));
+    return this.traced(renameOp(this.ctx, from, to));
   }
 
   symlink(target: string, path: string): Promise<void> {
-    return this.meta.run(symlinkOp(this.ctx, target, path));
+    return this.traced(symlinkOp(this.ctx, target, path));
   }
 
   link(existing: string, path: string): Promise<void> {
-    return this.meta.run(linkOp(this.ctx, existing, path));
+    return this.traced(linkOp(this.ctx, existing, path));
   }
 
   setattr(path: string, attrs: SetAttr): Promise<void> {
-    return this.meta.run(setattrOp(this.ctx, path, attrs));
+    return this.traced(setattrOp(this.ctx, path, attrs));
   }
 
   statfs(path: string): Promise<StatFs> {
-    return this.meta.run(statfsOp(this.ctx, path));
+    return this.traced(statfsOp(this.ctx, path));
   }
 
   async exec(command: string, options?: { stdin?: Buffer | string; signal?: AbortSignal }): Promise<ExecResult> {

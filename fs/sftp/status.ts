@@ -65,7 +65,7 @@ export function toFsError(err: unknown, path?: string): FsError {
   const status = sftpStatusOf(err);
   const code: ErrnoCode = status === undefined ? 'EIO' : ERRNO_BY_STATUS.get(status) ?? 'EIO';
   const detail = err instanceof Error ? err.message : String(err);
-  return new FsError(code, path ? `${code}: ${path} (${detail})` : `${code}: ${detail}`, path);
+  return new FsError(code, path ? `${code}: ${path} (${detail})` : `${code}: ${detail}`, path, status);
 }
 
 /** For an operation's catch: connection losses pass through untouched (the session handles them), the rest become FsError. */
