@@ -20,6 +20,8 @@ export function fuseAdapterOptions(options: MountOptions, remoteRoot: Attr, targ
     readOnly: options.readOnly,
     attrTimeout: options.attrTimeout,
     entryTimeout: options.entryTimeout,
+    // With cache=no nothing tells the kernel of a change: its copy must expire on its own (libfuse's 1 s).
+    cacheTimeouts: options.cache ? { attr: options.cacheTimeout, entry: options.dcacheTimeout } : undefined,
     opTimeoutMs: options.opTimeout * 1000,
     ownership: {
       idmap: options.idmap,

@@ -103,8 +103,10 @@ class CachingRemoteFs implements CachedRemoteFs {
     this.meta = new MetadataCache(options, (event) => {
       this.counters.remoteChanges += 1;
       this.listeners.emit(event);
-    }, (path) => {
-      for (const mirror of this.mirrors) mirror.forget(path);
+    }, (path, changed) => {
+      for (const mirror of this.mirrors) mirror.forget(path, changed);
+    }, (root, known) => {
+      for (const mirror of this.mirrors) mirror.forgetSubtree(root, known);
     });
     this.data = new DataCache(options.dataCacheBytes);
   }

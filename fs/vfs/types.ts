@@ -70,11 +70,17 @@ export interface FreshEntry {
 
 /**
  * A copy of cached answers kept elsewhere (the FUSE adapter's table answered on libfuse's threads,
- * fs/fuse/fast-files.ts). It is told, synchronously, of everything that may change an answer it holds.
+ * fs/fuse/fast-files.ts; the kernel's attribute and page caches, fs/fuse/kernel-cache.ts). It is told,
+ * synchronously, of everything that may change an answer it holds.
  */
 export interface CacheMirror {
-  /** Anything about `path` may have changed; null: about any path. */
-  forget(path: string | null): void;
+  /**
+   * Anything about `path` may have changed. `changed`: it did, or may have (a mutation, a refresh, a reply
+   * unlike the last one); false: an answer was replaced by one that may well be the same.
+   */
+  forget(path: string, changed: boolean): void;
+  /** Anything about `root` and below it may have changed; `known`: the paths below it the caches held. */
+  forgetSubtree(root: string, known: readonly string[]): void;
   /** Fresh attributes of `path` (from a listing), or its whole content, were cached: it may copy them. */
   stored(path: string, fresh: FreshEntry): void;
 }
