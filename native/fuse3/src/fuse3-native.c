@@ -765,6 +765,12 @@ static void *loop_thread(void *data) {
   return NULL;
 }
 
+/* JavaScript thread, once the loop thread has released the thread-safe function: it is gone from here on. */
+static void tsfn_finalized(napi_env env, void *data, void *hint) {
+  mount_t *m = (mount_t *) data;
+  m->tsfn = NULL;
+}
+
 static mount_t *mount_arg(napi_env env, napi_value value) {
   size_t len = 0;
   mount_t **slot = buffer_data(env, value, &len);
@@ -815,10 +821,13 @@ static napi_value mount(napi_env env, napi_callback_info info) {
 
   napi_value name;
   napi_create_string_utf8(env, "devmount-fuse3", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_threadsafe_function(env, argv[3], NULL, name, 0, 1, NULL, NULL, m, dispatch, &m->tsfn) != napi_ok
-      || inv_start(&m->inv, invalidate_path, m->fuse) != 0
+  if (napi_create_threadsafe_function(env, argv[3], NULL, name, 0, 1, m, tsfn_finalized, m, dispatch, &m->tsfn) != napi_ok) {
+    m->tsfn = NULL;
+  }
+  if (m->tsfn == NULL || inv_start(&m->inv, invalidate_path, m->fuse) != 0
       || pthread_create(&m->loop_thread, NULL, loop_thread, m) != 0) {
     inv_stop(&m->inv);
+    if (m->tsfn != NULL) napi_release_threadsafe_function(m->tsfn, napi_tsfn_abort);
     fuse_unmount(m->fuse);
     fuse_destroy(m->fuse);
     napi_throw_error(env, "EMOUNT", "could not start the FUSE threads");
@@ -839,7 +848,8 @@ static napi_value unmounted(napi_env env, napi_callback_info info) {
   mount_t *m = mount_arg(env, argv[0]);
   if (m != NULL && !m->unmounted) {
     m->unmounted = 1;
-    napi_unref_threadsafe_function(env, m->tsfn);
+    /* Already finalized when the loop thread has ended and released it (tsfn_finalized). */
+    if (m->tsfn != NULL) napi_unref_threadsafe_function(env, m->tsfn);
   }
   return NULL;
 }
