@@ -38,8 +38,8 @@ export interface Fuse3Binding extends FastFilesBinding, InvalidationBinding {
   mount(mountpoint: string, options: string, config: KernelConfig, dispatch: Dispatch): Buffer;
   unmounted(handle: Buffer): void;
   signal_void(request: NativeRequest, result: number): void;
-  signal_stat(request: NativeRequest, result: number, stat: Uint32Array): void;
-  signal_statfs(request: NativeRequest, result: number, statfs: Uint32Array): void;
+  /** A stat (18 values, fast-files.ts encodeStat) for getattr, a statvfs (11) for statfs. */
+  signal_ints(request: NativeRequest, result: number, ints: Uint32Array): void;
   signal_fh(request: NativeRequest, result: number, fh: number): void;
   signal_read(request: NativeRequest, result: number, data: Buffer): void;
   signal_write(request: NativeRequest, result: number, data: Buffer): void;
@@ -161,7 +161,7 @@ export function fuse3Class(binding: Fuse3Binding): new (mnt: string, ops: Partia
         case 'getattr': {
           if (!ops.getattr) return now(ENOSYS);
           const answer = this.once(name, state, (result: number, st?: NativeStat) => {
-            if (result === 0 && st) binding.signal_stat(request, 0, encodeStat(st, this.statBuffer));
+            if (result === 0 && st) binding.signal_ints(request, 0, encodeStat(st, this.statBuffer));
             else binding.signal_void(request, result === 0 ? EIO : result);
           }, () => binding.signal_void(request, ETIMEDOUT));
           return ops.getattr(str(a), answer);
@@ -171,7 +171,7 @@ export function fuse3Class(binding: Fuse3Binding): new (mnt: string, ops: Partia
         case 'statfs': {
           if (!ops.statfs) return now(ENOSYS);
           const answer = this.once(name, state, (result: number, s?: NativeStatfs) => {
-            if (result === 0 && s) binding.signal_statfs(request, 0, encodeStatfs(s));
+            if (result === 0 && s) binding.signal_ints(request, 0, encodeStatfs(s));
             else binding.signal_void(request, result === 0 ? EIO : result);
           }, () => binding.signal_void(request, ETIMEDOUT));
           return ops.statfs(str(a), answer);

@@ -347,27 +347,16 @@ static napi_value signal_void(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/** signal_stat(request, result, Uint32Array(18)) */
-static napi_value signal_stat(napi_env env, napi_callback_info info) {
+/** signal_ints(request, result, Uint32Array): a stat (18 values) for getattr, a statvfs (11) for statfs. */
+static napi_value signal_ints(napi_env env, napi_callback_info info) {
   SIGNAL_HEAD(3)
   if (res == 0) {
     size_t len = 0;
     const uint32_t *ints = buffer_data(env, argv[2], &len);
-    if (ints == NULL || len < STAT_INTS * 4) res = -EIO;
+    int statfs = r->op == OP_STATFS;
+    if (ints == NULL || len < (statfs ? 11 : STAT_INTS) * 4) res = -EIO;
+    else if (statfs) populate_statvfs(ints, r->sv);
     else populate_stat(ints, r->st);
-  }
-  answer(r, res);
-  return NULL;
-}
-
-/** signal_statfs(request, result, Uint32Array(11)) */
-static napi_value signal_statfs(napi_env env, napi_callback_info info) {
-  SIGNAL_HEAD(3)
-  if (res == 0) {
-    size_t len = 0;
-    const uint32_t *ints = buffer_data(env, argv[2], &len);
-    if (ints == NULL || len < 11 * 4) res = -EIO;
-    else populate_statvfs(ints, r->sv);
   }
   answer(r, res);
   return NULL;
@@ -469,6 +458,21 @@ static napi_value signal_readdir(napi_env env, napi_callback_info info) {
   request_t r; \
   memset(&r, 0, sizeof(r)); \
   r.op = opcode;
+
+/* The operations that pass JavaScript one path, a path and a mode, or two paths. */
+static int js_path(uint32_t op, const char *path, mode_t mode) {
+  REQUEST(op)
+  r.path = path;
+  r.mode = mode;
+  return call_js(m, &r);
+}
+
+static int js_two_paths(uint32_t op, const char *path, const char *dest) {
+  REQUEST(op)
+  r.path = path;
+  r.dest = dest;
+  return call_js(m, &r);
+}
 
 static int fn_getattr(const char *path, struct stat *st, struct fuse_file_info *fi) {
   REQUEST(OP_GETATTR)
@@ -619,53 +623,34 @@ static int fn_truncate(const char *path, off_t size, struct fuse_file_info *fi) 
 }
 
 static int fn_mkdir(const char *path, mode_t mode) {
-  REQUEST(OP_MKDIR)
-  r.path = path;
-  r.mode = mode;
-  return call_js(m, &r);
+  return js_path(OP_MKDIR, path, mode);
 }
 
 static int fn_rmdir(const char *path) {
-  REQUEST(OP_RMDIR)
-  r.path = path;
-  return call_js(m, &r);
+  return js_path(OP_RMDIR, path, 0);
 }
 
 static int fn_unlink(const char *path) {
-  REQUEST(OP_UNLINK)
-  r.path = path;
-  return call_js(m, &r);
+  return js_path(OP_UNLINK, path, 0);
 }
 
 static int fn_rename(const char *from, const char *to, unsigned int flags) {
   /* RENAME_NOREPLACE / RENAME_EXCHANGE cannot be done atomically over SFTP; EINVAL makes mv(1) and
      renameat2(2) callers fall back to a plain rename (as sshfs answers). */
   if (flags != 0) return -EINVAL;
-  REQUEST(OP_RENAME)
-  r.path = from;
-  r.dest = to;
-  return call_js(m, &r);
+  return js_two_paths(OP_RENAME, from, to);
 }
 
 static int fn_symlink(const char *target, const char *path) {
-  REQUEST(OP_SYMLINK)
-  r.path = target;
-  r.dest = path;
-  return call_js(m, &r);
+  return js_two_paths(OP_SYMLINK, target, path);
 }
 
 static int fn_link(const char *existing, const char *path) {
-  REQUEST(OP_LINK)
-  r.path = existing;
-  r.dest = path;
-  return call_js(m, &r);
+  return js_two_paths(OP_LINK, existing, path);
 }
 
 static int fn_chmod(const char *path, mode_t mode, struct fuse_file_info *fi) {
-  REQUEST(OP_CHMOD)
-  r.path = path;
-  r.mode = mode;
-  return call_js(m, &r);
+  return js_path(OP_CHMOD, path, mode);
 }
 
 static int fn_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi) {
@@ -958,8 +943,7 @@ static napi_value init_module(napi_env env, napi_value exports) {
     { "invalidate", NULL, invalidate, NULL, NULL, NULL, napi_default, NULL },
     { "invalidation_counters", NULL, invalidation_counters, NULL, NULL, NULL, napi_default, NULL },
     { "signal_void", NULL, signal_void, NULL, NULL, NULL, napi_default, NULL },
-    { "signal_stat", NULL, signal_stat, NULL, NULL, NULL, napi_default, NULL },
-    { "signal_statfs", NULL, signal_statfs, NULL, NULL, NULL, napi_default, NULL },
+    { "signal_ints", NULL, signal_ints, NULL, NULL, NULL, napi_default, NULL },
     { "signal_fh", NULL, signal_fh, NULL, NULL, NULL, napi_default, NULL },
     { "signal_read", NULL, signal_read, NULL, NULL, NULL, napi_default, NULL },
     { "signal_write", NULL, signal_write, NULL, NULL, NULL, napi_default, NULL },
