@@ -237,7 +237,7 @@ test('fs/fuse and the control socket never call synchronous fs functions', async
   expect(offenders).toEqual([]);
 });
 
-describe('fuse-native\'s own timeout', () => {
+describe('the binding\'s own timeout', () => {
   test('a read the VFS never answers fails with ETIMEDOUT after fuseTimeoutMs, and the mount goes on serving', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'devmount-fuse-timeout-'));
     const from = join(dir, 'src');

@@ -78,7 +78,7 @@ describe('fast-files table on a mount over sshd', () => {
   const local = (name: string) => join(mnt, name);
   const counters = () => {
     const c = mount.fastFiles();
-    if (!c) throw new Error('the patched fuse-native has no fast-files table');
+    if (!c) throw new Error('the libfuse 3 binding is not loaded: no fast-files table');
     return c;
   };
 
