@@ -121,6 +121,18 @@ describe('kernel caches on a mount over sshd, invalidated instead of expired', (
     expect(await readFile(local('written.txt'), 'utf8')).toBe('written elsewhere');
   });
 
+  it('a name removed on the server: stat answers ENOENT, and creating it again through the mount works', async () => {
+    await writeFile(server('recreated.txt'), 'v1');
+    expect(await sizeOf('recreated.txt')).toBe(2); // the kernel now holds the name for 300 s
+    await rm(server('recreated.txt'));
+    // Before anyone told the caches: the open itself finds out, and the caller sees ENOENT, never ESTALE.
+    await expect(readFile(local('recreated.txt'))).rejects.toMatchObject({ code: 'ENOENT' });
+    vfs.refresh('/recreated.txt');
+    expect(await eventuallyEqual(() => stat(local('recreated.txt')).then(() => 'found', (err: NodeJS.ErrnoException) => err.code), 'ENOENT')).toBe('ENOENT');
+    await writeFile(local('recreated.txt'), 'created again');
+    expect(await readFile(server('recreated.txt'), 'utf8')).toBe('created again');
+  });
+
   it('a fresh reply that contradicts the cache (after the VFS entry expired) is seen through the mount', async () => {
     expect(await sizeOf('contradicted.txt')).toBe(2);
     await writeFile(server('contradicted.txt'), 'v2 is longer');

@@ -555,7 +555,12 @@ static int fn_open(const char *path, struct fuse_file_info *fi) {
   r.path = path;
   r.fi = fi;
   r.number = fi->flags;
-  return call_js(m, &r);
+  int res = call_js(m, &r);
+  /* The kernel opens a name it still holds an entry for (libfuse's high-level API cannot invalidate entries),
+     and strips O_CREAT from the request: a name removed on the server could not be created again until the
+     entry expired. ESTALE makes the kernel walk the path again with LOOKUP_REVAL (do_filp_open), which looks
+     the name up afresh: then it is created, or the caller gets ENOENT from that lookup. */
+  return res == -ENOENT ? -ESTALE : res;
 }
 
 static int fn_create(const char *path, mode_t mode, struct fuse_file_info *fi) {
