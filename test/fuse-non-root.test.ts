@@ -80,6 +80,9 @@ describe('devmount as an unprivileged user', () => {
     expect((await user.run('cat', [join(mp, 'index.html')])).stdout).toBe('<p>home</p>');
     expect((await user.run('sh', ['-c', `printf 'from the user' > ${join(mp, 'note.txt')}`])).code).toBe(0);
     expect(await readFile(join(sshd.root, 'site', 'note.txt'), 'utf8')).toBe('from the user');
+    // Served by the libfuse 3 binding (the fallback has no kernel invalidation to count).
+    const status = JSON.parse((await devmount(['status', '--json'])).stdout) as { mounts: Array<{ mountpoint: string; cache: Record<string, number> }> };
+    expect(status.mounts.find((m) => m.mountpoint === mp)?.cache.kernelInvalidationsQueued).toBeGreaterThan(0);
     const unmounted = await devmount(['unmount', mp]);
     expect(unmounted.stderr).toBe('');
     expect(unmounted.code).toBe(0);
