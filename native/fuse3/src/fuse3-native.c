@@ -856,18 +856,23 @@ static napi_value invalidate(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/** The arguments of a counters call (handle, Uint32Array of at least `count`): the mount, or NULL. */
+static mount_t *counters_args(napi_env env, napi_callback_info info, size_t count, uint32_t **out) {
+  ARGS(2)
+  size_t len = 0;
+  *out = buffer_data(env, argv[1], &len);
+  return *out != NULL && len >= count * sizeof(uint32_t) ? mount_arg(env, argv[0]) : NULL;
+}
+
 /** invalidation_counters(handle, Uint32Array(2)): paths queued, invalidations the kernel took. */
 static napi_value invalidation_counters(napi_env env, napi_callback_info info) {
-  ARGS(2)
-  mount_t *m = mount_arg(env, argv[0]);
-  size_t len = 0;
-  uint32_t *out = buffer_data(env, argv[1], &len);
-  if (m != NULL && out != NULL && len >= 2 * sizeof(uint32_t)) {
-    inv_counters_t c;
-    inv_read_counters(&m->inv, &c);
-    out[0] = c.queued;
-    out[1] = c.sent;
-  }
+  uint32_t *out;
+  mount_t *m = counters_args(env, info, 2, &out);
+  if (m == NULL) return NULL;
+  inv_counters_t c;
+  inv_read_counters(&m->inv, &c);
+  out[0] = c.queued;
+  out[1] = c.sent;
   return NULL;
 }
 
@@ -919,23 +924,21 @@ static napi_value ff_free_escalated_js(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/** fuse_native_ff_counters(handle, Uint32Array(6)): getattr hits, opens, reads, escalations, entries, bytes. */
 static napi_value ff_counters_js(napi_env env, napi_callback_info info) {
-  ARGS(2)
-  mount_t *m = mount_arg(env, argv[0]);
-  size_t len = 0;
-  uint32_t *out = buffer_data(env, argv[1], &len);
-  if (m != NULL && out != NULL && len >= 6 * sizeof(uint32_t)) {
-    ff_counters_t c;
-    uint32_t entries;
-    uint32_t content_bytes;
-    ff_read_counters(m->ff, &c, &entries, &content_bytes);
-    out[0] = c.getattr_hits;
-    out[1] = c.opens;
-    out[2] = c.reads;
-    out[3] = c.escalations;
-    out[4] = entries;
-    out[5] = content_bytes;
-  }
+  uint32_t *out;
+  mount_t *m = counters_args(env, info, 6, &out);
+  if (m == NULL) return NULL;
+  ff_counters_t c;
+  uint32_t entries;
+  uint32_t content_bytes;
+  ff_read_counters(m->ff, &c, &entries, &content_bytes);
+  out[0] = c.getattr_hits;
+  out[1] = c.opens;
+  out[2] = c.reads;
+  out[3] = c.escalations;
+  out[4] = entries;
+  out[5] = content_bytes;
   return NULL;
 }
 
