@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createFuseOperations, mountVfs, READ_ONLY_HANDLE, toNativeStatfs, type FuseAdapterOptions, type FuseMount } from '../fs/fuse/adapter.js';
+import { createFuseOperations, kernelTimeouts, mountVfs, READ_ONLY_HANDLE, toNativeStatfs, type FuseAdapterOptions, type FuseMount } from '../fs/fuse/adapter.js';
 import { toFuseErrno } from '../fs/fuse/errno.js';
 import { forLibfuse3, libfuse3Options, libfuseOptionString } from '../fs/fuse/libfuse-options.js';
 import { parseMounts } from '../fs/fuse/mount-table.js';
@@ -200,6 +200,14 @@ describe('operation table without a kernel', () => {
     const before = Date.now();
     expect((await call(ops.utimens, '/mine.txt', 1073, 1073)).code).toBe(0);
     expect((await stat(join(src, 'mine.txt'))).mtimeMs).toBeGreaterThanOrEqual(before - 1000);
+  });
+
+  test('kernel timeouts: as given, else the caches\' own when the kernel copy is invalidated, else libfuse\'s 1 s', () => {
+    const follow = { attr: 20, entry: 30 };
+    expect(kernelTimeouts({ attrTimeout: 0, entryTimeout: 5, cacheTimeouts: follow }, true)).toEqual({ attr: 0, entry: 5 });
+    expect(kernelTimeouts({ attrTimeout: undefined, entryTimeout: undefined, cacheTimeouts: follow }, true)).toEqual({ attr: 20, entry: 30 });
+    expect(kernelTimeouts({ attrTimeout: undefined, entryTimeout: undefined, cacheTimeouts: follow }, false)).toEqual({ attr: 1, entry: 1 });
+    expect(kernelTimeouts({ attrTimeout: undefined, entryTimeout: undefined, cacheTimeouts: undefined }, true)).toEqual({ attr: 1, entry: 1 });
   });
 
   test('errors become negative errno in one place', () => {
