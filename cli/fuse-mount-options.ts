@@ -38,12 +38,14 @@ export function fuseAdapterOptions(options: MountOptions, remoteRoot: Attr, targ
     ...adapterTarget,
     fsname: options.fsname ?? adapterTarget.fsname,
     ...(options.subtype !== undefined ? { subtype: options.subtype } : {}),
-    libfuseOptions: libfuseOptionsFor(options),
+    extraOptions: libfuseOptionsFor(options),
     disableHardlink: options.disableHardlink,
     readOnly: options.readOnly,
     symlinks: Object.freeze({ contain: options.containSymlinks, transform: options.transformSymlinks, remoteRoot: remoteRootPath }),
     attrTimeout: options.attrTimeout,
     entryTimeout: options.entryTimeout,
+    // With cache=no nothing tells the kernel of a change: its copy must expire on its own (libfuse's 1 s).
+    cacheTimeouts: options.cache ? { attr: options.cacheTimeout, entry: options.dcacheTimeout } : undefined,
     opTimeoutMs: options.opTimeout * 1000,
     ownership: {
       idmap: options.idmap,

@@ -30,8 +30,9 @@ export interface MountOptions {
   readonly cacheTimeout: number;
   readonly dcacheTimeout: number;
   readonly negativeTimeout: number;
-  readonly attrTimeout: number;
-  readonly entryTimeout: number;
+  /** undefined: follow the caches (cache_timeout / dcache_timeout) where the kernel's copy is invalidated, else 1 s. */
+  readonly attrTimeout: number | undefined;
+  readonly entryTimeout: number | undefined;
   readonly autoCache: boolean;
   readonly idmap: IdMap;
   readonly uid: number | undefined;
@@ -82,8 +83,9 @@ export type MountCommandOptions = MountOptions & MountFlags;
 
 /**
  * Defaults, in one place (the README options table repeats them). Cache timeouts follow sshfs (cache_timeout=20);
- * the kernel's own attr/entry timeouts stay at libfuse's 1 s because the VFS caches and fuse-native has no way to
- * invalidate the kernel's copy. op_timeout bounds how long an operation waits while the server is unreachable
+ * the kernel's own attr/entry timeouts follow them when the libfuse 3 binding invalidates the kernel's copy on
+ * every change, and stay at libfuse's 1 s with stock fuse-native, which cannot (fs/fuse/adapter.ts
+ * kernelTimeouts). op_timeout bounds how long an operation waits while the server is unreachable
  * (sshfs waits forever: sshfs#3, #223).
  */
 export const MOUNT_OPTION_DEFAULTS: MountOptions = Object.freeze({
@@ -99,8 +101,8 @@ export const MOUNT_OPTION_DEFAULTS: MountOptions = Object.freeze({
   cacheTimeout: 20,
   dcacheTimeout: 20,
   negativeTimeout: 20,
-  attrTimeout: 1,
-  entryTimeout: 1,
+  attrTimeout: undefined,
+  entryTimeout: undefined,
   autoCache: false,
   idmap: 'none' as IdMap,
   uid: undefined,

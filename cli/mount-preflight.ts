@@ -36,7 +36,7 @@ export async function checkMountpoint(mountpoint: string): Promise<void> {
   }
 }
 
-/** /dev/fuse must be openable and fuse-native (with libfuse.so.2) loadable. */
+/** /dev/fuse must be openable and a FUSE binding loadable (native/fuse3, else fuse-native with libfuse.so.2). */
 export async function checkFuseAvailable(device = '/dev/fuse'): Promise<void> {
   try {
     const fh = await open(device, 'r+');
@@ -49,6 +49,6 @@ export async function checkFuseAvailable(device = '/dev/fuse'): Promise<void> {
     loadFuseNative();
   } catch (err) {
     const first = (err instanceof Error ? err.message : String(err)).split('\n')[0];
-    throw new UserError('fuse', `FUSE is not available: cannot load fuse-native (${first}); install libfuse2 (Debian: apt-get install libfuse2)`);
+    throw new UserError('fuse', `FUSE is not available: devmount's libfuse 3 binding was not built and fuse-native cannot load (${first}); reinstall with libfuse3-dev, pkg-config and a C compiler present (Debian: apt-get install libfuse3-dev pkg-config build-essential), or install libfuse2`);
   }
 }

@@ -64,6 +64,12 @@ const SERVE_DEFAULT_FLAGS: ServeFlags = Object.freeze({
 function statusOf(vfs: Vfs, params: ServeMountParams, startedAtMs: number, served: RemoteServe | undefined, watcher: RemoteWatcher | null, fuse: FuseMount | undefined): MountStatus {
   const stats = vfs.stats();
   const fast = fuse?.fastFiles();
+  const kernel = fuse?.kernelCache();
+  const fastCounters: Record<string, number> = fast
+    ? { fastGetattrs: fast.getattrs, fastOpens: fast.opens, fastReads: fast.reads, fastEscalations: fast.escalations, fastEntries: fast.entries, fastContentBytes: fast.contentBytes }
+    : {};
+  // Paths whose kernel copy was invalidated, and how many the kernel held (fs/fuse/kernel-cache.ts).
+  const kernelCounters: Record<string, number> = kernel ? { kernelInvalidationsQueued: kernel.queued, kernelInvalidations: kernel.sent } : {};
   return {
     ...(served ? { serveUrl: served.server.url, remoteWatch: served.watchMethod } : {}),
     ...(watcher ? { remoteWatch: watcher.method } : {}),
@@ -76,9 +82,7 @@ function statusOf(vfs: Vfs, params: ServeMountParams, startedAtMs: number, serve
     reconnects: stats.reconnects,
     inFlight: stats.inFlight,
     // Requests libfuse's threads answered from the fast-files table (fs/fuse/fast-files.ts).
-    cache: fast
-      ? { ...stats.cache, fastGetattrs: fast.getattrs, fastOpens: fast.opens, fastReads: fast.reads, fastEscalations: fast.escalations, fastEntries: fast.entries, fastContentBytes: fast.contentBytes }
-      : stats.cache,
+    cache: { ...stats.cache, ...fastCounters, ...kernelCounters },
   };
 }
 

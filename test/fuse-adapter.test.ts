@@ -10,8 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createFuseOperations, libfuseOptionString, mountVfs, READ_ONLY_HANDLE, toNativeStatfs, type FuseAdapterOptions, type FuseMount } from '../fs/fuse/adapter.js';
+import { createFuseOperations, kernelTimeouts, mountVfs, READ_ONLY_HANDLE, toNativeStatfs, type FuseAdapterOptions, type FuseMount } from '../fs/fuse/adapter.js';
 import { toFuseErrno } from '../fs/fuse/errno.js';
+import { forLibfuse3, libfuse3Options, libfuseOptionString } from '../fs/fuse/libfuse-options.js';
 import { parseMounts } from '../fs/fuse/mount-table.js';
 import { loadFuseNative } from '../fs/fuse/native.js';
 import { FsError } from '../fs/errors.js';
@@ -62,11 +63,19 @@ afterAll(async () => {
 });
 
 describe('through a real mount', () => {
-  test('the mount shows our fsname and type; the libfuse options carry big_writes', async () => {
+  test('the mount is served by the libfuse 3 binding and shows our fsname and type', async () => {
+    expect(loadFuseNative().libfuse).toBe(3);
     const entry = parseMounts(await readFile('/proc/self/mounts', 'utf8')).find((m) => m.mountpoint === mnt);
     expect(entry?.source).toBe('tester@example.test:/srv/site');
     expect(entry?.fstype).toBe('fuse.devmount');
-    expect(libfuseOptionString(adapterOptions({ readOnly: true }))).toBe('tester@example.test:/srv/site,big_writes,attr_timeout=0,entry_timeout=0,negative_timeout=0,ro');
+  });
+
+  test('libfuse options: one list; libfuse 2 spellings libfuse 3 refuses are dropped; fuse-native\'s string rides in fsname', () => {
+    expect(libfuse3Options({ fsname: 'a,b c', readOnly: true, allowOther: true, extraOptions: ['big_writes', 'max_write=65536', 'default_permissions', 'max_read=131072'] }))
+      .toEqual(['fsname=a_b_c', 'subtype=devmount', 'ro', 'allow_other', 'default_permissions', 'max_read=131072']);
+    expect(forLibfuse3(['nonempty', 'large_read', 'atomic_o_trunc', 'kernel_cache'])).toEqual(['kernel_cache']);
+    expect(libfuseOptionString({ ...adapterOptions({ readOnly: true }), attrTimeout: 0, entryTimeout: 0 }))
+      .toBe('tester@example.test:/srv/site,big_writes,attr_timeout=0,entry_timeout=0,negative_timeout=0,ro');
   });
 
   test('idmap=user: the remote user\'s files show as ours, others keep their ids; chown maps back', async () => {
@@ -86,17 +95,17 @@ describe('through a real mount', () => {
     await expect(stat(join(mnt, 'missing'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
-  test('big writes: dd bs=1M reaches the VFS in 128 KiB pieces, intact', async () => {
+  test('large writes: dd bs=1M reaches the VFS in 1 MiB pieces, intact', async () => {
     const before = vfs.calls.get('write') ?? 0;
     await execFileAsync('dd', ['if=/dev/urandom', `of=${join(mnt, 'big.bin')}`, 'bs=1M', 'count=4', 'status=none']);
     const writes = (vfs.calls.get('write') ?? 0) - before;
-    expect(writes).toBeLessThanOrEqual(4 * 8); // 4 KiB pieces would be 1024 calls
+    expect(writes).toBeLessThanOrEqual(4); // 128 KiB pieces (libfuse 2's big_writes) would be 32 calls, 4 KiB ones 1024
     const [a, b] = await Promise.all([readFile(join(mnt, 'big.bin')), readFile(join(src, 'big.bin'))]);
     expect(a.equals(b)).toBe(true);
     expect(a.length).toBe(4 * 1024 * 1024);
   });
 
-  test('utimens with different access and modification times (the patched fuse-native build is in use)', async () => {
+  test('utimens with different access and modification times (fuse-native 2.2.6 passed the access time twice)', async () => {
     expect(loadFuseNative().utimensPassesMtime).toBe(true);
     const atime = new Date('2020-01-02T03:04:05Z');
     const mtime = new Date('2019-06-07T08:09:10Z');
@@ -106,7 +115,7 @@ describe('through a real mount', () => {
     expect(onServer.atimeMs).toBe(atime.getTime());
   });
 
-  test('reads: the patched build copies the answer in C; any offset and length, short at end of file, empty past it', async () => {
+  test('reads: the binding copies the answer in C; any offset and length, short at end of file, empty past it', async () => {
     const native = loadFuseNative();
     expect(native.readTakesData).toBe(true);
     const data = Buffer.from(Array.from({ length: 300_001 }, (_, i) => (i * 7 + (i >> 9)) & 0xff));
@@ -193,6 +202,14 @@ describe('operation table without a kernel', () => {
     expect((await stat(join(src, 'mine.txt'))).mtimeMs).toBeGreaterThanOrEqual(before - 1000);
   });
 
+  test('kernel timeouts: as given, else the caches\' own when the kernel copy is invalidated, else libfuse\'s 1 s', () => {
+    const follow = { attr: 20, entry: 30 };
+    expect(kernelTimeouts({ attrTimeout: 0, entryTimeout: 5, cacheTimeouts: follow }, true)).toEqual({ attr: 0, entry: 5 });
+    expect(kernelTimeouts({ attrTimeout: undefined, entryTimeout: undefined, cacheTimeouts: follow }, true)).toEqual({ attr: 20, entry: 30 });
+    expect(kernelTimeouts({ attrTimeout: undefined, entryTimeout: undefined, cacheTimeouts: follow }, false)).toEqual({ attr: 1, entry: 1 });
+    expect(kernelTimeouts({ attrTimeout: undefined, entryTimeout: undefined, cacheTimeouts: undefined }, true)).toEqual({ attr: 1, entry: 1 });
+  });
+
   test('errors become negative errno in one place', () => {
     expect(toFuseErrno(new FsError('ENOENT'))).toBe(-2);
     expect(toFuseErrno(new FsError('ENOTEMPTY'))).toBe(-39);
@@ -228,7 +245,7 @@ test('fs/fuse and the control socket never call synchronous fs functions', async
   expect(offenders).toEqual([]);
 });
 
-describe('fuse-native\'s own timeout', () => {
+describe('the binding\'s own timeout', () => {
   test('a read the VFS never answers fails with ETIMEDOUT after fuseTimeoutMs, and the mount goes on serving', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'devmount-fuse-timeout-'));
     const from = join(dir, 'src');

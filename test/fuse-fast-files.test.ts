@@ -1,5 +1,5 @@
 /**
- * The fast-files table (scripts/fuse-native/fast-files.h, fs/fuse/fast-files.ts) on a real mount of the whole
+ * The fast-files table (native/fuse3/src/fast-files.h, fs/fuse/fast-files.ts) on a real mount of the whole
  * stack over a real sshd, served IN THIS PROCESS (only asynchronous fs calls touch the mount): getattr and
  * small-file reads are answered on libfuse's threads once cached, and no answer outlives a change: writes
  * through the mount (also while a table handle is open), renames and removals, server-side changes after a
@@ -78,12 +78,12 @@ describe('fast-files table on a mount over sshd', () => {
   const local = (name: string) => join(mnt, name);
   const counters = () => {
     const c = mount.fastFiles();
-    if (!c) throw new Error('the patched fuse-native has no fast-files table');
+    if (!c) throw new Error('the libfuse 3 binding is not loaded: no fast-files table');
     return c;
   };
 
   beforeAll(async () => {
-    // npm install builds the patched fuse-native (scripts/patch-fuse-native.mjs); CI has a compiler.
+    // npm install builds the libfuse 3 binding (scripts/build-native.mjs); CI has a compiler and libfuse3-dev.
     expect(loadFuseNative().fastFiles).toBeDefined();
     sshd = await startSshd();
     await writeFile(server('small.txt'), 'first version\n');

@@ -116,7 +116,7 @@ describe('file operations through the mount', () => {
     await chmod(join(mp, 'modes.txt'), 0o640);
     expect((await stat(join(sshd.root, 'modes.txt'))).mode & 0o777).toBe(0o640);
     expect((await stat(join(mp, 'modes.txt'))).mode & 0o777).toBe(0o640);
-    // Different atime and mtime, as cp -p and rsync -t set them (needs the patched fuse-native: fs/fuse/native.ts).
+    // Different atime and mtime, as cp -p and rsync -t set them (needs the libfuse 3 binding: fs/fuse/native.ts).
     const atime = new Date('2021-03-04T05:06:07Z');
     const mtime = new Date('2020-01-02T03:04:05Z');
     await utimes(join(mp, 'modes.txt'), atime, mtime);

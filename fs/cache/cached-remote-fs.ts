@@ -103,8 +103,10 @@ class CachingRemoteFs implements CachedRemoteFs {
     this.meta = new MetadataCache(options, (event) => {
       this.counters.remoteChanges += 1;
       this.listeners.emit(event);
-    }, (path) => {
-      for (const mirror of this.mirrors) mirror.forget(path);
+    }, (path, changed) => {
+      for (const mirror of this.mirrors) mirror.forget(path, changed);
+    }, (root, known) => {
+      for (const mirror of this.mirrors) mirror.forgetSubtree(root, known);
     });
     this.data = new DataCache(options.dataCacheBytes);
   }
@@ -195,7 +197,25 @@ class CachingRemoteFs implements CachedRemoteFs {
 
   async open(rawPath: string, flags: number, mode?: number): Promise<RemoteFile> {
     const path = normalizePath(rawPath);
-    const readOnly = (flags & ACCESS_MODE) === constants.O_RDONLY && (flags & CREATES_OR_TRUNCATES) === 0;
+    if ((flags & CREATES_OR_TRUNCATES) === 0) {
+      const startedAt = this.gens.current();
+      return this.openExisting(path, flags, mode).catch((err: unknown) => {
+        // A name the cache had but the server no longer has: a fresh reply that contradicts the cache.
+        if (isFsError(err, 'ENOENT') && this.storable(path, startedAt)) this.meta.storeNegative(path);
+        throw err;
+      });
+    }
+    const file = await this.mutate([path, parentOf(path)], [], () => this.inner.open(path, flags, mode), () => {
+      if (flags & constants.O_CREAT) this.meta.nameAdded(path);
+      else this.meta.invalidateAttr(path);
+      this.data.delete(path);
+    }, [path]);
+    return this.wrapFile(file);
+  }
+
+  /** Opens a file that is not created or truncated: a small one read-only from memory, else on the server. */
+  private async openExisting(path: string, flags: number, mode?: number): Promise<RemoteFile> {
+    const readOnly = (flags & ACCESS_MODE) === constants.O_RDONLY;
     if (readOnly && this.options.dataCacheBytes > 0) {
       const attr = this.options.autoCache ? await this.revalidate(path) : await this.stat(path);
       if (this.isSmallFile(attr)) {
@@ -203,13 +223,7 @@ class CachingRemoteFs implements CachedRemoteFs {
         return createMemoryFile(path, await this.readFileUnder(path, attr), attr);
       }
     }
-    if ((flags & CREATES_OR_TRUNCATES) === 0) return this.wrapFile(await this.inner.open(path, flags, mode));
-    const file = await this.mutate([path, parentOf(path)], [], () => this.inner.open(path, flags, mode), () => {
-      if (flags & constants.O_CREAT) this.meta.nameAdded(path);
-      else this.meta.invalidateAttr(path);
-      this.data.delete(path);
-    }, [path]);
-    return this.wrapFile(file);
+    return this.wrapFile(await this.inner.open(path, flags, mode));
   }
 
   // ---- mutations -------------------------------------------------------------------------------------

@@ -6,9 +6,11 @@
  * Expired entries are kept (until evicted or invalidated) so a fresh reply can be compared with the old
  * one: that comparison is how changes made on the server are noticed (origin 'remote' change events).
  *
- * `dropped(path)` is told of every path whose attributes any store or invalidation may have changed (null:
- * any path), before the method returns: a copy of answers given from here (the FUSE adapter's fast-files
- * table) forgets them. Evictions are not reported: an evicted answer was still right. storeListing reports
+ * `dropped(path, changed)` is told of every path whose attributes any store or invalidation may have changed
+ * (`changed`: the answer did change, or may have: a mutation, a refresh, a reply unlike the last one), and
+ * `droppedSubtree(root, known)` of a whole subtree (with the paths below it that were cached here), before the
+ * method returns: copies of answers given from here (the FUSE adapter's fast-files table, the kernel's
+ * caches) forget them. Evictions are not reported: an evicted answer was still right. storeListing reports
  * the names of the listing it replaces and the names it marks dirty; the caller hands the copy the fresh
  * names it stored instead (CachedRemoteFs storeListing), which replace what the copy held for them.
  */
@@ -72,13 +74,19 @@ function sameContent(a: Attr, b: Attr): boolean {
   return a.size === b.size && a.mtimeMs === b.mtimeMs;
 }
 
+/** Whether a getattr answer given from `a` would still be right with `b`. */
+function sameAttr(a: Attr, b: Attr): boolean {
+  return sameContent(a, b) && a.mode === b.mode && a.uid === b.uid && a.gid === b.gid && a.nlink === b.nlink;
+}
+
 export class MetadataCache {
   private readonly lru: WeightedLru<string, MetaEntry>;
 
   constructor(
     private readonly options: CacheOptions,
     private readonly emit: (event: ChangeEvent) => void,
-    private readonly dropped: (path: string | null) => void = () => undefined,
+    private readonly dropped: (path: string, changed: boolean) => void = () => undefined,
+    private readonly droppedSubtree: (root: string, known: readonly string[]) => void = () => undefined,
   ) {
     this.lru = new WeightedLru(options.maxEntries);
   }
@@ -146,7 +154,8 @@ export class MetadataCache {
   // ---- stores (callers check the generation first) ---------------------------------------------------
 
   storeLstat(path: string, attr: Attr): void {
-    this.dropped(path);
+    const known = this.lastKnownAttr(path);
+    this.dropped(path, known !== null && (known === undefined || !sameAttr(known, attr)));
     const entry = this.entry(path);
     const previous = entry.lstat?.value;
     entry.lstat = { value: attr, expires: this.options.now() + this.options.attrTimeoutMs };
@@ -157,15 +166,16 @@ export class MetadataCache {
   }
 
   storeStat(path: string, attr: Attr): void {
-    this.dropped(path);
+    const previous = this.lru.peek(path)?.stat?.value;
+    this.dropped(path, previous !== undefined && !sameAttr(previous, attr));
     this.entry(path).stat = { value: attr, expires: this.options.now() + this.options.attrTimeoutMs };
   }
 
   storeNegative(path: string): void {
-    this.dropped(path);
     const entry = this.entry(path);
     const listing = path === '/' ? undefined : this.lru.peek(parentOf(path))?.listing;
     const existed = entry.lstat !== undefined || (listing?.attrs.has(baseName(path)) ?? false);
+    this.dropped(path, existed);
     entry.lstat = undefined;
     entry.stat = undefined;
     entry.link = undefined;
@@ -188,14 +198,20 @@ export class MetadataCache {
   storeListing(dir: string, entries: readonly DirEntry[], changedSince: (child: string) => boolean): void {
     const entry = this.entry(dir);
     const previous = entry.listing;
-    if (previous) for (const name of previous.attrs.keys()) this.dropped(childOf(dir, name));
     const attrs = new ListingAttrs(entries.length);
+    for (const { name, attr } of entries) attrs.set(name, attr);
+    if (previous) {
+      for (const name of previous.attrs.keys()) {
+        const old = previous.attrs.get(name);
+        const fresh = attrs.get(name);
+        this.dropped(childOf(dir, name), !attrs.has(name) || !old || !fresh || !sameAttr(old, fresh));
+      }
+    }
     const dirty = new Set<string>();
-    for (const { name, attr } of entries) {
-      attrs.set(name, attr);
+    for (const { name } of entries) {
       if (changedSince(childOf(dir, name))) {
         dirty.add(name);
-        this.dropped(childOf(dir, name));
+        this.dropped(childOf(dir, name), false);
       }
     }
     entry.listing = { attrs, dirty, expires: this.options.now() + this.options.dirTimeoutMs };
@@ -218,7 +234,7 @@ export class MetadataCache {
 
   /** Attributes of `path` changed (write, truncate, chmod…): drop them, mark the name dirty in its parent's listing. */
   invalidateAttr(path: string): void {
-    this.dropped(path);
+    this.dropped(path, true);
     const entry = this.lru.peek(path);
     if (entry) {
       entry.lstat = undefined;
@@ -233,7 +249,7 @@ export class MetadataCache {
 
   /** `path` now exists (create, mkdir, symlink, link, rename target): patch the parent listing instead of dropping it. */
   nameAdded(path: string): void {
-    this.dropped(path);
+    this.dropped(path, true);
     const entry = this.lru.peek(path);
     if (entry) {
       entry.lstat = undefined;
@@ -254,7 +270,7 @@ export class MetadataCache {
 
   /** `path` is gone (unlink, rmdir, rename source); `withSubtree` when it may have had children cached. */
   nameRemoved(path: string, withSubtree: boolean): void {
-    this.dropped(path);
+    this.dropped(path, true);
     if (withSubtree) this.dropSubtree(path);
     else this.lru.delete(path);
     if (path === '/') return;
@@ -269,15 +285,16 @@ export class MetadataCache {
 
   /** A mutation failed: we do not know what happened, so forget the path and its parent's listing. */
   forgetUncertain(path: string): void {
-    // The failure may have landed anything under the parent: rare enough to forget every copy.
-    this.dropped(null);
+    // The failure may have landed anything under the parent: rare enough to forget every copy of it.
+    const parent = path === '/' ? path : parentOf(path);
+    this.droppedSubtree(parent, this.knownBelow(parent));
     this.lru.delete(path);
     if (path !== '/') this.lru.delete(parentOf(path));
   }
 
   /** Forgets everything cached about `path` itself (not its parent's listing, not its children). */
   forget(path: string): void {
-    this.dropped(path);
+    this.dropped(path, true);
     this.lru.delete(path);
   }
 
@@ -285,7 +302,7 @@ export class MetadataCache {
   dropListing(dir: string): void {
     const entry = this.lru.peek(dir);
     if (entry?.listing) {
-      for (const name of entry.listing.attrs.keys()) this.dropped(childOf(dir, name));
+      for (const name of entry.listing.attrs.keys()) this.dropped(childOf(dir, name), true);
       entry.listing = undefined;
       this.lru.set(dir, entry, 1);
     }
@@ -293,7 +310,7 @@ export class MetadataCache {
 
   /** Drops `path` and everything below it (refresh, rename of a directory). */
   dropSubtree(path: string): void {
-    this.dropped(null);
+    this.droppedSubtree(path, this.knownBelow(path));
     if (path === '/') {
       this.lru.clear();
       return;
@@ -303,6 +320,31 @@ export class MetadataCache {
     for (const key of [...this.lru.keys()]) {
       if (key.startsWith(prefix)) this.lru.delete(key);
     }
+  }
+
+  /**
+   * The last attributes handed out for `path`, however old: its own, else its parent listing's; null when
+   * nothing was (no answer to contradict); undefined when its listing names it without attributes.
+   */
+  private lastKnownAttr(path: string): Attr | null | undefined {
+    const own = this.lru.peek(path)?.lstat?.value;
+    if (own) return own;
+    if (path === '/') return null;
+    const listing = this.lru.peek(parentOf(path))?.listing;
+    if (!listing?.attrs.has(baseName(path))) return null;
+    return listing.attrs.get(baseName(path)) ?? undefined;
+  }
+
+  /** Every path below `root` this cache holds: its own entries and the names in its listings. */
+  private knownBelow(root: string): string[] {
+    const known = new Set<string>();
+    for (const key of this.lru.keys()) {
+      if (!isWithin(key, root)) continue;
+      if (key !== root) known.add(key);
+      const listing = this.lru.peek(key)?.listing;
+      if (listing) for (const name of listing.attrs.keys()) known.add(childOf(key, name));
+    }
+    return [...known];
   }
 
   /** True when `path` is known to be a non-directory (so a rename of it has no subtree to drop). */

@@ -1,19 +1,19 @@
 /**
- * The FUSE adapter: serves a Vfs (fs/vfs/types.ts) through fuse-native. It only translates: paths and handles
- * in, attributes and errno out; every error goes through `toFuseErrno` (errno.ts). It never calls a synchronous
- * fs function: every FUSE operation runs on this process's event loop, and a synchronous call on a path under
- * our own mount would wait for an answer only this event loop can give.
+ * The FUSE adapter: serves a Vfs (fs/vfs/types.ts) through the FUSE binding native.ts loads (devmount's libfuse 3
+ * binding, else stock fuse-native). It only translates: paths and handles in, attributes and errno out; every
+ * error goes through `toFuseErrno` (errno.ts). It never calls a synchronous fs function: every FUSE operation
+ * runs on this process's event loop, and a synchronous call on a path under our own mount would wait for an
+ * answer only this event loop can give.
  *
- * fuse-native 2.2.6 facts this file works around (read in its index.js / fuse-native.c):
- * - no `big_writes` option: libfuse parses the whole `-o` string fuse-native builds, so the options ride in the
- *   `fsname` value (measured here: 128 KiB writes instead of 4 KiB);
- * - its per-operation timeout (default 15 s, then ETIMEDOUT) is shorter than our op_timeout: set explicitly;
- * - a handle value of 0 is never stored (`if (fd != 0) info->fh = fd`): VFS handle h travels as h + 1 (with
- *   READ_ONLY_HANDLE set for read-only opens);
+ * Binding facts this file works around:
+ * - the per-operation timeout (fuse-native's default 15 s, then ETIMEDOUT) is shorter than our op_timeout: set
+ *   explicitly;
+ * - fuse-native never stores a handle value of 0 (`if (fd != 0) info->fh = fd`): VFS handle h travels as h + 1
+ *   (with READ_ONLY_HANDLE set for read-only opens), with either binding;
  * - `create` gets no open flags: see `create` below;
- * - `utimens` hands JS the access time twice in the stock build (fuse-native.c passes l->atime for both):
- *   scripts/patch-fuse-native.mjs builds a fixed copy at install time, which native.ts prefers;
- * - its `unmount` runs `fusermount -uz "<path>"` through a shell: we unmount with execFile (mount-table.ts).
+ * - stock fuse-native 2.2.6 hands `utimens` the access time twice (fuse-native.c passes l->atime for both);
+ * - fuse-native's `unmount` runs `fusermount -uz "<path>"` through a shell: we unmount with execFile
+ *   (mount-table.ts).
  */
 import { constants as fsConstants } from 'node:fs';
 import type { Attr, StatFs, Vfs } from '../vfs/types.js';
@@ -21,7 +21,9 @@ import { FsError } from '../errors.js';
 import { createAttrMapper, type OwnershipOptions } from './attr-map.js';
 import { toFuseErrno } from './errno.js';
 import { FastFiles, TABLE_HANDLE, type FastFilesCounters } from './fast-files.js';
-import { loadFuseNative, type NativeOperations, type NativeStat, type NativeStatfs } from './native.js';
+import { KernelCache, type KernelCacheCounters } from './kernel-cache.js';
+import { libfuse3Options, libfuseOptionString } from './libfuse-options.js';
+import { loadFuseNative, type LoadedFuse, type NativeFuseOptions, type NativeOperations, type NativeStat, type NativeStatfs } from './native.js';
 import { unmountPath } from './mount-table.js';
 import { answerReadlink, DEFAULT_SYMLINK_POLICY, type SymlinkPolicy } from '../symlink-containment.js';
 
@@ -37,9 +39,18 @@ export interface FuseAdapterOptions {
   readonly fsname: string;
   readonly readOnly: boolean;
   readonly allowOther: boolean;
-  /** Kernel attribute / entry cache lifetimes in seconds (libfuse attr_timeout / entry_timeout). */
-  readonly attrTimeout: number;
-  readonly entryTimeout: number;
+  /**
+   * Kernel attribute / entry cache lifetimes in seconds (libfuse attr_timeout / entry_timeout); undefined:
+   * `cacheTimeouts` when the binding can invalidate the kernel's copy, else libfuse's 1 s (kernelTimeouts).
+   */
+  readonly attrTimeout: number | undefined;
+  readonly entryTimeout: number | undefined;
+  /** The VFS caches' own lifetimes in seconds (cache_timeout, dcache_timeout); undefined with cache=no. */
+  readonly cacheTimeouts?: { readonly attr: number; readonly entry: number } | undefined;
+  /** Further libfuse mount options (mount.fuse(8) spellings); libfuse-options.ts drops what libfuse 3 refuses. */
+  readonly extraOptions?: readonly string[];
+  /** The type /proc/mounts shows is fuse.SUBTYPE (default devmount). */
+  readonly subtype?: string;
   /** How long the VFS lets an operation wait while disconnected; the FUSE-level timeout sits above it. */
   readonly opTimeoutMs: number;
   /**
@@ -53,10 +64,6 @@ export interface FuseAdapterOptions {
    * programs out of the mount answers EPERM (contain_symlinks, CVE-2026-47187).
    */
   readonly symlinks?: SymlinkPolicy;
-  /** More libfuse / mount options, as fuse(8) spells them (default_permissions, kernel_cache, noatime …). */
-  readonly libfuseOptions?: readonly string[];
-  /** The type /proc/mounts shows is fuse.SUBTYPE (default devmount). */
-  readonly subtype?: string;
   /** link(2) answers ENOSYS without asking the server (sshfs disable_hardlink). */
   readonly disableHardlink?: boolean;
   /** libfuse's own debug output on stderr (-d). */
@@ -66,8 +73,12 @@ export interface FuseAdapterOptions {
 
 export interface FuseMount {
   readonly mountpoint: string;
-  /** Requests answered on libfuse's threads (patch "fast-files"); undefined without it. */
+  /** Requests answered on libfuse's threads (the fast-files table); undefined without it. */
   fastFiles(): FastFilesCounters | undefined;
+  /** Kernel cache invalidations (libfuse 3 binding); undefined without them. */
+  kernelCache(): KernelCacheCounters | undefined;
+  /** The kernel's attribute / entry timeouts this mount was made with, in seconds. */
+  readonly kernelTimeouts: KernelTimeouts;
   /** Unmounts (fusermount3 -u) and releases fuse-native's event-loop handle; idempotent. */
   unmount(options?: { lazy?: boolean }): Promise<void>;
 }
@@ -85,10 +96,35 @@ export class FuseMountError extends Error {
 const S_IFDIR = 0o040000;
 const UINT32_MAX = 0xffff_ffff;
 /**
- * UTIME_NOW and UTIME_OMIT (tv_sec 0, tv_nsec 2^30-1 / 2^30-2, utimensat(2)) reach JS as 1073 ms, because
- * fuse-native converts the timespec to milliseconds without looking for them. Both are answered with "now".
+ * UTIME_NOW and UTIME_OMIT (tv_sec 0, tv_nsec 2^30-1 / 2^30-2, utimensat(2)) reach JS as 1073 ms from stock
+ * fuse-native, which converts the timespec to milliseconds without looking for them: both mean "now" there.
+ * The libfuse 3 binding passes them as -1 and -2.
  */
 const UTIME_SPECIAL_MS = 1073;
+const UTIME_NOW = -1;
+const UTIME_OMIT = -2;
+/** libfuse 3 takes writes up to 1 MiB per request (its buffers are sized for FUSE_MAX_MAX_PAGES). */
+const MAX_WRITE_BYTES = 1024 * 1024;
+/** libfuse's own default attr_timeout / entry_timeout. */
+const LIBFUSE_DEFAULT_TIMEOUT = 1;
+
+export interface KernelTimeouts {
+  readonly attr: number;
+  readonly entry: number;
+}
+
+/**
+ * The kernel's timeouts: as given; else the VFS's own when the binding invalidates the kernel's copy on every
+ * change the caches learn of (kernel-cache.ts), else libfuse's 1 s, which bounds how stale the kernel's copy
+ * can be when nothing invalidates it.
+ */
+export function kernelTimeouts(options: Pick<FuseAdapterOptions, 'attrTimeout' | 'entryTimeout' | 'cacheTimeouts'>, canInvalidate: boolean): KernelTimeouts {
+  const follow = canInvalidate ? options.cacheTimeouts : undefined;
+  return {
+    attr: options.attrTimeout ?? follow?.attr ?? LIBFUSE_DEFAULT_TIMEOUT,
+    entry: options.entryTimeout ?? follow?.entry ?? LIBFUSE_DEFAULT_TIMEOUT,
+  };
+}
 
 /** statvfs counts are 32-bit in fuse-native's transfer array: scale the block size up until the counts fit. */
 export function toNativeStatfs(s: StatFs): NativeStatfs {
@@ -116,30 +152,33 @@ export function toNativeStatfs(s: StatFs): NativeStatfs {
   };
 }
 
-/** fsname travels inside libfuse's comma-separated option string: keep it to characters that cannot break it. */
-function safeFsname(name: string): string {
-  return name.replace(/[,\\\s]/g, '_').slice(0, 200) || 'devmount';
-}
-
-/** The libfuse option string carried in `fsname` (see the file comment). */
-export function libfuseOptionString(options: FuseAdapterOptions): string {
-  const parts = [
-    safeFsname(options.fsname),
-    'big_writes',
-    `attr_timeout=${options.attrTimeout}`,
-    `entry_timeout=${options.entryTimeout}`,
-    // The VFS keeps its own negative cache; a kernel one could not be invalidated by `devmount refresh`.
-    'negative_timeout=0',
-  ];
-  if (options.readOnly) parts.push('ro');
-  parts.push(...(options.libfuseOptions ?? []));
-  return parts.join(',');
+/**
+ * The binding's options: libfuse 3 takes an option list and its kernel settings apart; stock fuse-native takes
+ * its options inside fsname (libfuse-options.ts). The kernel keeps no negative entries with either: the VFS
+ * keeps its own, and libfuse's high-level API cannot invalidate a kernel one.
+ */
+function bindingOptions(native: LoadedFuse, opts: FuseAdapterOptions, timeouts: KernelTimeouts, timeoutMs: number): NativeFuseOptions {
+  const timeout: Record<string, number | false> = { default: timeoutMs, flush: false, fsync: false, release: false, write: false };
+  if (native.libfuse === 3) {
+    return {
+      timeout,
+      options: libfuse3Options(opts),
+      kernel: { attrTimeout: timeouts.attr, entryTimeout: timeouts.entry, negativeTimeout: 0, maxWrite: MAX_WRITE_BYTES },
+    };
+  }
+  return {
+    timeout,
+    fsname: libfuseOptionString({ ...opts, attrTimeout: timeouts.attr, entryTimeout: timeouts.entry }),
+    subtype: opts.subtype ?? 'devmount',
+    allowOther: opts.allowOther,
+    debug: opts.debug ?? false,
+  };
 }
 
 /**
- * Bit 31 of a FUSE file handle marks a handle opened read-only: the patched fuse-native answers its FLUSH
- * without calling JavaScript (scripts/patch-fuse-native.mjs, "flush-read-only"); there is nothing to flush.
- * fuse-native hands handles to JavaScript as unsigned 32-bit numbers, so the bit survives the trip.
+ * Bit 31 of a FUSE file handle marks a handle opened read-only: the libfuse 3 binding answers its FLUSH
+ * without calling JavaScript (fuse3-native.c fn_flush); there is nothing to flush. Handles reach JavaScript as
+ * unsigned 32-bit numbers, so the bit survives the trip.
  */
 export const READ_ONLY_HANDLE = 0x80000000;
 /** O_ACCMODE (not in Node's fs.constants). */
@@ -147,7 +186,7 @@ const ACCESS_MODE = fsConstants.O_RDONLY | fsConstants.O_WRONLY | fsConstants.O_
 
 /**
  * Builds the fuse-native operation table over `vfs`. Exported for tests that drive it without a kernel.
- * `fast`: the fast-files table's JavaScript side, when the patched fuse-native has it.
+ * `fast`: the fast-files table's JavaScript side, when the binding has it.
  */
 export function createFuseOperations(vfs: Vfs, options: FuseAdapterOptions, fast?: FastFiles): Partial<NativeOperations> {
   const mapper = createAttrMapper(options.ownership);
@@ -236,8 +275,8 @@ export function createFuseOperations(vfs: Vfs, options: FuseAdapterOptions, fast
     },
     read(path, fd, buf, len, pos, cb) {
       // readTransient's bytes are valid for this turn of the event loop only: they are copied at once, here
-      // (stock fuse-native hands us the kernel's buffer) or by the patched fuse-native on process.nextTick
-      // (`buf` is null; fs/fuse/native.ts), before any I/O callback could reuse them. A fast-files handle gets
+      // (stock fuse-native hands us the kernel's buffer), or by the libfuse 3 binding inside the callback
+      // (`buf` is null; fs/fuse/native.ts) or on process.nextTick (stock), before any I/O could reuse them. A fast-files handle gets
       // here only when its file changed since it was opened (fast-files.ts).
       const reading = fast && (fd & TABLE_HANDLE) !== 0 ? fast.readEscalated(path, fd, pos, len) : vfs.readTransient(toVfsHandle(fd), pos, len);
       reading.then((data) => {
@@ -297,14 +336,17 @@ export function createFuseOperations(vfs: Vfs, options: FuseAdapterOptions, fast
       done(cb, work);
     },
     utimens(path, atimeMs, mtimeMs, cb) {
-      // With the patched build (native.ts `utimensPassesMtime`) both times are right. Stock fuse-native 2.2.6
+      // With the libfuse 3 binding (native.ts `utimensPassesMtime`) both times are right, UTIME_NOW is -1 and
+      // UTIME_OMIT -2 (`touch -m` omits the access time: it keeps its current value). Stock fuse-native 2.2.6
       // passes the access time in both arguments, so there `mtimeMs` is the requested atime; plain `touch` and
       // `touch -d` set both to one value and still come out right. libfuse 2 calls utimens only when both
-      // times are set (fuse.c fuse_lib_setattr), so `touch -m` alone never reaches us. UTIME_NOW arrives as
-      // 1073 ms (see UTIME_SPECIAL_MS).
+      // times are set (fuse.c fuse_lib_setattr); UTIME_NOW arrives as 1073 ms (see UTIME_SPECIAL_MS).
       const now = Date.now();
-      const resolve = (ms: number) => (ms === UTIME_SPECIAL_MS ? now : ms);
-      done(cb, vfs.utimens(path, resolve(atimeMs), resolve(mtimeMs)));
+      const resolve = (ms: number, current: number) => (ms === UTIME_SPECIAL_MS || ms === UTIME_NOW ? now : ms === UTIME_OMIT ? current : ms);
+      const work = atimeMs === UTIME_OMIT || mtimeMs === UTIME_OMIT
+        ? vfs.getattr(path).then((a) => vfs.utimens(path, resolve(atimeMs, a.atimeMs), resolve(mtimeMs, a.mtimeMs)))
+        : vfs.utimens(path, resolve(atimeMs, now), resolve(mtimeMs, now));
+      done(cb, work);
     },
   };
 }
@@ -319,7 +361,7 @@ export async function mountVfs(vfs: Vfs, options: FuseAdapterOptions): Promise<F
   try {
     native = loadFuseNative();
   } catch (err) {
-    throw new FuseMountError('fuse', `cannot load FUSE support (fuse-native / libfuse.so.2): ${(err as Error).message.split('\n')[0]}; install libfuse2`);
+    throw new FuseMountError('fuse', `cannot load FUSE support (native/fuse3 not built, and fuse-native / libfuse.so.2 failed: ${(err as Error).message.split('\n')[0]}); reinstall with libfuse3-dev and pkg-config present, or install libfuse2`);
   }
   // The FUSE-level timeout must never fire before the VFS's own op_timeout does (then the VFS answers EIO with
   // its reason). flush/fsync/release may legitimately take long (uploading buffered writes at a slow link);
@@ -328,16 +370,17 @@ export async function mountVfs(vfs: Vfs, options: FuseAdapterOptions): Promise<F
   let thread: () => Buffer | null = () => null;
   const mapper = createAttrMapper(opts.ownership);
   const fast = native.fastFiles ? new FastFiles(native.fastFiles, () => thread(), (attr) => mapper.toNative(attr), vfs) : undefined;
-  const fuse = new native.Fuse(opts.mountpoint, createFuseOperations(vfs, opts, fast), {
-    timeout: { default: timeoutMs, flush: false, fsync: false, release: false, write: false },
-    fsname: libfuseOptionString(opts),
-    subtype: opts.subtype ?? 'devmount',
-    allowOther: opts.allowOther,
-    debug: opts.debug ?? false,
-  });
+  const kernel = native.invalidation ? new KernelCache(native.invalidation, () => thread()) : undefined;
+  const timeouts = kernelTimeouts(opts, kernel !== undefined);
+  const fuse = new native.Fuse(opts.mountpoint, createFuseOperations(vfs, opts, fast), bindingOptions(native, opts, timeouts, timeoutMs));
   thread = () => fuse._thread;
   // Registered before mounting: the kernel may ask as soon as the mount exists.
-  const stopMirror = fast ? vfs.mirror(fast) : () => undefined;
+  const stopFast = fast ? vfs.mirror(fast) : () => undefined;
+  const stopKernel = kernel ? vfs.mirror(kernel) : () => undefined;
+  const stopMirror = () => {
+    stopFast();
+    stopKernel();
+  };
   await new Promise<void>((resolve, reject) => {
     fuse.mount((err) => {
       if (err) stopMirror();
@@ -351,12 +394,14 @@ export async function mountVfs(vfs: Vfs, options: FuseAdapterOptions): Promise<F
   return {
     mountpoint: opts.mountpoint,
     fastFiles: () => fast?.counters(),
+    kernelCache: () => kernel?.counters(),
+    kernelTimeouts: timeouts,
     unmount(unmountOptions = {}) {
       unmounting ??= (async () => {
         await unmountPath(opts.mountpoint, unmountOptions);
         stopMirror();
-        // Releases the libuv handle fuse-native keeps referenced while mounted (fuse-native.c
-        // fuse_native_unmount), so the process can exit once the VFS is closed.
+        // Releases the event-loop handle the binding keeps referenced while mounted, so the process can exit
+        // once the VFS is closed.
         if (fuse._thread) native.binding.fuse_native_unmount(opts.mountpoint, fuse._thread);
       })();
       return unmounting.catch((err: unknown) => {

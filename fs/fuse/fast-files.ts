@@ -1,5 +1,5 @@
 /**
- * The JavaScript side of the patched fuse-native's fast-files table (scripts/fuse-native/fast-files.h, which
+ * The JavaScript side of the libfuse 3 binding's fast-files table (native/fuse3/src/fast-files.h, which
  * says why: each FUSE request answered here costs a hand-off to this thread and back). It copies what the
  * caches trust into the table, and the table answers on libfuse's threads:
  * - after this thread has answered getattr(path), the fresh cached attributes (with the whole content of a
@@ -24,7 +24,7 @@ export const TABLE_HANDLE = 0x4000_0000;
 const TWO_32 = 4294967296;
 
 /**
- * `stat` in the 18 × uint32 layout fuse-native's populate_stat reads (fuse-native.c: mode, uid, gid, size,
+ * `stat` in the 18 × uint32 layout the binding's populate_stat reads (fuse3-native.c: mode, uid, gid, size,
  * dev, nlink, ino, rdev, blksize, blocks, atime, mtime, ctime; 64-bit values as low, high; times in ms), into
  * `out`, which C copies before the call returns: one array serves every put.
  */
@@ -68,7 +68,7 @@ export class FastFiles implements CacheMirror {
 
   constructor(
     private readonly binding: FastFilesBinding,
-    /** fuse-native's per-mount buffer (NativeFuse._thread): null until mount() has started. */
+    /** The mount's handle (NativeFuse._thread): null until mount() has started. */
     private readonly thread: () => Buffer | null,
     /** The stat getattr answers for these attributes (ownership mapping, umask). */
     private readonly toNative: (attr: Attr) => NativeStat,
@@ -85,11 +85,15 @@ export class FastFiles implements CacheMirror {
     this.put(path, fresh);
   }
 
-  forget(path: string | null): void {
+  forget(path: string): void {
     const thread = this.thread();
-    if (!thread) return;
-    if (path === null) this.binding.fuse_native_ff_forget_all(thread);
-    else this.binding.fuse_native_ff_forget(thread, path);
+    if (thread) this.binding.fuse_native_ff_forget(thread, path);
+  }
+
+  forgetSubtree(): void {
+    // Rare (a refresh, a renamed directory, a failed mutation): cheaper to start the table over than to walk it.
+    const thread = this.thread();
+    if (thread) this.binding.fuse_native_ff_forget_all(thread);
   }
 
   /** A read of table handle `fh` that the table passed on: the file changed since it was opened. */

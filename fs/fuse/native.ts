@@ -1,11 +1,14 @@
 /**
- * Loads fuse-native (a CommonJS N-API addon with no type declarations) behind a typed surface — preferring the
- * copy with the utimens fix that scripts/patch-fuse-native.mjs builds at install time — and its native
- * binding, which the adapter needs to release fuse-native's libuv handle after unmounting itself: fuse-native's
- * own `unmount` runs `fusermount -uz "<path>"` through a shell (index.js `Fuse.unmount`), which we never call.
+ * Loads the FUSE binding behind one typed surface: devmount's own libfuse 3 binding (native/fuse3, built by
+ * scripts/build-native.mjs at install time) when it was built and loads, else the stock fuse-native 2.2.6
+ * prebuild (libfuse 2), whose limits the README lists. Both take the same operations (NativeOperations) and
+ * options; `LoadedFuse` says what the loaded one can do. fuse-native's own `unmount` runs
+ * `fusermount -uz "<path>"` through a shell (index.js `Fuse.unmount`), which we never call: mount-table.ts
+ * unmounts, then `binding.fuse_native_unmount` lets go of the event loop.
  */
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
+import { fuse3Class, type Fuse3Binding, type KernelConfig } from './fuse3.js';
 
 /** The stat shape fuse-native's getStatArray reads (times in ms since the epoch). */
 export interface NativeStat {
@@ -51,8 +54,8 @@ export interface NativeOperations {
   open(path: string, flags: number, cb: CbWith<number>): void;
   create(path: string, mode: number, cb: CbWith<number>): void;
   /**
-   * cb(bytesRead, data) or cb(-errno). Stock fuse-native passes the kernel's buffer in `buf` to fill; the patched
-   * copy (LoadedFuse.readTakesData) passes null and copies `data` into the kernel's buffer itself.
+   * cb(bytesRead, data) or cb(-errno). Stock fuse-native passes the kernel's buffer in `buf` to fill; the libfuse
+   * 3 binding (LoadedFuse.readTakesData) passes null and copies `data` into the kernel's buffer itself.
    */
   read(path: string, fd: number, buf: Buffer | null, len: number, pos: number, cb: (code: number, data?: Buffer) => void): void;
   /**
@@ -73,15 +76,21 @@ export interface NativeOperations {
   link(existing: string, path: string, cb: Cb): void;
   chmod(path: string, mode: number, cb: Cb): void;
   chown(path: string, uid: number, gid: number, cb: Cb): void;
+  /** Times in ms; the libfuse 3 binding passes UTIME_NOW as -1 and UTIME_OMIT as -2 (utimensat(2)). */
   utimens(path: string, atimeMs: number, mtimeMs: number, cb: Cb): void;
 }
 
 export interface NativeFuseOptions {
   timeout?: number | false | Record<string, number | false>;
+  /** libfuse 2 (fuse-native): its option string rides in fsname (fs/fuse/libfuse-options.ts). */
   fsname?: string;
   subtype?: string;
   allowOther?: boolean;
   debug?: boolean;
+  /** libfuse 3: the whole -o list. */
+  options?: readonly string[];
+  /** libfuse 3: kernel cache settings set in its init. */
+  kernel?: KernelConfig;
 }
 
 export interface NativeFuse {
@@ -90,12 +99,9 @@ export interface NativeFuse {
   mount(cb: (err: Error | null) => void): void;
 }
 
-export type NativeFuseConstructor = (new (mnt: string, ops: Partial<NativeOperations>, opts: NativeFuseOptions) => NativeFuse) & {
-  /** Set by scripts/patch-fuse-native.mjs on its copy: the patches it carries. */
-  readonly devmountPatches?: readonly string[];
-};
+export type NativeFuseConstructor = new (mnt: string, ops: Partial<NativeOperations>, opts: NativeFuseOptions) => NativeFuse;
 
-/** The table of patch "fast-files" (scripts/fuse-native/fast-files.h); `thread` is the mount's NativeFuse._thread. */
+/** The fast-files table (native/fuse3/src/fast-files.h); `thread` is the mount's NativeFuse._thread. */
 export interface FastFilesBinding {
   fuse_native_ff_put(thread: Buffer, path: string, stat: Uint32Array, ttlMs: number, content: Buffer | null): void;
   fuse_native_ff_forget(thread: Buffer, path: string): void;
@@ -105,70 +111,87 @@ export interface FastFilesBinding {
   fuse_native_ff_counters(thread: Buffer, out: Uint32Array): void;
 }
 
-export interface NativeBinding extends Partial<FastFilesBinding> {
+/** Kernel cache invalidation (native/fuse3/src/invalidator.h); `thread` is the mount's NativeFuse._thread. */
+export interface InvalidationBinding {
+  invalidate(thread: Buffer, path: string): void;
+  /** Fills: paths queued, invalidations the kernel took. */
+  invalidation_counters(thread: Buffer, out: Uint32Array): void;
+}
+
+export interface NativeBinding {
+  /** The kernel has let go of the mount: stop keeping the event loop alive for it. */
   fuse_native_unmount(mnt: string, thread: Buffer): void;
 }
 
 export interface LoadedFuse {
   readonly Fuse: NativeFuseConstructor;
   readonly binding: NativeBinding;
-  /**
-   * Whether utimens receives the real modification time: true for the copy scripts/patch-fuse-native.mjs
-   * builds at install time; false for stock fuse-native 2.2.6, which passes the access time twice.
-   */
+  /** 3: native/fuse3; 2: the stock fuse-native prebuild. */
+  readonly libfuse: 2 | 3;
+  /** Whether utimens receives the real modification time (stock fuse-native 2.2.6 passes the access time twice). */
   readonly utimensPassesMtime: boolean;
-  /** read answers with cb(n, data) and C copies the bytes: no external Buffer per read (patch "read-data"). */
+  /** read answers with cb(n, data) and C copies the bytes: no external Buffer per read. */
   readonly readTakesData: boolean;
-  /** FLUSH of a handle marked READ_ONLY_HANDLE is answered in C, without calling `flush` (patch "flush-read-only"). */
+  /** FLUSH of a handle marked READ_ONLY_HANDLE is answered in C, without calling `flush`. */
   readonly flushSkipsReadOnly: boolean;
-  /** The fast-files table (patch "fast-files"); undefined without it. */
+  /** The fast-files table; undefined without it. */
   readonly fastFiles: FastFilesBinding | undefined;
+  /** Kernel cache invalidation; undefined without it (then kernel timeouts stay short). */
+  readonly invalidation: InvalidationBinding | undefined;
 }
 
-/** Where scripts/patch-fuse-native.mjs puts its build, relative to the stock package's node_modules. */
-const PATCHED_DIR = ['.cache', 'devmount', 'fuse-native'];
+/** Where scripts/build-native.mjs leaves the addon, from this file in fs/fuse/ or in dist/fs/fuse/. */
+const FUSE3_ADDON = ['../../native/fuse3/build/Release/fuse3_native.node', '../../../native/fuse3/build/Release/fuse3_native.node'];
 
 let loaded: LoadedFuse | undefined;
 
-/** Loads the addon once; throws when the package or libfuse.so.2 is missing (the CLI maps that to exit 9). */
+/** Loads a binding once; throws when neither loads (the CLI maps that to exit 9). */
 export function loadFuseNative(): LoadedFuse {
   if (loaded) return loaded;
-  // Loading runs node-gyp-build's synchronous directory probes under node_modules: this happens once, before
-  // anything is mounted, so it cannot block on our own mount.
-  const require = createRequire(import.meta.url);
-  const stockMain = require.resolve('fuse-native');
-  const patchedMain = join(dirname(dirname(stockMain)), ...PATCHED_DIR, 'index.js');
-  loaded = tryLoad(patchedMain, true) ?? (tryLoad(stockMain, false) as LoadedFuse);
+  // require() probes and reads files synchronously: this happens once, before anything is mounted, so it
+  // cannot block on our own mount.
+  loaded = loadFuse3() ?? loadStock();
   return loaded;
 }
 
-function isFastFilesBinding(binding: NativeBinding): binding is NativeBinding & FastFilesBinding {
-  return typeof binding.fuse_native_ff_put === 'function' && typeof binding.fuse_native_ff_forget === 'function'
-    && typeof binding.fuse_native_ff_forget_all === 'function' && typeof binding.fuse_native_ff_free_escalated === 'function'
-    && typeof binding.fuse_native_ff_counters === 'function';
+/** native/fuse3, or undefined when it was not built (no compiler or no libfuse3-dev at install time). */
+function loadFuse3(): LoadedFuse | undefined {
+  const require = createRequire(import.meta.url);
+  for (const addon of FUSE3_ADDON) {
+    let binding: Fuse3Binding;
+    try {
+      binding = require(new URL(addon, import.meta.url).pathname) as Fuse3Binding;
+    } catch {
+      continue; // not built there: the next place, then the stock prebuild
+    }
+    return Object.freeze({
+      Fuse: fuse3Class(binding),
+      binding: { fuse_native_unmount: (_mnt: string, thread: Buffer) => binding.unmounted(thread) },
+      libfuse: 3,
+      utimensPassesMtime: true,
+      readTakesData: true,
+      flushSkipsReadOnly: true,
+      fastFiles: binding,
+      invalidation: binding,
+    } as const);
+  }
+  return undefined;
 }
 
-/** Loads fuse-native from `main`; undefined for the optional patched copy when it is absent or broken. */
-function tryLoad(main: string, optional: boolean): LoadedFuse | undefined {
-  try {
-    const requireHere = createRequire(main);
-    const Fuse = requireHere(main) as NativeFuseConstructor;
-    // The same .node file fuse-native loaded: require's module cache returns the very same binding object.
-    const nodeGypBuild = requireHere('node-gyp-build') as (dir: string) => NativeBinding;
-    const binding = nodeGypBuild(dirname(main));
-    // A copy built by an older devmount carries only the utimens fix and no list.
-    const patches = new Set(Fuse.devmountPatches ?? (optional ? ['utimens-mtime'] : []));
-    const fastFiles = patches.has('fast-files') && isFastFilesBinding(binding) ? binding : undefined;
-    return Object.freeze({
-      Fuse,
-      binding,
-      utimensPassesMtime: patches.has('utimens-mtime'),
-      readTakesData: patches.has('read-data'),
-      flushSkipsReadOnly: patches.has('flush-read-only'),
-      fastFiles,
-    });
-  } catch (err) {
-    if (!optional) throw err;
-    return undefined; // no patched build (no compiler at install time): the stock package is the fallback
-  }
+function loadStock(): LoadedFuse {
+  const require = createRequire(import.meta.url);
+  const main = require.resolve('fuse-native');
+  const Fuse = require(main) as NativeFuseConstructor;
+  // The same .node file fuse-native loaded: require's module cache returns the very same binding object.
+  const nodeGypBuild = createRequire(main)('node-gyp-build') as (dir: string) => NativeBinding;
+  return Object.freeze({
+    Fuse,
+    binding: nodeGypBuild(dirname(main)),
+    libfuse: 2,
+    utimensPassesMtime: false,
+    readTakesData: false,
+    flushSkipsReadOnly: false,
+    fastFiles: undefined,
+    invalidation: undefined,
+  } as const);
 }

@@ -70,11 +70,17 @@ export interface FreshEntry {
 
 /**
  * A copy of cached answers kept elsewhere (the FUSE adapter's table answered on libfuse's threads,
- * fs/fuse/fast-files.ts). It is told, synchronously, of everything that may change an answer it holds.
+ * fs/fuse/fast-files.ts; the kernel's attribute and page caches, fs/fuse/kernel-cache.ts). It is told,
+ * synchronously, of everything that may change an answer it holds.
  */
 export interface CacheMirror {
-  /** Anything about `path` may have changed; null: about any path. */
-  forget(path: string | null): void;
+  /**
+   * Anything about `path` may have changed. `changed`: it did, or may have (a mutation, a refresh, a reply
+   * unlike the last one); false: an answer was replaced by one that may well be the same.
+   */
+  forget(path: string, changed: boolean): void;
+  /** Anything about `root` and below it may have changed; `known`: the paths below it the caches held. */
+  forgetSubtree(root: string, known: readonly string[]): void;
   /** Fresh attributes of `path` (from a listing), or its whole content, were cached: it may copy them. */
   stored(path: string, fresh: FreshEntry): void;
 }
@@ -93,7 +99,7 @@ export interface Vfs {
   read(fh: number, position: number, length: number): Promise<Buffer>;
   /**
    * Like read, but the bytes may be a view into read-ahead memory that is reused once this turn of the event
-   * loop is over: copy them before yielding to I/O (the FUSE adapter does; fuse-native copies on nextTick).
+   * loop is over: copy them before yielding to I/O (the FUSE adapter does; the FUSE binding copies inside the answer).
    * Saves one allocation and copy per read on the sequential-read path (issue 6).
    */
   readTransient(fh: number, position: number, length: number): Promise<Buffer>;

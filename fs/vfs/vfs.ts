@@ -343,7 +343,8 @@ class RemoteVfs implements Vfs {
     this.mirrors.add(mirror);
     // What the cache stores reaches the copy only where the cache alone decides getattr's answer.
     const stopCache = this.remote.mirror({
-      forget: (path) => mirror.forget(path),
+      forget: (path, changed) => mirror.forget(path, changed),
+      forgetSubtree: (root, known) => mirror.forgetSubtree(root, known),
       stored: (path, fresh) => {
         if (this.answersFromCache(path)) mirror.stored(path, fresh);
       },
@@ -422,7 +423,7 @@ class RemoteVfs implements Vfs {
     }
     set.add(handle);
     // From now on the VFS answers for this path (buffered writes change its size): copies forget it.
-    if (handle.writer) for (const mirror of this.mirrors) mirror.forget(path);
+    if (handle.writer) for (const mirror of this.mirrors) mirror.forget(path, false);
     return this.handles.add(handle);
   }
 

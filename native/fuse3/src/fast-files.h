@@ -1,7 +1,7 @@
 /*
- * devmount's "fast-files" table for its patched fuse-native (scripts/patch-fuse-native.mjs).
+ * devmount's "fast-files" table, answered on libfuse's threads by the libfuse 3 binding (fuse3-native.c).
  *
- * Why: every FUSE request fuse-native serves crosses from a libfuse thread to the JavaScript thread and back
+ * Why: every FUSE request the binding passes on crosses from a libfuse thread to the JavaScript thread and back
  * (uv_async_send, then a semaphore): ~50 µs of thread hand-offs on the 2-core VMs devmount is measured on,
  * more than the answer itself costs when the caches hold it. A cold `git status` makes about five such
  * requests per file (a lookup, a second one once the kernel's one-second entry has expired, open, read,
