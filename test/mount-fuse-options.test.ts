@@ -103,7 +103,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const mp of ['kernel', 'noted', 'perm', 'noperm', 'fstab'].map((n) => join(cli.scratch, n))) {
+  for (const mp of ['kernel', 'noted', 'perm', 'noperm', 'fstab', 'fstab-line'].map((n) => join(cli.scratch, n))) {
     if (await isMounted(mp)) await cli.run(['unmount', mp]);
   }
   await cli?.cleanup();
@@ -193,6 +193,25 @@ describe('fstab: mount -t fuse.devmount through the mount.fuse.devmount helper',
     expect(await outcome('cat', [join(mp, 'public.txt')])).toBe('public');
     expect(await outcome('touch', [join(mp, 'new.txt')])).toMatch(/Read-only file system/);
     await execFileAsync('umount', [mp], { env: cli.env });
+    expect(await isMounted(mp)).toBe(false);
+  });
+
+  test('an fstab line mounts with `mount MOUNTPOINT` (mount -T reads a given fstab file)', async () => {
+    const mp = await cli.newMountpoint('fstab-line');
+    const fstab = join(cli.scratch, 'test-fstab');
+    const options = `defaults,_netdev,noauto,x-systemd.automount,Port=${sshd.port},IdentityFile=${sshd.privateKeyPath},UserKnownHostsFile=${sshd.knownHostsPath},allow_other,default_permissions`;
+    await writeFile(fstab, `# devmount test\n127.0.0.1:${share}  ${mp}  fuse.devmount  ${options}  0 0\n`);
+    await execFileAsync('mount', ['-T', fstab, mp], { env: cli.env });
+    try {
+      expect(await isMounted(mp)).toBe(true);
+      const [source, , type, opts] = await mountsLine(mp);
+      expect(source).toBe(`127.0.0.1:${share}`);
+      expect(type).toBe('fuse.devmount');
+      expect(opts?.split(',')).toEqual(expect.arrayContaining(['default_permissions', 'allow_other']));
+      expect(await outcome('cat', [join(mp, 'public.txt')])).toBe('public');
+    } finally {
+      await execFileAsync('umount', [mp], { env: cli.env });
+    }
     expect(await isMounted(mp)).toBe(false);
   });
 });
