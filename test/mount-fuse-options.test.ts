@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { libfuseOptionsFor } from '../cli/fuse-mount-options.js';
+import { parseHelperArgs } from '../cli/mount-helper.js';
 import { parseOptionList, type MountOptions } from '../cli/mount-options.js';
 import { UserError } from '../cli/user-error.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
@@ -58,6 +59,25 @@ describe('sshfs and libfuse options: parsed, passed on, or noted', () => {
     expect(() => parseOptionList(['fsname=a,b'])).toThrow(/unknown option -o b/);
     expect(() => parseOptionList(['max_read=12'])).toThrow(/max_read=12/);
   });
+});
+
+// mount(8) calls helpers as: mount.TYPE SOURCE MOUNTPOINT [-sfnv] [-N NS] [-o OPTIONS] [-t TYPE.SUBTYPE]
+const helperCalls: Array<[string[], ReturnType<typeof parseHelperArgs>]> = [
+  [['h:/p', '/mnt', '-o', 'rw,Port=22'], { source: 'h:/p', mountpoint: '/mnt', options: ['rw,Port=22'], fake: false }],
+  [['h:/p', '/mnt', '-n', '-o', 'ro', '-t', 'fuse.devmount'], { source: 'h:/p', mountpoint: '/mnt', options: ['ro'], fake: false }],
+  [['h:/p', '/mnt', '-sv', '-N', '/proc/1/ns/mnt'], { source: 'h:/p', mountpoint: '/mnt', options: [], fake: false }],
+  [['h:/p', '/mnt', '-f', '-o', 'ro'], { source: 'h:/p', mountpoint: '/mnt', options: ['ro'], fake: true }],
+  [['h:/p'], 'expected SOURCE MOUNTPOINT'],
+  [['h:/p', '/mnt', '-o'], '-o needs a value'],
+  [['h:/p', '/mnt', '--bogus'], 'unknown flag --bogus'],
+];
+
+describe('mount.fuse.devmount arguments', () => {
+  for (const [argv, expected] of helperCalls) {
+    test(argv.join(' '), () => {
+      expect(parseHelperArgs(argv)).toEqual(expected);
+    });
+  }
 });
 
 let sshd: Sshd;
