@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { libfuseOptionsFor } from '../cli/fuse-mount-options.js';
+import { parseHelperArgs } from '../cli/mount-helper.js';
 import { parseOptionList, type MountOptions } from '../cli/mount-options.js';
 import { UserError } from '../cli/user-error.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
@@ -60,6 +61,25 @@ describe('sshfs and libfuse options: parsed, passed on, or noted', () => {
   });
 });
 
+// mount(8) calls helpers as: mount.TYPE SOURCE MOUNTPOINT [-sfnv] [-N NS] [-o OPTIONS] [-t TYPE.SUBTYPE]
+const helperCalls: Array<[string[], ReturnType<typeof parseHelperArgs>]> = [
+  [['h:/p', '/mnt', '-o', 'rw,Port=22'], { source: 'h:/p', mountpoint: '/mnt', options: ['rw,Port=22'], fake: false }],
+  [['h:/p', '/mnt', '-n', '-o', 'ro', '-t', 'fuse.devmount'], { source: 'h:/p', mountpoint: '/mnt', options: ['ro'], fake: false }],
+  [['h:/p', '/mnt', '-sv', '-N', '/proc/1/ns/mnt'], { source: 'h:/p', mountpoint: '/mnt', options: [], fake: false }],
+  [['h:/p', '/mnt', '-f', '-o', 'ro'], { source: 'h:/p', mountpoint: '/mnt', options: ['ro'], fake: true }],
+  [['h:/p'], 'expected SOURCE MOUNTPOINT'],
+  [['h:/p', '/mnt', '-o'], '-o needs a value'],
+  [['h:/p', '/mnt', '--bogus'], 'unknown flag --bogus'],
+];
+
+describe('mount.fuse.devmount arguments', () => {
+  for (const [argv, expected] of helperCalls) {
+    test(argv.join(' '), () => {
+      expect(parseHelperArgs(argv)).toEqual(expected);
+    });
+  }
+});
+
 let sshd: Sshd;
 let cli: CliEnv;
 let share: string;
@@ -103,7 +123,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const mp of ['kernel', 'noted', 'perm', 'noperm', 'fstab'].map((n) => join(cli.scratch, n))) {
+  for (const mp of ['kernel', 'noted', 'perm', 'noperm', 'fstab', 'fstab-line'].map((n) => join(cli.scratch, n))) {
     if (await isMounted(mp)) await cli.run(['unmount', mp]);
   }
   await cli?.cleanup();
@@ -193,6 +213,25 @@ describe('fstab: mount -t fuse.devmount through the mount.fuse.devmount helper',
     expect(await outcome('cat', [join(mp, 'public.txt')])).toBe('public');
     expect(await outcome('touch', [join(mp, 'new.txt')])).toMatch(/Read-only file system/);
     await execFileAsync('umount', [mp], { env: cli.env });
+    expect(await isMounted(mp)).toBe(false);
+  });
+
+  test('an fstab line mounts with `mount MOUNTPOINT` (mount -T reads a given fstab file)', async () => {
+    const mp = await cli.newMountpoint('fstab-line');
+    const fstab = join(cli.scratch, 'test-fstab');
+    const options = `defaults,_netdev,noauto,x-systemd.automount,Port=${sshd.port},IdentityFile=${sshd.privateKeyPath},UserKnownHostsFile=${sshd.knownHostsPath},allow_other,default_permissions`;
+    await writeFile(fstab, `# devmount test\n127.0.0.1:${share}  ${mp}  fuse.devmount  ${options}  0 0\n`);
+    await execFileAsync('mount', ['-T', fstab, mp], { env: cli.env });
+    try {
+      expect(await isMounted(mp)).toBe(true);
+      const [source, , type, opts] = await mountsLine(mp);
+      expect(source).toBe(`127.0.0.1:${share}`);
+      expect(type).toBe('fuse.devmount');
+      expect(opts?.split(',')).toEqual(expect.arrayContaining(['default_permissions', 'allow_other']));
+      expect(await outcome('cat', [join(mp, 'public.txt')])).toBe('public');
+    } finally {
+      await execFileAsync('umount', [mp], { env: cli.env });
+    }
     expect(await isMounted(mp)).toBe(false);
   });
 });

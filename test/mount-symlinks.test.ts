@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startSshd, type Sshd } from './harness/sshd.js';
 import { createCliEnv, daemonLogOf, isMounted, type CliEnv } from './mount-cli-helpers.js';
+import { get } from './remote-serve-helpers.js';
 
 let sshd: Sshd;
 let cli: CliEnv;
@@ -198,6 +199,30 @@ describe('with containment on', () => {
       expect(await run('cat', [join(mp, 'mid')])).toBe('ENOENT');
       expect(await run('cat', [join(mp, 'rel')])).toBe(INSIDE);
       expect(await run('stat', ['-c', '%F', join(mp, 'rel')])).toBe('regular file');
+    } finally {
+      await cli.run(['unmount', mp]);
+    }
+  });
+
+  test('the dev server over the same mount (--serve) serves the safe links and none of the hostile ones', async () => {
+    const mp = await cli.newMountpoint('mnt-serve');
+    const r = await cli.run(['mount', ...cli.sshArgs(sshd), '--serve=0', `127.0.0.1:${share}`, mp]);
+    expect(r.code, r.stderr).toBe(0);
+    try {
+      const status = JSON.parse((await cli.run(['status', '--json'])).stdout) as { mounts: Array<{ mountpoint: string; serveUrl?: string }> };
+      const port = Number(new URL(status.mounts.find((m) => m.mountpoint === mp)?.serveUrl ?? '').port);
+      // The dev server resolves links itself inside the site, on the server (devserver/sources/vfs.ts): an absolute
+      // target inside the site is served, as transform_symlinks would show it; everything refused stays refused.
+      for (const [link, expected] of catTable) {
+        const page = await get(port, `/${link}`);
+        if (expected.transform === 'EPERM') {
+          expect(page.status, link).toBeGreaterThanOrEqual(400);
+          expect(page.body, link).not.toContain(SECRET);
+          expect(page.body, link).not.toContain('root:');
+        } else {
+          expect(page.body, link).toBe(expected.transform);
+        }
+      }
     } finally {
       await cli.run(['unmount', mp]);
     }

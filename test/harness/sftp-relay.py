@@ -27,6 +27,12 @@ def packets(buffer):
     return out, buffer
 
 
+def read_packets(stream, pending):
+    """Reads what `stream` has: (whole packets, rest), or (None, pending) at end of input."""
+    data = os.read(stream.fileno(), 65536)
+    return (None, pending) if not data else packets(pending + data)
+
+
 def main():
     args = sys.argv[1:]
     marker = args[args.index('--poison') + 1].encode() if '--poison' in args else None
@@ -39,20 +45,18 @@ def main():
     while True:
         ready, _, _ = select.select([client_in, server_out], [], [])
         if client_in in ready:
-            data = os.read(client_in.fileno(), 65536)
-            if not data:
+            whole, from_client = read_packets(client_in, from_client)
+            if whole is None:
                 break
-            whole, from_client = packets(from_client + data)
             for packet in whole:
                 if marker is not None and packet[4] != SSH_FXP_INIT and marker in packet[9:]:
                     poisoned.add(packet[5:9])
                 server_in.write(packet)
             server_in.flush()
         if server_out in ready:
-            data = os.read(server_out.fileno(), 65536)
-            if not data:
+            whole, from_server = read_packets(server_out, from_server)
+            if whole is None:
                 break
-            whole, from_server = packets(from_server + data)
             for packet in whole:
                 if packet[4] == SSH_FXP_VERSION and version_flag is not None and os.path.exists(version_flag):
                     packet = ZERO_LENGTH
