@@ -127,6 +127,18 @@ export function daemonLogOf(cli: CliEnv, mountpoint: string): string {
   return join(cli.scratch, 'state', 'devmount', `mount-${createHash('sha256').update(mountpoint).digest('hex').slice(0, 12)}.log`);
 }
 
+/**
+ * The daemon's log (NDJSON, cli/logs) as text to match against: one line per record, its message first and then
+ * the record's fields, so a pattern can read "message … field values" whatever order the fields are written in.
+ */
+export async function daemonLogText(cli: CliEnv, mountpoint: string): Promise<string> {
+  const raw = await readFile(daemonLogOf(cli, mountpoint), 'utf8');
+  return raw.split('\n').filter((line) => line.trim() !== '').map((line) => {
+    const { msg, ...fields } = JSON.parse(line) as Record<string, unknown>;
+    return `${String(msg)} ${JSON.stringify(fields)}`;
+  }).join('\n');
+}
+
 /** A system user for permission checks (created once per machine; the tests run as root). */
 export async function ensureUser(name: string): Promise<void> {
   const known = () => execFileAsync('id', ['-u', name]).then(() => true, () => false);

@@ -13,7 +13,7 @@ import { mkdir, readFile, symlink, writeFile, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startSshd, type Sshd } from './harness/sshd.js';
-import { createCliEnv, daemonLogOf, isMounted, type CliEnv } from './mount-cli-helpers.js';
+import { createCliEnv, daemonLogText, isMounted, type CliEnv } from './mount-cli-helpers.js';
 import { get } from './remote-serve-helpers.js';
 
 let sshd: Sshd;
@@ -232,7 +232,7 @@ describe('with containment on', () => {
     const mp = await mountWith('mnt-log', []);
     try {
       expect(await run('readlink', ['-v', join(mp, 'sub/up2')])).toBe('EPERM');
-      const log = await readFile(daemonLogOf(cli, mp), 'utf8');
+      const log = await daemonLogText(cli, mp);
       expect(log).toMatch(/symlink target leaves the mount.*\/sub\/up2.*climbs above the mount root/);
     } finally {
       await cli.run(['unmount', mp]);

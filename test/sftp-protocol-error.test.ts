@@ -14,7 +14,7 @@ import { ExitCode } from '../cli/exit-codes.js';
 import { createSftpRemoteFs, type SftpRemoteFs } from '../fs/sftp/remote-fs.js';
 import { harnessConnector } from './harness/connect.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
-import { createCliEnv, daemonLogOf, eventually, isMounted, sh, type CliEnv } from './mount-cli-helpers.js';
+import { createCliEnv, daemonLogText, eventually, isMounted, sh, type CliEnv } from './mount-cli-helpers.js';
 
 const RELAY = fileURLToPath(new URL('./harness/sftp-relay.py', import.meta.url));
 
@@ -93,7 +93,7 @@ describe('through devmount mount', () => {
       await expect(sh(`cat ${mp}/poison-me.txt`)).rejects.toMatchObject({ stderr: expect.stringContaining('Input/output error') });
       expect((await sh(`cat ${mp}/ok.txt`)).stdout).toBe('fine');
       expect((await sh(`ls ${mp}`)).stdout.split('\n')).toContain('ok.txt');
-      const log = await readFile(daemonLogOf(cli, mp), 'utf8');
+      const log = await daemonLogText(cli, mp);
       expect(log).toMatch(/SFTP protocol error from the server.*Invalid packet length/);
     } finally {
       await cli.run(['unmount', mp]);
@@ -107,7 +107,7 @@ describe('through devmount mount', () => {
     await writeFile(join(flagDir, 'break-version'), '');
     expect(await sshd.dropSessions()).toBeGreaterThan(0);
     expect(await eventually(async () => !(await isMounted(mp)), 200, 100)).toBe(true);
-    const log = await readFile(daemonLogOf(cli, mp), 'utf8');
+    const log = await daemonLogText(cli, mp);
     expect(log.match(/giving up: the server answers every connection with malformed SFTP packets/g)?.length).toBeGreaterThanOrEqual(1);
     expect(log).toMatch(/stopping.*malformed SFTP packet \(Invalid packet length\)/);
     await rm(join(flagDir, 'break-version'));
