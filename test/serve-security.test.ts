@@ -220,6 +220,7 @@ describe('request targets on a site whose .htaccess routes URLs to index.php', (
     // A script outside the root, reachable only through a symlink (with PATH_INFO, resolve.ts never sees it).
     await writeFile(path.join(path.dirname(site.root), 'outside.php'), '<?php echo "OUTSIDE SECRET ran";');
     await symlink(path.join(path.dirname(site.root), 'outside.php'), path.join(site.root, 'escape.php'));
+    await symlink(path.join(site.root, '.hidden/run.php'), path.join(site.root, 'hidden-link.php'));
   });
   afterAll(async () => {
     await site?.close();
@@ -249,7 +250,8 @@ describe('request targets on a site whose .htaccess routes URLs to index.php', (
     ['/.htaccess', 404], ['/.hidden/run.php', 404], ['/.hidden/run.php/x', 403], ['/leak', 404], ['/leak-git', 404],
     ['/../.env', 400], ['/%2e%2e/.env', 400], ['/.%2e/.env', 400], ['//../.env', 400], ['/index.php/../.env', 400],
     ['/..%2f.env', 400], ['/..%5c.env', 400], ['/.env%00', 400], ['/%c0%ae%c0%ae/.env', 400], ['/.env#', 400],
-    ['/escape.php', 403], ['/escape.php/x', 403], ['//escape.php/.env', 403],
+    ['/escape.php', 403], ['/escape.php/x', 403], ['//escape.php/.env', 403], ['/hidden-link.php', 404],
+    ['/hidden-link.php/x', 403],
   ];
   for (const [target, status] of REFUSED) {
     test(`${JSON.stringify(target)} → ${status}`, async () => {

@@ -48,9 +48,16 @@ export async function runMatchedScript(ctx: RequestContext, match: ScriptMatch, 
   }
   // resolve.ts checked the requested path, but with PATH_INFO (/link.php/x) that is not the script's own path:
   // the script file itself must not lead outside the root through a symlink.
-  if (!options.followSymlinks && match.pathInfo !== '' && (await ctx.source.realpath(match.scriptName)) === null) {
-    sendStatus(ctx, 403, 'symlink points outside the served directory (use --follow-symlinks to allow)');
-    return;
+  if (match.pathInfo !== '') {
+    const real = await ctx.source.realpath(match.scriptName);
+    if (real === null && !options.followSymlinks) {
+      sendStatus(ctx, 403, 'symlink points outside the served directory (use --follow-symlinks to allow)');
+      return;
+    }
+    if (real !== null && isHiddenPath(real)) {
+      sendStatus(ctx, 403, 'scripts under a dot-directory are not run');
+      return;
+    }
   }
   const [scriptFilename, documentRoot] = await Promise.all([ctx.source.localPath(match.scriptName), ctx.source.localPath('/')]);
   if (scriptFilename === null || documentRoot === null) {
