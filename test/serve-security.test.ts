@@ -2,7 +2,9 @@
  * Safe by default (issue 3): a table of hostile request targets, each with its expected status and body,
  * sent byte for byte over a raw socket; the Host check; symlinks; malformed requests and slow clients.
  */
+import { symlink, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { DevServer } from '../devserver/server.js';
 import { makeFixture, rawExchange, rawRequest, startServer, type Fixture } from './serve-fixture.js';
@@ -215,6 +217,10 @@ describe('request targets on a site whose .htaccess routes URLs to index.php', (
       '.hidden/run.php': '<?php echo "SECRET ran";',
       'page.html': 'a page\n',
     });
+    // A script outside the root, reachable only through a symlink (with PATH_INFO, resolve.ts never sees it).
+    await writeFile(path.join(path.dirname(site.root), 'outside.php'), '<?php echo "OUTSIDE SECRET ran";');
+    await symlink(path.join(path.dirname(site.root), 'outside.php'), path.join(site.root, 'escape.php'));
+    await symlink(path.join(site.root, '.hidden/run.php'), path.join(site.root, 'hidden-link.php'));
   });
   afterAll(async () => {
     await site?.close();
@@ -244,6 +250,8 @@ describe('request targets on a site whose .htaccess routes URLs to index.php', (
     ['/.htaccess', 404], ['/.hidden/run.php', 404], ['/.hidden/run.php/x', 403], ['/leak', 404], ['/leak-git', 404],
     ['/../.env', 400], ['/%2e%2e/.env', 400], ['/.%2e/.env', 400], ['//../.env', 400], ['/index.php/../.env', 400],
     ['/..%2f.env', 400], ['/..%5c.env', 400], ['/.env%00', 400], ['/%c0%ae%c0%ae/.env', 400], ['/.env#', 400],
+    ['/escape.php', 403], ['/escape.php/x', 403], ['//escape.php/.env', 403], ['/hidden-link.php', 404],
+    ['/hidden-link.php/x', 403],
   ];
   for (const [target, status] of REFUSED) {
     test(`${JSON.stringify(target)} → ${status}`, async () => {

@@ -181,10 +181,11 @@ export const phpServeHook: ServeFlagHook = {
     }
     // With .htaccess honoured, scripts are told the server is Apache-compatible (cgi/env.ts).
     const serverSoftware = flags.htaccess !== false ? APACHE_COMPATIBLE_SOFTWARE : SERVER_SOFTWARE;
+    const followSymlinks = flags.followSymlinks ?? false;
     const cgiExecutor = createSpawnExecutor({ interpreter: null, description: 'CGI programs', path });
     closers.push(() => cgiExecutor.close());
-    beforeStatic.push(cgi({ executor: cgiExecutor, timeoutMs, directories: cgiDirs, serverSoftware }));
-    if (phpExecutor !== null) beforeStatic.push(php({ executor: phpExecutor, timeoutMs, serverSoftware }));
+    beforeStatic.push(cgi({ executor: cgiExecutor, timeoutMs, directories: cgiDirs, serverSoftware, followSymlinks }));
+    if (phpExecutor !== null) beforeStatic.push(php({ executor: phpExecutor, timeoutMs, serverSoftware, followSymlinks }));
 
     const indexNames = phpExecutor !== null ? ['index.html', 'index.htm', 'index.php'] : ['index.html', 'index.htm'];
     // nginx reads no .htaccess: with its server block in charge (serve-routing.ts), neither does devmount.

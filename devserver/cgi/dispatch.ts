@@ -46,6 +46,19 @@ export async function runMatchedScript(ctx: RequestContext, match: ScriptMatch, 
     sendStatus(ctx, 403, 'scripts under a dot-directory are not run');
     return;
   }
+  // resolve.ts checked the requested path, but with PATH_INFO (/link.php/x) that is not the script's own path:
+  // the script file itself must not lead outside the root through a symlink.
+  if (match.pathInfo !== '') {
+    const real = await ctx.source.realpath(match.scriptName);
+    if (real === null && !options.followSymlinks) {
+      sendStatus(ctx, 403, 'symlink points outside the served directory (use --follow-symlinks to allow)');
+      return;
+    }
+    if (real !== null && isHiddenPath(real)) {
+      sendStatus(ctx, 403, 'scripts under a dot-directory are not run');
+      return;
+    }
+  }
   const [scriptFilename, documentRoot] = await Promise.all([ctx.source.localPath(match.scriptName), ctx.source.localPath('/')]);
   if (scriptFilename === null || documentRoot === null) {
     sendStatus(ctx, 502, `${ctx.source.description} has no local path for ${match.scriptName}, so it cannot be run`);

@@ -22,6 +22,8 @@ export interface RunScriptOptions {
   readonly timeoutMs: number;
   /** SERVER_SOFTWARE given to scripts (env.ts). */
   readonly serverSoftware: string;
+  /** --follow-symlinks: a script reached through a symlink that leads outside the root may run. */
+  readonly followSymlinks: boolean;
 }
 
 /** Set by the re-dispatch after a local redirect: the body was consumed by the first script. */

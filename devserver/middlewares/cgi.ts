@@ -15,12 +15,15 @@ export interface CgiOptions {
   readonly timeoutMs: number;
   /** SERVER_SOFTWARE given to scripts (cgi/env.ts). */
   readonly serverSoftware: string;
+  /** --follow-symlinks (cgi/dispatch.ts). */
+  readonly followSymlinks: boolean;
   /** Site directories holding CGI programs, with leading and trailing slash ('/cgi-bin/'). */
   readonly directories: readonly string[];
 }
 
 export function cgi(options: CgiOptions): Middleware {
-  const runOptions = Object.freeze({ executor: options.executor, timeoutMs: options.timeoutMs, serverSoftware: options.serverSoftware });
+  const runOptions = Object.freeze({ executor: options.executor, timeoutMs: options.timeoutMs, serverSoftware: options.serverSoftware,
+    followSymlinks: options.followSymlinks });
   const directories = Object.freeze([...options.directories]);
   const inCgiDir = (path: string): boolean => directories.some((dir) => path.startsWith(dir));
   const isProgram = (path: string, stat: SourceStat): boolean => inCgiDir(path) && stat.kind === 'file' && (stat.mode & 0o111) !== 0;

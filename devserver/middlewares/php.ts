@@ -13,10 +13,13 @@ export interface PhpOptions {
   readonly timeoutMs: number;
   /** SERVER_SOFTWARE given to scripts (cgi/env.ts). */
   readonly serverSoftware: string;
+  /** --follow-symlinks (cgi/dispatch.ts). */
+  readonly followSymlinks: boolean;
 }
 
 export function php(options: PhpOptions): Middleware {
-  const runOptions = Object.freeze({ executor: options.executor, timeoutMs: options.timeoutMs, serverSoftware: options.serverSoftware });
+  const runOptions = Object.freeze({ executor: options.executor, timeoutMs: options.timeoutMs, serverSoftware: options.serverSoftware,
+    followSymlinks: options.followSymlinks });
   const isPhp = (path: string, stat: SourceStat): boolean => stat.kind === 'file' && path.toLowerCase().endsWith('.php');
   const self: Middleware = async function php(ctx, next) {
     const stat = ctx.locals.get(LOCAL.stat) as SourceStat | null | undefined;
