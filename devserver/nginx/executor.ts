@@ -260,6 +260,7 @@ export async function runNginx(server: ServerConfig, req: NginxRequest, files: F
 
   const content = async (scope: Scope): Promise<NginxOutcome> => {
     if (!allowed(scope.access, req.clientIp)) return fail(403, scope);
+    const requested = state.uri;
     if (scope.tryFiles !== null) {
       const last = scope.tryFiles.length - 1;
       let hit = false;
@@ -290,7 +291,14 @@ export async function runNginx(server: ServerConfig, req: NginxRequest, files: F
         return redirect();
       }
     }
-    if (scope.php && /\.php$/i.test(state.uri)) return serve(scope, true);
+    if (scope.php) {
+      // fastcgi_split_path_info: the script is its first group and PATH_INFO the rest, also after try_files
+      // tested the script alone (Debian's snippets/fastcgi-php.conf keeps $fastcgi_path_info for that reason);
+      // devmount's PHP middleware splits the full path the same way.
+      const split = scope.splitPathInfo?.exec(requested);
+      if (split && (state.uri === requested || state.uri === split[1])) return serve(scope, true, requested);
+      if (/\.php$/i.test(state.uri)) return serve(scope, true, state.uri);
+    }
     if (state.uri.endsWith('/')) {
       for (const name of scope.index) {
         const candidate = clean(name.startsWith('/') ? name : state.uri + expand(name, state, req, scope));
@@ -312,9 +320,9 @@ export async function runNginx(server: ServerConfig, req: NginxRequest, files: F
     return serve(scope, false);
   };
 
-  const serve = (scope: Scope, php: boolean): NginxOutcome => {
+  const serve = (scope: Scope, php: boolean, path: string = state.uri): NginxOutcome => {
     const status = state.errorPage?.status ?? null;
-    return { kind: 'serve', path: state.uri, args: state.args, php, status, headers: scope.addHeaders };
+    return { kind: 'serve', path, args: state.args, php, status, headers: scope.addHeaders };
   };
 
   return fromServer();

@@ -83,6 +83,24 @@ const SUBSET_SERVER_BLOCK = `server {
 }
 `;
 
+/** Debian's sites-available/default PHP section: snippets/fastcgi-php.conf splits PATH_INFO and 404s a missing script. */
+const DEBIAN_SNIPPET_SERVER_BLOCK = `server {
+    listen {listen};
+    root {root};
+    index index.php index.html;
+    error_page 404 /404.html;
+
+    location / {
+        try_files $uri $uri/ =404;
+    }
+
+    location ~ [^/]\\.php(/|$) {
+        include /etc/nginx/snippets/fastcgi-php.conf;
+        fastcgi_pass {php};
+    }
+}
+`;
+
 export const NGINX_SITES: readonly NginxTableSite[] = [
   {
     name: 'WordPress server block',
@@ -161,6 +179,25 @@ export const NGINX_SITES: readonly NginxTableSite[] = [
       { target: '/nest/a.html', status: 200, body: 'nest prefix' },
       { target: '/new', status: 301, location: '{origin}/new/' },
       { target: '/new/', status: 200, body: 'new index\n', header: ['X-New', 'yes'] },
+    ],
+  },
+  {
+    name: "Debian's snippets/fastcgi-php.conf",
+    serverBlock: DEBIAN_SNIPPET_SERVER_BLOCK,
+    files: {
+      'index.php': REPORT_SCRIPT,
+      'info.php': REPORT_SCRIPT,
+      '404.html': 'not here\n',
+      'docs/readme.txt': 'readme\n',
+    },
+    cases: [
+      { target: '/', status: 200, script: { script: '/index.php', uri: '/', query: '', pathInfo: '' } },
+      { target: '/info.php?a=b', status: 200, script: { script: '/info.php', uri: '/info.php?a=b', query: 'a=b', pathInfo: '' } },
+      { target: '/info.php/extra/path', status: 200, script: { script: '/info.php', uri: '/info.php/extra/path', query: '', pathInfo: '/extra/path' } },
+      { target: '/missing.php', status: 404, body: 'not here\n' },
+      { target: '/pretty/url', status: 404, body: 'not here\n' },
+      { target: '/docs/readme.txt', status: 200, body: 'readme\n' },
+      { target: '/docs/', status: 403 },
     ],
   },
 ];
