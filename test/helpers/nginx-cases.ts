@@ -80,6 +80,13 @@ const SUBSET_SERVER_BLOCK = `server {
         return 200 "nest prefix";
     }
     location ~ ^/nest/(\\w+)\\.txt$ { return 200 "outer regex $1"; }
+    location /cond/ {
+        if (!-e $request_filename) {
+            rewrite ^/cond/(.*)$ /new/$1 last;
+        }
+        if ($arg_deny = yes) { return 403; }
+        if ($request_uri ~* "\\.BAK$") { return 410; }
+    }
 }
 `;
 
@@ -143,6 +150,8 @@ export const NGINX_SITES: readonly NginxTableSite[] = [
       'err/ok.txt': 'err ok\n',
       'hidden/file.txt': 'hidden\n',
       'brk/page.html': 'brk original\n',
+      'cond/here.txt': 'cond here\n',
+      'cond/old.bak': 'old\n',
     },
     cases: [
       { target: '/', status: 200, body: 'home\n', header: ['X-Server-Level', 'on'] },
@@ -179,6 +188,10 @@ export const NGINX_SITES: readonly NginxTableSite[] = [
       { target: '/nest/a.html', status: 200, body: 'nest prefix' },
       { target: '/new', status: 301, location: '{origin}/new/' },
       { target: '/new/', status: 200, body: 'new index\n', header: ['X-New', 'yes'] },
+      { target: '/cond/here.txt', status: 200, body: 'cond here\n' },
+      { target: '/cond/page.html', status: 200, body: 'new page\n', header: ['X-New', 'yes'] },
+      { target: '/cond/here.txt?deny=yes', status: 403 },
+      { target: '/cond/old.bak', status: 410 },
     ],
   },
   {
