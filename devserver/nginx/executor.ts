@@ -7,7 +7,7 @@
  * file tests, so the decisions are unit-tested without a server.
  */
 import { posix } from 'node:path';
-import type { AccessRule, AddHeader, ErrorPage, Location, RewriteOp, Scope, ServerConfig } from './server-config.js';
+import type { AccessRule, AddHeader, ErrorPage, IfCondition, Location, RewriteOp, Scope, ServerConfig } from './server-config.js';
 
 export interface NginxRequest {
   /** Decoded, normalised path ($uri). */
@@ -162,18 +162,28 @@ function allowed(rules: readonly AccessRule[], clientIp: string): boolean {
 }
 
 type OpsResult =
-  | { readonly kind: 'done'; readonly changed: boolean }
+  /** stop: a `break` (or rewrite … break) ended the rewrite directives of this level. */
+  | { readonly kind: 'done'; readonly changed: boolean; readonly stop: boolean }
   | { readonly kind: 'last' }
   | { readonly kind: 'outcome'; readonly status: number; readonly text: string | null; readonly redirect: boolean };
 
-/** The rewrite module's directives of one level, in order. */
-function runOps(ops: readonly RewriteOp[], state: State, req: NginxRequest, scope: Scope): OpsResult {
+/** The rewrite module's directives of one level, in order (an `if` block's ones when its condition holds). */
+async function runOps(ops: readonly RewriteOp[], state: State, req: NginxRequest, scope: Scope, files: FileTests): Promise<OpsResult> {
   let changed = false;
   for (const op of ops) {
-    if (op.kind === 'break') return { kind: 'done', changed };
+    // `break` also forgets a URI change made before it: no new location lookup (ngx_http_script_break_code).
+    if (op.kind === 'break') return { kind: 'done', changed: false, stop: true };
     if (op.kind === 'return') {
       const text = op.text === null ? null : expand(op.text, state, req, scope);
       return { kind: 'outcome', status: op.status, text, redirect: REDIRECT_CODES.has(op.status) };
+    }
+    if (op.kind === 'if') {
+      if (!(await holds(op.condition, state, req, scope, files))) continue;
+      const inner = await runOps(op.ops, state, req, scope, files);
+      if (inner.kind !== 'done') return inner;
+      if (inner.stop) return inner;
+      changed ||= inner.changed;
+      continue;
     }
     const m = op.regex.exec(state.uri);
     if (m === null) continue;
@@ -191,9 +201,35 @@ function runOps(ops: readonly RewriteOp[], state: State, req: NginxRequest, scop
     state.args = newArgs;
     changed = true;
     if (op.flag === 'last') return { kind: 'last' };
-    if (op.flag === 'break') return { kind: 'done', changed: false };
+    if (op.flag === 'break') return { kind: 'done', changed: false, stop: true };
   }
-  return { kind: 'done', changed };
+  return { kind: 'done', changed, stop: false };
+}
+
+/** An `if` condition (ngx_http_rewrite_module); file tests take a server path and look inside the root only. */
+async function holds(c: IfCondition, state: State, req: NginxRequest, scope: Scope, files: FileTests): Promise<boolean> {
+  switch (c.kind) {
+    case 'variable': {
+      const value = expand(c.value, state, req, scope);
+      return value !== '' && value !== '0';
+    }
+    case 'compare':
+      return (expand(c.value, state, req, scope) === expand(c.to, state, req, scope)) === c.equal;
+    case 'match': {
+      const m = c.regex.exec(expand(c.value, state, req, scope));
+      if (m !== null && !c.negate) state.captures = m;
+      return (m !== null) !== c.negate;
+    }
+    case 'file': {
+      const path = expand(c.path, state, req, scope);
+      const inside = req.documentRoot === '' ? path : path === req.documentRoot ? '/' : path.startsWith(`${req.documentRoot}/`) ? path.slice(req.documentRoot.length) : null;
+      const stat = inside === null ? null : await files.stat(clean(inside).replace(/(.)\/+$/, '$1'));
+      const found = c.test === 'f' ? stat?.kind === 'file' : c.test === 'd' ? stat?.kind === 'directory' : stat !== null;
+      return found !== c.negate;
+    }
+    default:
+      return false;
+  }
 }
 
 export async function runNginx(server: ServerConfig, req: NginxRequest, files: FileTests): Promise<NginxOutcome> {
@@ -229,7 +265,7 @@ export async function runNginx(server: ServerConfig, req: NginxRequest, files: F
   };
 
   const fromServer = async (): Promise<NginxOutcome> => {
-    const result = runOps(server.scope.ops, state, req, server.scope);
+    const result = await runOps(server.scope.ops, state, req, server.scope, files);
     if (result.kind === 'outcome') return answer(result, server.scope);
     return lookup(0);
   };
@@ -245,7 +281,7 @@ export async function runNginx(server: ServerConfig, req: NginxRequest, files: F
   };
 
   const inLocation = async (scope: Scope, cycles: number): Promise<NginxOutcome> => {
-    const result = runOps(scope.ops, state, req, scope);
+    const result = await runOps(scope.ops, state, req, scope, files);
     if (result.kind === 'outcome') return answer(result, scope);
     if (result.kind === 'last' || result.changed) return lookup(cycles + 1);
     return content(scope);
@@ -260,6 +296,7 @@ export async function runNginx(server: ServerConfig, req: NginxRequest, files: F
 
   const content = async (scope: Scope): Promise<NginxOutcome> => {
     if (!allowed(scope.access, req.clientIp)) return fail(403, scope);
+    const requested = state.uri;
     if (scope.tryFiles !== null) {
       const last = scope.tryFiles.length - 1;
       let hit = false;
@@ -290,7 +327,14 @@ export async function runNginx(server: ServerConfig, req: NginxRequest, files: F
         return redirect();
       }
     }
-    if (scope.php && /\.php$/i.test(state.uri)) return serve(scope, true);
+    if (scope.php) {
+      // fastcgi_split_path_info: the script is its first group and PATH_INFO the rest, also after try_files
+      // tested the script alone (Debian's snippets/fastcgi-php.conf keeps $fastcgi_path_info for that reason);
+      // devmount's PHP middleware splits the full path the same way.
+      const split = scope.splitPathInfo?.exec(requested);
+      if (split && (state.uri === requested || state.uri === split[1])) return serve(scope, true, requested);
+      if (/\.php$/i.test(state.uri)) return serve(scope, true, state.uri);
+    }
     if (state.uri.endsWith('/')) {
       for (const name of scope.index) {
         const candidate = clean(name.startsWith('/') ? name : state.uri + expand(name, state, req, scope));
@@ -312,9 +356,9 @@ export async function runNginx(server: ServerConfig, req: NginxRequest, files: F
     return serve(scope, false);
   };
 
-  const serve = (scope: Scope, php: boolean): NginxOutcome => {
+  const serve = (scope: Scope, php: boolean, path: string = state.uri): NginxOutcome => {
     const status = state.errorPage?.status ?? null;
-    return { kind: 'serve', path: state.uri, args: state.args, php, status, headers: scope.addHeaders };
+    return { kind: 'serve', path, args: state.args, php, status, headers: scope.addHeaders };
   };
 
   return fromServer();

@@ -1,6 +1,6 @@
 /**
  * Compiles one nginx `server { … }` block into the subset devmount applies (executor.ts): `root`, `index`,
- * `try_files`, `location` (prefix, `=`, `^~`, `~`, `~*`, named `@…`, nested), `allow`/`deny`, `return`,
+ * `try_files`, `location` (prefix, `=`, `^~`, `~`, `~*`, named `@…`, nested), `allow`/`deny`, `return`, `if`,
  * `rewrite`, `break`, `add_header`, `error_page`, `internal`, and `fastcgi_pass` as "PHP runs here".
  * Inheritance follows the nginx modules' merge functions: `index`, `allow`/`deny`, `add_header` and
  * `error_page` are taken from the enclosing level when a location has none of its own; `try_files`, rewrite
@@ -15,7 +15,16 @@ export type RewriteOp =
   | { readonly kind: 'rewrite'; readonly regex: RegExp; readonly replacement: string; readonly flag: RewriteFlag }
   /** `return code [text|URL]` and `return URL` (302). */
   | { readonly kind: 'return'; readonly status: number; readonly text: string | null }
-  | { readonly kind: 'break' };
+  | { readonly kind: 'break' }
+  /** `if (…) { … }` holding only rewrite-module directives, evaluated in order with the others. */
+  | { readonly kind: 'if'; readonly condition: IfCondition; readonly ops: readonly RewriteOp[] };
+
+/** The conditions of ngx_http_rewrite_module's `if`. */
+export type IfCondition =
+  | { readonly kind: 'variable'; readonly value: string }
+  | { readonly kind: 'compare'; readonly value: string; readonly equal: boolean; readonly to: string }
+  | { readonly kind: 'match'; readonly value: string; readonly regex: RegExp; readonly negate: boolean }
+  | { readonly kind: 'file'; readonly test: 'f' | 'd' | 'e' | 'x'; readonly path: string; readonly negate: boolean };
 
 export interface AccessRule {
   readonly allow: boolean;
@@ -129,6 +138,51 @@ function parseRewrite(d: Directive): RewriteOp | string {
   }
 }
 
+/** The words between `if (` and `)`: nginx's lexer leaves the parentheses on the first and last word. */
+function parseCondition(args: readonly string[]): IfCondition | string {
+  const words = [...args];
+  words[0] = (words[0] ?? '').replace(/^\(/, '');
+  words[words.length - 1] = (words[words.length - 1] ?? '').replace(/\)$/, '');
+  const [a, b, c, ...rest] = words.filter((w) => w !== '');
+  if (a === undefined || rest.length > 0) return 'expects ( CONDITION )';
+  const file = /^(!?)-([fdex])$/.exec(a);
+  if (file !== null) {
+    if (b === undefined || c !== undefined) return `-${file[2] ?? ''} expects one path`;
+    return { kind: 'file', test: file[2] as 'f' | 'd' | 'e' | 'x', path: b, negate: file[1] === '!' };
+  }
+  if (b === undefined) return { kind: 'variable', value: a };
+  if (c === undefined) return `operator ${JSON.stringify(b)} expects a value`;
+  if (b === '=' || b === '!=') return { kind: 'compare', value: a, equal: b === '=', to: c };
+  const match = /^(!?)~(\*?)$/.exec(b);
+  if (match === null) return `unknown operator ${JSON.stringify(b)}`;
+  try {
+    return { kind: 'match', value: a, regex: parseRegex(c, match[2] === '*'), negate: match[1] === '!' };
+  } catch {
+    return `regular expression ${JSON.stringify(c)} is not supported`;
+  }
+}
+
+/**
+ * `if` with rewrite-module directives inside (rewrite, return, break, nested if). Anything else in its block
+ * would make it a location of its own ("if is evil", nginx wiki), which is not supported: reported.
+ */
+function parseIf(d: Directive, warn: Warn): RewriteOp | string {
+  if (d.block === null) return 'expects a { … } block';
+  const condition = parseCondition(d.args);
+  if (typeof condition === 'string') return condition;
+  const ops: RewriteOp[] = [];
+  for (const inner of d.block) {
+    const op = inner.name === 'rewrite' ? parseRewrite(inner)
+      : inner.name === 'return' ? parseReturn(inner)
+        : inner.name === 'break' ? { kind: 'break' as const }
+          : inner.name === 'if' ? parseIf(inner, warn)
+            : `${inner.name}: only rewrite, return, break and if are supported inside if`;
+    if (typeof op === 'string') warn({ level: 'warn', file: inner.file, line: inner.line, message: `${op}; ignored` });
+    else ops.push(op);
+  }
+  return { kind: 'if', condition, ops };
+}
+
 function parseErrorPage(d: Directive, into: Map<number, ErrorPage>): string | null {
   const args = [...d.args];
   const target = args.pop();
@@ -203,6 +257,12 @@ function compileScope(block: readonly Directive[], parent: Parent, level: 'serve
         case 'break':
           ops.push({ kind: 'break' });
           return null;
+        case 'if': {
+          const op = parseIf(d, warn);
+          if (typeof op === 'string') return op;
+          ops.push(op);
+          return null;
+        }
         case 'add_header': {
           const [name, value, always] = d.args;
           if (name === undefined || value === undefined || (always !== undefined && always !== 'always') || d.args.length > 3) return 'expects NAME VALUE [always]';

@@ -80,6 +80,31 @@ const SUBSET_SERVER_BLOCK = `server {
         return 200 "nest prefix";
     }
     location ~ ^/nest/(\\w+)\\.txt$ { return 200 "outer regex $1"; }
+    location /cond/ {
+        if (!-e $request_filename) {
+            rewrite ^/cond/(.*)$ /new/$1 last;
+        }
+        if ($arg_deny = yes) { return 403; }
+        if ($request_uri ~* "\\.BAK$") { return 410; }
+    }
+}
+`;
+
+/** Debian's sites-available/default PHP section: snippets/fastcgi-php.conf splits PATH_INFO and 404s a missing script. */
+const DEBIAN_SNIPPET_SERVER_BLOCK = `server {
+    listen {listen};
+    root {root};
+    index index.php index.html;
+    error_page 404 /404.html;
+
+    location / {
+        try_files $uri $uri/ =404;
+    }
+
+    location ~ [^/]\\.php(/|$) {
+        include /etc/nginx/snippets/fastcgi-php.conf;
+        fastcgi_pass {php};
+    }
 }
 `;
 
@@ -125,6 +150,8 @@ export const NGINX_SITES: readonly NginxTableSite[] = [
       'err/ok.txt': 'err ok\n',
       'hidden/file.txt': 'hidden\n',
       'brk/page.html': 'brk original\n',
+      'cond/here.txt': 'cond here\n',
+      'cond/old.bak': 'old\n',
     },
     cases: [
       { target: '/', status: 200, body: 'home\n', header: ['X-Server-Level', 'on'] },
@@ -161,6 +188,29 @@ export const NGINX_SITES: readonly NginxTableSite[] = [
       { target: '/nest/a.html', status: 200, body: 'nest prefix' },
       { target: '/new', status: 301, location: '{origin}/new/' },
       { target: '/new/', status: 200, body: 'new index\n', header: ['X-New', 'yes'] },
+      { target: '/cond/here.txt', status: 200, body: 'cond here\n' },
+      { target: '/cond/page.html', status: 200, body: 'new page\n', header: ['X-New', 'yes'] },
+      { target: '/cond/here.txt?deny=yes', status: 403 },
+      { target: '/cond/old.bak', status: 410 },
+    ],
+  },
+  {
+    name: "Debian's snippets/fastcgi-php.conf",
+    serverBlock: DEBIAN_SNIPPET_SERVER_BLOCK,
+    files: {
+      'index.php': REPORT_SCRIPT,
+      'info.php': REPORT_SCRIPT,
+      '404.html': 'not here\n',
+      'docs/readme.txt': 'readme\n',
+    },
+    cases: [
+      { target: '/', status: 200, script: { script: '/index.php', uri: '/', query: '', pathInfo: '' } },
+      { target: '/info.php?a=b', status: 200, script: { script: '/info.php', uri: '/info.php?a=b', query: 'a=b', pathInfo: '' } },
+      { target: '/info.php/extra/path', status: 200, script: { script: '/info.php', uri: '/info.php/extra/path', query: '', pathInfo: '/extra/path' } },
+      { target: '/missing.php', status: 404, body: 'not here\n' },
+      { target: '/pretty/url', status: 404, body: 'not here\n' },
+      { target: '/docs/readme.txt', status: 200, body: 'readme\n' },
+      { target: '/docs/', status: 403 },
     ],
   },
 ];

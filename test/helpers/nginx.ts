@@ -5,7 +5,7 @@
  * www-data, so the site is made world-readable) and stopped by stop().
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { access, chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, waitForListener } from './net.js';
@@ -114,6 +114,8 @@ export async function startNginx(site: NginxSite): Promise<Nginx> {
   await mkdir(temp);
   const serverBlock = fillServerBlock(site.serverBlock, { listen: `127.0.0.1:${port}`, root, php: `unix:${fpm.socket}` });
   await writeFile(path.join(base, 'site.conf'), serverBlock);
+  // Debian's snippets include fastcgi.conf relative to the conf prefix, which is this directory here.
+  await copyFile('/etc/nginx/fastcgi.conf', path.join(base, 'fastcgi.conf'));
   const config = [
     'daemon off;',
     'master_process off;',
