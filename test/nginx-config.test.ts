@@ -89,7 +89,7 @@ describe('server block compiler', () => {
     expect(reports).toEqual([
       { level: 'info', line: 2, message: 'listen: not applicable to a dev server; ignored' },
       { level: 'warn', line: 4, message: 'expires: not supported by devmount; ignored' },
-      { level: 'warn', line: 5, message: 'add_header: only rewrite, return, break and if are supported inside if; ignored' },
+      { level: 'warn', line: 5, message: 'add_header: only rewrite, return, break, set and if are supported inside if; ignored' },
       { level: 'warn', line: 9, message: 'rewrite: unknown flag "bogus"; ignored' },
       { level: 'warn', line: 6, message: 'proxy_pass: not supported by devmount; ignored' },
       { level: 'info', line: 7, message: "fastcgi_param: PHP runs through devmount's own PHP backend; ignored" },

@@ -50,6 +50,8 @@ interface State {
   captures: RegExpExecArray | null;
   internal: boolean;
   redirects: number;
+  /** Variables made with `set`. */
+  readonly vars: Map<string, string>;
   /** Set while an error page is being served: its status and the one to answer with. */
   errorPage: { readonly status: number | null } | null;
 }
@@ -59,7 +61,7 @@ function expand(template: string, state: State, req: NginxRequest, scope: Scope)
   return template.replace(/\$(?:\{(\w+)\}|(\w+))/g, (_, braced: string | undefined, bare: string | undefined) => {
     const name = braced ?? bare ?? '';
     if (/^\d$/.test(name)) return state.captures?.[Number(name)] ?? '';
-    const named = state.captures?.groups?.[name];
+    const named = state.captures?.groups?.[name] ?? state.vars.get(name);
     if (named !== undefined) return named;
     switch (name) {
       case 'uri': case 'document_uri': return state.uri;
@@ -177,6 +179,10 @@ async function runOps(ops: readonly RewriteOp[], state: State, req: NginxRequest
       const text = op.text === null ? null : expand(op.text, state, req, scope);
       return { kind: 'outcome', status: op.status, text, redirect: REDIRECT_CODES.has(op.status) };
     }
+    if (op.kind === 'set') {
+      state.vars.set(op.name, expand(op.value, state, req, scope));
+      continue;
+    }
     if (op.kind === 'if') {
       if (!(await holds(op.condition, state, req, scope, files))) continue;
       const inner = await runOps(op.ops, state, req, scope, files);
@@ -233,7 +239,7 @@ async function holds(c: IfCondition, state: State, req: NginxRequest, scope: Sco
 }
 
 export async function runNginx(server: ServerConfig, req: NginxRequest, files: FileTests): Promise<NginxOutcome> {
-  const state: State = { uri: req.uri, args: req.args, captures: null, internal: false, redirects: 0, errorPage: null };
+  const state: State = { uri: req.uri, args: req.args, captures: null, internal: false, redirects: 0, errorPage: null, vars: new Map() };
   const loop: NginxOutcome = { kind: 'respond', status: 500, body: null, headers: [] };
 
   /** An error status: its error_page (once, as recursive_error_pages off), else the plain answer. */

@@ -1,6 +1,6 @@
 /**
  * Compiles one nginx `server { … }` block into the subset devmount applies (executor.ts): `root`, `index`,
- * `try_files`, `location` (prefix, `=`, `^~`, `~`, `~*`, named `@…`, nested), `allow`/`deny`, `return`, `if`,
+ * `try_files`, `location` (prefix, `=`, `^~`, `~`, `~*`, named `@…`, nested), `allow`/`deny`, `return`, `if`, `set`,
  * `rewrite`, `break`, `add_header`, `error_page`, `internal`, and `fastcgi_pass` as "PHP runs here".
  * Inheritance follows the nginx modules' merge functions: `index`, `allow`/`deny`, `add_header` and
  * `error_page` are taken from the enclosing level when a location has none of its own; `try_files`, rewrite
@@ -16,6 +16,8 @@ export type RewriteOp =
   /** `return code [text|URL]` and `return URL` (302). */
   | { readonly kind: 'return'; readonly status: number; readonly text: string | null }
   | { readonly kind: 'break' }
+  /** `set $name value`: a variable for the directives that follow. */
+  | { readonly kind: 'set'; readonly name: string; readonly value: string }
   /** `if (…) { … }` holding only rewrite-module directives, evaluated in order with the others. */
   | { readonly kind: 'if'; readonly condition: IfCondition; readonly ops: readonly RewriteOp[] };
 
@@ -138,6 +140,13 @@ function parseRewrite(d: Directive): RewriteOp | string {
   }
 }
 
+function parseSet(d: Directive): RewriteOp | string {
+  const [name, value] = d.args;
+  const m = /^\$(\w+)$/.exec(name ?? '');
+  if (m === null || value === undefined || d.args.length !== 2) return 'expects $NAME VALUE';
+  return { kind: 'set', name: m[1] ?? '', value };
+}
+
 /** The words between `if (` and `)`: nginx's lexer leaves the parentheses on the first and last word. */
 function parseCondition(args: readonly string[]): IfCondition | string {
   const words = [...args];
@@ -173,10 +182,11 @@ function parseIf(d: Directive, warn: Warn): RewriteOp | string {
   const ops: RewriteOp[] = [];
   for (const inner of d.block) {
     const op = inner.name === 'rewrite' ? parseRewrite(inner)
+      : inner.name === 'set' ? parseSet(inner)
       : inner.name === 'return' ? parseReturn(inner)
         : inner.name === 'break' ? { kind: 'break' as const }
           : inner.name === 'if' ? parseIf(inner, warn)
-            : `${inner.name}: only rewrite, return, break and if are supported inside if`;
+            : `${inner.name}: only rewrite, return, break, set and if are supported inside if`;
     if (typeof op === 'string') warn({ level: 'warn', file: inner.file, line: inner.line, message: `${op}; ignored` });
     else ops.push(op);
   }
@@ -221,6 +231,11 @@ function compileScope(block: readonly Directive[], parent: Parent, level: 'serve
   let php = false;
   let splitPathInfo: RegExp | null = null;
   let root: string | null = null;
+  // A FastCGI directive is handled by devmount's PHP backend: reported as info, nothing to apply.
+  const phpInfo = (d: Directive): null => {
+    warn({ level: 'info', file: d.file, line: d.line, message: `${d.name}: PHP runs through devmount's own PHP backend; ignored` });
+    return null;
+  };
   for (const d of block) {
     const bad = (message: string): void => warn({ level: 'warn', file: d.file, line: d.line, message: `${d.name}: ${message}; ignored` });
     const result = ((): string | null => {
@@ -257,6 +272,13 @@ function compileScope(block: readonly Directive[], parent: Parent, level: 'serve
         case 'break':
           ops.push({ kind: 'break' });
           return null;
+        case 'set': {
+          if (isPhpDirective(d)) return phpInfo(d);
+          const op = parseSet(d);
+          if (typeof op === 'string') return op;
+          ops.push(op);
+          return null;
+        }
         case 'if': {
           const op = parseIf(d, warn);
           if (typeof op === 'string') return op;
@@ -289,7 +311,7 @@ function compileScope(block: readonly Directive[], parent: Parent, level: 'serve
           if (NOT_APPLICABLE.has(d.name)) {
             warn({ level: 'info', file: d.file, line: d.line, message: `${d.name}: not applicable to a dev server; ignored` });
           } else if (isPhpDirective(d)) {
-            warn({ level: 'info', file: d.file, line: d.line, message: `${d.name}: PHP runs through devmount's own PHP backend; ignored` });
+            phpInfo(d);
           } else {
             return 'not supported by devmount';
           }

@@ -80,6 +80,10 @@ const SUBSET_SERVER_BLOCK = `server {
         return 200 "nest prefix";
     }
     location ~ ^/nest/(\\w+)\\.txt$ { return 200 "outer regex $1"; }
+    location /setvar {
+        set $greeting "hi $arg_n";
+        return 200 "$greeting!";
+    }
     location /cond/ {
         if (!-e $request_filename) {
             rewrite ^/cond/(.*)$ /new/$1 last;
@@ -188,6 +192,7 @@ export const NGINX_SITES: readonly NginxTableSite[] = [
       { target: '/nest/a.html', status: 200, body: 'nest prefix' },
       { target: '/new', status: 301, location: '{origin}/new/' },
       { target: '/new/', status: 200, body: 'new index\n', header: ['X-New', 'yes'] },
+      { target: '/setvar?n=bob', status: 200, body: 'hi bob!' },
       { target: '/cond/here.txt', status: 200, body: 'cond here\n' },
       { target: '/cond/page.html', status: 200, body: 'new page\n', header: ['X-New', 'yes'] },
       { target: '/cond/here.txt?deny=yes', status: 403 },
