@@ -69,8 +69,25 @@ export async function createPhpExecutor(o: PhpExecutorOptions): Promise<ScriptEx
   }
   const fpm = o.backend === 'cgi' || (o.backend === 'auto' && !AUTO_PREFERS_FPM) ? null : await findPhpFpm(o.path);
   if (o.backend === 'fpm' && fpm === null) throw new UserError('usage', 'php-fpm not found: install php-fpm (Debian: apt install php-fpm) or use --php-backend cgi');
-  if (fpm !== null) {
-    return createPhpFpmExecutor({ bin: fpm, args: o.args, size: o.workers, timeoutSeconds: Math.ceil(o.timeoutMs / 1000), path: o.path, onLog: (line) => o.log.warn({ php: line }, 'php-fpm') });
-  }
-  return createFastCgiPool({ bin: o.cgiBin, args: o.args, size: o.workers, maxRequests: o.maxRequests, path: o.path, onWorkerLog: (line) => o.log.warn({ php: line }, 'php-cgi') });
+  const cgiPool = () => createFastCgiPool({ bin: o.cgiBin, args: o.args, size: o.workers, maxRequests: o.maxRequests, path: o.path, onWorkerLog: (line) => o.log.warn({ php: line }, 'php-cgi') });
+  if (fpm === null) return cgiPool();
+  const fpmExecutor = await createPhpFpmExecutor({ bin: fpm, args: o.args, size: o.workers, timeoutSeconds: Math.ceil(o.timeoutMs / 1000), path: o.path, onLog: (line) => o.log.warn({ php: line }, 'php-fpm') });
+  return withSettingsOnPhpCgi(fpmExecutor, await cgiPool());
+}
+
+/**
+ * php-fpm takes per-request php.ini settings only as the PHP_VALUE parameter, and its child keeps them for the
+ * requests it serves afterwards (seen here with php-fpm 8.2: a php_value of one directory showed in the script of
+ * another). So a request carrying `.htaccess` php_value/php_flag settings runs on the php-cgi pool, whose workers
+ * are started with exactly those settings as `-d` (fastcgi/pool.ts: workers start on first need, so a site without
+ * such settings never starts one); every other request runs on php-fpm.
+ */
+function withSettingsOnPhpCgi(fpm: ScriptExecutor, cgi: ScriptExecutor): ScriptExecutor {
+  return {
+    description: `${fpm.description}; php-cgi workers for scripts with .htaccess php settings`,
+    execute: (job) => (job.ini !== undefined && job.ini.size > 0 ? cgi.execute(job) : fpm.execute(job)),
+    close: async () => {
+      await Promise.all([fpm.close(), cgi.close()]);
+    },
+  };
 }

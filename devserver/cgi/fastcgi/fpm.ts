@@ -27,16 +27,6 @@ export interface PhpFpmOptions extends Pick<FastCgiPoolOptions, 'bin' | 'args' |
   readonly onLog: (line: string) => void;
 }
 
-/**
- * php.ini settings of one request (.htaccess php_value/php_flag) as php-fpm takes them: the PHP_VALUE FastCGI
- * parameter, one `name=value` per line (php-fpm's fpm_main.c applies it at the per-directory stage, and PHP
- * restores such changes when the request ends, so they do not reach the child's next request).
- */
-function withIniSettings(job: ScriptJob): Readonly<Record<string, string>> {
-  if (job.ini === undefined || job.ini.size === 0) return job.env;
-  return { ...job.env, PHP_VALUE: [...job.ini].map(([name, value]) => `${name}=${value}`).join('\n') };
-}
-
 /** php-fpm binds its socket within a few hundred ms; give up after ~10 s (a broken configuration). */
 const START_ATTEMPTS = 1000;
 const START_RETRY_MS = 10;
@@ -168,7 +158,7 @@ export async function createPhpFpmExecutor(options: PhpFpmOptions): Promise<Scri
           release(socket, true);
           return;
         }
-        const exchange = startFastCgiRequest(socket, withIniSettings(job), job.body, job.onStderr, { keepConn: true, stdout });
+        const exchange = startFastCgiRequest(socket, job.env, job.body, job.onStderr, { keepConn: true, stdout });
         const result = await exchange.finished;
         release(socket, result.connectionReusable && aborted === null);
       })();
