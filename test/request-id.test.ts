@@ -70,7 +70,8 @@ beforeAll(async () => {
   const upstreamPort = (upstream.address() as { port: number }).port;
   closedPort = await freePort();
   const port = await freePort();
-  const child = spawn(process.execPath, [CLI, 'serve', site, '--port', String(port), '--php',
+  // Live reload off: the scripts' bodies are compared byte for byte (the injected script is tested elsewhere).
+  const child = spawn(process.execPath, [CLI, 'serve', site, '--port', String(port), '--php', '--no-livereload',
     '--proxy', `/api=http://127.0.0.1:${upstreamPort}`, '--proxy', `/down=http://127.0.0.1:${closedPort}`],
   { env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
