@@ -22,7 +22,7 @@ import { createAttrMapper, type OwnershipOptions } from './attr-map.js';
 import { toFuseErrno } from './errno.js';
 import { FastFiles, TABLE_HANDLE, type FastFilesCounters } from './fast-files.js';
 import { KernelCache, type KernelCacheCounters } from './kernel-cache.js';
-import { libfuse3Options, libfuseOptionString } from './libfuse-options.js';
+import { initSettings, libfuse3Options, libfuseOptionString } from './libfuse-options.js';
 import { loadFuseNative, type LoadedFuse, type NativeFuseOptions, type NativeOperations, type NativeStat, type NativeStatfs } from './native.js';
 import { unmountPath } from './mount-table.js';
 import { answerReadlink, DEFAULT_SYMLINK_POLICY, type SymlinkPolicy } from '../symlink-containment.js';
@@ -163,7 +163,7 @@ function bindingOptions(native: LoadedFuse, opts: FuseAdapterOptions, timeouts: 
     return {
       timeout,
       options: libfuse3Options(opts),
-      kernel: { attrTimeout: timeouts.attr, entryTimeout: timeouts.entry, negativeTimeout: 0, maxWrite: MAX_WRITE_BYTES },
+      kernel: { attrTimeout: timeouts.attr, entryTimeout: timeouts.entry, negativeTimeout: 0, maxWrite: MAX_WRITE_BYTES, ...initSettings(opts) },
     };
   }
   return {

@@ -23,6 +23,10 @@ export interface KernelConfig {
   readonly entryTimeout: number;
   readonly negativeTimeout: number;
   readonly maxWrite: number;
+  /** 1: every open bypasses the page cache (-o direct_io, which libfuse 3 takes only in init). */
+  readonly directIo: number;
+  /** The -o max_read=N value (0: none), which libfuse 3 wants repeated in init. */
+  readonly maxRead: number;
 }
 
 /** Whether a request has been answered: it must be, exactly once. */
@@ -83,7 +87,7 @@ export function fuse3Class(binding: Fuse3Binding): new (mnt: string, ops: Partia
     mount(cb: (err: Error | null) => void): void {
       this.checkMountpoint().then(() => {
         this.mounted = cb;
-        const kernel = this.opts.kernel ?? { attrTimeout: 1, entryTimeout: 1, negativeTimeout: 0, maxWrite: 0 };
+        const kernel = this.opts.kernel ?? { attrTimeout: 1, entryTimeout: 1, negativeTimeout: 0, maxWrite: 0, directIo: 0, maxRead: 0 };
         this._thread = binding.mount(this.mnt, (this.opts.options ?? []).join(','), kernel, this.dispatch);
       }).catch((err: unknown) => {
         this.mounted = null;

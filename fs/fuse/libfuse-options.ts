@@ -3,7 +3,7 @@
  * libfuse 3 refuses. libfuse 3's fuse_new fails the whole mount on an option it does not know ("fuse: unknown
  * option(s)"), and some libfuse 2 options are gone (libfuse 3.0 ChangeLog): big_writes and large_read (always
  * on), nonempty (mounting over a non-empty directory is always allowed), atomic_o_trunc (always on), and
- * max_write, which libfuse 3 takes in init (conn->max_write), not as an option.
+ * max_write and direct_io, which libfuse 3 takes in init (conn->max_write, fuse_config.direct_io), not as options.
  */
 
 /** The adapter options the option list is made from. */
@@ -19,7 +19,17 @@ export interface LibfuseOptionSource {
   readonly subtype?: string;
 }
 
-const GONE_IN_LIBFUSE3 = new Set(['big_writes', 'large_read', 'nonempty', 'atomic_o_trunc', 'max_write']);
+const GONE_IN_LIBFUSE3 = new Set(['big_writes', 'large_read', 'nonempty', 'atomic_o_trunc', 'max_write', 'direct_io']);
+
+/**
+ * The options libfuse 3 also wants in init: direct_io (only there, fuse_config.direct_io) and max_read (a mount
+ * option that init must repeat as conn->max_read, or libfuse refuses the mount).
+ */
+export function initSettings(source: LibfuseOptionSource): { readonly directIo: number; readonly maxRead: number } {
+  const options = source.extraOptions ?? [];
+  const maxRead = options.map((o) => /^max_read=(\d+)$/.exec(o)?.[1]).find((v) => v !== undefined);
+  return { directIo: options.includes('direct_io') ? 1 : 0, maxRead: maxRead === undefined ? 0 : Number(maxRead) };
+}
 
 /** fsname travels inside libfuse's comma-separated option string: keep it to characters that cannot break it. */
 function safeFsname(name: string): string {

@@ -155,6 +155,8 @@ typedef struct {
   double entry_timeout;
   double negative_timeout;
   unsigned max_write;
+  int direct_io;
+  unsigned max_read;
   int unmounted;
   ff_table_t *ff;
   inv_queue_t inv;
@@ -691,10 +693,15 @@ static void *fn_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
   cfg->entry_timeout = m->entry_timeout;
   cfg->attr_timeout = m->attr_timeout;
   cfg->negative_timeout = m->negative_timeout;
+  /* libfuse 3 takes direct_io only here (fuse_config), not as a mount option: -o direct_io is refused. */
+  cfg->direct_io = m->direct_io;
   /* Paths are always passed: fs/fuse/adapter.ts works by path. */
   cfg->nullpath_ok = 0;
   /* libfuse sizes its buffers for FUSE_MAX_MAX_PAGES (1 MiB), and tells the kernel max_pages from this. */
   if (m->max_write > 0) conn->max_write = m->max_write;
+  /* -o max_read=N reaches the kernel as a mount option; libfuse 3 refuses the mount unless init asks for the same
+     size ("init() and fuse_session_new() requested different maximum read size"). */
+  if (m->max_read > 0) conn->max_read = m->max_read;
   /* Lookups and readdirs of one directory in parallel (the kernel serialises them per directory without). */
   if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
   /* READDIRPLUS: a listing carries every entry's attributes, so `ls -l` / `find -ls` need no lookup per name.
@@ -789,6 +796,8 @@ static napi_value mount(napi_env env, napi_callback_info info) {
   m->entry_timeout = number_property(env, argv[2], "entryTimeout", 1);
   m->negative_timeout = number_property(env, argv[2], "negativeTimeout", 0);
   m->max_write = (unsigned) number_property(env, argv[2], "maxWrite", 0);
+  m->direct_io = number_property(env, argv[2], "directIo", 0) != 0;
+  m->max_read = (unsigned) number_property(env, argv[2], "maxRead", 0);
   m->ff = ff_table_new();
 
   char *fuse_argv[] = { (char *) "devmount", (char *) "-o", opts, NULL };
