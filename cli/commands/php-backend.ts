@@ -84,7 +84,7 @@ export async function createPhpExecutor(o: PhpExecutorOptions): Promise<ScriptEx
  */
 function withSettingsOnPhpCgi(fpm: ScriptExecutor, cgi: ScriptExecutor): ScriptExecutor {
   return {
-    description: `${fpm.description}; php-cgi workers for scripts with .htaccess php settings`,
+    description: fpm.description,
     execute: (job) => (job.ini !== undefined && job.ini.size > 0 ? cgi.execute(job) : fpm.execute(job)),
     close: async () => {
       await Promise.all([fpm.close(), cgi.close()]);
