@@ -19,7 +19,7 @@ import { createMountLogger } from './mount-logger.js';
 import type { MountCommandOptions } from './mount-options.js';
 import { openMountStackParts } from './mount-stack.js';
 import { startRemoteServe, type RemoteServe } from './remote-serve.js';
-import { phpServeHook } from './commands/serve-php.js';
+import { findOnPath, phpServeHook } from './commands/serve-php.js';
 import type { ServeFlags } from './commands/serve.js';
 import { createTtyPrompter } from './prompter.js';
 import { UserError } from './user-error.js';
@@ -237,8 +237,11 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
         requestTimeoutMs: SERVE_REQUEST_TIMEOUT_MS,
         localRoot: mountpoint,
         log: log.child({ layer: 'serve' }),
-        server: async (source) => ({
-          ...(await phpServeHook.resolve(SERVE_DEFAULT_FLAGS, { source, log })),
+        // The site's database through the mount's SSH connection, found in its configuration (fs/tunnel).
+        tunnels: { db: 'auto', forwards: [] },
+        phpCgi: await findOnPath('php-cgi'),
+        server: async (source, site) => ({
+          ...(await phpServeHook.resolve(SERVE_DEFAULT_FLAGS, { source, log, site })),
           logger: log.child({ layer: 'http' }),
           port: serve.port,
           strictPort: serve.strictPort,

@@ -23,7 +23,7 @@ import { php } from '../../devserver/middlewares/php.js';
 import { cgi } from '../../devserver/middlewares/cgi.js';
 import { proxy, proxyUpgradeHandler } from '../../devserver/middlewares/proxy.js';
 import { isAllowedHost } from '../../devserver/middlewares/host-check.js';
-import type { ServeFlagHook, ServeFlags } from './serve.js';
+import type { ServeFlagHook, ServeFlags, ServeHookContext } from './serve.js';
 
 interface PhpFlags {
   php?: boolean | string;
@@ -52,7 +52,7 @@ export const PHP_DEV_ARGS: readonly string[] = Object.freeze(['-d', 'post_max_si
  */
 const PHP_WORKER_MAX_REQUESTS = 100_000;
 
-async function findOnPath(name: string): Promise<string | null> {
+export async function findOnPath(name: string): Promise<string | null> {
   if (name.includes('/')) {
     return access(name, constants.X_OK).then(() => name, () => null);
   }
@@ -101,7 +101,7 @@ export const phpServeHook: ServeFlagHook = {
       .option('--no-htaccess', 'ignore .htaccess files');
   },
 
-  async resolve(rawFlags: ServeFlags, { source, log }: { source: FileSource; log: Logger }): Promise<Partial<DevServerOptions>> {
+  async resolve(rawFlags: ServeFlags, { source, log, site }: ServeHookContext): Promise<Partial<DevServerOptions>> {
     const flags = rawFlags as ServeFlags & PhpFlags;
     const timeoutMs = parseWhole(flags.phpTimeout ?? '30', '--php-timeout', 1, 86_400) * 1000;
     const workers = parseWhole(flags.phpWorkers ?? '4', '--php-workers', 0, 256);
@@ -116,6 +116,8 @@ export const phpServeHook: ServeFlagHook = {
     }
     const cgiDirs = ['/cgi-bin/', ...(flags.cgi ?? []).map(cgiDirectory)];
     const path = process.env.PATH ?? DEFAULT_PATH;
+    // The database tunnel's default socket/port (fs/tunnel/db-plan.ts) after the dev defaults.
+    const phpArgs = [...PHP_DEV_ARGS, ...(site?.phpArgs ?? [])];
     const closers: Array<() => Promise<void> | void> = [];
     const early: Middleware[] = [];
     const beforeResolve: Middleware[] = [];
@@ -153,8 +155,8 @@ export const phpServeHook: ServeFlagHook = {
       }
       if (bin !== null && wanted) {
         phpExecutor = workers === 0
-          ? createSpawnExecutor({ interpreter: bin, interpreterArgs: PHP_DEV_ARGS, description: `php-cgi per request (${bin})`, path })
-          : await createFastCgiPool({ bin, args: PHP_DEV_ARGS, size: workers, maxRequests: PHP_WORKER_MAX_REQUESTS, path, onWorkerLog: (line) => log.warn({ php: line }, 'php-cgi') });
+          ? createSpawnExecutor({ interpreter: bin, interpreterArgs: phpArgs, description: `php-cgi per request (${bin})`, path })
+          : await createFastCgiPool({ bin, args: phpArgs, size: workers, maxRequests: PHP_WORKER_MAX_REQUESTS, path, onWorkerLog: (line) => log.warn({ php: line }, 'php-cgi') });
         closers.push(() => phpExecutor?.close());
         if (phpRequested === undefined) {
           process.stdout.write(`devmount serve: PHP on (found .php files): ${phpExecutor.description}; --no-php to turn it off\n`);

@@ -15,6 +15,7 @@ import { LocalFileSource } from '../../devserver/sources/local.js';
 import type { FileSource } from '../../devserver/file-source.js';
 import { phpServeHook } from './serve-php.js';
 import { looksRemote, remoteServeHook, runRemoteServe } from './serve-remote.js';
+import type { SiteContext } from '../remote-serve.js';
 
 export interface ServeFlags {
   port?: string;
@@ -32,13 +33,20 @@ export interface ServeFlags {
   [other: string]: unknown;
 }
 
+/** What a hook resolves its flags against; `site` only for a remote site (its tunnels' PHP settings). */
+export interface ServeHookContext {
+  readonly source: FileSource;
+  readonly log: Logger;
+  readonly site?: SiteContext;
+}
+
 /**
  * Extension point for other features' flags (--php, --cgi, --proxy): each hook may add options to the
  * command and return extra DevServerOptions (slots, index names) from the parsed flags.
  */
 export interface ServeFlagHook {
   addOptions(command: Command): void;
-  resolve(flags: ServeFlags, context: { source: FileSource; log: Logger }): Promise<Partial<DevServerOptions>> | Partial<DevServerOptions>;
+  resolve(flags: ServeFlags, context: ServeHookContext): Promise<Partial<DevServerOptions>> | Partial<DevServerOptions>;
 }
 export const serveFlagHooks: ServeFlagHook[] = [phpServeHook, remoteServeHook];
 
@@ -101,9 +109,10 @@ function parseInteger(value: string, flag: string, min: number, max: number): nu
 }
 
 /** The dev server's options from the flags, the same for a local and a remote site; the hooks' extras go first. */
-async function serverOptions(flags: ServeFlags, resolved: ResolvedFlags, source: FileSource, log: Logger): Promise<Omit<DevServerOptions, 'source'>> {
+async function serverOptions(flags: ServeFlags, resolved: ResolvedFlags, context: ServeHookContext): Promise<Omit<DevServerOptions, 'source'>> {
+  const { log } = context;
   let extra: Partial<DevServerOptions> = {};
-  for (const hook of serveFlagHooks) extra = { ...extra, ...(await hook.resolve(flags, { source, log })) };
+  for (const hook of serveFlagHooks) extra = { ...extra, ...(await hook.resolve(flags, context)) };
   return {
     ...extra,
     logger: log,
@@ -123,7 +132,7 @@ async function serverOptions(flags: ServeFlags, resolved: ResolvedFlags, source:
 async function runServe(dir: string, flags: ServeFlags): Promise<void> {
   const resolved = resolveFlags(flags);
   if (looksRemote(dir) && !(await stat(dir).then((s) => s.isDirectory(), () => false))) {
-    await runRemoteServe(dir, flags, (source, log) => serverOptions(flags, resolved, source, log));
+    await runRemoteServe(dir, flags, (context) => serverOptions(flags, resolved, context));
     return;
   }
   const dirStat = await stat(dir).catch(() => null);
@@ -134,7 +143,7 @@ async function runServe(dir: string, flags: ServeFlags): Promise<void> {
   const source = await LocalFileSource.open(dir, { watch: resolved.pollMs === null ? 'auto' : { pollMs: resolved.pollMs } });
   let server: DevServer;
   try {
-    server = await createDevServer(Object.freeze({ ...(await serverOptions(flags, resolved, source, log)), source }));
+    server = await createDevServer(Object.freeze({ ...(await serverOptions(flags, resolved, { source, log })), source }));
   } catch (err) {
     await source.close();
     throw err;
