@@ -5,7 +5,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { chmod, unlink } from 'node:fs/promises';
-import { openChannel } from './channel.js';
+import { openChannel, refineStreamLocalFailure } from './channel.js';
 import { ForwardError, type ClientSource, type ForwardTarget, type LocalEnd } from './types.js';
 
 export interface ForwardStats {
@@ -95,11 +95,21 @@ export async function startForward(clientSource: ClientSource, local: LocalEnd, 
   };
 }
 
+/** Whether a path on the server is a Unix socket; undefined when the server cannot be asked (no shell). */
+export type SocketCheck = (path: string) => Promise<boolean | undefined>;
+
 /**
  * Opens one channel and closes it at once: tells at start whether the server lets us forward there at all
  * (the clear line for AllowTcpForwarding/AllowStreamLocalForwarding no), instead of at the first page.
  */
-export async function probeForward(clientSource: ClientSource, target: ForwardTarget): Promise<void> {
-  const channel = await openChannel(await clientSource(), target);
-  channel.close();
+export async function probeForward(clientSource: ClientSource, target: ForwardTarget, socketCheck: SocketCheck): Promise<void> {
+  try {
+    const channel = await openChannel(await clientSource(), target);
+    channel.close();
+  } catch (err) {
+    if (err instanceof ForwardError && err.kind === 'connect-failed' && target.kind === 'unix') {
+      throw refineStreamLocalFailure(target, await socketCheck(target.path));
+    }
+    throw err;
+  }
 }

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RemoteShell } from '../bulk/types.js';
 import { planDbTunnel, type DbTunnelPlan } from './db-plan.js';
-import { probeForward, startForward, type Forward } from './forward.js';
+import { probeForward, startForward, type Forward, type SocketCheck } from './forward.js';
+import { shellQuote } from '../bulk/shell-quote.js';
 import { findServerMysqlSocket } from './server-socket.js';
 import { detectSiteDatabase, type DbAddress, type DbEngine, type ReadSiteFile, type SiteDatabase } from './site-config.js';
 import type { LocalForwardSpec } from './spec.js';
@@ -74,10 +75,19 @@ async function planDatabase(setting: DbSetting, database: SiteDatabase | null, d
   return setting === 'auto' ? plan : { ...plan, target: setting.target };
 }
 
+function socketCheck(shell: RemoteShell | undefined): SocketCheck {
+  return async (path) => {
+    if (shell === undefined) return undefined;
+    const result = await shell.exec(`if test -S ${shellQuote(path)}; then echo socket; else echo none; fi`).catch(() => null);
+    const answer = result?.stdout.toString('utf8').trim();
+    return answer === 'socket' ? true : answer === 'none' ? false : undefined;
+  };
+}
+
 /** Opens one forward after checking the server allows it; null (and one line) when it does not. */
 async function openChecked(deps: SiteTunnelDeps, local: LocalEnd, target: ForwardTarget, what: string): Promise<Forward | null> {
   try {
-    await probeForward(deps.client, target);
+    await probeForward(deps.client, target, socketCheck(deps.shell));
   } catch (err) {
     if (!(err instanceof ForwardError)) throw err;
     deps.say(`devmount serve: ${what}: ${err.message}`);
