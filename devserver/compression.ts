@@ -3,7 +3,7 @@
  * (Accept-Encoding, RFC 9110 §12.5.3), and the compressors. Brotli at quality 5 and gzip at level 6: for a dev
  * server the result is cached per file version, so ratio matters less than not stalling the first request.
  */
-import { constants as zlibConstants, createBrotliCompress, createGzip, brotliCompress, gzip } from 'node:zlib';
+import { constants as zlibConstants, createBrotliCompress, createGzip, brotliCompress, gzip, type Zlib } from 'node:zlib';
 import { promisify } from 'node:util';
 import type { Transform } from 'node:stream';
 
@@ -43,6 +43,7 @@ export function compressBuffer(data: Buffer, coding: Coding): Promise<Buffer> {
   return coding === 'br' ? brotliAsync(data, BROTLI_PARAMS) : gzipAsync(data, { level: 6 });
 }
 
-export function compressStream(coding: Coding): Transform {
+/** A compressing stream; Zlib's flush() lets a streamed response push out what it has (body-transform/body-pipe.ts). */
+export function compressStream(coding: Coding): Transform & Zlib {
   return coding === 'br' ? createBrotliCompress(BROTLI_PARAMS) : createGzip({ level: 6 });
 }

@@ -7,8 +7,13 @@ export const LOCAL = Object.freeze({
   badTarget: 'devmount.badTarget',
   /** SourceStat | null for ctx.path after resolve.ts (index file applied, symlinks checked). */
   stat: 'devmount.stat',
-  /** true when the live-reload script should be injected into HTML responses. */
+  /** true while the live-reload script is still to be injected into an HTML response (send.ts injects static pages
+   *  itself and clears it; body-transform/ injects into every other one). */
   liveReload: 'devmount.liveReload',
+  /** SiteUrl (site-url.ts) when the application is shown its production URL (--site-url). */
+  siteUrl: 'devmount.siteUrl',
+  /** 'http://127.0.0.1:8080': the origin the browser used, before the Host header was replaced (--site-url). */
+  localOrigin: 'devmount.localOrigin',
   /** () => Promise<void>: re-runs the stack for ctx.path from the dotfile check on (CGI local redirects). */
   redispatch: 'devmount.redispatch',
 });

@@ -19,6 +19,7 @@ import { COMPRESS_MIN_BYTES, compressBuffer, compressStream, isCompressible, neg
 import { injectLiveReload } from './livereload/inject.js';
 import { memoRecorderOf } from './context.js';
 import { memoEntry } from './response-memo.js';
+import { LOCAL } from './locals.js';
 
 export interface SendOptions {
   /** Files up to this size are read whole (and cached by a caching source); larger ones are streamed. */
@@ -32,6 +33,8 @@ interface Representation {
   readonly lastModified: string;
   readonly contentType: string;
   readonly compressible: boolean;
+  /** The live-reload script is in `body` already (body-transform/ must not add it again). */
+  readonly injected: boolean;
   readonly variants: Map<Coding, Promise<Buffer>>;
   /** The complete header list of the plain 200 answer, built once (no per-request allocation). */
   readonly identityHeaders: readonly string[];
@@ -79,12 +82,14 @@ export async function sendFile(ctx: RequestContext, path: string, stat: SourceSt
       lastModified,
       contentType,
       compressible: isCompressible(contentType),
+      injected: inject,
       variants: new Map(),
       identityHeaders: ['ETag', etag, 'Last-Modified', lastModified, 'Cache-Control', 'no-cache', 'Vary', 'Accept-Encoding',
         'Accept-Ranges', 'bytes', 'Content-Type', contentType, 'Content-Length', String(body.length)],
     };
     representations.set(data, rep);
   }
+  if (rep.injected) ctx.locals.delete(LOCAL.liveReload);
   return sendRepresentation(ctx, rep, coding);
 }
 

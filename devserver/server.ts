@@ -26,6 +26,7 @@ import { accessTracker } from './middlewares/access-log.js';
 import { hostPolicy } from './middlewares/host-check.js';
 import { CachedFileSource, DEFAULT_CACHE_OPTIONS, type CacheOptions } from './sources/cached.js';
 import { LiveReloadHub, DEFAULT_LIVERELOAD_OPTIONS, type LiveReloadOptions } from './livereload/hub.js';
+import type { SiteUrl } from './site-url.js';
 
 export interface DevServerOptions {
   /** What to serve; the server takes ownership and closes it. */
@@ -41,6 +42,12 @@ export interface DevServerOptions {
   readonly cors?: boolean;
   readonly headers?: readonly (readonly [string, string])[];
   readonly liveReload?: boolean | LiveReloadOptions;
+  /**
+   * The site's production URL (`--site-url`, or detected from the application's configuration by the caller):
+   * PHP/CGI/.htaccess see its host, scheme and port, and devmount rewrites it to the local origin in responses.
+   * Parse with parseSiteUrl (site-url.ts).
+   */
+  readonly siteUrl?: SiteUrl;
   readonly spa?: boolean;
   readonly listing?: boolean;
   readonly followSymlinks?: boolean;
@@ -106,6 +113,7 @@ export async function createDevServer(options: DevServerOptions): Promise<DevSer
     cors: options.cors ?? false,
     headers: options.headers ?? [],
     hub,
+    siteUrl: options.siteUrl ?? null,
     spa: options.spa ?? false,
     listing: options.listing ?? true,
     indexNames: options.indexNames ?? ['index.html', 'index.htm'],

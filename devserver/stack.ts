@@ -15,6 +15,12 @@ import { rejectBadTarget } from './middlewares/bad-target.js';
 import { hostCheck } from './middlewares/host-check.js';
 import { responseHeaders } from './middlewares/response-headers.js';
 import { liveReloadEndpoints } from './middlewares/livereload.js';
+import { presentSiteUrl } from './middlewares/site-url.js';
+import { rewriteResponses } from './middlewares/rewrite-responses.js';
+import type { ResponseTransform } from './body-transform/transform.js';
+import { siteOriginTransform } from './body-transform/site-origin.js';
+import { liveReloadTransform } from './livereload/inject.js';
+import type { SiteUrl } from './site-url.js';
 import { denyDotfiles } from './middlewares/dotfiles.js';
 import { spaFallback } from './middlewares/spa-fallback.js';
 import { resolvePath } from './middlewares/resolve.js';
@@ -31,6 +37,8 @@ export interface StackOptions {
   readonly cors: boolean;
   readonly headers: readonly (readonly [string, string])[];
   readonly hub: LiveReloadHub | null;
+  /** The production URL shown to the application and rewritten back in responses (--site-url), or null. */
+  readonly siteUrl: SiteUrl | null;
   readonly spa: boolean;
   readonly listing: boolean;
   readonly indexNames: readonly string[];
@@ -64,7 +72,16 @@ function reportingToMemo(mw: Middleware): Middleware {
   return Object.assign(reporting, policy === undefined ? {} : { memo: policy });
 }
 
+/** The response transforms, in the order their text stages run (origin first: the snippet names no origin). */
+function responseTransforms(o: StackOptions): ResponseTransform[] {
+  return [
+    ...(o.siteUrl !== null ? [siteOriginTransform(o.siteUrl)] : []),
+    ...(o.hub !== null ? [liveReloadTransform()] : []),
+  ];
+}
+
 export function buildStack(o: StackOptions): readonly Middleware[] {
+  const transforms = responseTransforms(o);
   const slot = (name: SlotName): readonly Middleware[] => {
     const list = o.slots[name] ?? [];
     return o.memo === true && SLOTS_BEFORE_STATIC.includes(name) ? list.map(reportingToMemo) : list;
@@ -73,6 +90,8 @@ export function buildStack(o: StackOptions): readonly Middleware[] {
     accessLog(o.accessTracker ?? o.logger),                                  // 1. log every request, whatever answers it
     rejectBadTarget(),                                        // 2. 400 for traversal/encoding tricks (request-target.ts)
     hostCheck({ boundHost: o.boundHost, allowedHosts: o.allowedHosts }), // 3. DNS rebinding guard
+    ...(o.siteUrl !== null ? [presentSiteUrl(o.siteUrl)] : []), // 3a. --site-url: the app sees its production host
+    ...(transforms.length > 0 ? [rewriteResponses(transforms)] : []), // 3b. live reload in every page, origin → local
     ...(o.cors || o.headers.length > 0 ? [responseHeaders({ cors: o.cors, headers: o.headers })] : []), // 4. --cors, --header (and CORS preflights)
     ...(o.hub ? [liveReloadEndpoints(o.hub)] : []),           // 5. /__devmount/livereload(.js)
     ...slot('early'),                                         // 6. proxy

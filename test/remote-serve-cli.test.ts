@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { LIVERELOAD_SNIPPET } from '../devserver/livereload/inject.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
 import { CLI, createCliEnv, type CliEnv } from './mount-cli-helpers.js';
 import { get } from './remote-serve-helpers.js';
@@ -76,7 +77,8 @@ test('PHP from the remote runs from a private FUSE mount, removed when the serve
   expect(await readFile('/proc/self/mounts', 'utf8')).toContain(` ${mountPath!} fuse`);
   const page = await get(Number(new URL(url).port), '/info.php');
   expect(page.status).toBe(200);
-  expect(page.body).toBe(`php ran ${mountPath!}/info.php`);
+  // A PHP page from the remote carries the live-reload script like any HTML page.
+  expect(page.body).toBe(`php ran ${mountPath!}/info.php${LIVERELOAD_SNIPPET.toString()}`);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   child.kill('SIGTERM');
   expect(await exited).toBe(0);

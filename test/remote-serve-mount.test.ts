@@ -6,6 +6,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { LIVERELOAD_SNIPPET } from '../devserver/livereload/inject.js';
 import type { Sshd } from './harness/sshd.js';
 import { eventually as eventuallyMounted, isMounted, startMountFixture, type CliEnv, type MountFixture } from './mount-cli-helpers.js';
 import { get, openReloadClient } from './remote-serve-helpers.js';
@@ -46,7 +47,8 @@ test('mount --serve: served over the same VFS, FUSE writes pushed as reloads, PH
   expect((await get(port, '/')).body).toContain('mounted v1');
   const phpPage = await get(port, '/info.php');
   expect(phpPage.status).toBe(200);
-  expect(phpPage.body).toBe(`php ran ${join(mp, 'info.php')}`);
+  // A PHP page from the mount carries the live-reload script like any HTML page.
+  expect(phpPage.body).toBe(`php ran ${join(mp, 'info.php')}${LIVERELOAD_SNIPPET.toString()}`);
 
   const client = await openReloadClient(port);
   try {

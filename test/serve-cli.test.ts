@@ -104,6 +104,8 @@ describe('devmount serve', () => {
     ['a header without a colon', ['serve', '.', '--header', 'NoColon'], /^devmount: --header "NoColon" is not NAME:VALUE/],
     ['a bad poll interval', ['serve', '.', '--poll', '-5'], /^devmount: /],
     ['an unknown log format', ['serve', '.', '--log-format', 'xml'], /xml/],
+    ['a site URL that is not a URL', ['serve', '.', '--site-url', 'www.example.com'], /^devmount: --site-url: "www.example.com" is not a URL/],
+    ['a site URL with a path', ['serve', '.', '--site-url', 'https://www.example.com/blog'], /^devmount: --site-url: .* has a path/],
   ];
   for (const [what, args, message] of bad) {
     test(`${what} → exit 2 and one line`, async () => {

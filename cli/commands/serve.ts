@@ -13,6 +13,7 @@ import { createDevServer, type DevServer, type DevServerOptions } from '../../de
 import { createLogger, type LogFormat } from '../../devserver/logger.js';
 import { LocalFileSource } from '../../devserver/sources/local.js';
 import type { FileSource } from '../../devserver/file-source.js';
+import { parseSiteUrl, SiteUrlError, type SiteUrl } from '../../devserver/site-url.js';
 import { phpServeHook } from './serve-php.js';
 import { looksRemote, remoteServeHook, runRemoteServe } from './serve-remote.js';
 import type { SiteContext } from '../remote-serve.js';
@@ -29,6 +30,7 @@ export interface ServeFlags {
   poll?: string;
   followSymlinks?: boolean;
   allowedHost: string[];
+  siteUrl?: string;
   logFormat: LogFormat | 'auto';
   [other: string]: unknown;
 }
@@ -64,6 +66,7 @@ export function register(program: Command): void {
     .option('--no-livereload', 'no live-reload script, no reloads')
     .option('--poll <ms>', 'watch by polling every MS milliseconds (automatic on FUSE/network filesystems)')
     .option('--follow-symlinks', 'serve symlinks that point outside DIR (403 otherwise)')
+    .option('--site-url <url>', "the site's production URL (https://www.example.com): the application sees it, responses point at localhost")
     .option('--allowed-host <name>', 'accept requests with this Host name (repeatable; "all" to disable the check)', collect, [])
     .addOption(new Option('--log-format <format>', 'request log format').choices(['auto', 'json', 'pretty']).default('auto'));
   for (const hook of serveFlagHooks) hook.addOptions(command);
@@ -82,6 +85,7 @@ interface ResolvedFlags {
   readonly headers: readonly (readonly [string, string])[];
   readonly pollMs: number | null;
   readonly allowedHosts: readonly string[] | 'all';
+  readonly siteUrl: SiteUrl | null;
 }
 
 export function resolveFlags(flags: ServeFlags): ResolvedFlags {
@@ -97,7 +101,17 @@ export function resolveFlags(flags: ServeFlags): ResolvedFlags {
   });
   const pollMs = flags.poll === undefined ? null : parseInteger(flags.poll, '--poll', 50, 3_600_000);
   const allowedHosts = flags.allowedHost.includes('all') ? 'all' : flags.allowedHost.map((h) => h.toLowerCase());
-  return Object.freeze({ port, strictPort: flags.port !== undefined, headers, pollMs, allowedHosts });
+  return Object.freeze({ port, strictPort: flags.port !== undefined, headers, pollMs, allowedHosts, siteUrl: siteUrlFlag(flags.siteUrl) });
+}
+
+function siteUrlFlag(value: string | undefined): SiteUrl | null {
+  if (value === undefined) return null;
+  try {
+    return parseSiteUrl(value);
+  } catch (err) {
+    if (err instanceof SiteUrlError) throw new UserError('usage', `--site-url: ${err.message}`);
+    throw err;
+  }
 }
 
 function parseInteger(value: string, flag: string, min: number, max: number): number {
@@ -123,6 +137,7 @@ async function serverOptions(flags: ServeFlags, resolved: ResolvedFlags, context
     cors: flags.cors ?? false,
     headers: resolved.headers,
     liveReload: flags.livereload,
+    ...(resolved.siteUrl !== null ? { siteUrl: resolved.siteUrl } : {}),
     spa: flags.spa ?? false,
     listing: flags.listing,
     followSymlinks: flags.followSymlinks ?? false,
@@ -151,6 +166,7 @@ async function runServe(dir: string, flags: ServeFlags): Promise<void> {
   const watchNote = source.watchMode.kind === 'poll' ? `polling every ${source.watchMode.pollMs} ms` : 'watching for changes';
   process.stdout.write(`devmount serve: ${source.description} (${watchNote}${flags.livereload ? ', live reload on' : ''})\n`);
   for (const url of server.urls) process.stdout.write(`  ${url}\n`);
+  if (resolved.siteUrl !== null) process.stdout.write(`  shown to the application as ${resolved.siteUrl.origin}\n`);
   if (flags.open) openBrowser(server.url, log);
   stopOnSignals(server);
 }

@@ -76,6 +76,8 @@ export function buildCgiEnv(request: CgiRequestFacts, script: CgiScriptFacts,
     env.PATH_TRANSLATED = script.documentRoot.replace(/\/+$/, '') + script.pathInfo;
   }
   if (request.https) env.HTTPS = 'on';
+  // Apache's REQUEST_SCHEME (mod_core, 2.4): frameworks read it to build absolute URLs.
+  env.REQUEST_SCHEME = request.https ? 'https' : 'http';
   const contentType = request.headers['content-type'];
   if (contentType !== undefined) env.CONTENT_TYPE = contentType;
   const contentLength = request.headers['content-length'];

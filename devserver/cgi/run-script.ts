@@ -11,6 +11,7 @@ import type { ScriptExecutor } from './executor.js';
 import { readCgiResponseHead } from './response-head.js';
 import { sendErrorPage } from './error-page.js';
 import { spoolBody, type SpooledBody } from './spool.js';
+import { publicServerOf } from '../site-url.js';
 
 export type RunScriptOutcome =
   | { readonly kind: 'answered' }
@@ -41,18 +42,11 @@ function hasBody(ctx: RequestContext): boolean {
   return length !== undefined && length !== '0';
 }
 
-function serverName(hostHeader: string | undefined, fallback: string): string {
-  if (hostHeader === undefined || hostHeader === '') return fallback;
-  // "[::1]:8080" → "::1"; "example.test:8080" → "example.test"
-  const bracketed = /^\[([^\]]+)\]/.exec(hostHeader);
-  if (bracketed !== null) return bracketed[1] ?? fallback;
-  return hostHeader.replace(/:\d+$/, '');
-}
-
 export async function runScript(ctx: RequestContext, script: CgiScriptFacts,
   options: RunScriptOptions): Promise<RunScriptOutcome> {
   const { req } = ctx;
   const socket = req.socket;
+  const server = publicServerOf(ctx);
   const redirected = ctx.locals.has(LOCAL_REDIRECT_LOCAL);
   const errorDocument = ctx.locals.get(ERROR_DOCUMENT_LOCAL) as ErrorDocumentFacts | undefined;
   const extra: Record<string, string> = { ...(ctx.locals.get(CGI_EXTRA_ENV_LOCAL) as Record<string, string> | undefined) };
@@ -67,9 +61,9 @@ export async function runScript(ctx: RequestContext, script: CgiScriptFacts,
     httpVersion: req.httpVersion,
     remoteAddress: socket.remoteAddress ?? '127.0.0.1',
     remotePort: socket.remotePort ?? 0,
-    serverName: serverName(req.headers.host, socket.localAddress ?? 'localhost'),
-    serverPort: socket.localPort ?? 80,
-    https: 'encrypted' in socket && socket.encrypted === true,
+    serverName: server.serverName,
+    serverPort: server.serverPort,
+    https: server.https,
   }, script, extra);
   if (errorDocument !== undefined) env.REDIRECT_STATUS = String(errorDocument.status);
 

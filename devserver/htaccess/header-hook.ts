@@ -3,7 +3,8 @@
  * (static sender, PHP, error pages): Node's ServerResponse funnels both explicit writeHead() calls and implicit
  * headers (first write()/end()) through this.writeHead, so wrapping it on the instance catches every path.
  */
-import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
+import { mergeHeadersArgument } from '../response.js';
 import type { HeaderEdit } from './config.js';
 
 export interface ResponseEdits {
@@ -43,20 +44,8 @@ export function installResponseEdits(res: ServerResponse, edits: ResponseEdits):
   // The wrapper takes writeHead's overloads: (status, headers?) and (status, reason, headers?).
   const wrapped = function writeHead(this: ServerResponse, status: number, ...rest: unknown[]): ServerResponse {
     const reason = typeof rest[0] === 'string' ? rest[0] : undefined;
-    const headers = (typeof rest[0] === 'string' ? rest[1] : rest[0]) as OutgoingHttpHeaders | readonly unknown[] | undefined;
-    if (Array.isArray(headers)) {
-      // Flat [name, value, …] or nested [[name, value], …], merged as Node's own writeHead does: fields given
-      // here replace earlier ones of the same name but may repeat among themselves.
-      const pairs: Array<[string, unknown]> = Array.isArray(headers[0])
-        ? (headers as Array<[string, unknown]>)
-        : Array.from({ length: headers.length / 2 }, (_, i) => [String(headers[2 * i]), headers[2 * i + 1]] as [string, unknown]);
-      for (const [name] of pairs) this.removeHeader(name);
-      for (const [name, value] of pairs) this.appendHeader(name, value as string | readonly string[]);
-    } else if (headers !== undefined) {
-      for (const [name, value] of Object.entries(headers as OutgoingHttpHeaders)) {
-        if (value !== undefined) this.setHeader(name, value);
-      }
-    }
+    const headers = typeof rest[0] === 'string' ? rest[1] : rest[0];
+    mergeHeadersArgument(this, headers);
     const type = edits.contentType();
     if (type !== null && status < 300) this.setHeader('Content-Type', type);
     for (const edit of edits.headers) applyEdit(this, edit, status);

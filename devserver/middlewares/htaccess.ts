@@ -17,6 +17,7 @@ import { applyRewrite, type FileTests, type RewriteRequest } from '../htaccess/r
 import type { HtaccessStore } from '../htaccess/store.js';
 import { CGI_EXTRA_ENV_LOCAL } from '../cgi/run-script.js';
 import { isHiddenPath } from './dotfiles.js';
+import { publicServerOf } from '../site-url.js';
 
 export interface HtaccessOptions {
   readonly store: HtaccessStore;
@@ -78,8 +79,7 @@ export function htaccess(options: HtaccessOptions): Middleware {
   const { store, documentRoot, indexNames } = Object.freeze({ ...options });
   const self: Middleware = async function htaccess(ctx, next) {
     const { req, source } = ctx;
-    const https = 'encrypted' in req.socket && req.socket.encrypted === true;
-    const host = req.headers.host ?? `${req.socket.localAddress ?? 'localhost'}:${req.socket.localPort ?? 80}`;
+    const { https, host, serverPort } = publicServerOf(ctx);
     const clientIp = req.socket.remoteAddress ?? '';
     const files: FileTests = {
       stat: (path) => source.stat(path),
@@ -116,7 +116,7 @@ export function htaccess(options: HtaccessOptions): Middleware {
       if (config.rewrite === null || ended) break;
       const request: RewriteRequest = {
         path: ctx.path, query: ctx.query, method: req.method ?? 'GET', host, https, headers: req.headers,
-        remoteAddr: clientIp, serverPort: req.socket.localPort ?? 80, httpVersion: req.httpVersion,
+        remoteAddr: clientIp, serverPort, httpVersion: req.httpVersion,
         rawTarget: ctx.rawTarget, documentRoot, filename: walk.filename,
       };
       const outcome = await applyRewrite(config.rewrite, request, files);

@@ -11,6 +11,7 @@ import { createDevServer, type DevServer } from '../../devserver/server.js';
 import { LocalFileSource } from '../../devserver/sources/local.js';
 import { phpServeHook } from '../../cli/commands/serve-php.js';
 import type { ServeFlags } from '../../cli/commands/serve.js';
+import { parseSiteUrl } from '../../devserver/site-url.js';
 
 export type SiteFiles = Record<string, string | { readonly content: string; readonly mode: number }>;
 
@@ -39,6 +40,10 @@ export interface PhpSiteOptions {
   readonly phpTimeoutSeconds?: number;
   readonly proxy?: readonly string[];
   readonly cgi?: readonly string[];
+  /** Live reload on (off by default here). */
+  readonly liveReload?: boolean;
+  /** --site-url: the production URL shown to the application. */
+  readonly siteUrl?: string;
 }
 
 export async function startPhpSite(files: SiteFiles, options: PhpSiteOptions = {}): Promise<PhpSite> {
@@ -63,7 +68,8 @@ export async function startPhpSite(files: SiteFiles, options: PhpSiteOptions = {
   const extra = await phpServeHook.resolve(flags, { source, log });
   let server: DevServer;
   try {
-    server = await createDevServer({ ...extra, source, logger: log, port: 0, liveReload: false, cache: false });
+    server = await createDevServer({ ...extra, source, logger: log, port: 0, liveReload: options.liveReload ?? false, cache: false,
+      ...(options.siteUrl !== undefined ? { siteUrl: parseSiteUrl(options.siteUrl) } : {}) });
   } catch (err) {
     await Promise.allSettled((extra.closers ?? []).map(async (c) => c()));
     await source.close();
