@@ -242,6 +242,7 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
         phpCgi: await findOnPath('php-cgi'),
         server: async (source, site) => ({
           ...(await phpServeHook.resolve(SERVE_DEFAULT_FLAGS, { source, log, site })),
+          ...(site.siteUrl !== undefined ? { siteUrl: site.siteUrl } : {}),
           logger: log.child({ layer: 'http' }),
           port: serve.port,
           strictPort: serve.strictPort,

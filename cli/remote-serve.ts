@@ -22,13 +22,14 @@ import type { RemoteWatchSetting } from './mount-options.js';
 import { startConfiguredWatcher } from './remote-watch.js';
 import { openSiteTunnels, type SiteTunnelOptions, type SiteTunnels } from '../fs/tunnel/site-tunnels.js';
 import { wordpressSiteUrl } from './site-url.js';
+import { parseSiteUrl, SiteUrlError, type SiteUrl } from '../devserver/site-url.js';
 
 /** What the site needs from the server besides its files, handed to the dev server's option builder. */
 export interface SiteContext {
   /** php-cgi `-d` settings (the database tunnel's default socket/port). */
   readonly phpArgs: readonly string[];
   /** The production URL detected from the live database, when there is one. */
-  readonly siteUrl: string | undefined;
+  readonly siteUrl: SiteUrl | undefined;
 }
 
 export type ServerOptions = Omit<DevServerOptions, 'source' | 'cache'>;
@@ -51,7 +52,7 @@ export interface RemoteServeOptions {
   readonly log: Logger;
   /** The database tunnel and `-L` forwards (none when absent). */
   readonly tunnels?: SiteTunnelOptions;
-  /** php-cgi, to read the production URL through the tunnel (no detection when absent). */
+  /** php-cgi, to read the production URL through the tunnel (no detection when absent, or when --site-url names it). */
   readonly phpCgi?: string | null;
   /** Start lines for the person at the terminal (default: the log). */
   readonly say?: (line: string) => void;
@@ -124,6 +125,19 @@ function trackRequestedDirs(watcher: RemoteWatcher): Middleware {
   };
 }
 
+/** A detected URL the dev server can stand in for (scheme and host only: --site-url's rule), with its start line. */
+function parseDetectedUrl(found: string, say: (line: string) => void): SiteUrl | undefined {
+  try {
+    const parsed = parseSiteUrl(found);
+    say(`devmount serve: production URL ${parsed.origin} (WordPress "home"): the site sees it, pages point at localhost`);
+    return parsed;
+  } catch (err) {
+    if (!(err instanceof SiteUrlError)) throw err;
+    say(`devmount serve: production URL ${found} (WordPress "home") not used: ${err.message}`);
+    return undefined;
+  }
+}
+
 async function readIfExists(source: FileSource, path: string): Promise<Buffer | null> {
   const st = await source.stat(path);
   return st?.kind === 'file' ? source.readFile(path) : null;
@@ -138,15 +152,12 @@ async function openSite(source: FileSource, remote: SftpRemoteFs, opts: RemoteSe
     say: opts.say,
     onForwardError: (err) => opts.log.warn({ kind: err.kind }, err.message),
   });
-  let siteUrl: string | undefined;
+  let siteUrl: SiteUrl | undefined;
   const database = tunnels.database;
   if (database !== null && database.from === 'wp-config.php' && tunnels.databaseLocal !== null && opts.phpCgi) {
     const found = await wordpressSiteUrl(opts.phpCgi, database, tunnels.databaseLocal);
     if (found instanceof Error) opts.say(`devmount serve: could not read the site's URL from its database (${found.message})`);
-    else {
-      siteUrl = found;
-      opts.say(`devmount serve: production URL ${found} (WordPress "home"): served here on localhost instead`);
-    }
+    else siteUrl = parseDetectedUrl(found, opts.say);
   }
   return { tunnels, site: Object.freeze({ phpArgs: tunnels.phpArgs, siteUrl }) };
 }

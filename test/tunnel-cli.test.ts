@@ -64,7 +64,7 @@ test('a WordPress-style site with DB_HOST localhost reads the live database thro
   const leaks = watchNonLoopback(serve.child.pid!);
   try {
     expect(serve.stdout()).toMatch(/devmount serve: the site talks to the server's LIVE database "wp" \(from wp-config\.php\): \S+mysqld\.sock on the server/);
-    expect(serve.stdout()).toContain('devmount serve: production URL https://www.example.com (WordPress "home")');
+    expect(serve.stdout()).toContain('devmount serve: production URL https://www.example.com (WordPress "home"): the site sees it, pages point at localhost');
     expect(serve.stdout() + serve.stderr()).not.toContain('wp-secret-1');
     const page = await get(Number(new URL(serve.url).port), '/index.php');
     expect(page.status).toBe(200);

@@ -4,7 +4,6 @@
  * HTTP port, as in every dev server. The flags are added to `serve` through serve.ts's flag hooks.
  */
 import { Option, type Command } from 'commander';
-import type { Logger } from 'pino';
 import type { FileSource } from '../../devserver/file-source.js';
 import { parseRemoteSpec } from '../../fs/remote-spec.js';
 import { createLogger } from '../../devserver/logger.js';
@@ -148,7 +147,7 @@ export async function runRemoteServe(
       requestTimeoutMs,
       log,
       tunnels,
-      phpCgi: flags.php === false ? null : await findOnPath(typeof flags.php === 'string' ? flags.php : 'php-cgi'),
+      phpCgi: flags.php === false || flags.siteUrl !== undefined ? null : await findOnPath(typeof flags.php === 'string' ? flags.php : 'php-cgi'),
       say: (line) => process.stdout.write(`${line}\n`),
       server: (source, site) => baseOptions({ source, log, site }),
       ...(privateMount ? { localRoot: privateMount.path } : {}),

@@ -125,6 +125,7 @@ function parseInteger(value: string, flag: string, min: number, max: number): nu
 /** The dev server's options from the flags, the same for a local and a remote site; the hooks' extras go first. */
 async function serverOptions(flags: ServeFlags, resolved: ResolvedFlags, context: ServeHookContext): Promise<Omit<DevServerOptions, 'source'>> {
   const { log } = context;
+  const siteUrl = resolved.siteUrl ?? context.site?.siteUrl;
   let extra: Partial<DevServerOptions> = {};
   for (const hook of serveFlagHooks) extra = { ...extra, ...(await hook.resolve(flags, context)) };
   return {
@@ -137,7 +138,8 @@ async function serverOptions(flags: ServeFlags, resolved: ResolvedFlags, context
     cors: flags.cors ?? false,
     headers: resolved.headers,
     liveReload: flags.livereload,
-    ...(resolved.siteUrl !== null ? { siteUrl: resolved.siteUrl } : {}),
+    // --site-url wins over the URL detected from a remote site's database (cli/remote-serve.ts).
+    ...(siteUrl !== undefined ? { siteUrl } : {}),
     spa: flags.spa ?? false,
     listing: flags.listing,
     followSymlinks: flags.followSymlinks ?? false,
