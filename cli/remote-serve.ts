@@ -22,6 +22,7 @@ import type { RemoteWatchSetting } from './mount-options.js';
 import { startConfiguredWatcher } from './remote-watch.js';
 import { openSiteTunnels, type SiteTunnelOptions, type SiteTunnels } from '../fs/tunnel/site-tunnels.js';
 import { wordpressSiteUrl } from './site-url.js';
+import { wordpressLocalArgs } from './wordpress-local.js';
 import { parseSiteUrl, SiteUrlError, type SiteUrl } from '../devserver/site-url.js';
 
 /** What the site needs from the server besides its files, handed to the dev server's option builder. */
@@ -159,7 +160,14 @@ async function openSite(source: FileSource, remote: SftpRemoteFs, opts: RemoteSe
     if (found instanceof Error) opts.say(`devmount serve: could not read the site's URL from its database (${found.message})`);
     else siteUrl = parseDetectedUrl(found, opts.say);
   }
-  return { tunnels, site: Object.freeze({ phpArgs: tunnels.phpArgs, siteUrl }) };
+  const phpArgs = [...tunnels.phpArgs];
+  if (database !== null && database.from === 'wp-config.php' && tunnels.databaseLocal !== null) {
+    const wpConfig = await readIfExists(source, '/wp-config.php');
+    const cronArgs = wpConfig === null ? [] : await wordpressLocalArgs(wpConfig.toString('utf8'), tunnels.dir);
+    if (cronArgs.length > 0) opts.say('devmount serve: WP-Cron is off here (DISABLE_WP_CRON): the server runs the scheduled jobs, and WordPress would call its production URL to start them');
+    phpArgs.push(...cronArgs);
+  }
+  return { tunnels, site: Object.freeze({ phpArgs, siteUrl }) };
 }
 
 export async function startRemoteServe(vfs: Vfs, remote: SftpRemoteFs, options: RemoteServeOptions): Promise<RemoteServe> {

@@ -44,6 +44,8 @@ export interface SiteTunnels {
   /** php-cgi `-d` arguments. */
   readonly phpArgs: readonly string[];
   readonly forwards: readonly Forward[];
+  /** A private (0700) directory of this run for local files (sockets, PHP snippets); removed by close(). */
+  readonly dir: string;
   close(): Promise<void>;
 }
 
@@ -125,7 +127,7 @@ export async function openSiteTunnels(options: SiteTunnelOptions, deps: SiteTunn
       forwards.push(forward);
       deps.say(`devmount serve: forwarding ${describeLocal(forward.local)} → ${describeTarget(spec.target)} on the server`);
     }
-    return { database, databaseLocal, phpArgs, forwards, close };
+    return { database, databaseLocal, phpArgs, forwards, dir: socketDir, close };
   } catch (err) {
     await close();
     throw err;
