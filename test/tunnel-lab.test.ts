@@ -14,6 +14,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { createConnector } from '../fs/ssh/connect.js';
 import { createSftpRemoteFs, type SftpRemoteFs } from '../fs/sftp/remote-fs.js';
 import { startForward } from '../fs/tunnel/forward.js';
+import type { ForwardTarget, LocalEnd } from '../fs/tunnel/types.js';
 import { openSiteTunnels } from '../fs/tunnel/site-tunnels.js';
 import { wordpressSiteUrl } from '../cli/site-url.js';
 import { harnessSshOptions } from './harness/connect.js';
@@ -84,29 +85,28 @@ echo 'OK ', $r[0];
   return file;
 }
 
-test('the database port is not reachable from the host, only through a direct-tcpip forward', async () => {
-  expect(await connectRefused(lab.db!.port!)).toBe(true);
-  const forward = await startForward(() => remote.sshClient(), { kind: 'tcp', port: 0 }, { kind: 'tcp', host: '127.0.0.1', port: lab.db!.port! });
+/** Forwards `local` → `target`, runs a PHP client with `ini(local end)` connecting to `host`, and checks it went through. */
+async function queryThroughForward(local: LocalEnd, target: ForwardTarget, ini: (bound: LocalEnd) => string, host: string): Promise<void> {
+  const forward = await startForward(() => remote.sshClient(), local, target);
   try {
-    const local = forward.local.kind === 'tcp' ? forward.local.port : 0;
-    const out = await runPhp(['-d', `mysqli.default_port=${local}`], await phpScript('127.0.0.1'));
+    const out = await runPhp(['-d', ini(forward.local)], await phpScript(host));
     expect(out).toBe('OK https://www.example.com');
     expect(forward.stats().carried).toBe(1);
   } finally {
     await forward.close();
   }
+}
+
+test('the database port is not reachable from the host, only through a direct-tcpip forward', async () => {
+  expect(await connectRefused(lab.db!.port!)).toBe(true);
+  await queryThroughForward({ kind: 'tcp', port: 0 }, { kind: 'tcp', host: '127.0.0.1', port: lab.db!.port! },
+    (bound) => `mysqli.default_port=${bound.kind === 'tcp' ? bound.port : 0}`, '127.0.0.1');
 });
 
 test('a Unix-socket forward (direct-streamlocal) reaches the server socket; `localhost` uses it through mysqli.default_socket', async () => {
   const socketPath = join(scratch, 'forwarded.sock');
-  const forward = await startForward(() => remote.sshClient(), { kind: 'unix', path: socketPath }, { kind: 'unix', path: lab.db!.socket });
-  try {
-    const out = await runPhp(['-d', `mysqli.default_socket=${socketPath}`], await phpScript('localhost'));
-    expect(out).toBe('OK https://www.example.com');
-    expect(forward.stats().carried).toBe(1);
-  } finally {
-    await forward.close();
-  }
+  await queryThroughForward({ kind: 'unix', path: socketPath }, { kind: 'unix', path: lab.db!.socket },
+    () => `mysqli.default_socket=${socketPath}`, 'localhost');
 });
 
 test('wp-config.php DB_HOST localhost: the server socket is found, forwarded, and named in php-cgi settings; the URL is read through it', async () => {

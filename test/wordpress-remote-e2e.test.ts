@@ -14,7 +14,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { ExitCode } from '../cli/exit-codes.js';
 import { launchChromium } from './helpers/browser.js';
 import { createCliEnv, type CliEnv } from './mount-cli-helpers.js';
-import { startNetnsServer, watchNonLoopback, type NetnsServer } from './helpers/netns-server.js';
+import { startNetnsServer, watchNonLoopback, type LeakWatch, type NetnsServer } from './helpers/netns-server.js';
 import { startServeProcess, type ServeProcess } from './helpers/serve-process.js';
 import { createWordPressSite, installWordPress, WP_ADMIN_PASSWORD, WP_ADMIN_USER, type WordPressSite } from './helpers/wordpress.js';
 
@@ -78,6 +78,23 @@ async function loopbackOnlyPage(offLoopback: string[]): Promise<Page> {
     await route.abort('blockedbyclient');
   });
   return page;
+}
+
+const toProduction = (url: string): boolean => new URL(url).hostname === 'www.example.com';
+
+/**
+ * Stops the server (exit 0) and checks that nothing reached production or left loopback: no socket of the
+ * devmount process tree had a non-loopback peer; Chromium never asked for the production host (no redirect, no
+ * link left pointing there; third-party resources such as Gravatar avatars were refused by the route and never
+ * left either); WordPress's own HTTP API (the harness's loopback-only plugin records what it refused) never
+ * called the production host (WP-Cron is off locally; api.wordpress.org update checks are refused there).
+ */
+async function stopAndCheckNothingLeft(server: ServeProcess, leaks: LeakWatch, offLoopback: readonly string[]): Promise<void> {
+  const seen = await leaks.stop();
+  expect(await server.stop()).toBe(ExitCode.ok);
+  expect(seen).toEqual([]);
+  expect(offLoopback.filter(toProduction)).toEqual([]);
+  expect((await wp.blockedRequests()).filter(toProduction)).toEqual([]);
 }
 
 async function logIn(page: Page, origin: string): Promise<void> {
@@ -148,15 +165,7 @@ test('DB_HOST localhost (the server socket): front page, login, Quick Edit of a 
     expect(new URL(page.url()).origin).toBe(origin);
     await page.close();
   } finally {
-    const seen = await leaks.stop();
-    expect(await server.stop()).toBe(ExitCode.ok);
-    // Chromium never asked for the production host (no redirect, no link left pointing there); third-party
-    // resources (Gravatar avatars in the admin bar) were refused by the route above and never left either.
-    expect(offLoopback.filter((url) => new URL(url).hostname === 'www.example.com')).toEqual([]);
-    expect(seen).toEqual([]);
-    // WordPress's own HTTP API (the harness's loopback-only plugin records what it refused): never the
-    // production host (WP-Cron is off locally); api.wordpress.org update checks are refused by the harness.
-    expect((await wp.blockedRequests()).filter((url) => new URL(url).hostname === 'www.example.com')).toEqual([]);
+    await stopAndCheckNothingLeft(server, leaks, offLoopback);
   }
 }, 300_000);
 
@@ -175,11 +184,6 @@ test('DB_HOST 127.0.0.1 (TCP on the server): front page and login on localhost t
     await logIn(page, origin);
     await page.close();
   } finally {
-    const seen = await leaks.stop();
-    expect(await server.stop()).toBe(ExitCode.ok);
-    // Chromium never asked for the production host (no redirect, no link left pointing there); third-party
-    // resources (Gravatar avatars in the admin bar) were refused by the route above and never left either.
-    expect(offLoopback.filter((url) => new URL(url).hostname === 'www.example.com')).toEqual([]);
-    expect(seen).toEqual([]);
+    await stopAndCheckNothingLeft(server, leaks, offLoopback);
   }
 }, 300_000);

@@ -120,34 +120,37 @@ function exitOf(channel: ClientChannel, what: string): Promise<void> {
   });
 }
 
-/** Dumps the database into `file` (gzip). */
-export async function dumpDatabase(shell: RemoteShell, db: SiteDatabase, file: string, signal?: AbortSignal): Promise<void> {
-  const { command, secretLine } = dumpCommand(db);
+/**
+ * Runs a server command with the secret line first on its stdin, `io` moving the data, and waits for both the
+ * data and a zero exit status; an abort closes the channel.
+ */
+async function runWithSecret(shell: RemoteShell, { command, secretLine }: ServerCommand, what: string, signal: AbortSignal | undefined,
+  io: (channel: ClientChannel) => Promise<void>): Promise<void> {
   const channel = await shell.execStream(command);
   const abort = () => channel.close();
   signal?.addEventListener('abort', abort, { once: true });
   try {
-    const exited = exitOf(channel, db.engine === 'mysql' ? 'mysqldump' : 'pg_dump');
-    channel.end(`${secretLine}\n`);
-    // gzip's header has no name and time 0 (zlib's default), so equal dumps compress to equal files.
-    await Promise.all([pipeline(channel, createGzip({ level: 6 }), createWriteStream(file, { mode: 0o600 })), exited]);
+    const exited = exitOf(channel, what);
+    channel.write(`${secretLine}\n`);
+    await Promise.all([io(channel), exited]);
   } finally {
     signal?.removeEventListener('abort', abort);
   }
 }
 
+/** Dumps the database into `file` (gzip). */
+export function dumpDatabase(shell: RemoteShell, db: SiteDatabase, file: string, signal?: AbortSignal): Promise<void> {
+  return runWithSecret(shell, dumpCommand(db), db.engine === 'mysql' ? 'mysqldump' : 'pg_dump', signal, (channel) => {
+    channel.end();
+    // gzip's header has no name and time 0 (zlib's default), so equal dumps compress to equal files.
+    return pipeline(channel, createGzip({ level: 6 }), createWriteStream(file, { mode: 0o600 }));
+  });
+}
+
 /** Loads a gzip dump made by dumpDatabase into the site's database. */
-export async function loadDatabase(shell: RemoteShell, db: SiteDatabase, file: string, signal?: AbortSignal): Promise<void> {
-  const { command, secretLine } = loadCommand(db);
-  const channel = await shell.execStream(command);
-  const abort = () => channel.close();
-  signal?.addEventListener('abort', abort, { once: true });
-  try {
-    const exited = exitOf(channel, db.engine === 'mysql' ? 'mysql' : 'psql');
+export function loadDatabase(shell: RemoteShell, db: SiteDatabase, file: string, signal?: AbortSignal): Promise<void> {
+  return runWithSecret(shell, loadCommand(db), db.engine === 'mysql' ? 'mysql' : 'psql', signal, (channel) => {
     channel.resume(); // the client prints nothing on success; never let its stdout fill the window
-    channel.write(`${secretLine}\n`);
-    await Promise.all([pipeline(createReadStream(file), createGunzip(), channel), exited]);
-  } finally {
-    signal?.removeEventListener('abort', abort);
-  }
+    return pipeline(createReadStream(file), createGunzip(), channel);
+  });
 }
