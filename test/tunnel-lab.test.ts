@@ -15,7 +15,8 @@ import { createConnector } from '../fs/ssh/connect.js';
 import { createSftpRemoteFs, type SftpRemoteFs } from '../fs/sftp/remote-fs.js';
 import { startForward } from '../fs/tunnel/forward.js';
 import type { ForwardTarget, LocalEnd } from '../fs/tunnel/types.js';
-import { openSiteTunnels } from '../fs/tunnel/site-tunnels.js';
+import { openSiteTunnels, type SiteTunnels } from '../fs/tunnel/site-tunnels.js';
+import type { LocalForwardSpec } from '../fs/tunnel/spec.js';
 import { wordpressSiteUrl } from '../cli/site-url.js';
 import { harnessSshOptions } from './harness/connect.js';
 import { startNetnsServer, watchNonLoopback, type NetnsServer } from './helpers/netns-server.js';
@@ -109,6 +110,17 @@ test('a Unix-socket forward (direct-streamlocal) reaches the server socket; `loc
     () => `mysqli.default_socket=${socketPath}`, 'localhost');
 });
 
+/** The site's tunnels for a site whose only configuration file is `wpConfig`; start lines go to `lines`. */
+function siteTunnels(wpConfig: string, forwards: readonly LocalForwardSpec[], lines: string[]): Promise<SiteTunnels> {
+  return openSiteTunnels({ db: 'auto', forwards }, {
+    client: () => remote.sshClient(),
+    shell: remote.selfCheckingShell,
+    readSiteFile: async (path) => (path === '/wp-config.php' ? Buffer.from(wpConfig) : null),
+    say: (line) => lines.push(line),
+    onForwardError: (err) => lines.push(`error: ${err.message}`),
+  });
+}
+
 test('wp-config.php DB_HOST localhost: the server socket is found, forwarded, and named in php-cgi settings; the URL is read through it', async () => {
   const wpConfig = `<?php
 // define('DB_HOST', 'db.example.com');
@@ -119,13 +131,7 @@ define( 'DB_HOST', 'localhost' );
 $table_prefix = 'wp_';
 `;
   const lines: string[] = [];
-  const tunnels = await openSiteTunnels({ db: 'auto', forwards: [] }, {
-    client: () => remote.sshClient(),
-    shell: remote.selfCheckingShell,
-    readSiteFile: async (path) => (path === '/wp-config.php' ? Buffer.from(wpConfig) : null),
-    say: (line) => lines.push(line),
-    onForwardError: (err) => lines.push(`error: ${err.message}`),
-  });
+  const tunnels = await siteTunnels(wpConfig, [], lines);
   try {
     expect(tunnels.database?.password).toBe(DB_PASSWORD);
     expect(tunnels.forwards[0]?.target).toEqual({ kind: 'unix', path: lab.db!.socket });
@@ -143,13 +149,7 @@ test('DB_HOST 127.0.0.1 and an -L forward for another service: each gets its own
   const lines: string[] = [];
   const wpConfig = "<?php define('DB_NAME','site'); define('DB_USER','siteuser'); define('DB_PASSWORD','x'); define('DB_HOST','127.0.0.1');";
   const otherSocket = join(scratch, 'other.sock');
-  const tunnels = await openSiteTunnels({ db: 'auto', forwards: [{ local: { kind: 'unix', path: otherSocket }, target: { kind: 'tcp', host: '127.0.0.1', port: lab.db!.port! } }] }, {
-    client: () => remote.sshClient(),
-    shell: remote.selfCheckingShell,
-    readSiteFile: async (path) => (path === '/wp-config.php' ? Buffer.from(wpConfig) : null),
-    say: (line) => lines.push(line),
-    onForwardError: (err) => lines.push(`error: ${err.message}`),
-  });
+  const tunnels = await siteTunnels(wpConfig, [{ local: { kind: 'unix', path: otherSocket }, target: { kind: 'tcp', host: '127.0.0.1', port: lab.db!.port! } }], lines);
   try {
     expect(tunnels.forwards).toHaveLength(2);
     const local = tunnels.databaseLocal;
