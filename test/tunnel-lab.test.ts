@@ -38,6 +38,8 @@ beforeAll(async () => {
     // listens on the host's 3306 (the harnesses pick ephemeral ports), so the host side must refuse it.
     mariadb: { listen: { host: '127.0.0.1', port: 3306 }, database: 'site', user: 'siteuser', password: DB_PASSWORD },
     sshd: { extraConfig: `SetEnv MYSQL_HOME=${scratch}` },
+    // 20 ms RTT between host and server (scripts/delay-proxy.ts in front of the bridge), as a far-away host.
+    delayMs: 10,
   });
   await writeFile(join(scratch, 'my.cnf'), `[client]\nsocket=${lab.db!.socket}\n`);
   await lab.db!.query([
