@@ -142,12 +142,13 @@ export function laravelDatabase(source: string): SiteDatabase | null {
 /** Reads a site-relative file, or null when it does not exist. */
 export type ReadSiteFile = (path: string) => Promise<Buffer | null>;
 
-/** The site's database, from the first configuration found: wp-config.php (also one level up, as WordPress allows), then .env. */
+/**
+ * The site's database, from the first configuration found in the served root: wp-config.php, then .env.
+ * (WordPress also accepts wp-config.php one directory up; that directory is outside what devmount serves.)
+ */
 export async function detectSiteDatabase(read: ReadSiteFile): Promise<SiteDatabase | null> {
-  for (const path of ['/wp-config.php']) {
-    const text = await read(path);
-    if (text !== null) return wordpressDatabase(text.toString('utf8'));
-  }
+  const wpConfig = await read('/wp-config.php');
+  if (wpConfig !== null) return wordpressDatabase(wpConfig.toString('utf8'));
   const env = await read('/.env');
   return env === null ? null : laravelDatabase(env.toString('utf8'));
 }
