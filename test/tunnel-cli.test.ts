@@ -78,6 +78,28 @@ test('a WordPress-style site with DB_HOST localhost reads the live database thro
   }
 });
 
+test('mount --serve: the site\'s database (DB_HOST 127.0.0.1) is forwarded by the mount daemon and PHP reaches it through the mount', async () => {
+  const server = await lab({ mariadb: { listen: { host: '127.0.0.1', port: 3306 }, database: 'shop', user: 'shop', password: 'shop-secret' } });
+  await server.db!.query("CREATE TABLE shop.notes (v VARCHAR(64)); INSERT INTO shop.notes VALUES ('row from the live database');");
+  const dir = join(server.sshd.root, 'mounted-site');
+  await mkdir(dir);
+  await writeFile(join(dir, 'wp-config.php'), "<?php\ndefine('DB_NAME', 'shop');\ndefine('DB_USER', 'shop');\ndefine('DB_PASSWORD', 'shop-secret');\ndefine('DB_HOST', '127.0.0.1');\n");
+  await writeFile(join(dir, 'index.php'), "<?php require __DIR__ . '/wp-config.php'; $db = mysqli_connect(DB_HOST, DB_USER, DB_PASSWORD, DB_NAME); echo mysqli_fetch_row(mysqli_query($db, 'SELECT v FROM notes'))[0];");
+  const mp = await cli.newMountpoint('db-mnt');
+  const mounted = await cli.run(['mount', '-p', String(server.port), '-o', `IdentityFile=${server.sshd.privateKeyPath},UserKnownHostsFile=${server.knownHostsPath}`,
+    '--serve=0', `${server.sshd.user}@127.0.0.1:${dir}`, mp]);
+  expect(mounted.code, mounted.stderr).toBe(0);
+  try {
+    const status = await cli.run(['status', '--json']);
+    const mine = (JSON.parse(status.stdout) as { mounts: Array<{ mountpoint: string; serveUrl?: string }> }).mounts.find((m) => m.mountpoint === mp);
+    const page = await get(Number(new URL(mine!.serveUrl!).port), '/index.php');
+    expect(page.status).toBe(200);
+    expect(page.body).toMatch(/^row from the live database/);
+  } finally {
+    expect((await cli.run(['unmount', mp])).code).toBe(0);
+  }
+});
+
 test('AllowTcpForwarding no: one clear line naming it, and the site is still served', async () => {
   const server = await lab({ sshd: { extraConfig: 'AllowTcpForwarding no' } });
   const remote = await site(server, 'tcp-refused', { 'index.html': 'static page' });
