@@ -98,8 +98,18 @@ async function openChecked(deps: SiteTunnelDeps, local: LocalEnd, target: Forwar
   return startForward(deps.client, local, target, { onError: deps.onForwardError });
 }
 
+/** The site's settings; a configuration file that cannot be read costs the tunnel (one line), not the start. */
+async function readDatabaseSettings(deps: SiteTunnelDeps): Promise<SiteDatabase | null> {
+  try {
+    return await detectSiteDatabase(deps.readSiteFile);
+  } catch (err) {
+    deps.say(`devmount serve: no database tunnel: the site's configuration could not be read (${(err as Error).message})`);
+    return null;
+  }
+}
+
 export async function openSiteTunnels(options: SiteTunnelOptions, deps: SiteTunnelDeps): Promise<SiteTunnels> {
-  const database = options.db === 'off' ? null : await detectSiteDatabase(deps.readSiteFile);
+  const database = options.db === 'off' ? null : await readDatabaseSettings(deps);
   const socketDir = await mkdtemp(join(tmpdir(), 'devmount-tunnel-')); // mkdtemp makes it 0700
   const forwards: Forward[] = [];
   const close = async (): Promise<void> => {
