@@ -178,3 +178,21 @@ test('the non-loopback detector sees a socket whose peer is not loopback (so the
     child.kill('SIGKILL');
   }
 });
+
+test('a configuration file that cannot be read: one line, no tunnel, no failure', async () => {
+  const lines: string[] = [];
+  const tunnels = await openSiteTunnels({ db: 'auto', forwards: [] }, {
+    client: () => remote.sshClient(),
+    shell: remote.selfCheckingShell,
+    readSiteFile: async () => { throw new Error('EACCES: permission denied, open /wp-config.php'); },
+    say: (line) => lines.push(line),
+    onForwardError: (err) => lines.push(`error: ${err.message}`),
+  });
+  try {
+    expect(lines).toEqual(["devmount serve: no database tunnel: the site's configuration could not be read (EACCES: permission denied, open /wp-config.php)"]);
+    expect(tunnels.forwards).toEqual([]);
+    expect(tunnels.phpArgs).toEqual([]);
+  } finally {
+    await tunnels.close();
+  }
+});
