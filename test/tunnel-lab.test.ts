@@ -17,6 +17,7 @@ import { startForward } from '../fs/tunnel/forward.js';
 import type { ForwardTarget, LocalEnd } from '../fs/tunnel/types.js';
 import { openSiteTunnels, type SiteTunnels } from '../fs/tunnel/site-tunnels.js';
 import type { LocalForwardSpec } from '../fs/tunnel/spec.js';
+import type { ReadSiteFile } from '../fs/tunnel/site-config.js';
 import { wordpressSiteUrl } from '../cli/site-url.js';
 import { harnessSshOptions } from './harness/connect.js';
 import { startNetnsServer, watchNonLoopback, type NetnsServer } from './helpers/netns-server.js';
@@ -112,12 +113,12 @@ test('a Unix-socket forward (direct-streamlocal) reaches the server socket; `loc
     () => `mysqli.default_socket=${socketPath}`, 'localhost');
 });
 
-/** The site's tunnels for a site whose only configuration file is `wpConfig`; start lines go to `lines`. */
-function siteTunnels(wpConfig: string, forwards: readonly LocalForwardSpec[], lines: string[]): Promise<SiteTunnels> {
+/** The site's tunnels for a site whose only configuration file is `wpConfig` (or a reader); start lines go to `lines`. */
+function siteTunnels(wpConfig: string | ReadSiteFile, forwards: readonly LocalForwardSpec[], lines: string[]): Promise<SiteTunnels> {
   return openSiteTunnels({ db: 'auto', forwards }, {
     client: () => remote.sshClient(),
     shell: remote.selfCheckingShell,
-    readSiteFile: async (path) => (path === '/wp-config.php' ? Buffer.from(wpConfig) : null),
+    readSiteFile: typeof wpConfig === 'function' ? wpConfig : async (path) => (path === '/wp-config.php' ? Buffer.from(wpConfig) : null),
     say: (line) => lines.push(line),
     onForwardError: (err) => lines.push(`error: ${err.message}`),
   });
@@ -181,13 +182,7 @@ test('the non-loopback detector sees a socket whose peer is not loopback (so the
 
 test('a configuration file that cannot be read: one line, no tunnel, no failure', async () => {
   const lines: string[] = [];
-  const tunnels = await openSiteTunnels({ db: 'auto', forwards: [] }, {
-    client: () => remote.sshClient(),
-    shell: remote.selfCheckingShell,
-    readSiteFile: async () => { throw new Error('EACCES: permission denied, open /wp-config.php'); },
-    say: (line) => lines.push(line),
-    onForwardError: (err) => lines.push(`error: ${err.message}`),
-  });
+  const tunnels = await siteTunnels(async () => { throw new Error('EACCES: permission denied, open /wp-config.php'); }, [], lines);
   try {
     expect(lines).toEqual(["devmount serve: no database tunnel: the site's configuration could not be read (EACCES: permission denied, open /wp-config.php)"]);
     expect(tunnels.forwards).toEqual([]);
