@@ -130,7 +130,7 @@ function trackRequestedDirs(watcher: RemoteWatcher): Middleware {
 function parseDetectedUrl(found: string, say: (line: string) => void): SiteUrl | undefined {
   try {
     const parsed = parseSiteUrl(found);
-    say(`devmount serve: production URL ${parsed.origin} (WordPress "home"): the site sees it, pages point at localhost`);
+    say(`devmount serve: production URL ${parsed.origin} (WordPress "home", read from its database)`);
     return parsed;
   } catch (err) {
     if (!(err instanceof SiteUrlError)) throw err;

@@ -14,6 +14,8 @@ export const LOCAL = Object.freeze({
   siteUrl: 'devmount.siteUrl',
   /** 'http://127.0.0.1:8080': the origin the browser used, before the Host header was replaced (--site-url). */
   localOrigin: 'devmount.localOrigin',
+  /** Buffer: the request body as rewritten by a middleware, sent instead of the client's (request-body.ts). */
+  requestBody: 'devmount.requestBody',
   /** () => Promise<void>: re-runs the stack for ctx.path from the dotfile check on (CGI local redirects). */
   redispatch: 'devmount.redispatch',
 });

@@ -17,6 +17,11 @@ export interface InterceptedBody {
 }
 
 export interface ResponseInterceptor {
+  /**
+   * Asked first, with the Content-Type the response will have ('' for none): true lets the response go out as it
+   * is, on Node's fast path for a header array (send.ts), without the headers being merged for intercept().
+   */
+  declines(contentType: string): boolean;
   /** Called once, in writeHead, with the headers of the response set on `res`; null leaves the body alone. */
   intercept(res: CountingResponse, status: number): InterceptedBody | null;
 }
@@ -34,6 +39,7 @@ export class CountingResponse<Request extends IncomingMessage = IncomingMessage>
     const interceptor = this.interceptor;
     if (interceptor === null || this.headersSent) return this.sendHeadNow(statusCode, rest);
     this.interceptor = null;
+    if (interceptor.declines(this.contentTypeOf(rest))) return this.sendHeadNow(statusCode, rest);
     // The interceptor reads and edits headers through getHeader/setHeader, so the writeHead argument goes there first.
     this.takeHeaderArguments(rest);
     this.statusCode = statusCode;
@@ -102,6 +108,22 @@ export class CountingResponse<Request extends IncomingMessage = IncomingMessage>
     }
     (super.writeHead as (...a: unknown[]) => unknown)(statusCode, ...rest);
     return this;
+  }
+
+  /** The Content-Type writeHead's arguments give, else the one set with setHeader ('' for none). */
+  private contentTypeOf(rest: readonly unknown[]): string {
+    const headers = rest[rest.length - 1];
+    if (Array.isArray(headers)) {
+      if (Array.isArray(headers[0])) {
+        for (const [name, value] of headers as Array<[string, unknown]>) if (name.toLowerCase() === 'content-type') return String(value);
+      } else {
+        for (let i = 0; i < headers.length; i += 2) if (String(headers[i]).toLowerCase() === 'content-type') return String(headers[i + 1]);
+      }
+    } else if (headers !== null && typeof headers === 'object') {
+      for (const [name, value] of Object.entries(headers as OutgoingHttpHeaders)) if (name.toLowerCase() === 'content-type') return String(value);
+    }
+    const set = this.getHeader('content-type');
+    return set === undefined ? '' : String(set);
   }
 
   /** writeHead's optional reason phrase and headers, onto this response. */

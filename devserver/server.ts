@@ -83,6 +83,8 @@ export interface DevServer {
   readonly source: FileSource;
   /** null with --no-livereload. */
   readonly liveReload: LiveReloadHub | null;
+  /** The production URL the application is shown (DevServerOptions.siteUrl), or null. */
+  readonly siteUrl: SiteUrl | null;
   close(): Promise<void>;
 }
 
@@ -186,6 +188,7 @@ export async function createDevServer(options: DevServerOptions): Promise<DevSer
     host,
     source,
     liveReload: hub,
+    siteUrl: options.siteUrl ?? null,
     close() {
       // One shutdown path (Vite's habit): everything is released even if one part fails.
       closing ??= (async () => {

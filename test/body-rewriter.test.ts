@@ -6,7 +6,7 @@
 import { describe, expect, test } from 'vitest';
 import { StreamRewriter, chainStages, type TextStage } from '../devserver/body-transform/text-rewriter.js';
 import { LIVERELOAD_SNIPPET, liveReloadStage } from '../devserver/livereload/inject.js';
-import { localCookie, originRules } from '../devserver/body-transform/site-origin.js';
+import { localCookie, originRules, requestRules } from '../devserver/body-transform/site-origin.js';
 import { parseSiteUrl, SiteUrlError } from '../devserver/site-url.js';
 
 const SNIPPET = LIVERELOAD_SNIPPET.toString('latin1');
@@ -72,6 +72,17 @@ describe('origin rewrite at every split point', () => {
     const input = '<a href="https://www.example.com/">x</a></body>';
     expectEverySplit(() => chainStages([origin(), liveReloadStage()]), input, `<a href="http://${LOCAL}/">x</a>${SNIPPET}</body>`);
   });
+});
+
+describe('request bodies: the local origin back to production at every split point', () => {
+  const back = () => new StreamRewriter(requestRules(SITE, LOCAL));
+  const cases: Array<[string, string, string]> = [
+    ['form field, percent-encoded', 'siteurl=http%3A%2F%2F127.0.0.1%3A8080&x=1', 'siteurl=https%3A%2F%2Fwww.example.com&x=1'],
+    ['JSON content', '{"content":"<img src=\\"http:\\/\\/127.0.0.1:8080\\/i.png\\">"}', '{"content":"<img src=\\"https:\\/\\/www.example.com\\/i.png\\">"}'],
+    ['plain and protocol-relative', 'http://127.0.0.1:8080/a //127.0.0.1:8080/b', 'https://www.example.com/a //www.example.com/b'],
+    ['another port is another origin', 'http://127.0.0.1:80801/ http://127.0.0.1:9090/', 'http://127.0.0.1:80801/ http://127.0.0.1:9090/'],
+  ];
+  for (const [name, input, expected] of cases) test(name, () => expectEverySplit(back, input, expected));
 });
 
 describe('cookies and site URLs', () => {

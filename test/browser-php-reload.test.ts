@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { launchChromium, onMainFrameNavigation } from './helpers/browser.js';
+import { launchChromium, onMainFrameNavigation, titleColour, titleText } from './helpers/browser.js';
 import { startPhpSite, type PhpSite } from './helpers/php-site.js';
 import { eventually } from './serve-fixture.js';
 
@@ -37,8 +37,8 @@ afterAll(async () => {
   await site?.close();
 });
 
-const title = () => page.$eval('#title', (el) => el.textContent);
-const colour = () => page.$eval('#title', (el) => getComputedStyle(el).color);
+const title = () => titleText(page);
+const colour = () => titleColour(page);
 
 test('editing the included template reloads the PHP page', async () => {
   expect(await title()).toBe('first');

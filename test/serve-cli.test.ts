@@ -98,6 +98,22 @@ describe('devmount serve', () => {
     expect(await serve.exited).toBe(0);
   });
 
+  test('--site-url is announced at start and production links in served files point at the local server', async () => {
+    const port = await freePort();
+    const dir = await mkdtemp(path.join(tmpdir(), 'devmount-site-url-'));
+    try {
+      await writeFile(path.join(dir, 'links.txt'), 'see https://www.example.com/about\n');
+      const serve = run(['serve', dir, '--port', String(port), '--site-url', 'https://www.example.com', '--no-livereload']);
+      await eventually(() => serve.stdout().includes('https://www.example.com') || serve.child.exitCode !== null, 15_000, 'the start-up lines');
+      expect(serve.stdout()).toContain('the application sees https://www.example.com; links to it point here');
+      expect((await rawRequest(port, '/links.txt')).text).toBe(`see http://127.0.0.1:${port}/about\n`);
+      serve.child.kill('SIGTERM');
+      expect(await serve.exited).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   const bad: readonly (readonly [string, string[], RegExp])[] = [
     ['a missing directory', ['serve', '/nonexistent/devmount-site'], /^devmount: \/nonexistent\/devmount-site is not a directory/],
     ['a bad port', ['serve', '.', '--port', 'http'], /^devmount: --port must be a whole number/],

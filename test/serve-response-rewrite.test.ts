@@ -1,11 +1,11 @@
 /**
- * Live reload in every HTML page, over real HTTP with real php-cgi (FastCGI) and a real upstream behind --proxy:
- * PHP pages, PHP pages compressed by PHP itself (ob_gzhandler, or gzencode with its own header), a page PHP streams
- * with flush() (still delivered progressively), proxied pages compressed by the upstream, and what must stay
- * untouched (script-fetched fragments, JSON, HEAD).
+ * Live reload in every HTML page, over real HTTP with real php-cgi (FastCGI), a CGI script and a real upstream
+ * behind --proxy: PHP pages, PHP pages compressed by PHP itself (ob_gzhandler, or gzencode with its own header), a
+ * page PHP streams with flush() (still delivered progressively, also when devmount compresses it), proxied pages
+ * compressed by the upstream, and what must stay untouched (script-fetched fragments, JSON, HEAD).
  */
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
-import { gzipSync } from 'node:zlib';
+import { createBrotliDecompress, createGunzip, gzipSync } from 'node:zlib';
 import { access, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -44,6 +44,7 @@ beforeAll(async () => {
       for ($i = 0; $i < 200 && !file_exists(__DIR__ . "/go"); $i++) usleep(50000);
       echo "<p>second</p></bo"; flush(); usleep(100000); echo "dy></html>";`,
     'fragment.php': '<?php echo "0";',
+    'cgi-bin/page.sh': { content: '#!/bin/sh\nprintf "Content-Type: text/html\\r\\n\\r\\n<html><body>cgi</body></html>"\n', mode: 0o755 },
     'data.php': '<?php header("Content-Type: application/json"); echo json_encode(["html" => "</body>"]);',
   }, { liveReload: true, proxy: [`/app=http://127.0.0.1:${port}/app`] });
   signal = path.join(site.root, 'go');
@@ -74,6 +75,11 @@ describe('live reload is injected into', () => {
     expect(res.text).toBe(`<html><body>own gzip${SNIPPET}</body></html>`);
   });
 
+  test('a CGI page', async () => {
+    const res = await fetchRaw(site.origin, '/cgi-bin/page.sh');
+    expect(res.text).toBe(`<html><body>cgi${SNIPPET}</body></html>`);
+  });
+
   test('a proxied page, plain and gzip-compressed by the upstream', async () => {
     const plain = await fetchRaw(site.origin, '/app/plain');
     expect(plain.text).toBe(`<!doctype html><html><body><h1>proxied</h1>${SNIPPET}</body></html>`);
@@ -85,29 +91,35 @@ describe('live reload is injected into', () => {
     expect(gz.text).toBe(`<!doctype html><html><body><h1>proxied</h1>${SNIPPET}</body></html>`);
   });
 
-  test('a page PHP streams with flush(): the first part arrives before the script goes on, the tag split across chunks', async () => {
-    await rm(signal, { force: true });
-    const parts: string[] = [];
-    const done = new Promise<IncomingHttpHeaders>((resolve, reject) => {
-      const req = request(`${site.origin}/stream.php`, (res) => {
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => {
-          parts.push(d);
-          // The script waits for this file: it exists only once the first part has reached the client.
-          if (parts.length === 1) void writeFile(signal, 'go');
+  // Identity, and gzip/brotli made by devmount: the compressor is flushed after every chunk, so parts still arrive as parts.
+  for (const coding of ['identity', 'gzip', 'br'] as const) {
+    test(`a page PHP streams with flush() (${coding}): the first part arrives before the script goes on, the tag split across chunks`, async () => {
+      await rm(signal, { force: true });
+      const parts: string[] = [];
+      const done = new Promise<IncomingHttpHeaders>((resolve, reject) => {
+        const req = request(`${site.origin}/stream.php`, { headers: { 'Accept-Encoding': coding } }, (res) => {
+          const decoded = res.headers['content-encoding'] === 'gzip' ? res.pipe(createGunzip())
+            : res.headers['content-encoding'] === 'br' ? res.pipe(createBrotliDecompress()) : res;
+          decoded.setEncoding('utf8');
+          decoded.on('data', (d: string) => {
+            parts.push(d);
+            // The script waits for this file: it exists only once the first part has reached the client.
+            if (parts.length === 1) void writeFile(signal, 'go');
+          });
+          decoded.on('end', () => resolve(res.headers));
+          decoded.on('error', reject);
         });
-        res.on('end', () => resolve(res.headers));
-        res.on('error', reject);
+        req.on('error', reject);
+        req.end();
       });
-      req.on('error', reject);
-      req.end();
+      const headers = await done;
+      expect(parts[0]).toBe('<html><body><p>first</p>');
+      expect(parts.join('')).toBe(`<html><body><p>first</p><p>second</p>${SNIPPET}</body></html>`);
+      expect(headers['transfer-encoding']).toBe('chunked');
+      expect(headers['content-encoding']).toBe(coding === 'identity' ? undefined : coding);
+      await access(signal);
     });
-    const headers = await done;
-    expect(parts[0]).toBe('<html><body><p>first</p>');
-    expect(parts.join('')).toBe(`<html><body><p>first</p><p>second</p>${SNIPPET}</body></html>`);
-    expect(headers['transfer-encoding']).toBe('chunked');
-    await access(signal);
-  });
+  }
 });
 
 describe('left untouched', () => {

@@ -8,7 +8,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { launchChromium } from './helpers/browser.js';
 import { startPhpSite, type PhpSite } from './helpers/php-site.js';
-import { fetchRaw } from './helpers/fetch-raw.js';
+import { fetchRaw, postRaw } from './helpers/fetch-raw.js';
 
 const BASE = `<?php $base = ((($_SERVER['HTTPS'] ?? '') === 'on') ? 'https' : 'http') . '://' . $_SERVER['HTTP_HOST']; ?>`;
 
@@ -24,9 +24,10 @@ beforeAll(async () => {
       <script>var cfg = <?= json_encode(['rest' => "$base/wp-json/"]) ?>;</script></body></html>`,
     'gz.php': `${BASE}<?php ob_start('ob_gzhandler'); echo str_repeat("<a href=\\"$base/x\\">x</a>", 100);`,
     'stream.php': `${BASE}<?php while (ob_get_level() > 0) { ob_end_flush(); } echo '<a href="https://www.exa'; flush(); usleep(100000); echo 'mple.com/y">y</a>';`,
-    'redirect.php': `${BASE}<?php header("Link: <$base/style.css>; rel=preload"); header("Refresh: 5; url=$base/"); header("Location: $base/target.php", true, 302);`,
+    'redirect.php': `${BASE}<?php header("Link: <$base/style.css>; rel=preload"); header("Refresh: 5; url=$base/"); header("Content-Security-Policy: connect-src 'self' $base"); header("Access-Control-Allow-Origin: $base"); header("Location: $base/target.php", true, 302);`,
     'cookie.php': `<?php setcookie('sess', 'v', ['domain' => $_SERVER['HTTP_HOST'], 'secure' => true, 'samesite' => 'None', 'path' => '/']); echo 'ok';`,
     'api.php': `${BASE}<?php header('Content-Type: application/json'); echo json_encode(['home' => $base]);`,
+    'echo-body.php': `<?php header('Content-Type: application/x-test'); echo json_encode(['get' => $_GET, 'post' => $_POST, 'raw' => file_get_contents('php://input')]);`,
     'style.css': 'body { background: url(https://www.example.com/bg.png); }\n',
     // A login that checks the referer and the origin as WordPress does, and an AJAX call built from the site URL.
     'login.php': `${BASE}<?php
@@ -68,6 +69,22 @@ describe('PHP sees the production site', () => {
     const other = await fetchRaw(site.origin, '/info.php', { Origin: 'http://evil.test', Referer: 'http://evil.test/x' });
     expect(JSON.parse(other.text)).toMatchObject({ HTTP_ORIGIN: 'http://evil.test', HTTP_REFERER: 'http://evil.test/x' });
   });
+
+  test('a query naming the local origin reaches PHP naming the production one', async () => {
+    const res = await fetchRaw(site.origin, `/echo-body.php?redirect_to=${encodeURIComponent(`${site.origin}/wp-admin/`)}&reauth=1`);
+    expect(JSON.parse(res.text).get).toEqual({ redirect_to: 'https://www.example.com/wp-admin/', reauth: '1' });
+  });
+
+  test('form and JSON bodies from the browser carry the production origin again; uploads are left alone', async () => {
+    const form = await postRaw(site.origin, '/echo-body.php', 'application/x-www-form-urlencoded',
+      `siteurl=${encodeURIComponent(site.origin)}&content=${encodeURIComponent(`<img src="${site.origin}/i.png">`)}`);
+    expect(JSON.parse(form.text).post).toEqual({ siteurl: 'https://www.example.com', content: '<img src="https://www.example.com/i.png">' });
+    const json = await postRaw(site.origin, '/echo-body.php', 'application/json', JSON.stringify({ content: `<a href="${site.origin}/x">` }));
+    expect(JSON.parse(JSON.parse(json.text).raw)).toEqual({ content: '<a href="https://www.example.com/x">' });
+    const multipart = await postRaw(site.origin, '/echo-body.php', 'multipart/form-data; boundary=b',
+      `--b\r\nContent-Disposition: form-data; name="f"\r\n\r\n${site.origin}\r\n--b--\r\n`);
+    expect(JSON.parse(multipart.text).post).toEqual({ f: site.origin });
+  });
 });
 
 describe('the browser sees the local server', () => {
@@ -89,12 +106,14 @@ describe('the browser sees the local server', () => {
     expect((await fetchRaw(site.origin, '/style.css')).text).toBe(`body { background: url(http://${local}/bg.png); }\n`);
   });
 
-  test('Location, Link and Refresh headers', async () => {
+  test('Location, Link, Refresh, CSP and CORS headers', async () => {
     const res = await fetchRaw(site.origin, '/redirect.php');
     expect(res.status).toBe(302);
     expect(res.headers.location).toBe(`http://${local}/target.php`);
     expect(res.headers.link).toBe(`<http://${local}/style.css>; rel=preload`);
     expect(res.headers.refresh).toBe(`5; url=http://${local}/`);
+    expect(res.headers['content-security-policy']).toBe(`connect-src 'self' http://${local}`);
+    expect(res.headers['access-control-allow-origin']).toBe(`http://${local}`);
   });
 
   test('Set-Cookie without the production Domain and without Secure on http', async () => {

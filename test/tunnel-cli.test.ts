@@ -64,7 +64,8 @@ test('a WordPress-style site with DB_HOST localhost reads the live database thro
   const leaks = watchNonLoopback(serve.child.pid!);
   try {
     expect(serve.stdout()).toMatch(/devmount serve: the site talks to the server's LIVE database "wp" \(from wp-config\.php\): \S+mysqld\.sock on the server/);
-    expect(serve.stdout()).toContain('devmount serve: production URL https://www.example.com (WordPress "home"): the site sees it, pages point at localhost');
+    expect(serve.stdout()).toContain('devmount serve: production URL https://www.example.com (WordPress "home", read from its database)');
+    expect(serve.stdout()).toContain('  the application sees https://www.example.com; links to it point here');
     expect(serve.stdout() + serve.stderr()).not.toContain('wp-secret-1');
     const page = await get(Number(new URL(serve.url).port), '/index.php');
     expect(page.status).toBe(200);

@@ -7,7 +7,7 @@ import { Option, type Command } from 'commander';
 import type { FileSource } from '../../devserver/file-source.js';
 import { parseRemoteSpec } from '../../fs/remote-spec.js';
 import { createLogger } from '../../devserver/logger.js';
-import type { DevServerOptions } from '../../devserver/server.js';
+import type { DevServer, DevServerOptions } from '../../devserver/server.js';
 import { parseOptionList, REMOTE_WATCH_SETTINGS, type RemoteWatchSetting } from '../mount-options.js';
 import { openMountStackParts } from '../mount-stack.js';
 import { mountPrivately, type PrivateMount } from '../private-mount.js';
@@ -162,6 +162,7 @@ export async function runRemoteServe(
     : `remote watch: ${served.watchMethod}`;
   process.stdout.write(`devmount serve: ${remoteArg} (${watchNote}${flags.livereload ? ', live reload on' : ''})\n`);
   for (const url of served.server.urls) process.stdout.write(`  ${url}\n`);
+  printSiteUrl(served.server);
   const stop = (code: number) => () => {
     void served.close().then(() => privateMount?.close()).then(() => vfs.close()).finally(() => process.exit(code));
   };
@@ -175,4 +176,9 @@ export async function runRemoteServe(
       stop(ExitCode.failure)();
     });
   }
+}
+
+/** The start-up line for --site-url (local and remote sites). */
+export function printSiteUrl(server: DevServer): void {
+  if (server.siteUrl !== null) process.stdout.write(`  the application sees ${server.siteUrl.origin}; links to it point here\n`);
 }

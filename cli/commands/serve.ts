@@ -15,7 +15,7 @@ import { LocalFileSource } from '../../devserver/sources/local.js';
 import type { FileSource } from '../../devserver/file-source.js';
 import { parseSiteUrl, SiteUrlError, type SiteUrl } from '../../devserver/site-url.js';
 import { phpServeHook } from './serve-php.js';
-import { looksRemote, remoteServeHook, runRemoteServe } from './serve-remote.js';
+import { looksRemote, printSiteUrl, remoteServeHook, runRemoteServe } from './serve-remote.js';
 import type { SiteContext } from '../remote-serve.js';
 
 export interface ServeFlags {
@@ -168,7 +168,7 @@ async function runServe(dir: string, flags: ServeFlags): Promise<void> {
   const watchNote = source.watchMode.kind === 'poll' ? `polling every ${source.watchMode.pollMs} ms` : 'watching for changes';
   process.stdout.write(`devmount serve: ${source.description} (${watchNote}${flags.livereload ? ', live reload on' : ''})\n`);
   for (const url of server.urls) process.stdout.write(`  ${url}\n`);
-  if (resolved.siteUrl !== null) process.stdout.write(`  shown to the application as ${resolved.siteUrl.origin}\n`);
+  printSiteUrl(server);
   if (flags.open) openBrowser(server.url, log);
   stopOnSignals(server);
 }

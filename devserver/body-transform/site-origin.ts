@@ -3,7 +3,8 @@
  * proxy mode does (lib/server/proxy-utils.js: links in bodies, Location on redirects, cookie domains): every
  * spelling of the origin an application emits — plain, protocol-relative, JSON-escaped (`https:\/\/…`, WordPress's
  * REST and inline data) and percent-encoded (`redirect_to=https%3A%2F%2F…`) — in HTML, CSS, JS, JSON and XML
- * bodies and in the Location, Content-Location, Link and Refresh headers; Set-Cookie loses a Domain that names
+ * bodies and in the Location, Content-Location, Link, Refresh, Access-Control-Allow-Origin and Content-Security-Policy
+ * headers; Set-Cookie loses a Domain that names
  * the production host (a host-only cookie of the local one instead) and, on plain-http localhost, Secure.
  * The local origin is the one the browser used (the Host it sent, kept by middlewares/site-url.ts).
  */
@@ -17,31 +18,50 @@ import { StreamRewriter, type RewriteRule, type TextStage } from './text-rewrite
 /** Media types whose text may carry absolute URLs. */
 const REWRITTEN = /^(text\/(html|css|javascript|xml|plain)|application\/(javascript|x-javascript|ecmascript|json|[a-z0-9.+-]*\+json|xml|[a-z0-9.+-]*\+xml)|image\/svg\+xml)$/;
 
-const URL_HEADERS = ['location', 'content-location', 'link', 'refresh'] as const;
+/** Headers that name URLs or origins: redirects, preloads, and the policies that list allowed origins. */
+const URL_HEADERS = ['location', 'content-location', 'link', 'refresh', 'access-control-allow-origin', 'content-security-policy',
+  'content-security-policy-report-only'] as const;
 
 /** A host name goes on with letters, digits, '-' and '.': "www.example.com.au" is another host. */
 function endsHost(code: number): boolean {
   return !((code >= 0x30 && code <= 0x39) || (code >= 0x61 && code <= 0x7a) || (code >= 0x41 && code <= 0x5a) || code === 0x2d || code === 0x2e);
 }
 
-/** The rules for one production origin and one local host ('127.0.0.1:8080'), local scheme http. */
-export function originRules(site: SiteUrl, localHost: string): RewriteRule[] {
+/**
+ * Every spelling of `fromHost` under one of `fromSchemes` (plain, JSON-escaped, percent-encoded, protocol-relative)
+ * rewritten to `toScheme://toHost` in the same spelling.
+ */
+function rulesBetween(fromHost: string, fromSchemes: readonly string[], toScheme: string, toHost: string): RewriteRule[] {
   const rules: RewriteRule[] = [];
   const add = (find: string, replacement: string): void => {
     rules.push({ find, replace: () => replacement, followedBy: endsHost });
   };
-  const encodedLocal = encodeURIComponent(localHost);
-  for (const scheme of ['https', 'http']) {
-    add(`${scheme}://${site.host}`, `http://${localHost}`);
-    add(`${scheme}:\\/\\/${site.host}`, `http:\\/\\/${localHost}`);
-    add(`${scheme}%3A%2F%2F${encodeURIComponent(site.host)}`, `http%3A%2F%2F${encodedLocal}`);
+  for (const scheme of fromSchemes) {
+    add(`${scheme}://${fromHost}`, `${toScheme}://${toHost}`);
+    add(`${scheme}:\\/\\/${fromHost}`, `${toScheme}:\\/\\/${toHost}`);
+    add(`${scheme}%3A%2F%2F${encodeURIComponent(fromHost)}`, `${toScheme}%3A%2F%2F${encodeURIComponent(toHost)}`);
   }
-  add(`//${site.host}`, `//${localHost}`);
-  add(`\\/\\/${site.host}`, `\\/\\/${localHost}`);
+  add(`//${fromHost}`, `//${toHost}`);
+  add(`\\/\\/${fromHost}`, `\\/\\/${toHost}`);
   return rules;
 }
 
-function rewriteText(text: string, rules: readonly RewriteRule[]): string {
+/** Responses: the production origin, under either scheme, to the local one ('127.0.0.1:8080', plain http). */
+export function originRules(site: SiteUrl, localHost: string): RewriteRule[] {
+  return rulesBetween(site.host, ['https', 'http'], 'http', localHost);
+}
+
+/**
+ * Request bodies: the local origin back to the production one, so that what the browser posts — a settings form
+ * showing WordPress's own URL, a post whose content links to its media — is stored as it was before devmount showed
+ * it rewritten (else saving Settings → General on localhost would write the local URL into siteurl).
+ */
+export function requestRules(site: SiteUrl, localHost: string): RewriteRule[] {
+  return rulesBetween(localHost, ['http'], site.https ? 'https' : 'http', site.host);
+}
+
+/** One whole string (a header value, a query) through the rules. */
+export function rewriteText(text: string, rules: readonly RewriteRule[]): string {
   const stage = new StreamRewriter(rules);
   return stage.push(text) + stage.end();
 }
@@ -86,6 +106,9 @@ export function siteOriginTransform(site: SiteUrl): ResponseTransform {
         const lines = Array.isArray(cookies) ? cookies : [String(cookies)];
         res.setHeader('Set-Cookie', lines.map((line: string) => localCookie(line, site)));
       }
+    },
+    accepts(_ctx: RequestContext, mediaType: string): boolean {
+      return REWRITTEN.test(mediaType);
     },
     body(ctx: RequestContext, mediaType: string): TextStage | null {
       if (!REWRITTEN.test(mediaType)) return null;

@@ -18,7 +18,9 @@ export interface ResponseTransform {
   readonly name: string;
   /** Edits this response's headers (status and headers final); called for every response of the request. */
   headers?(ctx: RequestContext, res: CountingResponse, status: number): void;
-  /** The stage this transform applies to the body, or null; `mediaType` is lower-case without parameters. */
+  /** Whether body() may offer a stage for this media type (lower-case, without parameters); no side effects. */
+  accepts(ctx: RequestContext, mediaType: string): boolean;
+  /** The stage this transform applies to the body, or null. */
   body(ctx: RequestContext, mediaType: string): TextStage | null;
 }
 
@@ -37,7 +39,17 @@ export function mediaTypeOf(contentType: string): string {
 }
 
 export class TransformInterceptor implements ResponseInterceptor {
-  constructor(private readonly ctx: RequestContext, private readonly transforms: readonly ResponseTransform[]) {}
+  private readonly editsHeaders: boolean;
+
+  constructor(private readonly ctx: RequestContext, private readonly transforms: readonly ResponseTransform[]) {
+    this.editsHeaders = transforms.some((t) => t.headers !== undefined);
+  }
+
+  declines(contentType: string): boolean {
+    if (this.editsHeaders) return false;
+    const mediaType = mediaTypeOf(contentType);
+    return !this.transforms.some((t) => t.accepts(this.ctx, mediaType));
+  }
 
   intercept(res: CountingResponse, status: number): InterceptedBody | null {
     const { ctx } = this;

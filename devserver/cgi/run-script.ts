@@ -12,6 +12,7 @@ import { readCgiResponseHead } from './response-head.js';
 import { sendErrorPage } from './error-page.js';
 import { spoolBody, type SpooledBody } from './spool.js';
 import { publicServerOf } from '../site-url.js';
+import { requestBodyOf } from '../request-body.js';
 
 export type RunScriptOutcome =
   | { readonly kind: 'answered' }
@@ -67,7 +68,7 @@ export async function runScript(ctx: RequestContext, script: CgiScriptFacts,
   }, script, extra);
   if (errorDocument !== undefined) env.REDIRECT_STATUS = String(errorDocument.status);
 
-  let body: Readable | null = hasBody(ctx) ? req : null;
+  let body: Readable | null = hasBody(ctx) ? requestBodyOf(ctx) : null;
   let spooled: SpooledBody | null = null;
   if (body !== null && req.headers['content-length'] === undefined) {
     try {

@@ -51,8 +51,11 @@ function isDocumentRequest(headers: IncomingHttpHeaders): boolean {
 export function liveReloadTransform(): ResponseTransform {
   return Object.freeze({
     name: 'liveReload',
+    accepts(ctx: RequestContext, mediaType: string): boolean {
+      return mediaType === 'text/html' && ctx.locals.get(LOCAL.liveReload) === true && isDocumentRequest(ctx.req.headers);
+    },
     body(ctx: RequestContext, mediaType: string): TextStage | null {
-      if (mediaType !== 'text/html' || ctx.locals.get(LOCAL.liveReload) !== true || !isDocumentRequest(ctx.req.headers)) return null;
+      if (!this.accepts(ctx, mediaType)) return null;
       ctx.locals.delete(LOCAL.liveReload);
       return liveReloadStage();
     },

@@ -11,6 +11,7 @@ import type { Middleware } from '../middleware.js';
 import { sendErrorPage } from '../cgi/error-page.js';
 import { forwardRequest, forwardUpgrade } from '../proxy/forward.js';
 import { matchRoute, type ProxyRoute } from '../proxy/routes.js';
+import { requestBodyOf } from '../request-body.js';
 
 export function proxy(routes: readonly ProxyRoute[]): Middleware {
   const frozen = Object.freeze([...routes]);
@@ -20,7 +21,7 @@ export function proxy(routes: readonly ProxyRoute[]): Middleware {
       await next();
       return;
     }
-    await forwardRequest(ctx.req, ctx.res, route, ctx.rawTarget, (err) => {
+    await forwardRequest(ctx.req, requestBodyOf(ctx), ctx.res, route, ctx.rawTarget, (err) => {
       ctx.log.warn({ upstream: route.target.origin, err: err.message }, 'proxy upstream unreachable');
       sendErrorPage(ctx, 502, 'Bad Gateway',
         `The upstream ${route.target.origin} for ${route.prefix || '/'} is not reachable: ${err.message}. Is it running?`);

@@ -5,7 +5,7 @@
  */
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ProxyRoute } from './routes.js';
 import { upstreamTarget } from './routes.js';
@@ -56,7 +56,8 @@ export function openUpstream(req: IncomingMessage, route: ProxyRoute, target: st
   return { request };
 }
 
-export async function forwardRequest(req: IncomingMessage, res: import('node:http').ServerResponse, route: ProxyRoute,
+/** `body` is what goes up: the client's request stream, or a replacement made by a middleware (request-body.ts). */
+export async function forwardRequest(req: IncomingMessage, body: Readable, res: import('node:http').ServerResponse, route: ProxyRoute,
   rawTarget: string, onUpstreamDown: (err: Error) => void): Promise<void> {
   const { request } = openUpstream(req, route, upstreamTarget(route, rawTarget), false);
   const responded = new Promise<IncomingMessage>((resolve, reject) => {
@@ -65,7 +66,7 @@ export async function forwardRequest(req: IncomingMessage, res: import('node:htt
   });
   // The client going away cancels the upstream request (and so the upstream's work).
   res.once('close', () => { if (!res.writableFinished) request.destroy(); });
-  pipeline(req, request).catch(() => {
+  pipeline(body, request).catch(() => {
     // The request body failed (client aborted, or upstream closed early); `responded` carries the outcome.
   });
   let upstream: IncomingMessage;

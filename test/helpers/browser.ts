@@ -19,3 +19,7 @@ export function onMainFrameNavigation(page: Page, onNavigation: () => void): voi
     if (frame === page.mainFrame()) onNavigation();
   });
 }
+
+/** The text and the computed colour of STYLED_PAGE's #title (what a reload and a CSS swap change). */
+export const titleText = (page: Page): Promise<string | null> => page.$eval('#title', (el) => el.textContent);
+export const titleColour = (page: Page): Promise<string> => page.$eval('#title', (el) => getComputedStyle(el).color);

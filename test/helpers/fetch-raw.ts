@@ -11,7 +11,7 @@ export interface Fetched {
   readonly text: string;
 }
 
-export function fetchRaw(origin: string, target: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Fetched> {
+export function fetchRaw(origin: string, target: string, headers: Record<string, string> = {}, method = 'GET', body?: string): Promise<Fetched> {
   return new Promise((resolve, reject) => {
     const req = request(`${origin}${target}`, { method, headers, timeout: 15_000 }, (res) => {
       const chunks: Buffer[] = [];
@@ -25,6 +25,10 @@ export function fetchRaw(origin: string, target: string, headers: Record<string,
     });
     req.on('timeout', () => req.destroy(new Error(`${target} timed out`)));
     req.on('error', reject);
-    req.end();
+    req.end(body);
   });
+}
+
+export function postRaw(origin: string, target: string, contentType: string, body: string): Promise<Fetched> {
+  return fetchRaw(origin, target, { 'Content-Type': contentType, 'Content-Length': String(Buffer.byteLength(body)) }, 'POST', body);
 }

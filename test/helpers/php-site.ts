@@ -44,11 +44,13 @@ export interface PhpSiteOptions {
   readonly liveReload?: boolean;
   /** --site-url: the production URL shown to the application. */
   readonly siteUrl?: string;
+  /** Serve this existing directory (left in place on close) instead of a fresh one holding `files`. */
+  readonly root?: string;
 }
 
 export async function startPhpSite(files: SiteFiles, options: PhpSiteOptions = {}): Promise<PhpSite> {
-  const base = await mkdtemp(path.join(tmpdir(), 'devmount-php-'));
-  const root = path.join(base, 'site');
+  const base = options.root === undefined ? await mkdtemp(path.join(tmpdir(), 'devmount-php-')) : null;
+  const root = options.root ?? path.join(base ?? '', 'site');
   await mkdir(root, { recursive: true });
   await writeSite(root, files);
   const logs: Array<Record<string, unknown>> = [];
@@ -79,7 +81,7 @@ export async function startPhpSite(files: SiteFiles, options: PhpSiteOptions = {
     root, port: server.port, origin: `http://127.0.0.1:${server.port}`, server, logs,
     async close() {
       await server.close();
-      await rm(base, { recursive: true, force: true });
+      if (base !== null) await rm(base, { recursive: true, force: true });
     },
   };
 }
