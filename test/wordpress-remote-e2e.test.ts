@@ -128,7 +128,7 @@ test('DB_HOST localhost (the server socket): front page, login, Quick Edit of a 
   try {
     const origin = server.url.replace(/\/$/, '');
     expect(server.stdout()).toMatch(/the site talks to the server's LIVE database "wordpress" \(from wp-config\.php\): \S+mysqld\.sock on the server/);
-    expect(server.stdout()).toContain(`production URL ${PRODUCTION} (WordPress "home")`);
+    expect(server.stdout()).toContain(`production URL ${PRODUCTION} (WordPress "home", read from its database)`);
     expect(server.stdout()).toContain('devmount serve: WP-Cron is off here (DISABLE_WP_CRON)');
     const page = await loopbackOnlyPage(offLoopback);
 
