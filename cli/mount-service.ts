@@ -19,7 +19,7 @@ import { openRotatingLogFile, rotatingFileStream } from './logs/rotating-file.js
 import type { MountCommandOptions } from './mount-options.js';
 import { openMountStackParts } from './mount-stack.js';
 import { remoteRequestScope, startRemoteServe, type RemoteServe } from './remote-serve.js';
-import { phpServeHook } from './commands/serve-php.js';
+import { findOnPath, phpServeHook } from './commands/serve-php.js';
 import type { ServeFlags } from './commands/serve.js';
 import { createTtyPrompter } from './prompter.js';
 import { UserError } from './user-error.js';
@@ -256,8 +256,12 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
         localRoot: mountpoint,
         log: log.child({ layer: 'serve' }),
         ...(requestScope ? { requestScope } : {}),
-        server: async (source) => ({
-          ...(await phpServeHook.resolve(SERVE_DEFAULT_FLAGS, { source, log })),
+        // The site's database through the mount's SSH connection, found in its configuration (fs/tunnel).
+        tunnels: { db: 'auto', forwards: [] },
+        phpCgi: await findOnPath('php-cgi'),
+        server: async (source, site) => ({
+          ...(await phpServeHook.resolve(SERVE_DEFAULT_FLAGS, { source, log, site })),
+          ...(site.siteUrl !== undefined ? { siteUrl: site.siteUrl } : {}),
           logger: log.child({ layer: 'http' }),
           port: serve.port,
           strictPort: serve.strictPort,

@@ -21,6 +21,10 @@ import type { FileSource } from '../devserver/file-source.js';
 import type { RemoteWatchSetting } from './mount-options.js';
 import { startConfiguredWatcher } from './remote-watch.js';
 import { createRequestScope, type RequestScope } from '../devserver/request-scope.js';
+import { openSiteTunnels, type SiteTunnelOptions, type SiteTunnels } from '../fs/tunnel/site-tunnels.js';
+import { wordpressSiteUrl } from './site-url.js';
+import { wordpressLocalArgs } from './wordpress-local.js';
+import { parseSiteUrl, SiteUrlError, type SiteUrl } from '../devserver/site-url.js';
 
 /**
  * The request scope for a remote site, or undefined: remote operations are logged per request at debug level
@@ -28,6 +32,14 @@ import { createRequestScope, type RequestScope } from '../devserver/request-scop
  */
 export function remoteRequestScope(log: Logger): RequestScope | undefined {
   return log.isLevelEnabled('debug') ? createRequestScope() : undefined;
+}
+
+/** What the site needs from the server besides its files, handed to the dev server's option builder. */
+export interface SiteContext {
+  /** php-cgi `-d` settings (the database tunnel's default socket/port). */
+  readonly phpArgs: readonly string[];
+  /** The production URL detected from the live database, when there is one. */
+  readonly siteUrl: SiteUrl | undefined;
 }
 
 export type ServerOptions = Omit<DevServerOptions, 'source' | 'cache'>;
@@ -46,10 +58,16 @@ export interface RemoteServeOptions {
    * Everything else of the dev server (port, host, live reload, PHP slots …), built once the source exists
    * (the PHP/.htaccess hooks read through it); source and cache are set here.
    */
-  readonly server: (source: FileSource) => Promise<ServerOptions> | ServerOptions;
+  readonly server: (source: FileSource, site: SiteContext) => Promise<ServerOptions> | ServerOptions;
   readonly log: Logger;
   /** The scope the VFS's SFTP layer reads request ids from (remoteRequestScope), when there is one. */
   readonly requestScope?: RequestScope;
+  /** The database tunnel and `-L` forwards (none when absent). */
+  readonly tunnels?: SiteTunnelOptions;
+  /** php-cgi, to read the production URL through the tunnel (no detection when absent, or when --site-url names it). */
+  readonly phpCgi?: string | null;
+  /** Start lines for the person at the terminal (default: the log). */
+  readonly say?: (line: string) => void;
 }
 
 export interface RemoteServe {
@@ -119,8 +137,52 @@ function trackRequestedDirs(watcher: RemoteWatcher): Middleware {
   };
 }
 
+/** A detected URL the dev server can stand in for (scheme and host only: --site-url's rule), with its start line. */
+function parseDetectedUrl(found: string, say: (line: string) => void): SiteUrl | undefined {
+  try {
+    const parsed = parseSiteUrl(found);
+    say(`devmount serve: production URL ${parsed.origin} (WordPress "home", read from its database)`);
+    return parsed;
+  } catch (err) {
+    if (!(err instanceof SiteUrlError)) throw err;
+    say(`devmount serve: production URL ${found} (WordPress "home") not used: ${err.message}`);
+    return undefined;
+  }
+}
+
+async function readIfExists(source: FileSource, path: string): Promise<Buffer | null> {
+  const st = await source.stat(path);
+  return st?.kind === 'file' ? source.readFile(path) : null;
+}
+
+/** Tunnels first (PHP's settings depend on them), then the production URL read through the database tunnel. */
+async function openSite(source: FileSource, remote: SftpRemoteFs, opts: RemoteServeOptions & { say: (line: string) => void }): Promise<{ tunnels: SiteTunnels; site: SiteContext }> {
+  const tunnels = await openSiteTunnels(opts.tunnels ?? { db: 'off', forwards: [] }, {
+    client: () => remote.sshClient(),
+    shell: remote.selfCheckingShell,
+    readSiteFile: (path) => readIfExists(source, path),
+    say: opts.say,
+    onForwardError: (err) => opts.log.warn({ kind: err.kind }, err.message),
+  });
+  let siteUrl: SiteUrl | undefined;
+  const database = tunnels.database;
+  if (database !== null && database.from === 'wp-config.php' && tunnels.databaseLocal !== null && opts.phpCgi) {
+    const found = await wordpressSiteUrl(opts.phpCgi, database, tunnels.databaseLocal);
+    if (found instanceof Error) opts.say(`devmount serve: could not read the site's URL from its database (${found.message})`);
+    else siteUrl = parseDetectedUrl(found, opts.say);
+  }
+  const phpArgs = [...tunnels.phpArgs];
+  if (database !== null && database.from === 'wp-config.php' && tunnels.databaseLocal !== null) {
+    const wpConfig = await readIfExists(source, '/wp-config.php');
+    const cronArgs = wpConfig === null ? [] : await wordpressLocalArgs(wpConfig.toString('utf8'), tunnels.dir);
+    if (cronArgs.length > 0) opts.say('devmount serve: WP-Cron is off here (DISABLE_WP_CRON): the server runs the scheduled jobs, and WordPress would call its production URL to start them');
+    phpArgs.push(...cronArgs);
+  }
+  return { tunnels, site: Object.freeze({ phpArgs, siteUrl }) };
+}
+
 export async function startRemoteServe(vfs: Vfs, remote: SftpRemoteFs, options: RemoteServeOptions): Promise<RemoteServe> {
-  const opts = Object.freeze({ ...options });
+  const opts = Object.freeze({ say: (line: string) => options.log.info(line), ...options });
   const source = createVfsFileSource(vfs, {
     description: opts.description,
     remoteRootAbs: remote.remoteRoot,
@@ -139,8 +201,11 @@ export async function startRemoteServe(vfs: Vfs, remote: SftpRemoteFs, options: 
   const early: Middleware[] = [remoteReachability(reachability, opts.description)];
   if (watcher?.method === 'sftp-poll') early.push(trackRequestedDirs(watcher));
   let server: DevServer;
+  let tunnels: SiteTunnels | undefined;
   try {
-    const serverOptions = await opts.server(source);
+    const opened = await openSite(source, remote, opts);
+    tunnels = opened.tunnels;
+    const serverOptions = await opts.server(source, opened.site);
     const slots = serverOptions.slots ?? {};
     server = await createDevServer(Object.freeze({
       ...serverOptions,
@@ -152,6 +217,7 @@ export async function startRemoteServe(vfs: Vfs, remote: SftpRemoteFs, options: 
     }));
   } catch (err) {
     reachability.close();
+    await tunnels?.close();
     await watcher?.close();
     await source.close();
     throw err;
@@ -168,6 +234,7 @@ export async function startRemoteServe(vfs: Vfs, remote: SftpRemoteFs, options: 
         reachability.close();
         await watcher?.close();
         await server.close(); // closes the source too
+        await tunnels?.close();
       })();
       return closing;
     },

@@ -6,7 +6,9 @@
  */
 import { readFile, readlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import type { DbEngineSetting } from '../../fs/backup/database.js';
+import { DB_ENGINE_SETTINGS, siteDatabaseAccess } from '../backup/database.js';
 import { createExcludeFilter, parseExcludeFile } from '../../fs/backup/exclude.js';
 import { runBackup } from '../../fs/backup/run-backup.js';
 import { LATEST } from '../../fs/backup/snapshot-names.js';
@@ -29,6 +31,7 @@ export interface BackupFlags extends ConnectionFlags {
   exclude: string[];
   excludeFrom: string[];
   jobs?: string;
+  db?: DbEngineSetting;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -102,11 +105,14 @@ export function register(program: Command): void {
     .option('--exclude <pattern>', 'skip paths matching PATTERN (gitignore syntax; repeatable)', collect, [])
     .option('--exclude-from <file>', 'read exclude patterns from FILE, one per line (repeatable)', collect, [])
     .option('--jobs <n>', `files in flight at once (default ${DEFAULT_JOBS})`)
+    .addOption(new Option('--db [engine]', "also dump the site's database on the server (settings from wp-config.php or .env) into the snapshot")
+      .choices([...DB_ENGINE_SETTINGS]).preset('auto'))
     .action(async (source: string, dest: string, flags: BackupFlags) => {
       const options = await resolveOptions(dest, flags);
       const output = createBackupOutput({ json: flags.json ?? false, dryRun: options.dryRun });
-      await runOnRemote(source, flags, 'backup', output, (remote, signal) => runBackup(remote, {
+      await runOnRemote(source, flags, 'backup', output, async (remote, signal) => runBackup(remote, {
         ...options, signal, onEvent: output.onEvent, onProgress: output.onProgress,
+        ...(flags.db === undefined ? {} : { database: await siteDatabaseAccess(remote, flags.db) }),
       }));
     });
 

@@ -11,6 +11,7 @@ import { type ConnectionFlags } from '../backup/connection.js';
 import { createRestoreOutput } from '../backup/output.js';
 import { runOnRemote } from '../backup/run-on-remote.js';
 import { UserError } from '../user-error.js';
+import { siteDatabaseAccess } from '../backup/database.js';
 import { DEFAULT_JOBS, addConnectionOptions, positiveInt } from './backup.js';
 
 interface RestoreFlags extends ConnectionFlags {
@@ -18,6 +19,7 @@ interface RestoreFlags extends ConnectionFlags {
   delete?: boolean;
   json?: boolean;
   jobs?: string;
+  db?: boolean;
 }
 
 export function register(program: Command): void {
@@ -29,6 +31,7 @@ export function register(program: Command): void {
     .option('--delete', 'also delete files on the server that the snapshot does not have')
     .option('--json', 'NDJSON events and a final summary on stdout')
     .option('--jobs <n>', `files in flight at once (default ${DEFAULT_JOBS})`)
+    .option('--db', "also load the snapshot's database dump into the site's database (made by backup --db)")
     .action(async (snapshot: string, target: string, flags: RestoreFlags) => {
       const options = Object.freeze({
         dryRun: flags.dryRun ?? false,
@@ -38,7 +41,10 @@ export function register(program: Command): void {
       const snapshotDir = resolve(snapshot);
       await requireSnapshotDir(snapshotDir);
       const output = createRestoreOutput({ json: flags.json ?? false, dryRun: options.dryRun });
-      await runOnRemote(target, flags, 'restore', output, (remote, signal) => runRestore(snapshotDir, remote, { ...options, signal, onEvent: output.onEvent }));
+      await runOnRemote(target, flags, 'restore', output, async (remote, signal) => runRestore(snapshotDir, remote, {
+        ...options, signal, onEvent: output.onEvent,
+        ...(flags.db ? { database: await siteDatabaseAccess(remote, 'auto') } : {}),
+      }));
     });
 }
 

@@ -57,7 +57,7 @@ export const PHP_DEV_ARGS: readonly string[] = Object.freeze(['-d', 'post_max_si
  */
 const PHP_WORKER_MAX_REQUESTS = 100_000;
 
-async function findOnPath(name: string): Promise<string | null> {
+export async function findOnPath(name: string): Promise<string | null> {
   if (name.includes('/')) {
     return access(name, constants.X_OK).then(() => name, () => null);
   }
@@ -119,11 +119,12 @@ export const phpServeHook: ServeFlagHook = {
       .option('--no-htaccess', 'ignore .htaccess files');
   },
 
-  async resolve(rawFlags: ServeFlags, { source, log, routedBy }: ServeHookContext): Promise<Partial<DevServerOptions>> {
+  async resolve(rawFlags: ServeFlags, { source, log, routedBy, site }: ServeHookContext): Promise<Partial<DevServerOptions>> {
     const flags = rawFlags as ServeFlags & PhpFlags;
     const timeoutMs = parseWhole(flags.phpTimeout ?? '30', '--php-timeout', 1, 86_400) * 1000;
     const workers = parseWhole(flags.phpWorkers ?? '4', '--php-workers', 0, 256);
-    const phpArgs = Object.freeze([...PHP_DEV_ARGS, ...phpIniArgs(flags.phpIni ?? [])]);
+    // The dev defaults, then the database tunnel's default socket/port (fs/tunnel/db-plan.ts), then --php-ini (last wins).
+    const phpArgs = Object.freeze([...PHP_DEV_ARGS, ...(site?.phpArgs ?? []), ...phpIniArgs(flags.phpIni ?? [])]);
     const backend = parsePhpBackend(flags.phpBackend);
     const routes: ProxyRoute[] = [];
     for (const spec of flags.proxy ?? []) {

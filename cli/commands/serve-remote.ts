@@ -4,7 +4,6 @@
  * HTTP port, as in every dev server. The flags are added to `serve` through serve.ts's flag hooks.
  */
 import { Option, type Command } from 'commander';
-import type { Logger } from 'pino';
 import type { FileSource } from '../../devserver/file-source.js';
 import type { ConfigReader } from '../../devserver/nginx/parser.js';
 import { createSftpRemoteFs } from '../../fs/sftp/remote-fs.js';
@@ -21,7 +20,7 @@ import { createTtyPrompter } from '../prompter.js';
 import { remoteRequestScope, startRemoteServe } from '../remote-serve.js';
 import { ExitCode } from '../exit-codes.js';
 import { UserError } from '../user-error.js';
-import type { RemoteConfigAccess, ServeFlagHook, ServeFlags } from './serve.js';
+import type { ServeFlagHook, ServeFlags, ServeHookContext } from './serve.js';
 
 /**
  * The server's files by absolute path over one more SFTP connection rooted at '/' (the site's own is rooted at
@@ -35,8 +34,14 @@ async function openServerFiles(connector: Connector): Promise<ConfigReader & { c
     close: () => fs.close(),
   };
 }
+import { findOnPath } from './serve-php.js';
+import { parseDbTarget, parseLocalForward, TunnelSpecError } from '../../fs/tunnel/spec.js';
+import { DEFAULT_PORTS } from '../../fs/tunnel/site-config.js';
+import type { SiteTunnelOptions } from '../../fs/tunnel/site-tunnels.js';
 
 interface RemoteFlags {
+  db?: string | boolean;
+  localForward?: string[];
   option?: string[];
   passwordStdin?: boolean;
   remoteWatch?: RemoteWatchSetting;
@@ -75,13 +80,16 @@ export const remoteServeHook: ServeFlagHook = {
       .addOption(new Option('--remote-watch <method>', 'for user@host:/path: how edits made on the server are detected')
         .choices([...REMOTE_WATCH_SETTINGS]).default('auto'))
       .option('--remote-poll <ms>', `for user@host:/path: interval of the find loop / SFTP polling (default ${REMOTE_SERVE_DEFAULTS.remotePollMs})`)
+      .option('--db <HOST:PORT|SOCKET>', "for user@host:/path: the site's database on the server (default: read from wp-config.php or .env)")
+      .option('--no-db', 'for user@host:/path: no database tunnel')
+      .option('-L, --local-forward <spec>', 'for user@host:/path: also forward a local port or socket to the server, as ssh -L (6379:127.0.0.1:6379, /tmp/x.sock:/run/redis.sock); repeatable', collect, [])
       .option('--remote-timeout <ms>', `for user@host:/path: a request waits this long for the server before a 504 (default ${REMOTE_SERVE_DEFAULTS.requestTimeoutMs})`);
   },
   resolve(flags: ServeFlags, context: { source: FileSource }) {
     const remote = flags as RemoteFlags;
     const servingRemote = 'notifyRemoteChanges' in context.source; // the VfsFileSource of runRemoteServe
-    if (!servingRemote && ((remote.option?.length ?? 0) > 0 || remote.passwordStdin)) {
-      throw new UserError('usage', '-o and --password-stdin apply to a remote site (devmount serve user@host:/path)');
+    if (!servingRemote && ((remote.option?.length ?? 0) > 0 || remote.passwordStdin || typeof remote.db === 'string' || (remote.localForward?.length ?? 0) > 0)) {
+      throw new UserError('usage', '-o, --password-stdin, --db and -L apply to a remote site (devmount serve user@host:/path)');
     }
     return {};
   },
@@ -102,10 +110,25 @@ async function runsScripts(flags: ServeFlags, vfs: Vfs): Promise<boolean> {
  * Runs `serve user@host:/path` until SIGINT/SIGTERM. `baseOptions` builds the DevServerOptions every serve
  * shares (port, host, headers, PHP slots …) from the source.
  */
+/** --db/--no-db and -L, parsed once (a bad spelling is a usage error before anything connects). */
+export function resolveTunnelFlags(flags: { db?: string | boolean; localForward?: string[] }): SiteTunnelOptions {
+  try {
+    const forwards = (flags.localForward ?? []).map(parseLocalForward);
+    if (flags.db === false) return Object.freeze({ db: 'off' as const, forwards });
+    if (typeof flags.db !== 'string') return Object.freeze({ db: 'auto' as const, forwards });
+    // PostgreSQL is recognised by its port or its socket name (.s.PGSQL.5432); MySQL/MariaDB otherwise.
+    const engine = /(^|:)5432$|\.s\.PGSQL\./.test(flags.db) ? 'postgres' as const : 'mysql' as const;
+    return Object.freeze({ db: Object.freeze({ engine, target: parseDbTarget(flags.db, DEFAULT_PORTS[engine]) }), forwards });
+  } catch (err) {
+    if (err instanceof TunnelSpecError) throw new UserError('usage', err.message);
+    throw err;
+  }
+}
+
 export async function runRemoteServe(
   remoteArg: string,
   flags: ServeFlags,
-  baseOptions: (source: FileSource, log: Logger, remote: RemoteConfigAccess) => Promise<Omit<DevServerOptions, 'source'>>,
+  baseOptions: (context: ServeHookContext) => Promise<Omit<DevServerOptions, 'source'>>,
 ): Promise<void> {
   const remote = flags as ServeFlags & RemoteFlags;
   let spec;
@@ -115,6 +138,7 @@ export async function runRemoteServe(
     throw new UserError('usage', (err as Error).message);
   }
   const mountOptions = parseOptionList(remote.option ?? []);
+  const tunnels = resolveTunnelFlags(remote);
   const remotePollMs = parseMs(remote.remotePoll, '--remote-poll', REMOTE_SERVE_DEFAULTS.remotePollMs, 100, 3_600_000);
   const requestTimeoutMs = parseMs(remote.remoteTimeout, '--remote-timeout', REMOTE_SERVE_DEFAULTS.requestTimeoutMs, 100, 600_000);
   const serveLog = await openServeLog(flags.logFormat, remoteArg);
@@ -142,8 +166,14 @@ export async function runRemoteServe(
       remotePollMs,
       requestTimeoutMs,
       log,
-      server: (source) => baseOptions(source, log, { shell: { exec: (command) => sftp.exec(command) }, openSftp: () => openServerFiles(connector), root: sftp.remoteRoot }),
+      server: (source, site) => baseOptions({
+        source, log, site,
+        remote: { shell: { exec: (command) => sftp.exec(command) }, openSftp: () => openServerFiles(connector), root: sftp.remoteRoot },
+      }),
       ...(requestScope ? { requestScope } : {}),
+      tunnels,
+      phpCgi: flags.php === false || flags.siteUrl !== undefined ? null : await findOnPath(typeof flags.php === 'string' ? flags.php : 'php-cgi'),
+      say: (line) => process.stdout.write(`${line}\n`),
       ...(privateMount ? { localRoot: privateMount.path } : {}),
     });
   } catch (err) {

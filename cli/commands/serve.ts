@@ -23,6 +23,7 @@ import type { OpenSftpReader, ServerShell } from '../../devserver/nginx/discover
 import { detectAppLayout, type AppLayout } from '../../devserver/app-layout.js';
 import type { Slots } from '../../devserver/stack.js';
 import { looksRemote, printSiteUrl, remoteServeHook, runRemoteServe } from './serve-remote.js';
+import type { SiteContext } from '../remote-serve.js';
 
 /** For `serve user@host:path`: commands on the server, its files over SFTP, and the absolute server path of the site. */
 export interface RemoteConfigAccess {
@@ -48,6 +49,7 @@ export interface ServeFlags {
   [other: string]: unknown;
 }
 
+/** What a hook resolves its flags against; `site` only for a remote site (its tunnels' PHP settings). */
 /**
  * Extension point for other features' flags (--php, --cgi, --proxy): each hook may add options to the
  * command and return extra DevServerOptions (slots, index names) from the parsed flags.
@@ -71,6 +73,8 @@ export interface ServeHookContext {
   readonly remote?: RemoteConfigAccess;
   /** What routes requests, when an earlier hook said so (ServeHookResult.routedBy). */
   readonly routedBy?: string;
+  /** For `serve user@host:path`: what the site needs from the server besides its files (database tunnel, URL). */
+  readonly site?: SiteContext;
 }
 
 // Order matters for the slots: each hook's middlewares follow the previous hooks' in the same slot (.htaccess
@@ -150,6 +154,7 @@ function parseInteger(value: string, flag: string, min: number, max: number): nu
 
 /** The dev server's options from the flags, the same for a local and a remote site; the hooks' extras go first. */
 async function serverOptions(flags: ServeFlags, resolved: ResolvedFlags, context: ServeHookContext): Promise<Omit<DevServerOptions, 'source'>> {
+  const siteUrl = resolved.siteUrl ?? context.site?.siteUrl;
   const extra = await resolveHooks(flags, context);
   return {
     ...extra,
@@ -161,7 +166,8 @@ async function serverOptions(flags: ServeFlags, resolved: ResolvedFlags, context
     cors: flags.cors ?? false,
     headers: resolved.headers,
     liveReload: flags.livereload,
-    ...(resolved.siteUrl !== null ? { siteUrl: resolved.siteUrl } : {}),
+    // --site-url wins over the URL detected from a remote site's database (cli/remote-serve.ts).
+    ...(siteUrl !== undefined ? { siteUrl } : {}),
     spa: flags.spa ?? false,
     listing: flags.listing,
     followSymlinks: flags.followSymlinks ?? false,
@@ -216,7 +222,7 @@ async function openSiteSource(dir: string, resolved: ResolvedFlags, flags: Serve
 async function runServe(dir: string, flags: ServeFlags): Promise<void> {
   const resolved = resolveFlags(flags);
   if (looksRemote(dir) && !(await stat(dir).then((s) => s.isDirectory(), () => false))) {
-    await runRemoteServe(dir, flags, (source, log, remote) => serverOptions(flags, resolved, { source, log, remote }));
+    await runRemoteServe(dir, flags, (context) => serverOptions(flags, resolved, context));
     return;
   }
   const dirStat = await stat(dir).catch(() => null);

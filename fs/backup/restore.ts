@@ -16,6 +16,8 @@ import { WorkQueue } from '../bulk/work-queue.js';
 import { FsError, isFsError } from '../errors.js';
 import type { RemoteFs } from '../remote/types.js';
 import { RestoreInterruptedError, type BackupSource } from './types.js';
+import { DATABASE_DUMP_NAME } from './database.js';
+import { restoreDatabaseDump, type DatabaseLoader } from './database-snapshot.js';
 
 const CHUNK = 8 * 1024 * 1024;
 const PER_FILE_ERRORS = new Set(['ENOENT', 'EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'ELOOP', 'EINVAL', 'EEXIST', 'ENOTEMPTY']);
@@ -26,9 +28,12 @@ export interface RestoreOptions {
   readonly concurrency: number;
   readonly signal?: AbortSignal;
   readonly onEvent?: (event: RestoreEvent) => void;
+  /** Also load the snapshot's database dump (restore --db), after the files. */
+  readonly database?: DatabaseLoader;
 }
 
-export type RestoreAction = 'upload' | 'symlink' | 'mkdir' | 'delete';
+/** 'database': the snapshot's database dump loaded on the server (restore --db). */
+export type RestoreAction = 'upload' | 'symlink' | 'mkdir' | 'delete' | 'database';
 
 export type RestoreEvent =
   | { readonly event: 'file'; readonly action: RestoreAction; readonly path: string; readonly size: number }
@@ -135,8 +140,10 @@ export async function runRestore(snapshotDir: string, target: BackupSource, opti
   const rootLocal = root === undefined ? undefined : await lstat(root);
   if (root === undefined || !rootLocal?.isDirectory()) throw new FsError('ENOTDIR', `${snapshotDir} is not a snapshot directory`, snapshotDir);
 
-  const localEntries: LocalEntry[] = [];
-  await walkLocal(root, '', localEntries);
+  const walked: LocalEntry[] = [];
+  await walkLocal(root, '', walked);
+  // The database dump is not a site file: `restore --db` loads it (fs/backup/database.ts).
+  const localEntries = walked.filter((e) => e.path !== DATABASE_DUMP_NAME);
   localEntries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const listing = await listTree({ fs: target.fs, shell: target.shell, serverRoot: target.serverRoot }, '/');
   const remote = new Map<string, TreeEntry>(listing.entries.map((e) => [e.path, e]));
@@ -237,6 +244,11 @@ export async function runRestore(snapshotDir: string, target: BackupSource, opti
         fail(dir.path, err);
       }
     }
+  }
+  if (options.database) {
+    const loaded = await restoreDatabaseDump(options.database, root, options.dryRun, emit, options.signal);
+    if (loaded === null) counts.failed += 1;
+    else { counts.uploaded += 1; counts.bytes += loaded; }
   }
   const summary: RestoreSummary = { ...counts, seconds: Math.round(performance.now() - started) / 1000, dryRun: options.dryRun };
   emit({ event: 'summary', ...summary });

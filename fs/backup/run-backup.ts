@@ -23,6 +23,8 @@ import { WorkQueue } from '../bulk/work-queue.js';
 import { FsError, isFsError } from '../errors.js';
 import { createRemoteHasher, localSha256 } from './checksum.js';
 import { createExcludeFilter } from './exclude.js';
+import { DATABASE_DUMP_NAME, DatabaseCommandError } from './database.js';
+import { placeDatabaseDump } from './database-snapshot.js';
 import { fetchFile, placeFile } from './fetch-file.js';
 import { fetchWithTar } from './tar-fetch.js';
 import { realDirectories, unsafeListingPath } from './safe-paths.js';
@@ -125,7 +127,9 @@ export async function runBackup(source: BackupSource, options: BackupOptions): P
     };
     for (const problem of listing.problems) fail(problem.path, 'failed', `cannot list: ${problem.message}`);
 
-    const { dirs, files, symlinks, excluded, others, unsafe } = selectEntries(listing, options.excludes);
+    // The dump's name at the snapshot root is ours: a server file of that name is not copied over it.
+    const excludes = options.database ? [...options.excludes, `/${DATABASE_DUMP_NAME}`] : options.excludes;
+    const { dirs, files, symlinks, excluded, others, unsafe } = selectEntries(listing, excludes);
     counts.skipped += others;
     for (const { path, why } of unsafe) fail(path, 'failed', `refused: ${why}`);
     const bytesTotal = files.reduce((n, f) => n + f.size, 0);
@@ -299,6 +303,18 @@ export async function runBackup(source: BackupSource, options: BackupOptions): P
     }
     await work.drain();
     if (aborted()) throw new BackupInterruptedError(partial);
+    if (options.database) {
+      try {
+        const placed = await placeDatabaseDump(options.database, join(tempDir, String(tempCounter++)), partial, previousDir, options.signal);
+        if (placed.action === 'link') counts.linked += 1;
+        else { counts.copied += 1; counts.bytes += placed.size; }
+        emit({ event: 'file', action: placed.action, path: DATABASE_DUMP_NAME, size: placed.size });
+      } catch (err) {
+        if (aborted()) throw new BackupInterruptedError(partial);
+        if (!(err instanceof DatabaseCommandError)) throw err;
+        fail(DATABASE_DUMP_NAME, 'failed', err.message);
+      }
+    }
 
     // Phase 4: directory metadata, deepest level first: a parent's mode may take away the search permission
     // its children's chmod needs (chmod and utimes of an entry do not change its parent's mtime).

@@ -42,6 +42,8 @@ export interface BackupOptions {
   readonly onProgress?: (progress: BackupProgress) => void;
   /** Clock, for tests of naming and retention. */
   readonly now?: () => Date;
+  /** The site's database, dumped into the snapshot as DATABASE_DUMP_NAME (fs/backup/database.ts). */
+  readonly database?: import('./database-snapshot.js').DatabaseDumper;
 }
 
 export type FileAction = 'copy' | 'link' | 'keep';

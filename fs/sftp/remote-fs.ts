@@ -3,7 +3,7 @@
  * operations go to the metadata session, open files to a data session (fs/sftp/pool.ts); every operation runs
  * through a session's in-flight table, which retries it across reconnects (fs/sftp/session.ts).
  */
-import type { ClientChannel } from 'ssh2';
+import type { Client, ClientChannel } from 'ssh2';
 import type { RemoteShell } from '../bulk/types.js';
 import { FsError } from '../errors.js';
 import type { RemoteFile, RemoteFs, SetAttr } from '../remote/types.js';
@@ -41,6 +41,8 @@ export interface SftpRemoteFs extends RemoteFs {
    * ForceCommand internal-sftp prints nothing (fs/bulk/find-listing.ts).
    */
   readonly selfCheckingShell: RemoteShell;
+  /** The metadata connection's SSH client (after a reconnect, the new one): forwards open their channels on it (fs/tunnel). */
+  sshClient(): Promise<Client>;
 }
 
 export async function createSftpRemoteFs(
@@ -213,6 +215,10 @@ class SftpRemoteFsImpl implements SftpRemoteFs {
     exec: async (command: string, options?: { stdin?: Buffer | string; signal?: AbortSignal }) => (await this.meta.connection()).exec(command, options),
     execStream: async (command: string) => (await this.meta.connection()).execStream(command),
   });
+
+  async sshClient(): Promise<Client> {
+    return (await this.meta.connection()).client;
+  }
 
   close(): Promise<void> {
     return this.pool.close();

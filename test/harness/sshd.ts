@@ -21,6 +21,13 @@ export interface SshdOptions {
   readonly passwordAuthentication?: boolean;
   /** The sftp Subsystem command instead of internal-sftp (e.g. a relay in front of sftp-server). */
   readonly sftpSubsystem?: string;
+  /**
+   * Run sshd inside this network namespace (`ip netns exec`), on `port` of the namespace's loopback: the host
+   * cannot connect to it directly (test/helpers/netns-server.ts bridges to it). Readiness is sshd's PidFile,
+   * which it writes after binding its listeners.
+   */
+  readonly netns?: string;
+  readonly port?: number;
 }
 
 export interface Sshd {
@@ -61,6 +68,16 @@ async function keygen(path: string, comment: string): Promise<void> {
   await execFileAsync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', path]);
 }
 
+async function waitForPidFile(pidFile: string, child: ChildProcess, stderr: () => string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`sshd exited with ${child.exitCode}: ${stderr()}`);
+    if ((await readFile(pidFile, 'utf8').catch(() => '')).trim() !== '') return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`sshd did not start within 10 s: ${stderr()}`);
+}
+
 async function waitForPort(port: number, child: ChildProcess, stderr: () => string): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
@@ -90,7 +107,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
   const authorizedKeys = join(dir, 'authorized_keys');
   await writeFile(authorizedKeys, await readFile(`${userKey}.pub`));
   await chmod(authorizedKeys, 0o600);
-  const port = await freePort();
+  const port = options.port ?? await freePort();
   const user = userInfo().username;
   const config = [
     `Port ${port}`,
@@ -115,9 +132,13 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
   const configPath = join(dir, 'sshd_config');
   await writeFile(configPath, `${config}\n`);
   let stderr = '';
-  const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const sshdArgs = ['/usr/sbin/sshd', '-D', '-e', '-f', configPath];
+  const child = options.netns === undefined
+    ? spawn(sshdArgs[0] as string, sshdArgs.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] })
+    : spawn('/usr/sbin/ip', ['netns', 'exec', options.netns, ...sshdArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
   child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
-  await waitForPort(port, child, () => stderr);
+  if (options.netns === undefined) await waitForPort(port, child, () => stderr);
+  else await waitForPidFile(join(dir, 'sshd.pid'), child, () => stderr);
   const hostPublicKey = (await readFile(`${hostKey}.pub`, 'utf8')).trim().split(' ').slice(0, 2).join(' ');
   const knownHostsPath = join(dir, 'known_hosts');
   await writeFile(knownHostsPath, `[127.0.0.1]:${port} ${hostPublicKey}\n`);
