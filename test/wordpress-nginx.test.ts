@@ -39,6 +39,10 @@ interface Serving { readonly origin: string; readonly stdout: () => string; stop
 
 async function serve(args: readonly string[]): Promise<Serving> {
   const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  // WordPress builds its links from `home`: the port of this server. Set before the start, since serving a remote
+  // WordPress reads its production URL from the database at start (cli/site-url.ts).
+  await setWordPressUrls(db, origin);
   const child = spawn(process.execPath, [CLI, 'serve', ...args, '--port', String(port), '--no-livereload', '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let stdout = '';
@@ -47,9 +51,6 @@ async function serve(args: readonly string[]): Promise<Serving> {
   child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
   await eventually(() => stdout.includes(`http://127.0.0.1:${port}/`) || child.exitCode !== null, 60_000, 'the start-up URLs');
   if (child.exitCode !== null) throw new Error(`devmount serve exited: ${stdout}${stderr}`);
-  const origin = `http://127.0.0.1:${port}`;
-  // WordPress builds its links from `home`: the port of this server.
-  await setWordPressUrls(db, origin);
   return {
     origin,
     stdout: () => stdout,
