@@ -184,9 +184,7 @@ export async function runRemoteServe(
   const watchNote = served.watchMethod === 'off'
     ? `remote watching off: changes seen within cache_timeout=${mountOptions.cacheTimeout}s`
     : `remote watch: ${served.watchMethod}`;
-  process.stdout.write(`devmount serve: ${remoteArg} (${watchNote}${flags.livereload ? ', live reload on' : ''})\n`);
-  for (const url of served.server.urls) process.stdout.write(`  ${url}\n`);
-  printSiteUrl(served.server);
+  printServing(`${remoteArg} (${watchNote}${flags.livereload ? ', live reload on' : ''})`, served.server);
   const stop = (code: number) => () => {
     void served.close().then(() => privateMount?.close()).then(() => vfs.close()).then(() => serveLog.close())
       .finally(() => process.exit(code));
@@ -204,6 +202,12 @@ export async function runRemoteServe(
 }
 
 /** The start-up line for --site-url (local and remote sites). */
-export function printSiteUrl(server: DevServer): void {
-  if (server.siteUrl !== null) process.stdout.write(`  the application sees ${server.siteUrl.origin}; links to it point here\n`);
+/**
+ * The start-up lines of a dev server, in one write: what is served, its URLs and the production URL the application
+ * sees, so a reader that waits for the URLs (a script, a test) has every line.
+ */
+export function printServing(what: string, server: DevServer): void {
+  const lines = [`devmount serve: ${what}`, ...server.urls.map((url) => `  ${url}`)];
+  if (server.siteUrl !== null) lines.push(`  the application sees ${server.siteUrl.origin}; links to it point here`);
+  process.stdout.write(`${lines.join('\n')}\n`);
 }

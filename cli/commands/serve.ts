@@ -22,7 +22,7 @@ import { routingServeHook, frontControllerFlag, serverConfigServeHook } from './
 import type { OpenSftpReader, ServerShell } from '../../devserver/nginx/discover.js';
 import { detectAppLayout, type AppLayout } from '../../devserver/app-layout.js';
 import type { Slots } from '../../devserver/stack.js';
-import { looksRemote, printSiteUrl, remoteServeHook, runRemoteServe } from './serve-remote.js';
+import { looksRemote, printServing, remoteServeHook, runRemoteServe } from './serve-remote.js';
 import type { SiteContext } from '../remote-serve.js';
 
 /** For `serve user@host:path`: commands on the server, its files over SFTP, and the absolute server path of the site. */
@@ -240,9 +240,7 @@ async function runServe(dir: string, flags: ServeFlags): Promise<void> {
     throw err;
   }
   const watchNote = source.watchMode.kind === 'poll' ? `polling every ${source.watchMode.pollMs} ms` : 'watching for changes';
-  process.stdout.write(`devmount serve: ${source.description} (${watchNote}${flags.livereload ? ', live reload on' : ''})\n`);
-  for (const url of server.urls) process.stdout.write(`  ${url}\n`);
-  printSiteUrl(server);
+  printServing(`${source.description} (${watchNote}${flags.livereload ? ', live reload on' : ''})`, server);
   if (flags.open) openBrowser(server.url, log);
   stopOnSignals(server, serveLog);
 }
