@@ -47,6 +47,10 @@ export interface MountOptions {
    * cache_timeout. undefined = not given: off for a plain mount (sshfs semantics), auto with --serve.
    */
   readonly remoteWatch: RemoteWatchSetting | undefined;
+  /** Keep fetched file contents on disk between runs (fs/cache/disk); `disk_cache=no` turns it off. */
+  readonly diskCache: boolean;
+  /** Root of the disk caches (one directory per remote below it); undefined = `${XDG_CACHE_HOME:-~/.cache}/devmount`. */
+  readonly cacheDir: string | undefined;
 }
 
 /** The command-line flags of `devmount mount` besides `-o`. */
@@ -93,6 +97,8 @@ export const MOUNT_OPTION_DEFAULTS: MountOptions = Object.freeze({
   maxConns: 2,
   opTimeout: 30,
   remoteWatch: undefined,
+  diskCache: true,
+  cacheDir: undefined,
 });
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -214,6 +220,8 @@ const FS_OPTIONS: Readonly<Record<string, OptionSpec>> = Object.freeze({
     usage: 'remote_watch=auto|inotify|find|poll|off',
     apply: (d, v) => { d.remoteWatch = choice('remote_watch', v, REMOTE_WATCH_SETTINGS); },
   },
+  disk_cache: { usage: 'disk_cache=yes|no', apply: (d, v) => { d.diskCache = yesNo('disk_cache', v); } },
+  cache_dir: { usage: 'cache_dir=PATH', apply: (d, v) => { d.cacheDir = pathValue('cache_dir', v); } },
 });
 
 /** Every supported `-o` spelling, for help texts and the "unknown option" message. */

@@ -205,7 +205,7 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
   process.on('SIGHUP', () => { void stop('SIGHUP', ExitCode.ok); });
   try {
     const prompter = createTtyPrompter();
-    const parts = await openMountStackParts(params.spec, options, { password: params.password, prompter, log });
+    const parts = await openMountStackParts(params.spec, options, { password: params.password, prompter, log, profile: options.serve ? 'serve' : 'mount' });
     vfs = parts.vfs;
     const root = await vfs.getattr('/');
     mountAttempted = true;
@@ -216,7 +216,7 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
       const watched = vfs;
       watcher = await startConfiguredWatcher(parts.remote, options.remoteWatch, REMOTE_WATCH_POLL_MS, (changes) => {
         for (const change of changes) watched.refresh(change.path);
-      });
+      }, parts.clock);
       if (watcher?.method === 'sftp-poll') mountedVfs = trackingListings(vfs, watcher);
     }
     mount = await mountVfs(mountedVfs, fuseAdapterOptions(options, root, {
@@ -237,6 +237,7 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
         requestTimeoutMs: SERVE_REQUEST_TIMEOUT_MS,
         localRoot: mountpoint,
         log: log.child({ layer: 'serve' }),
+        clock: parts.clock,
         server: async (source) => ({
           ...(await phpServeHook.resolve(SERVE_DEFAULT_FLAGS, { source, log })),
           logger: log.child({ layer: 'http' }),

@@ -9,6 +9,7 @@
  * cache TTL (cache_timeout) — the issue's freshness bound for that case.
  */
 import type { Logger } from 'pino';
+import type { WatchedClock } from '../fs/cache/watched-clock.js';
 import type { SftpRemoteFs } from '../fs/sftp/remote-fs.js';
 import type { Vfs } from '../fs/vfs/types.js';
 import type { RemoteWatcher, WatchMethod } from '../fs/watch/remote-watcher.js';
@@ -39,6 +40,8 @@ export interface RemoteServeOptions {
    */
   readonly server: (source: FileSource) => Promise<ServerOptions> | ServerOptions;
   readonly log: Logger;
+  /** The TTL clock of the VFS caches (MountStackParts.clock): stopped while the remote watcher is healthy. */
+  readonly clock?: WatchedClock;
 }
 
 export interface RemoteServe {
@@ -119,7 +122,7 @@ export async function startRemoteServe(vfs: Vfs, remote: SftpRemoteFs, options: 
   });
   let watcher: RemoteWatcher | null;
   try {
-    watcher = await startConfiguredWatcher(remote, opts.remoteWatch, opts.remotePollMs, (changes) => source.notifyRemoteChanges(changes));
+    watcher = await startConfiguredWatcher(remote, opts.remoteWatch, opts.remotePollMs, (changes) => source.notifyRemoteChanges(changes), opts.clock);
   } catch (err) {
     await source.close();
     throw err;

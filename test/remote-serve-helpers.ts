@@ -21,8 +21,9 @@ export async function openStack(sshd: Sshd, site: string, extra: readonly string
     knownHosts = join(site, '..', `known_hosts_${port}`);
     await writeFile(knownHosts, `[127.0.0.1]:${port} ${sshd.hostPublicKey}\n`);
   }
-  const options = parseOptionList([`Port=${port},IdentityFile=${sshd.privateKeyPath},UserKnownHostsFile=${knownHosts}`, ...extra]);
-  return openMountStackParts({ user: sshd.user, host: '127.0.0.1', path: site }, options, { password: undefined, prompter: undefined, log: silentLog });
+  // The disk cache goes with the server's scratch directory (removed by sshd.stop()), never the user's.
+  const options = parseOptionList([`Port=${port},IdentityFile=${sshd.privateKeyPath},UserKnownHostsFile=${knownHosts}`, `cache_dir=${join(sshd.dir, 'disk-cache')}`, ...extra]);
+  return openMountStackParts({ user: sshd.user, host: '127.0.0.1', path: site }, options, { password: undefined, prompter: undefined, log: silentLog, profile: 'serve' });
 }
 
 export async function serveStack(parts: MountStackParts, watch: RemoteWatchSetting, requestTimeoutMs = 5000, localRoot?: string): Promise<RemoteServe> {
@@ -32,6 +33,7 @@ export async function serveStack(parts: MountStackParts, watch: RemoteWatchSetti
     remotePollMs: 300,
     requestTimeoutMs,
     log: silentLog,
+    clock: parts.clock,
     ...(localRoot !== undefined ? { localRoot } : {}),
     server: () => ({ logger: silentLog, port: 0, strictPort: true }),
   });
@@ -121,6 +123,7 @@ export interface ServedRemote {
 export async function serveRemote(sshd: Sshd, site: string, watch: RemoteWatchSetting,
   options: { extra?: readonly string[]; port?: number; requestTimeoutMs?: number } = {}): Promise<ServedRemote> {
   const parts = await openStack(sshd, site, options.extra, options.port);
+  await parts.warm; // the start-up listing and stream, so what is cached when a test begins does not depend on timing
   let served: RemoteServe;
   try {
     served = await serveStack(parts, watch, options.requestTimeoutMs);

@@ -142,9 +142,19 @@ describe('an unreachable server (a silent link through a paused delay proxy)', (
     const port = served.server.port;
     expect((await get(port, '/')).status).toBe(200); // now cached
     expect((await get(port, '/')).headers['x-devmount-remote']).toBeUndefined();
+    // Every file of the site came in the start-up stream: one made afterwards is known only to the server.
+    const client = await openReloadClient(port);
+    try {
+      const since = Date.now();
+      await writeFile(join(site, 'docs', 'late.txt'), 'late');
+      await client.next('reload', since);
+    } finally {
+      client.close();
+    }
+    expect((await get(port, '/')).status).toBe(200); // cached again (the change of docs/ dropped the root's listing)
     proxy.pause();
     const started = Date.now();
-    const uncached = await get(port, '/docs/a.txt');
+    const uncached = await get(port, '/docs/late.txt');
     console.log(`uncached page while unreachable: ${uncached.status} after ${Date.now() - started} ms`);
     expect(uncached.status).toBe(504);
     expect(uncached.body).toMatch(/unreachable/);
@@ -153,7 +163,7 @@ describe('an unreachable server (a silent link through a paused delay proxy)', (
     expect(cached.body).toContain('<h1>v1</h1>');
     expect(cached.headers['x-devmount-remote']).toBe('unreachable');
     proxy.resume();
-    expect(await eventually(async () => (await get(port, '/docs/a.txt')).status === 200, 20_000)).toBe(true);
+    expect(await eventually(async () => (await get(port, '/docs/late.txt')).status === 200, 20_000)).toBe(true);
     expect(await eventually(async () => (await get(port, '/')).headers['x-devmount-remote'] === undefined, 10_000)).toBe(true);
   });
 });

@@ -3,6 +3,7 @@
  * this process. Connection options use the mount spellings through `-o …` (`-o Port=22`); `-p/--port` stays the
  * HTTP port, as in every dev server. The flags are added to `serve` through serve.ts's flag hooks.
  */
+import { resolve as resolvePath } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { Logger } from 'pino';
 import type { FileSource } from '../../devserver/file-source.js';
@@ -26,6 +27,8 @@ interface RemoteFlags {
   remoteWatch?: RemoteWatchSetting;
   remotePoll?: string;
   remoteTimeout?: string;
+  cacheDir?: string;
+  diskCache?: boolean;
 }
 
 /** Defaults: a server-side edit reaches the browser within 2 s (issue 5) even with the find loop or SFTP polling. */
@@ -59,13 +62,15 @@ export const remoteServeHook: ServeFlagHook = {
       .addOption(new Option('--remote-watch <method>', 'for user@host:/path: how edits made on the server are detected')
         .choices([...REMOTE_WATCH_SETTINGS]).default('auto'))
       .option('--remote-poll <ms>', `for user@host:/path: interval of the find loop / SFTP polling (default ${REMOTE_SERVE_DEFAULTS.remotePollMs})`)
-      .option('--remote-timeout <ms>', `for user@host:/path: a request waits this long for the server before a 504 (default ${REMOTE_SERVE_DEFAULTS.requestTimeoutMs})`);
+      .option('--remote-timeout <ms>', `for user@host:/path: a request waits this long for the server before a 504 (default ${REMOTE_SERVE_DEFAULTS.requestTimeoutMs})`)
+      .option('--cache-dir <dir>', 'for user@host:/path: where fetched files are kept between runs (default ${XDG_CACHE_HOME:-~/.cache}/devmount)')
+      .option('--no-disk-cache', 'for user@host:/path: keep fetched files in memory only');
   },
   resolve(flags: ServeFlags, context: { source: FileSource }) {
     const remote = flags as RemoteFlags;
     const servingRemote = 'notifyRemoteChanges' in context.source; // the VfsFileSource of runRemoteServe
-    if (!servingRemote && ((remote.option?.length ?? 0) > 0 || remote.passwordStdin)) {
-      throw new UserError('usage', '-o and --password-stdin apply to a remote site (devmount serve user@host:/path)');
+    if (!servingRemote && ((remote.option?.length ?? 0) > 0 || remote.passwordStdin || remote.cacheDir !== undefined || remote.diskCache === false)) {
+      throw new UserError('usage', '-o, --password-stdin, --cache-dir and --no-disk-cache apply to a remote site (devmount serve user@host:/path)');
     }
     return {};
   },
@@ -98,12 +103,18 @@ export async function runRemoteServe(
   } catch (err) {
     throw new UserError('usage', (err as Error).message);
   }
-  const mountOptions = parseOptionList(remote.option ?? []);
+  // --cache-dir and --no-disk-cache are the -o cache_dir= and disk_cache=no of mount, spelled as flags (and win).
+  const parsedOptions = parseOptionList(remote.option ?? []);
+  const mountOptions = Object.freeze({
+    ...parsedOptions,
+    ...(remote.cacheDir !== undefined ? { cacheDir: resolvePath(remote.cacheDir) } : {}),
+    ...(remote.diskCache === false ? { diskCache: false } : {}),
+  });
   const remotePollMs = parseMs(remote.remotePoll, '--remote-poll', REMOTE_SERVE_DEFAULTS.remotePollMs, 100, 3_600_000);
   const requestTimeoutMs = parseMs(remote.remoteTimeout, '--remote-timeout', REMOTE_SERVE_DEFAULTS.requestTimeoutMs, 100, 600_000);
   const log = createLogger({ format: flags.logFormat });
   const password = remote.passwordStdin ? await readPasswordFromStdin() : undefined;
-  const { vfs, remote: sftp } = await openMountStackParts(spec, mountOptions, { password, prompter: createTtyPrompter(), log });
+  const { vfs, remote: sftp, clock } = await openMountStackParts(spec, mountOptions, { password, prompter: createTtyPrompter(), log, profile: 'serve' });
   let privateMount: PrivateMount | undefined;
   let served;
   try {
@@ -123,6 +134,7 @@ export async function runRemoteServe(
       requestTimeoutMs,
       log,
       server: (source) => baseOptions(source, log),
+      clock,
       ...(privateMount ? { localRoot: privateMount.path } : {}),
     });
   } catch (err) {

@@ -125,6 +125,8 @@ export class Prefetcher {
   private shell: PrefetchShell | null;
   /** Set once a find listing produced entries: from then on an empty result means a missing directory, not a missing find. */
   private findWorks = false;
+  /** Set by listNow until streamNow/releaseContent: reads start no tar stream of their own meanwhile. */
+  private holdContent = false;
   private closed = false;
   private readonly counters = { files: 0, fileBytes: 0, jobs: 0, findJobs: 0, walkJobs: 0, truncatedJobs: 0, failedJobs: 0, primedDirs: 0, entries: 0, waits: 0 };
 
@@ -191,27 +193,70 @@ export class Prefetcher {
     const { root, listed } = found;
     if (listed.content === 'none') return;
     if (listed.content === 'pending') {
+      if (this.holdContent) return; // the start-up stream (streamNow) picks the files and their order
       listed.reads += 1;
       if (listed.reads < this.options.readsBeforeContent) return;
-      const perFile = Math.min(this.cache.options.smallFileBytes, Math.floor(this.cache.options.dataCacheBytes / 8));
-      const files = inReadingOrder(this.cache.listedFiles(root, perFile), relativeTo(root, path), this.options.maxContentBytes);
-      if (files.length === 0) {
-        listed.content = 'none';
-        return;
-      }
-      const fetch = new SmallFileFetch(this.cache, this.shell.shell, root, serverPathOf(this.shell.serverRoot, root), files);
-      listed.content = fetch;
-      this.fetches.add(fetch);
-      fetch.done.then(
-        () => this.log?.debug({ root, files: fetch.files, bytes: fetch.bytes }, 'prefetched small files'),
-        (err: unknown) => this.log?.warn({ root, err: (err as Error).message }, 'small-file prefetch failed; reading files one by one'),
-      ).finally(() => {
-        this.counters.files += fetch.files;
-        this.counters.fileBytes += fetch.bytes;
-        this.fetches.delete(fetch);
-      });
+      const files = inReadingOrder(this.cache.listedFiles(root, this.perFileBytes()), relativeTo(root, path), this.options.maxContentBytes);
+      if (!this.startFetch(root, listed, files)) return;
     }
-    await listed.content.waitFor(path, this.options.waitMs);
+    if (typeof listed.content === 'string') return; // 'none', or still counting reads
+    await listed.content.waitFor(path, this.options.waitMs, this.options.maxWaitAheadBytes);
+  }
+
+  /**
+   * Start-up (fs/prefetch/warm-start.ts): lists `root` in one bulk listing now (or joins the one running) and
+   * resolves once it ended. Until streamNow or releaseContent, reads do not start a tar stream of their own
+   * under it: the start-up stream chooses its files after the disk cache had its turn.
+   */
+  async listNow(root: string): Promise<boolean> {
+    if (this.closed) return false;
+    this.holdContent = true;
+    const job = this.coveringJob(root) ?? this.start(root);
+    await job?.done;
+    return this.completeRoots.has(root);
+  }
+
+  /**
+   * Start-up: streams the small files `choose` picks (and orders) among those listed under `root`, at once,
+   * up to `maxBytes`. No-op unless `root` was listed with find (a shell with tar) and no stream ran there yet.
+   */
+  streamNow(root: string, maxBytes: number, choose: (files: ListedFile[], maxBytes: number) => TreeEntry[]): { files: number; bytes: number } | null {
+    this.holdContent = false;
+    const listed = this.completeRoots.get(root);
+    if (this.closed || !this.shell || !listed || listed.content !== 'pending') return null;
+    const files = choose(this.cache.listedFiles(root, this.perFileBytes()), maxBytes);
+    if (!this.startFetch(root, listed, files)) return null;
+    return { files: files.length, bytes: files.reduce((sum, f) => sum + f.size, 0) };
+  }
+
+  /** Start-up ended without a stream: reads start their own again. */
+  releaseContent(): void {
+    this.holdContent = false;
+  }
+
+  /** Largest file a tar stream carries: what a read-only open would keep in memory. */
+  private perFileBytes(): number {
+    return Math.min(this.cache.options.smallFileBytes, Math.floor(this.cache.options.dataCacheBytes / 8));
+  }
+
+  /** Starts the tar stream of `files` under `root`; false (and no stream ever again there) when there are none. */
+  private startFetch(root: string, listed: ListedRoot, files: TreeEntry[]): boolean {
+    if (!this.shell || files.length === 0) {
+      listed.content = 'none';
+      return false;
+    }
+    const fetch = new SmallFileFetch(this.cache, this.shell.shell, root, serverPathOf(this.shell.serverRoot, root), files);
+    listed.content = fetch;
+    this.fetches.add(fetch);
+    fetch.done.then(
+      () => this.log?.debug({ root, files: fetch.files, bytes: fetch.bytes }, 'prefetched small files'),
+      (err: unknown) => this.log?.warn({ root, err: (err as Error).message }, 'small-file prefetch failed; reading files one by one'),
+    ).finally(() => {
+      this.counters.files += fetch.files;
+      this.counters.fileBytes += fetch.bytes;
+      this.fetches.delete(fetch);
+    });
+    return true;
   }
 
   /** Resolves when no listing is running (tests; a clean close). */

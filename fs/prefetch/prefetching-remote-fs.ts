@@ -27,8 +27,14 @@ export interface PrefetchInputs {
 
 /** With the cache off (`cache=no`) nothing could hold a listing: the cache is returned unchanged. */
 export function withPrefetch(cache: CachedRemoteFs, inputs: PrefetchInputs = {}): CachedRemoteFs {
-  if (!cache.options.enabled) return cache;
-  return new PrefetchingCache(cache, new Prefetcher(cache, inputs.shell, inputs.options, inputs.log));
+  return withPrefetcher(cache, inputs).fs;
+}
+
+/** withPrefetch, with its Prefetcher as the control object (start-up prefetch, warm-start.ts); null with the cache off. */
+export function withPrefetcher(cache: CachedRemoteFs, inputs: PrefetchInputs = {}): { fs: CachedRemoteFs; prefetcher: Prefetcher | null } {
+  if (!cache.options.enabled) return { fs: cache, prefetcher: null };
+  const prefetcher = new Prefetcher(cache, inputs.shell, inputs.options, inputs.log);
+  return { fs: new PrefetchingCache(cache, prefetcher), prefetcher };
 }
 
 /** Bound on the names made through the mount that lookups do not count (past it the set starts over). */
