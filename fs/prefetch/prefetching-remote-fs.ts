@@ -67,7 +67,11 @@ class PrefetchingCache implements PrefetchingRemoteFs {
   }
 
   readlink(path: string): Promise<string> { return this.cache.readlink(path); }
-  readFile(path: string): Promise<Buffer> { return this.cache.readFile(path); }
+  async readFile(path: string): Promise<Buffer> {
+    // A whole-file read (the dev server's) is a read-only open too: the file may be on its way in a tar stream.
+    await this.prefetcher.beforeRead(normalizePath(path));
+    return this.cache.readFile(path);
+  }
   statfs(path: string): Promise<StatFs> { return this.cache.statfs(path); }
   async open(path: string, flags: number, mode?: number): Promise<RemoteFile> {
     // O_RDONLY is 0 and nothing else set means a plain read: small files may be on their way in a tar stream.

@@ -166,14 +166,16 @@ class DiskCachedRemoteFs implements CachedRemoteFs {
   }
 
   async close(): Promise<void> {
-    this.stopMirror();
-    await Promise.allSettled([...this.writing]);
+    // The layers below first: a tar stream still running ends before they close, and what it brings is kept.
     try {
-      await this.store.close();
-    } catch (err) {
-      this.inputs.log.warn({ dir: this.store.dir, err: (err as Error).message }, 'disk cache index not written');
+      await this.cache.close();
+    } finally {
+      this.stopMirror();
+      await Promise.allSettled([...this.writing]);
+      await this.store.close().catch((err: unknown) => {
+        this.inputs.log.warn({ dir: this.store.dir, err: (err as Error).message }, 'disk cache index not written');
+      });
     }
-    await this.cache.close();
   }
 
   // ---- internals -----------------------------------------------------------------------------------------
