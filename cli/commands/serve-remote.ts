@@ -116,17 +116,21 @@ export async function runRemoteServe(
   const password = remote.passwordStdin ? await readPasswordFromStdin() : undefined;
   const { vfs, remote: sftp, clock } = await openMountStackParts(spec, mountOptions, { password, prompter: createTtyPrompter(), log, profile: 'serve' });
   let privateMount: PrivateMount | undefined;
+  // The private mount is made while the remote watcher starts (startRemoteServe): both wait on the network.
+  const mounting = (async (): Promise<PrivateMount | undefined> => {
+    if (!(await runsScripts(flags, vfs))) return undefined;
+    try {
+      privateMount = await mountPrivately(vfs, mountOptions, remoteArg, log);
+      process.stdout.write(`devmount serve: PHP/CGI scripts run from a private mount of the site at ${privateMount.path}\n`);
+      return privateMount;
+    } catch (err) {
+      // Static pages still work; scripts answer 502 "no local path" (devserver/cgi/dispatch.ts).
+      log.warn({ err: (err as Error).message }, 'no FUSE mount for PHP/CGI: scripts will not run (static files are served)');
+      return undefined;
+    }
+  })();
   let served;
   try {
-    if (await runsScripts(flags, vfs)) {
-      try {
-        privateMount = await mountPrivately(vfs, mountOptions, remoteArg, log);
-        process.stdout.write(`devmount serve: PHP/CGI scripts run from a private mount of the site at ${privateMount.path}\n`);
-      } catch (err) {
-        // Static pages still work; scripts answer 502 "no local path" (devserver/cgi/dispatch.ts).
-        log.warn({ err: (err as Error).message }, 'no FUSE mount for PHP/CGI: scripts will not run (static files are served)');
-      }
-    }
     served = await startRemoteServe(vfs, sftp, {
       description: remoteArg,
       remoteWatch: remote.remoteWatch ?? 'auto',
@@ -135,9 +139,10 @@ export async function runRemoteServe(
       log,
       server: (source) => baseOptions(source, log),
       clock,
-      ...(privateMount ? { localRoot: privateMount.path } : {}),
+      localRoot: mounting.then((mount) => mount?.path),
     });
   } catch (err) {
+    await mounting.catch(() => undefined); // its own failure is logged there; the start's failure is reported
     await privateMount?.close();
     await vfs.close();
     throw err;

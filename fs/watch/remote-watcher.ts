@@ -94,7 +94,10 @@ export async function detectWatchMethod(transport: WatchTransport): Promise<Watc
     return 'sftp-poll'; // exec refused: an SFTP-only account
   }
   const answer = probe.stdout.toString().trim();
-  if (probe.code !== 0) return 'sftp-poll'; // ForceCommand internal-sftp accepts the channel but runs no shell
+  // ForceCommand internal-sftp accepts the channel but runs no shell: a non-zero status, and no such word. A
+  // missing status (null) alone is not that: on a busy connection (a tar stream beside it) the channel was seen
+  // to close with its whole output but without the exit-status message; the word printed is proof enough.
+  if (probe.code !== 0 && probe.code !== null) return 'sftp-poll';
   return answer === 'inotify' ? 'inotify' : answer === 'find' ? 'find' : 'sftp-poll';
 }
 
@@ -119,7 +122,9 @@ export async function startRemoteWatcher(
 async function resolveRoot(transport: WatchTransport, remoteRoot: string): Promise<string> {
   const result = await transport.exec(`cd -- ${shellQuote(remoteRoot || '.')} && pwd -P`);
   const path = result.stdout.toString().replace(/\n$/, '');
-  if (result.code !== 0 || !path.startsWith('/')) throw new Error(`cannot resolve remote directory ${remoteRoot}`);
+  // pwd runs only once cd succeeded, so a path printed is the answer even when the exit status went missing
+  // (see detectWatchMethod).
+  if ((result.code !== 0 && result.code !== null) || !path.startsWith('/')) throw new Error(`cannot resolve remote directory ${remoteRoot}`);
   return path;
 }
 
