@@ -21,11 +21,12 @@
  */
 import { constants } from 'node:fs';
 import { WorkQueue } from '../../bulk/work-queue.js';
-import { CACHED_REMOTE_FS, type CachedRemoteFs, type ListedFile } from '../cached-remote-fs.js';
+import type { CachedRemoteFs } from '../cached-remote-fs.js';
+import { ForwardingCachedRemoteFs } from '../forwarding-cached-remote-fs.js';
 import { createMemoryFile } from '../memory-file.js';
 import { normalizePath } from '../paths.js';
-import type { RemoteFile, SetAttr } from '../../remote/types.js';
-import type { Attr, CacheMirror, ChangeListener, DirEntry, FreshEntry, StatFs } from '../../vfs/types.js';
+import type { RemoteFile } from '../../remote/types.js';
+import type { Attr, CacheMirror } from '../../vfs/types.js';
 import { attrOfRecord, type DiskCacheLogger, type DiskStore } from './store.js';
 
 export interface DiskCacheInputs {
@@ -74,8 +75,7 @@ export function withDiskCache(cache: CachedRemoteFs, store: DiskStore, inputs: D
   return { fs: layer, control: layer.control };
 }
 
-class DiskCachedRemoteFs implements CachedRemoteFs {
-  readonly [CACHED_REMOTE_FS] = true as const;
+class DiskCachedRemoteFs extends ForwardingCachedRemoteFs {
   private readonly counters = { diskHits: 0, diskStores: 0, diskDropped: 0, diskOfflineAnswers: 0, diskWriteErrors: 0 };
   /** Paths used this run, so the learned order records a first use once (not every open). */
   private readonly usedThisRun = new Set<string>();
@@ -85,10 +85,11 @@ class DiskCachedRemoteFs implements CachedRemoteFs {
   readonly control: DiskCacheControl;
 
   constructor(
-    private readonly cache: CachedRemoteFs,
+    cache: CachedRemoteFs,
     private readonly store: DiskStore,
     private readonly inputs: DiskCacheInputs,
   ) {
+    super(cache);
     const mirror: CacheMirror = {
       forget: () => undefined, // a record is checked against the current attributes whenever it is used
       stored: (path, fresh) => {
@@ -103,20 +104,17 @@ class DiskCachedRemoteFs implements CachedRemoteFs {
     });
   }
 
-  get inner() { return this.cache.inner; }
-  get options() { return this.cache.options; }
-
   // ---- reads: from disk when the memory cache lacks the content ------------------------------------------
 
-  async lstat(rawPath: string): Promise<Attr> {
+  override async lstat(rawPath: string): Promise<Attr> {
     return this.offlineAttr(rawPath) ?? this.cache.lstat(rawPath);
   }
 
-  async stat(rawPath: string): Promise<Attr> {
+  override async stat(rawPath: string): Promise<Attr> {
     return this.offlineAttr(rawPath) ?? this.cache.stat(rawPath);
   }
 
-  async open(rawPath: string, flags: number, mode?: number): Promise<RemoteFile> {
+  override async open(rawPath: string, flags: number, mode?: number): Promise<RemoteFile> {
     if ((flags & READ_ONLY_MASK) !== 0) return this.cache.open(rawPath, flags, mode);
     const path = normalizePath(rawPath);
     const offline = await this.offlineFile(path);
@@ -127,7 +125,7 @@ class DiskCachedRemoteFs implements CachedRemoteFs {
     return file;
   }
 
-  async readFile(rawPath: string): Promise<Buffer> {
+  override async readFile(rawPath: string): Promise<Buffer> {
     const path = normalizePath(rawPath);
     const offline = await this.offlineFile(path);
     if (offline) return offline.data;
@@ -137,35 +135,11 @@ class DiskCachedRemoteFs implements CachedRemoteFs {
     return data;
   }
 
-  // ---- everything else is the memory cache's -------------------------------------------------------------
-
-  readdir(path: string): Promise<DirEntry[]> { return this.cache.readdir(path); }
-  readlink(path: string): Promise<string> { return this.cache.readlink(path); }
-  statfs(path: string): Promise<StatFs> { return this.cache.statfs(path); }
-  mkdir(path: string, mode: number): Promise<void> { return this.cache.mkdir(path, mode); }
-  rmdir(path: string): Promise<void> { return this.cache.rmdir(path); }
-  unlink(path: string): Promise<void> { return this.cache.unlink(path); }
-  rename(from: string, to: string): Promise<void> { return this.cache.rename(from, to); }
-  symlink(target: string, path: string): Promise<void> { return this.cache.symlink(target, path); }
-  link(existing: string, path: string): Promise<void> { return this.cache.link(existing, path); }
-  setattr(path: string, attrs: SetAttr): Promise<void> { return this.cache.setattr(path, attrs); }
-  refresh(path?: string): void { this.cache.refresh(path); }
-  onChange(listener: ChangeListener): () => void { return this.cache.onChange(listener); }
-  generation(): number { return this.cache.generation(); }
-  prime(dir: string, entries: readonly DirEntry[], startedAt: number): void { this.cache.prime(dir, entries, startedAt); }
-  hasFreshListing(dir: string): boolean { return this.cache.hasFreshListing(dir); }
-  listedFiles(root: string, maxBytes: number): ListedFile[] { return this.cache.listedFiles(root, maxBytes); }
-  primeData(path: string, expected: { readonly size: number; readonly mtimeMs: number }, data: Buffer, startedAt: number): boolean {
-    return this.cache.primeData(path, expected, data, startedAt);
-  }
-  freshEntry(path: string): FreshEntry | undefined { return this.cache.freshEntry(path); }
-  mirror(mirror: CacheMirror): () => void { return this.cache.mirror(mirror); }
-
-  stats(): Readonly<Record<string, number>> {
+  override stats(): Readonly<Record<string, number>> {
     return Object.freeze({ ...this.cache.stats(), ...this.diskStats() });
   }
 
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     // The layers below first: a tar stream still running ends before they close, and what it brings is kept.
     try {
       await this.cache.close();
