@@ -116,6 +116,7 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs: numbe
 /** A remote dev server over its own mount stack; close() stops the server, then the VFS under it. */
 export interface ServedRemote {
   readonly served: RemoteServe;
+  readonly parts: MountStackParts;
   close(): Promise<void>;
 }
 
@@ -133,6 +134,7 @@ export async function serveRemote(sshd: Sshd, site: string, watch: RemoteWatchSe
   }
   return {
     served,
+    parts,
     close: async () => {
       await served.close();
       await parts.vfs.close();
