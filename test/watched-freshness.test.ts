@@ -1,13 +1,13 @@
 /**
  * Cache TTLs while a remote watcher covers the tree (fs/cache/watched-clock.ts): with inotify running, a page
  * read after the TTL passed costs no round trip (counted); with watching off the TTL applies as before. And the
- * start-up stream's order (fs/prefetch/warm-start.ts inStartOrder), table-driven.
+ * start-up stream's order (fs/prefetch/start-order.ts), table-driven.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createWatchedClock } from '../fs/cache/watched-clock.js';
-import { inStartOrder } from '../fs/prefetch/warm-start.js';
+import { inStartOrder } from '../fs/prefetch/start-order.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
 import { serveRemote } from './remote-serve-helpers.js';
 

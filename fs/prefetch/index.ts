@@ -2,4 +2,5 @@ export { withPrefetch, withPrefetcher, type PrefetchingRemoteFs, type PrefetchIn
 export { Prefetcher, type PrefetchShell, type PrefetchStats, type PrefetchLogger } from './prefetcher.js';
 export { PREFETCH_DEFAULTS, resolvePrefetchOptions, type PrefetchOptions } from './options.js';
 export { TreePrimer } from './tree-primer.js';
-export { warmStart, inStartOrder, type WarmStartOptions, type WarmStartReport } from './warm-start.js';
+export { warmStart, type WarmStartOptions, type WarmStartReport } from './warm-start.js';
+export { inStartOrder } from './start-order.js';

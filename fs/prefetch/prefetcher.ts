@@ -29,6 +29,7 @@ import { isFsError } from '../errors.js';
 import { ConnectError } from '../ssh/types.js';
 import { resolvePrefetchOptions, type PrefetchOptions } from './options.js';
 import { SmallFileFetch } from './small-files.js';
+import { inStartOrder } from './start-order.js';
 import { TreePrimer } from './tree-primer.js';
 
 /** Where the one-round-trip listing runs; absent → READDIR walk only. */
@@ -61,6 +62,8 @@ class Truncated extends Error {}
 
 /** Why a listing is awaited: a readdir starts one; a lookup only joins one (see noteFound). */
 export type ListingCause = 'lookup' | 'readdir';
+/** Bound on `directoryFetches`: past it the map starts over (a directory may then be streamed once more). */
+const MAX_DIRECTORY_FETCHES = 1024;
 /** Bound on `foundOnce`: past it the set starts over (a directory then waits for one more name found). */
 const MAX_FOUND_ONCE = 10_000;
 
@@ -120,6 +123,8 @@ export class Prefetcher {
   private readonly completeRoots = new Map<string, ListedRoot>();
   private readonly tooBig = new Set<string>();
   private readonly fetches = new Set<SmallFileFetch>();
+  /** Streams of one directory started by a read far behind a running stream (directoryFetch). */
+  private readonly directoryFetches = new Map<string, SmallFileFetch>();
   private readonly foundOnce = new Set<string>();
   /** Null once the server showed it has no usable shell/find: every later job walks with READDIR. */
   private shell: PrefetchShell | null;
@@ -200,7 +205,32 @@ export class Prefetcher {
       if (!this.startFetch(root, listed, files)) return;
     }
     if (typeof listed.content === 'string') return; // 'none', or still counting reads
+    if (listed.content.isFarBehind(path, this.options.maxWaitAheadBytes)) {
+      // The application went somewhere the stream reaches only later: its directory comes in a stream of its own.
+      await this.directoryFetch(parentOf(path), path)?.waitFor(path, this.options.waitMs, this.options.maxWaitAheadBytes);
+      return;
+    }
     await listed.content.waitFor(path, this.options.waitMs, this.options.maxWaitAheadBytes);
+  }
+
+  /**
+   * The tar stream of the small files directly in `dir` not in memory yet, from `path` on (reading order), started
+   * by the first read there that a running stream would serve only much later; at most one per directory (per
+   * run) and `maxJobs` at once. Undefined when none may start (the read then goes over SFTP).
+   */
+  private directoryFetch(dir: string, path: string): SmallFileFetch | undefined {
+    const running = this.directoryFetches.get(dir);
+    if (running || !this.shell || this.fetches.size > this.options.maxJobs) return running;
+    const files = this.cache.listedFiles(dir, this.perFileBytes())
+      .filter((f) => !f.path.includes('/') && this.cache.freshEntry(joinUnder(dir, f.path))?.content === undefined);
+    // The file asked for first, then what an application opens first (its next includes, most likely).
+    const chosen = inStartOrder(files, [relativeTo(dir, path)], this.options.maxContentBytes, () => false);
+    if (chosen.length === 0) return undefined;
+    const fetch = new SmallFileFetch(this.cache, this.shell.shell, dir, serverPathOf(this.shell.serverRoot, dir), chosen);
+    if (this.directoryFetches.size >= MAX_DIRECTORY_FETCHES) this.directoryFetches.clear();
+    this.directoryFetches.set(dir, fetch);
+    this.track(dir, fetch);
+    return fetch;
   }
 
   /**
@@ -247,6 +277,12 @@ export class Prefetcher {
     }
     const fetch = new SmallFileFetch(this.cache, this.shell.shell, root, serverPathOf(this.shell.serverRoot, root), files);
     listed.content = fetch;
+    this.track(root, fetch);
+    return true;
+  }
+
+  /** Counts a stream's files when it ends and logs how it went; idle() waits for it meanwhile. */
+  private track(root: string, fetch: SmallFileFetch): void {
     this.fetches.add(fetch);
     fetch.done.then(
       () => this.log?.debug({ root, files: fetch.files, bytes: fetch.bytes }, 'prefetched small files'),
@@ -256,7 +292,6 @@ export class Prefetcher {
       this.counters.fileBytes += fetch.bytes;
       this.fetches.delete(fetch);
     });
-    return true;
   }
 
   /** Resolves when no listing is running (tests; a clean close). */

@@ -67,7 +67,7 @@ export class SmallFileFetch {
   waitFor(path: string, ms: number, maxAheadBytes = Number.POSITIVE_INFINITY): Promise<void> {
     if (this.finished || !isWithin(path, this.root) || path === this.root) return Promise.resolve();
     const rel = relativeTo(this.root, path);
-    if (!this.coming.has(rel) || (this.endsAt.get(rel) ?? 0) - this.delivered > maxAheadBytes) return Promise.resolve();
+    if (!this.coming.has(rel) || this.isFarBehind(path, maxAheadBytes)) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, ms);
       const wake = () => { clearTimeout(timer); resolve(); };
@@ -77,6 +77,12 @@ export class SmallFileFetch {
     });
   }
 
+  /** True when the stream is still to bring `path` (absolute), more than `maxAheadBytes` after what it delivered. */
+  isFarBehind(path: string, maxAheadBytes: number): boolean {
+    if (this.finished || !isWithin(path, this.root) || path === this.root) return false;
+    const ends = this.endsAt.get(relativeTo(this.root, path));
+    return ends !== undefined && ends - this.delivered > maxAheadBytes;
+  }
 
   private settle(rel: string): void {
     this.coming.delete(rel);
