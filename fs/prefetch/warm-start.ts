@@ -7,7 +7,8 @@
  *   2. disk: the persistent cache (fs/cache/disk) drops the files the listing shows changed, and loads the
  *      others into memory — a second start of the same site reads nothing over the network;
  *   3. stream: one `tar -c` stream of the files still missing, those an application opens first coming first:
- *      the files opened in earlier runs in the order they were first opened (learned), then scripts and their
+ *      the files the disk cache held from earlier runs (in their order of use there; those still valid were
+ *      loaded from disk, so these are the ones changed since), then scripts and their
  *      configuration (*.php, .htaccess, …) shallow ones first, then the rest. Opens that arrive meanwhile go on
  *      in parallel: they wait for the stream only for a file about to arrive (options.maxWaitAheadBytes).
  *

@@ -47,7 +47,11 @@ export interface ReconcileResult {
 
 /** Control of the disk layer, apart from the file system interface. */
 export interface DiskCacheControl {
-  /** Files opened in earlier runs, least recently first used first (the learned order of a page's opens). */
+  /**
+   * The files the cache held when this run started, in their order of use (least recent first, then in the order
+   * of their first read-only open through this layer in that run). Opens the FUSE fast-files table answers
+   * without JavaScript are not seen, so this is an order of use, not a record of every open.
+   */
   readonly learnedOrder: readonly string[];
   /**
    * Compares every record with the attributes the memory cache holds fresh (call it after the start listing):
@@ -77,7 +81,7 @@ export function withDiskCache(cache: CachedRemoteFs, store: DiskStore, inputs: D
 
 class DiskCachedRemoteFs extends ForwardingCachedRemoteFs {
   private readonly counters = { diskHits: 0, diskStores: 0, diskDropped: 0, diskOfflineAnswers: 0, diskWriteErrors: 0 };
-  /** Paths used this run, so the learned order records a first use once (not every open). */
+  /** Paths used this run: a path's place in the order of use is set by its first use (not every open). */
   private readonly usedThisRun = new Set<string>();
   private readonly stopMirror: () => void;
   /** Stores still writing (close waits for them). */

@@ -90,7 +90,7 @@ export class DiskStore {
   private saveTimer: NodeJS.Timeout | null = null;
   private dirty = false;
   private closed = false;
-  /** Paths in the order they were used in the previous run (the index as loaded): the learned opening order. */
+  /** Paths as the index was loaded: in order of use, least recent first. */
   readonly previousOrder: readonly string[];
 
   private constructor(
@@ -220,7 +220,7 @@ export class DiskStore {
     return data;
   }
 
-  /** Marks `path` used (order of the learned list and of LRU eviction) when it is stored. */
+  /** Marks `path` used (its place in the order of use, and so in LRU eviction) when it is stored. */
   touch(path: string): void {
     const record = this.entries.get(path);
     if (record) this.markUsed(path, record);
