@@ -57,7 +57,7 @@ export interface MountStackParts {
   readonly clock: WatchedClock;
   /** The disk cache's control, when it is on and its directory could be opened. */
   readonly disk: DiskCacheControl | null;
-  /** The start-up prefetch running in the background (null with the cache off); never rejects. */
+  /** The start-up prefetch running in the background (null when there is none: cache off, or a mount without a disk cache to load); never rejects. */
   readonly warm: Promise<WarmStartReport | null>;
 }
 
@@ -106,7 +106,10 @@ export async function openMountStackParts(spec: RemoteSpec, options: MountOption
   });
   const disk = options.cache && options.diskCache ? await openDiskCache(prefetching, remote, ssh, options, inputs.log) : null;
   const top = disk?.fs ?? prefetching;
-  const warm = prefetcher
+  // A plain mount lists the whole tree at start only to use a disk cache it has; otherwise listings start as the
+  // tree is walked (fs/prefetch), as before: a home directory of a million names is not listed for one `cat`.
+  const warmsUp = profile === 'serve' || (disk?.control.stats().diskEntries ?? 0) > 0;
+  const warm = prefetcher && warmsUp
     ? warmStart(
       { prefetcher, disk: disk?.control ?? null, inMemory: (path) => top.freshEntry(path)?.content !== undefined, log: inputs.log.child({ layer: 'prefetch' }) },
       { stream: profile === 'serve', contentBytes: Math.floor(cached.options.dataCacheBytes / 2) },

