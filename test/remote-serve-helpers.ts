@@ -3,7 +3,7 @@
  * through a delay proxy), start the remote dev server over it, and read live-reload events like a browser.
  */
 import { request } from 'node:http';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pino from 'pino';
 import { parseOptionList } from '../cli/mount-options.js';
@@ -13,6 +13,16 @@ import { startRemoteServe, type RemoteServe } from '../cli/remote-serve.js';
 import type { Sshd } from './harness/sshd.js';
 
 export const silentLog = pino({ level: 'silent' });
+
+/** A small site on the server: index.html ("v1"), docs/a.txt ("alpha"), docs/b.txt ("beta"). */
+export async function makeSmallSite(sshd: Sshd, name: string): Promise<string> {
+  const site = join(sshd.root, name);
+  await mkdir(join(site, 'docs'), { recursive: true });
+  await writeFile(join(site, 'index.html'), '<html><body><h1>v1</h1></body></html>');
+  await writeFile(join(site, 'docs', 'a.txt'), 'alpha');
+  await writeFile(join(site, 'docs', 'b.txt'), 'beta');
+  return site;
+}
 
 /** Options in the mount spellings; `port` overrides the sshd port (a proxy in front of it). */
 export async function openStack(sshd: Sshd, site: string, extra: readonly string[] = [], port = sshd.port): Promise<MountStackParts> {

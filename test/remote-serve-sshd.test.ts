@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RemoteServe } from '../cli/remote-serve.js';
 import { startDelayProxy, type DelayProxy } from '../scripts/delay-proxy.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
-import { eventually, get, openReloadClient, serveRemote, type ServedRemote } from './remote-serve-helpers.js';
+import { eventually, get, makeSmallSite, openReloadClient, serveRemote, type ServedRemote } from './remote-serve-helpers.js';
 
 let sshd: Sshd;
 beforeAll(async () => {
@@ -19,14 +19,7 @@ afterAll(async () => {
   await sshd?.stop();
 });
 
-async function makeSite(name: string): Promise<string> {
-  const site = join(sshd.root, name);
-  await mkdir(join(site, 'docs'), { recursive: true });
-  await writeFile(join(site, 'index.html'), '<html><body><h1>v1</h1></body></html>');
-  await writeFile(join(site, 'docs', 'a.txt'), 'alpha');
-  await writeFile(join(site, 'docs', 'b.txt'), 'beta');
-  return site;
-}
+const makeSite = (name: string): Promise<string> => makeSmallSite(sshd, name);
 
 const listing = async (port: number, path: string): Promise<string[]> => {
   const r = await get(port, path, { Accept: 'application/json' });

@@ -3,13 +3,11 @@
  * read after the TTL passed costs no round trip (counted); with watching off the TTL applies as before. And the
  * start-up stream's order (fs/prefetch/start-order.ts), table-driven.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createWatchedClock } from '../fs/cache/watched-clock.js';
 import { inStartOrder } from '../fs/prefetch/start-order.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
-import { serveRemote } from './remote-serve-helpers.js';
+import { makeSmallSite, serveRemote } from './remote-serve-helpers.js';
 
 let sshd: Sshd;
 beforeAll(async () => {
@@ -19,20 +17,12 @@ afterAll(async () => {
   await sshd?.stop();
 });
 
-async function makeSite(name: string): Promise<string> {
-  const site = join(sshd.root, name);
-  await mkdir(join(site, 'docs'), { recursive: true });
-  await writeFile(join(site, 'index.html'), '<h1>home</h1>');
-  await writeFile(join(site, 'docs', 'a.txt'), 'alpha');
-  return site;
-}
-
 describe.each([
   { watch: 'inotify' as const, expired: false },
   { watch: 'off' as const, expired: true },
 ])('remote watch $watch, cache_timeout=1', ({ watch, expired }) => {
   test(expired ? 'a read after the TTL asks the server again' : 'a read after the TTL is still answered from the caches', async () => {
-    const stack = await serveRemote(sshd, await makeSite(`site-ttl-${watch}`), watch, { extra: ['cache_timeout=1'] });
+    const stack = await serveRemote(sshd, await makeSmallSite(sshd, `site-ttl-${watch}`), watch, { extra: ['cache_timeout=1'] });
     try {
       // Through the VFS itself: the dev server's own cache (on while watching) would answer an HTTP GET anyway.
       const vfs = stack.parts.vfs;

@@ -91,12 +91,9 @@ async function spawnServe(args: readonly string[], logFile: string): Promise<Spa
   const deadline = spawnedAt + START_LIMIT_MS;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`devmount serve exited with ${child.exitCode}; see ${logFile}`);
-    try {
-      await (await fetch(`${origin}/__devmount/livereload.js`)).arrayBuffer();
-      return { child, origin, spawnedAt };
-    } catch {
-      // not listening yet (bounded by the deadline)
-    }
+    // Refused until it listens (bounded by the deadline).
+    const listening = await fetch(`${origin}/__devmount/livereload.js`).then((res) => res.arrayBuffer()).then(() => true, () => false);
+    if (listening) return { child, origin, spawnedAt };
     if (performance.now() > deadline) {
       await stopChild(child);
       throw new Error(`devmount serve did not listen within ${START_LIMIT_MS} ms; see ${logFile}`);
