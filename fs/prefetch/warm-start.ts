@@ -6,7 +6,7 @@
  *   1. list: one bulk listing of the whole tree (`find -printf`, fs/bulk), so every lookup is answered locally;
  *   2. disk: the persistent cache (fs/cache/disk) drops the files the listing shows changed, and loads the
  *      others into memory — a second start of the same site reads nothing over the network;
- *   3. stream: one `tar -c` stream of the files still missing, those an application opens first coming first:
+ *   3. stream: one `tar -c` stream of the files neither in memory nor valid on disk, those an application opens first coming first:
  *      the files the disk cache held from earlier runs (in their order of use there; those still valid were
  *      loaded from disk, so these are the ones changed since), then scripts and their
  *      configuration (*.php, .htaccess, …) shallow ones first, then the rest. Opens that arrive meanwhile go on
@@ -27,8 +27,13 @@ export interface WarmStartLogger {
 export interface WarmStartOptions {
   /** Stream file contents after the listing (serve: yes; a plain mount: only what the disk cache holds). */
   readonly stream: boolean;
-  /** Bytes the start-up stream may bring, and the disk cache may load into memory. */
+  /** Bytes the start-up stream may bring. */
   readonly contentBytes: number;
+  /**
+   * Bytes the disk cache loads into memory at start; the rest is read from disk when opened (a local read, no
+   * round trip). Loading ahead competes with the first page for the disk and the CPU.
+   */
+  readonly preloadBytes: number;
 }
 
 export interface WarmStartReport {
@@ -41,8 +46,8 @@ export interface WarmStartReport {
 export interface WarmStartInputs {
   readonly prefetcher: Prefetcher;
   readonly disk: DiskCacheControl | null;
-  /** Whether the memory cache holds the content of `path` (a mount-root path) already. */
-  readonly inMemory: (path: string) => boolean;
+  /** Whether the content of `path` (a mount-root path) is here already: in memory, or valid on disk. */
+  readonly isLocal: (path: string) => boolean;
   readonly log: WarmStartLogger;
 }
 
@@ -55,10 +60,10 @@ export async function warmStart(inputs: WarmStartInputs, options: WarmStartOptio
   let streamed: WarmStartReport['streamed'] = null;
   try {
     listed = await prefetcher.listNow('/');
-    if (listed && disk) fromDisk = await disk.reconcile(options.contentBytes);
+    if (listed && disk) fromDisk = await disk.reconcile(options.preloadBytes);
     if (listed && options.stream) {
       const learned = (disk?.learnedOrder ?? []).map((p) => p.slice(1));
-      streamed = prefetcher.streamNow('/', options.contentBytes, (files, maxBytes) => inStartOrder(files, learned, maxBytes, (rel) => inputs.inMemory(`/${rel}`)));
+      streamed = prefetcher.streamNow('/', options.contentBytes, (files, maxBytes) => inStartOrder(files, learned, maxBytes, (rel) => inputs.isLocal(`/${rel}`)));
     }
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'start-up prefetch failed; files are fetched as they are opened');

@@ -59,6 +59,8 @@ export interface DiskCacheControl {
    * Records of paths the memory cache knows nothing fresh about are kept untouched (checked when used).
    */
   reconcile(budgetBytes: number): Promise<ReconcileResult>;
+  /** Whether the disk holds `path` under the attributes the memory cache has fresh for it (it need not be fetched). */
+  holds(path: string): boolean;
   stats(): Readonly<Record<string, number>>;
 }
 
@@ -104,6 +106,7 @@ class DiskCachedRemoteFs extends ForwardingCachedRemoteFs {
     this.control = Object.freeze({
       learnedOrder: store.previousOrder,
       reconcile: (budgetBytes: number) => this.reconcile(budgetBytes),
+      holds: (path: string) => this.holds(path),
       stats: () => this.diskStats(),
     });
   }
@@ -250,6 +253,12 @@ class DiskCachedRemoteFs extends ForwardingCachedRemoteFs {
     }
     const data = await this.readStored(path, attr);
     if (data && this.cache.primeData(path, attr, data, startedAt)) this.counters.diskHits += 1;
+  }
+
+  private holds(path: string): boolean {
+    const record = this.store.peek(path);
+    const fresh = record ? this.cache.freshEntry(path) : undefined;
+    return record !== undefined && fresh !== undefined && isRegular(fresh.attr) && sameContent(fresh.attr, record);
   }
 
   private async reconcile(budgetBytes: number): Promise<ReconcileResult> {
