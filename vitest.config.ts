@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 // Integration tests start real sshd, FUSE mounts, php-cgi and Chromium: give them time, and run test files in
@@ -11,5 +13,7 @@ export default defineConfig({
     fileParallelism: true,
     maxWorkers: 2,
     reporters: ['default', './test/harness/plain-summary-reporter.ts'],
+    // devmount processes the tests start keep their disk caches out of the user's ~/.cache.
+    env: { XDG_CACHE_HOME: join(tmpdir(), 'devmount-test-xdg-cache') },
   },
 });

@@ -67,6 +67,10 @@ export interface MountOptions {
   readonly disableHardlink: boolean;
   /** One line per sshfs option accepted without its sshfs effect: what devmount does instead. */
   readonly notes: readonly string[];
+  /** Keep fetched file contents on disk between runs (fs/cache/disk); `disk_cache=no` turns it off. */
+  readonly diskCache: boolean;
+  /** Root of the disk caches (one directory per remote below it); undefined = `${XDG_CACHE_HOME:-~/.cache}/devmount`. */
+  readonly cacheDir: string | undefined;
 }
 
 /** The command-line flags of `devmount mount` besides `-o`. */
@@ -126,6 +130,8 @@ export const MOUNT_OPTION_DEFAULTS: MountOptions = Object.freeze({
   subtype: undefined,
   disableHardlink: false,
   notes: Object.freeze([]) as readonly string[],
+  diskCache: true,
+  cacheDir: undefined,
 });
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -302,6 +308,8 @@ const FS_OPTIONS: Readonly<Record<string, OptionSpec>> = Object.freeze({
   },
   // fstab's own words, for the mount.fuse.devmount helper (mount(8), fstab(5)): they concern mount(8), not the file system.
   ...Object.fromEntries(['defaults', '_netdev', 'nofail', 'noauto', 'auto', 'user', 'users', 'nouser', 'owner'].map((word) => [word, { usage: word, apply: () => undefined }])),
+  disk_cache: { usage: 'disk_cache=yes|no', apply: (d, v) => { d.diskCache = yesNo('disk_cache', v); } },
+  cache_dir: { usage: 'cache_dir=PATH', apply: (d, v) => { d.cacheDir = pathValue('cache_dir', v); } },
 });
 
 /** Every supported `-o` spelling, for help texts and the "unknown option" message. */

@@ -214,7 +214,8 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
     // `--serve` at debug level: the dev server's requests name the remote operations done for them.
     const requestScope = options.serve ? remoteRequestScope(log) : undefined;
     const parts = await openMountStackParts(params.spec, options, {
-      password: params.password, prompter, log, ...(requestScope ? { operationContext: requestScope } : {}),
+      password: params.password, prompter, log, profile: options.serve ? 'serve' : 'mount',
+      ...(requestScope ? { operationContext: requestScope } : {}),
     });
     vfs = parts.vfs;
     const root = await vfs.getattr('/');
@@ -226,7 +227,7 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
       const watched = vfs;
       watcher = await startConfiguredWatcher(parts.remote, options.remoteWatch, REMOTE_WATCH_POLL_MS, (changes) => {
         for (const change of changes) watched.refresh(change.path);
-      });
+      }, parts.clock);
       if (watcher?.method === 'sftp-poll') mountedVfs = trackingListings(vfs, watcher);
     }
     mount = await mountVfs(mountedVfs, fuseAdapterOptions(options, root, {
@@ -256,6 +257,7 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
         localRoot: mountpoint,
         log: log.child({ layer: 'serve' }),
         ...(requestScope ? { requestScope } : {}),
+        clock: parts.clock,
         // The site's database through the mount's SSH connection, found in its configuration (fs/tunnel).
         tunnels: { db: 'auto', forwards: [] },
         phpCgi: await findOnPath('php-cgi'),

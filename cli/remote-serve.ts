@@ -9,8 +9,9 @@
  * cache TTL (cache_timeout) — the issue's freshness bound for that case.
  */
 import type { Logger } from 'pino';
+import type { WatchedClock } from '../fs/cache/watched-clock.js';
 import type { SftpRemoteFs } from '../fs/sftp/remote-fs.js';
-import type { Vfs } from '../fs/vfs/types.js';
+import type { ChangeEvent, Vfs } from '../fs/vfs/types.js';
 import type { RemoteWatcher, WatchMethod } from '../fs/watch/remote-watcher.js';
 import { DEFAULT_LIVERELOAD_OPTIONS } from '../devserver/livereload/hub.js';
 import { createDevServer, type DevServer, type DevServerOptions } from '../devserver/server.js';
@@ -52,8 +53,11 @@ export interface RemoteServeOptions {
   readonly remotePollMs: number;
   /** Deadline of one remote call made for a request: past it the browser gets a 504 "remote unreachable". */
   readonly requestTimeoutMs: number;
-  /** The FUSE mount of the same VFS, when there is one (php-cgi reads scripts there). */
-  readonly localRoot?: string;
+  /**
+   * The FUSE mount of the same VFS, when there is one (php-cgi reads scripts there); a promise when it is still
+   * being made (the remote watcher starts meanwhile: both take round trips, neither needs the other).
+   */
+  readonly localRoot?: string | Promise<string | undefined>;
   /**
    * Everything else of the dev server (port, host, live reload, PHP slots …), built once the source exists
    * (the PHP/.htaccess hooks read through it); source and cache are set here.
@@ -68,6 +72,8 @@ export interface RemoteServeOptions {
   readonly phpCgi?: string | null;
   /** Start lines for the person at the terminal (default: the log). */
   readonly say?: (line: string) => void;
+  /** The TTL clock of the VFS caches (MountStackParts.clock): stopped while the remote watcher is healthy. */
+  readonly clock?: WatchedClock;
 }
 
 export interface RemoteServe {
@@ -183,20 +189,29 @@ async function openSite(source: FileSource, remote: SftpRemoteFs, opts: RemoteSe
 
 export async function startRemoteServe(vfs: Vfs, remote: SftpRemoteFs, options: RemoteServeOptions): Promise<RemoteServe> {
   const opts = Object.freeze({ say: (line: string) => options.log.info(line), ...options });
-  const source = createVfsFileSource(vfs, {
+  let source: VfsFileSource | null = null;
+  // Changes reported before the source exists (the private mount still being made) still reach the VFS caches.
+  const onChanges = (changes: readonly ChangeEvent[]): void => {
+    if (source) source.notifyRemoteChanges(changes);
+    else for (const change of changes) vfs.refresh(change.path);
+  };
+  const [watched, mounted] = await Promise.allSettled([
+    startConfiguredWatcher(remote, opts.remoteWatch, opts.remotePollMs, onChanges, opts.clock),
+    Promise.resolve(opts.localRoot),
+  ]);
+  if (watched.status === 'rejected' || mounted.status === 'rejected') {
+    if (watched.status === 'fulfilled') await watched.value?.close();
+    throw watched.status === 'rejected' ? watched.reason : (mounted as PromiseRejectedResult).reason;
+  }
+  const watcher: RemoteWatcher | null = watched.value;
+  const localRoot = mounted.value;
+  source = createVfsFileSource(vfs, {
     description: opts.description,
     remoteRootAbs: remote.remoteRoot,
-    ...(opts.localRoot !== undefined ? { localRoot: opts.localRoot } : {}),
+    ...(localRoot !== undefined ? { localRoot } : {}),
     requestTimeoutMs: opts.requestTimeoutMs,
     revalidateEveryMs: 0, // watching off: the server cache is off instead, see the header comment
   });
-  let watcher: RemoteWatcher | null;
-  try {
-    watcher = await startConfiguredWatcher(remote, opts.remoteWatch, opts.remotePollMs, (changes) => source.notifyRemoteChanges(changes));
-  } catch (err) {
-    await source.close();
-    throw err;
-  }
   const reachability = trackReachability(remote, opts.requestTimeoutMs, opts.log);
   const early: Middleware[] = [remoteReachability(reachability, opts.description)];
   if (watcher?.method === 'sftp-poll') early.push(trackRequestedDirs(watcher));

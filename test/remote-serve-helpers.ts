@@ -3,7 +3,7 @@
  * through a delay proxy), start the remote dev server over it, and read live-reload events like a browser.
  */
 import { request } from 'node:http';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pino from 'pino';
 import { parseOptionList } from '../cli/mount-options.js';
@@ -14,6 +14,16 @@ import type { Sshd } from './harness/sshd.js';
 
 export const silentLog = pino({ level: 'silent' });
 
+/** A small site on the server: index.html ("v1"), docs/a.txt ("alpha"), docs/b.txt ("beta"). */
+export async function makeSmallSite(sshd: Sshd, name: string): Promise<string> {
+  const site = join(sshd.root, name);
+  await mkdir(join(site, 'docs'), { recursive: true });
+  await writeFile(join(site, 'index.html'), '<html><body><h1>v1</h1></body></html>');
+  await writeFile(join(site, 'docs', 'a.txt'), 'alpha');
+  await writeFile(join(site, 'docs', 'b.txt'), 'beta');
+  return site;
+}
+
 /** Options in the mount spellings; `port` overrides the sshd port (a proxy in front of it). */
 export async function openStack(sshd: Sshd, site: string, extra: readonly string[] = [], port = sshd.port): Promise<MountStackParts> {
   let knownHosts = sshd.knownHostsPath;
@@ -21,8 +31,9 @@ export async function openStack(sshd: Sshd, site: string, extra: readonly string
     knownHosts = join(site, '..', `known_hosts_${port}`);
     await writeFile(knownHosts, `[127.0.0.1]:${port} ${sshd.hostPublicKey}\n`);
   }
-  const options = parseOptionList([`Port=${port},IdentityFile=${sshd.privateKeyPath},UserKnownHostsFile=${knownHosts}`, ...extra]);
-  return openMountStackParts({ user: sshd.user, host: '127.0.0.1', path: site }, options, { password: undefined, prompter: undefined, log: silentLog });
+  // The disk cache goes with the server's scratch directory (removed by sshd.stop()), never the user's.
+  const options = parseOptionList([`Port=${port},IdentityFile=${sshd.privateKeyPath},UserKnownHostsFile=${knownHosts}`, `cache_dir=${join(sshd.dir, 'disk-cache')}`, ...extra]);
+  return openMountStackParts({ user: sshd.user, host: '127.0.0.1', path: site }, options, { password: undefined, prompter: undefined, log: silentLog, profile: 'serve' });
 }
 
 export async function serveStack(parts: MountStackParts, watch: RemoteWatchSetting, requestTimeoutMs = 5000, localRoot?: string): Promise<RemoteServe> {
@@ -32,6 +43,7 @@ export async function serveStack(parts: MountStackParts, watch: RemoteWatchSetti
     remotePollMs: 300,
     requestTimeoutMs,
     log: silentLog,
+    clock: parts.clock,
     ...(localRoot !== undefined ? { localRoot } : {}),
     server: () => ({ logger: silentLog, port: 0, strictPort: true }),
   });
@@ -114,6 +126,7 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs: numbe
 /** A remote dev server over its own mount stack; close() stops the server, then the VFS under it. */
 export interface ServedRemote {
   readonly served: RemoteServe;
+  readonly parts: MountStackParts;
   close(): Promise<void>;
 }
 
@@ -121,6 +134,7 @@ export interface ServedRemote {
 export async function serveRemote(sshd: Sshd, site: string, watch: RemoteWatchSetting,
   options: { extra?: readonly string[]; port?: number; requestTimeoutMs?: number } = {}): Promise<ServedRemote> {
   const parts = await openStack(sshd, site, options.extra, options.port);
+  await parts.warm; // the start-up listing and stream, so what is cached when a test begins does not depend on timing
   let served: RemoteServe;
   try {
     served = await serveStack(parts, watch, options.requestTimeoutMs);
@@ -130,6 +144,7 @@ export async function serveRemote(sshd: Sshd, site: string, watch: RemoteWatchSe
   }
   return {
     served,
+    parts,
     close: async () => {
       await served.close();
       await parts.vfs.close();

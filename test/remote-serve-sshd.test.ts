@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RemoteServe } from '../cli/remote-serve.js';
 import { startDelayProxy, type DelayProxy } from '../scripts/delay-proxy.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
-import { eventually, get, openReloadClient, serveRemote, type ServedRemote } from './remote-serve-helpers.js';
+import { eventually, get, makeSmallSite, openReloadClient, serveRemote, type ServedRemote } from './remote-serve-helpers.js';
 
 let sshd: Sshd;
 beforeAll(async () => {
@@ -19,14 +19,7 @@ afterAll(async () => {
   await sshd?.stop();
 });
 
-async function makeSite(name: string): Promise<string> {
-  const site = join(sshd.root, name);
-  await mkdir(join(site, 'docs'), { recursive: true });
-  await writeFile(join(site, 'index.html'), '<html><body><h1>v1</h1></body></html>');
-  await writeFile(join(site, 'docs', 'a.txt'), 'alpha');
-  await writeFile(join(site, 'docs', 'b.txt'), 'beta');
-  return site;
-}
+const makeSite = (name: string): Promise<string> => makeSmallSite(sshd, name);
 
 const listing = async (port: number, path: string): Promise<string[]> => {
   const r = await get(port, path, { Accept: 'application/json' });
@@ -142,9 +135,19 @@ describe('an unreachable server (a silent link through a paused delay proxy)', (
     const port = served.server.port;
     expect((await get(port, '/')).status).toBe(200); // now cached
     expect((await get(port, '/')).headers['x-devmount-remote']).toBeUndefined();
+    // Every file of the site came in the start-up stream: one made afterwards is known only to the server.
+    const client = await openReloadClient(port);
+    try {
+      const since = Date.now();
+      await writeFile(join(site, 'docs', 'late.txt'), 'late');
+      await client.next('reload', since);
+    } finally {
+      client.close();
+    }
+    expect((await get(port, '/')).status).toBe(200); // cached again (the change of docs/ dropped the root's listing)
     proxy.pause();
     const started = Date.now();
-    const uncached = await get(port, '/docs/a.txt');
+    const uncached = await get(port, '/docs/late.txt');
     console.log(`uncached page while unreachable: ${uncached.status} after ${Date.now() - started} ms`);
     expect(uncached.status).toBe(504);
     expect(uncached.body).toMatch(/unreachable/);
@@ -153,7 +156,7 @@ describe('an unreachable server (a silent link through a paused delay proxy)', (
     expect(cached.body).toContain('<h1>v1</h1>');
     expect(cached.headers['x-devmount-remote']).toBe('unreachable');
     proxy.resume();
-    expect(await eventually(async () => (await get(port, '/docs/a.txt')).status === 200, 20_000)).toBe(true);
+    expect(await eventually(async () => (await get(port, '/docs/late.txt')).status === 200, 20_000)).toBe(true);
     expect(await eventually(async () => (await get(port, '/')).headers['x-devmount-remote'] === undefined, 10_000)).toBe(true);
   });
 });

@@ -3,6 +3,7 @@
  * this process. Connection options use the mount spellings through `-o …` (`-o Port=22`); `-p/--port` stays the
  * HTTP port, as in every dev server. The flags are added to `serve` through serve.ts's flag hooks.
  */
+import { resolve as resolvePath } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { FileSource } from '../../devserver/file-source.js';
 import type { ConfigReader } from '../../devserver/nginx/parser.js';
@@ -47,6 +48,8 @@ interface RemoteFlags {
   remoteWatch?: RemoteWatchSetting;
   remotePoll?: string;
   remoteTimeout?: string;
+  cacheDir?: string;
+  diskCache?: boolean;
 }
 
 /** Defaults: a server-side edit reaches the browser within 2 s (issue 5) even with the find loop or SFTP polling. */
@@ -83,13 +86,16 @@ export const remoteServeHook: ServeFlagHook = {
       .option('--db <HOST:PORT|SOCKET>', "for user@host:/path: the site's database on the server (default: read from wp-config.php or .env)")
       .option('--no-db', 'for user@host:/path: no database tunnel')
       .option('-L, --local-forward <spec>', 'for user@host:/path: also forward a local port or socket to the server, as ssh -L (6379:127.0.0.1:6379, /tmp/x.sock:/run/redis.sock); repeatable', collect, [])
-      .option('--remote-timeout <ms>', `for user@host:/path: a request waits this long for the server before a 504 (default ${REMOTE_SERVE_DEFAULTS.requestTimeoutMs})`);
+      .option('--remote-timeout <ms>', `for user@host:/path: a request waits this long for the server before a 504 (default ${REMOTE_SERVE_DEFAULTS.requestTimeoutMs})`)
+      .option('--cache-dir <dir>', 'for user@host:/path: where fetched files are kept between runs (default ${XDG_CACHE_HOME:-~/.cache}/devmount)')
+      .option('--no-disk-cache', 'for user@host:/path: keep fetched files in memory only');
   },
   resolve(flags: ServeFlags, context: { source: FileSource }) {
     const remote = flags as RemoteFlags;
     const servingRemote = 'notifyRemoteChanges' in context.source; // the VfsFileSource of runRemoteServe
-    if (!servingRemote && ((remote.option?.length ?? 0) > 0 || remote.passwordStdin || typeof remote.db === 'string' || (remote.localForward?.length ?? 0) > 0)) {
-      throw new UserError('usage', '-o, --password-stdin, --db and -L apply to a remote site (devmount serve user@host:/path)');
+    if (!servingRemote && ((remote.option?.length ?? 0) > 0 || remote.passwordStdin || typeof remote.db === 'string' || (remote.localForward?.length ?? 0) > 0
+      || remote.cacheDir !== undefined || remote.diskCache === false)) {
+      throw new UserError('usage', '-o, --password-stdin, --db, -L, --cache-dir and --no-disk-cache apply to a remote site (devmount serve user@host:/path)');
     }
     return {};
   },
@@ -137,7 +143,13 @@ export async function runRemoteServe(
   } catch (err) {
     throw new UserError('usage', (err as Error).message);
   }
-  const mountOptions = parseOptionList(remote.option ?? []);
+  // --cache-dir and --no-disk-cache are the -o cache_dir= and disk_cache=no of mount, spelled as flags (and win).
+  const parsedOptions = parseOptionList(remote.option ?? []);
+  const mountOptions = Object.freeze({
+    ...parsedOptions,
+    ...(remote.cacheDir !== undefined ? { cacheDir: resolvePath(remote.cacheDir) } : {}),
+    ...(remote.diskCache === false ? { diskCache: false } : {}),
+  });
   const tunnels = resolveTunnelFlags(remote);
   const remotePollMs = parseMs(remote.remotePoll, '--remote-poll', REMOTE_SERVE_DEFAULTS.remotePollMs, 100, 3_600_000);
   const requestTimeoutMs = parseMs(remote.remoteTimeout, '--remote-timeout', REMOTE_SERVE_DEFAULTS.requestTimeoutMs, 100, 600_000);
@@ -145,21 +157,25 @@ export async function runRemoteServe(
   const log = serveLog.logger;
   const password = remote.passwordStdin ? await readPasswordFromStdin() : undefined;
   const requestScope = remoteRequestScope(log);
-  const { vfs, remote: sftp, connector } = await openMountStackParts(spec, mountOptions, {
-    password, prompter: createTtyPrompter(), log, ...(requestScope ? { operationContext: requestScope } : {}),
+  const { vfs, remote: sftp, connector, clock } = await openMountStackParts(spec, mountOptions, {
+    password, prompter: createTtyPrompter(), log, profile: 'serve', ...(requestScope ? { operationContext: requestScope } : {}),
   });
   let privateMount: PrivateMount | undefined;
+  // The private mount is made while the remote watcher starts (startRemoteServe): both wait on the network.
+  const mounting = (async (): Promise<PrivateMount | undefined> => {
+    if (!(await runsScripts(flags, vfs))) return undefined;
+    try {
+      privateMount = await mountPrivately(vfs, sftp.remoteRoot, mountOptions, remoteArg, log);
+      process.stdout.write(`devmount serve: PHP/CGI scripts run from a private mount of the site at ${privateMount.path}\n`);
+      return privateMount;
+    } catch (err) {
+      // Static pages still work; scripts answer 502 "no local path" (devserver/cgi/dispatch.ts).
+      log.warn({ err: (err as Error).message }, 'no FUSE mount for PHP/CGI: scripts will not run (static files are served)');
+      return undefined;
+    }
+  })();
   let served;
   try {
-    if (await runsScripts(flags, vfs)) {
-      try {
-        privateMount = await mountPrivately(vfs, sftp.remoteRoot, mountOptions, remoteArg, log);
-        process.stdout.write(`devmount serve: PHP/CGI scripts run from a private mount of the site at ${privateMount.path}\n`);
-      } catch (err) {
-        // Static pages still work; scripts answer 502 "no local path" (devserver/cgi/dispatch.ts).
-        log.warn({ err: (err as Error).message }, 'no FUSE mount for PHP/CGI: scripts will not run (static files are served)');
-      }
-    }
     served = await startRemoteServe(vfs, sftp, {
       description: remoteArg,
       remoteWatch: remote.remoteWatch ?? 'auto',
@@ -174,9 +190,11 @@ export async function runRemoteServe(
       tunnels,
       phpCgi: flags.php === false || flags.siteUrl !== undefined ? null : await findOnPath(typeof flags.php === 'string' ? flags.php : 'php-cgi'),
       say: (line) => process.stdout.write(`${line}\n`),
-      ...(privateMount ? { localRoot: privateMount.path } : {}),
+      clock,
+      localRoot: mounting.then((mount) => mount?.path),
     });
   } catch (err) {
+    await mounting.catch(() => undefined); // its own failure is logged there; the start's failure is reported
     await privateMount?.close();
     await vfs.close();
     throw err;

@@ -27,6 +27,15 @@ export function stateHome(env: Env = process.env): string {
   return xdgDir(env, 'XDG_STATE_HOME', ['.local', 'state']);
 }
 
+export function cacheHome(env: Env = process.env): string {
+  return xdgDir(env, 'XDG_CACHE_HOME', ['.cache']);
+}
+
+/** `$XDG_CACHE_HOME/devmount/`: the disk caches of file contents, one directory per remote. */
+export function devmountCacheDir(env: Env = process.env): string {
+  return join(cacheHome(env), 'devmount');
+}
+
 /** `$XDG_CONFIG_HOME/devmount/config.json`. */
 export function defaultConfigPath(env: Env = process.env): string {
   return join(configHome(env), 'devmount', 'config.json');

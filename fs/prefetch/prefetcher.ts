@@ -30,6 +30,7 @@ import { ConnectError } from '../ssh/types.js';
 import { resolvePrefetchOptions, type PrefetchOptions } from './options.js';
 import { NO_TRACING, type OperationTracer } from '../trace.js';
 import { SmallFileFetch } from './small-files.js';
+import { inStartOrder } from './start-order.js';
 import { TreePrimer } from './tree-primer.js';
 
 /** Where the one-round-trip listing runs; absent → READDIR walk only. */
@@ -62,6 +63,8 @@ class Truncated extends Error {}
 
 /** Why a listing is awaited: a readdir starts one; a lookup only joins one (see noteFound). */
 export type ListingCause = 'lookup' | 'readdir';
+/** Bound on `directoryFetches`: past it the map starts over (a directory may then be streamed once more). */
+const MAX_DIRECTORY_FETCHES = 1024;
 /** Bound on `foundOnce`: past it the set starts over (a directory then waits for one more name found). */
 const MAX_FOUND_ONCE = 10_000;
 
@@ -121,11 +124,15 @@ export class Prefetcher {
   private readonly completeRoots = new Map<string, ListedRoot>();
   private readonly tooBig = new Set<string>();
   private readonly fetches = new Set<SmallFileFetch>();
+  /** Streams of one directory started by a read far behind a running stream (directoryFetch). */
+  private readonly directoryFetches = new Map<string, SmallFileFetch>();
   private readonly foundOnce = new Set<string>();
   /** Null once the server showed it has no usable shell/find: every later job walks with READDIR. */
   private shell: PrefetchShell | null;
   /** Set once a find listing produced entries: from then on an empty result means a missing directory, not a missing find. */
   private findWorks = false;
+  /** Set by listNow until streamNow/releaseContent: reads start no tar stream of their own meanwhile. */
+  private holdContent = false;
   private closed = false;
   private readonly counters = { files: 0, fileBytes: 0, jobs: 0, findJobs: 0, walkJobs: 0, truncatedJobs: 0, failedJobs: 0, primedDirs: 0, entries: 0, waits: 0 };
 
@@ -194,28 +201,103 @@ export class Prefetcher {
     const { root, listed } = found;
     if (listed.content === 'none') return;
     if (listed.content === 'pending') {
+      if (this.holdContent) return; // the start-up stream (streamNow) picks the files and their order
       listed.reads += 1;
       if (listed.reads < this.options.readsBeforeContent) return;
-      const perFile = Math.min(this.cache.options.smallFileBytes, Math.floor(this.cache.options.dataCacheBytes / 8));
-      const files = inReadingOrder(this.cache.listedFiles(root, perFile), relativeTo(root, path), this.options.maxContentBytes);
-      if (files.length === 0) {
-        listed.content = 'none';
-        return;
-      }
-      const fetch = new SmallFileFetch(this.cache, this.shell.shell, root, serverPathOf(this.shell.serverRoot, root), files);
-      listed.content = fetch;
-      this.fetches.add(fetch);
-      fetch.done.then(
-        () => this.log?.debug({ root, files: fetch.files, bytes: fetch.bytes }, 'prefetched small files'),
-        (err: unknown) => this.log?.warn({ root, err: (err as Error).message }, 'small-file prefetch failed; reading files one by one'),
-      ).finally(() => {
-        this.counters.files += fetch.files;
-        this.counters.fileBytes += fetch.bytes;
-        this.fetches.delete(fetch);
-      });
+      const files = inReadingOrder(this.cache.listedFiles(root, this.perFileBytes()), relativeTo(root, path), this.options.maxContentBytes);
+      if (!this.startFetch(root, listed, files)) return;
     }
+    if (typeof listed.content === 'string') return; // 'none', or still counting reads
     const fetch = listed.content;
-    if (fetch.carries(path)) await this.tracer.time('tar-wait', path, () => fetch.waitFor(path, this.options.waitMs), { root });
+    if (fetch.isFarBehind(path, this.options.maxWaitAheadBytes)) {
+      // The application went somewhere the stream reaches only later: its directory comes in a stream of its own.
+      const dir = parentOf(path);
+      const own = this.directoryFetch(dir, path);
+      if (own?.carries(path)) await this.tracer.time('tar-wait', path, () => own.waitFor(path, this.options.waitMs, this.options.maxWaitAheadBytes), { root: dir });
+      return;
+    }
+    if (fetch.carries(path)) await this.tracer.time('tar-wait', path, () => fetch.waitFor(path, this.options.waitMs, this.options.maxWaitAheadBytes), { root });
+  }
+
+  /**
+   * The tar stream of the small files directly in `dir` not in memory yet, from `path` on (reading order), started
+   * by the first read there that a running stream would serve only much later; at most one per directory (per
+   * run) and `maxJobs` at once. Undefined when none may start (the read then goes over SFTP).
+   */
+  private directoryFetch(dir: string, path: string): SmallFileFetch | undefined {
+    const running = this.directoryFetches.get(dir);
+    if (running || !this.shell || this.fetches.size > this.options.maxJobs) return running;
+    const files = this.cache.listedFiles(dir, this.perFileBytes())
+      .filter((f) => !f.path.includes('/') && this.cache.freshEntry(joinUnder(dir, f.path))?.content === undefined);
+    // The file asked for first, then what an application opens first (its next includes, most likely).
+    const chosen = inStartOrder(files, [relativeTo(dir, path)], this.options.maxContentBytes, () => false);
+    if (chosen.length === 0) return undefined;
+    const fetch = new SmallFileFetch(this.cache, this.shell.shell, dir, serverPathOf(this.shell.serverRoot, dir), chosen);
+    if (this.directoryFetches.size >= MAX_DIRECTORY_FETCHES) this.directoryFetches.clear();
+    this.directoryFetches.set(dir, fetch);
+    this.track(dir, fetch);
+    return fetch;
+  }
+
+  /**
+   * Start-up (fs/prefetch/warm-start.ts): lists `root` in one bulk listing now (or joins the one running) and
+   * resolves once it ended. Until streamNow or releaseContent, reads do not start a tar stream of their own
+   * under it: the start-up stream chooses its files after the disk cache had its turn.
+   */
+  async listNow(root: string): Promise<boolean> {
+    if (this.closed) return false;
+    this.holdContent = true;
+    const job = this.coveringJob(root) ?? this.start(root);
+    await job?.done;
+    return this.completeRoots.has(root);
+  }
+
+  /**
+   * Start-up: streams the small files `choose` picks (and orders) among those listed under `root`, at once,
+   * up to `maxBytes`. No-op unless `root` was listed with find (a shell with tar) and no stream ran there yet.
+   */
+  streamNow(root: string, maxBytes: number, choose: (files: ListedFile[], maxBytes: number) => TreeEntry[]): { files: number; bytes: number } | null {
+    this.holdContent = false;
+    const listed = this.completeRoots.get(root);
+    if (this.closed || !this.shell || !listed || listed.content !== 'pending') return null;
+    const files = choose(this.cache.listedFiles(root, this.perFileBytes()), maxBytes);
+    if (!this.startFetch(root, listed, files)) return null;
+    return { files: files.length, bytes: files.reduce((sum, f) => sum + f.size, 0) };
+  }
+
+  /** Start-up ended without a stream: reads start their own again. */
+  releaseContent(): void {
+    this.holdContent = false;
+  }
+
+  /** Largest file a tar stream carries: what a read-only open would keep in memory. */
+  private perFileBytes(): number {
+    return Math.min(this.cache.options.smallFileBytes, Math.floor(this.cache.options.dataCacheBytes / 8));
+  }
+
+  /** Starts the tar stream of `files` under `root`; false (and no stream ever again there) when there are none. */
+  private startFetch(root: string, listed: ListedRoot, files: TreeEntry[]): boolean {
+    if (!this.shell || files.length === 0) {
+      listed.content = 'none';
+      return false;
+    }
+    const fetch = new SmallFileFetch(this.cache, this.shell.shell, root, serverPathOf(this.shell.serverRoot, root), files);
+    listed.content = fetch;
+    this.track(root, fetch);
+    return true;
+  }
+
+  /** Counts a stream's files when it ends and logs how it went; idle() waits for it meanwhile. */
+  private track(root: string, fetch: SmallFileFetch): void {
+    this.fetches.add(fetch);
+    fetch.done.then(
+      () => this.log?.debug({ root, files: fetch.files, bytes: fetch.bytes }, 'prefetched small files'),
+      (err: unknown) => this.log?.warn({ root, err: (err as Error).message }, 'small-file prefetch failed; reading files one by one'),
+    ).finally(() => {
+      this.counters.files += fetch.files;
+      this.counters.fileBytes += fetch.bytes;
+      this.fetches.delete(fetch);
+    });
   }
 
   /** Resolves when no listing is running (tests; a clean close). */

@@ -5,10 +5,11 @@
  * mutations keep the cache's own invalidation rules.
  */
 import { constants } from 'node:fs';
-import { CACHED_REMOTE_FS, type CachedRemoteFs, type ListedFile } from '../cache/cached-remote-fs.js';
+import type { CachedRemoteFs } from '../cache/cached-remote-fs.js';
+import { ForwardingCachedRemoteFs } from '../cache/forwarding-cached-remote-fs.js';
 import { normalizePath, parentOf } from '../cache/paths.js';
-import type { RemoteFile, SetAttr } from '../remote/types.js';
-import type { Attr, CacheMirror, ChangeListener, DirEntry, FreshEntry, StatFs } from '../vfs/types.js';
+import type { RemoteFile } from '../remote/types.js';
+import type { Attr, DirEntry } from '../vfs/types.js';
 import type { PrefetchOptions } from './options.js';
 import { createOperationTracer, type OperationContext } from '../trace.js';
 import { Prefetcher, type PrefetchLogger, type PrefetchShell, type PrefetchStats } from './prefetcher.js';
@@ -30,44 +31,50 @@ export interface PrefetchInputs {
 
 /** With the cache off (`cache=no`) nothing could hold a listing: the cache is returned unchanged. */
 export function withPrefetch(cache: CachedRemoteFs, inputs: PrefetchInputs = {}): CachedRemoteFs {
-  if (!cache.options.enabled) return cache;
+  return withPrefetcher(cache, inputs).fs;
+}
+
+/** withPrefetch, with its Prefetcher as the control object (start-up prefetch, warm-start.ts); null with the cache off. */
+export function withPrefetcher(cache: CachedRemoteFs, inputs: PrefetchInputs = {}): { fs: CachedRemoteFs; prefetcher: Prefetcher | null } {
+  if (!cache.options.enabled) return { fs: cache, prefetcher: null };
   const tracer = inputs.log && inputs.operationContext ? createOperationTracer(inputs.operationContext, inputs.log) : undefined;
-  return new PrefetchingCache(cache, new Prefetcher(cache, inputs.shell, inputs.options, inputs.log, tracer));
+  const prefetcher = new Prefetcher(cache, inputs.shell, inputs.options, inputs.log, tracer);
+  return { fs: new PrefetchingCache(cache, prefetcher), prefetcher };
 }
 
 /** Bound on the names made through the mount that lookups do not count (past it the set starts over). */
 const MAX_MADE_HERE = 1024;
 
-class PrefetchingCache implements PrefetchingRemoteFs {
-  readonly [CACHED_REMOTE_FS] = true as const;
+class PrefetchingCache extends ForwardingCachedRemoteFs implements PrefetchingRemoteFs {
   /** Names created through this mount: finding them again says nothing about a walk. */
   private readonly made = new Set<string>();
 
   constructor(
-    private readonly cache: CachedRemoteFs,
+    cache: CachedRemoteFs,
     private readonly prefetcher: Prefetcher,
-  ) {}
+  ) {
+    super(cache);
+  }
 
-  get inner() { return this.cache.inner; }
-  get options() { return this.cache.options; }
-
-  async lstat(path: string): Promise<Attr> {
+  override async lstat(path: string): Promise<Attr> {
     return this.lookup(path, (p) => this.cache.lstat(p));
   }
 
-  async stat(path: string): Promise<Attr> {
+  override async stat(path: string): Promise<Attr> {
     return this.lookup(path, (p) => this.cache.stat(p));
   }
 
-  async readdir(path: string): Promise<DirEntry[]> {
+  override async readdir(path: string): Promise<DirEntry[]> {
     await this.prefetcher.awaitListing(normalizePath(path), 'readdir');
     return this.cache.readdir(path);
   }
 
-  readlink(path: string): Promise<string> { return this.cache.readlink(path); }
-  readFile(path: string): Promise<Buffer> { return this.cache.readFile(path); }
-  statfs(path: string): Promise<StatFs> { return this.cache.statfs(path); }
-  async open(path: string, flags: number, mode?: number): Promise<RemoteFile> {
+  override async readFile(path: string): Promise<Buffer> {
+    // A whole-file read (the dev server's) is a read-only open too: the file may be on its way in a tar stream.
+    await this.prefetcher.beforeRead(normalizePath(path));
+    return this.cache.readFile(path);
+  }
+  override async open(path: string, flags: number, mode?: number): Promise<RemoteFile> {
     // O_RDONLY is 0 and nothing else set means a plain read: small files may be on their way in a tar stream.
     if ((flags & (constants.O_WRONLY | constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC)) === 0) {
       await this.prefetcher.beforeRead(normalizePath(path));
@@ -75,26 +82,12 @@ class PrefetchingCache implements PrefetchingRemoteFs {
     if (flags & constants.O_CREAT) this.madeHere(path);
     return this.cache.open(path, flags, mode);
   }
-  mkdir(path: string, mode: number): Promise<void> { this.madeHere(path); return this.cache.mkdir(path, mode); }
-  rmdir(path: string): Promise<void> { return this.cache.rmdir(path); }
-  unlink(path: string): Promise<void> { return this.cache.unlink(path); }
-  rename(from: string, to: string): Promise<void> { this.madeHere(to); return this.cache.rename(from, to); }
-  symlink(target: string, path: string): Promise<void> { this.madeHere(path); return this.cache.symlink(target, path); }
-  link(existing: string, path: string): Promise<void> { this.madeHere(path); return this.cache.link(existing, path); }
-  setattr(path: string, attrs: SetAttr): Promise<void> { return this.cache.setattr(path, attrs); }
-  refresh(path?: string): void { this.cache.refresh(path); }
-  onChange(listener: ChangeListener): () => void { return this.cache.onChange(listener); }
-  generation(): number { return this.cache.generation(); }
-  prime(dir: string, entries: readonly DirEntry[], startedAt: number): void { this.cache.prime(dir, entries, startedAt); }
-  hasFreshListing(dir: string): boolean { return this.cache.hasFreshListing(dir); }
-  listedFiles(root: string, maxBytes: number): ListedFile[] { return this.cache.listedFiles(root, maxBytes); }
-  primeData(path: string, expected: { readonly size: number; readonly mtimeMs: number }, data: Buffer, startedAt: number): boolean {
-    return this.cache.primeData(path, expected, data, startedAt);
-  }
-  freshEntry(path: string): FreshEntry | undefined { return this.cache.freshEntry(path); }
-  mirror(mirror: CacheMirror): () => void { return this.cache.mirror(mirror); }
+  override mkdir(path: string, mode: number): Promise<void> { this.madeHere(path); return this.cache.mkdir(path, mode); }
+  override rename(from: string, to: string): Promise<void> { this.madeHere(to); return this.cache.rename(from, to); }
+  override symlink(target: string, path: string): Promise<void> { this.madeHere(path); return this.cache.symlink(target, path); }
+  override link(existing: string, path: string): Promise<void> { this.madeHere(path); return this.cache.link(existing, path); }
 
-  stats(): Readonly<Record<string, number>> {
+  override stats(): Readonly<Record<string, number>> {
     const p = this.prefetcher.stats();
     return Object.freeze({
       ...this.cache.stats(),
@@ -111,7 +104,7 @@ class PrefetchingCache implements PrefetchingRemoteFs {
     return this.prefetcher.idle();
   }
 
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     this.prefetcher.close();
     // A listing still streaming would fail noisily on the closed connection: let it end first.
     await this.prefetcher.idle();

@@ -17,6 +17,10 @@ export class SmallFileFetch {
    * subtree is not streamed twice); sets of thousands of absolute paths would stay with it for nothing.
    */
   private readonly coming: Set<string>;
+  /** Where each file ends in the stream (bytes from its start), to tell how far behind a file still is. */
+  private readonly endsAt: Map<string, number>;
+  /** Bytes of files the stream delivered so far. */
+  private delivered = 0;
   /** Waiters by relative path. */
   private readonly waiters = new Map<string, Array<() => void>>();
   private finished = false;
@@ -33,6 +37,8 @@ export class SmallFileFetch {
     files: readonly TreeEntry[],
   ) {
     this.coming = new Set(files.map((f) => f.path));
+    let offset = 0;
+    this.endsAt = new Map(files.map((f) => [f.path, (offset += f.size)]));
     const startedAt = cache.generation();
     this.done = fetchWithTar(shell, serverRoot, files, {
       place: async (entry, data) => {
@@ -41,12 +47,14 @@ export class SmallFileFetch {
           this.files += 1;
           this.bytes += data.length;
         }
+        this.delivered = Math.max(this.delivered, this.endsAt.get(entry.path) ?? 0);
         this.settle(entry.path);
       },
       aborted: () => false,
     }).then(() => undefined).finally(() => {
       this.finished = true;
       this.coming.clear();
+      this.endsAt.clear();
       for (const list of this.waiters.values()) for (const wake of list) wake();
       this.waiters.clear();
     });
@@ -57,9 +65,12 @@ export class SmallFileFetch {
     return !this.finished && isWithin(path, this.root) && path !== this.root && this.coming.has(relativeTo(this.root, path));
   }
 
-  /** Resolves when `path` (absolute) is stored, the stream ended, or `ms` passed. */
-  waitFor(path: string, ms: number): Promise<void> {
-    if (!this.carries(path)) return Promise.resolve();
+  /**
+   * Resolves when `path` (absolute) is stored, the stream ended, or `ms` passed; at once when the file is more
+   * than `maxAheadBytes` behind what the stream delivered (the caller then reads it itself).
+   */
+  waitFor(path: string, ms: number, maxAheadBytes = Number.POSITIVE_INFINITY): Promise<void> {
+    if (!this.carries(path) || this.isFarBehind(path, maxAheadBytes)) return Promise.resolve();
     const rel = relativeTo(this.root, path);
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, ms);
@@ -70,6 +81,12 @@ export class SmallFileFetch {
     });
   }
 
+  /** True when the stream is still to bring `path` (absolute), more than `maxAheadBytes` after what it delivered. */
+  isFarBehind(path: string, maxAheadBytes: number): boolean {
+    if (this.finished || !isWithin(path, this.root) || path === this.root) return false;
+    const ends = this.endsAt.get(relativeTo(this.root, path));
+    return ends !== undefined && ends - this.delivered > maxAheadBytes;
+  }
 
   private settle(rel: string): void {
     this.coming.delete(rel);

@@ -50,6 +50,14 @@ export interface RemoteWatcher {
    * edit made between that listing and the first poll is not taken as the baseline and lost.
    */
   track(dirPath: string, seen?: readonly DirEntry[]): void;
+  /**
+   * True while every change anywhere in the tree is being reported: a shell strategy whose stream is up, ready
+   * and not silent past its heartbeat. sftp-poll never is (it re-lists only the directories tracked), so
+   * caches keep their TTLs then (fs/cache/watched-clock.ts).
+   */
+  healthy(): boolean;
+  /** Called with each change of healthy(); returns the unsubscriber. */
+  onHealth(listener: (healthy: boolean) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -86,7 +94,10 @@ export async function detectWatchMethod(transport: WatchTransport): Promise<Watc
     return 'sftp-poll'; // exec refused: an SFTP-only account
   }
   const answer = probe.stdout.toString().trim();
-  if (probe.code !== 0) return 'sftp-poll'; // ForceCommand internal-sftp accepts the channel but runs no shell
+  // ForceCommand internal-sftp accepts the channel but runs no shell: a non-zero status, and no such word. A
+  // missing status (null) alone is not that: on a busy connection (a tar stream beside it) the channel was seen
+  // to close with its whole output but without the exit-status message; the word printed is proof enough.
+  if (probe.code !== 0 && probe.code !== null) return 'sftp-poll';
   return answer === 'inotify' ? 'inotify' : answer === 'find' ? 'find' : 'sftp-poll';
 }
 
@@ -101,7 +112,9 @@ export async function startRemoteWatcher(
   if (method === 'sftp-poll') return startSftpPolling(transport, opts, batcher);
   const absRoot = await resolveRoot(transport, opts.remoteRoot);
   const command = method === 'inotify' ? inotifyCommand(absRoot) : findLoopCommand(absRoot, opts.intervalMs);
-  const { firstStart, watcher } = startStreamWatcher(transport, method, command, absRoot, batcher);
+  // Silent for three heartbeats (the find loop's come once per round): the stream is not delivering.
+  const silenceMs = 3 * Math.max(HEARTBEAT_S * 1000, method === 'find' ? opts.intervalMs : 0) + 2000;
+  const { firstStart, watcher } = startStreamWatcher(transport, method, command, absRoot, batcher, silenceMs);
   await withTimeout(firstStart, READY_TIMEOUT_MS); // a huge tree may take long to watch: go on, events follow
   return watcher;
 }
@@ -109,7 +122,9 @@ export async function startRemoteWatcher(
 async function resolveRoot(transport: WatchTransport, remoteRoot: string): Promise<string> {
   const result = await transport.exec(`cd -- ${shellQuote(remoteRoot || '.')} && pwd -P`);
   const path = result.stdout.toString().replace(/\n$/, '');
-  if (result.code !== 0 || !path.startsWith('/')) throw new Error(`cannot resolve remote directory ${remoteRoot}`);
+  // pwd runs only once cd succeeded, so a path printed is the answer even when the exit status went missing
+  // (see detectWatchMethod).
+  if ((result.code !== 0 && result.code !== null) || !path.startsWith('/')) throw new Error(`cannot resolve remote directory ${remoteRoot}`);
   return path;
 }
 
@@ -177,8 +192,17 @@ function startStreamWatcher(
   command: string,
   absRoot: string,
   batcher: ChangeBatcher,
+  silenceMs: number,
 ): { firstStart: Promise<void>; watcher: RemoteWatcher } {
   let closed = false;
+  const health = new HealthState();
+  let streamReady = false;
+  let lastDataAt = performance.now();
+  const updateHealth = (): void => {
+    health.set(!closed && channel !== null && streamReady && performance.now() - lastDataAt < silenceMs);
+  };
+  const silenceCheck = setInterval(updateHealth, Math.max(500, silenceMs / 3));
+  silenceCheck.unref();
   let channel: ClientChannel | null = null;
   let backoff: number = RESTART_BACKOFF_MS.first;
   let restartTimer: NodeJS.Timeout | null = null;
@@ -217,14 +241,21 @@ function startStreamWatcher(
       everStarted = true;
       // Ready means an edit from now on is guaranteed to be seen: inotifywait prints "Watches established."
       // on stderr once every directory is watched; the find loop sends FIND_READY after its first timestamp.
-      let markReady: () => void = () => undefined;
+      let resolveReady: () => void = () => undefined;
       const ready = new Promise<void>((resolve) => {
-        markReady = resolve;
+        resolveReady = resolve;
         ch.once('close', () => resolve());
       });
+      const markReady = (): void => {
+        streamReady = true;
+        lastDataAt = performance.now();
+        updateHealth();
+        resolveReady();
+      };
       const splitter = new NulRecordSplitter();
       ch.on('data', (chunk: Buffer) => {
         backoff = RESTART_BACKOFF_MS.first;
+        lastDataAt = performance.now();
         for (const record of splitter.push(chunk)) {
           if (record === FIND_READY) markReady();
           const event = parse(record);
@@ -238,6 +269,8 @@ function startStreamWatcher(
       });
       ch.on('close', () => {
         channel = null;
+        streamReady = false;
+        updateHealth();
         scheduleRestart();
       });
       await ready;
@@ -259,8 +292,12 @@ function startStreamWatcher(
   const watcher: RemoteWatcher = {
     method,
     track: () => undefined, // the shell strategies watch the whole tree
+    healthy: () => health.value,
+    onHealth: (listener) => health.subscribe(listener),
     async close() {
       closed = true;
+      clearInterval(silenceCheck);
+      health.set(false);
       if (restartTimer) clearTimeout(restartTimer);
       channel?.close();
       batcher.close();
@@ -321,12 +358,31 @@ function startSftpPolling(transport: WatchTransport, opts: RemoteWatcherOptions,
       tracked.delete(dirPath); // re-insert: most recently used last
       tracked.set(dirPath, known);
     },
+    healthy: () => false, // only tracked directories are re-listed: changes elsewhere go unseen
+    onHealth: () => () => undefined,
     async close() {
       closed = true;
       if (timer) clearTimeout(timer);
       batcher.close();
     },
   };
+}
+
+/** A boolean whose changes are reported to subscribers. */
+class HealthState {
+  value = false;
+  private readonly listeners = new Set<(healthy: boolean) => void>();
+
+  set(value: boolean): void {
+    if (value === this.value) return;
+    this.value = value;
+    for (const listener of this.listeners) listener(value);
+  }
+
+  subscribe(listener: (healthy: boolean) => void): () => void {
+    this.listeners.add(listener);
+    return () => { this.listeners.delete(listener); };
+  }
 }
 
 /** Gathers events for `batchMs` and delivers them once, de-duplicated by path (a burst → one batch). */
