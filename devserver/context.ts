@@ -2,12 +2,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { FileSource } from './file-source.js';
+import { Locals } from './locals.js';
 import type { RequestContext } from './middleware.js';
 import type { MemoRecorder } from './response-memo.js';
 
 export class Context implements RequestContext {
   readonly headers = new Map<string, string | string[]>();
-  readonly locals = new Map<string, unknown>();
+  readonly locals = new Locals();
   private childLog: Logger | undefined;
   /** Set by server.ts when this request's answer may be memoised (response-memo.ts). */
   memo: MemoRecorder | null = null;

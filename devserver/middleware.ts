@@ -9,6 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { FileSource } from './file-source.js';
+import type { Locals } from './locals.js';
 
 export interface RequestContext {
   readonly req: IncomingMessage;
@@ -26,8 +27,8 @@ export interface RequestContext {
   path: string;
   /** Headers every response to this request carries (merged by the sender). */
   readonly headers: Map<string, string | string[]>;
-  /** Free-form per-request facts shared between middlewares (e.g. resolved stat, htaccess config). */
-  readonly locals: Map<string, unknown>;
+  /** Per-request facts shared between middlewares, each key typed in locals.ts. */
+  readonly locals: Locals;
 }
 
 export type Next = () => Promise<void>;

@@ -19,7 +19,6 @@ import { COMPRESS_MIN_BYTES, compressBuffer, compressStream, isCompressible, neg
 import { injectLiveReload } from './livereload/inject.js';
 import { memoRecorderOf } from './context.js';
 import { memoEntry } from './response-memo.js';
-import { LOCAL } from './locals.js';
 
 export interface SendOptions {
   /** Files up to this size are read whole (and cached by a caching source); larger ones are streamed. */
@@ -89,7 +88,7 @@ export async function sendFile(ctx: RequestContext, path: string, stat: SourceSt
     };
     representations.set(data, rep);
   }
-  if (rep.injected) ctx.locals.delete(LOCAL.liveReload);
+  if (rep.injected) ctx.locals.delete('liveReload');
   return sendRepresentation(ctx, rep, coding);
 }
 

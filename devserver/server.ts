@@ -15,7 +15,6 @@ import { Context, clientRequestId } from './context.js';
 import type { FileSource } from './file-source.js';
 import type { Middleware } from './middleware.js';
 import { PortInUseError } from './errors.js';
-import { LOCAL } from './locals.js';
 import { CountingResponse } from './response.js';
 import { parseRequestTarget } from './request-target.js';
 import { sendStatus } from './respond.js';
@@ -165,9 +164,9 @@ export async function createDevServer(options: DevServerOptions): Promise<DevSer
     else res.setHeader('X-Request-Id', id);
     const parsed = parseRequestTarget(rawTarget);
     const ctx = new Context(req, res, id, source, log, rawTarget, parsed.ok ? parsed.path : '/', parsed.ok ? parsed.query : '');
-    if (!parsed.ok) ctx.locals.set(LOCAL.badTarget, parsed.reason);
+    if (!parsed.ok) ctx.locals.set('badTarget', parsed.reason);
     else if (memoKey !== null && isRecordable(req)) ctx.memo = memo?.recorder(memoKey) ?? null;
-    ctx.locals.set(LOCAL.redispatch, () => {
+    ctx.locals.set('redispatch', () => {
       // A re-dispatch follows a script's answer (CGI local redirect): not something a replay could repeat.
       ctx.memo?.refuse();
       return run(redispatchStack, ctx);
