@@ -111,7 +111,7 @@ export async function createDevServer(options: DevServerOptions): Promise<DevSer
   const allowedHosts = options.allowedHosts ?? [];
   const hostAllowed = hostPolicy({ boundHost: host, allowedHosts });
 
-  const stack = buildStack({
+  const { all: stack, redispatch: redispatchStack } = buildStack({
     boundHost: host,
     allowedHosts,
     cors: options.cors ?? false,
@@ -129,10 +129,6 @@ export async function createDevServer(options: DevServerOptions): Promise<DevSer
     accessTracker: track,
   });
 
-  // A CGI local redirect (RFC 3875 §6.2.2) re-runs the request from the dotfile check on, so .htaccess, index
-  // resolution, PHP and static serving all apply to the new path (the access log and safety checks ran once).
-  const redispatchFrom = Math.max(0, stack.findIndex((mw) => mw.name === 'denyDotfiles'));
-  const redispatchStack = stack.slice(redispatchFrom);
   // Chosen once: without a scope a request costs no AsyncLocalStorage frame (request-scope.ts).
   const scope = options.requestScope;
   const runRequest = scope === undefined ? (ctx: Context) => run(stack, ctx) : (ctx: Context) => scope.run(ctx.id, () => run(stack, ctx));

@@ -67,7 +67,7 @@ function reportingToMemo(mw: Middleware): Middleware {
     memoRecorderOf(ctx)?.noteSlot(policy, ctx.path);
     return mw(ctx, next);
   };
-  // The stack is found by middleware name (server.ts: redispatch from 'denyDotfiles'; logs).
+  // Keeps the slot middleware's own name for stack traces and debugging.
   Object.defineProperty(reporting, 'name', { value: mw.name });
   return Object.assign(reporting, policy === undefined ? {} : { memo: policy });
 }
@@ -80,13 +80,26 @@ function responseTransforms(o: StackOptions): ResponseTransform[] {
   ];
 }
 
-export function buildStack(o: StackOptions): readonly Middleware[] {
+/** The assembled stack, and the part of it a re-dispatch runs again. */
+export interface Stack {
+  /** Every middleware, in order: what a request runs. */
+  readonly all: readonly Middleware[];
+  /**
+   * The tail from the dotfile check on (a suffix of `all`). A CGI local redirect (RFC 3875 §6.2.2) or a script
+   * error document re-runs it for the new path, so .htaccess, index resolution, PHP and static serving all apply
+   * again, while the access log and the per-request checks before it ran once.
+   */
+  readonly redispatch: readonly Middleware[];
+}
+
+export function buildStack(o: StackOptions): Stack {
   const transforms = responseTransforms(o);
   const slot = (name: SlotName): readonly Middleware[] => {
     const list = o.slots[name] ?? [];
     return o.memo === true && SLOTS_BEFORE_STATIC.includes(name) ? list.map(reportingToMemo) : list;
   };
-  return Object.freeze([
+  // Runs once per request: the access log and the checks on the request as the client sent it.
+  const once: readonly Middleware[] = [
     accessLog(o.accessTracker ?? o.logger),                                  // 1. log every request, whatever answers it
     rejectBadTarget(),                                        // 2. 400 for traversal/encoding tricks (request-target.ts)
     hostCheck({ boundHost: o.boundHost, allowedHosts: o.allowedHosts }), // 3. DNS rebinding guard
@@ -95,6 +108,9 @@ export function buildStack(o: StackOptions): readonly Middleware[] {
     ...(o.cors || o.headers.length > 0 ? [responseHeaders({ cors: o.cors, headers: o.headers })] : []), // 4. --cors, --header (and CORS preflights)
     ...(o.hub ? [liveReloadEndpoints(o.hub)] : []),           // 5. /__devmount/livereload(.js)
     ...slot('early'),                                         // 6. proxy
+  ];
+  // Runs for the request, and again for each re-dispatch (Stack.redispatch).
+  const redispatch: readonly Middleware[] = Object.freeze([
     denyDotfiles(),                                           // 7. .env, .git/, .htaccess → 404
     ...slot('beforeResolve'),                                 // 8. .htaccess rewriting
     ...(o.spa ? [spaFallback()] : []),                        // 9. --spa: unknown pages → /index.html
@@ -105,4 +121,5 @@ export function buildStack(o: StackOptions): readonly Middleware[] {
     ...slot('beforeNotFound'),                                // 14. error documents
     notFound(),                                               // 15. 404
   ]);
+  return Object.freeze({ all: Object.freeze([...once, ...redispatch]), redispatch });
 }
