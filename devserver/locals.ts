@@ -6,6 +6,7 @@
 import type { ErrorDocumentFacts } from './cgi/run-script.js';
 import type { SourceStat } from './file-source.js';
 import type { DirectoryConfig } from './htaccess/config.js';
+import type { MemoRecorder } from './response-memo.js';
 import type { SiteUrl } from './site-url.js';
 
 export interface RequestLocals {
@@ -22,6 +23,8 @@ export interface RequestLocals {
   localOrigin: string;
   /** The request body as rewritten by a middleware, sent instead of the client's (request-body.ts). */
   requestBody: Buffer;
+  /** Set by the memo replay (middlewares/memo-replay.ts) when this request's answer may be memoised. */
+  memoRecorder: MemoRecorder;
   /** Re-runs the stack for ctx.path from the dotfile check on (CGI local redirects, script error documents). */
   redispatch: () => Promise<void>;
   /** The merged .htaccess DirectoryConfig for the final path. */

@@ -17,7 +17,6 @@ import type { RequestContext } from './middleware.js';
 import { applyContextHeaders, sendStatus } from './respond.js';
 import { COMPRESS_MIN_BYTES, compressBuffer, compressStream, isCompressible, negotiateCoding, type Coding } from './compression.js';
 import { injectLiveReload } from './livereload/inject.js';
-import { memoRecorderOf } from './context.js';
 import { memoEntry } from './response-memo.js';
 
 export interface SendOptions {
@@ -150,11 +149,11 @@ function notModifiedHeaders(etag: string, lastModified: string): string[] {
   return ['ETag', etag, 'Last-Modified', lastModified, 'Cache-Control', 'no-cache', 'Vary', 'Accept-Encoding', 'Accept-Ranges', 'bytes'];
 }
 
-/** Hands a whole 200 answer to the response memo (response-memo.ts) when server.ts started a recorder for it. */
+/** Hands a whole 200 answer to the response memo (response-memo.ts) when the memo replay started a recorder for it (middlewares/memo-replay.ts). */
 function offerToMemo(ctx: RequestContext, head: readonly string[], notModifiedHead: readonly string[] | null, body: Buffer,
   etag: string, lastModified: string): void {
-  const recorder = memoRecorderOf(ctx);
-  if (recorder === null) return;
+  const recorder = ctx.locals.get('memoRecorder');
+  if (recorder === undefined) return;
   recorder.offer(memoEntry(ctx.headers, head, notModifiedHead ?? notModifiedHeaders(etag, lastModified), body, etag, lastModified));
 }
 

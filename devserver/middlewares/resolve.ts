@@ -7,7 +7,6 @@
  * Missing paths continue with stat null: the PHP/.htaccess middlewares or the 404 decide.
  */
 import type { Middleware } from '../middleware.js';
-import { memoRecorderOf } from '../context.js';
 import { sendStatus } from '../respond.js';
 import { isHiddenPath } from './dotfiles.js';
 
@@ -47,7 +46,7 @@ export function resolvePath(options: ResolveOptions): Middleware {
         return;
       }
       // Nobody watches outside the root, so no change event would ever drop a memoised copy (response-memo.ts).
-      if (real === null) memoRecorderOf(ctx)?.refuse();
+      if (real === null) ctx.locals.get('memoRecorder')?.refuse();
       if (real !== null && real !== ctx.path && isHiddenPath(real)) {
         sendStatus(ctx, 404);
         return;
