@@ -35,7 +35,7 @@ export type Next = () => Promise<void>;
 
 /**
  * What a slot middleware (stack.ts) declares so that the response memo (response-memo.ts) may answer a repeated
- * static GET/HEAD without running the stack. A slot middleware WITHOUT this declaration turns the memo off for
+ * static GET/HEAD before any slot middleware runs. A slot middleware WITHOUT this declaration turns the memo off for
  * the whole server: "may depend on anything" is the safe default.
  */
 export interface MemoPolicy {
