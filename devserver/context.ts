@@ -2,15 +2,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { FileSource } from './file-source.js';
+import { Locals } from './locals.js';
 import type { RequestContext } from './middleware.js';
-import type { MemoRecorder } from './response-memo.js';
 
 export class Context implements RequestContext {
   readonly headers = new Map<string, string | string[]>();
-  readonly locals = new Map<string, unknown>();
+  readonly locals = new Locals();
   private childLog: Logger | undefined;
-  /** Set by server.ts when this request's answer may be memoised (response-memo.ts). */
-  memo: MemoRecorder | null = null;
 
   constructor(
     readonly req: IncomingMessage,
@@ -28,11 +26,6 @@ export class Context implements RequestContext {
     this.childLog ??= this.baseLog.child({ reqId: this.id });
     return this.childLog;
   }
-}
-
-/** The request's memo recorder, if any (contexts made by tests that drive a middleware alone have none). */
-export function memoRecorderOf(ctx: RequestContext): MemoRecorder | null {
-  return ctx instanceof Context ? ctx.memo : null;
 }
 
 // X-Request-Id from the client is echoed only when it is a short token (no header injection, no log spam).

@@ -9,6 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { FileSource } from './file-source.js';
+import type { Locals } from './locals.js';
 
 export interface RequestContext {
   readonly req: IncomingMessage;
@@ -26,15 +27,15 @@ export interface RequestContext {
   path: string;
   /** Headers every response to this request carries (merged by the sender). */
   readonly headers: Map<string, string | string[]>;
-  /** Free-form per-request facts shared between middlewares (e.g. resolved stat, htaccess config). */
-  readonly locals: Map<string, unknown>;
+  /** Per-request facts shared between middlewares, each key typed in locals.ts. */
+  readonly locals: Locals;
 }
 
 export type Next = () => Promise<void>;
 
 /**
  * What a slot middleware (stack.ts) declares so that the response memo (response-memo.ts) may answer a repeated
- * static GET/HEAD without running the stack. A slot middleware WITHOUT this declaration turns the memo off for
+ * static GET/HEAD before any slot middleware runs. A slot middleware WITHOUT this declaration turns the memo off for
  * the whole server: "may depend on anything" is the safe default.
  */
 export interface MemoPolicy {

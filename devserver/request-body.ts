@@ -6,15 +6,14 @@
 import { Readable } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import type { RequestContext } from './middleware.js';
-import { LOCAL } from './locals.js';
 
 export function requestBodyOf(ctx: RequestContext): Readable {
-  const replaced = ctx.locals.get(LOCAL.requestBody) as Buffer | undefined;
+  const replaced = ctx.locals.get('requestBody');
   return replaced === undefined ? ctx.req : Readable.from([replaced]);
 }
 
 export function replaceRequestBody(ctx: RequestContext, body: Buffer): void {
-  ctx.locals.set(LOCAL.requestBody, body);
+  ctx.locals.set('requestBody', body);
   const { headers } = ctx.req;
   delete headers['transfer-encoding'];
   headers['content-length'] = String(body.length);

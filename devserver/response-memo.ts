@@ -1,7 +1,7 @@
 /**
  * The response memo: whole static 200 answers, keyed by request target and Accept-Encoding, replayed by
- * server.ts without running the middleware stack (issue 3, Speed: the stack's JavaScript per request roughly
- * halved bare Node's rate, and bare Node matches nginx here).
+ * middlewares/memo-replay.ts early in the stack, without running the rest of it (the stack's JavaScript per
+ * request roughly halved bare Node's rate, and bare Node matches nginx here).
  *
  * Why a replay is the same answer the stack would give:
  * - only send.ts's in-memory 200 answers are recorded, and only for GET/HEAD requests without Range, If-Range,
@@ -10,7 +10,8 @@
  *   (the cache is on); each slot middleware's policy is asked for the path it actually saw (stack.ts);
  * - every FileSource change drops the whole memo, from the same watch events that drop the cache, and a
  *   recording that raced a change is discarded (the `generation` rule of sources/cached.ts);
- * - what stays per request (Host check, X-Request-Id, access-log line) is still done for a hit (server.ts).
+ * - what stays per request (access-log line, request-target and Host checks, X-Request-Id) runs for a hit as
+ *   for any request: the replay sits after them in the stack (stack.ts).
  */
 import type { MemoPolicy } from './middleware.js';
 

@@ -17,9 +17,7 @@ import type { RequestContext } from './middleware.js';
 import { applyContextHeaders, sendStatus } from './respond.js';
 import { COMPRESS_MIN_BYTES, compressBuffer, compressStream, isCompressible, negotiateCoding, type Coding } from './compression.js';
 import { injectLiveReload } from './livereload/inject.js';
-import { memoRecorderOf } from './context.js';
 import { memoEntry } from './response-memo.js';
-import { LOCAL } from './locals.js';
 
 export interface SendOptions {
   /** Files up to this size are read whole (and cached by a caching source); larger ones are streamed. */
@@ -84,12 +82,11 @@ export async function sendFile(ctx: RequestContext, path: string, stat: SourceSt
       compressible: isCompressible(contentType),
       injected: inject,
       variants: new Map(),
-      identityHeaders: ['ETag', etag, 'Last-Modified', lastModified, 'Cache-Control', 'no-cache', 'Vary', 'Accept-Encoding',
-        'Accept-Ranges', 'bytes', 'Content-Type', contentType, 'Content-Length', String(body.length)],
+      identityHeaders: fileHeaders({ etag, lastModified, contentType, contentLength: body.length }),
     };
     representations.set(data, rep);
   }
-  if (rep.injected) ctx.locals.delete(LOCAL.liveReload);
+  if (rep.injected) ctx.locals.delete('liveReload');
   return sendRepresentation(ctx, rep, coding);
 }
 
@@ -106,25 +103,25 @@ async function sendRepresentation(ctx: RequestContext, rep: Representation, codi
     // The common case, answered from headers built once per file version.
     res.writeHead(200, rep.identityHeaders as string[]);
     res.end(req.method === 'HEAD' ? undefined : rep.body);
-    offerToMemo(ctx, rep.identityHeaders, null, rep.body, etag, rep.lastModified);
+    offerToMemo(ctx, rep.identityHeaders, rep.body, etag, rep.lastModified);
     return;
   }
-  const common = notModifiedHeaders(etag, rep.lastModified);
+  const validators = { etag, lastModified: rep.lastModified };
   if (isNotModified(req.headers, etag, rep.lastModified)) {
-    res.writeHead(304, common);
+    res.writeHead(304, fileHeaders(validators));
     res.end();
     return;
   }
   if (rangeHeader && ifRangeMatches(headerValue(req.headers['if-range']), etag, rep.lastModified)) {
     const r = parseRange(rangeHeader, size);
     if (r === 'unsatisfiable') {
-      res.writeHead(416, [...common, 'Content-Range', `bytes */${size}`, 'Content-Type', 'text/plain; charset=utf-8', 'Content-Length', '0']);
+      res.writeHead(416, fileHeaders({ ...validators, contentType: 'text/plain; charset=utf-8', contentRange: `bytes */${size}`, contentLength: 0 }));
       res.end();
       return;
     }
     if (r) {
-      res.writeHead(206, [...common, 'Content-Type', rep.contentType, 'Content-Range', `bytes ${r.start}-${r.end}/${size}`,
-        'Content-Length', String(r.end - r.start + 1)]);
+      res.writeHead(206, fileHeaders({ ...validators, contentType: rep.contentType, contentRange: `bytes ${r.start}-${r.end}/${size}`,
+        contentLength: r.end - r.start + 1 }));
       res.end(req.method === 'HEAD' ? undefined : rep.body.subarray(r.start, r.end + 1));
       return;
     }
@@ -136,27 +133,49 @@ async function sendRepresentation(ctx: RequestContext, rep: Representation, codi
       rep.variants.set(coding, variant);
     }
     const body = await variant;
-    const head = [...common, 'Content-Type', rep.contentType, 'Content-Encoding', coding, 'Content-Length', String(body.length)];
+    const head = fileHeaders({ ...validators, contentType: rep.contentType, contentEncoding: coding, contentLength: body.length });
     res.writeHead(200, head);
     res.end(req.method === 'HEAD' ? undefined : body);
-    offerToMemo(ctx, head, common, body, etag, rep.lastModified);
+    offerToMemo(ctx, head, body, etag, rep.lastModified);
     return;
   }
   res.writeHead(200, rep.identityHeaders as string[]);
   res.end(req.method === 'HEAD' ? undefined : rep.body);
 }
 
-/** The headers of a 304 (and the start of every other answer) for one representation. */
-function notModifiedHeaders(etag: string, lastModified: string): string[] {
-  return ['ETag', etag, 'Last-Modified', lastModified, 'Cache-Control', 'no-cache', 'Vary', 'Accept-Encoding', 'Accept-Ranges', 'bytes'];
+/** What distinguishes one file answer's head; a field left out is not sent. */
+interface FileHead {
+  readonly etag: string;
+  readonly lastModified: string;
+  /** Default true; false where Range is never honoured (precompressed siblings). */
+  readonly acceptRanges?: boolean;
+  readonly contentType?: string;
+  readonly contentEncoding?: Coding;
+  readonly contentRange?: string;
+  /** Left out for an on-the-fly compressed stream, whose length is not known before it is sent. */
+  readonly contentLength?: number;
 }
 
-/** Hands a whole 200 answer to the response memo (response-memo.ts) when server.ts started a recorder for it. */
-function offerToMemo(ctx: RequestContext, head: readonly string[], notModifiedHead: readonly string[] | null, body: Buffer,
-  etag: string, lastModified: string): void {
-  const recorder = memoRecorderOf(ctx);
-  if (recorder === null) return;
-  recorder.offer(memoEntry(ctx.headers, head, notModifiedHead ?? notModifiedHeaders(etag, lastModified), body, etag, lastModified));
+/**
+ * The header list of every file answer (200, 206, 304, 416), as writeHead takes it. The validators and
+ * `Cache-Control: no-cache` (always revalidate) come first, so a 304 is the same head cut short: a 304 carries the
+ * fields a 200 would have sent that describe the representation's validators and caching (RFC 9110 §15.4.5).
+ */
+function fileHeaders(f: FileHead): string[] {
+  const head = ['ETag', f.etag, 'Last-Modified', f.lastModified, 'Cache-Control', 'no-cache', 'Vary', 'Accept-Encoding'];
+  if (f.acceptRanges !== false) head.push('Accept-Ranges', 'bytes');
+  if (f.contentType !== undefined) head.push('Content-Type', f.contentType);
+  if (f.contentEncoding !== undefined) head.push('Content-Encoding', f.contentEncoding);
+  if (f.contentRange !== undefined) head.push('Content-Range', f.contentRange);
+  if (f.contentLength !== undefined) head.push('Content-Length', String(f.contentLength));
+  return head;
+}
+
+/** Hands a whole 200 answer to the response memo (response-memo.ts) when the memo replay started a recorder for it (middlewares/memo-replay.ts). */
+function offerToMemo(ctx: RequestContext, head: readonly string[], body: Buffer, etag: string, lastModified: string): void {
+  const recorder = ctx.locals.get('memoRecorder');
+  if (recorder === undefined) return;
+  recorder.offer(memoEntry(ctx.headers, head, fileHeaders({ etag, lastModified }), body, etag, lastModified));
 }
 
 async function sendPrecompressed(ctx: RequestContext, path: string, sibling: string, siblingStat: SourceStat,
@@ -165,14 +184,13 @@ async function sendPrecompressed(ctx: RequestContext, path: string, sibling: str
   const etag = etagFor(siblingStat, `-${coding}`);
   const lastModified = new Date(siblingStat.mtimeMs).toUTCString();
   applyContextHeaders(ctx);
-  const headers = ['ETag', etag, 'Last-Modified', lastModified, 'Cache-Control', 'no-cache', 'Vary', 'Accept-Encoding'];
+  const validators = { etag, lastModified, acceptRanges: false };
   if (isNotModified(req.headers, etag, lastModified)) {
-    res.writeHead(304, headers);
+    res.writeHead(304, fileHeaders(validators));
     res.end();
     return;
   }
-  res.writeHead(200, [...headers, 'Content-Type', contentTypeFor(path), 'Content-Encoding', coding,
-    'Content-Length', String(siblingStat.size)]);
+  res.writeHead(200, fileHeaders({ ...validators, contentType: contentTypeFor(path), contentEncoding: coding, contentLength: siblingStat.size }));
   if (req.method === 'HEAD') {
     res.end();
     return;
@@ -193,10 +211,9 @@ function sendStreamed(ctx: RequestContext, path: string, stat: SourceStat, codin
   const rangeHeader = req.headers.range;
   const compress = coding !== null && isCompressible(contentType) && rangeHeader === undefined;
   const responseEtag = compress ? `${etag.slice(0, -1)}-${coding}"` : etag;
-  const common = ['ETag', responseEtag, 'Last-Modified', lastModified, 'Cache-Control', 'no-cache', 'Vary', 'Accept-Encoding',
-    'Accept-Ranges', 'bytes', 'Content-Type', contentType];
+  const validators = { etag: responseEtag, lastModified };
   if (isNotModified(req.headers, responseEtag, lastModified)) {
-    res.writeHead(304, common.slice(0, 10));
+    res.writeHead(304, fileHeaders(validators));
     res.end();
     return;
   }
@@ -207,19 +224,20 @@ function sendStreamed(ctx: RequestContext, path: string, stat: SourceStat, codin
       return;
     }
     if (r) {
-      res.writeHead(206, [...common, 'Content-Range', `bytes ${r.start}-${r.end}/${stat.size}`, 'Content-Length', String(r.end - r.start + 1)]);
+      res.writeHead(206, fileHeaders({ ...validators, contentType, contentRange: `bytes ${r.start}-${r.end}/${stat.size}`,
+        contentLength: r.end - r.start + 1 }));
       if (req.method === 'HEAD') res.end();
       else pipeStream(ctx, ctx.source.createReadStream(path, r));
       return;
     }
   }
   if (compress && coding) {
-    res.writeHead(200, [...common, 'Content-Encoding', coding]);
+    res.writeHead(200, fileHeaders({ ...validators, contentType, contentEncoding: coding }));
     if (req.method === 'HEAD') res.end();
     else pipeStream(ctx, ctx.source.createReadStream(path), compressStream(coding));
     return;
   }
-  res.writeHead(200, [...common, 'Content-Length', String(stat.size)]);
+  res.writeHead(200, fileHeaders({ ...validators, contentType, contentLength: stat.size }));
   if (req.method === 'HEAD') res.end();
   else pipeStream(ctx, ctx.source.createReadStream(path));
 }

@@ -15,16 +15,12 @@ import { Context, clientRequestId } from './context.js';
 import type { FileSource } from './file-source.js';
 import type { Middleware } from './middleware.js';
 import { PortInUseError } from './errors.js';
-import { LOCAL } from './locals.js';
 import { CountingResponse } from './response.js';
 import { parseRequestTarget } from './request-target.js';
 import { sendStatus } from './respond.js';
 import { buildStack, slotsDeclareMemo, type Slots } from './stack.js';
-import { ResponseMemo, type MemoEntry } from './response-memo.js';
+import { ResponseMemo } from './response-memo.js';
 import type { RequestScope } from './request-scope.js';
-import { isNotModified } from './send.js';
-import { accessTracker } from './middlewares/access-log.js';
-import { hostPolicy } from './middlewares/host-check.js';
 import { CachedFileSource, DEFAULT_CACHE_OPTIONS, type CacheOptions } from './sources/cached.js';
 import { LiveReloadHub, DEFAULT_LIVERELOAD_OPTIONS, type LiveReloadOptions } from './livereload/hub.js';
 import type { SiteUrl } from './site-url.js';
@@ -108,11 +104,9 @@ export async function createDevServer(options: DevServerOptions): Promise<DevSer
     hub?.onChanges(changes);
   }) : () => {};
   const log = options.logger;
-  const track = accessTracker(log);
   const allowedHosts = options.allowedHosts ?? [];
-  const hostAllowed = hostPolicy({ boundHost: host, allowedHosts });
 
-  const stack = buildStack({
+  const { all: stack, redispatch: redispatchStack } = buildStack({
     boundHost: host,
     allowedHosts,
     cors: options.cors ?? false,
@@ -126,14 +120,9 @@ export async function createDevServer(options: DevServerOptions): Promise<DevSer
     maxInMemoryBytes: cacheOptions === false ? DEFAULT_CACHE_OPTIONS.maxFileBytes : cacheOptions.maxFileBytes,
     slots,
     logger: log,
-    memo: memo !== null,
-    accessTracker: track,
+    memo,
   });
 
-  // A CGI local redirect (RFC 3875 §6.2.2) re-runs the request from the dotfile check on, so .htaccess, index
-  // resolution, PHP and static serving all apply to the new path (the access log and safety checks ran once).
-  const redispatchFrom = Math.max(0, stack.findIndex((mw) => mw.name === 'denyDotfiles'));
-  const redispatchStack = stack.slice(redispatchFrom);
   // Chosen once: without a scope a request costs no AsyncLocalStorage frame (request-scope.ts).
   const scope = options.requestScope;
   const runRequest = scope === undefined ? (ctx: Context) => run(stack, ctx) : (ctx: Context) => scope.run(ctx.id, () => run(stack, ctx));
@@ -150,26 +139,15 @@ export async function createDevServer(options: DevServerOptions): Promise<DevSer
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const id = clientRequestId(req.headers['x-request-id']) ?? nextRequestId();
     const rawTarget = req.url ?? '/';
-    const memoKey = memo !== null && isMemoCandidate(req) ? ResponseMemo.keyOf(rawTarget, req.headers['accept-encoding']) : null;
-    if (memoKey !== null) {
-      const entry = memo?.get(memoKey);
-      // The Host check is the one per-request decision of the stack that a replay must repeat (host-check.ts).
-      if (entry !== undefined && hostAllowed(req.headers.host)) {
-        track(req, res, id, rawTarget);
-        replay(req, res, id, entry);
-        return;
-      }
-    }
     // Added to the response head by CountingResponse.writeHead, whoever writes it.
     if (res instanceof CountingResponse) res.requestId = id;
     else res.setHeader('X-Request-Id', id);
     const parsed = parseRequestTarget(rawTarget);
     const ctx = new Context(req, res, id, source, log, rawTarget, parsed.ok ? parsed.path : '/', parsed.ok ? parsed.query : '');
-    if (!parsed.ok) ctx.locals.set(LOCAL.badTarget, parsed.reason);
-    else if (memoKey !== null && isRecordable(req)) ctx.memo = memo?.recorder(memoKey) ?? null;
-    ctx.locals.set(LOCAL.redispatch, () => {
+    if (!parsed.ok) ctx.locals.set('badTarget', parsed.reason);
+    ctx.locals.set('redispatch', () => {
       // A re-dispatch follows a script's answer (CGI local redirect): not something a replay could repeat.
-      ctx.memo?.refuse();
+      ctx.locals.get('memoRecorder')?.refuse();
       return run(redispatchStack, ctx);
     });
     runRequest(ctx).catch((err: unknown) => {
@@ -218,33 +196,6 @@ let requestCounter = 0;
 function nextRequestId(): string {
   requestCounter++;
   return `${REQUEST_ID_PREFIX}-${requestCounter.toString(36)}`;
-}
-
-/** GET or HEAD without a Range: the requests the memo may answer (send.ts answers Range itself). */
-function isMemoCandidate(req: IncomingMessage): boolean {
-  const method = req.method;
-  return (method === 'GET' || method === 'HEAD') && req.headers.range === undefined && req.headers['if-range'] === undefined;
-}
-
-/** Recorded only from unconditional requests, so the memo holds the plain 200 of send.ts. */
-function isRecordable(req: IncomingMessage): boolean {
-  return req.headers['if-none-match'] === undefined && req.headers['if-modified-since'] === undefined;
-}
-
-/** The memoised answer, with this request's own X-Request-Id; validators as send.ts (RFC 9110 §13.1). */
-function replay(req: IncomingMessage, res: ServerResponse, id: string, entry: MemoEntry): void {
-  if (!entry.fixedRequestId) {
-    if (res instanceof CountingResponse) res.requestId = id;
-    else res.setHeader('X-Request-Id', id);
-  }
-  const h = req.headers;
-  if ((h['if-none-match'] !== undefined || h['if-modified-since'] !== undefined) && isNotModified(h, entry.etag, entry.lastModified)) {
-    res.writeHead(304, entry.notModifiedHead as string[]);
-    res.end();
-    return;
-  }
-  res.writeHead(200, entry.head as string[]);
-  res.end(req.method === 'HEAD' ? undefined : entry.body);
 }
 
 function run(stack: readonly Middleware[], ctx: Context): Promise<void> {

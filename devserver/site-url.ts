@@ -7,7 +7,6 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { RequestContext } from './middleware.js';
-import { LOCAL } from './locals.js';
 
 export interface SiteUrl {
   /** 'https://www.example.com' — scheme, host and a non-default port; no path. */
@@ -61,7 +60,7 @@ export interface PublicServer {
 
 /** The production site when --site-url is set (middlewares/site-url.ts), else the connection's own facts. */
 export function publicServerOf(ctx: RequestContext): PublicServer {
-  const site = ctx.locals.get(LOCAL.siteUrl) as SiteUrl | undefined;
+  const site = ctx.locals.get('siteUrl');
   if (site !== undefined) return { host: site.host, serverName: site.hostname, serverPort: site.port, https: site.https };
   const { req } = ctx;
   const socket = req.socket;

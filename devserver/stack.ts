@@ -8,9 +8,10 @@
  */
 import type { Logger } from 'pino';
 import type { Middleware } from './middleware.js';
-import { memoRecorderOf } from './context.js';
 import type { LiveReloadHub } from './livereload/hub.js';
-import { accessLog, type AccessTracker } from './middlewares/access-log.js';
+import { accessLog } from './middlewares/access-log.js';
+import { replayMemo } from './middlewares/memo-replay.js';
+import type { ResponseMemo } from './response-memo.js';
 import { rejectBadTarget } from './middlewares/bad-target.js';
 import { hostCheck } from './middlewares/host-check.js';
 import { responseHeaders } from './middlewares/response-headers.js';
@@ -46,10 +47,9 @@ export interface StackOptions {
   readonly maxInMemoryBytes: number;
   readonly slots: Slots;
   readonly logger: Logger;
-  /** The response memo is on (server.ts): slot middlewares report the path they saw to the request's recorder. */
-  readonly memo?: boolean;
-  /** The access-log tracker shared with server.ts's memo replay (default: one made from `logger`). */
-  readonly accessTracker?: AccessTracker;
+  /** The response memo (server.ts), or null when off: replayed in the stack, and slot middlewares report the
+   *  path they saw to the request's recorder. */
+  readonly memo: ResponseMemo | null;
 }
 
 /** Slots whose middlewares run before a static file is sent, so they decide whether its answer may be replayed. */
@@ -64,10 +64,10 @@ export function slotsDeclareMemo(slots: Slots): boolean {
 function reportingToMemo(mw: Middleware): Middleware {
   const policy = mw.memo;
   const reporting = (ctx: Parameters<Middleware>[0], next: Parameters<Middleware>[1]): Promise<void> => {
-    memoRecorderOf(ctx)?.noteSlot(policy, ctx.path);
+    ctx.locals.get('memoRecorder')?.noteSlot(policy, ctx.path);
     return mw(ctx, next);
   };
-  // The stack is found by middleware name (server.ts: redispatch from 'denyDotfiles'; logs).
+  // Keeps the slot middleware's own name for stack traces and debugging.
   Object.defineProperty(reporting, 'name', { value: mw.name });
   return Object.assign(reporting, policy === undefined ? {} : { memo: policy });
 }
@@ -80,21 +80,38 @@ function responseTransforms(o: StackOptions): ResponseTransform[] {
   ];
 }
 
-export function buildStack(o: StackOptions): readonly Middleware[] {
+/** The assembled stack, and the part of it a re-dispatch runs again. */
+export interface Stack {
+  /** Every middleware, in order: what a request runs. */
+  readonly all: readonly Middleware[];
+  /**
+   * The tail from the dotfile check on (a suffix of `all`). A CGI local redirect (RFC 3875 §6.2.2) or a script
+   * error document re-runs it for the new path, so .htaccess, index resolution, PHP and static serving all apply
+   * again, while the access log and the per-request checks before it ran once.
+   */
+  readonly redispatch: readonly Middleware[];
+}
+
+export function buildStack(o: StackOptions): Stack {
   const transforms = responseTransforms(o);
   const slot = (name: SlotName): readonly Middleware[] => {
     const list = o.slots[name] ?? [];
-    return o.memo === true && SLOTS_BEFORE_STATIC.includes(name) ? list.map(reportingToMemo) : list;
+    return o.memo !== null && SLOTS_BEFORE_STATIC.includes(name) ? list.map(reportingToMemo) : list;
   };
-  return Object.freeze([
-    accessLog(o.accessTracker ?? o.logger),                                  // 1. log every request, whatever answers it
+  // Runs once per request: the access log and the checks on the request as the client sent it.
+  const once: readonly Middleware[] = [
+    accessLog(o.logger),                                      // 1. log every request, whatever answers it
     rejectBadTarget(),                                        // 2. 400 for traversal/encoding tricks (request-target.ts)
     hostCheck({ boundHost: o.boundHost, allowedHosts: o.allowedHosts }), // 3. DNS rebinding guard
-    ...(o.siteUrl !== null ? [presentSiteUrl(o.siteUrl)] : []), // 3a. --site-url: the app sees its production host
-    ...(transforms.length > 0 ? [rewriteResponses(transforms)] : []), // 3b. live reload in every page, origin → local
+    ...(o.memo !== null ? [replayMemo(o.memo)] : []),         // 3a. repeated static answers (response-memo.ts)
+    ...(o.siteUrl !== null ? [presentSiteUrl(o.siteUrl)] : []), // 3b. --site-url: the app sees its production host
+    ...(transforms.length > 0 ? [rewriteResponses(transforms)] : []), // 3c. live reload in every page, origin → local
     ...(o.cors || o.headers.length > 0 ? [responseHeaders({ cors: o.cors, headers: o.headers })] : []), // 4. --cors, --header (and CORS preflights)
     ...(o.hub ? [liveReloadEndpoints(o.hub)] : []),           // 5. /__devmount/livereload(.js)
     ...slot('early'),                                         // 6. proxy
+  ];
+  // Runs for the request, and again for each re-dispatch (Stack.redispatch).
+  const redispatch: readonly Middleware[] = Object.freeze([
     denyDotfiles(),                                           // 7. .env, .git/, .htaccess → 404
     ...slot('beforeResolve'),                                 // 8. .htaccess rewriting
     ...(o.spa ? [spaFallback()] : []),                        // 9. --spa: unknown pages → /index.html
@@ -105,4 +122,5 @@ export function buildStack(o: StackOptions): readonly Middleware[] {
     ...slot('beforeNotFound'),                                // 14. error documents
     notFound(),                                               // 15. 404
   ]);
+  return Object.freeze({ all: Object.freeze([...once, ...redispatch]), redispatch });
 }

@@ -3,7 +3,7 @@
  * replays carry their own X-Request-Id and log line, edits are seen by the next request, Accept-Encoding,
  * Range, conditional requests and HEAD get what the stack would give, and slot middlewares that do not declare
  * a MemoPolicy (or decline) keep running on every request. Whether the stack ran is observed through a counting
- * slot middleware: a replay never enters the stack.
+ * slot middleware: a replay is answered before the slots (devserver/stack.ts).
  */
 import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -10,7 +10,6 @@
  */
 import type { RequestContext } from '../middleware.js';
 import type { CountingResponse } from '../response.js';
-import { LOCAL } from '../locals.js';
 import type { SiteUrl } from '../site-url.js';
 import type { ResponseTransform } from './transform.js';
 import { StreamRewriter, type RewriteRule, type TextStage } from './text-rewriter.js';
@@ -88,7 +87,7 @@ export function localCookie(line: string, site: SiteUrl): string {
 
 export function siteOriginTransform(site: SiteUrl): ResponseTransform {
   const rulesFor = (ctx: RequestContext): RewriteRule[] | null => {
-    const local = ctx.locals.get(LOCAL.localOrigin) as string | undefined;
+    const local = ctx.locals.get('localOrigin');
     return local === undefined ? null : originRules(site, local.replace(/^https?:\/\//, ''));
   };
   return Object.freeze({

@@ -9,7 +9,6 @@
  */
 import type { RequestContext } from '../middleware.js';
 import type { CountingResponse, InterceptedBody, ResponseInterceptor } from '../response.js';
-import { memoRecorderOf } from '../context.js';
 import { isCompressible, negotiateCoding } from '../compression.js';
 import { BodyPipe, upstreamCodingOf } from './body-pipe.js';
 import { chainStages, type TextStage } from './text-rewriter.js';
@@ -73,7 +72,7 @@ export class TransformInterceptor implements ResponseInterceptor {
       return null;
     }
     // The rewritten body depends on this request (its Host), so it is never replayed from the response memo.
-    memoRecorderOf(ctx)?.refuse();
+    ctx.locals.get('memoRecorder')?.refuse();
     const coding = isCompressible(contentType) ? negotiateCoding(ctx.req.headers['accept-encoding']) : null;
     res.removeHeader('content-length');
     if (coding === null) res.removeHeader('content-encoding');

@@ -6,10 +6,8 @@ import { posix } from 'node:path';
 import type { SourceStat } from '../file-source.js';
 import type { RequestContext } from '../middleware.js';
 import { sendStatus } from '../respond.js';
-import { HTACCESS_LOCAL } from '../htaccess/locals.js';
-import { LOCAL } from '../locals.js';
 import { isHiddenPath } from '../middlewares/dotfiles.js';
-import { LOCAL_REDIRECT_LOCAL, runScript, type RunScriptOptions } from './run-script.js';
+import { runScript, type RunScriptOptions } from './run-script.js';
 
 export interface ScriptMatch {
   readonly scriptName: string;
@@ -64,18 +62,18 @@ export async function runMatchedScript(ctx: RequestContext, match: ScriptMatch, 
     sendStatus(ctx, 502, `${ctx.source.description} has no local path for ${match.scriptName}, so it cannot be run`);
     return;
   }
-  ctx.locals.set(HTACCESS_LOCAL.scriptRan, true);
+  ctx.locals.set('scriptRan', true);
   // DOCUMENT_ROOT without a trailing slash, as Apache sets it (scripts concatenate it with '/path').
   const root = documentRoot.replace(/\/+$/, '') || '/';
   const outcome = await runScript(ctx, { scriptName: match.scriptName, scriptFilename, pathInfo: match.pathInfo, documentRoot: root }, options);
   if (outcome.kind === 'answered') return;
-  const count = ((ctx.locals.get(LOCAL_REDIRECT_LOCAL) as number | undefined) ?? 0) + 1;
+  const count = (ctx.locals.get('localRedirects') ?? 0) + 1;
   if (count > MAX_LOCAL_REDIRECTS) {
     sendStatus(ctx, 500, `more than ${MAX_LOCAL_REDIRECTS} local redirects`);
     return;
   }
-  ctx.locals.set(LOCAL_REDIRECT_LOCAL, count);
-  ctx.locals.delete(HTACCESS_LOCAL.scriptRan);
+  ctx.locals.set('localRedirects', count);
+  ctx.locals.delete('scriptRan');
   const q = outcome.location.indexOf('?');
   const rawPath = q === -1 ? outcome.location : outcome.location.slice(0, q);
   let decoded: string;
@@ -88,6 +86,6 @@ export async function runMatchedScript(ctx: RequestContext, match: ScriptMatch, 
   ctx.path = posix.normalize(decoded);
   ctx.query = q === -1 ? '' : outcome.location.slice(q + 1);
   ctx.log.debug({ location: outcome.location }, 'local redirect');
-  const redispatch = ctx.locals.get(LOCAL.redispatch) as (() => Promise<void>) | undefined;
+  const redispatch = ctx.locals.get('redispatch');
   await (redispatch ?? continueChain)();
 }

@@ -26,22 +26,13 @@ export interface RunScriptOptions {
   readonly followSymlinks: boolean;
 }
 
-/** Set by the re-dispatch after a local redirect: the body was consumed by the first script. */
-export const LOCAL_REDIRECT_LOCAL = 'cgi.localRedirect';
-/** php.ini settings from .htaccess php_value/php_flag (a ReadonlyMap<string, string>), for PHP executors. */
-export const PHP_INI_LOCAL = 'cgi.phpIni';
-/** Extra variables from RewriteRule [E=NAME:VALUE], a Record<string,string>. */
-export const CGI_EXTRA_ENV_LOCAL = 'cgi.extraEnv';
-/** Set when the script runs as an ErrorDocument: { status, url } of the original error. */
-export const ERROR_DOCUMENT_LOCAL = 'cgi.errorDocument';
-
 export interface ErrorDocumentFacts {
   readonly status: number;
   readonly url: string;
 }
 
 function hasBody(ctx: RequestContext): boolean {
-  if (ctx.locals.has(LOCAL_REDIRECT_LOCAL)) return false;
+  if (ctx.locals.has('localRedirects')) return false;
   const { headers } = ctx.req;
   if (headers['transfer-encoding'] !== undefined) return true;
   const length = headers['content-length'];
@@ -53,9 +44,9 @@ export async function runScript(ctx: RequestContext, script: CgiScriptFacts,
   const { req } = ctx;
   const socket = req.socket;
   const server = publicServerOf(ctx);
-  const redirected = ctx.locals.has(LOCAL_REDIRECT_LOCAL);
-  const errorDocument = ctx.locals.get(ERROR_DOCUMENT_LOCAL) as ErrorDocumentFacts | undefined;
-  const extra: Record<string, string> = { ...(ctx.locals.get(CGI_EXTRA_ENV_LOCAL) as Record<string, string> | undefined) };
+  const redirected = ctx.locals.has('localRedirects');
+  const errorDocument = ctx.locals.get('errorDocument');
+  const extra: Record<string, string> = { ...ctx.locals.get('cgiExtraEnv') };
   // Apache runs an ErrorDocument script with the original status and URL in REDIRECT_STATUS/REDIRECT_URL.
   if (errorDocument !== undefined) extra.REDIRECT_URL = errorDocument.url;
   const env = buildCgiEnv({
@@ -135,13 +126,13 @@ function takeArrivedBody(body: Readable): Promise<{ chunks: Buffer[]; complete: 
 async function execute(ctx: RequestContext, script: CgiScriptFacts, options: RunScriptOptions,
   env: Record<string, string>, body: Readable | null): Promise<RunScriptOutcome> {
   const { res } = ctx;
-  const errorDocument = ctx.locals.get(ERROR_DOCUMENT_LOCAL) as ErrorDocumentFacts | undefined;
+  const errorDocument = ctx.locals.get('errorDocument');
   const started = Date.now();
   const execution = options.executor.execute({
     scriptFilename: script.scriptFilename,
     env,
     body,
-    ini: ctx.locals.get(PHP_INI_LOCAL) as ReadonlyMap<string, string> | undefined,
+    ini: ctx.locals.get('phpIni'),
     onStderr: (line) => ctx.log.warn({ script: script.scriptName, stderr: line }, 'script stderr'),
   });
   let timedOut = false;

@@ -6,8 +6,6 @@ import { lookup as mimeLookup } from 'mime-types';
 import type { RequestContext } from '../middleware.js';
 import { applyContextHeaders, sendStatus } from '../respond.js';
 import type { DirectoryConfig } from './config.js';
-import { LOCAL } from '../locals.js';
-import { ERROR_DOCUMENT_LOCAL } from '../cgi/run-script.js';
 
 export async function sendHtaccessError(ctx: RequestContext, status: number, config: DirectoryConfig | null, detail?: string): Promise<void> {
   const doc = config?.errorDocuments.get(status);
@@ -20,9 +18,9 @@ export async function sendHtaccessError(ctx: RequestContext, status: number, con
     sendStatus(ctx, 302, undefined, { Location: doc.url });
     return;
   }
-  const redispatch = ctx.locals.get(LOCAL.redispatch) as (() => Promise<void>) | undefined;
+  const redispatch = ctx.locals.get('redispatch');
   if (doc.kind === 'path' && /\.php$/i.test(doc.path.split('?')[0] ?? '')) {
-    if (redispatch === undefined || ctx.locals.has(ERROR_DOCUMENT_LOCAL)) {
+    if (redispatch === undefined || ctx.locals.has('errorDocument')) {
       // No way to run it (or the error document itself failed): the plain error, never the script's source.
       sendStatus(ctx, status, detail);
       return;
@@ -30,7 +28,7 @@ export async function sendHtaccessError(ctx: RequestContext, status: number, con
     // A script as error document (`ErrorDocument 404 /index.php`): re-dispatched like an internal redirect, the
     // script sees REDIRECT_STATUS/REDIRECT_URL and the response keeps the error status unless it sets its own.
     const q = doc.path.indexOf('?');
-    ctx.locals.set(ERROR_DOCUMENT_LOCAL, { status, url: ctx.path });
+    ctx.locals.set('errorDocument', { status, url: ctx.path });
     ctx.path = q === -1 ? doc.path : doc.path.slice(0, q);
     ctx.query = q === -1 ? '' : doc.path.slice(q + 1);
     await redispatch();

@@ -9,7 +9,6 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { rewriteWhole, StreamRewriter, type TextStage } from '../body-transform/text-rewriter.js';
 import type { ResponseTransform } from '../body-transform/transform.js';
 import type { RequestContext } from '../middleware.js';
-import { LOCAL } from '../locals.js';
 
 export const LIVERELOAD_SNIPPET = Buffer.from(`<script src="${LIVERELOAD_SCRIPT_PATH}"></script>`);
 const SNIPPET = LIVERELOAD_SNIPPET.toString('latin1');
@@ -52,11 +51,11 @@ export function liveReloadTransform(): ResponseTransform {
   return Object.freeze({
     name: 'liveReload',
     accepts(ctx: RequestContext, mediaType: string): boolean {
-      return mediaType === 'text/html' && ctx.locals.get(LOCAL.liveReload) === true && isDocumentRequest(ctx.req.headers);
+      return mediaType === 'text/html' && ctx.locals.get('liveReload') === true && isDocumentRequest(ctx.req.headers);
     },
     body(ctx: RequestContext, mediaType: string): TextStage | null {
       if (!this.accepts(ctx, mediaType)) return null;
-      ctx.locals.delete(LOCAL.liveReload);
+      ctx.locals.delete('liveReload');
       return liveReloadStage();
     },
   });

@@ -1,7 +1,6 @@
 /**
  * First in the stack: one log record per request when the response finishes (or the client hangs up):
- * time, request id, method, path, status, bytes, duration, remote address, user agent. server.ts uses the same
- * tracker for answers replayed from the response memo, which never enter the stack.
+ * time, request id, method, path, status, bytes, duration, remote address, user agent.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -10,7 +9,7 @@ import { CountingResponse } from '../response.js';
 import { jsonLineSink } from '../logger.js';
 
 /** Starts timing one request; its record is written when the response closes. */
-export type AccessTracker = (req: IncomingMessage, res: ServerResponse, id: string, rawTarget: string) => void;
+type AccessTracker = (req: IncomingMessage, res: ServerResponse, id: string, rawTarget: string) => void;
 
 const INFO = 30;
 
@@ -27,7 +26,7 @@ export function annotateAccess(ctx: RequestContext, fields: AccessFields): void 
   annotations.set(ctx.res, { ...annotations.get(ctx.res), ...fields });
 }
 
-export function accessTracker(log: Logger): AccessTracker {
+function accessTracker(log: Logger): AccessTracker {
   const sink = jsonLineSink(log);
   return (req, res, id, rawTarget) => {
     const started = performance.now();
@@ -94,8 +93,8 @@ function isoNow(): string {
   return isoText;
 }
 
-export function accessLog(log: Logger | AccessTracker): Middleware {
-  const track = typeof log === 'function' ? log : accessTracker(log);
+export function accessLog(log: Logger): Middleware {
+  const track = accessTracker(log);
   return async function accessLog(ctx, next) {
     track(ctx.req, ctx.res, ctx.id, ctx.rawTarget);
     await next();

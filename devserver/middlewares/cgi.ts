@@ -5,7 +5,6 @@
  */
 import type { SourceStat } from '../file-source.js';
 import type { Middleware } from '../middleware.js';
-import { LOCAL } from '../locals.js';
 import { sendStatus } from '../respond.js';
 import type { ScriptExecutor } from '../cgi/executor.js';
 import { findScript, runMatchedScript } from '../cgi/dispatch.js';
@@ -32,7 +31,7 @@ export function cgi(options: CgiOptions): Middleware {
       await next();
       return;
     }
-    const stat = ctx.locals.get(LOCAL.stat) as SourceStat | null | undefined;
+    const stat = ctx.locals.get('stat');
     const match = await findScript(ctx, stat === undefined ? await ctx.source.stat(ctx.path) : stat, isProgram);
     if (match === null) {
       if (stat?.kind === 'file') {
@@ -43,7 +42,7 @@ export function cgi(options: CgiOptions): Middleware {
       return;
     }
     await runMatchedScript(ctx, match, runOptions, async () => {
-      ctx.locals.delete(LOCAL.stat);
+      ctx.locals.delete('stat');
       await self(ctx, next);
     });
   };

@@ -13,8 +13,8 @@ export interface HostCheckOptions {
   readonly allowedHosts: readonly string[] | 'all';
 }
 
-/** The check itself, shared with server.ts's memo replay: true when a request with this Host may be answered. */
-export function hostPolicy(options: HostCheckOptions): (host: string | undefined) => boolean {
+/** The check itself: true when a request with this Host may be answered. */
+function hostPolicy(options: HostCheckOptions): (host: string | undefined) => boolean {
   const allowed = new Set<string>(options.allowedHosts === 'all' ? [] : options.allowedHosts.map((h) => h.toLowerCase()));
   allowed.add(options.boundHost.toLowerCase());
   if (options.allowedHosts === 'all') return () => true;

@@ -12,10 +12,8 @@ import { effectiveRules } from '../htaccess/access.js';
 import { EMPTY_CONFIG, type AliasRedirect, type DirectoryConfig } from '../htaccess/config.js';
 import { sendHtaccessError } from '../htaccess/error-document.js';
 import { installResponseEdits } from '../htaccess/header-hook.js';
-import { HTACCESS_LOCAL } from '../htaccess/locals.js';
 import { applyRewrite, type FileTests, type RewriteRequest } from '../htaccess/rewrite.js';
 import type { HtaccessStore } from '../htaccess/store.js';
-import { CGI_EXTRA_ENV_LOCAL, PHP_INI_LOCAL } from '../cgi/run-script.js';
 import { isHiddenPath } from './dotfiles.js';
 import { publicServerOf } from '../site-url.js';
 
@@ -166,18 +164,18 @@ export function htaccess(options: HtaccessOptions): Middleware {
       await sendHtaccessError(ctx, 403, finalConfig);
       return;
     }
-    if (Object.keys(extraEnv).length > 0) ctx.locals.set(CGI_EXTRA_ENV_LOCAL, extraEnv);
-    if (finalConfig.phpIni.size > 0) ctx.locals.set(PHP_INI_LOCAL, finalConfig.phpIni);
-    ctx.locals.set(HTACCESS_LOCAL.config, finalConfig);
+    if (Object.keys(extraEnv).length > 0) ctx.locals.set('cgiExtraEnv', extraEnv);
+    if (finalConfig.phpIni.size > 0) ctx.locals.set('phpIni', finalConfig.phpIni);
+    ctx.locals.set('htaccessConfig', finalConfig);
     // A re-dispatched request (local redirect, ErrorDocument script) keeps the edits installed the first time:
     // installing twice would apply `Header append` twice.
-    if ((rules.headers.length > 0 || rules.types.size > 0) && !ctx.locals.has(HTACCESS_LOCAL.editsInstalled)) {
-      ctx.locals.set(HTACCESS_LOCAL.editsInstalled, true);
+    if ((rules.headers.length > 0 || rules.types.size > 0) && !ctx.locals.has('htaccessEditsInstalled')) {
+      ctx.locals.set('htaccessEditsInstalled', true);
       const context: RequestContext = ctx;
       installResponseEdits(ctx.res, {
         headers: rules.headers,
         contentType: () => {
-          if (context.locals.get(HTACCESS_LOCAL.scriptRan) === true) return null;
+          if (context.locals.get('scriptRan') === true) return null;
           const ext = posix.extname(context.path).slice(1).toLowerCase();
           return rules.types.get(ext) ?? null;
         },

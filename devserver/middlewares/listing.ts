@@ -6,7 +6,6 @@
  */
 import type { SourceEntry } from '../file-source.js';
 import type { Middleware } from '../middleware.js';
-import { LOCAL } from '../locals.js';
 import { applyContextHeaders } from '../respond.js';
 import { statToServe } from './stat-to-serve.js';
 import { formatBytes } from '../logger.js';
@@ -30,7 +29,7 @@ export function directoryListing(): Middleware {
       type = 'application/json; charset=utf-8';
     } else {
       body = Buffer.from(renderHtml(ctx.path, entries));
-      if (ctx.locals.get(LOCAL.liveReload) === true) body = injectLiveReload(body);
+      if (ctx.locals.get('liveReload') === true) body = injectLiveReload(body);
       type = 'text/html; charset=utf-8';
     }
     applyContextHeaders(ctx);

@@ -2,14 +2,13 @@
 import type { Middleware } from '../middleware.js';
 import { LIVERELOAD_CLIENT, LIVERELOAD_EVENTS_PATH, LIVERELOAD_SCRIPT_PATH } from '../livereload/client.js';
 import type { LiveReloadHub } from '../livereload/hub.js';
-import { LOCAL } from '../locals.js';
 import { applyContextHeaders } from '../respond.js';
 
 const SCRIPT = Buffer.from(LIVERELOAD_CLIENT);
 
 export function liveReloadEndpoints(hub: LiveReloadHub): Middleware {
   return async function liveReloadEndpoints(ctx, next) {
-    ctx.locals.set(LOCAL.liveReload, true);
+    ctx.locals.set('liveReload', true);
     if (ctx.path === LIVERELOAD_SCRIPT_PATH) {
       applyContextHeaders(ctx);
       ctx.res.writeHead(200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Content-Length': SCRIPT.length, 'Cache-Control': 'no-cache' });

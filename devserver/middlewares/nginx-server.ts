@@ -17,9 +17,6 @@ export interface NginxServerOptions {
   readonly documentRoot: string;
 }
 
-/** Installed once per request: a re-dispatched request (CGI local redirect) keeps the first edits. */
-const EDITS_INSTALLED = 'devmount.nginx.editsInstalled';
-
 function asEdits(headers: readonly AddHeader[], status: number): readonly HeaderEdit[] {
   // add_header adds a field; it never replaces one the response already has.
   return headersForStatus(headers, status).map((h) => ({ action: 'add', name: h.name, value: h.value, always: true }));
@@ -46,8 +43,8 @@ export function nginxServer(options: NginxServerOptions): Middleware {
       return;
     }
     const forced = outcome.kind === 'serve' ? outcome.status : null;
-    if (!ctx.locals.has(EDITS_INSTALLED) && (outcome.headers.length > 0 || forced !== null)) {
-      ctx.locals.set(EDITS_INSTALLED, true);
+    if (!ctx.locals.has('nginxEditsInstalled') && (outcome.headers.length > 0 || forced !== null)) {
+      ctx.locals.set('nginxEditsInstalled', true);
       installResponseEdits(ctx.res, {
         headers: (status) => asEdits(outcome.headers, status),
         contentType: () => null,

@@ -4,7 +4,6 @@
  */
 import type { SourceStat } from '../file-source.js';
 import type { Middleware } from '../middleware.js';
-import { LOCAL } from '../locals.js';
 import type { ScriptExecutor } from '../cgi/executor.js';
 import { findScript, runMatchedScript } from '../cgi/dispatch.js';
 
@@ -22,7 +21,7 @@ export function php(options: PhpOptions): Middleware {
     followSymlinks: options.followSymlinks });
   const isPhp = (path: string, stat: SourceStat): boolean => stat.kind === 'file' && path.toLowerCase().endsWith('.php');
   const self: Middleware = async function php(ctx, next) {
-    const stat = ctx.locals.get(LOCAL.stat) as SourceStat | null | undefined;
+    const stat = ctx.locals.get('stat');
     const match = await findScript(ctx, stat === undefined ? await ctx.source.stat(ctx.path) : stat, isPhp);
     if (match === null) {
       await next();
@@ -30,7 +29,7 @@ export function php(options: PhpOptions): Middleware {
     }
     // Without a stack-level re-dispatch (tests running this middleware alone), a local redirect re-enters here.
     await runMatchedScript(ctx, match, runOptions, async () => {
-      ctx.locals.delete(LOCAL.stat);
+      ctx.locals.delete('stat');
       await self(ctx, next);
     });
   };

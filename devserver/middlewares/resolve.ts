@@ -1,5 +1,5 @@
 /**
- * Resolves ctx.path to what will be served, and stores its stat in ctx.locals (LOCAL.stat):
+ * Resolves ctx.path to what will be served, and stores its stat in ctx.locals ('stat', locals.ts):
  * - a directory without its trailing slash → 301 to the slash form (relative links need it);
  * - a directory → its first index file (options.indexNames) when one exists;
  * - a path whose symlinks lead outside the root → 403 unless --follow-symlinks; one that leads to a
@@ -7,8 +7,6 @@
  * Missing paths continue with stat null: the PHP/.htaccess middlewares or the 404 decide.
  */
 import type { Middleware } from '../middleware.js';
-import { LOCAL } from '../locals.js';
-import { memoRecorderOf } from '../context.js';
 import { sendStatus } from '../respond.js';
 import { isHiddenPath } from './dotfiles.js';
 
@@ -48,13 +46,13 @@ export function resolvePath(options: ResolveOptions): Middleware {
         return;
       }
       // Nobody watches outside the root, so no change event would ever drop a memoised copy (response-memo.ts).
-      if (real === null) memoRecorderOf(ctx)?.refuse();
+      if (real === null) ctx.locals.get('memoRecorder')?.refuse();
       if (real !== null && real !== ctx.path && isHiddenPath(real)) {
         sendStatus(ctx, 404);
         return;
       }
     }
-    ctx.locals.set(LOCAL.stat, stat);
+    ctx.locals.set('stat', stat);
     await next();
   };
 }

@@ -10,7 +10,6 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Middleware } from '../middleware.js';
-import { LOCAL } from '../locals.js';
 import { sendStatus } from '../respond.js';
 import type { SiteUrl } from '../site-url.js';
 import { readWholeBody, replaceRequestBody } from '../request-body.js';
@@ -36,8 +35,8 @@ export function presentSiteUrl(site: SiteUrl): Middleware {
     const { headers } = req;
     const localHost = headers.host ?? `${req.socket.localAddress ?? '127.0.0.1'}:${req.socket.localPort ?? 80}`;
     const localOrigin = `http://${localHost}`;
-    ctx.locals.set(LOCAL.localOrigin, localOrigin);
-    ctx.locals.set(LOCAL.siteUrl, site);
+    ctx.locals.set('localOrigin', localOrigin);
+    ctx.locals.set('siteUrl', site);
     headers.host = site.host;
     if (headers.origin === localOrigin) headers.origin = site.origin;
     const referer = headers.referer;

@@ -1,6 +1,5 @@
 import type { SourceStat } from '../file-source.js';
 import type { Next, RequestContext } from '../middleware.js';
-import { LOCAL } from '../locals.js';
 import { isGetOrHead, sendStatus } from '../respond.js';
 
 /**
@@ -9,7 +8,7 @@ import { isGetOrHead, sendStatus } from '../respond.js';
  * §15.5.6). Returns the stat when the caller is to answer, null when the request has been dealt with here.
  */
 export async function statToServe(ctx: RequestContext, next: Next, kind: SourceStat['kind']): Promise<SourceStat | null> {
-  const stat = ctx.locals.get(LOCAL.stat) as SourceStat | null | undefined;
+  const stat = ctx.locals.get('stat');
   if (stat?.kind !== kind) {
     await next();
     return null;

@@ -1,6 +1,5 @@
 /** Serves regular files (send.ts does the HTTP work). Other methods on a file get 405 with Allow. */
 import type { Middleware } from '../middleware.js';
-import { LOCAL } from '../locals.js';
 import { sendStatus } from '../respond.js';
 import { statToServe } from './stat-to-serve.js';
 import { sendFile, type SendOptions } from '../send.js';
@@ -11,7 +10,7 @@ export function serveStatic(options: SendOptions): Middleware {
     const stat = await statToServe(ctx, next, 'file');
     if (!stat) return;
     try {
-      await sendFile(ctx, ctx.path, stat, ctx.locals.get(LOCAL.liveReload) === true ? options : withoutReload);
+      await sendFile(ctx, ctx.path, stat, ctx.locals.get('liveReload') === true ? options : withoutReload);
     } catch (err) {
       // Deleted or replaced by a directory between the stat and the read (an editor's save, a deploy): the
       // file is gone, which is a 404, not a server error.
