@@ -40,6 +40,18 @@ async function run(args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ c
   return { code, stdout: started.stdout(), stderr: started.stderr() };
 }
 
+/**
+ * Requests `path` until it is served (bounded): a file written on the server shows once the remote watcher has
+ * reported it, which takes a moment. Each attempt is a request of its own (`headers()` may give each its id).
+ */
+async function untilServed(port: number, path: string, headers: () => Record<string, string>): Promise<Awaited<ReturnType<typeof rawRequest>>> {
+  for (let i = 0; ; i += 1) {
+    const res = await rawRequest(port, path, headers());
+    if (res.status !== 404 || i >= 100) return res;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 const sshOption = () => `Port=${sshd.port},IdentityFile=${sshd.privateKeyPath},UserKnownHostsFile=${sshd.knownHostsPath}`;
 
 beforeAll(async () => {
@@ -69,9 +81,12 @@ test('devmount logs --req ID prints what one request caused in a dev server and 
     const port = await freePort();
     const front = start(['serve', local, '--port', String(port), '--proxy', `/remote=http://127.0.0.1:${daemonPort}`], cli.env);
     await eventually(() => front.stdout().includes(`:${port}/`) || front.child.exitCode !== null, 15_000, 'the front server URL');
-    const res = await rawRequest(port, '/remote/page.html');
+    // A page written after the start: the start-up prefetch brought every file that existed then, so only a later
+    // one makes the daemon go to the server for this request.
+    await writeFile(join(sshd.root, 'site', 'remote', 'late.html'), '<body>served from the mount daemon, late</body>');
+    const res = await untilServed(port, '/remote/late.html', () => ({}));
     expect(res.status).toBe(200);
-    expect(res.text).toContain('served from the mount daemon');
+    expect(res.text).toContain('served from the mount daemon, late');
     const id = res.headers['x-request-id'] ?? '';
     expect(id).not.toBe('');
 
@@ -97,7 +112,7 @@ test('devmount logs --req ID prints what one request caused in a dev server and 
       expect(REMOTE_OPS).toContain(op.op);
       expect(op).toMatchObject({ layer: expect.stringMatching(/^(sftp|prefetch)$/), pid: daemonPid, ms: expect.any(Number) });
     }
-    expect(ops.some((op) => op.op === 'read' && op.path === '/remote/page.html')).toBe(true);
+    expect(ops.some((op) => op.op === 'read' && op.path === '/remote/late.html')).toBe(true);
     // Time order across the two files.
     const times = records.map((r) => Date.parse(String(r.time)));
     expect([...times].sort((a, b) => a - b)).toEqual(times);
@@ -126,19 +141,23 @@ test('serve user@host:path at debug level: the page\'s SFTP operations are logge
   const serve = start(['serve', `${sshd.user}@127.0.0.1:${sshd.root}/site`, '-o', sshOption(), '--port', '0', '--log-format', 'json'], debugEnv);
   await eventually(() => /http:\/\/127\.0\.0\.1:\d+\//.test(serve.stdout()) || serve.child.exitCode !== null, 20_000, 'the URL');
   const port = Number(/http:\/\/127\.0\.0\.1:(\d+)\//.exec(serve.stdout())?.[1]);
-  const res = await rawRequest(port, '/remote/other.html', { 'X-Request-Id': 'remote-page-1' });
+  // Written after the start, so it is not among the files the start-up prefetch brought.
+  await writeFile(join(sshd.root, 'site', 'remote', 'other-late.html'), '<body>other page, late</body>');
+  let attempt = 0;
+  const res = await untilServed(port, '/remote/other-late.html', () => ({ 'X-Request-Id': `remote-page-${++attempt}` }));
   expect(res.status).toBe(200);
+  const pageId = `remote-page-${attempt}`;
   const missing = await rawRequest(port, '/remote/none.html', { 'X-Request-Id': 'remote-404-1' });
   expect(missing.status).toBe(404);
   const records = () => recordLines(serve.stderr()).map((l) => JSON.parse(l) as Record<string, unknown>);
   await eventually(() => records().some((r) => r.reqId === 'remote-404-1' && r.msg === 'request'), 10_000, 'the access lines');
-  const ops = records().filter((r) => r.msg === 'remote operation' && r.reqId === 'remote-page-1');
+  const ops = records().filter((r) => r.msg === 'remote operation' && r.reqId === pageId);
   for (const op of ops) {
     expect(REMOTE_OPS).toContain(op.op);
     expect(op.ms).toEqual(expect.any(Number));
   }
   expect(ops.filter((r) => r.op === 'open' || r.op === 'read').map((r) => `${String(r.op)} ${String(r.path)}`))
-    .toEqual(expect.arrayContaining(['open /remote/other.html', 'read /remote/other.html']));
+    .toEqual(expect.arrayContaining(['open /remote/other-late.html', 'read /remote/other-late.html']));
   // The 404: the lookup failed on the server, and its line says so.
   expect(records().find((r) => r.reqId === 'remote-404-1' && r.msg === 'request')).toMatchObject({ status: 404, lookup: '/remote/none.html', errno: 'ENOENT' });
   expect(recordLines(serve.stderr()).map(schemaErrors).filter(Boolean)).toEqual([]);
