@@ -19,7 +19,7 @@ const CHILD_ENV = 'DEVMOUNT_DAEMON_CHILD';
 /**
  * V8 flags of the mount process. --single-threaded-gc: its heap is small (tens of MB) but a large read makes a
  * full collection every 64 MiB of socket buffers; V8's parallel and concurrent GC threads then compete with the
- * FUSE threads, sshd and the reader for the cores. Measured for issue 6 on 2 cores, 256 MiB read at 0 ms RTT:
+ * FUSE threads, sshd and the reader for the cores. Measured on 2 cores, 256 MiB read at 0 ms RTT:
  * daemon CPU 550–690 ms instead of 710–830 ms (peak RSS +15 MB).
  */
 const DAEMON_V8_FLAGS = ['--single-threaded-gc'];

@@ -79,7 +79,7 @@ export interface MountFlags {
   readonly debug: boolean;
   readonly logFormat: LogFormat;
   readonly passwordStdin: boolean;
-  /** `--serve[=PORT]`: also run the dev server over the same VFS (issue 5); null = off. */
+  /** `--serve[=PORT]`: also run the dev server over the same VFS; null = off. */
   readonly serve: { readonly port: number; readonly strictPort: boolean } | null;
 }
 

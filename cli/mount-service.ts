@@ -47,7 +47,7 @@ function toUserError(err: unknown): unknown {
   return err;
 }
 
-/** `--serve`: server-side edits are looked for every second, so the browser sees them within 2 s (issue 5). */
+/** `--serve`: server-side edits are looked for every second, so the browser sees them within 2 s. */
 const SERVE_REMOTE_POLL_MS = 1000;
 const SERVE_REQUEST_TIMEOUT_MS = 5000;
 /** `-o remote_watch` on a plain mount: the find and poll strategies look this often. */
@@ -248,7 +248,7 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
     const serve = options.serve;
     if (serve) {
       // The dev server reads the VFS in this process (no kernel round trip); php-cgi, another process, reads
-      // the scripts through the mount point (issue 5).
+      // the scripts through the mount point.
       served = await startRemoteServe(vfs, parts.remote, {
         description: params.remoteArg,
         remoteWatch: options.remoteWatch ?? 'auto',

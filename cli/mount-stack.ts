@@ -59,7 +59,7 @@ export async function openMountStack(spec: RemoteSpec, options: MountOptions, in
   return (await openMountStackParts(spec, options, inputs)).vfs;
 }
 
-/** The VFS and the SFTP layer under it (its exec/execStream and connection state feed the remote watcher, issue 5). */
+/** The VFS and the SFTP layer under it (its exec/execStream and connection state feed the remote watcher). */
 export interface MountStackParts {
   readonly vfs: Vfs;
   readonly remote: SftpRemoteFs;
@@ -112,7 +112,7 @@ export async function openMountStackParts(spec: RemoteSpec, options: MountOption
     now: clock.now,
     ...(profile === 'serve' ? SERVE_CACHE : {}),
   });
-  // Whole-subtree metadata in one exec round trip on first access (issue 6; fs/prefetch); READDIR walk on SFTP-only servers.
+  // Whole-subtree metadata in one exec round trip on first access (fs/prefetch); READDIR walk on SFTP-only servers.
   const { fs: prefetching, prefetcher } = withPrefetcher(cached, {
     shell: { shell: remote.selfCheckingShell, serverRoot: remote.remoteRoot },
     log: inputs.log.child({ layer: 'prefetch' }),

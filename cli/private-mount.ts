@@ -1,6 +1,6 @@
 /**
- * A private FUSE mount of the VFS for `devmount serve user@host:/path` when PHP or CGI scripts must run
- * (issue 5): php-cgi is another process and needs a real path it can open. The mount lives in a fresh 0700
+ * A private FUSE mount of the VFS for `devmount serve user@host:/path` when PHP or CGI scripts must run:
+ * php-cgi is another process and needs a real path it can open. The mount lives in a fresh 0700
  * temporary directory, is served by this same process, and is removed when the server stops. This does not
  * deadlock because the dev server never touches the mount itself (it reads the VFS directly, asynchronously);
  * only php-cgi does, and this process keeps answering FUSE while php-cgi waits.

@@ -1,5 +1,5 @@
 /**
- * Serving a remote site in the process that holds the VFS (issue 5): mount stack → remote watcher (over the
+ * Serving a remote site in the process that holds the VFS: mount stack → remote watcher (over the
  * SFTP layer's exec channel) → VfsFileSource → dev server. Used by `devmount serve user@host:/path` and by
  * `devmount mount … --serve` (then `localRoot` is the FUSE mount point, which php-cgi can read).
  *
@@ -87,8 +87,8 @@ export interface RemoteServe {
 
 /**
  * Live reload over a remote: the remote watcher already batches a burst (REMOTE_WATCHER_DEFAULTS.batchMs), so
- * the hub's own quiet period is shortened to keep a write through the mount within 200 ms of its close()
- * (issue 5); a `git pull` on the server still gives one reload (maxWaitMs caps a never-ending stream).
+ * the hub's own quiet period is shortened to keep a write through the mount within 200 ms of its close();
+ * a `git pull` on the server still gives one reload (maxWaitMs caps a never-ending stream).
  */
 const REMOTE_LIVERELOAD = Object.freeze({ ...DEFAULT_LIVERELOAD_OPTIONS, quietMs: 60 });
 

@@ -15,7 +15,7 @@ const BATCH_CHARS = 16 * 1024;
  * Log lines gathered in one string and handed to sonic-boom ~16 KiB at a time: one write(2) per ~80 requests,
  * and sonic-boom's per-write bookkeeping (it measures the byte length of its whole pending buffer on every
  * write, sonic-boom 4 index.js write()) is paid per batch instead of per line, which made a 200-byte access
- * line cost a scan of up to 16 KiB (issue 3, Speed).
+ * line cost a scan of up to 16 KiB.
  */
 class LineBatch {
   private pending = '';

@@ -2,7 +2,7 @@
  * createDevServer: the HTTP server around the middleware stack. Owns the listening socket, the caching
  * decorator over the source, the live-reload hub and the logger wiring; `close()` releases all of them.
  *
- * Slow or hostile clients (issue 3, Safe by default): headers must arrive within headersTimeout, the whole
+ * Slow or hostile clients (safe by default): headers must arrive within headersTimeout, the whole
  * request within requestTimeout, header size is capped, an idle keep-alive connection is closed after
  * keepAliveTimeout, and a malformed request gets a 4xx from 'clientError' instead of an exception.
  */
@@ -190,7 +190,7 @@ export async function createDevServer(options: DevServerOptions): Promise<DevSer
 }
 
 // Request ids: a random prefix per server start and a counter — unique across restarts, and much cheaper per
-// request than a UUID (issue 3, Speed).
+// request than a UUID.
 const REQUEST_ID_PREFIX = randomUUID().slice(0, 8);
 let requestCounter = 0;
 function nextRequestId(): string {

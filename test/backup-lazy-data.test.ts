@@ -5,7 +5,7 @@ import { createSftpRemoteFs, type SftpRemoteFs } from '../fs/sftp/remote-fs.js';
 import { harnessConnector } from './harness/connect.js';
 import { startBackupSite, type BackupSite } from './backup-helpers.js';
 
-/** cli/backup/lazy-data-fs.ts: data connections only when a file is opened (issue 7: a no-change run needs none). */
+/** cli/backup/lazy-data-fs.ts: data connections only when a file is opened (a no-change run needs none). */
 describe('backup data connections opened lazily', () => {
   let fixture: BackupSite;
   let meta: SftpRemoteFs;

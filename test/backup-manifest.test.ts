@@ -13,7 +13,7 @@ const BASE: Omit<BackupOptions, 'dest'> = Object.freeze({
 });
 
 /**
- * DEST/.devmount-manifest.json (issue 7): the next run takes the previous snapshot's file metadata from it
+ * DEST/.devmount-manifest.json: the next run takes the previous snapshot's file metadata from it
  * instead of an lstat per file, but only where it can still be trusted; everywhere else it scans as before.
  */
 describe('backup manifest of the previous snapshot', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { WorkQueue } from '../fs/bulk/work-queue.js';
 
-/** fs/bulk/work-queue.ts keeps its pending jobs behind a moving head (issue 7): queues of 10k jobs per run. */
+/** fs/bulk/work-queue.ts keeps its pending jobs behind a moving head: queues of 10k jobs per run. */
 describe('WorkQueue with many queued jobs', () => {
   it('starts every job exactly once, in the order added, never more than the limit at once', async () => {
     const queue = new WorkQueue(7);

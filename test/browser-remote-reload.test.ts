@@ -1,5 +1,5 @@
 /**
- * Issue 5 in a real browser (Debian chromium driven by playwright-core): a page served from the remote
+ * In a real browser (Debian chromium driven by playwright-core): a page served from the remote
  * (`serve user@host:/path` over the harness sshd) reloads by itself when the file is changed on the server side,
  * and a stylesheet edited on the server is swapped without a navigation.
  */

@@ -1,5 +1,5 @@
 /**
- * How the caches hold what they hold (issue 6, "RSS ≤ 200 MB throughout"): listings as packed records that
+ * How the caches hold what they hold (to keep the daemon's RSS ≤ 200 MB throughout): listings as packed records that
  * answer exactly what the Attr objects did, cached bytes that never pin a larger buffer, and the scan of
  * fresh listings that chooses a tar stream's files (fs/prefetch) instead of a second copy of the tree.
  */

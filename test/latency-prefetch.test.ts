@@ -1,5 +1,5 @@
 /**
- * The prefetch over a slow link (issue 6): the harness sshd behind the latency lab's delay proxy (20 ms RTT).
+ * The prefetch over a slow link: the harness sshd behind the latency lab's delay proxy (20 ms RTT).
  * A cold walk of a tree, as `find` or `git status` does it, must cost a fixed number of round trips — one
  * listing — not one per name; and reading every small file must come from one tar stream. Counted, not
  * timed (the machine is shared; speed lives in `npm run bench:mount`).

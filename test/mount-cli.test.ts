@@ -33,7 +33,7 @@ async function mount(dir: string, extra: string[] = []): Promise<void> {
 }
 
 beforeAll(async () => {
-  // test/prefetch-sftp-only.test.ts runs this whole file again against a server without a shell (issue 6).
+  // test/prefetch-sftp-only.test.ts runs this whole file again against a server without a shell.
   sshd = await startSshd({ sftpOnly: process.env.DEVMOUNT_TEST_SFTP_ONLY === '1' });
   cli = await createCliEnv();
   mp = await cli.newMountpoint('mnt');
@@ -164,7 +164,7 @@ describe('status and refresh', () => {
     expect(mine?.remote).toBe(`127.0.0.1:${sshd.root}`);
     expect(mine?.state).toBe('connected');
     expect(processAlive(mine?.pid ?? -1)).toBe(true);
-    // The daemon runs with the GC setting cli/daemon.ts gives it (issue 6: less CPU per large read).
+    // The daemon runs with the GC setting cli/daemon.ts gives it (less CPU per large read).
     expect((await readFile(`/proc/${mine?.pid}/cmdline`, 'utf8')).split('\0')).toContain('--single-threaded-gc');
     expect(mine?.uptimeSeconds).toBeGreaterThanOrEqual(0);
     expect(Object.keys(mine?.cache ?? {}).length).toBeGreaterThan(0);
@@ -194,7 +194,7 @@ describe('status and refresh', () => {
 describe('network drops', () => {
   test('the server-side sessions are killed: an open file keeps working and status counts the reconnect', async () => {
     await writeFile(join(sshd.root, 'steady.txt'), 'first half|second half');
-    // Made on the server: the mount root's cached listing (the metadata prefetch, issue 6) may predate it.
+    // Made on the server: the mount root's cached listing (the metadata prefetch) may predate it.
     expect((await cli.run(['refresh', join(mp, 'steady.txt')])).code).toBe(0);
     const fh = await open(join(mp, 'steady.txt'), 'r');
     try {

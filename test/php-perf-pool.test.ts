@@ -1,5 +1,5 @@
 /**
- * Correctness of what makes the FastCGI pool fast (issue 4, "Speed"): one kept FastCGI connection per worker
+ * Correctness of what makes the FastCGI pool fast: one kept FastCGI connection per worker
  * (FCGI_KEEP_CONN), workers replaced when they die between requests, requests beyond the pool size queued, and
  * small responses sent whole with a Content-Length while slow ones still stream. No timing assertions: speed is
  * measured by `npm run bench:php`.

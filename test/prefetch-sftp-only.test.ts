@@ -1,5 +1,5 @@
 /**
- * Issue 6 acceptance: a server without a shell (ForceCommand internal-sftp) makes the metadata prefetch fall
+ * A server without a shell (ForceCommand internal-sftp) makes the metadata prefetch fall
  * back to the READDIR walk, and the whole mount test suite still passes. test/mount-cli.test.ts reads
  * DEVMOUNT_TEST_SFTP_ONLY=1 and starts its sshd with `sftpOnly`; this file runs that suite in a child
  * vitest so both servers are covered on every CI run.

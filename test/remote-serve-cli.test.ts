@@ -1,5 +1,5 @@
 /**
- * `devmount serve user@host:/path` as a user runs it (issue 5): the banner names the remote watch method, the
+ * `devmount serve user@host:/path` as a user runs it: the banner names the remote watch method, the
  * page comes from the remote, SIGTERM stops it cleanly; bad input gets one line and a documented exit code.
  */
 import { spawn, type ChildProcess } from 'node:child_process';

@@ -1,5 +1,5 @@
 /**
- * Helpers of the remote-serve tests (issue 5): open the real mount stack against the harness sshd (directly or
+ * Helpers of the remote-serve tests: open the real mount stack against the harness sshd (directly or
  * through a delay proxy), start the remote dev server over it, and read live-reload events like a browser.
  */
 import { request } from 'node:http';

@@ -1,5 +1,5 @@
 /**
- * `devmount mount … --serve` (issue 5): the dev server runs in the mount daemon over the same VFS. A write
+ * `devmount mount … --serve`: the dev server runs in the mount daemon over the same VFS. A write
  * through the FUSE mount is pushed as a reload (the VFS reports it at release), PHP runs from the mount point,
  * and `devmount status` shows the URL and the remote watch method.
  */

@@ -1,5 +1,5 @@
 /**
- * `serve user@host:/path` in-process against the real harness sshd (issue 5): serving from the remote,
+ * `serve user@host:/path` in-process against the real harness sshd: serving from the remote,
  * server-side edits reaching the next GET and the live-reload stream, renames/deletes in listings, the network
  * cut (dropped sessions, a silent link) and recovery, and freshness bounded by the TTL with watching off.
  */

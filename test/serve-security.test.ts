@@ -1,5 +1,5 @@
 /**
- * Safe by default (issue 3): a table of hostile request targets, each with its expected status and body,
+ * Safe by default: a table of hostile request targets, each with its expected status and body,
  * sent byte for byte over a raw socket; the Host check; symlinks; malformed requests and slow clients.
  */
 import { symlink, writeFile } from 'node:fs/promises';

@@ -1,6 +1,6 @@
 /**
  * A RemoteFs whose file data travels over extra SFTP connections that are opened only when first needed
- * (issue 7, bench:backup "no change"): a run that finds nothing to copy lists the tree over the metadata
+ * (bench:backup "no change"): a run that finds nothing to copy lists the tree over the metadata
  * connection's exec channel and hard-links locally, so each data connection it opened up front was a full
  * SSH handshake (TCP, KEX, auth, channel, SFTP init: ~10 round trips) for nothing.
  *

@@ -1,5 +1,5 @@
 /**
- * `devmount backup [options] [user@]host:path DEST` and `devmount backup list DEST` (issue 7). Flags are
+ * `devmount backup [options] [user@]host:path DEST` and `devmount backup list DEST`. Flags are
  * parsed and checked here, resolved once into frozen BackupOptions, and handed to the engine (fs/backup/).
  * Output: a progress bar on a TTY, nothing but errors otherwise; --json prints NDJSON events on stdout.
  * Connection options (-p, -o, --password-stdin) are those of `mount` (cli/mount-options.ts).

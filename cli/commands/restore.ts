@@ -1,5 +1,5 @@
 /**
- * `devmount restore SNAPSHOT [user@]host:path [--dry-run] [--delete]` (issue 7): copies a snapshot back,
+ * `devmount restore SNAPSHOT [user@]host:path [--dry-run] [--delete]`: copies a snapshot back,
  * sending only files that differ, each through a temporary name and an atomic rename on the server; deletes
  * on the server only with --delete. Connection options as `backup` and `mount`.
  */

@@ -1,5 +1,5 @@
 /**
- * The PHP, CGI, .htaccess and proxy flags of `devmount serve` (issue 4), plugged into serve.ts through its
+ * The PHP, CGI, .htaccess and proxy flags of `devmount serve`, plugged into serve.ts through its
  * serveFlagHooks: options are parsed and checked here, the executors and stores are created once, and the
  * middlewares go into the stack's named slots (devserver/stack.ts).
  */

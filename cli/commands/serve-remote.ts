@@ -1,5 +1,5 @@
 /**
- * `devmount serve [user@]host:/path` (issue 5): the dev server reading a remote tree through the devmount VFS in
+ * `devmount serve [user@]host:/path`: the dev server reading a remote tree through the devmount VFS in
  * this process. Connection options use the mount spellings through `-o …` (`-o Port=22`); `-p/--port` stays the
  * HTTP port, as in every dev server. The flags are added to `serve` through serve.ts's flag hooks.
  */
@@ -52,7 +52,7 @@ interface RemoteFlags {
   diskCache?: boolean;
 }
 
-/** Defaults: a server-side edit reaches the browser within 2 s (issue 5) even with the find loop or SFTP polling. */
+/** Defaults: a server-side edit reaches the browser within 2 s even with the find loop or SFTP polling. */
 export const REMOTE_SERVE_DEFAULTS = Object.freeze({ remotePollMs: 1000, requestTimeoutMs: 5000 });
 
 function collect(value: string, previous: string[]): string[] {

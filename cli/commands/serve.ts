@@ -1,5 +1,5 @@
 /**
- * `devmount serve [DIR]`: the dev server over a local directory (issue 3). Flags are parsed and checked
+ * `devmount serve [DIR]`: the dev server over a local directory. Flags are parsed and checked
  * here, resolved once into frozen DevServerOptions, and handed to devserver/server.ts. PHP/CGI/proxy
  * flags plug in through `serveFlagHooks` (slots of devserver/stack.ts) without touching this file's core.
  */

@@ -21,7 +21,7 @@ export function formatStatusTable(mounts: readonly LiveMount[]): string {
     rows.push([m.mountpoint, m.remote, m.state, formatUptime(m.uptimeSeconds), String(m.reconnects), String(m.pid), cache]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  // `mount --serve` (issue 5): one line per served mount under the table.
+  // `mount --serve`: one line per served mount under the table.
   const serving = mounts.filter((m) => m.serveUrl !== undefined)
     .map((m) => `${m.mountpoint}: serving ${m.serveUrl} (remote watch: ${m.remoteWatch ?? 'off'})\n`).join('');
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n' + serving;

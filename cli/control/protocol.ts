@@ -20,7 +20,7 @@ export interface MountStatus {
   readonly reconnects: number;
   readonly inFlight: number;
   readonly cache: Readonly<Record<string, number>>;
-  /** `mount --serve` (issue 5): the dev server's URL and how server-side edits are detected. */
+  /** `mount --serve`: the dev server's URL and how server-side edits are detected. */
   readonly serveUrl?: string;
   readonly remoteWatch?: string;
 }

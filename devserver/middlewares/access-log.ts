@@ -61,7 +61,7 @@ function accessTracker(log: Logger): AccessTracker {
 
 /**
  * The record pino would write for the object above, built as one string: pino's generic serialiser and the
- * object literal were a measurable share of a static hit (issue 3, Speed). Same keys, same order; undefined
+ * object literal were a measurable share of a static hit. Same keys, same order; undefined
  * values are left out, as JSON.stringify and pino do.
  */
 function jsonLine(id: string, req: IncomingMessage, rawTarget: string, status: number, bytes: number | null,

@@ -1,5 +1,5 @@
 /**
- * Serving a remote site while the network is gone (issue 5): pages the caches already hold keep being served,
+ * Serving a remote site while the network is gone: pages the caches already hold keep being served,
  * marked `X-Devmount-Remote: unreachable`; a request that needs the remote and gets no answer within the
  * source's request deadline gets a 504 page saying so, instead of a browser spinner (sshfs hangs: sshfs#3).
  */

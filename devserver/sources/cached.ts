@@ -2,7 +2,7 @@
  * A caching decorator over any FileSource (same shape in, same shape out, as sshfs's cache_wrap): stat,
  * realpath and small whole-file reads are answered from memory until the source's own watch() reports a
  * change under that path. A cache hit costs no fs call at all, which is what lets the dev server keep up with
- * nginx (issue 3, Speed). Remote sources work the same way: their watch() is the invalidation feed.
+ * nginx. Remote sources work the same way: their watch() is the invalidation feed.
  *
  * Race rule (sshfs cache.c `wrctr`): a result is stored only if no invalidation happened while it was being
  * fetched (`generation` unchanged), so a read racing an edit can never pin stale content.

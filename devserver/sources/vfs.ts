@@ -1,6 +1,6 @@
 /**
  * FileSource over the devmount VFS, in the same process: the dev server reads a remote tree through the
- * VFS caches with no kernel round trip (issue 5). Change events come from the VFS itself (writes through
+ * VFS caches with no kernel round trip. Change events come from the VFS itself (writes through
  * this process or its FUSE mount) and from the remote watcher (edits made on the server by anyone else).
  *
  * While the server is unreachable the VFS would wait up to its op timeout; a browser should not. Every
@@ -25,7 +25,7 @@ export interface VfsSourceOptions {
   readonly requestTimeoutMs: number;
   /**
    * With no change feed from the server, report everything changed this often, so caches above revalidate
-   * and nothing served is older than the VFS cache TTL (issue 5, Freshness). 0 when a remote watcher feeds us.
+   * and nothing served is older than the VFS cache TTL. 0 when a remote watcher feeds us.
    * cli/remote-serve.ts passes 0 always: with watching off it turns the dev server's cache off instead, since
    * a periodic "everything changed" would also reload every open browser tab.
    */

@@ -1,7 +1,7 @@
 /**
  * DEST/.devmount-manifest.json: what the newest snapshot holds (each file's size, mode, mtime; each directory's
  * mtime), written at the end of every run, so the next run can decide "link or copy" without an lstat per file
- * (issue 7: 10k lstat calls through libuv's 4 threads were most of a no-change run's local time).
+ * (10k lstat calls through libuv's 4 threads were most of a no-change run's local time).
  *
  * Kept beside the snapshots, not inside one, so a snapshot stays an exact copy of the server (restore, verify
  * and list see nothing new, and a server file of any name cannot collide with it). Only the newest snapshot's

@@ -70,7 +70,7 @@ export async function runBackup(source: BackupSource, options: BackupOptions): P
 
   // The remote listing goes out first: its round trips and the server's find overlap the local set-up, and
   // while it streams, the previous snapshot's copy of each listed file is looked up (prefetchPrevious), so a
-  // run with nothing to copy has little left to do locally once the listing ends (issue 7, bench:backup).
+  // run with nothing to copy has little left to do locally once the listing ends (bench:backup).
   const prefetch = prefetchPrevious();
   const listingDone = listTree({ fs: source.fs, shell: source.shell, serverRoot: source.serverRoot }, '/', { onEntry: prefetch.onEntry });
   // Awaited below; until then a failure must not count as unhandled (the lock may fail first).

@@ -1,6 +1,6 @@
 /**
  * The names of one cached directory listing and the attributes it carried, packed into one Float64Array
- * (issue 6, "RSS ≤ 200 MB throughout"). After a whole-tree prefetch the listings hold every name of the
+ * (to keep the daemon's RSS ≤ 200 MB throughout). After a whole-tree prefetch the listings hold every name of the
  * tree; as one frozen Attr object per name, each entry cost an object of eight fields plus a boxed heap
  * number per time field (V8 boxes doubles outside the small-integer range, and epoch milliseconds are
  * outside it): about 140 bytes. Packed, it is 64 bytes and no object at all, so less survives each

@@ -1,6 +1,6 @@
 /**
  * A read-only RemoteFile over bytes already in memory: what a read-only open of a small cached file
- * returns, so open+read+close costs no round trip (issue 6, "Small files"). It is a snapshot taken at
+ * returns, so open+read+close costs no round trip. It is a snapshot taken at
  * open, like close-to-open consistency on NFS: a change on the server is seen at the next open.
  */
 import { FsError } from '../errors.js';

@@ -20,7 +20,7 @@ export interface CacheOptions {
   /**
    * Bound on cached file contents, in bytes (LRU); 0 turns the data cache off. The default, 32 MiB, holds a
    * whole small-file tar stream (fs/prefetch maxContentBytes, 12 MiB) with room to spare, and keeps a long
-   * session inside issue 6's RSS goal (≤ 200 MB): measured, 1 KiB files cost about 1.4 times their bytes
+   * session inside the daemon's RSS goal (≤ 200 MB): measured, 1 KiB files cost about 1.4 times their bytes
    * (pool slabs, one Buffer view and LRU entry each), so 64 MiB of them were ~90 MB on top of an idle
    * daemon's ~70 MB and a full metadata cache's ~40 MB (maxEntries names, ~200 bytes each): the whole budget.
    */

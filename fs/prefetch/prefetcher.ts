@@ -1,6 +1,6 @@
 /**
  * Decides when to list a whole subtree and runs the listing in the background, streaming it into the cache
- * with `prime()` (issue 6). The kernel serialises FUSE lookups (libfuse 2 negotiates no parallel directory
+ * with `prime()`. The kernel serialises FUSE lookups (libfuse 2 negotiates no parallel directory
  * operations), so a cold walk over a 20 ms link costs one round trip per name unless each lookup is answered
  * from a listing already cached: one `find -printf` over an exec channel lists the tree in about one round
  * trip; servers without a shell get a READDIR walk with many directories in flight instead.
@@ -8,8 +8,8 @@
  * When: a readdir misses a directory that has no fresh listing and no listing on its way, or a second name is
  * found in such a directory. Lookups before that just go to the server: one name is not a walk (a `cat` or a
  * `dd` of one file), nor is a name that does not exist yet (the file a `dd` or an editor is about to create),
- * and a whole-tree listing streaming in beside a large read or write took a fifth of its throughput on 2 cores
- * (issue 6); a walk (find, ls -R, git status, an editor's tree) lists or finds more names at once.
+ * and a whole-tree listing streaming in beside a large read or write took a fifth of its throughput on 2 cores;
+ * a walk (find, ls -R, git status, an editor's tree) lists or finds more names at once.
  * The subtree listed is the highest ancestor that was listed completely before (so a re-walk after the TTL
  * costs one listing, not one per directory), else the directory itself. A subtree that outgrew
  * `maxEntriesPerJob` is never listed whole again; misses below it list their own, smaller subtrees.

@@ -96,7 +96,7 @@ export class SftpFile implements RemoteFile {
     const chunk = this.readChunk;
     const count = Math.ceil(length / chunk);
     // Every chunk lands in place in the caller's buffer: no Buffer.concat (a second copy of every byte, and
-    // garbage the collector had to sweep: measured for issue 6, a third of the daemon's time went to GC at 0 ms
+    // garbage the collector had to sweep: measured, a third of the daemon's time went to GC at 0 ms
     // RTT); read-ahead hands in buffers it reuses (fs/vfs/buffer-pool.ts).
     let firstShort = Infinity; // index of the first chunk that hit end of file: nothing after it is needed
     let endOfData = length;

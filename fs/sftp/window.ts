@@ -6,7 +6,7 @@
  * guise), so the window grows with the connection's round trip (bandwidth × delay, as TCP sizes its own).
  *
  * Not larger than that: when the window exceeds what the link holds, a server that outpaces us queues the
- * difference in its own buffers. Measured for issue 6 at 0 ms RTT: with a 16 MiB window, OpenSSH's sshd spent
+ * difference in its own buffers. Measured at 0 ms RTT: with a 16 MiB window, OpenSSH's sshd spent
  * 60–80 % more CPU during a 256 MiB read (its output buffer grew while the mount's first read warmed up), and
  * on 2 cores that CPU came out of the read. We send the same WINDOW_ADJUST message ssh2 sends.
  */

@@ -227,7 +227,7 @@ async function connectWithSftp(options: ResolvedSshOptions, memoryFor: MemoryFor
     client.end();
   };
   sftp.on('error', onProtocolError);
-  assembleSftpReplies(sftp); // one reusable buffer for split READ replies instead of one Buffer each (issue 6)
+  assembleSftpReplies(sftp); // one reusable buffer for split READ replies instead of one Buffer each
   const internal = sftp as unknown as { _maxReadLen?: number; _maxWriteLen?: number };
   const limits = Object.freeze({
     maxReadLength: internal._maxReadLen && internal._maxReadLen > 0 ? internal._maxReadLen : DEFAULT_LIMIT,

@@ -1,6 +1,6 @@
 /**
  * Reads an SSH connection's incoming bytes into one reusable buffer and hands ssh2 whole units only: the
- * identification lines, then whole binary packets (issue 6, work per byte at 0 ms RTT).
+ * identification lines, then whole binary packets (less work per byte at 0 ms RTT).
  *
  * Why: Node reads a socket into a new 64 KiB Buffer per read, and ssh2's AES-GCM decipher copies every packet
  * that straddles two reads into a new Buffer of its own (ssh2/lib/protocol/crypto.js, AESGCMDecipherBinding):

@@ -1,6 +1,6 @@
 /**
  * Hands ssh2's SFTP parser whole packets only, gathering the ones split across SSH channel messages in one
- * reusable buffer (issue 6, 0 ms read throughput).
+ * reusable buffer (for read throughput at 0 ms RTT).
  *
  * Why: ssh2's channels carry at most 32 KiB per message (its advertised packet size), so every 256 KiB READ
  * reply arrives in nine pieces, and ssh2 (SFTP.push) gathers each reply in a Buffer of its own. V8 counts every

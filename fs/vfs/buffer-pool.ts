@@ -1,5 +1,5 @@
 /**
- * Reusable read-ahead buffers (issue 6, "Reads"). A fresh Buffer per read-ahead segment meant a new
+ * Reusable read-ahead buffers. A fresh Buffer per read-ahead segment meant a new
  * ArrayBuffer for every 2 MiB the kernel read; V8 counts those as external memory and answers with full
  * garbage collections: at 0 ms RTT the mount daemon ran a mark-compact every ~20 ms of a 256 MiB read. Buffers
  * of the sizes read-ahead uses come back here instead and are handed out again.

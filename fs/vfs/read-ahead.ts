@@ -1,5 +1,5 @@
 /**
- * Read-ahead for one open handle (issue 6, "Reads"). Reads near where the stream of reads has got to are
+ * Read-ahead for one open handle. Reads near where the stream of reads has got to are
  * sequential: the window grows (from `minBytes`, doubling up to `maxBytes`) and segments ahead of the
  * reader are requested before they are needed, each one a RemoteFile.read that the SFTP layer pipelines.
  * "Near" rather than "exactly at": the kernel sends its own read-ahead as several 128 KiB reads at once,

@@ -100,7 +100,7 @@ export interface Vfs {
   /**
    * Like read, but the bytes may be a view into read-ahead memory that is reused once this turn of the event
    * loop is over: copy them before yielding to I/O (the FUSE adapter does; the FUSE binding copies inside the answer).
-   * Saves one allocation and copy per read on the sequential-read path (issue 6).
+   * Saves one allocation and copy per read on the sequential-read path.
    */
   readTransient(fh: number, position: number, length: number): Promise<Buffer>;
   /**

@@ -99,7 +99,7 @@ class RemoteVfs implements Vfs {
     this.budget = new DirtyBudget(options.maxDirtyBytesTotal);
     // Twice the window: buffers come back a turn of the event loop after the segments that replace them are
     // taken, so a full window of free ones is in transit; with one window, a 256 MiB read took 70 fresh
-    // 2 MiB buffers instead of reusing them (first touches of fresh memory are page faults, issue 6).
+    // 2 MiB buffers instead of reusing them (first touches of fresh memory are page faults).
     this.readBuffers = new BufferPool(2 * options.readAheadMaxBytes);
     this.writeBlocks = new BufferPool(options.maxDirtyBytesPerHandle);
     // Changes the cache notices on the server (a fresh reply contradicting an old one) go to our listeners too.

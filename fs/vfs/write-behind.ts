@@ -1,16 +1,16 @@
 /**
  * Write-behind for one open handle. FUSE delivers writes in 4 KiB pieces (128 KiB with big_writes); each
  * SFTP WRITE costs a request, so contiguous pieces are coalesced into blocks of `blockBytes` and sent with
- * several blocks in flight (issue 6, "Writes").
+ * several blocks in flight.
  *
- * Never report success for bytes that did not land (issue 2): every block keeps its bytes until
+ * Never report success for bytes that did not land: every block keeps its bytes until
  * RemoteFile.write resolves (the SFTP layer replays them after a reconnect); the first failure is recorded
  * and rethrown by flush() and by every later write(), so close(2)/fsync(2) return the error.
  *
  * A stream of writes (each block starting where the one before ended: a copy, an upload) fills whole blocks
  * taken from a pool shared by all handles, given back once acknowledged: a 64 MiB copy used to allocate
  * 128 MiB of short-lived buffers (each block grew 64 KiB → 1 MiB by doubling), and on the VMs devmount is
- * measured on every first touch of fresh memory is a page fault (issue 6). Other writes start small, so a
+ * measured on every first touch of fresh memory is a page fault. Other writes start small, so a
  * 4 KiB write does not hold a whole block.
  *
  * State (single JS thread; every mutation of these fields is synchronous):

@@ -3,7 +3,7 @@
  * 500 directories of small text files plus 100 files of 1.1 MB), at 20 ms RTT through the delay proxy
  * (scripts/delay-proxy.ts). Two runs each: cold (empty destination) and no change (a second snapshot of the
  * unchanged tree: devmount hard-links from the previous snapshot, rsync gets the same job with --link-dest).
- * Issue 7's goals: cold ≤ 1.5x rsync, no change ≤ 1.0x rsync.
+ * Goals: cold ≤ 1.5x rsync, no change ≤ 1.0x rsync.
  *
  * Usage: npm run bench:backup [-- --delay-ms N]   (one-way delay; RTT = 2N; default 10)
  */

@@ -3,7 +3,7 @@
  * measured with `wrk -t1 -c50 -d5s` in the same run (the machine is shared and noisy: compare ratios, not
  * absolute numbers across runs; DEVMOUNT_BENCH_ROUNDS alternations, best of each); then 10,000 idle keep-alive
  * connections held against devmount and its RSS.
- * Goals (issue 3): >= 4x http-server, >= 0.9x nginx.
+ * Goals: >= 4x http-server, >= 0.9x nginx.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';

@@ -6,7 +6,7 @@
  * Concurrency rule: a worker serves one request at a time; requests beyond `size` wait in a FIFO queue.
  * Each worker keeps one FastCGI connection open across requests (FCGI_KEEP_CONN, FastCGI spec §5.1): php-cgi
  * with PHP_FCGI_CHILDREN=0 reads the next request from the same connection, which saves a connect, an accept
- * and php-cgi's shutdown-and-drain close per request (issue 4, "Speed").
+ * and php-cgi's shutdown-and-drain close per request.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
