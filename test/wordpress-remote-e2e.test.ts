@@ -100,6 +100,9 @@ async function stopAndCheckNothingLeft(server: ServeProcess, leaks: LeakWatch, o
 async function logIn(page: Page, origin: string): Promise<void> {
   await page.goto(`${origin}/wp-login.php`);
   expect(new URL(page.url()).origin).toBe(origin);
+  // wp-login.php focuses a field 200 ms after load, clearing the password first when it knows the user
+  // (wp_attempt_focus): fill the form only once that has run, or the password may be wiped after it was typed.
+  await page.waitForFunction(() => ['user_login', 'user_pass'].includes(document.activeElement?.id ?? ''));
   await page.fill('#user_login', WP_ADMIN_USER);
   await page.fill('#user_pass', WP_ADMIN_PASSWORD);
   await Promise.all([page.waitForNavigation(), page.click('#wp-submit')]);

@@ -241,8 +241,9 @@ async function runServe(dir: string, flags: ServeFlags): Promise<void> {
   }
   const watchNote = source.watchMode.kind === 'poll' ? `polling every ${source.watchMode.pollMs} ms` : 'watching for changes';
   printServing(`${source.description} (${watchNote}${flags.livereload ? ', live reload on' : ''})`, server);
-  if (flags.open) openBrowser(server.url, log);
+  // Signals first: whatever the opener does (and whoever it tells) may already stop us.
   stopOnSignals(server, serveLog);
+  if (flags.open) openBrowser(server.url, log);
 }
 
 function openBrowser(url: string, log: Logger): void {
