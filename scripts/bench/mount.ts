@@ -37,11 +37,26 @@ interface Tool {
 function tools(sshd: Sshd, knownHosts: string): Tool[] {
   const remote = `${sshd.user}@127.0.0.1:${sshd.root}`;
   const sshOptions = `IdentityFile=${sshd.privateKeyPath},UserKnownHostsFile=${knownHosts},StrictHostKeyChecking=yes`;
+  // Each devmount mount gets an empty disk cache of its own (cache_dir), removed at unmount: a "cold" figure is
+  // cold, as sshfs keeps none.
+  const cacheDirs = new Map<string, string>();
+  const dropCache = async (mnt: string) => {
+    const dir = cacheDirs.get(mnt);
+    cacheDirs.delete(mnt);
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  };
   return [
     {
       name: 'devmount',
-      mount: async (port, mnt) => { await execFileAsync(process.execPath, [DEVMOUNT, 'mount', '-p', String(port), '-o', sshOptions, remote, mnt]); },
-      unmount: async (mnt) => { await execFileAsync(process.execPath, [DEVMOUNT, 'unmount', mnt]); },
+      mount: async (port, mnt) => {
+        const cacheDir = await mkdtemp(join(tmpdir(), 'devmount-bench-cache-'));
+        cacheDirs.set(mnt, cacheDir);
+        await execFileAsync(process.execPath, [DEVMOUNT, 'mount', '-p', String(port), '-o', `${sshOptions},cache_dir=${cacheDir}`, remote, mnt]);
+      },
+      unmount: async (mnt) => {
+        await execFileAsync(process.execPath, [DEVMOUNT, 'unmount', mnt]);
+        await dropCache(mnt);
+      },
       unmountLazy: async (mnt) => { await execFileAsync(process.execPath, [DEVMOUNT, 'unmount', '--lazy', mnt]); },
     },
     {

@@ -66,6 +66,14 @@ export interface DiskCacheControl {
 
 /** Disk reads in flight while loading at start. */
 const LOAD_CONCURRENCY = 16;
+/** Stores written to disk at once. */
+const WRITE_CONCURRENCY = 4;
+/**
+ * Content bytes waiting to be written, at most. A tar stream brings thousands of files in a second; writing them
+ * all at once held a copy of each in memory (the mount's peak RSS went from 170 to 300 MB during a cold
+ * `git status`). Past the bound a store is skipped: the disk cache is best effort, the file is fetched next time.
+ */
+const MAX_PENDING_WRITE_BYTES = 16 * 1024 * 1024;
 const READ_ONLY_MASK = constants.O_WRONLY | constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC;
 
 function isRegular(attr: Attr): boolean {
@@ -82,7 +90,11 @@ export function withDiskCache(cache: CachedRemoteFs, store: DiskStore, inputs: D
 }
 
 class DiskCachedRemoteFs extends ForwardingCachedRemoteFs {
-  private readonly counters = { diskHits: 0, diskStores: 0, diskDropped: 0, diskOfflineAnswers: 0, diskWriteErrors: 0 };
+  private readonly counters = { diskHits: 0, diskStores: 0, diskDropped: 0, diskOfflineAnswers: 0, diskWriteErrors: 0, diskStoresSkipped: 0 };
+  /** Stores waiting for a write slot, the slots taken and the bytes they hold (persist / pumpWrites). */
+  private readonly waitingWrites: Array<() => Promise<void>> = [];
+  private writesInFlight = 0;
+  private pendingWriteBytes = 0;
   /** Paths used this run: a path's place in the order of use is set by its first use (not every open). */
   private readonly usedThisRun = new Set<string>();
   private readonly stopMirror: () => void;
@@ -316,12 +328,36 @@ class DiskCachedRemoteFs extends ForwardingCachedRemoteFs {
   private persist(path: string, attr: Attr, data: Buffer): void {
     const known = this.store.peek(path);
     if (known && sameContent(known, attr)) return;
-    const writing: Promise<void> = this.store.put(path, attr, data).then(() => {
-      this.counters.diskStores += 1;
-    }, (err: unknown) => {
-      this.counters.diskWriteErrors += 1;
-      if (this.counters.diskWriteErrors === 1) this.inputs.log.warn({ dir: this.store.dir, err: (err as Error).message }, 'disk cache write failed; going on without storing');
+    if (this.pendingWriteBytes + data.length > MAX_PENDING_WRITE_BYTES) {
+      this.counters.diskStoresSkipped += 1;
+      return;
+    }
+    this.pendingWriteBytes += data.length;
+    const writing: Promise<void> = new Promise<void>((resolve) => {
+      this.waitingWrites.push(() => this.store.put(path, attr, data).then(() => {
+        this.counters.diskStores += 1;
+      }, (err: unknown) => {
+        this.counters.diskWriteErrors += 1;
+        if (this.counters.diskWriteErrors === 1) this.inputs.log.warn({ dir: this.store.dir, err: (err as Error).message }, 'disk cache write failed; going on without storing');
+      }).finally(() => {
+        this.pendingWriteBytes -= data.length;
+        resolve();
+      }));
+      this.pumpWrites();
     }).finally(() => { this.writing.delete(writing); });
     this.writing.add(writing);
+  }
+
+  /** Starts waiting stores while a write slot is free. */
+  private pumpWrites(): void {
+    while (this.writesInFlight < WRITE_CONCURRENCY) {
+      const next = this.waitingWrites.shift();
+      if (next === undefined) return;
+      this.writesInFlight += 1;
+      void next().finally(() => {
+        this.writesInFlight -= 1;
+        this.pumpWrites();
+      });
+    }
   }
 }
