@@ -20,7 +20,7 @@ import type { MountCommandOptions } from './mount-options.js';
 import { openMountStackParts } from './mount-stack.js';
 import { remoteRequestScope, startRemoteServe, type RemoteServe } from './remote-serve.js';
 import { findOnPath, phpServeHook } from './commands/serve-php.js';
-import type { ServeFlags } from './commands/serve.js';
+import type { ServeFlags } from './commands/serve-flags.js';
 import { createTtyPrompter } from './prompter.js';
 import { UserError } from './user-error.js';
 import { startConfiguredWatcher } from './remote-watch.js';

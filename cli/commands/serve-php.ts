@@ -23,7 +23,7 @@ import { php } from '../../devserver/middlewares/php.js';
 import { cgi } from '../../devserver/middlewares/cgi.js';
 import { proxy, proxyUpgradeHandler } from '../../devserver/middlewares/proxy.js';
 import { isAllowedHost } from '../../devserver/middlewares/host-check.js';
-import type { ServeFlagHook, ServeFlags, ServeHookContext } from './serve.js';
+import type { ServeFlagHook, ServeFlags, ServeHookContext } from './serve-flags.js';
 
 interface PhpFlags {
   php?: boolean | string;

@@ -21,7 +21,7 @@ import { createTtyPrompter } from '../prompter.js';
 import { remoteRequestScope, startRemoteServe } from '../remote-serve.js';
 import { ExitCode } from '../exit-codes.js';
 import { UserError } from '../user-error.js';
-import type { ServeFlagHook, ServeFlags, ServeHookContext } from './serve.js';
+import type { ServeFlagHook, ServeFlags, ServeHookContext } from './serve-flags.js';
 
 /**
  * The server's files by absolute path over one more SFTP connection rooted at '/' (the site's own is rooted at

@@ -15,7 +15,7 @@ import { nginxServer } from '../../devserver/middlewares/nginx-server.js';
 import { DEFAULT_CONFIG_ROOT, discoverServerConfig, loadLocalServerConfig, ServerConfigChoiceError, type FoundServer } from '../../devserver/nginx/discover.js';
 import { NginxSyntaxError } from '../../devserver/nginx/parser.js';
 import type { Warn } from '../../devserver/nginx/server-config.js';
-import type { ServeFlagHook, ServeFlags, ServeHookContext, ServeHookResult } from './serve.js';
+import type { ServeFlagHook, ServeFlags, ServeHookContext, ServeHookResult } from './serve-flags.js';
 
 interface RoutingFlags {
   frontController?: string;

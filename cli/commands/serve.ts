@@ -5,77 +5,21 @@
  */
 import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { resolve as resolvePath } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { Logger } from 'pino';
 import { UserError } from '../user-error.js';
 import { ExitCode } from '../exit-codes.js';
 import { createDevServer, type DevServer, type DevServerOptions } from '../../devserver/server.js';
-import type { LogFormat } from '../../devserver/logger.js';
 import { openServeLog, type ServeLog } from '../logs/serve-log.js';
 import { LocalFileSource } from '../../devserver/sources/local.js';
-import type { FileSource } from '../../devserver/file-source.js';
 import { parseSiteUrl, SiteUrlError, type SiteUrl } from '../../devserver/site-url.js';
 import { phpServeHook } from './serve-php.js';
 import { routingServeHook, frontControllerFlag, serverConfigServeHook } from './serve-routing.js';
-import type { OpenSftpReader, ServerShell } from '../../devserver/nginx/discover.js';
 import { detectAppLayout, type AppLayout } from '../../devserver/app-layout.js';
 import type { Slots } from '../../devserver/stack.js';
 import { looksRemote, printServing, remoteServeHook, runRemoteServe } from './serve-remote.js';
-import type { SiteContext } from '../remote-serve.js';
-
-/** For `serve user@host:path`: commands on the server, its files over SFTP, and the absolute server path of the site. */
-export interface RemoteConfigAccess {
-  readonly shell: ServerShell;
-  readonly openSftp: OpenSftpReader;
-  readonly root: string;
-}
-
-export interface ServeFlags {
-  port?: string;
-  host: string;
-  open?: boolean;
-  listing: boolean;
-  spa?: boolean;
-  cors?: boolean;
-  header: string[];
-  livereload: boolean;
-  poll?: string;
-  followSymlinks?: boolean;
-  allowedHost: string[];
-  siteUrl?: string;
-  logFormat: LogFormat | 'auto';
-  [other: string]: unknown;
-}
-
-/** What a hook resolves its flags against; `site` only for a remote site (its tunnels' PHP settings). */
-/**
- * Extension point for other features' flags (--php, --cgi, --proxy): each hook may add options to the
- * command and return extra DevServerOptions (slots, index names) from the parsed flags.
- */
-export interface ServeFlagHook {
-  addOptions(command: Command): void;
-  resolve(flags: ServeFlags, context: ServeHookContext): Promise<ServeHookResult> | ServeHookResult;
-}
-
-export type ServeHookResult = Partial<DevServerOptions> & {
-  /** Set by a hook whose configuration routes every request (an nginx server block): later hooks leave routing to it. */
-  readonly routedBy?: string;
-};
-
-export interface ServeHookContext {
-  readonly source: FileSource;
-  readonly log: Logger;
-  /** The application layout found in DIR before the source was opened (local sites); undefined: not looked for. */
-  readonly layout?: AppLayout | null;
-  /** For `serve user@host:path`: commands on the server, and the absolute server path of the site. */
-  readonly remote?: RemoteConfigAccess;
-  /** What routes requests, when an earlier hook said so (ServeHookResult.routedBy). */
-  readonly routedBy?: string;
-  /** For `serve user@host:path`: what the site needs from the server besides its files (database tunnel, URL). */
-  readonly site?: SiteContext;
-}
+import type { ServeFlagHook, ServeFlags, ServeHookContext, ServeHookResult } from './serve-flags.js';
 
 // Order matters for the slots: each hook's middlewares follow the previous hooks' in the same slot (.htaccess
 // before the front controller).

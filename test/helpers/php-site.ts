@@ -9,7 +9,8 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { createDevServer, type DevServer } from '../../devserver/server.js';
 import { LocalFileSource } from '../../devserver/sources/local.js';
-import { resolveHooks, type ServeFlags } from '../../cli/commands/serve.js';
+import { resolveHooks } from '../../cli/commands/serve.js';
+import type { ServeFlags } from '../../cli/commands/serve-flags.js';
 import { parseSiteUrl } from '../../devserver/site-url.js';
 
 export type SiteFiles = Record<string, string | { readonly content: string; readonly mode: number }>;
