@@ -1,5 +1,7 @@
 /**
  * Builds the file system stack a mount serves: SSH options → connector → SFTP session pool → caches → VFS.
+ * Each cache layer is a RemoteFs like the one it wraps, with its control handed beside it (fs/cache/layer.ts);
+ * the VFS gets the top layer's, the start-up prefetch the Prefetcher and the disk's.
  * The one place mount options are handed to each layer; errors from opening the remote directory are turned
  * into the remote-path exit code here (FsError ENOENT/ENOTDIR/EACCES at mount time means "wrong path").
  */
@@ -7,18 +9,19 @@ import type { Logger } from 'pino';
 import { FsError } from '../fs/errors.js';
 import type { RemoteSpec } from '../fs/remote-spec.js';
 import { CACHE_DEFAULTS } from '../fs/cache/options.js';
-import { createCachedRemoteFs, type CachedRemoteFs } from '../fs/cache/cached-remote-fs.js';
-import { withDiskCache, type DiskCacheControl } from '../fs/cache/disk/disk-cached-remote-fs.js';
+import { createCachedRemoteFs } from '../fs/cache/cached-remote-fs.js';
+import { withDiskCache, type DiskCacheControl, type DiskCacheLayer } from '../fs/cache/disk/disk-cached-remote-fs.js';
+import type { CacheLayer } from '../fs/cache/layer.js';
 import { remoteCacheDir, remoteKey } from '../fs/cache/disk/remote-key.js';
 import { DiskStore } from '../fs/cache/disk/store.js';
 import { createWatchedClock, type WatchedClock } from '../fs/cache/watched-clock.js';
 import { createSftpRemoteFs, type SftpRemoteFs } from '../fs/sftp/remote-fs.js';
-import { warmStart, withPrefetcher, type WarmStartReport } from '../fs/prefetch/index.js';
+import { warmStart, withPrefetch, type WarmStartReport } from '../fs/prefetch/index.js';
 import { createConnector } from '../fs/ssh/connect.js';
 import type { Connector } from '../fs/ssh/types.js';
 import { resolveSshOptions } from '../fs/ssh/resolve.js';
 import type { Prompter } from '../fs/ssh/types.js';
-import { createVfs } from '../fs/vfs/vfs.js';
+import { createVfsOver } from '../fs/vfs/vfs.js';
 import type { Vfs } from '../fs/vfs/types.js';
 import type { OperationContext } from '../fs/trace.js';
 import type { ResolvedSshOptions } from '../fs/ssh/types.js';
@@ -102,7 +105,7 @@ export async function openMountStackParts(spec: RemoteSpec, options: MountOption
   }
   const profile = inputs.profile ?? 'mount';
   const clock = createWatchedClock();
-  const cached = createCachedRemoteFs(remote, {
+  const memory = createCachedRemoteFs(remote, {
     enabled: options.cache,
     attrTimeoutMs: options.cacheTimeout * 1000,
     linkTimeoutMs: options.cacheTimeout * 1000,
@@ -113,31 +116,33 @@ export async function openMountStackParts(spec: RemoteSpec, options: MountOption
     ...(profile === 'serve' ? SERVE_CACHE : {}),
   });
   // Whole-subtree metadata in one exec round trip on first access (fs/prefetch); READDIR walk on SFTP-only servers.
-  const { fs: prefetching, prefetcher } = withPrefetcher(cached, {
+  const prefetching = withPrefetch(memory, {
     shell: { shell: remote.selfCheckingShell, serverRoot: remote.remoteRoot },
     log: inputs.log.child({ layer: 'prefetch' }),
     ...(inputs.operationContext ? { operationContext: inputs.operationContext } : {}),
   });
-  const disk = options.cache && options.diskCache ? await openDiskCache(prefetching, remote, ssh, options, inputs.log) : null;
-  const top = disk?.fs ?? prefetching;
+  const { prefetcher } = prefetching;
+  const onDisk = options.cache && options.diskCache ? await openDiskCache(prefetching, remote, ssh, options, inputs.log) : null;
+  const disk = onDisk?.disk ?? null;
+  const top: CacheLayer = onDisk ?? prefetching;
   // A plain mount lists the whole tree at start only to use a disk cache it has; otherwise listings start as the
   // tree is walked (fs/prefetch), as before: a home directory of a million names is not listed for one `cat`.
-  const warmsUp = profile === 'serve' || (disk?.control.stats().diskEntries ?? 0) > 0;
+  const warmsUp = profile === 'serve' || (disk?.stats().diskEntries ?? 0) > 0;
   const warm = prefetcher && warmsUp
     ? warmStart(
-      { prefetcher, disk: disk?.control ?? null, isLocal: (path) => top.freshEntry(path)?.content !== undefined || (disk?.control.holds(path) ?? false), log: inputs.log.child({ layer: 'prefetch' }) },
-      { stream: profile === 'serve', contentBytes: Math.floor(cached.options.dataCacheBytes / 2), preloadBytes: START_PRELOAD_BYTES },
+      { prefetcher, disk, isLocal: (path) => top.control.freshEntry(path)?.content !== undefined || (disk?.holds(path) ?? false), log: inputs.log.child({ layer: 'prefetch' }) },
+      { stream: profile === 'serve', contentBytes: Math.floor(memory.control.options.dataCacheBytes / 2), preloadBytes: START_PRELOAD_BYTES },
     )
     : Promise.resolve(null);
-  const vfs = createVfs(top, { followSymlinks: options.followSymlinks, readOnly: options.readOnly });
-  return Object.freeze({ vfs, remote, connector, clock, disk: disk?.control ?? null, warm });
+  const vfs = createVfsOver(top, remote, { followSymlinks: options.followSymlinks, readOnly: options.readOnly });
+  return Object.freeze({ vfs, remote, connector, clock, disk, warm });
 }
 
 /**
  * The disk cache over `cache`, in `cache_dir` (default `${XDG_CACHE_HOME:-~/.cache}/devmount`), one directory
  * per remote; null (with a log line) when its directory cannot be made or read: the mount runs without it.
  */
-async function openDiskCache(cache: CachedRemoteFs, remote: SftpRemoteFs, ssh: ResolvedSshOptions, options: MountOptions, log: Logger): Promise<ReturnType<typeof withDiskCache> | null> {
+async function openDiskCache(cache: CacheLayer, remote: SftpRemoteFs, ssh: ResolvedSshOptions, options: MountOptions, log: Logger): Promise<DiskCacheLayer | null> {
   const key = remoteKey({ user: ssh.user, host: ssh.hostName, port: ssh.port, root: remote.remoteRoot });
   const dir = remoteCacheDir(options.cacheDir !== undefined ? expandTilde(options.cacheDir) : devmountCacheDir(), key, ssh.hostName);
   const diskLog = log.child({ layer: 'disk-cache' });

@@ -8,7 +8,8 @@ import { mkdtemp, readFile, rm, writeFile, mkdir, appendFile, utimes } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createCachedRemoteFs, type CachedRemoteFs } from '../fs/cache/cached-remote-fs.js';
+import { createCachedRemoteFs } from '../fs/cache/cached-remote-fs.js';
+import type { CacheLayer } from '../fs/cache/layer.js';
 import { CACHE_DEFAULTS, type CacheOptions } from '../fs/cache/options.js';
 import { isFsError } from '../fs/errors.js';
 import type { ChangeEvent } from '../fs/vfs/types.js';
@@ -18,7 +19,7 @@ let dir: string;
 let inner: LocalRemoteFs;
 let clock: number;
 
-function cached(overrides: Partial<CacheOptions> = {}): CachedRemoteFs {
+function cached(overrides: Partial<CacheOptions> = {}): CacheLayer {
   return createCachedRemoteFs(inner, { now: () => clock, ...overrides });
 }
 
@@ -42,18 +43,18 @@ afterEach(async () => {
 
 describe('attribute cache', () => {
   it('answers a second lstat from the cache until the TTL passes', async () => {
-    const fs = cached();
+    const { fs, control } = cached();
     expect((await fs.lstat('/d/a.txt')).size).toBe(5);
     expect((await fs.lstat('/d/a.txt')).size).toBe(5);
     expect(inner.count('lstat')).toBe(1);
     clock += CACHE_DEFAULTS.attrTimeoutMs + 1;
     await fs.lstat('/d/a.txt');
     expect(inner.count('lstat')).toBe(2);
-    expect(fs.stats().attrHits).toBe(1);
+    expect(control.stats().attrHits).toBe(1);
   });
 
   it('fills attributes from READDIR so lookups and missing names cost no call', async () => {
-    const fs = cached();
+    const { fs } = cached();
     const names = (await fs.readdir('/d')).map((e) => e.name).sort();
     expect(names).toEqual(['a.txt', 'b.txt']);
     inner.resetCounts();
@@ -65,7 +66,7 @@ describe('attribute cache', () => {
   });
 
   it('stores negative entries and drops them when the name is created through the cache', async () => {
-    const fs = cached();
+    const { fs } = cached();
     await expectErrno(fs.lstat('/new.txt'), 'ENOENT');
     await expectErrno(fs.lstat('/new.txt'), 'ENOENT');
     expect(inner.count('lstat')).toBe(1);
@@ -76,7 +77,7 @@ describe('attribute cache', () => {
   });
 
   it('a write through an open file invalidates the size', async () => {
-    const fs = cached();
+    const { fs } = cached();
     expect((await fs.lstat('/d/a.txt')).size).toBe(5);
     const file = await fs.open('/d/a.txt', constants.O_WRONLY);
     await file.write(Buffer.from('-and-more'), 5);
@@ -87,7 +88,7 @@ describe('attribute cache', () => {
   });
 
   it('patches the parent listing on unlink, mkdir and create without re-reading it', async () => {
-    const fs = cached();
+    const { fs } = cached();
     await fs.readdir('/d');
     await fs.unlink('/d/a.txt');
     await fs.mkdir('/d/sub', 0o755);
@@ -100,7 +101,7 @@ describe('attribute cache', () => {
   });
 
   it('after many creates a cached listing is read again in one call rather than re-stat\'ed name by name', async () => {
-    const fs = cached();
+    const { fs } = cached();
     await fs.readdir('/d');
     for (let i = 0; i < 40; i += 1) await (await fs.open(`/d/n${i}`, constants.O_CREAT | constants.O_WRONLY, 0o644)).close();
     inner.resetCounts();
@@ -110,7 +111,7 @@ describe('attribute cache', () => {
   });
 
   it('a symlink replaced through the cache reads back its new target', async () => {
-    const fs = cached();
+    const { fs } = cached();
     await fs.symlink('a.txt', '/d/link');
     expect(await fs.readlink('/d/link')).toBe('a.txt');
     expect(await fs.readlink('/d/link')).toBe('a.txt');
@@ -122,7 +123,7 @@ describe('attribute cache', () => {
   });
 
   it('rename invalidates both sides and the moved subtree', async () => {
-    const fs = cached();
+    const { fs } = cached();
     await fs.readdir('/');
     await fs.readdir('/d');
     await fs.lstat('/d/a.txt');
@@ -134,7 +135,7 @@ describe('attribute cache', () => {
   });
 
   it('rename over an existing file replaces its cached attributes and data', async () => {
-    const fs = cached();
+    const { fs } = cached();
     expect((await fs.readFile('/d/b.txt')).toString()).toBe('bravo!');
     await fs.rename('/d/a.txt', '/d/b.txt');
     expect((await fs.lstat('/d/b.txt')).size).toBe(5);
@@ -143,7 +144,7 @@ describe('attribute cache', () => {
   });
 
   it('a failed mutation forgets what it might have changed', async () => {
-    const fs = cached();
+    const { fs } = cached();
     await fs.readdir('/');
     await expectErrno(fs.rmdir('/d'), 'ENOTEMPTY');
     expect((await fs.readdir('/d')).length).toBe(2);
@@ -154,7 +155,7 @@ describe('attribute cache', () => {
 
 describe('generation counter', () => {
   it('does not store an lstat reply that raced a write', async () => {
-    const fs = cached();
+    const { fs, control } = cached();
     const release = inner.holdReply('lstat', '/d/a.txt');
     const slow = fs.lstat('/d/a.txt'); // the server answers size 5, the reply is held back
     await new Promise((r) => setTimeout(r, 20));
@@ -164,11 +165,11 @@ describe('generation counter', () => {
     release();
     expect((await slow).size).toBe(5);
     expect((await fs.lstat('/d/a.txt')).size).toBe(10); // the stale 5 was not cached
-    expect(fs.stats().racesRefused).toBeGreaterThanOrEqual(1);
+    expect(control.stats().racesRefused).toBeGreaterThanOrEqual(1);
   });
 
   it('does not store a listing that raced a create', async () => {
-    const fs = cached();
+    const { fs } = cached();
     const release = inner.holdReply('readdir', '/d');
     const slow = fs.readdir('/d');
     await new Promise((r) => setTimeout(r, 20));
@@ -179,7 +180,7 @@ describe('generation counter', () => {
   });
 
   it('stores a reply about a path the racing mutation did not touch', async () => {
-    const fs = cached();
+    const { fs } = cached();
     const release = inner.holdReply('lstat', '/d/b.txt');
     const slow = fs.lstat('/d/b.txt');
     await new Promise((r) => setTimeout(r, 20));
@@ -194,18 +195,18 @@ describe('generation counter', () => {
 
 describe('changes made on the server', () => {
   it('are seen after the TTL, and at once after refresh(path) or refresh()', async () => {
-    const fs = cached({ attrTimeoutMs: 500, dirTimeoutMs: 500 });
+    const { fs, control } = cached({ attrTimeoutMs: 500, dirTimeoutMs: 500 });
     await fs.readdir('/d');
     await writeFile(join(dir, 'd', 'server-side.txt'), 'x');
     await appendFile(join(dir, 'd', 'a.txt'), '++');
     expect((await fs.readdir('/d')).map((e) => e.name)).not.toContain('server-side.txt');
     expect((await fs.lstat('/d/a.txt')).size).toBe(5);
-    fs.refresh('/d');
+    control.refresh('/d');
     expect((await fs.readdir('/d')).map((e) => e.name)).toContain('server-side.txt');
     expect((await fs.lstat('/d/a.txt')).size).toBe(7);
     await writeFile(join(dir, 'd', 'two.txt'), 'y');
     expect((await fs.readdir('/d')).map((e) => e.name)).not.toContain('two.txt');
-    fs.refresh();
+    control.refresh();
     expect((await fs.readdir('/d')).map((e) => e.name)).toContain('two.txt');
     await writeFile(join(dir, 'd', 'three.txt'), 'z');
     clock += 501;
@@ -213,32 +214,32 @@ describe('changes made on the server', () => {
   });
 
   it('refresh of a known file re-reads only that file, keeping the parent listing', async () => {
-    const fs = cached();
+    const { fs, control } = cached();
     await fs.readdir('/d');
     await fs.readFile('/d/a.txt');
     await writeFile(join(dir, 'd', 'a.txt'), 'changed on the server');
     await rm(join(dir, 'd', 'b.txt'));
     inner.resetCounts();
-    fs.refresh('/d/a.txt');
-    fs.refresh('/d/b.txt');
+    control.refresh('/d/a.txt');
+    control.refresh('/d/b.txt');
     expect((await fs.readFile('/d/a.txt')).toString()).toBe('changed on the server');
     expect((await fs.readdir('/d')).map((e) => e.name)).toEqual(['a.txt']);
     expect(inner.count('readdir')).toBe(0);
   });
 
   it('refresh of a single new name makes it visible even though the parent listing is cached', async () => {
-    const fs = cached();
+    const { fs, control } = cached();
     await fs.readdir('/d');
     await writeFile(join(dir, 'd', 'fresh.txt'), 'x');
     await expectErrno(fs.lstat('/d/fresh.txt'), 'ENOENT');
-    fs.refresh('/d/fresh.txt');
+    control.refresh('/d/fresh.txt');
     expect((await fs.lstat('/d/fresh.txt')).size).toBe(1);
   });
 
   it('emit remote change events when a fresh listing contradicts the expired one', async () => {
-    const fs = cached();
+    const { fs, control } = cached();
     const events: ChangeEvent[] = [];
-    fs.onChange((e) => events.push(e));
+    control.onChange((e) => events.push(e));
     await fs.readdir('/d');
     await writeFile(join(dir, 'd', 'new.txt'), 'x');
     await rm(join(dir, 'd', 'b.txt'));
@@ -256,15 +257,15 @@ describe('changes made on the server', () => {
 
 describe('data cache', () => {
   it('readFile is served from memory while size and mtime match', async () => {
-    const fs = cached();
+    const { fs, control } = cached();
     expect((await fs.readFile('/d/a.txt')).toString()).toBe('alpha');
     expect((await fs.readFile('/d/a.txt')).toString()).toBe('alpha');
     expect(inner.count('readFile')).toBe(1);
-    expect(fs.stats().dataHits).toBe(1);
+    expect(control.stats().dataHits).toBe(1);
   });
 
   it('open+read+close of a small cached file costs no call while its attributes are fresh', async () => {
-    const fs = cached();
+    const { fs } = cached();
     await fs.readFile('/d/b.txt');
     inner.resetCounts();
     const file = await fs.open('/d/b.txt', constants.O_RDONLY);
@@ -275,7 +276,7 @@ describe('data cache', () => {
   });
 
   it('is invalidated by writes, truncates and renames through the cache', async () => {
-    const fs = cached();
+    const { fs } = cached();
     await fs.readFile('/d/a.txt');
     const file = await fs.open('/d/a.txt', constants.O_WRONLY);
     await file.write(Buffer.from('A'), 0);
@@ -289,7 +290,7 @@ describe('data cache', () => {
   });
 
   it('a changed size or mtime on the server is noticed once the attributes expire', async () => {
-    const fs = cached();
+    const { fs } = cached();
     await fs.readFile('/d/a.txt');
     await writeFile(join(dir, 'd', 'a.txt'), 'omega');
     await utimes(join(dir, 'd', 'a.txt'), 1_000_000, 1_000_000);
@@ -299,9 +300,9 @@ describe('data cache', () => {
   });
 
   it('auto_cache revalidates on open and reports the change', async () => {
-    const fs = cached({ autoCache: true });
+    const { fs, control } = cached({ autoCache: true });
     const events: ChangeEvent[] = [];
-    fs.onChange((e) => events.push(e));
+    control.onChange((e) => events.push(e));
     await fs.readFile('/d/a.txt');
     await writeFile(join(dir, 'd', 'a.txt'), 'a longer text');
     const file = await fs.open('/d/a.txt', constants.O_RDONLY);
@@ -311,21 +312,21 @@ describe('data cache', () => {
   });
 
   it('is bounded by bytes', async () => {
-    const fs = cached({ dataCacheBytes: 64 * 1024 });
+    const { fs, control } = cached({ dataCacheBytes: 64 * 1024 });
     for (let i = 0; i < 20; i += 1) await writeFile(join(dir, `f${i}`), Buffer.alloc(4000, i));
     for (let i = 0; i < 20; i += 1) expect((await fs.readFile(`/f${i}`))[0]).toBe(i);
-    expect(fs.stats().dataBytes).toBeLessThanOrEqual(64 * 1024);
-    expect(fs.stats().dataEntries).toBeGreaterThan(0);
+    expect(control.stats().dataBytes).toBeLessThanOrEqual(64 * 1024);
+    expect(control.stats().dataEntries).toBeGreaterThan(0);
   });
 });
 
 describe('bounds and modes', () => {
   it('keeps at most maxEntries metadata entries (LRU)', async () => {
-    const fs = cached({ maxEntries: 50 });
+    const { fs, control } = cached({ maxEntries: 50 });
     await mkdir(join(dir, 'many'));
     for (let i = 0; i < 120; i += 1) await writeFile(join(dir, 'many', `n${i}`), '');
     for (let i = 0; i < 120; i += 1) await fs.lstat(`/many/n${i}`);
-    expect(fs.stats().entries).toBeLessThanOrEqual(50);
+    expect(control.stats().entries).toBeLessThanOrEqual(50);
     inner.resetCounts();
     await fs.lstat('/many/n119'); // most recent: still cached
     expect(inner.count()).toBe(0);
@@ -334,34 +335,34 @@ describe('bounds and modes', () => {
   });
 
   it('cache=no sends every call to the server', async () => {
-    const fs = cached({ enabled: false });
+    const { fs, control } = cached({ enabled: false });
     await fs.lstat('/d/a.txt');
     await fs.lstat('/d/a.txt');
     await fs.readFile('/d/a.txt');
     await fs.readFile('/d/a.txt');
     expect(inner.count('lstat')).toBe(2);
     expect(inner.count('readFile')).toBe(2);
-    expect(fs.stats()).toEqual({});
+    expect(control.stats()).toEqual({});
   });
 
   it('shares one request between identical lookups in flight', async () => {
-    const fs = cached();
+    const { fs } = cached();
     const results = await Promise.all([fs.lstat('/d/a.txt'), fs.lstat('/d/a.txt'), fs.lstat('/d/a.txt')]);
     expect(results.map((a) => a.size)).toEqual([5, 5, 5]);
     expect(inner.count('lstat')).toBe(1);
   });
 
   it('prime() fills the caches from a bulk listing unless a mutation raced it', async () => {
-    const fs = cached();
-    const startedAt = fs.generation();
+    const { fs, control } = cached();
+    const startedAt = control.generation();
     const entries = await inner.readdir('/d');
-    fs.prime('/d', entries, startedAt);
+    control.prime('/d', entries, startedAt);
     inner.resetCounts();
     expect((await fs.lstat('/d/a.txt')).size).toBe(5);
     expect(inner.count()).toBe(0);
-    const before = fs.generation();
+    const before = control.generation();
     await fs.unlink('/d/a.txt');
-    fs.prime('/d', entries, before);
+    control.prime('/d', entries, before);
     await expectErrno(fs.lstat('/d/a.txt'), 'ENOENT');
     expect(await readFile(join(dir, 'd', 'b.txt'), 'utf8')).toBe('bravo!');
   });

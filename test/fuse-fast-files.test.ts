@@ -11,7 +11,6 @@ import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, unlink, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCachedRemoteFs } from '../fs/cache/cached-remote-fs.js';
 import type { CacheOptions } from '../fs/cache/options.js';
 import { mountVfs, type FuseMount } from '../fs/fuse/adapter.js';
 import { loadFuseNative } from '../fs/fuse/native.js';
@@ -36,7 +35,7 @@ interface MountedStack {
  */
 async function mountStack(sshd: Sshd, cache: Partial<CacheOptions>, askedGetattr?: string[]): Promise<MountedStack> {
   const sftp = await createSftpRemoteFs(harnessConnector(sshd), sshd.root);
-  const vfs = createVfs(createCachedRemoteFs(sftp, cache));
+  const vfs = createVfs(sftp, { cache });
   const served = askedGetattr ? new Proxy(vfs, {
     get: (target, key, receiver) => key === 'getattr'
       ? (path: string) => {

@@ -13,7 +13,6 @@ import { constants } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCachedRemoteFs } from '../fs/cache/cached-remote-fs.js';
 import { mountVfs, type FuseMount } from '../fs/fuse/adapter.js';
 import { loadFuseNative } from '../fs/fuse/native.js';
 import { createSftpRemoteFs } from '../fs/sftp/remote-fs.js';
@@ -48,10 +47,12 @@ describe('kernel caches on a mount over sshd, invalidated instead of expired', (
     await mkdir(server('tree/deep'), { recursive: true });
     await writeFile(server('tree/deep/leaf.txt'), 'v1');
     const sftp = await createSftpRemoteFs(harnessConnector(sshd), sshd.root);
-    vfs = createVfs(createCachedRemoteFs(sftp, {
-      attrTimeoutMs: CACHE_TTL_MS, dirTimeoutMs: CACHE_TTL_MS, negativeTimeoutMs: CACHE_TTL_MS,
-      now: () => performance.now() + clockOffsetMs,
-    }));
+    vfs = createVfs(sftp, {
+      cache: {
+        attrTimeoutMs: CACHE_TTL_MS, dirTimeoutMs: CACHE_TTL_MS, negativeTimeoutMs: CACHE_TTL_MS,
+        now: () => performance.now() + clockOffsetMs,
+      },
+    });
     const served = new Proxy(vfs, {
       get: (target, key, receiver) => key === 'getattr'
         ? (path: string) => {

@@ -9,9 +9,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { createCachedRemoteFs } from '../fs/cache/cached-remote-fs.js';
-import { withPrefetch, type PrefetchingRemoteFs } from '../fs/prefetch/index.js';
 import { createSftpRemoteFs, type SftpRemoteFs } from '../fs/sftp/remote-fs.js';
-import { createVfs } from '../fs/vfs/vfs.js';
+import { createVfsOver } from '../fs/vfs/vfs.js';
+import { prefetchingLayer } from './helpers/prefetch-layer.js';
 import { startDelayProxy, type DelayProxy } from '../scripts/delay-proxy.js';
 import { harnessConnector } from './harness/connect.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
@@ -50,8 +50,9 @@ test('a cold walk of 40 directories and 400 files over 20 ms RTT costs one listi
       };
     },
   });
-  const fs = withPrefetch(createCachedRemoteFs(counted), { shell: { shell: counted, serverRoot: sftp.remoteRoot }, options: { readsBeforeContent: 4 } }) as PrefetchingRemoteFs;
-  const vfs = createVfs(fs);
+  const layer = prefetchingLayer(createCachedRemoteFs(counted), { shell: { shell: counted, serverRoot: sftp.remoteRoot }, options: { readsBeforeContent: 4 } });
+  const { prefetcher } = layer;
+  const vfs = createVfsOver(layer, counted);
   try {
     // What find(1) does: readdir, then lstat every name, depth first.
     const walk = async (dir: string): Promise<number> => {
@@ -68,7 +69,7 @@ test('a cold walk of 40 directories and 400 files over 20 ms RTT costs one listi
     // The root's own READDIR (its listing would come last in find's stream) and one execStream (find, with
     // the exec probe inside it): no per-directory READDIR, no per-name LSTAT.
     expect(remoteCalls).toBe(2);
-    expect(fs.prefetchStats()).toMatchObject({ jobs: 1, findJobs: 1, truncatedJobs: 0, failedJobs: 0 });
+    expect(prefetcher.stats()).toMatchObject({ jobs: 1, findJobs: 1, truncatedJobs: 0, failedJobs: 0 });
 
     // What git status does on a fresh mount: read every file, in path order.
     const seen: string[] = [];
@@ -84,10 +85,10 @@ test('a cold walk of 40 directories and 400 files over 20 ms RTT costs one listi
     }
     expect(seen[0]).toBe('<p>0/0</p>\n');
     expect(seen[DIRS * FILES - 1]).toBe(`<p>${DIRS - 1}/${FILES - 1}</p>\n`);
-    await fs.prefetchIdle();
+    await prefetcher.idle();
     // The first reads (before the tar stream starts) go over SFTP; everything after comes from the stream.
     expect(remoteCalls).toBeLessThanOrEqual(2 + 4 + 1);
-    expect(fs.prefetchStats().files).toBeGreaterThanOrEqual(DIRS * FILES - 4);
+    expect(prefetcher.stats().files).toBeGreaterThanOrEqual(DIRS * FILES - 4);
   } finally {
     await vfs.close();
   }

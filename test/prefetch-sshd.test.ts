@@ -9,13 +9,15 @@ import { constants } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createCachedRemoteFs, type CachedRemoteFs } from '../fs/cache/cached-remote-fs.js';
-import { withPrefetch, type PrefetchingRemoteFs, type PrefetchOptions } from '../fs/prefetch/index.js';
+import { createCachedRemoteFs } from '../fs/cache/cached-remote-fs.js';
+import type { CacheLayer } from '../fs/cache/layer.js';
+import type { PrefetchOptions } from '../fs/prefetch/index.js';
 import { createSftpRemoteFs, type SftpRemoteFs } from '../fs/sftp/remote-fs.js';
-import { createVfs } from '../fs/vfs/vfs.js';
+import { createVfsOver } from '../fs/vfs/vfs.js';
 import type { Vfs } from '../fs/vfs/types.js';
 import { promisify } from 'node:util';
 import { harnessConnector } from './harness/connect.js';
+import { prefetchingLayer, type PrefetchingLayer } from './helpers/prefetch-layer.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
 
 const execFileAsync = promisify(execFile);
@@ -41,7 +43,10 @@ const AWKWARD = ['with space.txt', 'new\nline.txt', 'fünke ✓.txt', '-leading-
 interface Stack {
   readonly sftp: SftpRemoteFs;
   readonly counter: ReturnType<typeof counting>;
-  readonly fs: PrefetchingRemoteFs;
+  /** The prefetch layer over the cache; `fs` is its file system, `prefetcher` its Prefetcher. */
+  readonly layer: PrefetchingLayer;
+  readonly fs: PrefetchingLayer['fs'];
+  readonly prefetcher: PrefetchingLayer['prefetcher'];
   /** Advances the cache's and the prefetcher's clock (to step over TTLs without sleeping). */
   advance(ms: number): void;
   close(): Promise<void>;
@@ -52,12 +57,13 @@ async function openStack(sshd: Sshd, root: string, useShell: boolean, prefetch: 
   const counter = counting(sftp);
   let offset = 0;
   const now = () => performance.now() + offset;
-  const cache: CachedRemoteFs = createCachedRemoteFs(counter.fs, { now, dirTimeoutMs: 20_000, attrTimeoutMs: 20_000, negativeTimeoutMs: 20_000 });
-  const fs = withPrefetch(cache, {
+  const cache: CacheLayer = createCachedRemoteFs(counter.fs, { now, dirTimeoutMs: 20_000, attrTimeoutMs: 20_000, negativeTimeoutMs: 20_000 });
+  const layer = prefetchingLayer(cache, {
     ...(useShell ? { shell: { shell: counter.fs, serverRoot: sftp.remoteRoot } } : {}),
     options: { now, ...prefetch },
-  }) as PrefetchingRemoteFs;
-  return { sftp, counter, fs, advance: (ms) => { offset += ms; }, close: () => fs.close() };
+  });
+  const { fs, prefetcher } = layer;
+  return { sftp, counter, layer, fs, prefetcher, advance: (ms) => { offset += ms; }, close: () => fs.close() };
 }
 
 /** open + read (up to `max` bytes) + release through the VFS, as an application reading a file does. */
@@ -100,15 +106,15 @@ for (const variant of [{ name: 'shell (find -printf)', sftpOnly: false }, { name
       const stack = await openStack(sshd, root, true);
       try {
         await stack.fs.lstat('/a');
-        await stack.fs.prefetchIdle();
+        await stack.prefetcher.idle();
         await expect(stack.fs.lstat('/to-be-created')).rejects.toMatchObject({ code: 'ENOENT' });
-        await stack.fs.prefetchIdle();
+        await stack.prefetcher.idle();
         // A lone name (a `cat` of one file), and one about to be created (a `dd` into a new file), are not a walk.
-        expect(stack.fs.prefetchStats().jobs).toBe(0);
+        expect(stack.prefetcher.stats().jobs).toBe(0);
         await stack.fs.lstat('/empty');
-        await stack.fs.prefetchIdle();
+        await stack.prefetcher.idle();
         const after = stack.counter.calls();
-        const p = stack.fs.prefetchStats();
+        const p = stack.prefetcher.stats();
         expect(p.jobs).toBe(1);
         if (variant.sftpOnly) {
           expect(p.walkJobs).toBe(1);
@@ -172,9 +178,9 @@ for (const variant of [{ name: 'shell (find -printf)', sftpOnly: false }, { name
         await writeFile(join(root, 'a', 'b', 'c', 'racy.txt'), 'old');
         await stack.fs.lstat('/a/b/c/deep.txt'); // one name found in /a/b/c starts nothing
         await stack.fs.lstat('/a/b/c/deep.txt'); // a second starts the prefetch of /a/b/c
-        expect(stack.fs.prefetchStats().jobs).toBe(1);
+        expect(stack.prefetcher.stats().jobs).toBe(1);
         await stack.fs.unlink('/a/b/c/racy.txt'); // sent while it runs; bumps the generation of /a/b/c
-        await stack.fs.prefetchIdle();
+        await stack.prefetcher.idle();
         expect((await stack.fs.readdir('/a/b/c')).map((e) => e.name)).toEqual(['deep.txt']);
         await expect(stack.fs.lstat('/a/b/c/racy.txt')).rejects.toMatchObject({ code: 'ENOENT' });
       } finally {
@@ -184,11 +190,11 @@ for (const variant of [{ name: 'shell (find -printf)', sftpOnly: false }, { name
 
     test('open+read+close of a small cached file costs no round trip while its attributes are fresh', async () => {
       const stack = await openStack(sshd, root, true);
-      const vfs = createVfs(stack.fs);
+      const vfs = createVfsOver(stack.layer, stack.counter.fs);
       try {
         const readAll = async (path: string) => (await readWhole(vfs, path, 4096)).toString();
         await stack.fs.readdir('/'); // the first access lists the tree
-        await stack.fs.prefetchIdle();
+        await stack.prefetcher.idle();
         expect(await readAll('/a/with space.txt')).toBe('content of with space.txt\n');
         const before = stack.counter.calls();
         const snap = new Map(stack.counter.byName);
@@ -203,17 +209,17 @@ for (const variant of [{ name: 'shell (find -printf)', sftpOnly: false }, { name
 
     test('after a few reads under a listed tree, its small files arrive in one tar stream (with a shell)', async () => {
       const stack = await openStack(sshd, root, true, { readsBeforeContent: 3 });
-      const vfs = createVfs(stack.fs);
+      const vfs = createVfsOver(stack.layer, stack.counter.fs);
       const readAll = (path: string) => readWhole(vfs, path);
       try {
         await stack.fs.readdir('/');
-        await stack.fs.prefetchIdle();
+        await stack.prefetcher.idle();
         for (let i = 27; i < 30; i++) await readAll(`/a/b/f${i}.php`);
-        await stack.fs.prefetchIdle();
+        await stack.prefetcher.idle();
         const before = stack.counter.calls();
         const files = [...Array.from({ length: 27 }, (_, i) => `/a/b/f${i}.php`), ...AWKWARD.map((n) => `/a/${n}`), '/a/b/c/deep.txt'];
         for (const file of files) expect((await readAll(file)).equals(await readFile(join(root, file))), file).toBe(true);
-        const stats = stack.fs.prefetchStats();
+        const stats = stack.prefetcher.stats();
         if (variant.sftpOnly) {
           expect(stats.files).toBe(0);
           expect(stack.counter.calls()).toBeGreaterThan(before);
@@ -228,12 +234,12 @@ for (const variant of [{ name: 'shell (find -printf)', sftpOnly: false }, { name
 
     test('the tar stream carries the small files the fresh listings name, not a file changed through the mount', async () => {
       const stack = await openStack(sshd, root, true, { readsBeforeContent: 2 });
-      const vfs = createVfs(stack.fs);
+      const vfs = createVfsOver(stack.layer, stack.counter.fs);
       const readAll = (path: string) => readWhole(vfs, path);
       const changed = '/a/b/f3.php';
       try {
         await stack.fs.readdir('/');
-        await stack.fs.prefetchIdle();
+        await stack.prefetcher.idle();
         const fh = await vfs.open(changed, constants.O_WRONLY);
         try {
           await vfs.write(fh, Buffer.from('NEW'), 0);
@@ -241,8 +247,8 @@ for (const variant of [{ name: 'shell (find -printf)', sftpOnly: false }, { name
           await vfs.release(fh);
         }
         for (const file of ['/a/b/f28.php', '/a/b/f29.php']) await readAll(file);
-        await stack.fs.prefetchIdle();
-        const stats = stack.fs.prefetchStats();
+        await stack.prefetcher.idle();
+        const stats = stack.prefetcher.stats();
         // Every regular file of the tree (other tests add some) is small here; all but the changed one come.
         const regular = (await readdir(root, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).length;
         if (variant.sftpOnly) expect(stats.files).toBe(0);
@@ -275,12 +281,12 @@ describe('prefetch limits', () => {
     try {
       const entries = await stack.fs.readdir('/');
       expect(entries.length).toBe(50_000);
-      await stack.fs.prefetchIdle();
+      await stack.prefetcher.idle();
       const after = stack.counter.calls();
       for (const i of [0, 1, 12_345, 49_999]) expect((await stack.fs.lstat(`/n${i}`)).size).toBe(0);
       await expect(stack.fs.lstat('/n50000')).rejects.toMatchObject({ code: 'ENOENT' });
       expect(stack.counter.calls()).toBe(after);
-      expect(stack.fs.prefetchStats()).toMatchObject({ findJobs: 1, truncatedJobs: 0 });
+      expect(stack.prefetcher.stats()).toMatchObject({ findJobs: 1, truncatedJobs: 0 });
     } finally {
       await stack.close();
       await rm(big, { recursive: true });
@@ -295,13 +301,13 @@ describe('prefetch limits', () => {
     }
     const sftp = await createSftpRemoteFs(harnessConnector(sshd), tree);
     const cache = createCachedRemoteFs(sftp);
-    const fs = withPrefetch(cache, { shell: { shell: sftp, serverRoot: sftp.remoteRoot }, options: { maxEntriesPerJob: 25 } }) as PrefetchingRemoteFs;
+    const { fs, prefetcher } = prefetchingLayer(cache, { shell: { shell: sftp, serverRoot: sftp.remoteRoot }, options: { maxEntriesPerJob: 25 } });
     try {
       const names = (await fs.readdir('/')).map((e) => e.name).sort();
       expect(names).toEqual(['d0', 'd1', 'd2', 'd3', 'd4', 'd5']);
       for (let d = 0; d < 6; d++) expect((await fs.readdir(`/d${d}`)).length).toBe(10);
       for (let d = 0; d < 6; d++) expect((await fs.lstat(`/d${d}/f9`)).size).toBe(1);
-      const stats = fs.prefetchStats();
+      const stats = prefetcher.stats();
       expect(stats.truncatedJobs).toBeGreaterThanOrEqual(1);
       expect(stats.entries).toBeLessThanOrEqual(stats.jobs * 25);
     } finally {

@@ -9,9 +9,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { createCachedRemoteFs } from '../fs/cache/cached-remote-fs.js';
-import { withPrefetch, type PrefetchingRemoteFs } from '../fs/prefetch/index.js';
 import { createSftpRemoteFs } from '../fs/sftp/remote-fs.js';
-import { createVfs } from '../fs/vfs/vfs.js';
+import { createVfsOver } from '../fs/vfs/vfs.js';
+import { prefetchingLayer } from './helpers/prefetch-layer.js';
 import { createRequestScope } from '../devserver/request-scope.js';
 import { harnessConnector } from './harness/connect.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
@@ -40,13 +40,14 @@ test('listing and tar-stream waits, and the SFTP operations, are logged under th
   };
   const scope = createRequestScope();
   const sftp = await createSftpRemoteFs(harnessConnector(sshd), root, { logger: log, operationContext: scope });
-  const fs = withPrefetch(createCachedRemoteFs(sftp), {
+  const layer = prefetchingLayer(createCachedRemoteFs(sftp), {
     shell: { shell: sftp.selfCheckingShell, serverRoot: sftp.remoteRoot },
     log,
     operationContext: scope,
     options: { readsBeforeContent: 1 },
-  }) as PrefetchingRemoteFs;
-  const vfs = createVfs(fs);
+  });
+  const { fs, prefetcher } = layer;
+  const vfs = createVfsOver(layer, sftp);
   try {
     // The root's READDIR starts the find listing of the whole tree; /a/b, asked for at once, waits for it.
     await scope.run('list-1', async () => {
@@ -54,7 +55,7 @@ test('listing and tar-stream waits, and the SFTP operations, are logged under th
       expect((await fs.readdir('/a/b')).length).toBe(20);
       await rootListing;
     });
-    await fs.prefetchIdle();
+    await prefetcher.idle();
     // The first read under the listed tree starts the tar stream of its small files and waits for its own.
     const text = await scope.run('read-1', async () => {
       const fh = await vfs.open('/a/b/f3.txt', constants.O_RDONLY);
@@ -65,7 +66,7 @@ test('listing and tar-stream waits, and the SFTP operations, are logged under th
       }
     });
     expect(text).toBe('file 3\n');
-    await fs.prefetchIdle();
+    await prefetcher.idle();
     expect(lines).toEqual(expect.arrayContaining([
       { reqId: 'list-1', op: 'readdir', path: '/', ms: expect.any(Number), msg: 'remote operation' },
       { reqId: 'list-1', op: 'listing-wait', path: '/a/b', root: '/', ms: expect.any(Number), msg: 'remote operation' },

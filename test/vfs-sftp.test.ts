@@ -1,5 +1,5 @@
 /**
- * The VFS over the real stack — createVfs(createCachedRemoteFs(createSftpRemoteFs(...))) — against the
+ * The VFS over the real stack — createVfs(createSftpRemoteFs(...)), which puts the memory cache over SFTP — against the
  * harness OpenSSH sshd, without FUSE: every operation, checked on the server's disk (sshd.root), cache
  * invalidation against changes made on the server, write coalescing, write errors, and the API the dev
  * server uses.
@@ -9,7 +9,6 @@ import { constants } from 'node:fs';
 import { lstat, mkdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createCachedRemoteFs } from '../fs/cache/cached-remote-fs.js';
 import { isFsError } from '../fs/errors.js';
 import type { RemoteFile, RemoteFs } from '../fs/remote/types.js';
 import { createSftpRemoteFs, type SftpRemoteFs } from '../fs/sftp/remote-fs.js';
@@ -66,7 +65,7 @@ async function writeWhole(path: string, data: string | Buffer, flags = constants
 beforeAll(async () => {
   sshd = await startSshd();
   sftp = await createSftpRemoteFs(harnessConnector(sshd), sshd.root);
-  vfs = createVfs(createCachedRemoteFs(countingWrites(sftp), { attrTimeoutMs: TTL_MS, dirTimeoutMs: TTL_MS, negativeTimeoutMs: TTL_MS, now: () => clock }));
+  vfs = createVfs(countingWrites(sftp), { cache: { attrTimeoutMs: TTL_MS, dirTimeoutMs: TTL_MS, negativeTimeoutMs: TTL_MS, now: () => clock } });
 });
 
 afterAll(async () => {
@@ -142,7 +141,7 @@ describe('VFS over SFTP: operations, checked on the server', () => {
     expect(await vfs.readlink('/link')).toBe('real.txt');
     expect((await vfs.getattr('/link')).mode & constants.S_IFMT).toBe(constants.S_IFLNK);
     expect((await vfs.readFile('/link')).toString()).toBe('real');
-    const following = createVfs(createCachedRemoteFs(countingWrites(sftp), { now: () => clock }), { followSymlinks: true });
+    const following = createVfs(countingWrites(sftp), { cache: { now: () => clock }, followSymlinks: true });
     const attr = await following.getattr('/link');
     expect(attr.mode & constants.S_IFMT).toBe(constants.S_IFREG);
     expect(attr.size).toBe(4);

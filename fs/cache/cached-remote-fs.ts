@@ -1,6 +1,6 @@
 /**
- * The cache layer as a decorator (sshfs cache.c `cache_wrap`): `createCachedRemoteFs(inner)` returns a
- * RemoteFs of the same shape. Lookups are answered from attribute, negative, listing and link entries
+ * The memory cache as a decorator (sshfs cache.c `cache_wrap`): `createCachedRemoteFs(inner)` returns a
+ * RemoteFs of the same shape as `inner`, and beside it the control of the cache (a CacheLayer, layer.ts). Lookups are answered from attribute, negative, listing and link entries
  * while fresh; READDIR replies fill attributes so `ls -l` and lookups cost no extra round trip; every
  * mutation forwards to `inner`, then patches or drops exactly the entries it affected. A reply is stored
  * only if no mutation touched its path meanwhile (generations.ts). File contents live in a separate
@@ -10,11 +10,13 @@
  */
 import { constants } from 'node:fs';
 import { FsError, isFsError } from '../errors.js';
-import type { RemoteFile, RemoteFs, SetAttr } from '../remote/types.js';
+import type { ClosableRemoteFs, RemoteFile, SetAttr } from '../remote/types.js';
 import { ChangeEmitter } from '../vfs/change-emitter.js';
 import type { Attr, CacheMirror, ChangeListener, DirEntry, FreshEntry, StatFs } from '../vfs/types.js';
 import { DataCache } from './data-cache.js';
+import { ForwardingRemoteFs, type WrappedRemoteFs } from './forwarding-remote-fs.js';
 import { Generations } from './generations.js';
+import type { CacheControl, CacheLayer } from './layer.js';
 import { createMemoryFile } from './memory-file.js';
 import { isSymlink, MetadataCache, type AttrLookup, type Listing, type ListedFile } from './metadata-cache.js';
 import { resolveCacheOptions, type CacheOptions } from './options.js';
@@ -22,53 +24,12 @@ import { childOf, normalizePath, parentOf } from './paths.js';
 
 export type { ListedFile } from './metadata-cache.js';
 
-export const CACHED_REMOTE_FS: unique symbol = Symbol('devmount.cachedRemoteFs');
-
-/** What the decorator adds to a RemoteFs. */
-export interface CachedRemoteFs extends RemoteFs {
-  readonly [CACHED_REMOTE_FS]: true;
-  /** The wrapped RemoteFs (the VFS reads connection state and stats from it). */
-  readonly inner: RemoteFs;
-  readonly options: CacheOptions;
-  /** Drops cached state at and below `path`, or everything (`devmount refresh`). */
-  refresh(path?: string): void;
-  /** Counters: hits, misses, entries, bytes… */
-  stats(): Readonly<Record<string, number>>;
-  /** Changes noticed on the server when a fresh reply contradicts an expired entry (origin 'remote'). */
-  onChange(listener: ChangeListener): () => void;
-  /** The generation to remember before a bulk listing starts (pass it to `prime`). */
-  generation(): number;
-  /** Stores a listing fetched elsewhere (fs/bulk) unless a mutation touched `dir` since `startedAt`. */
-  prime(dir: string, entries: readonly DirEntry[], startedAt: number): void;
-  /** True while a listing of `dir` is cached and fresh (lookups of its names then cost no round trip; fs/prefetch). */
-  hasFreshListing(dir: string): boolean;
-  /**
-   * Regular files of at most `maxBytes` below `root` that fresh cached listings name, with their listed size
-   * and mtime, paths relative to `root` (fs/prefetch picks the files of one tar stream from them).
-   */
-  listedFiles(root: string, maxBytes: number): ListedFile[];
-  /**
-   * Stores file contents fetched elsewhere (fs/prefetch: many small files in one tar stream) when the cached
-   * attributes still say this size and mtime and no mutation touched the path since `startedAt`.
-   */
-  primeData(path: string, expected: { readonly size: number; readonly mtimeMs: number }, data: Buffer, startedAt: number): boolean;
-  /** Fresh cached attributes of `path`, how long they stay fresh, and its whole content when cached. */
-  freshEntry(path: string): FreshEntry | undefined;
-  /** Registers a copy of cached answers, told of every change to them (CacheMirror); returns the unsubscriber. */
-  mirror(mirror: CacheMirror): () => void;
-  /** Closes the inner RemoteFs when it can be closed. */
-  close(): Promise<void>;
-}
-
-type Closable = RemoteFs & { close?(): Promise<void> };
-
-export function isCachedRemoteFs(remote: RemoteFs): remote is CachedRemoteFs {
-  return (remote as Partial<CachedRemoteFs>)[CACHED_REMOTE_FS] === true;
-}
-
-export function createCachedRemoteFs(inner: Closable, overrides: Partial<CacheOptions> = {}): CachedRemoteFs {
+/** The memory cache over `inner`: its file system and, beside it, its control. */
+export function createCachedRemoteFs(inner: WrappedRemoteFs, overrides: Partial<CacheOptions> = {}): CacheLayer {
   const options = resolveCacheOptions(overrides);
-  return options.enabled ? new CachingRemoteFs(inner, options) : new PassThroughRemoteFs(inner, options);
+  if (!options.enabled) return Object.freeze({ fs: new ForwardingRemoteFs(inner), control: noCacheControl(options) });
+  const cache = new CachingRemoteFs(inner, options);
+  return Object.freeze({ fs: cache, control: cache.control });
 }
 
 const CREATES_OR_TRUNCATES = constants.O_CREAT | constants.O_TRUNC;
@@ -85,8 +46,9 @@ function isDirectory(attr: Attr): boolean {
   return (attr.mode & constants.S_IFMT) === constants.S_IFDIR;
 }
 
-class CachingRemoteFs implements CachedRemoteFs {
-  readonly [CACHED_REMOTE_FS] = true as const;
+class CachingRemoteFs implements ClosableRemoteFs {
+  /** Handed beside this file system by createCachedRemoteFs; its functions work on the state below. */
+  readonly control: CacheControl;
   private readonly listeners = new ChangeEmitter();
   private readonly mirrors = new Set<CacheMirror>();
   private readonly meta: MetadataCache;
@@ -99,7 +61,7 @@ class CachingRemoteFs implements CachedRemoteFs {
     dataHits: 0, dataMisses: 0, memoryOpens: 0, racesRefused: 0, sharedLookups: 0, remoteChanges: 0,
   };
 
-  constructor(readonly inner: Closable, readonly options: CacheOptions) {
+  constructor(private readonly inner: WrappedRemoteFs, private readonly options: CacheOptions) {
     this.meta = new MetadataCache(options, (event) => {
       this.counters.remoteChanges += 1;
       this.listeners.emit(event);
@@ -109,6 +71,7 @@ class CachingRemoteFs implements CachedRemoteFs {
       for (const mirror of this.mirrors) mirror.forgetSubtree(root, known);
     });
     this.data = new DataCache(options.dataCacheBytes);
+    this.control = this.controlObject();
   }
 
   // ---- lookups ---------------------------------------------------------------------------------------
@@ -291,83 +254,66 @@ class CachingRemoteFs implements CachedRemoteFs {
     }, [path]);
   }
 
-  // ---- cache control ---------------------------------------------------------------------------------
+  // ---- control -------------------------------------------------------------------------------------
 
-  refresh(rawPath?: string): void {
-    const path = normalizePath(rawPath ?? '/');
-    this.gens.touchTree(path);
-    if (this.meta.lastKnownNotDirectory(path)) {
-      // A known file (what a remote watcher reports, many at a time): forget it and mark it for re-stat in
-      // its parent's listing; the listing's names stay valid and no scan of every cached key is needed.
-      this.meta.forget(path);
-      this.meta.invalidateAttr(path);
-      this.data.delete(path);
-      return;
-    }
-    this.meta.dropSubtree(path);
-    this.data.dropSubtree(path);
-    if (path !== '/') {
-      // The parent's listing may not know a name created on the server: forget it too.
-      this.meta.dropListing(parentOf(path));
-      this.meta.invalidateAttr(path);
-    }
-  }
-
-  stats(): Readonly<Record<string, number>> {
+  /**
+   * The control object: its functions do the work themselves (no call through a method of this class), as
+   * `hasFreshListing` is asked on every lookup through fs/prefetch.
+   */
+  private controlObject(): CacheControl {
     return Object.freeze({
-      ...this.counters,
-      entries: this.meta.entries,
-      dataEntries: this.data.entries,
-      dataBytes: this.data.bytes,
+      options: this.options,
+      refresh: (rawPath?: string): void => {
+        const path = normalizePath(rawPath ?? '/');
+        this.gens.touchTree(path);
+        if (this.meta.lastKnownNotDirectory(path)) {
+          // A known file (what a remote watcher reports, many at a time): forget it and mark it for re-stat in
+          // its parent's listing; the listing's names stay valid and no scan of every cached key is needed.
+          this.meta.forget(path);
+          this.meta.invalidateAttr(path);
+          this.data.delete(path);
+          return;
+        }
+        this.meta.dropSubtree(path);
+        this.data.dropSubtree(path);
+        if (path !== '/') {
+          // The parent's listing may not know a name created on the server: forget it too.
+          this.meta.dropListing(parentOf(path));
+          this.meta.invalidateAttr(path);
+        }
+      },
+      stats: (): Readonly<Record<string, number>> => Object.freeze({
+        ...this.counters,
+        entries: this.meta.entries,
+        dataEntries: this.data.entries,
+        dataBytes: this.data.bytes,
+      }),
+      onChange: (listener: ChangeListener): (() => void) => this.listeners.add(listener),
+      generation: (): number => this.gens.current(),
+      prime: (rawDir: string, entries: readonly DirEntry[], startedAt: number): void => {
+        const dir = normalizePath(rawDir);
+        if (!this.storable(dir, startedAt)) return;
+        this.storeListing(dir, entries, startedAt);
+      },
+      hasFreshListing: (dir: string): boolean => this.meta.freshListing(normalizePath(dir)) !== undefined,
+      listedFiles: (root: string, maxBytes: number): ListedFile[] => this.meta.filesWithin(normalizePath(root), maxBytes),
+      primeData: (rawPath: string, expected: { readonly size: number; readonly mtimeMs: number }, data: Buffer, startedAt: number): boolean => {
+        const path = normalizePath(rawPath);
+        if (!this.storable(path, startedAt)) return false;
+        const known = this.meta.lookupLstat(path);
+        if (known.kind !== 'hit' || !isRegularFile(known.attr)) return false;
+        if (known.attr.size !== expected.size || known.attr.mtimeMs !== expected.mtimeMs || data.length !== expected.size) return false;
+        this.storeData(path, known.attr, data);
+        return true;
+      },
+      freshEntry: (path: string): FreshEntry | undefined => this.freshEntry(path),
+      mirror: (mirror: CacheMirror): (() => void) => {
+        this.mirrors.add(mirror);
+        return () => {
+          this.mirrors.delete(mirror);
+        };
+      },
     });
-  }
-
-  onChange(listener: ChangeListener): () => void {
-    return this.listeners.add(listener);
-  }
-
-  generation(): number {
-    return this.gens.current();
-  }
-
-  prime(rawDir: string, entries: readonly DirEntry[], startedAt: number): void {
-    const dir = normalizePath(rawDir);
-    if (!this.storable(dir, startedAt)) return;
-    this.storeListing(dir, entries, startedAt);
-  }
-
-  hasFreshListing(dir: string): boolean {
-    return this.meta.freshListing(normalizePath(dir)) !== undefined;
-  }
-
-  listedFiles(root: string, maxBytes: number): ListedFile[] {
-    return this.meta.filesWithin(normalizePath(root), maxBytes);
-  }
-
-  primeData(rawPath: string, expected: { readonly size: number; readonly mtimeMs: number }, data: Buffer, startedAt: number): boolean {
-    const path = normalizePath(rawPath);
-    if (!this.storable(path, startedAt)) return false;
-    const known = this.meta.lookupLstat(path);
-    if (known.kind !== 'hit' || !isRegularFile(known.attr)) return false;
-    if (known.attr.size !== expected.size || known.attr.mtimeMs !== expected.mtimeMs || data.length !== expected.size) return false;
-    this.storeData(path, known.attr, data);
-    return true;
-  }
-
-  freshEntry(rawPath: string): FreshEntry | undefined {
-    const path = normalizePath(rawPath);
-    const fresh = this.meta.freshLstat(path);
-    if (!fresh) return undefined;
-    const freshForMs = fresh.expires - this.options.now();
-    if (freshForMs <= 0) return undefined;
-    return this.freshOf(path, fresh.attr, freshForMs);
-  }
-
-  mirror(mirror: CacheMirror): () => void {
-    this.mirrors.add(mirror);
-    return () => {
-      this.mirrors.delete(mirror);
-    };
   }
 
   async close(): Promise<void> {
@@ -375,6 +321,15 @@ class CachingRemoteFs implements CachedRemoteFs {
   }
 
   // ---- internals -------------------------------------------------------------------------------------
+
+  private freshEntry(rawPath: string): FreshEntry | undefined {
+    const path = normalizePath(rawPath);
+    const fresh = this.meta.freshLstat(path);
+    if (!fresh) return undefined;
+    const freshForMs = fresh.expires - this.options.now();
+    if (freshForMs <= 0) return undefined;
+    return this.freshOf(path, fresh.attr, freshForMs);
+  }
 
   private storeListing(dir: string, entries: readonly DirEntry[], startedAt: number): void {
     this.meta.storeListing(dir, entries, (child) => !this.gens.unchangedSince(child, startedAt));
@@ -542,37 +497,19 @@ class CachingRemoteFs implements CachedRemoteFs {
   }
 }
 
-/** `cache=no`: every call goes straight to the server; the extra methods do nothing. */
-class PassThroughRemoteFs implements CachedRemoteFs {
-  readonly [CACHED_REMOTE_FS] = true as const;
-  constructor(readonly inner: Closable, readonly options: CacheOptions) {}
-  lstat(path: string): Promise<Attr> { return this.inner.lstat(path); }
-  stat(path: string): Promise<Attr> { return this.inner.stat(path); }
-  readdir(path: string): Promise<DirEntry[]> { return this.inner.readdir(path); }
-  readlink(path: string): Promise<string> { return this.inner.readlink(path); }
-  open(path: string, flags: number, mode?: number): Promise<RemoteFile> { return this.inner.open(path, flags, mode); }
-  readFile(path: string): Promise<Buffer> { return this.inner.readFile(path); }
-  mkdir(path: string, mode: number): Promise<void> { return this.inner.mkdir(path, mode); }
-  rmdir(path: string): Promise<void> { return this.inner.rmdir(path); }
-  unlink(path: string): Promise<void> { return this.inner.unlink(path); }
-  rename(from: string, to: string): Promise<void> { return this.inner.rename(from, to); }
-  symlink(target: string, path: string): Promise<void> { return this.inner.symlink(target, path); }
-  link(existing: string, path: string): Promise<void> { return this.inner.link(existing, path); }
-  setattr(path: string, attrs: SetAttr): Promise<void> { return this.inner.setattr(path, attrs); }
-  statfs(path: string): Promise<StatFs> { return this.inner.statfs(path); }
-  refresh(): void {
-    // nothing is cached
-  }
-  stats(): Readonly<Record<string, number>> { return Object.freeze({}); }
-  onChange(): () => void { return () => undefined; }
-  generation(): number { return 0; }
-  prime(): void {
-    // nothing is cached
-  }
-  hasFreshListing(): boolean { return false; }
-  listedFiles(): ListedFile[] { return []; }
-  primeData(): boolean { return false; }
-  freshEntry(): undefined { return undefined; }
-  mirror(): () => void { return () => undefined; }
-  async close(): Promise<void> { await this.inner.close?.(); }
+/** `cache=no`: the file system is a pass-through (ForwardingRemoteFs); nothing is cached, so nothing to control. */
+function noCacheControl(options: CacheOptions): CacheControl {
+  return Object.freeze({
+    options,
+    refresh: (): void => undefined,
+    stats: (): Readonly<Record<string, number>> => Object.freeze({}),
+    onChange: (): (() => void) => () => undefined,
+    generation: (): number => 0,
+    prime: (): void => undefined,
+    hasFreshListing: (): boolean => false,
+    listedFiles: (): ListedFile[] => [],
+    primeData: (): boolean => false,
+    freshEntry: (): undefined => undefined,
+    mirror: (): (() => void) => () => undefined,
+  });
 }

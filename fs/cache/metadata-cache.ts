@@ -12,7 +12,7 @@
  * method returns: copies of answers given from here (the FUSE adapter's fast-files table, the kernel's
  * caches) forget them. Evictions are not reported: an evicted answer was still right. storeListing reports
  * the names of the listing it replaces and the names it marks dirty; the caller hands the copy the fresh
- * names it stored instead (CachedRemoteFs storeListing), which replace what the copy held for them.
+ * names it stored instead (storeListing in cached-remote-fs.ts), which replace what the copy held for them.
  */
 import { constants } from 'node:fs';
 import type { Attr, ChangeEvent, DirEntry } from '../vfs/types.js';

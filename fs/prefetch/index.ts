@@ -1,4 +1,4 @@
-export { withPrefetch, withPrefetcher, type PrefetchingRemoteFs, type PrefetchInputs } from './prefetching-remote-fs.js';
+export { withPrefetch, type PrefetchLayer, type PrefetchInputs } from './prefetching-remote-fs.js';
 export { Prefetcher, type PrefetchShell, type PrefetchStats, type PrefetchLogger } from './prefetcher.js';
 export { PREFETCH_DEFAULTS, resolvePrefetchOptions, type PrefetchOptions } from './options.js';
 export { TreePrimer } from './tree-primer.js';

@@ -21,7 +21,8 @@
  * `tooBig` (roots whose listing stopped at the entry cap); `foundOnce` (directories where one name was found
  * with no listing: the next one found starts it).
  */
-import type { CachedRemoteFs, ListedFile } from '../cache/cached-remote-fs.js';
+import type { CacheControl, CacheLayer, ListedFile } from '../cache/layer.js';
+import type { RemoteFs } from '../remote/types.js';
 import { childOf, isWithin, joinUnder, parentOf, relativeTo, selfAndAncestors } from '../cache/paths.js';
 import { runFindListing } from '../bulk/find-listing.js';
 import { WorkQueue, type RemoteShell, type TreeEntry } from '../bulk/index.js';
@@ -136,14 +137,21 @@ export class Prefetcher {
   private closed = false;
   private readonly counters = { files: 0, fileBytes: 0, jobs: 0, findJobs: 0, walkJobs: 0, truncatedJobs: 0, failedJobs: 0, primedDirs: 0, entries: 0, waits: 0 };
 
+  /** The control of the cache the listings and contents are stored in. */
+  private readonly cache: CacheControl;
+  /** The cache's file system: a walk without a shell lists through it (READDIR replies fill the cache). */
+  private readonly below: RemoteFs;
+
   constructor(
-    private readonly cache: CachedRemoteFs,
+    cache: CacheLayer,
     shell: PrefetchShell | undefined,
     overrides: Partial<PrefetchOptions> = {},
     private readonly log?: PrefetchLogger,
     /** Times the waits of a caller for a listing or a tar stream (fs/trace.ts). */
     private readonly tracer: OperationTracer = NO_TRACING,
   ) {
+    this.cache = cache.control;
+    this.below = cache.fs;
     this.options = resolvePrefetchOptions(overrides);
     this.shell = shell ?? null;
   }
@@ -441,7 +449,7 @@ export class Prefetcher {
       if (truncated) return;
       let items;
       try {
-        items = await this.cache.readdir(dir);
+        items = await this.below.readdir(dir);
       } catch (err) {
         // A directory removed or made unreadable while we walk is not the walk's failure: skip it.
         if (isFsError(err, 'ENOENT') || isFsError(err, 'EACCES') || isFsError(err, 'EPERM') || isFsError(err, 'ENOTDIR')) return;

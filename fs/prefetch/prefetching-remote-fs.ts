@@ -1,23 +1,23 @@
 /**
- * The prefetch as a decorator over the cache (the shape sshfs's cache.c gives its layers): a CachedRemoteFs
- * whose lookups and listings first wait for a bulk listing of their directory (prefetcher.ts), then ask the
- * cache, which by then answers from the primed listing. Everything else is forwarded unchanged, so
- * mutations keep the cache's own invalidation rules.
+ * The prefetch as a decorator over the cache (the shape sshfs's cache.c gives its layers): a CacheLayer whose
+ * lookups and listings first wait for a bulk listing of their directory (prefetcher.ts), then ask the cache,
+ * which by then answers from the primed listing. Every other RemoteFs call is forwarded unchanged, so mutations
+ * keep the cache's own invalidation rules. Its control is the cache's, with the prefetch counters in `stats`;
+ * the Prefetcher itself is handed beside it (start-up prefetch, warm-start.ts; `idle`, `stats`).
  */
 import { constants } from 'node:fs';
-import type { CachedRemoteFs } from '../cache/cached-remote-fs.js';
-import { ForwardingCachedRemoteFs } from '../cache/forwarding-cached-remote-fs.js';
+import { ForwardingRemoteFs } from '../cache/forwarding-remote-fs.js';
+import type { CacheControl, CacheLayer } from '../cache/layer.js';
 import { normalizePath, parentOf } from '../cache/paths.js';
 import type { RemoteFile } from '../remote/types.js';
 import type { Attr, DirEntry } from '../vfs/types.js';
 import type { PrefetchOptions } from './options.js';
 import { createOperationTracer, type OperationContext } from '../trace.js';
-import { Prefetcher, type PrefetchLogger, type PrefetchShell, type PrefetchStats } from './prefetcher.js';
+import { Prefetcher, type PrefetchLogger, type PrefetchShell } from './prefetcher.js';
 
-export interface PrefetchingRemoteFs extends CachedRemoteFs {
-  prefetchStats(): PrefetchStats;
-  /** Resolves when no background listing is running. */
-  prefetchIdle(): Promise<void>;
+/** The prefetch layer, and its Prefetcher (null with the cache off: nothing could hold a listing). */
+export interface PrefetchLayer extends CacheLayer {
+  readonly prefetcher: Prefetcher | null;
 }
 
 export interface PrefetchInputs {
@@ -29,50 +29,60 @@ export interface PrefetchInputs {
   readonly operationContext?: OperationContext;
 }
 
-/** With the cache off (`cache=no`) nothing could hold a listing: the cache is returned unchanged. */
-export function withPrefetch(cache: CachedRemoteFs, inputs: PrefetchInputs = {}): CachedRemoteFs {
-  return withPrefetcher(cache, inputs).fs;
-}
-
-/** withPrefetch, with its Prefetcher as the control object (start-up prefetch, warm-start.ts); null with the cache off. */
-export function withPrefetcher(cache: CachedRemoteFs, inputs: PrefetchInputs = {}): { fs: CachedRemoteFs; prefetcher: Prefetcher | null } {
-  if (!cache.options.enabled) return { fs: cache, prefetcher: null };
+/** With the cache off (`cache=no`) nothing could hold a listing: the cache layer is returned unchanged. */
+export function withPrefetch(cache: CacheLayer, inputs: PrefetchInputs = {}): PrefetchLayer {
+  if (!cache.control.options.enabled) return Object.freeze({ ...cache, prefetcher: null });
   const tracer = inputs.log && inputs.operationContext ? createOperationTracer(inputs.operationContext, inputs.log) : undefined;
   const prefetcher = new Prefetcher(cache, inputs.shell, inputs.options, inputs.log, tracer);
-  return { fs: new PrefetchingCache(cache, prefetcher), prefetcher };
+  const below = cache.control;
+  const control: CacheControl = Object.freeze({
+    ...below,
+    stats: (): Readonly<Record<string, number>> => {
+      const p = prefetcher.stats();
+      return Object.freeze({
+        ...below.stats(),
+        prefetchJobs: p.jobs, prefetchTruncated: p.truncatedJobs, prefetchFailed: p.failedJobs,
+        prefetchDirs: p.primedDirs, prefetchEntries: p.entries, prefetchFiles: p.files, prefetchFileBytes: p.fileBytes,
+      });
+    },
+  });
+  return Object.freeze({ fs: new PrefetchingRemoteFs(cache, prefetcher), control, prefetcher });
 }
 
 /** Bound on the names made through the mount that lookups do not count (past it the set starts over). */
 const MAX_MADE_HERE = 1024;
 
-class PrefetchingCache extends ForwardingCachedRemoteFs implements PrefetchingRemoteFs {
+class PrefetchingRemoteFs extends ForwardingRemoteFs {
   /** Names created through this mount: finding them again says nothing about a walk. */
   private readonly made = new Set<string>();
+  /** The control of the cache below (whether a directory is listed). */
+  private readonly cache: CacheControl;
 
   constructor(
-    cache: CachedRemoteFs,
+    below: CacheLayer,
     private readonly prefetcher: Prefetcher,
   ) {
-    super(cache);
+    super(below.fs);
+    this.cache = below.control;
   }
 
   override async lstat(path: string): Promise<Attr> {
-    return this.lookup(path, (p) => this.cache.lstat(p));
+    return this.lookup(path, (p) => this.inner.lstat(p));
   }
 
   override async stat(path: string): Promise<Attr> {
-    return this.lookup(path, (p) => this.cache.stat(p));
+    return this.lookup(path, (p) => this.inner.stat(p));
   }
 
   override async readdir(path: string): Promise<DirEntry[]> {
     await this.prefetcher.awaitListing(normalizePath(path), 'readdir');
-    return this.cache.readdir(path);
+    return this.inner.readdir(path);
   }
 
   override async readFile(path: string): Promise<Buffer> {
     // A whole-file read (the dev server's) is a read-only open too: the file may be on its way in a tar stream.
     await this.prefetcher.beforeRead(normalizePath(path));
-    return this.cache.readFile(path);
+    return this.inner.readFile(path);
   }
   override async open(path: string, flags: number, mode?: number): Promise<RemoteFile> {
     // O_RDONLY is 0 and nothing else set means a plain read: small files may be on their way in a tar stream.
@@ -80,35 +90,18 @@ class PrefetchingCache extends ForwardingCachedRemoteFs implements PrefetchingRe
       await this.prefetcher.beforeRead(normalizePath(path));
     }
     if (flags & constants.O_CREAT) this.madeHere(path);
-    return this.cache.open(path, flags, mode);
+    return this.inner.open(path, flags, mode);
   }
-  override mkdir(path: string, mode: number): Promise<void> { this.madeHere(path); return this.cache.mkdir(path, mode); }
-  override rename(from: string, to: string): Promise<void> { this.madeHere(to); return this.cache.rename(from, to); }
-  override symlink(target: string, path: string): Promise<void> { this.madeHere(path); return this.cache.symlink(target, path); }
-  override link(existing: string, path: string): Promise<void> { this.madeHere(path); return this.cache.link(existing, path); }
-
-  override stats(): Readonly<Record<string, number>> {
-    const p = this.prefetcher.stats();
-    return Object.freeze({
-      ...this.cache.stats(),
-      prefetchJobs: p.jobs, prefetchTruncated: p.truncatedJobs, prefetchFailed: p.failedJobs,
-      prefetchDirs: p.primedDirs, prefetchEntries: p.entries, prefetchFiles: p.files, prefetchFileBytes: p.fileBytes,
-    });
-  }
-
-  prefetchStats(): PrefetchStats {
-    return this.prefetcher.stats();
-  }
-
-  prefetchIdle(): Promise<void> {
-    return this.prefetcher.idle();
-  }
+  override mkdir(path: string, mode: number): Promise<void> { this.madeHere(path); return this.inner.mkdir(path, mode); }
+  override rename(from: string, to: string): Promise<void> { this.madeHere(to); return this.inner.rename(from, to); }
+  override symlink(target: string, path: string): Promise<void> { this.madeHere(path); return this.inner.symlink(target, path); }
+  override link(existing: string, path: string): Promise<void> { this.madeHere(path); return this.inner.link(existing, path); }
 
   override async close(): Promise<void> {
     this.prefetcher.close();
     // A listing still streaming would fail noisily on the closed connection: let it end first.
     await this.prefetcher.idle();
-    await this.cache.close();
+    await super.close();
   }
 
   /**

@@ -7,7 +7,7 @@
  */
 import { fetchWithTar } from '../backup/tar-fetch.js';
 import type { RemoteShell, TreeEntry } from '../bulk/index.js';
-import type { CachedRemoteFs } from '../cache/cached-remote-fs.js';
+import type { CacheControl } from '../cache/layer.js';
 import { isWithin, joinUnder, relativeTo } from '../cache/paths.js';
 
 export class SmallFileFetch {
@@ -30,7 +30,7 @@ export class SmallFileFetch {
 
   /** `files` are relative to `root`; `serverRoot` is the server path of `root`. */
   constructor(
-    private readonly cache: CachedRemoteFs,
+    private readonly cache: CacheControl,
     shell: RemoteShell,
     private readonly root: string,
     serverRoot: string,

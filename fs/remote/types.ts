@@ -59,3 +59,11 @@ export interface RemoteFs {
   setattr(path: string, attrs: SetAttr): Promise<void>;
   statfs(path: string): Promise<StatFs>;
 }
+
+/**
+ * A RemoteFs that holds resources: every layer of a stack (SFTP pool, caches) has this shape, and close()
+ * releases what the layer holds and then the layers below it, as libfuse's `destroy` ends an operations table.
+ */
+export interface ClosableRemoteFs extends RemoteFs {
+  close(): Promise<void>;
+}

@@ -1,5 +1,6 @@
 /**
- * The VFS: the async POSIX-like file system of fs/vfs/types.ts over a (cached) RemoteFs. Adds what the
+ * The VFS: the async POSIX-like file system of fs/vfs/types.ts over a cache layer (fs/cache/layer.ts: a RemoteFs
+ * and, beside it, the control of the caches; refresh, freshEntry, mirror, onChange and stats go to that). Adds what the
  * layers below do not have: a handle table of small integers, write-behind (write-behind.ts), read-ahead
  * (read-ahead.ts), sizes that include buffered writes, read-only mode and local change events. Used by the
  * FUSE adapter, by the dev server directly (readFile/getattr/readdir/onChange, no kernel round trip), and by
@@ -10,10 +11,11 @@
  * synchronous.
  */
 import { constants } from 'node:fs';
-import { createCachedRemoteFs, isCachedRemoteFs, type CachedRemoteFs } from '../cache/cached-remote-fs.js';
+import { createCachedRemoteFs } from '../cache/cached-remote-fs.js';
+import type { CacheControl, CacheLayer } from '../cache/layer.js';
 import { baseName, isWithin, normalizePath } from '../cache/paths.js';
 import { FsError } from '../errors.js';
-import type { RemoteFile, RemoteFs } from '../remote/types.js';
+import type { ClosableRemoteFs, RemoteFile, RemoteFs } from '../remote/types.js';
 import { ChangeEmitter } from './change-emitter.js';
 import { DirtyBudget } from './dirty-budget.js';
 import { HandleTable } from './handle-table.js';
@@ -23,12 +25,14 @@ import { ReadAhead, type BufferLifetime } from './read-ahead.js';
 import type { Attr, CacheMirror, ChangeKind, ChangeListener, ConnectionState, DirEntry, FreshEntry, OpenFlags, StatFs, Vfs, VfsStats } from './types.js';
 import { WriteBehind } from './write-behind.js';
 
-/** What createVfs accepts: any RemoteFs (wrapped in the cache per options.cache), or an already cached one. */
-export type VfsRemote = RemoteFs & {
-  close?(): Promise<void>;
+/** Connection state and counters of the layer that talks to the server (the SFTP pool), for stats(). */
+export interface VfsConnection {
   state?(): ConnectionState;
   stats?(): object;
-};
+}
+
+/** What createVfs accepts: any RemoteFs, wrapped in the memory cache per options.cache. */
+export type VfsRemote = RemoteFs & VfsConnection & { close?(): Promise<void> };
 
 interface OpenHandle {
   path: string;
@@ -69,8 +73,15 @@ function numberField(source: object | undefined, key: string): number | undefine
 
 export function createVfs(remote: VfsRemote, overrides: VfsOverrides | VfsOptions = {}): Vfs {
   const options = resolveVfsOptions(overrides as VfsOverrides);
-  const cached = isCachedRemoteFs(remote) ? remote : createCachedRemoteFs(remote, options.cache);
-  return new RemoteVfs(cached, options);
+  return new RemoteVfs(createCachedRemoteFs(remote, options.cache), remote, options);
+}
+
+/**
+ * The VFS over a cache stack built elsewhere (cli/mount-stack.ts): `cache` is its top layer, `connection` the
+ * layer that talks to the server. `overrides.cache` is not used: the stack's caches have their options.
+ */
+export function createVfsOver(cache: CacheLayer, connection: VfsConnection, overrides: VfsOverrides | VfsOptions = {}): Vfs {
+  return new RemoteVfs(cache, connection, resolveVfsOptions(overrides as VfsOverrides));
 }
 
 class RemoteVfs implements Vfs {
@@ -80,7 +91,10 @@ class RemoteVfs implements Vfs {
   /** Copies of cached answers (CacheMirror): told here when a file is opened for writing, by the cache for the rest. */
   private readonly mirrors = new Set<CacheMirror>();
   private readonly budget: DirtyBudget;
-  private readonly base: VfsRemote;
+  /** The file operations of the top cache layer. */
+  private readonly remote: ClosableRemoteFs;
+  /** The control of the caches under it. */
+  private readonly cache: CacheControl;
   private readonly stopForwarding: () => void;
   private closed = false;
   private readonly counters = { reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0, flushes: 0, writeErrors: 0 };
@@ -92,10 +106,12 @@ class RemoteVfs implements Vfs {
   private readonly writeBlocks: BufferPool;
 
   constructor(
-    private readonly remote: CachedRemoteFs,
+    layer: CacheLayer,
+    private readonly base: VfsConnection,
     private readonly options: VfsOptions,
   ) {
-    this.base = remote.inner as VfsRemote;
+    this.remote = layer.fs;
+    this.cache = layer.control;
     this.budget = new DirtyBudget(options.maxDirtyBytesTotal);
     // Twice the window: buffers come back a turn of the event loop after the segments that replace them are
     // taken, so a full window of free ones is in transit; with one window, a 256 MiB read took 70 fresh
@@ -103,7 +119,7 @@ class RemoteVfs implements Vfs {
     this.readBuffers = new BufferPool(2 * options.readAheadMaxBytes);
     this.writeBlocks = new BufferPool(options.maxDirtyBytesPerHandle);
     // Changes the cache notices on the server (a fresh reply contradicting an old one) go to our listeners too.
-    this.stopForwarding = remote.onChange((event) => this.changes.emit(event));
+    this.stopForwarding = this.cache.onChange((event) => this.changes.emit(event));
   }
 
   // ---- metadata --------------------------------------------------------------------------------------
@@ -324,7 +340,7 @@ class RemoteVfs implements Vfs {
 
   refresh(rawPath?: string): void {
     const root = normalizePath(rawPath ?? '/');
-    this.remote.refresh(root);
+    this.cache.refresh(root);
     for (const [path, set] of this.byPath) {
       if (isWithin(path, root)) for (const handle of set) handle.reader.invalidate();
     }
@@ -336,13 +352,13 @@ class RemoteVfs implements Vfs {
 
   freshEntry(rawPath: string): FreshEntry | undefined {
     const path = normalizePath(rawPath);
-    return this.answersFromCache(path) ? this.remote.freshEntry(path) : undefined;
+    return this.answersFromCache(path) ? this.cache.freshEntry(path) : undefined;
   }
 
   mirror(mirror: CacheMirror): () => void {
     this.mirrors.add(mirror);
     // What the cache stores reaches the copy only where the cache alone decides getattr's answer.
-    const stopCache = this.remote.mirror({
+    const stopCache = this.cache.mirror({
       forget: (path, changed) => mirror.forget(path, changed),
       forgetSubtree: (root, known) => mirror.forgetSubtree(root, known),
       stored: (path, fresh) => {
@@ -377,7 +393,7 @@ class RemoteVfs implements Vfs {
       reconnects: numberField(remoteStats, 'reconnects') ?? 0,
       inFlight: numberField(remoteStats, 'inFlight') ?? 0,
       cache: Object.freeze({
-        ...this.remote.stats(),
+        ...this.cache.stats(),
         ...this.counters,
         openHandles: this.handles.size,
         dirtyBytes: this.budget.current,

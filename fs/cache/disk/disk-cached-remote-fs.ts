@@ -1,6 +1,7 @@
 /**
  * The persistent cache as a decorator over the in-memory cache (`withDiskCache(cache, store)` returns a
- * CachedRemoteFs of the same shape, plus a separate control object): contents the memory cache holds are kept
+ * CacheLayer of the same shape — its control is the one below with `refresh` dropping records and the disk
+ * counters in `stats` — plus the disk's own control object, DiskCacheControl): contents the memory cache holds are kept
  * on disk (store.ts), so a second run of the same remote — a `serve` restarted, a remount after a reboot —
  * reads them from local disk instead of the network.
  *
@@ -21,8 +22,8 @@
  */
 import { constants } from 'node:fs';
 import { WorkQueue } from '../../bulk/work-queue.js';
-import type { CachedRemoteFs } from '../cached-remote-fs.js';
-import { ForwardingCachedRemoteFs } from '../forwarding-cached-remote-fs.js';
+import { ForwardingRemoteFs } from '../forwarding-remote-fs.js';
+import type { CacheControl, CacheLayer } from '../layer.js';
 import { createMemoryFile } from '../memory-file.js';
 import { normalizePath } from '../paths.js';
 import type { RemoteFile, SetAttr } from '../../remote/types.js';
@@ -84,12 +85,17 @@ function sameContent(a: { size: number; mtimeMs: number }, b: { size: number; mt
   return a.size === b.size && a.mtimeMs === b.mtimeMs;
 }
 
-export function withDiskCache(cache: CachedRemoteFs, store: DiskStore, inputs: DiskCacheInputs): { fs: CachedRemoteFs; control: DiskCacheControl } {
-  const layer = new DiskCachedRemoteFs(cache, store, inputs);
-  return { fs: layer, control: layer.control };
+/** The disk layer, and beside it the disk's own control. */
+export interface DiskCacheLayer extends CacheLayer {
+  readonly disk: DiskCacheControl;
 }
 
-class DiskCachedRemoteFs extends ForwardingCachedRemoteFs {
+export function withDiskCache(cache: CacheLayer, store: DiskStore, inputs: DiskCacheInputs): DiskCacheLayer {
+  const layer = new DiskCachedRemoteFs(cache, store, inputs);
+  return Object.freeze({ fs: layer, control: layer.control, disk: layer.disk });
+}
+
+class DiskCachedRemoteFs extends ForwardingRemoteFs {
   private readonly counters = { diskHits: 0, diskStores: 0, diskDropped: 0, diskOfflineAnswers: 0, diskWriteErrors: 0, diskStoresSkipped: 0 };
   /** Stores waiting for a write slot, the slots taken and the bytes they hold (persist / pumpWrites). */
   private readonly waitingWrites: Array<() => Promise<void>> = [];
@@ -100,14 +106,20 @@ class DiskCachedRemoteFs extends ForwardingCachedRemoteFs {
   private readonly stopMirror: () => void;
   /** Stores still writing (close waits for them). */
   private readonly writing = new Set<Promise<void>>();
-  readonly control: DiskCacheControl;
+  /** The control of the caches below (the memory cache's, through fs/prefetch). */
+  private readonly cache: CacheControl;
+  /** This layer's CacheLayer control: the one below, with `refresh` and `stats` of its own. */
+  readonly control: CacheControl;
+  readonly disk: DiskCacheControl;
 
   constructor(
-    cache: CachedRemoteFs,
+    below: CacheLayer,
     private readonly store: DiskStore,
     private readonly inputs: DiskCacheInputs,
   ) {
-    super(cache);
+    super(below.fs);
+    const cache = below.control;
+    this.cache = cache;
     const mirror: CacheMirror = {
       // A record is checked against the current attributes whenever it is used.
       forget: () => undefined,
@@ -118,6 +130,11 @@ class DiskCachedRemoteFs extends ForwardingCachedRemoteFs {
     };
     this.stopMirror = cache.mirror(mirror);
     this.control = Object.freeze({
+      ...cache,
+      refresh: (path?: string) => this.refresh(path),
+      stats: () => Object.freeze({ ...cache.stats(), ...this.diskStats() }),
+    });
+    this.disk = Object.freeze({
       learnedOrder: store.previousOrder,
       reconcile: (budgetBytes: number) => this.reconcile(budgetBytes),
       holds: (path: string) => this.holds(path),
@@ -128,18 +145,18 @@ class DiskCachedRemoteFs extends ForwardingCachedRemoteFs {
   // ---- reads: from disk when the memory cache lacks the content ------------------------------------------
 
   override async lstat(rawPath: string): Promise<Attr> {
-    return this.offlineAttr(rawPath) ?? this.cache.lstat(rawPath);
+    return this.offlineAttr(rawPath) ?? this.inner.lstat(rawPath);
   }
 
   override async stat(rawPath: string): Promise<Attr> {
-    return this.offlineAttr(rawPath) ?? this.cache.stat(rawPath);
+    return this.offlineAttr(rawPath) ?? this.inner.stat(rawPath);
   }
 
   private async openForReading(path: string, flags: number, mode?: number): Promise<RemoteFile> {
     const offline = await this.offlineFile(path);
     if (offline) return createMemoryFile(path, offline.data, offline.attr);
     await this.loadFromDisk(path);
-    const file = await this.cache.open(path, flags, mode);
+    const file = await this.inner.open(path, flags, mode);
     this.noteUse(path);
     return file;
   }
@@ -149,7 +166,7 @@ class DiskCachedRemoteFs extends ForwardingCachedRemoteFs {
     const offline = await this.offlineFile(path);
     if (offline) return offline.data;
     await this.loadFromDisk(path);
-    const data = await this.cache.readFile(path);
+    const data = await this.inner.readFile(path);
     this.noteUse(path);
     return data;
   }
@@ -162,48 +179,44 @@ class DiskCachedRemoteFs extends ForwardingCachedRemoteFs {
   override async open(rawPath: string, flags: number, mode?: number): Promise<RemoteFile> {
     if ((flags & READ_ONLY_MASK) === 0) return this.openForReading(normalizePath(rawPath), flags, mode);
     this.store.drop(normalizePath(rawPath));
-    return this.cache.open(rawPath, flags, mode);
+    return this.inner.open(rawPath, flags, mode);
   }
 
   override async setattr(path: string, attrs: SetAttr): Promise<void> {
     this.store.drop(normalizePath(path));
-    await this.cache.setattr(path, attrs);
+    await this.inner.setattr(path, attrs);
   }
 
   override async unlink(path: string): Promise<void> {
     this.store.drop(normalizePath(path));
-    await this.cache.unlink(path);
+    await this.inner.unlink(path);
   }
 
   override async rmdir(path: string): Promise<void> {
     this.store.dropWithin(normalizePath(path));
-    await this.cache.rmdir(path);
+    await this.inner.rmdir(path);
   }
 
   override async rename(from: string, to: string): Promise<void> {
     this.store.dropWithin(normalizePath(from));
     this.store.dropWithin(normalizePath(to));
-    await this.cache.rename(from, to);
+    await this.inner.rename(from, to);
   }
 
   /**
    * A change reported for `path` (the remote watcher, `devmount refresh`). The whole tree ('/', as after a
    * watcher's restart) keeps its records: they are checked against the next attributes as at start.
    */
-  override refresh(path?: string): void {
+  private refresh(path?: string): void {
     const normal = normalizePath(path ?? '/');
     if (normal !== '/') this.store.dropWithin(normal);
     this.cache.refresh(path);
   }
 
-  override stats(): Readonly<Record<string, number>> {
-    return Object.freeze({ ...this.cache.stats(), ...this.diskStats() });
-  }
-
   override async close(): Promise<void> {
     // The layers below first: a tar stream still running ends before they close, and what it brings is kept.
     try {
-      await this.cache.close();
+      await super.close();
     } finally {
       this.stopMirror();
       await Promise.allSettled([...this.writing]);
@@ -255,7 +268,7 @@ class DiskCachedRemoteFs extends ForwardingCachedRemoteFs {
     let attr = fresh?.attr;
     if (!attr) {
       try {
-        attr = await this.cache.lstat(path);
+        attr = await this.inner.lstat(path);
       } catch {
         return; // the open reports what is wrong (missing, unreachable …) on its own
       }
