@@ -1,10 +1,11 @@
 /**
  * The memory cache as a decorator (sshfs cache.c `cache_wrap`): `createCachedRemoteFs(inner)` returns a
- * RemoteFs of the same shape as `inner`, and beside it the control of the cache (a CacheLayer, layer.ts). Lookups are answered from attribute, negative, listing and link entries
- * while fresh; READDIR replies fill attributes so `ls -l` and lookups cost no extra round trip; every
- * mutation forwards to `inner`, then patches or drops exactly the entries it affected. A reply is stored
- * only if no mutation touched its path meanwhile (generations.ts). File contents live in a separate
- * byte-bounded data cache validated by size+mtime; a read-only open of a small file is served from it.
+ * RemoteFs of the same shape as `inner` and, beside it, the control of the cache (a CacheLayer, layer.ts).
+ * Lookups are answered from attribute, negative, listing and link entries while fresh; READDIR replies fill
+ * attributes so `ls -l` and lookups cost no extra round trip; every mutation forwards to `inner`, then patches
+ * or drops exactly the entries it affected. A reply is stored only if no mutation touched its path meanwhile
+ * (generations.ts). File contents live in a separate byte-bounded data cache validated by size+mtime; a
+ * read-only open of a small file is served from it.
  *
  * `enabled: false` (`-o cache=no`) selects a pass-through at construction, so no call pays for a check.
  */
@@ -21,8 +22,6 @@ import { createMemoryFile } from './memory-file.js';
 import { isSymlink, MetadataCache, type AttrLookup, type Listing, type ListedFile } from './metadata-cache.js';
 import { resolveCacheOptions, type CacheOptions } from './options.js';
 import { childOf, normalizePath, parentOf } from './paths.js';
-
-export type { ListedFile } from './metadata-cache.js';
 
 /** The memory cache over `inner`: its file system and, beside it, its control. */
 export function createCachedRemoteFs(inner: WrappedRemoteFs, overrides: Partial<CacheOptions> = {}): CacheLayer {
@@ -257,8 +256,9 @@ class CachingRemoteFs implements ClosableRemoteFs {
   // ---- control -------------------------------------------------------------------------------------
 
   /**
-   * The control object: its functions do the work themselves (no call through a method of this class), as
-   * `hasFreshListing` is asked on every lookup through fs/prefetch.
+   * The control handed beside this file system. Its functions do the work in place rather than call a method
+   * of the same name: `hasFreshListing` is asked twice on every lookup through fs/prefetch, and a lookup
+   * answered from the cache costs no more calls than it did when these were methods of the file system.
    */
   private controlObject(): CacheControl {
     return Object.freeze({

@@ -3,7 +3,7 @@
  * directory an application moved on to, prefetcher.ts): what an application opens first comes first.
  */
 import type { TreeEntry } from '../bulk/index.js';
-import type { ListedFile } from '../cache/cached-remote-fs.js';
+import type { ListedFile } from '../cache/layer.js';
 
 /**
  * Which files an application opens first, by name: scripts, then their configuration, then what a page links
