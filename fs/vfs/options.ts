@@ -2,7 +2,7 @@
 import { resolveCacheOptions, type CacheOptions } from '../cache/options.js';
 
 export interface VfsOptions {
-  /** Used when createVfs is given an uncached RemoteFs; `cache.enabled: false` is `-o cache=no`. */
+  /** The memory cache createVfs puts over its RemoteFs (createVfsOver's stack has its own); `cache.enabled: false` is `-o cache=no`. */
   readonly cache: CacheOptions;
   /** `-o follow_symlinks`: getattr reports the target's attributes (stat instead of lstat). */
   readonly followSymlinks: boolean;

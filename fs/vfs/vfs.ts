@@ -71,6 +71,7 @@ function numberField(source: object | undefined, key: string): number | undefine
   return typeof value === 'number' ? value : undefined;
 }
 
+/** The VFS over `remote` with the memory cache (options.cache) between them; the mount stack uses createVfsOver. */
 export function createVfs(remote: VfsRemote, overrides: VfsOverrides | VfsOptions = {}): Vfs {
   const options = resolveVfsOptions(overrides as VfsOverrides);
   return new RemoteVfs(createCachedRemoteFs(remote, options.cache), remote, options);
