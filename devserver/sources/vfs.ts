@@ -11,7 +11,8 @@ import { constants } from 'node:fs';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { FsError, isFsError } from '../../fs/errors.js';
-import type { Attr, ChangeEvent, Vfs } from '../../fs/vfs/types.js';
+import type { Vfs } from '../../fs/vfs/types.js';
+import type { Attr, ChangeEvent } from '../../fs/types.js';
 import type { FileSource, SourceChange, SourceEntry, SourceStat } from '../file-source.js';
 
 export interface VfsSourceOptions {

@@ -4,7 +4,7 @@
  * Symlink targets cost one READLINK each, also pipelined.
  */
 import { constants } from 'node:fs';
-import type { Attr } from '../vfs/types.js';
+import type { Attr } from '../types.js';
 import { WorkQueue } from './work-queue.js';
 import type { EntryType, ListProblem, TreeEntry, TreeSource } from './types.js';
 

@@ -15,7 +15,7 @@
  * names it stored instead (CachedRemoteFs storeListing), which replace what the copy held for them.
  */
 import { constants } from 'node:fs';
-import type { Attr, ChangeEvent, DirEntry } from '../vfs/types.js';
+import type { Attr, ChangeEvent, DirEntry } from '../types.js';
 import { ListingAttrs } from './listing-attrs.js';
 import { WeightedLru } from './lru.js';
 import type { CacheOptions } from './options.js';

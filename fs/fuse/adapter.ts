@@ -16,7 +16,8 @@
  *   (mount-table.ts).
  */
 import { constants as fsConstants } from 'node:fs';
-import type { Attr, StatFs, Vfs } from '../vfs/types.js';
+import type { Vfs } from '../vfs/types.js';
+import type { Attr, StatFs } from '../types.js';
 import { FsError } from '../errors.js';
 import { createAttrMapper, type OwnershipOptions } from './attr-map.js';
 import { toFuseErrno } from './errno.js';

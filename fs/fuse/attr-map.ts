@@ -4,7 +4,7 @@
  * user (and maps chown back); `uid=`/`gid=` show every file as owned by that id; `umask=` replaces the
  * permission bits with 0777 & ~umask (libfuse's `umask` option: fuse.c `set_mode`). Chosen once at mount time.
  */
-import type { Attr } from '../vfs/types.js';
+import type { Attr } from '../types.js';
 import type { NativeStat } from './native.js';
 
 export interface OwnershipOptions {

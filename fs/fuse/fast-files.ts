@@ -15,7 +15,8 @@
  * State (one JS thread): `escalated`, table handle → the VFS handle opened for it, until its release.
  */
 import { constants as fsConstants } from 'node:fs';
-import type { Attr, CacheMirror, FreshEntry, Vfs } from '../vfs/types.js';
+import type { CacheMirror, FreshEntry, Vfs } from '../vfs/types.js';
+import type { Attr } from '../types.js';
 import type { FastFilesBinding, NativeStat } from './native.js';
 
 /** Bit 30 of a FUSE file handle: a handle of the table (fast-files.h FF_HANDLE_BIT); VFS handles stay below. */

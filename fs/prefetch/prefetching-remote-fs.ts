@@ -9,7 +9,7 @@ import type { CachedRemoteFs } from '../cache/cached-remote-fs.js';
 import { ForwardingCachedRemoteFs } from '../cache/forwarding-cached-remote-fs.js';
 import { normalizePath, parentOf } from '../cache/paths.js';
 import type { RemoteFile } from '../remote/types.js';
-import type { Attr, DirEntry } from '../vfs/types.js';
+import type { Attr, DirEntry } from '../types.js';
 import type { PrefetchOptions } from './options.js';
 import { createOperationTracer, type OperationContext } from '../trace.js';
 import { Prefetcher, type PrefetchLogger, type PrefetchShell, type PrefetchStats } from './prefetcher.js';

@@ -5,7 +5,7 @@
  */
 import { constants } from 'node:fs';
 import type { TreeEntry } from '../bulk/index.js';
-import type { Attr } from '../vfs/types.js';
+import type { Attr } from '../types.js';
 
 const TYPE_BITS: Readonly<Record<'file' | 'dir' | 'symlink', number>> = Object.freeze({
   file: constants.S_IFREG,

@@ -21,7 +21,7 @@ import type { Attributes, FileEntry, SFTPWrapper } from 'ssh2';
 import { posix } from 'node:path';
 import { FsError, type ErrnoCode } from '../errors.js';
 import type { SetAttr } from '../remote/types.js';
-import type { Attr, DirEntry, StatFs } from '../vfs/types.js';
+import type { Attr, DirEntry, StatFs } from '../types.js';
 import type { Attempt, Operation } from './session.js';
 import { SFTP_STATUS, isAmbiguous, isConnectionLoss, rethrowMapped, sftpStatusOf } from './status.js';
 import { SFTP_OPEN, hasExtension, toAttr, wire } from './wire.js';

@@ -8,7 +8,7 @@ import type { RemoteShell } from '../bulk/types.js';
 import { FsError } from '../errors.js';
 import type { RemoteFile, RemoteFs, SetAttr } from '../remote/types.js';
 import { ConnectError, type Connector, type ExecResult } from '../ssh/types.js';
-import type { Attr, ConnectionState, DirEntry, StatFs } from '../vfs/types.js';
+import type { Attr, ConnectionState, DirEntry, StatFs } from '../types.js';
 import { SftpFile } from './file.js';
 import { resolveSftpOptions, type ResolvedSftpOptions, type SftpOptions } from './options.js';
 import {
@@ -21,7 +21,6 @@ import { rethrowMapped, sftpStatusOf, SFTP_STATUS } from './status.js';
 import { hasExtension, toSftpFlags, wire } from './wire.js';
 
 export type { SftpOptions } from './options.js';
-export type { ConnectionState } from '../vfs/types.js';
 
 export interface SftpRemoteFs extends RemoteFs {
   /** The absolute server path of '/'. */

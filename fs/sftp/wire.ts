@@ -5,7 +5,7 @@
  */
 import { constants as fsConstants } from 'node:fs';
 import type { Attributes, FileEntry, InputAttributes, SFTPWrapper } from 'ssh2';
-import type { Attr, StatFs } from '../vfs/types.js';
+import type { Attr, StatFs } from '../types.js';
 
 /** SSH_FXF_* open flags, draft-ietf-secsh-filexfer-02 §6.3. */
 export const SFTP_OPEN = Object.freeze({ READ: 0x01, WRITE: 0x02, APPEND: 0x04, CREAT: 0x08, TRUNC: 0x10, EXCL: 0x20 });

@@ -20,7 +20,8 @@ import { HandleTable } from './handle-table.js';
 import { resolveVfsOptions, type VfsOptions, type VfsOverrides } from './options.js';
 import { BufferPool } from './buffer-pool.js';
 import { ReadAhead, type BufferLifetime } from './read-ahead.js';
-import type { Attr, CacheMirror, ChangeKind, ChangeListener, ConnectionState, DirEntry, FreshEntry, OpenFlags, StatFs, Vfs, VfsStats } from './types.js';
+import type { CacheMirror, FreshEntry, OpenFlags, Vfs, VfsStats } from './types.js';
+import type { Attr, ChangeKind, ChangeListener, ConnectionState, DirEntry, StatFs } from '../types.js';
 import { WriteBehind } from './write-behind.js';
 
 /** What createVfs accepts: any RemoteFs (wrapped in the cache per options.cache), or an already cached one. */

@@ -13,8 +13,7 @@
  */
 import type { ClientChannel } from 'ssh2';
 import type { ExecResult } from '../ssh/types.js';
-import type { DirEntry } from '../vfs/types.js';
-import type { ChangeEvent, ChangeKind } from '../vfs/types.js';
+import type { ChangeEvent, ChangeKind, DirEntry } from '../types.js';
 import { NulRecordSplitter } from './nul-records.js';
 import { shellQuote } from './shell-quote.js';
 
