@@ -19,7 +19,7 @@ import { Generations } from './generations.js';
 import { createMemoryFile } from './memory-file.js';
 import { isSymlink, MetadataCache, type AttrLookup, type Listing, type ListedFile } from './metadata-cache.js';
 import { resolveCacheOptions, type CacheOptions } from './options.js';
-import { childOf, normalizePath, parentOf } from './paths.js';
+import { childOf, normalizePath, parentOf } from '../paths.js';
 
 export type { ListedFile } from './metadata-cache.js';
 

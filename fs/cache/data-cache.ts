@@ -4,7 +4,7 @@
  */
 import type { Attr } from '../types.js';
 import { WeightedLru } from './lru.js';
-import { isWithin } from './paths.js';
+import { isWithin } from '../paths.js';
 
 interface DataEntry {
   readonly data: Buffer;

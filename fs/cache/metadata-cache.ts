@@ -19,7 +19,7 @@ import type { Attr, ChangeEvent, DirEntry } from '../types.js';
 import { ListingAttrs } from './listing-attrs.js';
 import { WeightedLru } from './lru.js';
 import type { CacheOptions } from './options.js';
-import { baseName, childOf, isWithin, parentOf } from './paths.js';
+import { baseName, childOf, isWithin, parentOf } from '../paths.js';
 
 interface Timed<T> {
   readonly value: T;

@@ -12,7 +12,7 @@
  * The binding queues the paths for a thread of its own (native/fuse3/src/invalidator.h): the kernel's side of
  * an invalidation may wait for requests that wait for this thread.
  */
-import { parentOf } from '../cache/paths.js';
+import { parentOf } from '../paths.js';
 import type { CacheMirror } from '../vfs/types.js';
 import type { InvalidationBinding } from './native.js';
 

@@ -22,7 +22,7 @@
  * with no listing: the next one found starts it).
  */
 import type { CachedRemoteFs, ListedFile } from '../cache/cached-remote-fs.js';
-import { childOf, isWithin, joinUnder, parentOf, relativeTo, selfAndAncestors } from '../cache/paths.js';
+import { childOf, isWithin, joinUnder, parentOf, relativeTo, selfAndAncestors } from '../paths.js';
 import { runFindListing } from '../bulk/find-listing.js';
 import { WorkQueue, type RemoteShell, type TreeEntry } from '../bulk/index.js';
 import { isFsError } from '../errors.js';

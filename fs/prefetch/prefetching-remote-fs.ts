@@ -7,7 +7,7 @@
 import { constants } from 'node:fs';
 import type { CachedRemoteFs } from '../cache/cached-remote-fs.js';
 import { ForwardingCachedRemoteFs } from '../cache/forwarding-cached-remote-fs.js';
-import { normalizePath, parentOf } from '../cache/paths.js';
+import { normalizePath, parentOf } from '../paths.js';
 import type { RemoteFile } from '../remote/types.js';
 import type { Attr, DirEntry } from '../types.js';
 import type { PrefetchOptions } from './options.js';

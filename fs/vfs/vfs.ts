@@ -11,7 +11,7 @@
  */
 import { constants } from 'node:fs';
 import { createCachedRemoteFs, isCachedRemoteFs, type CachedRemoteFs } from '../cache/cached-remote-fs.js';
-import { baseName, isWithin, normalizePath } from '../cache/paths.js';
+import { baseName, isWithin, normalizePath } from '../paths.js';
 import { FsError } from '../errors.js';
 import type { RemoteFile, RemoteFs } from '../remote/types.js';
 import { ChangeEmitter } from './change-emitter.js';

@@ -24,7 +24,7 @@ import { WorkQueue } from '../../bulk/work-queue.js';
 import type { CachedRemoteFs } from '../cached-remote-fs.js';
 import { ForwardingCachedRemoteFs } from '../forwarding-cached-remote-fs.js';
 import { createMemoryFile } from '../memory-file.js';
-import { normalizePath } from '../paths.js';
+import { normalizePath } from '../../paths.js';
 import type { RemoteFile, SetAttr } from '../../remote/types.js';
 import type { CacheMirror } from '../../vfs/types.js';
 import type { Attr } from '../../types.js';
