@@ -4,6 +4,7 @@
  * user (and maps chown back); `uid=`/`gid=` show every file as owned by that id; `umask=` replaces the
  * permission bits with 0777 & ~umask (libfuse's `umask` option: fuse.c `set_mode`). Chosen once at mount time.
  */
+import { S_IFMT } from '../posix.js';
 import type { Attr } from '../types.js';
 import type { NativeStat } from './native.js';
 
@@ -26,7 +27,6 @@ export interface AttrMapper {
   toRemoteIds(uid: number, gid: number): { uid: number; gid: number };
 }
 
-const S_IFMT = 0o170000;
 const UNCHANGED = 0xffff_ffff; // (uid_t)-1 from chown(2): do not change this id
 /** st_blksize tells cp/cat how big their reads and writes should be: match the 128 KiB big_writes chunks. */
 const PREFERRED_IO_SIZE = 128 * 1024;

@@ -13,6 +13,7 @@ import { constants } from 'node:fs';
 import { createCachedRemoteFs, isCachedRemoteFs, type CachedRemoteFs } from '../cache/cached-remote-fs.js';
 import { baseName, isWithin, normalizePath } from '../paths.js';
 import { FsError } from '../errors.js';
+import { opensReadOnly } from '../posix.js';
 import type { RemoteFile, RemoteFs } from '../remote/types.js';
 import { ChangeEmitter } from './change-emitter.js';
 import { DirtyBudget } from './dirty-budget.js';
@@ -49,7 +50,6 @@ interface OpenHandle {
   changed: boolean;
 }
 
-const ACCESS_MODE = constants.O_RDONLY | constants.O_WRONLY | constants.O_RDWR; // O_ACCMODE, open(2)
 /** NAME_MAX (limits.h), the namemax of every common Linux file system: longer names are refused before the server sees them. */
 const NAME_MAX = 255;
 /** chown(2): -1 means "leave unchanged"; FUSE passes it as an unsigned 32-bit number. */
@@ -60,7 +60,7 @@ function assertNameFits(path: string): void {
 }
 
 function writable(flags: number): boolean {
-  return (flags & ACCESS_MODE) !== constants.O_RDONLY;
+  return !opensReadOnly(flags);
 }
 
 function numberField(source: object | undefined, key: string): number | undefined {
