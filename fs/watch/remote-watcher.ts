@@ -16,7 +16,7 @@ import { childOf } from '../paths.js';
 import type { ExecResult } from '../ssh/types.js';
 import type { ChangeEvent, ChangeKind, DirEntry } from '../types.js';
 import { NulRecordSplitter } from './nul-records.js';
-import { shellQuote } from './shell-quote.js';
+import { shellQuote } from '../shell-quote.js';
 
 export type WatchMethod = 'inotify' | 'find' | 'sftp-poll';
 
