@@ -15,7 +15,8 @@
  * State (one JS thread): `escalated`, table handle → the VFS handle opened for it, until its release.
  */
 import { constants as fsConstants } from 'node:fs';
-import type { CacheMirror, FreshEntry, Vfs } from '../vfs/types.js';
+import type { Vfs } from '../vfs/types.js';
+import type { CacheMirror, FreshEntry } from '../cache/mirror.js';
 import type { Attr } from '../types.js';
 import type { FastFilesBinding, NativeStat } from './native.js';
 

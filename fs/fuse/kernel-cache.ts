@@ -13,7 +13,7 @@
  * an invalidation may wait for requests that wait for this thread.
  */
 import { parentOf } from '../paths.js';
-import type { CacheMirror } from '../vfs/types.js';
+import type { CacheMirror } from '../cache/mirror.js';
 import type { InvalidationBinding } from './native.js';
 
 export interface KernelCacheCounters {

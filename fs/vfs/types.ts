@@ -5,6 +5,7 @@
  * POSIX errno name; nothing here knows about FUSE or HTTP. The ground types it speaks in (Attr, DirEntry, StatFs,
  * change events, the connection state) are the lower floors' too and live below them, in fs/types.ts.
  */
+import type { CacheMirror, FreshEntry } from '../cache/mirror.js';
 import type { Attr, ChangeListener, ConnectionState, DirEntry, StatFs } from '../types.js';
 
 /** open(2) flags subset the VFS understands; numeric values are the platform's (fs.constants). */
@@ -16,31 +17,6 @@ export interface VfsStats {
   readonly reconnects: number;
   readonly inFlight: number;
   readonly cache: Readonly<Record<string, number>>; // counters: hits, misses, entries, bytes …
-}
-
-/** A cached answer that may be given without asking the VFS again, for `freshForMs` more. */
-export interface FreshEntry {
-  readonly attr: Attr;
-  readonly freshForMs: number;
-  /** The whole content of a small regular file, when it is cached too and an open may be answered from it. */
-  readonly content?: Buffer;
-}
-
-/**
- * A copy of cached answers kept elsewhere (the FUSE adapter's table answered on libfuse's threads,
- * fs/fuse/fast-files.ts; the kernel's attribute and page caches, fs/fuse/kernel-cache.ts). It is told,
- * synchronously, of everything that may change an answer it holds.
- */
-export interface CacheMirror {
-  /**
-   * Anything about `path` may have changed. `changed`: it did, or may have (a mutation, a refresh, a reply
-   * unlike the last one); false: an answer was replaced by one that may well be the same.
-   */
-  forget(path: string, changed: boolean): void;
-  /** Anything about `root` and below it may have changed; `known`: the paths below it the caches held. */
-  forgetSubtree(root: string, known: readonly string[]): void;
-  /** Fresh attributes of `path` (from a listing), or its whole content, were cached: it may copy them. */
-  stored(path: string, fresh: FreshEntry): void;
 }
 
 /**

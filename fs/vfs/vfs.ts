@@ -15,13 +15,14 @@ import { baseName, isWithin, normalizePath } from '../paths.js';
 import { FsError } from '../errors.js';
 import { opensReadOnly } from '../posix.js';
 import type { RemoteFile, RemoteFs } from '../remote/types.js';
-import { ChangeEmitter } from './change-emitter.js';
+import { ChangeEmitter } from '../change-emitter.js';
 import { DirtyBudget } from './dirty-budget.js';
 import { HandleTable } from './handle-table.js';
 import { resolveVfsOptions, type VfsOptions, type VfsOverrides } from './options.js';
 import { BufferPool } from './buffer-pool.js';
 import { ReadAhead, type BufferLifetime } from './read-ahead.js';
-import type { CacheMirror, FreshEntry, OpenFlags, Vfs, VfsStats } from './types.js';
+import type { OpenFlags, Vfs, VfsStats } from './types.js';
+import type { CacheMirror, FreshEntry } from '../cache/mirror.js';
 import type { Attr, ChangeKind, ChangeListener, ConnectionState, DirEntry, StatFs } from '../types.js';
 import { WriteBehind } from './write-behind.js';
 

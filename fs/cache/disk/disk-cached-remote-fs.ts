@@ -26,7 +26,7 @@ import { ForwardingCachedRemoteFs } from '../forwarding-cached-remote-fs.js';
 import { createMemoryFile } from '../memory-file.js';
 import { normalizePath } from '../../paths.js';
 import type { RemoteFile, SetAttr } from '../../remote/types.js';
-import type { CacheMirror } from '../../vfs/types.js';
+import type { CacheMirror } from '../mirror.js';
 import type { Attr } from '../../types.js';
 import { attrOfRecord, type DiskCacheLogger, type DiskStore } from './store.js';
 

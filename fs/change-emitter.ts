@@ -1,5 +1,5 @@
 /** Fan-out of change events; a throwing listener is reported, never allowed to fail the mutation that emitted. */
-import type { ChangeEvent, ChangeListener } from '../types.js';
+import type { ChangeEvent, ChangeListener } from './types.js';
 
 export class ChangeEmitter {
   private readonly listeners = new Set<ChangeListener>();
