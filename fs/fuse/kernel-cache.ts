@@ -1,5 +1,5 @@
 /**
- * Keeps the kernel's caches of a mount in step with ours: a CacheMirror (fs/vfs/types.ts) that asks the libfuse
+ * Keeps the kernel's caches of a mount in step with ours: a CacheMirror (fs/cache/mirror.ts) that asks the libfuse
  * 3 binding to invalidate what the kernel may hold for every path whose answer changed — a remote watcher's
  * report, `devmount refresh`, a write through the mount or through the dev server, a fresh reply unlike the
  * last one. So the kernel may keep attributes and entries as long as the VFS does (adapter.ts kernelTimeouts)
