@@ -4,7 +4,7 @@
  * user (and maps chown back); `uid=`/`gid=` show every file as owned by that id; `umask=` replaces the
  * permission bits with 0777 & ~umask (libfuse's `umask` option: fuse.c `set_mode`). Chosen once at mount time.
  */
-import { S_IFMT } from '../posix.js';
+import { fileType } from '../posix.js';
 import type { Attr } from '../types.js';
 import type { NativeStat } from './native.js';
 
@@ -47,7 +47,7 @@ export function createAttrMapper(options: OwnershipOptions): AttrMapper {
   };
   const modeOf = o.umask === undefined
     ? (mode: number) => mode
-    : (mode: number) => (mode & S_IFMT) | (0o777 & ~(o.umask as number));
+    : (mode: number) => fileType(mode) | (0o777 & ~(o.umask as number));
   return {
     toNative(attr) {
       return {
