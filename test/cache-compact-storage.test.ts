@@ -13,7 +13,7 @@ import type { CacheControl, CacheLayer } from '../fs/cache/layer.js';
 import { DataCache } from '../fs/cache/data-cache.js';
 import { ListingAttrs } from '../fs/cache/listing-attrs.js';
 import type { CacheOptions } from '../fs/cache/options.js';
-import type { Attr } from '../fs/vfs/types.js';
+import type { Attr } from '../fs/types.js';
 import { createLocalRemoteFs, type LocalRemoteFs } from './helpers/local-remote-fs.js';
 
 function attrOf(n: number, overrides: Partial<Attr> = {}): Attr {

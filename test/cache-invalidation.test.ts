@@ -12,7 +12,7 @@ import { createCachedRemoteFs } from '../fs/cache/cached-remote-fs.js';
 import type { CacheLayer } from '../fs/cache/layer.js';
 import { CACHE_DEFAULTS, type CacheOptions } from '../fs/cache/options.js';
 import { isFsError } from '../fs/errors.js';
-import type { ChangeEvent } from '../fs/vfs/types.js';
+import type { ChangeEvent } from '../fs/types.js';
 import { createLocalRemoteFs, type LocalRemoteFs } from './helpers/local-remote-fs.js';
 
 let dir: string;

@@ -4,7 +4,7 @@
  * forwarded: a layer's control surface is its own object (fs/cache/layer.ts).
  */
 import type { ClosableRemoteFs, RemoteFile, RemoteFs, SetAttr } from '../remote/types.js';
-import type { Attr, DirEntry, StatFs } from '../vfs/types.js';
+import type { Attr, DirEntry, StatFs } from '../types.js';
 
 /** What a cache layer wraps: the SFTP RemoteFs, another layer, or a test's RemoteFs without a close. */
 export type WrappedRemoteFs = RemoteFs & { close?(): Promise<void> };

@@ -6,7 +6,8 @@
  * the layers stack in any order and each states only what it changes (docs/architecture.md, "Cache layers").
  */
 import type { ClosableRemoteFs } from '../remote/types.js';
-import type { CacheMirror, ChangeListener, DirEntry, FreshEntry } from '../vfs/types.js';
+import type { ChangeListener, DirEntry } from '../types.js';
+import type { CacheMirror, FreshEntry } from './mirror.js';
 import type { ListedFile } from './metadata-cache.js';
 import type { CacheOptions } from './options.js';
 

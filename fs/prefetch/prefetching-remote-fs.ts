@@ -8,9 +8,10 @@
 import { constants } from 'node:fs';
 import { ForwardingRemoteFs } from '../cache/forwarding-remote-fs.js';
 import type { CacheControl, CacheLayer } from '../cache/layer.js';
-import { normalizePath, parentOf } from '../cache/paths.js';
+import { normalizePath, parentOf } from '../paths.js';
+import { isPlainRead } from '../posix.js';
 import type { RemoteFile } from '../remote/types.js';
-import type { Attr, DirEntry } from '../vfs/types.js';
+import type { Attr, DirEntry } from '../types.js';
 import type { PrefetchOptions } from './options.js';
 import { createOperationTracer, type OperationContext } from '../trace.js';
 import { Prefetcher, type PrefetchLogger, type PrefetchShell } from './prefetcher.js';
@@ -86,7 +87,7 @@ class PrefetchingRemoteFs extends ForwardingRemoteFs {
   }
   override async open(path: string, flags: number, mode?: number): Promise<RemoteFile> {
     // O_RDONLY is 0 and nothing else set means a plain read: small files may be on their way in a tar stream.
-    if ((flags & (constants.O_WRONLY | constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC)) === 0) {
+    if (isPlainRead(flags)) {
       await this.prefetcher.beforeRead(normalizePath(path));
     }
     if (flags & constants.O_CREAT) this.madeHere(path);
