@@ -29,8 +29,7 @@ import { childOf, normalizePath, parentOf } from '../paths.js';
 export function createCachedRemoteFs(inner: WrappedRemoteFs, overrides: Partial<CacheOptions> = {}): CacheLayer {
   const options = resolveCacheOptions(overrides);
   if (!options.enabled) return Object.freeze({ fs: new ForwardingRemoteFs(inner), control: noCacheControl(options) });
-  const cache = new CachingRemoteFs(inner, options);
-  return Object.freeze({ fs: cache, control: cache.control });
+  return CachingRemoteFs.layer(inner, options);
 }
 
 const CREATES_OR_TRUNCATES = constants.O_CREAT | constants.O_TRUNC;
@@ -38,8 +37,8 @@ const CREATES_OR_TRUNCATES = constants.O_CREAT | constants.O_TRUNC;
 const MAX_DIRTY_NAMES_TO_RESTAT = 32;
 
 class CachingRemoteFs implements ClosableRemoteFs {
-  /** Handed beside this file system by createCachedRemoteFs; its functions work on the state below. */
-  readonly control: CacheControl;
+  /** Handed beside this file system (layer()); its functions work on the state below. */
+  private readonly control: CacheControl;
   private readonly listeners = new ChangeEmitter();
   private readonly mirrors = new Set<CacheMirror>();
   private readonly meta: MetadataCache;
@@ -63,6 +62,12 @@ class CachingRemoteFs implements ClosableRemoteFs {
     });
     this.data = new DataCache(options.dataCacheBytes);
     this.control = this.controlObject();
+  }
+
+  /** The file system and its control: the class's public members are the RemoteFs ones only. */
+  static layer(inner: WrappedRemoteFs, options: CacheOptions): CacheLayer {
+    const fs = new CachingRemoteFs(inner, options);
+    return Object.freeze({ fs, control: fs.control });
   }
 
   // ---- lookups ---------------------------------------------------------------------------------------

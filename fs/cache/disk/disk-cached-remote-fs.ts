@@ -87,8 +87,7 @@ export interface DiskCacheLayer extends CacheLayer {
 }
 
 export function withDiskCache(cache: CacheLayer, store: DiskStore, inputs: DiskCacheInputs): DiskCacheLayer {
-  const layer = new DiskCachedRemoteFs(cache, store, inputs);
-  return Object.freeze({ fs: layer, control: layer.control, disk: layer.disk });
+  return DiskCachedRemoteFs.layer(cache, store, inputs);
 }
 
 class DiskCachedRemoteFs extends ForwardingRemoteFs {
@@ -105,8 +104,8 @@ class DiskCachedRemoteFs extends ForwardingRemoteFs {
   /** The control of the caches below (the memory cache's, through fs/prefetch). */
   private readonly cache: CacheControl;
   /** This layer's CacheLayer control: the one below, with `refresh` and `stats` of its own. */
-  readonly control: CacheControl;
-  readonly disk: DiskCacheControl;
+  private readonly control: CacheControl;
+  private readonly disk: DiskCacheControl;
 
   constructor(
     below: CacheLayer,
@@ -136,6 +135,12 @@ class DiskCachedRemoteFs extends ForwardingRemoteFs {
       holds: (path: string) => this.holds(path),
       stats: () => this.diskStats(),
     });
+  }
+
+  /** The file system and its two controls: the class's public members are the RemoteFs ones only. */
+  static layer(below: CacheLayer, store: DiskStore, inputs: DiskCacheInputs): DiskCacheLayer {
+    const fs = new DiskCachedRemoteFs(below, store, inputs);
+    return Object.freeze({ fs, control: fs.control, disk: fs.disk });
   }
 
   // ---- reads: from disk when the memory cache lacks the content ------------------------------------------
