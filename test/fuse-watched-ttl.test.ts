@@ -17,6 +17,7 @@ import { loadFuseNative } from '../fs/fuse/native.js';
 import type { ChangeEvent, Vfs } from '../fs/vfs/types.js';
 import type { RemoteWatcher } from '../fs/watch/remote-watcher.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
+import { kernelCachesOffOptions } from './helpers/fuse-probe-mount.js';
 import { makeSmallSite, openStack } from './remote-serve-helpers.js';
 
 /** cache_timeout / dcache_timeout of the stack, in seconds; the test idles past it. */
@@ -79,17 +80,7 @@ beforeAll(async () => {
   if (!started) throw new Error('no watcher');
   watcher = started;
   mnt = await mkdtemp(join(tmpdir(), 'devmount-watched-ttl-'));
-  mount = await mountVfs(counted(vfs), {
-    mountpoint: mnt,
-    fsname: 'tester@127.0.0.1:/site',
-    readOnly: false,
-    allowOther: false,
-    attrTimeout: 0,
-    entryTimeout: 0,
-    opTimeoutMs: 30_000,
-    ownership: { idmap: 'none', localUid: 0, localGid: 0 },
-    ttlClock: parts.clock,
-  });
+  mount = await mountVfs(counted(vfs), kernelCachesOffOptions(mnt, { ttlClock: parts.clock }));
 }, 60_000);
 
 afterAll(async () => {
