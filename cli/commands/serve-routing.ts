@@ -122,7 +122,7 @@ export const serverConfigServeHook: ServeFlagHook = {
   addOptions(command: Command): void {
     command
       .option('--nginx-config <file>', 'apply the nginx server block in FILE (try_files, location, rewrite, return, deny, add_header, error_page, index)')
-      .option('--no-server-config', "for user@host:path: do not read the server's nginx configuration")
+      .option('--no-server-config', "for user@host:path: do not read the server's nginx configuration (nor its nginx or Apache site name for the production URL)")
       .option('--server-config-root <dir>', `where nginx's configuration lives (includes are relative to it; default ${DEFAULT_CONFIG_ROOT})`);
   },
 
