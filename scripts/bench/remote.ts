@@ -21,8 +21,8 @@ import path from 'node:path';
 import { startSshd, type Sshd } from '../../test/harness/sshd.js';
 import { startDelayProxy } from '../delay-proxy.js';
 import { DOKUWIKI, WORDPRESS_INCLUDES, type BenchApp } from './apps.js';
-import { execFileAsync, formatGoal, startDevmountServe, stopChild, warmUp, wrk } from './lib.js';
-import { compareStarts } from './starts.js';
+import { formatGoal, startDevmountServe, stopChild, warmUp, wrk } from './lib.js';
+import { compareStarts, loadAverage } from './starts.js';
 import { wordpressWithDatabase } from './wordpress-db.js';
 
 const WRK_ARGS = ['-t1', '-c50', '-d5s'];
@@ -39,10 +39,6 @@ async function startServe(args: readonly string[], logFile: string): Promise<{ c
   return { child, url };
 }
 
-async function loadAverage(): Promise<string> {
-  const { stdout } = await execFileAsync('uptime', []);
-  return stdout.trim();
-}
 
 /** The static page: req/s remote vs local (part 1). */
 async function staticPage(sshd: Sshd, work: string, remoteArgs: (site: string) => string[], children: ChildProcess[]): Promise<void> {

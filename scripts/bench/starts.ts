@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { open } from 'node:fs/promises';
-import { DEVMOUNT_CLI, freePort, medianBy, printTable, stopChild, type Row } from './lib.js';
+import { DEVMOUNT_CLI, execFileAsync, freePort, medianBy, printTable, stopChild, type Row } from './lib.js';
 
 /** Bound on one start (spawn to listening), and on one page. */
 const START_LIMIT_MS = 60_000;
@@ -91,11 +91,18 @@ export async function measureStart(args: readonly string[], app: TimedPage, logF
   }
 }
 
+/** `uptime`'s line: printed with every table, as the machine's load changes within a run. */
+export async function loadAverage(): Promise<string> {
+  const { stdout } = await execFileAsync('uptime', []);
+  return stdout.trim();
+}
+
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 const times = (ours: number, peer: number): string => `${(ours / peer).toFixed(2)}x`;
 
 /** The local copy, then the remote cold start (both with the idle page), then the remote second start; one table. */
 export async function compareStarts(app: TimedPage, runs: { local: readonly string[]; remote: readonly string[] }, logs: (what: string) => string, rtt: string): Promise<void> {
+  const loadBefore = await loadAverage();
   const local = await measureStart(runs.local, app, logs('local'), true);
   const cold = await measureStart(runs.remote, app, logs('remote'), true);
   const second = await measureStart(runs.remote, app, logs('remote-2'), false);
@@ -108,4 +115,5 @@ export async function compareStarts(app: TimedPage, runs: { local: readonly stri
     { label: 'second start: warm page', ours: `${second.warmMs.toFixed(0)} ms`, peer: `${local.warmMs.toFixed(0)} ms`, ratio: times(second.warmMs, local.warmMs), goal: '' },
   ];
   printTable(`bench:remote — ${app.name} (${app.page}), remote at ${rtt} RTT`, { ours: `serve user@host (${rtt})`, peer: 'serve ./local-copy' }, rows);
+  process.stdout.write(`load: before ${loadBefore}; after ${await loadAverage()}\n`);
 }
