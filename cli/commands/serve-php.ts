@@ -16,6 +16,7 @@ import { APACHE_COMPATIBLE_SOFTWARE, SERVER_SOFTWARE } from '../../devserver/cgi
 import { createSpawnExecutor } from '../../devserver/cgi/spawn-executor.js';
 import { createPhpExecutor, parsePhpBackend } from './php-backend.js';
 import { createHtaccessStore } from '../../devserver/htaccess/store.js';
+import { LocalFileSource } from '../../devserver/sources/local.js';
 import { parseProxySpec, ProxySpecError, type ProxyRoute } from '../../devserver/proxy/routes.js';
 import { htaccess } from '../../devserver/middlewares/htaccess.js';
 import { htaccessErrorDocuments } from '../../devserver/middlewares/htaccess-error-documents.js';
@@ -191,7 +192,10 @@ export const phpServeHook: ServeFlagHook = {
     const indexNames = phpExecutor !== null ? ['index.html', 'index.htm', 'index.php'] : ['index.html', 'index.htm'];
     // nginx reads no .htaccess: with its server block in charge (serve-routing.ts), neither does devmount.
     if (flags.htaccess !== false && routedBy === undefined) {
-      const store = createHtaccessStore(source, (w) => log.warn({ file: w.file, line: w.line }, `.htaccess: ${w.message}`));
+      // A local tree watched with inotify tells the store of a changed .htaccess before the next request; other
+      // sources are checked per request (store.ts).
+      const directoryWatch = source instanceof LocalFileSource ? source.directoryWatch() : null;
+      const store = createHtaccessStore(source, (w) => log.warn({ file: w.file, line: w.line }, `.htaccess: ${w.message}`), { directoryWatch });
       closers.push(() => store.close());
       beforeResolve.push(htaccess({ store, documentRoot, indexNames }));
       beforeNotFound.push(htaccessErrorDocuments());
