@@ -89,14 +89,14 @@ export function parseHeaderBlock(text: string): Omit<CgiResponseHead, 'body'> {
 /** Resolves once the header block is complete; the body stream carries everything after the blank line. */
 export function readCgiResponseHead(stdout: Readable): Promise<CgiResponseHead> {
   return new Promise((resolve, reject) => {
-    let buffered = Buffer.alloc(0);
+    let buffered: Buffer = Buffer.alloc(0);
     const cleanup = (): void => {
       stdout.off('data', onData);
       stdout.off('end', onEnd);
       stdout.off('error', onError);
     };
     const onData = (chunk: Buffer): void => {
-      buffered = Buffer.concat([buffered, chunk]);
+      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
       const found = findHeaderEnd(buffered);
       if (found === null) {
         if (buffered.length > MAX_HEADER_BYTES) {

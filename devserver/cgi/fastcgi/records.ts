@@ -68,33 +68,25 @@ export function encodeBeginRequest(requestId: number, flags = 0): Buffer {
   return encodeRecord(RecordType.beginRequest, requestId, body);
 }
 
-/** §3.4 name-value pairs: lengths < 128 in one byte, else four bytes with the high bit set. */
-function lengthSize(length: number): number {
-  return length < 128 ? 1 : 4;
-}
-
-function writeLength(target: Buffer, offset: number, length: number): number {
-  if (length < 128) return target.writeUInt8(length, offset);
-  return target.writeUInt32BE((length | 0x80000000) >>> 0, offset);
-}
-
-/** Encodes into one buffer sized up front: this runs for every request, with ~30 variables each. */
+/**
+ * Encodes into one buffer: this runs for every request, with ~30 variables each. The pairs are built as one
+ * latin1 string (a length below 128 is one char, a longer one four chars of one byte each) and written with a
+ * single call: a Buffer.write per name and value was 60 calls into C++ per request.
+ */
 export function encodeParams(params: Readonly<Record<string, string>>): Buffer {
-  const entries = Object.entries(params);
-  let size = 0;
-  for (const [name, value] of entries) {
+  let text = '';
+  for (const name in params) {
+    const value = params[name] ?? '';
     // latin1: one byte per UTF-16 code unit, so .length is the encoded length.
-    size += lengthSize(name.length) + lengthSize(value.length) + name.length + value.length;
+    text += lengthChars(name.length) + lengthChars(value.length) + name + value;
   }
-  const out = Buffer.allocUnsafe(size);
-  let offset = 0;
-  for (const [name, value] of entries) {
-    offset = writeLength(out, offset, name.length);
-    offset = writeLength(out, offset, value.length);
-    offset += out.write(name, offset, 'latin1');
-    offset += out.write(value, offset, 'latin1');
-  }
-  return out;
+  return Buffer.from(text, 'latin1');
+}
+
+/** §3.4 length as latin1 chars: one byte below 128, else four bytes, big-endian, with the high bit set. */
+function lengthChars(length: number): string {
+  if (length < 128) return String.fromCharCode(length);
+  return String.fromCharCode(((length >>> 24) & 0x7f) | 0x80, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff);
 }
 
 export function decodeParams(content: Buffer): Record<string, string> {
