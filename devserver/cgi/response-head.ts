@@ -34,8 +34,8 @@ function findHeaderEnd(buffer: Buffer): { end: number; bodyStart: number } | nul
   if (buffer[0] === 0x0a) return { end: 0, bodyStart: 1 };
   if (buffer[0] === 0x0d && buffer[1] === 0x0a) return { end: 0, bodyStart: 2 };
   // The spec says CRLF, but scripts commonly end lines with a bare LF and servers accept it (Apache does).
-  for (let i = 0; i < buffer.length; i++) {
-    if (buffer[i] !== 0x0a) continue;
+  // From line feed to line feed with the native indexOf: a byte loop in JavaScript was a visible share of a request.
+  for (let i = buffer.indexOf(0x0a); i !== -1; i = buffer.indexOf(0x0a, i + 1)) {
     if (buffer[i + 1] === 0x0a) return { end: i, bodyStart: i + 2 };
     if (buffer[i + 1] === 0x0d && buffer[i + 2] === 0x0a) return { end: i, bodyStart: i + 3 };
   }
