@@ -174,6 +174,15 @@ export async function createPhpFpmExecutor(options: PhpFpmOptions): Promise<Scri
           socket?.destroy();
           if (!stdout.writableEnded) stdout.end();
         },
+        clientGone(): void {
+          // As nginx (fastcgi_ignore_client_abort off): the connection goes, the script stops at its next write
+          // unless it ignores user aborts, and php-fpm gives the next connection to a child that is free.
+          if (aborted !== null) return;
+          aborted = 'client went away';
+          // Before a connection was taken the request is never sent; the output the caller reads ends here.
+          if (socket === null) stdout.end();
+          else socket.destroy();
+        },
       };
     },
     async close(): Promise<void> {
