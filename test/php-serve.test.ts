@@ -44,6 +44,7 @@ register_shutdown_function(function () {
 echo "x"; flush();
 for ($i = 0; $i < 30; $i++) { usleep(40000); echo str_repeat(".", 10); flush(); }
 file_put_contents(__DIR__ . "/completed-" . $_GET["tag"] . ".txt", "y");`,
+  'pause.php': '<?php usleep(500000); echo "paused";',
   'ini.php': '<?php echo ini_get("upload_max_filesize"), " ", ini_get("post_max_size"), " ", ini_get("memory_limit"), " ", ini_get("display_errors");',
   'tuned/.htaccess': 'php_value memory_limit 99M\nphp_flag display_errors off\n<IfModule mod_php.c>\n  php_admin_value upload_max_filesize 9M\n</IfModule>\n',
   'tuned/ini.php': '<?php echo ini_get("upload_max_filesize"), " ", ini_get("post_max_size"), " ", ini_get("memory_limit"), " ", ini_get("display_errors");',
@@ -254,6 +255,26 @@ describe.each([
     // The worker is free again: the next script runs.
     const next = await fetch(`${site.origin}/source.php`);
     expect(await next.text()).toBe('ran');
+  });
+
+  it('runs a request whose client left while it waited for a worker, as nginx + php-fpm do (WordPress\'s cron spawn)', async () => {
+    const tag = `queued${workers}${backend}`;
+    // Every worker busy for half a second (the waiting request's --php-timeout of 2 s counts from its arrival).
+    const busy = Array.from({ length: Math.max(workers, 1) }, () => fetch(`${site.origin}/pause.php`).then((r) => r.text()));
+    await delay(100);
+    const socket = connect(site.port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    socket.write(`GET /runs-on.php?tag=${tag} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    await delay(100);
+    socket.destroy();
+    let written = '';
+    for (let i = 0; i < 200 && written === ''; i++) {
+      written = await readFile(path.join(site.root, `done-${tag}.txt`), 'utf8').catch(() => '');
+      if (written === '') await delay(50);
+    }
+    // 1 when its flush() reached the closed connection, 0 when the headers were still buffered: either way it ran.
+    expect(written).toMatch(/^y:[01]$/);
+    expect(await Promise.all(busy)).toEqual(busy.map(() => 'paused'));
   });
 
   it('still stops a script at --php-timeout after its client left, and the next request is served', async () => {

@@ -144,3 +144,12 @@ export function startFastCgiRequest(socket: Socket, params: Readonly<Record<stri
   }
   return { stdout, finished };
 }
+
+/**
+ * Closes a request's connection once what was written to it has reached the kernel, as nginx closes an upstream
+ * connection whose client left (fastcgi_ignore_client_abort off): a request already written is still read and run
+ * by the application (php-fpm and php-cgi take it from the socket buffer), whose next write then fails.
+ */
+export function hangUp(socket: Socket): void {
+  socket.end(() => socket.destroy());
+}

@@ -17,7 +17,7 @@ import { PassThrough } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { iniArgs, type ScriptExecution, type ScriptExecutor, type ScriptJob } from '../executor.js';
 import { createLineSplitter } from '../line-splitter.js';
-import { startFastCgiRequest } from './client.js';
+import { hangUp, startFastCgiRequest } from './client.js';
 import { encodeParams, encodeRecord, RecordType } from './records.js';
 
 export interface FastCgiPoolOptions {
@@ -251,9 +251,9 @@ export async function createFastCgiPool(options: FastCgiPoolOptions): Promise<Sc
         const worker = await acquire(args);
         current = worker;
         try {
-          if (aborted !== null || clientLeft) return;
+          if (aborted !== null) return;
           await worker.ready;
-          if (aborted !== null || clientLeft) return;
+          if (aborted !== null) return;
           // A connect failure here means the worker died between requests (max requests reached): the next
           // attempt gets a fresh worker.
           socket = await connectionTo(worker).catch(async () => {
@@ -269,10 +269,13 @@ export async function createFastCgiPool(options: FastCgiPoolOptions): Promise<Sc
           const serving: Worker = current;
           serving.served += 1;
           serving.stderrTarget = job.onStderr;
-          if (aborted !== null || clientLeft) { dropConnection(serving); return; }
+          if (aborted !== null) { dropConnection(serving); return; }
           // Past PHP_FCGI_MAX_REQUESTS php-cgi exits after this request anyway, so it need not keep the connection.
           const exchange = startFastCgiRequest(socket, job.env, job.body, job.onStderr,
             { keepConn: serving.served < opts.maxRequests, stdout });
+          // The client left while the request waited for a worker: sent all the same (nginx's request would be
+          // in php-fpm's listen backlog by then; WordPress's cron spawn leaves after 10 ms), then hung up.
+          if (clientLeft) hangUp(socket);
           const result = await exchange.finished;
           // The client left and its connection was closed before END_REQUEST: the script may still be running (it
           // ignores user aborts, or has not written since). The worker is released once it has finished.
@@ -311,8 +314,8 @@ export async function createFastCgiPool(options: FastCgiPoolOptions): Promise<Sc
           clientLeft = true;
           // nginx's default (fastcgi_ignore_client_abort off): the connection is closed, and php-cgi's next write
           // fails (cgi_main.c sapi_fcgi_ub_write → php_handle_aborted_connection), which stops the script unless
-          // it called ignore_user_abort(true). A request not sent yet is never sent.
-          if (current !== null && socket !== null) dropConnection(current);
+          // it called ignore_user_abort(true).
+          if (socket !== null) hangUp(socket);
         },
       };
     },
