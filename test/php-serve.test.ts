@@ -63,6 +63,26 @@ async function readPid(root: string, tag: string): Promise<number> {
   throw new Error('hang.php never started');
 }
 
+/** Asks for `target` on a raw connection and hangs up after `ms`, or once the first bytes of the answer came. */
+async function askAndLeave(port: number, target: string, leave: number | 'after first bytes'): Promise<void> {
+  const socket = connect(port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  socket.write(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+  if (leave === 'after first bytes') await new Promise((resolve) => socket.once('data', resolve));
+  else await delay(leave);
+  socket.destroy();
+}
+
+/** The content of a file a script writes, once it is there ('' if it never comes: `attempts` × 50 ms). */
+async function whenWritten(file: string, attempts: number): Promise<string> {
+  let written = '';
+  for (let i = 0; i < attempts && written === ''; i++) {
+    written = await readFile(file, 'utf8').catch(() => '');
+    if (written === '') await delay(50);
+  }
+  return written;
+}
+
 describe.each([
   // stopsOnAbort: a client leaving closes the FastCGI connection, as nginx does; a CGI process per request runs on.
   ['the php-cgi FastCGI pool', 2, 'cgi', true],
@@ -219,19 +239,9 @@ describe.each([
 
   it('lets a script run on after the client left (ignore_user_abort), as php-fpm does, and logs it as info', async () => {
     const tag = `abort${workers}`;
-    const done = path.join(site.root, `done-${tag}.txt`);
     // curl -m 0.5: the client gives up half a second after asking, while the script sleeps.
-    const socket = connect(site.port, '127.0.0.1');
-    socket.on('error', () => undefined);
-    socket.write(`GET /runs-on.php?tag=${tag} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
-    await delay(500);
-    socket.destroy();
-    let written = '';
-    for (let i = 0; i < 100 && written === ''; i++) {
-      written = await readFile(done, 'utf8').catch(() => '');
-      if (written === '') await delay(50);
-    }
-    expect(written).toBe('y:0');
+    await askAndLeave(site.port, `/runs-on.php?tag=${tag}`, 500);
+    expect(await whenWritten(path.join(site.root, `done-${tag}.txt`), 100)).toBe('y:0');
     const lines = site.logs.filter((l) => JSON.stringify(l).includes('runs-on.php'));
     expect(lines.some((l) => l.level === 30 && String(l.msg).includes('client went away')), JSON.stringify(site.logs.slice(-8))).toBe(true);
     expect(lines.filter((l) => typeof l.level === 'number' && l.level >= 40)).toEqual([]);
@@ -240,16 +250,8 @@ describe.each([
   it(stopsOnAbort ? 'stops a script that does not ignore user aborts at its next write after the client left, as nginx + php-fpm do'
     : 'lets a script run to its end after the client left (a CGI process per request)', async () => {
     const tag = `leave${workers}${backend}`;
-    const socket = connect(site.port, '127.0.0.1');
-    socket.on('error', () => undefined);
-    socket.write(`GET /writes-on.php?tag=${tag} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
-    await new Promise((resolve) => socket.once('data', resolve));
-    socket.destroy();
-    let status = '';
-    for (let i = 0; i < 100 && status === ''; i++) {
-      status = await readFile(path.join(site.root, `status-${tag}.txt`), 'utf8').catch(() => '');
-      if (status === '') await delay(50);
-    }
+    await askAndLeave(site.port, `/writes-on.php?tag=${tag}`, 'after first bytes');
+    const status = await whenWritten(path.join(site.root, `status-${tag}.txt`), 100);
     const completed = await readFile(path.join(site.root, `completed-${tag}.txt`), 'utf8').catch(() => null);
     expect({ status, completed }).toEqual(stopsOnAbort ? { status: '1', completed: null } : { status: '0', completed: 'y' });
     // The worker is free again: the next script runs.
@@ -262,16 +264,8 @@ describe.each([
     // Every worker busy for half a second (the waiting request's --php-timeout of 2 s counts from its arrival).
     const busy = Array.from({ length: Math.max(workers, 1) }, () => fetch(`${site.origin}/pause.php`).then((r) => r.text()));
     await delay(100);
-    const socket = connect(site.port, '127.0.0.1');
-    socket.on('error', () => undefined);
-    socket.write(`GET /runs-on.php?tag=${tag} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
-    await delay(100);
-    socket.destroy();
-    let written = '';
-    for (let i = 0; i < 200 && written === ''; i++) {
-      written = await readFile(path.join(site.root, `done-${tag}.txt`), 'utf8').catch(() => '');
-      if (written === '') await delay(50);
-    }
+    await askAndLeave(site.port, `/runs-on.php?tag=${tag}`, 100);
+    const written = await whenWritten(path.join(site.root, `done-${tag}.txt`), 200);
     // 1 when its flush() reached the closed connection, 0 when the headers were still buffered: either way it ran.
     expect(written).toMatch(/^y:[01]$/);
     expect(await Promise.all(busy)).toEqual(busy.map(() => 'paused'));
