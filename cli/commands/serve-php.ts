@@ -113,7 +113,7 @@ export const phpServeHook: ServeFlagHook = {
       .option('--no-php', 'never run PHP, even when .php files are present')
       .option('--php-workers <n>', 'persistent php-cgi FastCGI workers (0 = start php-cgi for every request)', String(Math.min(8, Math.max(2, cpus().length * 2))))
       .option('--php-ini <key=value>', 'a php.ini setting for the PHP workers, e.g. memory_limit=512M (repeatable)', collect, [])
-      .option('--php-backend <name>', 'what runs PHP with --php-workers: fpm (php-fpm), cgi (php-cgi), auto (php-fpm when installed)', 'auto')
+      .option('--php-backend <name>', 'what runs PHP with --php-workers: fpm (php-fpm), cgi (php-cgi), auto (php-cgi, measured ahead)', 'auto')
       .option('--php-timeout <seconds>', 'stop a PHP or CGI script after this many seconds', '30')
       .option('--cgi <dir>', 'also run executable files under DIR (site-relative) as CGI (cgi-bin/ always; repeatable)', collect, [])
       .option('--proxy <prefix=url>', 'forward PREFIX to URL, e.g. /api=http://127.0.0.1:3000 (repeatable; WebSockets too)', collect, [])
