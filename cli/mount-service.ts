@@ -237,6 +237,7 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
       allowOther: options.allowOther,
       debug: options.debug,
       log: log.child({ layer: 'fuse' }),
+      ttlClock: parts.clock,
     }));
     // A server that answers every reconnect with malformed SFTP packets: the session gave up (one log line);
     // the mount stops too instead of answering EIO forever.

@@ -165,7 +165,7 @@ export async function runRemoteServe(
   const mounting = (async (): Promise<PrivateMount | undefined> => {
     if (!(await runsScripts(flags, vfs))) return undefined;
     try {
-      privateMount = await mountPrivately(vfs, sftp.remoteRoot, mountOptions, remoteArg, log);
+      privateMount = await mountPrivately(vfs, sftp.remoteRoot, mountOptions, remoteArg, log, clock);
       process.stdout.write(`devmount serve: PHP/CGI scripts run from a private mount of the site at ${privateMount.path}\n`);
       return privateMount;
     } catch (err) {
