@@ -69,6 +69,15 @@ export async function findOnPath(name: string): Promise<string | null> {
   return null;
 }
 
+/**
+ * The php-cgi that reads a remote site's production URL from its database (cli/remote-serve.ts): none when PHP
+ * is off or --site-url names the URL already.
+ */
+export async function sitePhpCgi(flags: ServeFlags): Promise<string | null> {
+  if (flags.php === false || flags.siteUrl !== undefined) return null;
+  return findOnPath(typeof flags.php === 'string' ? flags.php : 'php-cgi');
+}
+
 async function rootHasPhp(source: FileSource): Promise<boolean> {
   const entries = await source.readdir('/').catch(() => []);
   return entries.some((e) => e.stat.kind === 'file' && e.name.toLowerCase().endsWith('.php'));

@@ -35,7 +35,7 @@ async function openServerFiles(connector: Connector): Promise<ConfigReader & { c
     close: () => fs.close(),
   };
 }
-import { findOnPath } from './serve-php.js';
+import { sitePhpCgi } from './serve-php.js';
 import { parseDbTarget, parseLocalForward, TunnelSpecError } from '../../fs/tunnel/spec.js';
 import { DEFAULT_PORTS } from '../../fs/tunnel/site-config.js';
 import type { SiteTunnelOptions } from '../../fs/tunnel/site-tunnels.js';
@@ -188,7 +188,7 @@ export async function runRemoteServe(
       }),
       ...(requestScope ? { requestScope } : {}),
       tunnels,
-      phpCgi: flags.php === false || flags.siteUrl !== undefined ? null : await findOnPath(typeof flags.php === 'string' ? flags.php : 'php-cgi'),
+      phpCgi: await sitePhpCgi(flags),
       say: (line) => process.stdout.write(`${line}\n`),
       clock,
       localRoot: mounting.then((mount) => mount?.path),
