@@ -19,6 +19,8 @@ import { createVfsFileSource, type VfsFileSource } from '../devserver/sources/vf
 import { remoteReachability, type RemoteReachability } from '../devserver/middlewares/remote-reachability.js';
 import type { Middleware } from '../devserver/middleware.js';
 import type { FileSource } from '../devserver/file-source.js';
+import { mergeSlots } from '../devserver/stack.js';
+import { createCloserStack, type CloserStack } from '../fs/closers.js';
 import type { RemoteWatchSetting } from './mount-options.js';
 import { startConfiguredWatcher } from './remote-watch.js';
 import { createRequestScope, type RequestScope } from '../devserver/request-scope.js';
@@ -189,6 +191,48 @@ async function openSite(source: FileSource, remote: SftpRemoteFs, opts: RemoteSe
 
 export async function startRemoteServe(vfs: Vfs, remote: SftpRemoteFs, options: RemoteServeOptions): Promise<RemoteServe> {
   const opts = Object.freeze({ say: (line: string) => options.log.info(line), ...options });
+  // Whatever is opened below is closed by close(), or at once when a later step fails, in reverse order.
+  const closers = createCloserStack();
+  try {
+    const { watcher, source } = await watchAndOpenSource(vfs, remote, opts, closers);
+    const reachability = trackReachability(remote, opts.requestTimeoutMs, opts.log);
+    closers.push(() => reachability.close());
+    const early: Middleware[] = [remoteReachability(reachability, opts.description)];
+    if (watcher?.method === 'sftp-poll') early.push(trackRequestedDirs(watcher));
+    const { tunnels, site } = await openSite(source, remote, opts);
+    closers.push(() => tunnels.close());
+    const serverOptions = await opts.server(source, site);
+    const server = await createDevServer(Object.freeze({
+      ...serverOptions,
+      ...(serverOptions.liveReload === false ? {} : { liveReload: REMOTE_LIVERELOAD }),
+      source,
+      ...(opts.remoteWatch === 'off' ? { cache: false as const } : {}),
+      slots: mergeSlots({ early }, serverOptions.slots ?? {}),
+      ...(opts.requestScope ? { requestScope: opts.requestScope } : {}),
+    }));
+    closers.push(() => server.close()); // closes the source too
+    const watchMethod = watcher?.method ?? 'off';
+    opts.log.info({ remote: opts.description, watch: watchMethod, url: server.url }, 'serving the remote site');
+    return {
+      server,
+      source,
+      watchMethod,
+      async close() {
+        const [first] = await closers.unwind();
+        if (first !== undefined) throw first;
+      },
+    };
+  } catch (err) {
+    await closers.unwind();
+    throw err;
+  }
+}
+
+/**
+ * The remote watcher and the FUSE mount php-cgi reads (localRoot) come up together (both wait on the network),
+ * then the VfsFileSource over them.
+ */
+async function watchAndOpenSource(vfs: Vfs, remote: SftpRemoteFs, opts: RemoteServeOptions, closers: CloserStack): Promise<{ watcher: RemoteWatcher | null; source: VfsFileSource }> {
   let source: VfsFileSource | null = null;
   // Changes reported before the source exists (the private mount still being made) still reach the VFS caches.
   const onChanges = (changes: readonly ChangeEvent[]): void => {
@@ -199,59 +243,21 @@ export async function startRemoteServe(vfs: Vfs, remote: SftpRemoteFs, options: 
     startConfiguredWatcher(remote, opts.remoteWatch, opts.remotePollMs, onChanges, opts.clock),
     Promise.resolve(opts.localRoot),
   ]);
-  if (watched.status === 'rejected' || mounted.status === 'rejected') {
-    if (watched.status === 'fulfilled') await watched.value?.close();
-    throw watched.status === 'rejected' ? watched.reason : (mounted as PromiseRejectedResult).reason;
+  if (watched.status === 'fulfilled' && watched.value !== null) {
+    const watcher = watched.value;
+    closers.push(() => watcher.close());
   }
-  const watcher: RemoteWatcher | null = watched.value;
+  if (watched.status === 'rejected') throw watched.reason;
+  if (mounted.status === 'rejected') throw mounted.reason;
   const localRoot = mounted.value;
-  source = createVfsFileSource(vfs, {
+  const opened = createVfsFileSource(vfs, {
     description: opts.description,
     remoteRootAbs: remote.remoteRoot,
     ...(localRoot !== undefined ? { localRoot } : {}),
     requestTimeoutMs: opts.requestTimeoutMs,
     revalidateEveryMs: 0, // watching off: the server cache is off instead, see the header comment
   });
-  const reachability = trackReachability(remote, opts.requestTimeoutMs, opts.log);
-  const early: Middleware[] = [remoteReachability(reachability, opts.description)];
-  if (watcher?.method === 'sftp-poll') early.push(trackRequestedDirs(watcher));
-  let server: DevServer;
-  let tunnels: SiteTunnels | undefined;
-  try {
-    const opened = await openSite(source, remote, opts);
-    tunnels = opened.tunnels;
-    const serverOptions = await opts.server(source, opened.site);
-    const slots = serverOptions.slots ?? {};
-    server = await createDevServer(Object.freeze({
-      ...serverOptions,
-      ...(serverOptions.liveReload === false ? {} : { liveReload: REMOTE_LIVERELOAD }),
-      source,
-      ...(opts.remoteWatch === 'off' ? { cache: false as const } : {}),
-      slots: { ...slots, early: [...early, ...(slots.early ?? [])] },
-      ...(opts.requestScope ? { requestScope: opts.requestScope } : {}),
-    }));
-  } catch (err) {
-    reachability.close();
-    await tunnels?.close();
-    await watcher?.close();
-    await source.close();
-    throw err;
-  }
-  const watchMethod = watcher?.method ?? 'off';
-  opts.log.info({ remote: opts.description, watch: watchMethod, url: server.url }, 'serving the remote site');
-  let closing: Promise<void> | null = null;
-  return {
-    server,
-    source,
-    watchMethod,
-    close() {
-      closing ??= (async () => {
-        reachability.close();
-        await watcher?.close();
-        await server.close(); // closes the source too
-        await tunnels?.close();
-      })();
-      return closing;
-    },
-  };
+  source = opened;
+  closers.push(() => opened.close());
+  return { watcher: watched.value, source: opened };
 }
