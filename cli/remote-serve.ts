@@ -16,7 +16,8 @@ import type { RemoteWatcher, WatchMethod } from '../fs/watch/remote-watcher.js';
 import { DEFAULT_LIVERELOAD_OPTIONS } from '../devserver/livereload/hub.js';
 import { createDevServer, type DevServer, type DevServerOptions } from '../devserver/server.js';
 import { createVfsFileSource, type VfsFileSource } from '../devserver/sources/vfs.js';
-import { remoteReachability, type RemoteReachability } from '../devserver/middlewares/remote-reachability.js';
+import { remoteReachability, trackReachability } from '../devserver/middlewares/remote-reachability.js';
+import { trackRequestedDirs } from '../devserver/middlewares/track-requested-dirs.js';
 import type { Middleware } from '../devserver/middleware.js';
 import type { FileSource } from '../devserver/file-source.js';
 import { mergeSlots } from '../devserver/stack.js';
@@ -93,57 +94,6 @@ export interface RemoteServe {
  * a `git pull` on the server still gives one reload (maxWaitMs caps a never-ending stream).
  */
 const REMOTE_LIVERELOAD = Object.freeze({ ...DEFAULT_LIVERELOAD_OPTIONS, quietMs: 60 });
-
-/** Remote calls made for requests: how long after a deadline miss we probe the server before retrying. */
-const PROBE_EVERY_MS = 1000;
-
-/**
- * Reachability as the browser sees it: the connection state of the SFTP pool, plus "a request ran into its
- * deadline" (a silent network — a paused link, a sleeping laptop — keeps the TCP connection "connected" until
- * keepalives fail). After a miss, a direct stat of the root (no cache) is tried until the server answers.
- */
-function trackReachability(remote: SftpRemoteFs, requestTimeoutMs: number, log: Logger): RemoteReachability & { close(): void } {
-  let missed = false;
-  let probing: NodeJS.Timeout | null = null;
-  let closed = false;
-  const probe = (): void => {
-    probing = setTimeout(() => {
-      const deadline = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('probe deadline')), requestTimeoutMs).unref());
-      Promise.race([remote.stat('/'), deadline]).then(() => {
-        probing = null;
-        if (missed) log.info('remote reachable again');
-        missed = false;
-      }, () => {
-        if (!closed) probe();
-      });
-    }, PROBE_EVERY_MS);
-    probing.unref();
-  };
-  const unsubscribe = remote.onStateChange((state) => {
-    if (state !== 'connected') log.warn({ state }, 'remote unreachable: serving cached pages only');
-  });
-  return {
-    isReachable: () => !missed && remote.state() === 'connected',
-    markUnreachable() {
-      missed = true;
-      if (!probing && !closed) probe();
-    },
-    close() {
-      closed = true;
-      unsubscribe();
-      if (probing) clearTimeout(probing);
-    },
-  };
-}
-
-/** The sftp-poll strategy re-lists only directories someone looked at: each request's directory is tracked. */
-function trackRequestedDirs(watcher: RemoteWatcher): Middleware {
-  return async function trackRequestedDirs(ctx, next) {
-    const slash = ctx.path.lastIndexOf('/');
-    watcher.track(ctx.path.endsWith('/') || slash <= 0 ? (ctx.path.replace(/\/+$/, '') || '/') : ctx.path.slice(0, slash));
-    await next();
-  };
-}
 
 /** A detected URL the dev server can stand in for (scheme and host only: --site-url's rule), with its start line. */
 function parseDetectedUrl(found: string, say: (line: string) => void): SiteUrl | undefined {

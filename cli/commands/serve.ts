@@ -11,7 +11,8 @@ import type { Logger } from 'pino';
 import { UserError } from '../user-error.js';
 import { ExitCode } from '../exit-codes.js';
 import { createDevServer, type DevServer } from '../../devserver/server.js';
-import { openServeLog, type ServeLog } from '../logs/serve-log.js';
+import { openServeLog } from '../logs/serve-log.js';
+import { createCloserStack, type CloserStack } from '../../fs/closers.js';
 import { LocalFileSource } from '../../devserver/sources/local.js';
 import { frontControllerFlag } from './serve-routing.js';
 import { detectAppLayout, type AppLayout } from '../../devserver/app-layout.js';
@@ -75,18 +76,25 @@ async function runServe(dir: string, flags: ServeFlags): Promise<void> {
   }
   const serveLog = await openServeLog(flags.logFormat, resolvePath(dir));
   const log = serveLog.logger;
-  const { source, layout } = await openSiteSource(dir, resolved, flags);
-  let server: DevServer;
+  // A stop and a failed start unwind the same closers: the server (its features), the source, the log last.
+  const closers = createCloserStack();
+  closers.push(() => serveLog.close());
+  let served: { source: LocalFileSource; server: DevServer };
   try {
-    server = await createDevServer(Object.freeze({ ...(await assembleServeFeatures(flags, resolved, { source, log, layout })), source }));
+    const { source, layout } = await openSiteSource(dir, resolved, flags);
+    closers.push(() => source.close());
+    const server = await createDevServer(Object.freeze({ ...(await assembleServeFeatures(flags, resolved, { source, log, layout })), source }));
+    closers.push(() => server.close());
+    served = { source, server };
   } catch (err) {
-    await source.close();
+    await closers.unwind();
     throw err;
   }
+  const { source, server } = served;
   const watchNote = source.watchMode.kind === 'poll' ? `polling every ${source.watchMode.pollMs} ms` : 'watching for changes';
   printServing(`${source.description} (${watchNote}${flags.livereload ? ', live reload on' : ''})`, server);
   // Signals first: whatever the opener does (and whoever it tells) may already stop us.
-  stopOnSignals(server, serveLog);
+  stopOnSignals(closers);
   if (flags.open) openBrowser(server.url, log);
 }
 
@@ -97,10 +105,10 @@ function openBrowser(url: string, log: Logger): void {
   child.unref();
 }
 
-function stopOnSignals(server: DevServer, serveLog: ServeLog): void {
+function stopOnSignals(closers: CloserStack): void {
   // SIGINT exits 130 (128 + 2, as shells report it, cli/exit-codes.ts); SIGTERM is a requested stop: 0.
   const stop = (code: number) => () => {
-    void server.close().then(() => serveLog.close()).finally(() => process.exit(code));
+    void closers.unwind().finally(() => process.exit(code));
   };
   process.once('SIGINT', stop(ExitCode.interrupted));
   process.once('SIGTERM', stop(ExitCode.ok));
