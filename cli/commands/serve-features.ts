@@ -12,7 +12,7 @@ import { parseSiteUrl, SiteUrlError, type SiteUrl } from '../../devserver/site-u
 import { phpServeHook } from './serve-php.js';
 import { routingServeHook, serverConfigServeHook, FRONT_CONTROLLER_OFF } from './serve-routing.js';
 import { remoteServeHook } from './serve-remote.js';
-import type { ServeFlagHook, ServeFlags, ServeHookContext, ServeHookResult } from './serve-flags.js';
+import { wholeNumberFlag, type ServeFlagHook, type ServeFlags, type ServeHookContext, type ServeHookResult } from './serve-flags.js';
 
 // Order matters for the slots: each hook's middlewares follow the previous hooks' in the same slot (.htaccess
 // before the front controller).
@@ -30,7 +30,7 @@ export interface ResolvedFlags {
 
 /** The flags every serve shares, checked once (a bad one is a usage error before anything is opened). */
 export function resolveFlags(flags: ServeFlags): ResolvedFlags {
-  const port = flags.port === undefined ? 8080 : parseInteger(flags.port, '--port', 0, 65535);
+  const port = flags.port === undefined ? 8080 : wholeNumberFlag(flags.port, '--port', 0, 65535);
   const headers = flags.header.map((h): readonly [string, string] => {
     const colon = h.indexOf(':');
     const name = colon > 0 ? h.slice(0, colon).trim() : '';
@@ -40,7 +40,7 @@ export function resolveFlags(flags: ServeFlags): ResolvedFlags {
     }
     return [name, h.slice(colon + 1).trim()];
   });
-  const pollMs = flags.poll === undefined ? null : parseInteger(flags.poll, '--poll', 50, 3_600_000);
+  const pollMs = flags.poll === undefined ? null : wholeNumberFlag(flags.poll, '--poll', 50, 3_600_000);
   const allowedHosts = flags.allowedHost.includes('all') ? 'all' : flags.allowedHost.map((h) => h.toLowerCase());
   return Object.freeze({ port, strictPort: flags.port !== undefined, headers, pollMs, allowedHosts, siteUrl: siteUrlFlag(flags.siteUrl) });
 }
@@ -53,14 +53,6 @@ function siteUrlFlag(value: string | undefined): SiteUrl | null {
     if (err instanceof SiteUrlError) throw new UserError('usage', `--site-url: ${err.message}`);
     throw err;
   }
-}
-
-function parseInteger(value: string, flag: string, min: number, max: number): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < min || n > max) {
-    throw new UserError('usage', `${flag} must be a whole number from ${min} to ${max}, not "${value}"`);
-  }
-  return n;
 }
 
 /**

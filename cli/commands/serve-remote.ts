@@ -19,7 +19,8 @@ import { readPasswordFromStdin } from '../password-stdin.js';
 import { openServeLog } from '../logs/serve-log.js';
 import { createTtyPrompter } from '../prompter.js';
 import { remoteRequestScope, startRemoteServe, type RemoteServe } from '../remote-serve.js';
-import { createCloserStack, type CloserStack } from '../../fs/closers.js';
+import { createCloserStack } from '../../fs/closers.js';
+import { exitOnSignals } from '../exit-on-signals.js';
 import type { Logger } from 'pino';
 import { ExitCode } from '../exit-codes.js';
 import { UserError } from '../user-error.js';
@@ -193,7 +194,14 @@ export async function runRemoteServe(
     ? `remote watching off: changes seen within cache_timeout=${mountOptions.cacheTimeout}s`
     : `remote watch: ${served.watchMethod}`;
   printServing(`${remoteArg} (${watchNote}${flags.livereload ? ', live reload on' : ''})`, served.server);
-  stopOnSignals(closers, log, privateMount !== undefined);
+  const stop = exitOnSignals(closers, { hangup: true });
+  if (privateMount) {
+    // A bug must not leave the private mount behind as a dead "Transport endpoint is not connected" directory.
+    process.once('uncaughtException', (err) => {
+      log.fatal({ err: err.message, stack: err.stack }, 'internal error; stopping');
+      stop(ExitCode.failure);
+    });
+  }
 }
 
 /** The remote flags, checked before anything connects (a bad spelling is a usage error). */
@@ -228,23 +236,6 @@ async function mountForScripts(flags: ServeFlags, vfs: Vfs, remoteRoot: string, 
     // Static pages still work; scripts answer 502 "no local path" (devserver/cgi/dispatch.ts).
     log.warn({ err: (err as Error).message }, 'no FUSE mount for PHP/CGI: scripts will not run (static files are served)');
     return undefined;
-  }
-}
-
-/** SIGINT/SIGTERM/SIGHUP (and, with a private mount, an internal error) unwind the closer stack and exit. */
-function stopOnSignals(closers: CloserStack, log: Logger, privateMount: boolean): void {
-  const stop = (code: number) => () => {
-    void closers.unwind().finally(() => process.exit(code));
-  };
-  process.once('SIGINT', stop(ExitCode.interrupted));
-  process.once('SIGTERM', stop(ExitCode.ok));
-  process.once('SIGHUP', stop(ExitCode.ok));
-  if (privateMount) {
-    // A bug must not leave the private mount behind as a dead "Transport endpoint is not connected" directory.
-    process.once('uncaughtException', (err) => {
-      log.fatal({ err: err.message, stack: err.stack }, 'internal error; stopping');
-      stop(ExitCode.failure)();
-    });
   }
 }
 

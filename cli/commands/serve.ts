@@ -9,10 +9,10 @@ import { join, resolve as resolvePath } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { Logger } from 'pino';
 import { UserError } from '../user-error.js';
-import { ExitCode } from '../exit-codes.js';
 import { createDevServer, type DevServer } from '../../devserver/server.js';
 import { openServeLog } from '../logs/serve-log.js';
-import { createCloserStack, type CloserStack } from '../../fs/closers.js';
+import { createCloserStack } from '../../fs/closers.js';
+import { exitOnSignals } from '../exit-on-signals.js';
 import { LocalFileSource } from '../../devserver/sources/local.js';
 import { frontControllerFlag } from './serve-routing.js';
 import { detectAppLayout, type AppLayout } from '../../devserver/app-layout.js';
@@ -94,7 +94,7 @@ async function runServe(dir: string, flags: ServeFlags): Promise<void> {
   const watchNote = source.watchMode.kind === 'poll' ? `polling every ${source.watchMode.pollMs} ms` : 'watching for changes';
   printServing(`${source.description} (${watchNote}${flags.livereload ? ', live reload on' : ''})`, server);
   // Signals first: whatever the opener does (and whoever it tells) may already stop us.
-  stopOnSignals(closers);
+  exitOnSignals(closers, { hangup: false });
   if (flags.open) openBrowser(server.url, log);
 }
 
@@ -103,13 +103,4 @@ function openBrowser(url: string, log: Logger): void {
   const child = spawn(command, [url], { stdio: 'ignore', detached: true });
   child.on('error', (err) => log.warn({ err: err.message }, `could not open a browser; open ${url} yourself`));
   child.unref();
-}
-
-function stopOnSignals(closers: CloserStack): void {
-  // SIGINT exits 130 (128 + 2, as shells report it, cli/exit-codes.ts); SIGTERM is a requested stop: 0.
-  const stop = (code: number) => () => {
-    void closers.unwind().finally(() => process.exit(code));
-  };
-  process.once('SIGINT', stop(ExitCode.interrupted));
-  process.once('SIGTERM', stop(ExitCode.ok));
 }
