@@ -3,7 +3,7 @@
  * and by the private mount `serve user@host:path` makes for php-cgi.
  */
 import type { FuseAdapterOptions } from '../fs/fuse/adapter.js';
-import type { Attr } from '../fs/vfs/types.js';
+import type { Attr } from '../fs/types.js';
 import type { MountOptions } from './mount-options.js';
 
 export interface FuseMountTarget {

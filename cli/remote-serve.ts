@@ -11,7 +11,8 @@
 import type { Logger } from 'pino';
 import type { WatchedClock } from '../fs/cache/watched-clock.js';
 import type { SftpRemoteFs } from '../fs/sftp/remote-fs.js';
-import type { ChangeEvent, Vfs } from '../fs/vfs/types.js';
+import type { Vfs } from '../fs/vfs/types.js';
+import type { ChangeEvent } from '../fs/types.js';
 import type { RemoteWatcher, WatchMethod } from '../fs/watch/remote-watcher.js';
 import { DEFAULT_LIVERELOAD_OPTIONS } from '../devserver/livereload/hub.js';
 import { createDevServer, type DevServer, type DevServerOptions } from '../devserver/server.js';

@@ -5,7 +5,7 @@
  */
 import type { WatchedClock } from '../fs/cache/watched-clock.js';
 import type { SftpRemoteFs } from '../fs/sftp/remote-fs.js';
-import type { ChangeEvent } from '../fs/vfs/types.js';
+import type { ChangeEvent } from '../fs/types.js';
 import { startRemoteWatcher, type RemoteWatcher, type WatchMethod } from '../fs/watch/remote-watcher.js';
 import type { RemoteWatchSetting } from './mount-options.js';
 

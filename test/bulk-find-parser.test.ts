@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FindOutputError, FindParser, parseFindTime } from '../fs/bulk/find-parser.js';
 import { findCommand, problemsFrom } from '../fs/bulk/find-listing.js';
-import { shellPathOperand, shellQuote } from '../fs/bulk/shell-quote.js';
+import { shellPathOperand, shellQuote } from '../fs/shell-quote.js';
 import type { TreeEntry } from '../fs/bulk/types.js';
 
 function record(fields: string[]): Buffer {

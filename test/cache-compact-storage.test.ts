@@ -12,7 +12,7 @@ import { createCachedRemoteFs, type CachedRemoteFs } from '../fs/cache/cached-re
 import { DataCache } from '../fs/cache/data-cache.js';
 import { ListingAttrs } from '../fs/cache/listing-attrs.js';
 import type { CacheOptions } from '../fs/cache/options.js';
-import type { Attr } from '../fs/vfs/types.js';
+import type { Attr } from '../fs/types.js';
 import { createLocalRemoteFs, type LocalRemoteFs } from './helpers/local-remote-fs.js';
 
 function attrOf(n: number, overrides: Partial<Attr> = {}): Attr {

@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createCachedRemoteFs, type CachedRemoteFs } from '../fs/cache/cached-remote-fs.js';
 import { CACHE_DEFAULTS, type CacheOptions } from '../fs/cache/options.js';
 import { isFsError } from '../fs/errors.js';
-import type { ChangeEvent } from '../fs/vfs/types.js';
+import type { ChangeEvent } from '../fs/types.js';
 import { createLocalRemoteFs, type LocalRemoteFs } from './helpers/local-remote-fs.js';
 
 let dir: string;

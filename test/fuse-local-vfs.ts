@@ -6,7 +6,8 @@ import { open, lstat, readdir, readlink, readFile, mkdir, rmdir, unlink, rename,
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { FsError, type ErrnoCode } from '../fs/errors.js';
-import type { Attr, DirEntry, Vfs, VfsStats } from '../fs/vfs/types.js';
+import type { Vfs, VfsStats } from '../fs/vfs/types.js';
+import type { Attr, DirEntry } from '../fs/types.js';
 
 function toAttr(s: Stats): Attr {
   return { mode: s.mode, size: s.size, uid: s.uid, gid: s.gid, nlink: s.nlink, atimeMs: s.atimeMs, mtimeMs: s.mtimeMs, ctimeMs: s.ctimeMs };

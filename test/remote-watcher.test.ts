@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { FileEntryWithStats } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SshConnection } from '../fs/ssh/types.js';
-import type { ChangeEvent, DirEntry } from '../fs/vfs/types.js';
+import type { ChangeEvent, DirEntry } from '../fs/types.js';
 import { detectWatchMethod, startRemoteWatcher, type WatchTransport } from '../fs/watch/remote-watcher.js';
 import { harnessConnector } from './harness/connect.js';
 import { startSshd, type Sshd } from './harness/sshd.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FsError } from '../fs/errors.js';
 import { createSftpRemoteFs, type SftpRemoteFs } from '../fs/sftp/remote-fs.js';
-import type { ConnectionState } from '../fs/vfs/types.js';
+import type { ConnectionState } from '../fs/types.js';
 import { harnessConnector } from './harness/connect.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
 import { startDelayProxy, type DelayProxy } from '../scripts/delay-proxy.js';

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isFsError } from '../fs/errors.js';
 import { createVfs } from '../fs/vfs/vfs.js';
-import type { ChangeEvent, Vfs } from '../fs/vfs/types.js';
+import type { Vfs } from '../fs/vfs/types.js';
+import type { ChangeEvent } from '../fs/types.js';
 import { createLocalRemoteFs, type LocalRemoteFs } from './helpers/local-remote-fs.js';
 
 let dir: string;

@@ -8,7 +8,7 @@ import { FsError } from '../fs/errors.js';
 import type { RemoteFile } from '../fs/remote/types.js';
 import { BufferPool } from '../fs/vfs/buffer-pool.js';
 import { ReadAhead } from '../fs/vfs/read-ahead.js';
-import type { Attr } from '../fs/vfs/types.js';
+import type { Attr } from '../fs/types.js';
 
 const K = 1024;
 const byteAt = (position: number) => (position * 31 + 7) & 0xff;

@@ -10,7 +10,7 @@
  * metadata connection carries the files too: slower, but the run goes on (it already authenticated once).
  */
 import type { RemoteFile, RemoteFs, SetAttr } from '../../fs/remote/types.js';
-import type { Attr, DirEntry, StatFs } from '../../fs/vfs/types.js';
+import type { Attr, DirEntry, StatFs } from '../../fs/types.js';
 
 export interface ClosableRemoteFs extends RemoteFs {
   close(): Promise<void>;

@@ -2,7 +2,7 @@
  * The control protocol of a running mount: one JSON object per line over a Unix socket, one request and one
  * reply per connection. `status` reports the mount, `refresh` drops cached state, `unmount` stops the mount.
  */
-import type { ConnectionState } from '../../fs/vfs/types.js';
+import type { ConnectionState } from '../../fs/types.js';
 
 export type ControlRequest =
   | { readonly op: 'status' }

@@ -7,7 +7,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { shellQuote } from '../../fs/bulk/shell-quote.js';
+import { shellQuote } from '../../fs/shell-quote.js';
 import { loadNginxConfig, type ConfigReader, type ConfigWarning, type Directive } from './parser.js';
 import { compileServer, enclosingHttp, rootOf, serverBlocks, type ServerConfig, type Warn } from './server-config.js';
 

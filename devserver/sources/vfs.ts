@@ -11,7 +11,9 @@ import { constants } from 'node:fs';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { FsError, isFsError } from '../../fs/errors.js';
-import type { Attr, ChangeEvent, Vfs } from '../../fs/vfs/types.js';
+import { fileType, S_IFDIR, S_IFLNK, S_IFREG } from '../../fs/posix.js';
+import type { Vfs } from '../../fs/vfs/types.js';
+import type { Attr, ChangeEvent } from '../../fs/types.js';
 import type { FileSource, SourceChange, SourceEntry, SourceStat } from '../file-source.js';
 
 export interface VfsSourceOptions {
@@ -36,10 +38,10 @@ const READ_CHUNK = 256 * 1024;
 const MAX_SYMLINK_HOPS = 40; // Linux's limit before ELOOP (path_resolution(7))
 
 function kindOf(mode: number): SourceStat['kind'] {
-  switch (mode & constants.S_IFMT) {
-    case constants.S_IFREG: return 'file';
-    case constants.S_IFDIR: return 'directory';
-    case constants.S_IFLNK: return 'symlink';
+  switch (fileType(mode)) {
+    case S_IFREG: return 'file';
+    case S_IFDIR: return 'directory';
+    case S_IFLNK: return 'symlink';
     default: return 'other';
   }
 }

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { constants } from 'node:fs';
 import { join } from 'node:path';
-import { shellPathOperand } from '../bulk/shell-quote.js';
+import { shellPathOperand } from '../shell-quote.js';
 import type { RemoteShell } from '../bulk/types.js';
 import { WorkQueue } from '../bulk/work-queue.js';
 import type { RemoteFs } from '../remote/types.js';

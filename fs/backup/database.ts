@@ -12,7 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import type { ClientChannel } from 'ssh2';
 import type { RemoteShell } from '../bulk/types.js';
-import { shellQuote } from '../bulk/shell-quote.js';
+import { shellQuote } from '../shell-quote.js';
 import type { RemoteFs } from '../remote/types.js';
 import { detectSiteDatabase, type DbEngine, type SiteDatabase } from '../tunnel/site-config.js';
 

@@ -8,7 +8,7 @@
  * size or mtime not what the listing said, or named in tar's "file changed as we read it" warnings — is
  * returned for the caller to fetch over SFTP, which reports vanished and unreadable files properly.
  */
-import { shellPathOperand } from '../bulk/shell-quote.js';
+import { shellPathOperand } from '../shell-quote.js';
 import type { RemoteShell, TreeEntry } from '../bulk/types.js';
 import { WorkQueue } from '../bulk/work-queue.js';
 import { TarReader, type TarFile } from './tar-reader.js';

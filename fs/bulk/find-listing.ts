@@ -5,7 +5,7 @@
  */
 import { FsError } from '../errors.js';
 import { FIND_FORMAT, FindParser } from './find-parser.js';
-import { shellPathOperand, shellQuote } from './shell-quote.js';
+import { shellPathOperand, shellQuote } from '../shell-quote.js';
 import type { ListProblem, RemoteShell, TreeEntry } from './types.js';
 
 export interface FindResult {

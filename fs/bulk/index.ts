@@ -1,4 +1,3 @@
 export { listTree, type ListTreeOptions } from './list-tree.js';
-export { shellQuote, shellPathOperand } from './shell-quote.js';
 export { WorkQueue } from './work-queue.js';
 export type { EntryType, ListMethod, ListProblem, RemoteShell, TreeEntry, TreeListing, TreeSource } from './types.js';

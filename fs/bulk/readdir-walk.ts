@@ -3,18 +3,18 @@
  * keeps up to 32 READDIRs outstanding), using the attributes each READDIR reply carries, so no per-file stat.
  * Symlink targets cost one READLINK each, also pipelined.
  */
-import { constants } from 'node:fs';
-import type { Attr } from '../vfs/types.js';
+import { fileType, S_IFDIR, S_IFLNK, S_IFREG } from '../posix.js';
+import type { Attr } from '../types.js';
 import { WorkQueue } from './work-queue.js';
 import type { EntryType, ListProblem, TreeEntry, TreeSource } from './types.js';
 
 export const DEFAULT_WALK_CONCURRENCY = 32;
 
 function typeOf(mode: number): EntryType {
-  switch (mode & constants.S_IFMT) {
-    case constants.S_IFREG: return 'file';
-    case constants.S_IFDIR: return 'dir';
-    case constants.S_IFLNK: return 'symlink';
+  switch (fileType(mode)) {
+    case S_IFREG: return 'file';
+    case S_IFDIR: return 'dir';
+    case S_IFLNK: return 'symlink';
     default: return 'other';
   }
 }

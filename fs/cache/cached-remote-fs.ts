@@ -10,15 +10,17 @@
  */
 import { constants } from 'node:fs';
 import { FsError, isFsError } from '../errors.js';
+import { isDir, isRegular, isSymlink, opensReadOnly } from '../posix.js';
 import type { RemoteFile, RemoteFs, SetAttr } from '../remote/types.js';
-import { ChangeEmitter } from '../vfs/change-emitter.js';
-import type { Attr, CacheMirror, ChangeListener, DirEntry, FreshEntry, StatFs } from '../vfs/types.js';
+import { ChangeEmitter } from '../change-emitter.js';
+import type { CacheMirror, FreshEntry } from './mirror.js';
+import type { Attr, ChangeListener, DirEntry, StatFs } from '../types.js';
 import { DataCache } from './data-cache.js';
 import { Generations } from './generations.js';
 import { createMemoryFile } from './memory-file.js';
-import { isSymlink, MetadataCache, type AttrLookup, type Listing, type ListedFile } from './metadata-cache.js';
+import { MetadataCache, type AttrLookup, type Listing, type ListedFile } from './metadata-cache.js';
 import { resolveCacheOptions, type CacheOptions } from './options.js';
-import { childOf, normalizePath, parentOf } from './paths.js';
+import { childOf, normalizePath, parentOf } from '../paths.js';
 
 export type { ListedFile } from './metadata-cache.js';
 
@@ -74,16 +76,6 @@ export function createCachedRemoteFs(inner: Closable, overrides: Partial<CacheOp
 const CREATES_OR_TRUNCATES = constants.O_CREAT | constants.O_TRUNC;
 /** Above this many changed names, a cached listing is read again instead of re-stat'ing each name. */
 const MAX_DIRTY_NAMES_TO_RESTAT = 32;
-/** O_ACCMODE from open(2); Node's fs.constants does not export it. */
-const ACCESS_MODE = constants.O_RDONLY | constants.O_WRONLY | constants.O_RDWR;
-
-function isRegularFile(attr: Attr): boolean {
-  return (attr.mode & constants.S_IFMT) === constants.S_IFREG;
-}
-
-function isDirectory(attr: Attr): boolean {
-  return (attr.mode & constants.S_IFMT) === constants.S_IFDIR;
-}
 
 class CachingRemoteFs implements CachedRemoteFs {
   readonly [CACHED_REMOTE_FS] = true as const;
@@ -215,7 +207,7 @@ class CachingRemoteFs implements CachedRemoteFs {
 
   /** Opens a file that is not created or truncated: a small one read-only from memory, else on the server. */
   private async openExisting(path: string, flags: number, mode?: number): Promise<RemoteFile> {
-    const readOnly = (flags & ACCESS_MODE) === constants.O_RDONLY;
+    const readOnly = opensReadOnly(flags);
     if (readOnly && this.options.dataCacheBytes > 0) {
       const attr = this.options.autoCache ? await this.revalidate(path) : await this.stat(path);
       if (this.isSmallFile(attr)) {
@@ -348,7 +340,7 @@ class CachingRemoteFs implements CachedRemoteFs {
     const path = normalizePath(rawPath);
     if (!this.storable(path, startedAt)) return false;
     const known = this.meta.lookupLstat(path);
-    if (known.kind !== 'hit' || !isRegularFile(known.attr)) return false;
+    if (known.kind !== 'hit' || !isRegular(known.attr.mode)) return false;
     if (known.attr.size !== expected.size || known.attr.mtimeMs !== expected.mtimeMs || data.length !== expected.size) return false;
     this.storeData(path, known.attr, data);
     return true;
@@ -413,7 +405,7 @@ class CachingRemoteFs implements CachedRemoteFs {
 
   /** A regular file a read-only open reads whole into memory (and the fast-files table may then answer). */
   private isSmallFile(attr: Attr): boolean {
-    return isRegularFile(attr) && attr.size <= this.options.smallFileBytes && attr.size <= this.data.maxFileBytes;
+    return isRegular(attr.mode) && attr.size <= this.options.smallFileBytes && attr.size <= this.data.maxFileBytes;
   }
 
   private storable(path: string, startedAt: number): boolean {
@@ -458,7 +450,7 @@ class CachingRemoteFs implements CachedRemoteFs {
   }
 
   private async readFileUnder(path: string, attr: Attr): Promise<Buffer> {
-    if (isDirectory(attr)) throw new FsError('EISDIR', undefined, path);
+    if (isDir(attr.mode)) throw new FsError('EISDIR', undefined, path);
     const cached = this.data.get(path, attr);
     if (cached) {
       this.counters.dataHits += 1;
@@ -486,7 +478,7 @@ class CachingRemoteFs implements CachedRemoteFs {
       // A plain file's lstat is this stat: one that moved is dropped too, or getattr would keep the old size and
       // the kernel would cut reads of the new content to it.
       const known = this.meta.lookupLstat(path);
-      if (known.kind === 'hit' && !isSymlink(known.attr) && (known.attr.size !== attr.size || known.attr.mtimeMs !== attr.mtimeMs)) {
+      if (known.kind === 'hit' && !isSymlink(known.attr.mode) && (known.attr.size !== attr.size || known.attr.mtimeMs !== attr.mtimeMs)) {
         this.meta.invalidateAttr(path);
       }
       this.meta.storeStat(path, attr);

@@ -2,9 +2,9 @@
  * File contents cached in memory, bounded by bytes (LRU), keyed by path and valid only while the file's
  * size and mtime still match the ones it was read under (the rule of libfuse `auto_cache`).
  */
-import type { Attr } from '../vfs/types.js';
+import type { Attr } from '../types.js';
 import { WeightedLru } from './lru.js';
-import { isWithin } from './paths.js';
+import { isWithin } from '../paths.js';
 
 interface DataEntry {
   readonly data: Buffer;

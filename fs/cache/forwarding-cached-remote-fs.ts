@@ -3,7 +3,8 @@
  * wrapped one, so a decorator states only what it changes.
  */
 import type { RemoteFile, SetAttr } from '../remote/types.js';
-import type { Attr, CacheMirror, ChangeListener, DirEntry, FreshEntry, StatFs } from '../vfs/types.js';
+import type { CacheMirror, FreshEntry } from './mirror.js';
+import type { Attr, ChangeListener, DirEntry, StatFs } from '../types.js';
 import { CACHED_REMOTE_FS, type CachedRemoteFs, type ListedFile } from './cached-remote-fs.js';
 
 export class ForwardingCachedRemoteFs implements CachedRemoteFs {

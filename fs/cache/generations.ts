@@ -10,7 +10,7 @@
  * since the lookup started. The maps are bounded: past `limit` entries they are cleared and `floor` rises
  * to the current count, which refuses every lookup started before — the sshfs rule, briefly.
  */
-import { selfAndAncestors } from './paths.js';
+import { selfAndAncestors } from '../paths.js';
 
 export class Generations {
   private counter = 0;

@@ -9,7 +9,7 @@
  * The map keeps names in insertion order (a Map<string, Attr | null> did the same): readdir replies keep the
  * server's order. An Attr is built on each `get`; callers see the same frozen shape as before.
  */
-import type { Attr } from '../vfs/types.js';
+import type { Attr } from '../types.js';
 
 /** Fields of one record, in this order. */
 const MODE = 0;

@@ -5,7 +5,7 @@
  */
 import { FsError } from '../errors.js';
 import type { RemoteFile } from '../remote/types.js';
-import type { Attr } from '../vfs/types.js';
+import type { Attr } from '../types.js';
 
 export function createMemoryFile(path: string, data: Buffer, attr: Attr): RemoteFile {
   const readOnly = (): Promise<never> => Promise.reject(new FsError('EBADF', 'file is open read-only', path));

@@ -14,12 +14,12 @@
  * the names of the listing it replaces and the names it marks dirty; the caller hands the copy the fresh
  * names it stored instead (CachedRemoteFs storeListing), which replace what the copy held for them.
  */
-import { constants } from 'node:fs';
-import type { Attr, ChangeEvent, DirEntry } from '../vfs/types.js';
+import { fileType, isDir, isSymlink, S_IFDIR, S_IFREG } from '../posix.js';
+import type { Attr, ChangeEvent, DirEntry } from '../types.js';
 import { ListingAttrs } from './listing-attrs.js';
 import { WeightedLru } from './lru.js';
 import type { CacheOptions } from './options.js';
-import { baseName, childOf, isWithin, parentOf } from './paths.js';
+import { baseName, childOf, isWithin, parentOf } from '../paths.js';
 
 interface Timed<T> {
   readonly value: T;
@@ -61,10 +61,6 @@ export interface FreshAttr {
 }
 
 type LstatLookup = ({ readonly kind: 'hit' } & FreshAttr) | { readonly kind: 'negative' } | { readonly kind: 'miss' };
-
-export function isSymlink(attr: Attr): boolean {
-  return (attr.mode & constants.S_IFMT) === constants.S_IFLNK;
-}
 
 function relativeChild(rel: string, name: string): string {
   return rel === '' ? name : `${rel}/${name}`;
@@ -117,7 +113,7 @@ export class MetadataCache {
       return { kind: 'hit', attr: entry.stat.value };
     }
     const l = this.lookupLstat(path);
-    if (l.kind === 'hit' && isSymlink(l.attr)) return { kind: 'miss' };
+    if (l.kind === 'hit' && isSymlink(l.attr.mode)) return { kind: 'miss' };
     return l;
   }
 
@@ -160,7 +156,7 @@ export class MetadataCache {
     const previous = entry.lstat?.value;
     entry.lstat = { value: attr, expires: this.options.now() + this.options.attrTimeoutMs };
     entry.negative = undefined;
-    if (!isSymlink(attr)) entry.stat = entry.lstat;
+    if (!isSymlink(attr.mode)) entry.stat = entry.lstat;
     this.updateParentListing(path, attr);
     if (previous && !sameContent(previous, attr)) this.emit({ path, kind: 'modify', origin: 'remote' });
   }
@@ -224,7 +220,7 @@ export class MetadataCache {
           this.emit({ path: childOf(dir, name), kind: 'modify', origin: 'remote' });
         }
         child.lstat = undefined; // the listing's copy is the fresh one now
-        if (!isSymlink(attr)) child.stat = undefined;
+        if (!isSymlink(attr.mode)) child.stat = undefined;
       }
     }
     if (previous) this.emitListingDiff(dir, previous, attrs);
@@ -350,7 +346,7 @@ export class MetadataCache {
   /** True when `path` is known to be a non-directory (so a rename of it has no subtree to drop). */
   knownNotDirectory(path: string): boolean {
     const l = this.lookupLstat(path);
-    return l.kind === 'hit' && (l.attr.mode & constants.S_IFMT) !== constants.S_IFDIR;
+    return l.kind === 'hit' && !isDir(l.attr.mode);
   }
 
   /**
@@ -359,12 +355,11 @@ export class MetadataCache {
    * them), and a refresh of it need not scan every key.
    */
   lastKnownNotDirectory(path: string): boolean {
-    const isDir = (attr: Attr): boolean => (attr.mode & constants.S_IFMT) === constants.S_IFDIR;
     const own = this.lru.peek(path)?.lstat?.value;
-    if (own) return !isDir(own);
+    if (own) return !isDir(own.mode);
     if (path === '/') return false;
     const listed = this.lru.peek(parentOf(path))?.listing?.attrs.get(baseName(path));
-    return listed ? !isDir(listed) : false;
+    return listed ? !isDir(listed.mode) : false;
   }
 
   /**
@@ -382,9 +377,9 @@ export class MetadataCache {
       if (!listing || listing.expires <= now) continue;
       listing.attrs.forEachKnown((name, mode, size, mtimeMs) => {
         if (listing.dirty.has(name)) return;
-        const type = mode & constants.S_IFMT;
-        if (type === constants.S_IFDIR) dirs.push({ path: childOf(dir.path, name), rel: relativeChild(dir.rel, name) });
-        else if (type === constants.S_IFREG && size <= maxBytes) files.push({ path: relativeChild(dir.rel, name), size, mtimeMs });
+        const type = fileType(mode);
+        if (type === S_IFDIR) dirs.push({ path: childOf(dir.path, name), rel: relativeChild(dir.rel, name) });
+        else if (type === S_IFREG && size <= maxBytes) files.push({ path: relativeChild(dir.rel, name), size, mtimeMs });
       });
     }
     return files;

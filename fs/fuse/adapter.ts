@@ -16,7 +16,9 @@
  *   (mount-table.ts).
  */
 import { constants as fsConstants } from 'node:fs';
-import type { Attr, StatFs, Vfs } from '../vfs/types.js';
+import { opensReadOnly, S_IFDIR } from '../posix.js';
+import type { Vfs } from '../vfs/types.js';
+import type { Attr, StatFs } from '../types.js';
 import { FsError } from '../errors.js';
 import { createAttrMapper, type OwnershipOptions } from './attr-map.js';
 import { toFuseErrno } from './errno.js';
@@ -93,7 +95,6 @@ export class FuseMountError extends Error {
   }
 }
 
-const S_IFDIR = 0o040000;
 const UINT32_MAX = 0xffff_ffff;
 /**
  * UTIME_NOW and UTIME_OMIT (tv_sec 0, tv_nsec 2^30-1 / 2^30-2, utimensat(2)) reach JS as 1073 ms from stock
@@ -181,8 +182,6 @@ function bindingOptions(native: LoadedFuse, opts: FuseAdapterOptions, timeouts: 
  * unsigned 32-bit numbers, so the bit survives the trip.
  */
 export const READ_ONLY_HANDLE = 0x80000000;
-/** O_ACCMODE (not in Node's fs.constants). */
-const ACCESS_MODE = fsConstants.O_RDONLY | fsConstants.O_WRONLY | fsConstants.O_RDWR;
 
 /**
  * Builds the fuse-native operation table over `vfs`. Exported for tests that drive it without a kernel.
@@ -219,7 +218,7 @@ export function createFuseOperations(vfs: Vfs, options: FuseAdapterOptions, fast
   };
   const toVfsHandle = (fd: number): number => (fd & ~READ_ONLY_HANDLE) - 1;
   const toFuseHandleFor = (flags: number) => (fh: number): number =>
-    (flags & ACCESS_MODE) === fsConstants.O_RDONLY ? ((fh + 1) | READ_ONLY_HANDLE) >>> 0 : fh + 1;
+    opensReadOnly(flags) ? ((fh + 1) | READ_ONLY_HANDLE) >>> 0 : fh + 1;
   const dirStat: NativeStat = mapper.toNative({
     mode: S_IFDIR | 0o755, size: 0, uid: 0, gid: 0, nlink: 2, atimeMs: 0, mtimeMs: 0, ctimeMs: 0,
   } satisfies Attr);

@@ -4,7 +4,8 @@
  * user (and maps chown back); `uid=`/`gid=` show every file as owned by that id; `umask=` replaces the
  * permission bits with 0777 & ~umask (libfuse's `umask` option: fuse.c `set_mode`). Chosen once at mount time.
  */
-import type { Attr } from '../vfs/types.js';
+import { fileType } from '../posix.js';
+import type { Attr } from '../types.js';
 import type { NativeStat } from './native.js';
 
 export interface OwnershipOptions {
@@ -26,7 +27,6 @@ export interface AttrMapper {
   toRemoteIds(uid: number, gid: number): { uid: number; gid: number };
 }
 
-const S_IFMT = 0o170000;
 const UNCHANGED = 0xffff_ffff; // (uid_t)-1 from chown(2): do not change this id
 /** st_blksize tells cp/cat how big their reads and writes should be: match the 128 KiB big_writes chunks. */
 const PREFERRED_IO_SIZE = 128 * 1024;
@@ -47,7 +47,7 @@ export function createAttrMapper(options: OwnershipOptions): AttrMapper {
   };
   const modeOf = o.umask === undefined
     ? (mode: number) => mode
-    : (mode: number) => (mode & S_IFMT) | (0o777 & ~(o.umask as number));
+    : (mode: number) => fileType(mode) | (0o777 & ~(o.umask as number));
   return {
     toNative(attr) {
       return {

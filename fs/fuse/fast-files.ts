@@ -7,7 +7,7 @@
  * - when a listing is cached (a READDIR, the prefetcher's whole-tree listing), each name in it, so even a
  *   tree's first lookups are answered there; when the content of a small file is cached (a memory open, the
  *   prefetcher's tar stream), the entry again, now with the content;
- * - the caches and the VFS report every change (CacheMirror, fs/vfs/types.ts), and the path is forgotten at
+ * - the caches and the VFS report every change (CacheMirror, fs/cache/mirror.ts), and the path is forgotten at
  *   once, before the change is answered. Nothing is copied while a file is open for writing (Vfs.freshEntry).
  * A read of a table handle whose file changed after it was opened comes here ("escalated"): the path is opened
  * again through the VFS, so it sees a write through another handle, as a local file system would.
@@ -15,7 +15,9 @@
  * State (one JS thread): `escalated`, table handle → the VFS handle opened for it, until its release.
  */
 import { constants as fsConstants } from 'node:fs';
-import type { Attr, CacheMirror, FreshEntry, Vfs } from '../vfs/types.js';
+import type { Vfs } from '../vfs/types.js';
+import type { CacheMirror, FreshEntry } from '../cache/mirror.js';
+import type { Attr } from '../types.js';
 import type { FastFilesBinding, NativeStat } from './native.js';
 
 /** Bit 30 of a FUSE file handle: a handle of the table (fast-files.h FF_HANDLE_BIT); VFS handles stay below. */

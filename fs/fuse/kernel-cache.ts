@@ -1,5 +1,5 @@
 /**
- * Keeps the kernel's caches of a mount in step with ours: a CacheMirror (fs/vfs/types.ts) that asks the libfuse
+ * Keeps the kernel's caches of a mount in step with ours: a CacheMirror (fs/cache/mirror.ts) that asks the libfuse
  * 3 binding to invalidate what the kernel may hold for every path whose answer changed — a remote watcher's
  * report, `devmount refresh`, a write through the mount or through the dev server, a fresh reply unlike the
  * last one. So the kernel may keep attributes and entries as long as the VFS does (adapter.ts kernelTimeouts)
@@ -12,8 +12,8 @@
  * The binding queues the paths for a thread of its own (native/fuse3/src/invalidator.h): the kernel's side of
  * an invalidation may wait for requests that wait for this thread.
  */
-import { parentOf } from '../cache/paths.js';
-import type { CacheMirror } from '../vfs/types.js';
+import { parentOf } from '../paths.js';
+import type { CacheMirror } from '../cache/mirror.js';
 import type { InvalidationBinding } from './native.js';
 
 export interface KernelCacheCounters {

@@ -22,10 +22,11 @@
  * with no listing: the next one found starts it).
  */
 import type { CachedRemoteFs, ListedFile } from '../cache/cached-remote-fs.js';
-import { childOf, isWithin, joinUnder, parentOf, relativeTo, selfAndAncestors } from '../cache/paths.js';
+import { childOf, isWithin, joinUnder, parentOf, relativeTo, selfAndAncestors } from '../paths.js';
 import { runFindListing } from '../bulk/find-listing.js';
 import { WorkQueue, type RemoteShell, type TreeEntry } from '../bulk/index.js';
 import { isFsError } from '../errors.js';
+import { isDir } from '../posix.js';
 import { ConnectError } from '../ssh/types.js';
 import { resolvePrefetchOptions, type PrefetchOptions } from './options.js';
 import { NO_TRACING, type OperationTracer } from '../trace.js';
@@ -456,7 +457,7 @@ export class Prefetcher {
         return;
       }
       for (const item of items) {
-        if ((item.attr.mode & 0o170000) === 0o040000) queue.add(list(childOf(dir, item.name)));
+        if (isDir(item.attr.mode)) queue.add(list(childOf(dir, item.name)));
       }
     };
     queue.add(list(job.root));

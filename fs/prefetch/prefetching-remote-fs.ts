@@ -7,9 +7,10 @@
 import { constants } from 'node:fs';
 import type { CachedRemoteFs } from '../cache/cached-remote-fs.js';
 import { ForwardingCachedRemoteFs } from '../cache/forwarding-cached-remote-fs.js';
-import { normalizePath, parentOf } from '../cache/paths.js';
+import { normalizePath, parentOf } from '../paths.js';
+import { isPlainRead } from '../posix.js';
 import type { RemoteFile } from '../remote/types.js';
-import type { Attr, DirEntry } from '../vfs/types.js';
+import type { Attr, DirEntry } from '../types.js';
 import type { PrefetchOptions } from './options.js';
 import { createOperationTracer, type OperationContext } from '../trace.js';
 import { Prefetcher, type PrefetchLogger, type PrefetchShell, type PrefetchStats } from './prefetcher.js';
@@ -76,7 +77,7 @@ class PrefetchingCache extends ForwardingCachedRemoteFs implements PrefetchingRe
   }
   override async open(path: string, flags: number, mode?: number): Promise<RemoteFile> {
     // O_RDONLY is 0 and nothing else set means a plain read: small files may be on their way in a tar stream.
-    if ((flags & (constants.O_WRONLY | constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC)) === 0) {
+    if (isPlainRead(flags)) {
       await this.prefetcher.beforeRead(normalizePath(path));
     }
     if (flags & constants.O_CREAT) this.madeHere(path);

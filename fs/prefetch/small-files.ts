@@ -8,7 +8,7 @@
 import { fetchWithTar } from '../backup/tar-fetch.js';
 import type { RemoteShell, TreeEntry } from '../bulk/index.js';
 import type { CachedRemoteFs } from '../cache/cached-remote-fs.js';
-import { isWithin, joinUnder, relativeTo } from '../cache/paths.js';
+import { isWithin, joinUnder, relativeTo } from '../paths.js';
 
 export class SmallFileFetch {
   /**

@@ -3,14 +3,14 @@
  * listings and later SFTP replies agree: the cache compares size+mtime to notice server-side changes, and a
  * spurious difference would fire change events (live reload) for files nobody touched.
  */
-import { constants } from 'node:fs';
 import type { TreeEntry } from '../bulk/index.js';
-import type { Attr } from '../vfs/types.js';
+import { S_IFDIR, S_IFLNK, S_IFREG } from '../posix.js';
+import type { Attr } from '../types.js';
 
 const TYPE_BITS: Readonly<Record<'file' | 'dir' | 'symlink', number>> = Object.freeze({
-  file: constants.S_IFREG,
-  dir: constants.S_IFDIR,
-  symlink: constants.S_IFLNK,
+  file: S_IFREG,
+  dir: S_IFDIR,
+  symlink: S_IFLNK,
 });
 
 /** null for 'other' (fifo, socket, device): find's %y letter is not kept in TreeEntry, so the type bits are unknown. */

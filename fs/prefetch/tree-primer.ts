@@ -9,7 +9,7 @@
  * directory is primed only once we know find had no problem with it.
  */
 import type { ListProblem, TreeEntry } from '../bulk/index.js';
-import type { DirEntry } from '../vfs/types.js';
+import type { DirEntry } from '../types.js';
 import { attrOfTreeEntry } from './tree-entry-attr.js';
 
 interface OpenDir {

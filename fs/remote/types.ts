@@ -6,7 +6,7 @@
  * a RemoteFs directly. Paths are POSIX, absolute from the mounted remote root ('/' = the remote directory).
  * Errors are FsError (fs/errors.ts).
  */
-import type { Attr, DirEntry, StatFs } from '../vfs/types.js';
+import type { Attr, DirEntry, StatFs } from '../types.js';
 
 export interface SetAttr {
   readonly mode?: number; // permission bits only

@@ -17,7 +17,7 @@
  */
 import { FsError } from '../errors.js';
 import type { RemoteFile } from '../remote/types.js';
-import type { Attr } from '../vfs/types.js';
+import type { Attr } from '../types.js';
 import type { ResolvedSftpOptions } from './options.js';
 import type { Attempt, Session } from './session.js';
 import { rethrowMapped, toFsError } from './status.js';

@@ -20,21 +20,13 @@
 import type { Attributes, FileEntry, SFTPWrapper } from 'ssh2';
 import { posix } from 'node:path';
 import { FsError, type ErrnoCode } from '../errors.js';
+import { isDir, isRegular, isSymlink } from '../posix.js';
 import type { SetAttr } from '../remote/types.js';
-import type { Attr, DirEntry, StatFs } from '../vfs/types.js';
+import type { Attr, DirEntry, StatFs } from '../types.js';
 import type { Attempt, Operation } from './session.js';
 import { SFTP_STATUS, isAmbiguous, isConnectionLoss, rethrowMapped, sftpStatusOf } from './status.js';
 import { SFTP_OPEN, hasExtension, toAttr, wire } from './wire.js';
 import type { OpenedHandle } from './file.js';
-
-const S_IFMT = 0o170000;
-const S_IFDIR = 0o040000;
-const S_IFREG = 0o100000;
-const S_IFLNK = 0o120000;
-
-const isDir = (a: Attributes) => (a.mode & S_IFMT) === S_IFDIR;
-const isReg = (a: Attributes) => (a.mode & S_IFMT) === S_IFREG;
-const isLink = (a: Attributes) => (a.mode & S_IFMT) === S_IFLNK;
 
 /** Maps a caller path ('/' = the remote root) to the server path; '..' cannot climb above the root. */
 export function remotePathOf(root: string, path: string): string {
@@ -62,7 +54,7 @@ async function missingOrNotDir(sftp: SFTPWrapper, remote: string, path: string, 
   const parent = posix.dirname(remote);
   if (parent !== remote) {
     const p = await probe(sftp, parent);
-    if (p && !isDir(p)) return fsError('ENOTDIR', path, what, cause);
+    if (p && !isDir(p.mode)) return fsError('ENOTDIR', path, what, cause);
   }
   return fsError('ENOENT', path, what, cause);
 }
@@ -109,7 +101,7 @@ export function readdirOp(ctx: PathOpsContext, path: string, inFlight: number): 
       } catch (err) {
         if (isAmbiguous(err)) {
           const there = await probe(sftp, remote);
-          if (there && !isDir(there)) throw fsError('ENOTDIR', path, 'readdir', err);
+          if (there && !isDir(there.mode)) throw fsError('ENOTDIR', path, 'readdir', err);
           if (!there) throw await missingOrNotDir(sftp, remote, path, 'readdir', err);
         }
         return rethrowMapped(err, path);
@@ -177,12 +169,12 @@ export function openOp(ctx: PathOpsContext, path: string, sftpFlags: number, mod
       } catch (err) {
         if (!isAmbiguous(err)) return rethrowMapped(err, path);
         const there = await probe(sftp, remote);
-        if (there && exclusive && afterLoss && isReg(there) && there.size === 0) {
+        if (there && exclusive && afterLoss && isRegular(there.mode) && there.size === 0) {
           // Our first O_EXCL create landed before the drop.
           return opened(await wire.open(sftp, remote, sftpFlags & ~(SFTP_OPEN.EXCL | SFTP_OPEN.TRUNC), {}).catch((e: unknown) => rethrowMapped(e, path)));
         }
         if (there && exclusive) throw fsError('EEXIST', path, 'open', err);
-        if (there && isDir(there) && (sftpFlags & SFTP_OPEN.WRITE)) throw fsError('EISDIR', path, 'open', err);
+        if (there && isDir(there.mode) && (sftpFlags & SFTP_OPEN.WRITE)) throw fsError('EISDIR', path, 'open', err);
         if (!there) throw await missingOrNotDir(sftp, remote, path, 'open', err);
         return rethrowMapped(err, path);
       }
@@ -202,7 +194,7 @@ export function mkdirOp(ctx: PathOpsContext, path: string, mode: number): Op<voi
       } catch (err) {
         if (!isAmbiguous(err)) return rethrowMapped(err, path);
         const there = await probe(conn.sftp, remote);
-        if (there && afterLoss && isDir(there)) return; // our first mkdir landed before the drop
+        if (there && afterLoss && isDir(there.mode)) return; // our first mkdir landed before the drop
         if (there) throw fsError('EEXIST', path, 'mkdir', err);
         if (sftpStatusOf(err) === SFTP_STATUS.NO_SUCH_FILE) throw await missingOrNotDir(conn.sftp, remote, path, 'mkdir', err);
         return rethrowMapped(err, path);
@@ -225,7 +217,7 @@ export function rmdirOp(ctx: PathOpsContext, path: string): Op<void> {
         const there = await probe(conn.sftp, remote);
         if (!there && afterLoss) return; // our first rmdir landed before the drop
         if (!there) throw await missingOrNotDir(conn.sftp, remote, path, 'rmdir', err);
-        if (!isDir(there)) throw fsError('ENOTDIR', path, 'rmdir', err);
+        if (!isDir(there.mode)) throw fsError('ENOTDIR', path, 'rmdir', err);
         // A directory that rmdir(2) refused: not empty (EBUSY for a mount point is the rare other case).
         throw fsError('ENOTEMPTY', path, 'rmdir', err);
       }
@@ -247,7 +239,7 @@ export function unlinkOp(ctx: PathOpsContext, path: string): Op<void> {
         const there = await probe(conn.sftp, remote);
         if (!there && afterLoss) return; // our first unlink landed before the drop
         if (!there) throw await missingOrNotDir(conn.sftp, remote, path, 'unlink', err);
-        if (isDir(there)) throw fsError('EISDIR', path, 'unlink', err);
+        if (isDir(there.mode)) throw fsError('EISDIR', path, 'unlink', err);
         return rethrowMapped(err, path);
       }
     },
@@ -273,9 +265,9 @@ export function renameOp(ctx: PathOpsContext, from: string, to: string): Op<void
         const [src, dst] = await Promise.all([probe(sftp, rFrom), probe(sftp, rTo)]);
         if (!src && dst && afterLoss) return; // our first rename landed before the drop
         if (!src) throw await missingOrNotDir(sftp, rFrom, from, 'rename', err);
-        if (dst && isDir(src) && !isDir(dst)) throw fsError('ENOTDIR', to, 'rename onto', err);
-        if (dst && !isDir(src) && isDir(dst)) throw fsError('EISDIR', to, 'rename onto', err);
-        if (dst && isDir(src) && isDir(dst)) throw fsError('ENOTEMPTY', to, 'rename onto', err);
+        if (dst && isDir(src.mode) && !isDir(dst.mode)) throw fsError('ENOTDIR', to, 'rename onto', err);
+        if (dst && !isDir(src.mode) && isDir(dst.mode)) throw fsError('EISDIR', to, 'rename onto', err);
+        if (dst && isDir(src.mode) && isDir(dst.mode)) throw fsError('ENOTEMPTY', to, 'rename onto', err);
         if (!dst && sftpStatusOf(err) === SFTP_STATUS.NO_SUCH_FILE) throw await missingOrNotDir(sftp, rTo, to, 'rename to', err);
         return rethrowMapped(err, from);
       }
@@ -296,7 +288,7 @@ export function symlinkOp(ctx: PathOpsContext, target: string, path: string): Op
       } catch (err) {
         if (!isAmbiguous(err)) return rethrowMapped(err, path);
         const there = await probe(conn.sftp, remote);
-        if (there && afterLoss && isLink(there) && (await wire.readlink(conn.sftp, remote).catch(() => null)) === target) return;
+        if (there && afterLoss && isSymlink(there.mode) && (await wire.readlink(conn.sftp, remote).catch(() => null)) === target) return;
         if (there) throw fsError('EEXIST', path, 'symlink', err);
         throw await missingOrNotDir(conn.sftp, remote, path, 'symlink', err);
       }

@@ -4,7 +4,7 @@
  * queues a `stat` behind megabytes of data. With maxConns = 1 everything shares one session.
  */
 import type { ConnectError, Connector } from '../ssh/types.js';
-import type { ConnectionState } from '../vfs/types.js';
+import type { ConnectionState } from '../types.js';
 import type { ResolvedSftpOptions } from './options.js';
 import { Session } from './session.js';
 

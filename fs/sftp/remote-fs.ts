@@ -6,9 +6,10 @@
 import type { Client, ClientChannel } from 'ssh2';
 import type { RemoteShell } from '../bulk/types.js';
 import { FsError } from '../errors.js';
+import { isDir } from '../posix.js';
 import type { RemoteFile, RemoteFs, SetAttr } from '../remote/types.js';
 import { ConnectError, type Connector, type ExecResult } from '../ssh/types.js';
-import type { Attr, ConnectionState, DirEntry, StatFs } from '../vfs/types.js';
+import type { Attr, ConnectionState, DirEntry, StatFs } from '../types.js';
 import { SftpFile } from './file.js';
 import { resolveSftpOptions, type ResolvedSftpOptions, type SftpOptions } from './options.js';
 import {
@@ -21,7 +22,6 @@ import { rethrowMapped, sftpStatusOf, SFTP_STATUS } from './status.js';
 import { hasExtension, toSftpFlags, wire } from './wire.js';
 
 export type { SftpOptions } from './options.js';
-export type { ConnectionState } from '../vfs/types.js';
 
 export interface SftpRemoteFs extends RemoteFs {
   /** The absolute server path of '/'. */
@@ -82,7 +82,7 @@ function resolveRootOp(remoteRoot: string): Operation<string> {
         }
         const absolute = await wire.realpath(sftp, spec);
         const attrs = await wire.stat(sftp, absolute);
-        if ((attrs.mode & 0o170000) !== 0o040000) {
+        if (!isDir(attrs.mode)) {
           throw new FsError('ENOTDIR', `remote path ${remoteRoot} is not a directory`, remoteRoot);
         }
         return absolute;
@@ -165,7 +165,7 @@ class SftpRemoteFsImpl implements SftpRemoteFs {
 
   private async sizeOfFile(file: RemoteFile, path: string): Promise<number> {
     const { size, mode } = await file.fstat();
-    if ((mode & 0o170000) === 0o040000) throw new FsError('EISDIR', `EISDIR: readFile ${path}`, path);
+    if (isDir(mode)) throw new FsError('EISDIR', `EISDIR: readFile ${path}`, path);
     return size;
   }
 

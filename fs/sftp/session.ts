@@ -20,7 +20,7 @@
  */
 import { FsError } from '../errors.js';
 import { ConnectError, type SshConnection, type Connector } from '../ssh/types.js';
-import type { ConnectionState } from '../vfs/types.js';
+import type { ConnectionState } from '../types.js';
 import { isConnectionLoss, toFsError } from './status.js';
 import type { ResolvedSftpOptions } from './options.js';
 import { Slots } from './slots.js';

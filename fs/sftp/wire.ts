@@ -5,7 +5,8 @@
  */
 import { constants as fsConstants } from 'node:fs';
 import type { Attributes, FileEntry, InputAttributes, SFTPWrapper } from 'ssh2';
-import type { Attr, StatFs } from '../vfs/types.js';
+import { O_ACCMODE } from '../posix.js';
+import type { Attr, StatFs } from '../types.js';
 
 /** SSH_FXF_* open flags, draft-ietf-secsh-filexfer-02 §6.3. */
 export const SFTP_OPEN = Object.freeze({ READ: 0x01, WRITE: 0x02, APPEND: 0x04, CREAT: 0x08, TRUNC: 0x10, EXCL: 0x20 });
@@ -17,8 +18,7 @@ export const SFTP_OPEN = Object.freeze({ READ: 0x01, WRITE: 0x02, APPEND: 0x04, 
  * offset to be idempotent; with APPEND it would be appended a second time.
  */
 export function toSftpFlags(flags: number): number {
-  // O_ACCMODE is not exported by node:fs; the access mode is the low two bits on Linux and macOS.
-  const access = flags & 3;
+  const access = flags & O_ACCMODE;
   let out = 0;
   if (access === fsConstants.O_RDONLY || access === fsConstants.O_RDWR) out |= SFTP_OPEN.READ;
   if (access === fsConstants.O_WRONLY || access === fsConstants.O_RDWR) out |= SFTP_OPEN.WRITE;

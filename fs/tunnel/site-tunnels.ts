@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { RemoteShell } from '../bulk/types.js';
 import { planDbTunnel, type DbTunnelPlan } from './db-plan.js';
 import { probeForward, startForward, type Forward, type SocketCheck } from './forward.js';
-import { shellQuote } from '../bulk/shell-quote.js';
+import { shellQuote } from '../shell-quote.js';
 import { findServerMysqlSocket } from './server-socket.js';
 import { detectSiteDatabase, type DbAddress, type DbEngine, type ReadSiteFile, type SiteDatabase } from './site-config.js';
 import type { LocalForwardSpec } from './spec.js';

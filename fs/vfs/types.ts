@@ -2,55 +2,14 @@
  * The contract between the VFS and everything that uses it: the FUSE adapter (fs/fuse), the dev server's
  * FileSource (devserver/), backups. Paths are POSIX, absolute from the mount root ('/' is the remote
  * directory given on the command line). Every operation rejects with an FsError (fs/errors.ts) carrying a
- * POSIX errno name; nothing here knows about FUSE or HTTP.
+ * POSIX errno name; nothing here knows about FUSE or HTTP. The ground types it speaks in (Attr, DirEntry, StatFs,
+ * change events, the connection state) are the lower floors' too and live below them, in fs/types.ts.
  */
-
-/** File attributes, as lstat(2) would return them. Times are milliseconds since the epoch. */
-export interface Attr {
-  readonly mode: number; // type bits | permission bits, as st_mode
-  readonly size: number;
-  readonly uid: number;
-  readonly gid: number;
-  readonly nlink: number;
-  readonly atimeMs: number;
-  readonly mtimeMs: number;
-  readonly ctimeMs: number;
-}
-
-export interface DirEntry {
-  readonly name: string;
-  /** Attributes when the listing carried them (SFTP READDIR and bulk listings do); lstat semantics. */
-  readonly attr: Attr;
-}
-
-export interface StatFs {
-  readonly bsize: number;
-  readonly frsize: number;
-  readonly blocks: number;
-  readonly bfree: number;
-  readonly bavail: number;
-  readonly files: number;
-  readonly ffree: number;
-  readonly favail: number;
-  readonly namemax: number;
-}
+import type { CacheMirror, FreshEntry } from '../cache/mirror.js';
+import type { Attr, ChangeListener, ConnectionState, DirEntry, StatFs } from '../types.js';
 
 /** open(2) flags subset the VFS understands; numeric values are the platform's (fs.constants). */
 export type OpenFlags = number;
-
-/** Why a path changed: for live reload and cache invalidation. */
-export type ChangeKind = 'create' | 'modify' | 'delete' | 'rename' | 'attr' | 'unknown';
-
-export interface ChangeEvent {
-  readonly path: string;
-  readonly kind: ChangeKind;
-  /** 'local' = a mutation through this VFS; 'remote' = detected on the server (watcher or revalidation). */
-  readonly origin: 'local' | 'remote';
-}
-
-export type ChangeListener = (event: ChangeEvent) => void;
-
-export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
 
 export interface VfsStats {
   readonly state: ConnectionState;
@@ -58,31 +17,6 @@ export interface VfsStats {
   readonly reconnects: number;
   readonly inFlight: number;
   readonly cache: Readonly<Record<string, number>>; // counters: hits, misses, entries, bytes …
-}
-
-/** A cached answer that may be given without asking the VFS again, for `freshForMs` more. */
-export interface FreshEntry {
-  readonly attr: Attr;
-  readonly freshForMs: number;
-  /** The whole content of a small regular file, when it is cached too and an open may be answered from it. */
-  readonly content?: Buffer;
-}
-
-/**
- * A copy of cached answers kept elsewhere (the FUSE adapter's table answered on libfuse's threads,
- * fs/fuse/fast-files.ts; the kernel's attribute and page caches, fs/fuse/kernel-cache.ts). It is told,
- * synchronously, of everything that may change an answer it holds.
- */
-export interface CacheMirror {
-  /**
-   * Anything about `path` may have changed. `changed`: it did, or may have (a mutation, a refresh, a reply
-   * unlike the last one); false: an answer was replaced by one that may well be the same.
-   */
-  forget(path: string, changed: boolean): void;
-  /** Anything about `root` and below it may have changed; `known`: the paths below it the caches held. */
-  forgetSubtree(root: string, known: readonly string[]): void;
-  /** Fresh attributes of `path` (from a listing), or its whole content, were cached: it may copy them. */
-  stored(path: string, fresh: FreshEntry): void;
 }
 
 /**

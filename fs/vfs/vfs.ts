@@ -11,16 +11,19 @@
  */
 import { constants } from 'node:fs';
 import { createCachedRemoteFs, isCachedRemoteFs, type CachedRemoteFs } from '../cache/cached-remote-fs.js';
-import { baseName, isWithin, normalizePath } from '../cache/paths.js';
+import { baseName, isWithin, normalizePath } from '../paths.js';
 import { FsError } from '../errors.js';
+import { opensReadOnly } from '../posix.js';
 import type { RemoteFile, RemoteFs } from '../remote/types.js';
-import { ChangeEmitter } from './change-emitter.js';
+import { ChangeEmitter } from '../change-emitter.js';
 import { DirtyBudget } from './dirty-budget.js';
 import { HandleTable } from './handle-table.js';
 import { resolveVfsOptions, type VfsOptions, type VfsOverrides } from './options.js';
 import { BufferPool } from './buffer-pool.js';
 import { ReadAhead, type BufferLifetime } from './read-ahead.js';
-import type { Attr, CacheMirror, ChangeKind, ChangeListener, ConnectionState, DirEntry, FreshEntry, OpenFlags, StatFs, Vfs, VfsStats } from './types.js';
+import type { OpenFlags, Vfs, VfsStats } from './types.js';
+import type { CacheMirror, FreshEntry } from '../cache/mirror.js';
+import type { Attr, ChangeKind, ChangeListener, ConnectionState, DirEntry, StatFs } from '../types.js';
 import { WriteBehind } from './write-behind.js';
 
 /** What createVfs accepts: any RemoteFs (wrapped in the cache per options.cache), or an already cached one. */
@@ -48,7 +51,6 @@ interface OpenHandle {
   changed: boolean;
 }
 
-const ACCESS_MODE = constants.O_RDONLY | constants.O_WRONLY | constants.O_RDWR; // O_ACCMODE, open(2)
 /** NAME_MAX (limits.h), the namemax of every common Linux file system: longer names are refused before the server sees them. */
 const NAME_MAX = 255;
 /** chown(2): -1 means "leave unchanged"; FUSE passes it as an unsigned 32-bit number. */
@@ -59,7 +61,7 @@ function assertNameFits(path: string): void {
 }
 
 function writable(flags: number): boolean {
-  return (flags & ACCESS_MODE) !== constants.O_RDONLY;
+  return !opensReadOnly(flags);
 }
 
 function numberField(source: object | undefined, key: string): number | undefined {

@@ -12,11 +12,11 @@
  * since events may have been missed while it was down.
  */
 import type { ClientChannel } from 'ssh2';
+import { childOf } from '../paths.js';
 import type { ExecResult } from '../ssh/types.js';
-import type { DirEntry } from '../vfs/types.js';
-import type { ChangeEvent, ChangeKind } from '../vfs/types.js';
+import type { ChangeEvent, ChangeKind, DirEntry } from '../types.js';
 import { NulRecordSplitter } from './nul-records.js';
-import { shellQuote } from './shell-quote.js';
+import { shellQuote } from '../shell-quote.js';
 
 export type WatchMethod = 'inotify' | 'find' | 'sftp-poll';
 
@@ -330,14 +330,13 @@ function startSftpPolling(transport: WatchTransport, opts: RemoteWatcherOptions,
       const previous = tracked.get(dir);
       tracked.set(dir, current);
       if (!previous) return; // first listing is the baseline
-      const join = (name: string) => (dir === '/' ? `/${name}` : `${dir}/${name}`);
       for (const [name, sig] of current) {
         const before = previous.get(name);
-        if (before === undefined) batcher.add({ path: join(name), kind: 'create', origin: 'remote' });
-        else if (before !== sig) batcher.add({ path: join(name), kind: 'modify', origin: 'remote' });
+        if (before === undefined) batcher.add({ path: childOf(dir, name), kind: 'create', origin: 'remote' });
+        else if (before !== sig) batcher.add({ path: childOf(dir, name), kind: 'modify', origin: 'remote' });
       }
       for (const name of previous.keys()) {
-        if (!current.has(name)) batcher.add({ path: join(name), kind: 'delete', origin: 'remote' });
+        if (!current.has(name)) batcher.add({ path: childOf(dir, name), kind: 'delete', origin: 'remote' });
       }
     }));
   };

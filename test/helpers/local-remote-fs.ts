@@ -8,7 +8,7 @@ import { link, lstat, mkdir, open, readdir, readFile, readlink, rename, rmdir, s
 import { join } from 'node:path';
 import { FsError, type ErrnoCode } from '../../fs/errors.js';
 import type { RemoteFile, RemoteFs, SetAttr } from '../../fs/remote/types.js';
-import type { Attr, DirEntry, StatFs } from '../../fs/vfs/types.js';
+import type { Attr, DirEntry, StatFs } from '../../fs/types.js';
 
 export type Op = keyof RemoteFs | 'file.read' | 'file.write' | 'file.ftruncate' | 'file.fstat' | 'file.fsync' | 'file.close';
 

@@ -19,14 +19,15 @@
  * disk are answered from it with the attributes stored, so cached pages stay readable; everything else fails as
  * it would without this layer.
  */
-import { constants } from 'node:fs';
 import { WorkQueue } from '../../bulk/work-queue.js';
+import { isPlainRead, isRegular } from '../../posix.js';
 import type { CachedRemoteFs } from '../cached-remote-fs.js';
 import { ForwardingCachedRemoteFs } from '../forwarding-cached-remote-fs.js';
 import { createMemoryFile } from '../memory-file.js';
-import { normalizePath } from '../paths.js';
+import { normalizePath } from '../../paths.js';
 import type { RemoteFile, SetAttr } from '../../remote/types.js';
-import type { Attr, CacheMirror } from '../../vfs/types.js';
+import type { CacheMirror } from '../mirror.js';
+import type { Attr } from '../../types.js';
 import { attrOfRecord, type DiskCacheLogger, type DiskStore } from './store.js';
 
 export interface DiskCacheInputs {
@@ -74,11 +75,6 @@ const WRITE_CONCURRENCY = 4;
  * `git status`). Past the bound a store is skipped: the disk cache is best effort, the file is fetched next time.
  */
 const MAX_PENDING_WRITE_BYTES = 16 * 1024 * 1024;
-const READ_ONLY_MASK = constants.O_WRONLY | constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC;
-
-function isRegular(attr: Attr): boolean {
-  return (attr.mode & constants.S_IFMT) === constants.S_IFREG;
-}
 
 function sameContent(a: { size: number; mtimeMs: number }, b: { size: number; mtimeMs: number }): boolean {
   return a.size === b.size && a.mtimeMs === b.mtimeMs;
@@ -160,7 +156,7 @@ class DiskCachedRemoteFs extends ForwardingCachedRemoteFs {
   // bytes back to it.
 
   override async open(rawPath: string, flags: number, mode?: number): Promise<RemoteFile> {
-    if ((flags & READ_ONLY_MASK) === 0) return this.openForReading(normalizePath(rawPath), flags, mode);
+    if (isPlainRead(flags)) return this.openForReading(normalizePath(rawPath), flags, mode);
     this.store.drop(normalizePath(rawPath));
     return this.cache.open(rawPath, flags, mode);
   }
@@ -260,7 +256,7 @@ class DiskCachedRemoteFs extends ForwardingCachedRemoteFs {
         return; // the open reports what is wrong (missing, unreachable …) on its own
       }
     }
-    if (!isRegular(attr) || !sameContent(attr, record)) {
+    if (!isRegular(attr.mode) || !sameContent(attr, record)) {
       this.counters.diskDropped += 1;
       this.store.drop(path);
       return;
@@ -272,7 +268,7 @@ class DiskCachedRemoteFs extends ForwardingCachedRemoteFs {
   private holds(path: string): boolean {
     const record = this.store.peek(path);
     const fresh = record ? this.cache.freshEntry(path) : undefined;
-    return record !== undefined && fresh !== undefined && isRegular(fresh.attr) && sameContent(fresh.attr, record);
+    return record !== undefined && fresh !== undefined && isRegular(fresh.attr.mode) && sameContent(fresh.attr, record);
   }
 
   private async reconcile(budgetBytes: number): Promise<ReconcileResult> {
@@ -285,7 +281,7 @@ class DiskCachedRemoteFs extends ForwardingCachedRemoteFs {
     for (const [path, record] of [...this.store.records()].reverse()) {
       const fresh = this.cache.freshEntry(path);
       if (!fresh) continue;
-      if (!isRegular(fresh.attr) || !sameContent(fresh.attr, record)) {
+      if (!isRegular(fresh.attr.mode) || !sameContent(fresh.attr, record)) {
         dropped += 1;
         this.store.drop(path);
         continue;

@@ -23,7 +23,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WorkQueue } from '../../bulk/work-queue.js';
-import type { Attr } from '../../vfs/types.js';
+import type { Attr } from '../../types.js';
 
 export const DISK_CACHE_VERSION = 1;
 

@@ -1,4 +1,7 @@
-/** POSIX path helpers for cache keys: paths are absolute from the mount root, normalised, no trailing '/'. */
+/**
+ * POSIX path helpers for paths from the mount root (cache keys, change events, prefetch subtrees): absolute,
+ * normalised, no trailing '/'. At the bottom of fs/ so that every layer, from the remote watcher up, can use them.
+ */
 import { posix } from 'node:path';
 
 /** '/a/b/../c/' → '/a/c'; '' or '.' → '/'. Every cache key goes through this so one file has one key. */

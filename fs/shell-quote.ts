@@ -1,6 +1,7 @@
 /**
- * Quoting for a POSIX sh command line on the server (sh(1) "Quoting": nothing inside single quotes is special
- * except the closing quote, which is written as '\'' ).
+ * Quoting for a POSIX sh command line on the server: the login shell of an exec channel (bulk listings, the
+ * remote watcher, backups, tunnels, nginx discovery). sh(1) "Quoting": nothing inside single quotes is special
+ * except the closing quote, which is written as '\'' . The empty word quotes to '' (an empty argument, not none).
  */
 export function shellQuote(word: string): string {
   return `'${word.replaceAll("'", "'\\''")}'`;
