@@ -117,7 +117,6 @@ function isBusy(err: unknown): boolean {
   return /busy/i.test(err instanceof Error ? err.message : String(err));
 }
 
-
 export async function serveMount(params: ServeMountParams): Promise<void> {
   const { options, mountpoint } = params;
   const output = await openMountLog(params);
@@ -148,34 +147,6 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
     return stopping;
   };
 
-  const handleControl = async (request: ControlRequest): Promise<ControlReply> => {
-    const { vfs, mount } = state;
-    if (!vfs) return { ok: false, error: 'not mounted yet' };
-    switch (request.op) {
-      case 'status':
-        return { ok: true, status: statusOf(vfs, params, startedAtMs, state) };
-      case 'refresh':
-        vfs.refresh(request.path);
-        log.info({ path: request.path ?? '/' }, 'refresh');
-        return { ok: true };
-      case 'unmount':
-        if (stopping) return { ok: true };
-        try {
-          await mount?.unmount();
-        } catch (err) {
-          if (isBusy(err)) {
-            return { ok: false, error: `${mountpoint} is busy: close the files and shells using it (fuser -vm ${mountpoint}) and try again, or use --lazy` };
-          }
-          return { ok: false, error: `cannot unmount ${mountpoint}: ${(err as Error).message}` };
-        }
-        // Answer first; the VFS is closed (and the process exits) right after.
-        setImmediate(() => { void stop('unmount requested', ExitCode.ok); });
-        return { ok: true };
-      default:
-        return { ok: false, error: 'unknown request' };
-    }
-  };
-
   stopOnProcessEvents(stop, log);
   try {
     // `--serve` at debug level: the dev server's requests name the remote operations done for them.
@@ -187,7 +158,7 @@ export async function serveMount(params: ServeMountParams): Promise<void> {
     await mountFuse(parts, mountedVfs, root, params, log, state, closers);
     stopWhenSessionGivesUp(parts, stop);
     if (options.serve) await serveSite(parts, params, options.serve, log, requestScope, state, closers);
-    await listenForControl(mountpoint, handleControl, closers);
+    await listenForControl(mountpoint, controlHandler(params, startedAtMs, state, () => stopping !== undefined, stop, log), closers);
   } catch (err) {
     startupSettled();
     await unwind(closers, log);
@@ -350,6 +321,41 @@ async function serveSite(
   closers.push(() => served.close().catch((err: unknown) => {
     log.warn({ err: (err as Error).message }, 'closing the dev server reported an error');
   }));
+}
+
+/** `devmount status`, `refresh` and `unmount`, answered from the mount's state; an unmount request stops the process. */
+function controlHandler(
+  params: ServeMountParams, startedAtMs: number, state: MountState, stopping: () => boolean,
+  stop: (reason: string, exitCode: number) => Promise<never>, log: Logger,
+): (request: ControlRequest) => Promise<ControlReply> {
+  const { mountpoint } = params;
+  return async (request) => {
+    const { vfs, mount } = state;
+    if (!vfs) return { ok: false, error: 'not mounted yet' };
+    switch (request.op) {
+      case 'status':
+        return { ok: true, status: statusOf(vfs, params, startedAtMs, state) };
+      case 'refresh':
+        vfs.refresh(request.path);
+        log.info({ path: request.path ?? '/' }, 'refresh');
+        return { ok: true };
+      case 'unmount':
+        if (stopping()) return { ok: true };
+        try {
+          await mount?.unmount();
+        } catch (err) {
+          if (isBusy(err)) {
+            return { ok: false, error: `${mountpoint} is busy: close the files and shells using it (fuser -vm ${mountpoint}) and try again, or use --lazy` };
+          }
+          return { ok: false, error: `cannot unmount ${mountpoint}: ${(err as Error).message}` };
+        }
+        // Answer first; the VFS is closed (and the process exits) right after.
+        setImmediate(() => { void stop('unmount requested', ExitCode.ok); });
+        return { ok: true };
+      default:
+        return { ok: false, error: 'unknown request' };
+    }
+  };
 }
 
 /** The control socket `devmount status/refresh/unmount` talk to. */
