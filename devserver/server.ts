@@ -235,13 +235,22 @@ function openHttpServer(
     keepAliveTimeout: timeouts.keepAliveMs,
     connectionsCheckingInterval: 1000,
   }, handle);
+  // A connection handed over by 'upgrade' (a --proxy WebSocket) is no longer the HTTP server's: closeAllConnections
+  // leaves it, yet server.close() waits for it. Tracked here, so closing drops it too (Vite tracks its sockets alike).
+  const upgraded = new Set<Duplex>();
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (onUpgrade?.(req, socket, head) !== true) socket.destroy();
+    if (onUpgrade?.(req, socket, head) !== true) {
+      socket.destroy();
+      return;
+    }
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => onClientError(err, socket, log));
   closers.push(async () => {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
+    for (const socket of upgraded) socket.destroy();
     await closed;
   });
   return server;
