@@ -14,6 +14,8 @@ export interface FuseMountTarget {
   readonly allowOther: boolean;
   readonly debug?: boolean;
   readonly log?: FuseAdapterOptions['log'];
+  /** The caches' TTL clock (MountStackParts.clock), which the fast-files table follows. */
+  readonly ttlClock?: FuseAdapterOptions['ttlClock'];
 }
 
 /**

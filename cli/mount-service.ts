@@ -260,6 +260,7 @@ async function mountFuse(parts: MountStackParts, vfs: Vfs, root: Awaited<ReturnT
     allowOther: options.allowOther,
     debug: options.debug,
     log: log.child({ layer: 'fuse' }),
+    ttlClock: parts.clock,
   }));
   state.mount = mount;
   closers.push(async () => {

@@ -11,6 +11,7 @@ import { mkdtemp, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import type { WatchedClock } from '../fs/cache/watched-clock.js';
 import { mountVfs } from '../fs/fuse/adapter.js';
 import type { Vfs } from '../fs/vfs/types.js';
 import { fuseAdapterOptions } from './fuse-mount-options.js';
@@ -21,7 +22,8 @@ export interface PrivateMount {
   close(): Promise<void>;
 }
 
-export async function mountPrivately(vfs: Vfs, remoteRoot: string, options: MountOptions, description: string, log: Logger): Promise<PrivateMount> {
+/** `ttlClock`: the caches' TTL clock (MountStackParts.clock), so the mount's fast-files table follows it. */
+export async function mountPrivately(vfs: Vfs, remoteRoot: string, options: MountOptions, description: string, log: Logger, ttlClock?: WatchedClock): Promise<PrivateMount> {
   const dir = await mkdtemp(join(tmpdir(), 'devmount-serve-')); // mode 0700 (mkdtemp(3))
   const root = await vfs.getattr('/');
   let mount;
@@ -32,6 +34,7 @@ export async function mountPrivately(vfs: Vfs, remoteRoot: string, options: Moun
       fsname: description,
       allowOther: false,
       log: log.child({ layer: 'fuse' }),
+      ...(ttlClock ? { ttlClock } : {}),
     }));
   } catch (err) {
     await rmdir(dir).catch(() => undefined); // best effort: the mount error is what the user needs to see

@@ -96,15 +96,18 @@ export interface RemoteServe {
  */
 const REMOTE_LIVERELOAD = Object.freeze({ ...DEFAULT_LIVERELOAD_OPTIONS, quietMs: 60 });
 
-/** A detected URL the dev server can stand in for (scheme and host only: --site-url's rule), with its start line. */
-function parseDetectedUrl(found: string, say: (line: string) => void): SiteUrl | undefined {
+/**
+ * A detected URL the dev server can stand in for (scheme and host only: --site-url's rule), with its start line;
+ * `from` says where it was read ('WordPress "home", read from its database').
+ */
+export function parseDetectedUrl(found: string, from: string, say: (line: string) => void): SiteUrl | undefined {
   try {
     const parsed = parseSiteUrl(found);
-    say(`devmount serve: production URL ${parsed.origin} (WordPress "home", read from its database)`);
+    say(`devmount serve: production URL ${parsed.origin} (${from})`);
     return parsed;
   } catch (err) {
     if (!(err instanceof SiteUrlError)) throw err;
-    say(`devmount serve: production URL ${found} (WordPress "home") not used: ${err.message}`);
+    say(`devmount serve: production URL ${found} (${from}) not used: ${err.message}`);
     return undefined;
   }
 }
@@ -128,7 +131,7 @@ async function openSite(source: FileSource, remote: SftpRemoteFs, opts: RemoteSe
   if (database !== null && database.from === 'wp-config.php' && tunnels.databaseLocal !== null && opts.phpCgi) {
     const found = await wordpressSiteUrl(opts.phpCgi, database, tunnels.databaseLocal);
     if (found instanceof Error) opts.say(`devmount serve: could not read the site's URL from its database (${found.message})`);
-    else siteUrl = parseDetectedUrl(found, opts.say);
+    else siteUrl = parseDetectedUrl(found, 'WordPress "home", read from its database', opts.say);
   }
   const phpArgs = [...tunnels.phpArgs];
   if (database !== null && database.from === 'wp-config.php' && tunnels.databaseLocal !== null) {

@@ -8,7 +8,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { phpDefines } from '../fs/tunnel/site-config.js';
+import { definesConstant } from '../fs/tunnel/site-config.js';
 
 const PREPEND = `<?php
 // devmount: WordPress runs here against its live database; WP-Cron stays on the server.
@@ -17,7 +17,7 @@ if (!defined('DISABLE_WP_CRON')) define('DISABLE_WP_CRON', true);
 
 /** php-cgi `-d` arguments, or none when the site decides about cron itself. `dir` is private to this run. */
 export async function wordpressLocalArgs(wpConfig: string, dir: string): Promise<readonly string[]> {
-  if (phpDefines(wpConfig).has('DISABLE_WP_CRON')) return [];
+  if (definesConstant(wpConfig, 'DISABLE_WP_CRON')) return [];
   const file = join(dir, 'wordpress-local.php');
   await writeFile(file, PREPEND, { mode: 0o644 });
   return ['-d', `auto_prepend_file=${file}`];

@@ -24,6 +24,14 @@ export interface SourceChange {
   readonly kind: 'create' | 'modify' | 'delete' | 'unknown';
 }
 
+/**
+ * Watches the entries of one directory (site path with a trailing slash) and calls `onEvent` for each change, at
+ * once and unbatched: 'rename' when an entry appeared, vanished or was renamed, 'change' when its content or
+ * attributes changed; name null when the entry is not known (and after a watch error). Throws ENOENT or ENOTDIR
+ * when the directory does not exist. Returns the closer.
+ */
+export type DirectoryWatch = (path: string, onEvent: (kind: 'rename' | 'change', name: string | null) => void) => () => void;
+
 export interface FileSource {
   /** Human description for the start-up banner and logs ("/home/me/site", "deploy@host:/var/www"). */
   readonly description: string;

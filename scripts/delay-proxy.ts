@@ -10,7 +10,9 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 
 export interface DelayProxyOptions {
   readonly targetHost?: string;
-  readonly targetPort: number;
+  readonly targetPort?: number;
+  /** A Unix socket to forward to instead of targetHost:targetPort (a database's socket). */
+  readonly targetPath?: string;
   /** One-way delay added to every chunk, in each direction. */
   readonly delayMs: number;
   readonly listenPort?: number; // 0 = any free port
@@ -85,12 +87,13 @@ class DelayLine {
 
 export async function startDelayProxy(options: DelayProxyOptions): Promise<DelayProxy> {
   const opts = Object.freeze({ targetHost: '127.0.0.1', listenPort: 0, ...options });
+  if (opts.targetPort === undefined && opts.targetPath === undefined) throw new Error('startDelayProxy: give targetPort or targetPath');
   const pairs = new Set<{ client: Socket; upstream: Socket; lines: DelayLine[] }>();
   let paused = false;
 
   const server: Server = createServer((client) => {
     client.setNoDelay(true);
-    const upstream = connect(opts.targetPort, opts.targetHost);
+    const upstream = opts.targetPath !== undefined ? connect(opts.targetPath) : connect(opts.targetPort as number, opts.targetHost);
     upstream.setNoDelay(true);
     const lines = [new DelayLine(client, upstream, opts.delayMs), new DelayLine(upstream, client, opts.delayMs)];
     for (const line of lines) line.setPaused(paused);

@@ -19,6 +19,7 @@ import { createSftpRemoteFs } from '../fs/sftp/remote-fs.js';
 import { createVfs } from '../fs/vfs/vfs.js';
 import type { Vfs } from '../fs/vfs/types.js';
 import { harnessConnector } from './harness/connect.js';
+import { kernelCachesOffOptions } from './helpers/fuse-probe-mount.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
 
 const CACHE_TTL_MS = 1500;
@@ -46,16 +47,7 @@ async function mountStack(sshd: Sshd, cache: Partial<CacheOptions>, askedGetattr
       : Reflect.get(target, key, receiver),
   }) : vfs;
   const mnt = await mkdtemp(join(tmpdir(), 'devmount-fastfiles-'));
-  const mount = await mountVfs(served, {
-    mountpoint: mnt,
-    fsname: 'tester@127.0.0.1:/site',
-    readOnly: false,
-    allowOther: false,
-    attrTimeout: 0,
-    entryTimeout: 0,
-    opTimeoutMs: 30_000,
-    ownership: { idmap: 'none', localUid: 0, localGid: 0 },
-  });
+  const mount = await mountVfs(served, kernelCachesOffOptions(mnt));
   return {
     vfs,
     mount,

@@ -27,14 +27,14 @@ describe('devmount serve PHP flags', () => {
   });
   afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
 
-  it('turns PHP on by itself when the root has .php files, with a one-line notice', async () => {
+  it('turns PHP on by itself when the root has .php files, with a one-line notice: the php-cgi pool by default', async () => {
     const r = await run(['serve', dir, '--port', '0', '--no-livereload'], /http:\/\/127\.0\.0\.1:\d+/);
-    expect(r.stdout).toMatch(/^devmount serve: PHP on \(found \.php files\): php-fpm, a static pool of \d+ \(\/usr\/sbin\/php-fpm8\.\d\); --no-php to turn it off$/m);
+    expect(r.stdout).toMatch(/^devmount serve: PHP on \(found \.php files\): FastCGI pool of up to \d+ php-cgi workers .*--no-php to turn it off$/m);
   });
 
-  it('--php-backend cgi: the php-cgi FastCGI pool', async () => {
-    const r = await run(['serve', dir, '--port', '0', '--no-livereload', '--php-backend', 'cgi'], /http:\/\/127\.0\.0\.1:\d+/);
-    expect(r.stdout).toMatch(/^devmount serve: PHP on \(found \.php files\): FastCGI pool of up to \d+ php-cgi workers .*--no-php to turn it off$/m);
+  it('--php-backend fpm: php-fpm, found in /usr/sbin', async () => {
+    const r = await run(['serve', dir, '--port', '0', '--no-livereload', '--php-backend', 'fpm'], /http:\/\/127\.0\.0\.1:\d+/);
+    expect(r.stdout).toMatch(/^devmount serve: PHP on \(found \.php files\): php-fpm, a static pool of \d+ \(\/usr\/sbin\/php-fpm8\.\d\); --no-php to turn it off$/m);
   });
 
   it.each([

@@ -31,9 +31,20 @@ echo json_encode($out);`,
   'length.php': '<?php $in = file_get_contents("php://input"); echo $_SERVER["CONTENT_LENGTH"], " ", strlen($in), " ", md5($in);',
   'source.php': '<?php /* SECRET-SOURCE-MARKER */ echo "ran";',
   'hang.php': '<?php file_put_contents(__DIR__ . "/hang-" . ($_GET["tag"] ?? "x") . ".pid", getmypid()); sleep(60); echo "finished";',
-  // The report's repro, with connection_aborted() recorded: php-cgi never sees the abort while we keep reading.
+  // The report's repro, with connection_aborted() recorded: it ignores user aborts, so it finishes after its client
+  // left (and writes nothing after that, so it never learns of the abort: 0).
   'runs-on.php': `<?php ignore_user_abort(true); echo "x"; flush(); sleep(1);
 file_put_contents(__DIR__ . "/done-" . $_GET["tag"] . ".txt", "y:" . connection_aborted());`,
+  // A script that does not ignore user aborts and writes every 40 ms (past php.ini's output_buffering); its shutdown
+  // function records connection_status() (1: aborted), and it marks its own end.
+  'writes-on.php': `<?php while (ob_get_level() > 0) { ob_end_flush(); }
+register_shutdown_function(function () {
+  file_put_contents(__DIR__ . "/status-" . $_GET["tag"] . ".txt", (string) connection_status());
+});
+echo "x"; flush();
+for ($i = 0; $i < 30; $i++) { usleep(40000); echo str_repeat(".", 10); flush(); }
+file_put_contents(__DIR__ . "/completed-" . $_GET["tag"] . ".txt", "y");`,
+  'pause.php': '<?php usleep(500000); echo "paused";',
   'ini.php': '<?php echo ini_get("upload_max_filesize"), " ", ini_get("post_max_size"), " ", ini_get("memory_limit"), " ", ini_get("display_errors");',
   'tuned/.htaccess': 'php_value memory_limit 99M\nphp_flag display_errors off\n<IfModule mod_php.c>\n  php_admin_value upload_max_filesize 9M\n</IfModule>\n',
   'tuned/ini.php': '<?php echo ini_get("upload_max_filesize"), " ", ini_get("post_max_size"), " ", ini_get("memory_limit"), " ", ini_get("display_errors");',
@@ -52,11 +63,32 @@ async function readPid(root: string, tag: string): Promise<number> {
   throw new Error('hang.php never started');
 }
 
+/** Asks for `target` on a raw connection and hangs up after `ms`, or once the first bytes of the answer came. */
+async function askAndLeave(port: number, target: string, leave: number | 'after first bytes'): Promise<void> {
+  const socket = connect(port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  socket.write(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+  if (leave === 'after first bytes') await new Promise((resolve) => socket.once('data', resolve));
+  else await delay(leave);
+  socket.destroy();
+}
+
+/** The content of a file a script writes, once it is there ('' if it never comes: `attempts` × 50 ms). */
+async function whenWritten(file: string, attempts: number): Promise<string> {
+  let written = '';
+  for (let i = 0; i < attempts && written === ''; i++) {
+    written = await readFile(file, 'utf8').catch(() => '');
+    if (written === '') await delay(50);
+  }
+  return written;
+}
+
 describe.each([
-  ['the php-cgi FastCGI pool', 2, 'cgi'],
-  ['php-fpm', 2, 'fpm'],
-  ['php-cgi per request', 0, 'cgi'],
-])('PHP through %s', (_mode, workers, backend) => {
+  // stopsOnAbort: a client leaving closes the FastCGI connection, as nginx does; a CGI process per request runs on.
+  ['the php-cgi FastCGI pool', 2, 'cgi', true],
+  ['php-fpm', 2, 'fpm', true],
+  ['php-cgi per request', 0, 'cgi', false],
+])('PHP through %s', (_mode, workers, backend, stopsOnAbort) => {
   let site: PhpSite;
   beforeAll(async () => { site = await startPhpSite(FILES, { phpWorkers: workers, phpTimeoutSeconds: 2, flags: { phpBackend: backend } }); });
   afterAll(async () => { await site.close(); });
@@ -207,22 +239,36 @@ describe.each([
 
   it('lets a script run on after the client left (ignore_user_abort), as php-fpm does, and logs it as info', async () => {
     const tag = `abort${workers}`;
-    const done = path.join(site.root, `done-${tag}.txt`);
     // curl -m 0.5: the client gives up half a second after asking, while the script sleeps.
-    const socket = connect(site.port, '127.0.0.1');
-    socket.on('error', () => undefined);
-    socket.write(`GET /runs-on.php?tag=${tag} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
-    await delay(500);
-    socket.destroy();
-    let written = '';
-    for (let i = 0; i < 100 && written === ''; i++) {
-      written = await readFile(done, 'utf8').catch(() => '');
-      if (written === '') await delay(50);
-    }
-    expect(written).toBe('y:0');
+    await askAndLeave(site.port, `/runs-on.php?tag=${tag}`, 500);
+    expect(await whenWritten(path.join(site.root, `done-${tag}.txt`), 100)).toBe('y:0');
     const lines = site.logs.filter((l) => JSON.stringify(l).includes('runs-on.php'));
     expect(lines.some((l) => l.level === 30 && String(l.msg).includes('client went away')), JSON.stringify(site.logs.slice(-8))).toBe(true);
     expect(lines.filter((l) => typeof l.level === 'number' && l.level >= 40)).toEqual([]);
+  });
+
+  it(stopsOnAbort ? 'stops a script that does not ignore user aborts at its next write after the client left, as nginx + php-fpm do'
+    : 'lets a script run to its end after the client left (a CGI process per request)', async () => {
+    const tag = `leave${workers}${backend}`;
+    await askAndLeave(site.port, `/writes-on.php?tag=${tag}`, 'after first bytes');
+    const status = await whenWritten(path.join(site.root, `status-${tag}.txt`), 100);
+    const completed = await readFile(path.join(site.root, `completed-${tag}.txt`), 'utf8').catch(() => null);
+    expect({ status, completed }).toEqual(stopsOnAbort ? { status: '1', completed: null } : { status: '0', completed: 'y' });
+    // The worker is free again: the next script runs.
+    const next = await fetch(`${site.origin}/source.php`);
+    expect(await next.text()).toBe('ran');
+  });
+
+  it('runs a request whose client left while it waited for a worker, as nginx + php-fpm do (WordPress\'s cron spawn)', async () => {
+    const tag = `queued${workers}${backend}`;
+    // Every worker busy for half a second (the waiting request's --php-timeout of 2 s counts from its arrival).
+    const busy = Array.from({ length: Math.max(workers, 1) }, () => fetch(`${site.origin}/pause.php`).then((r) => r.text()));
+    await delay(100);
+    await askAndLeave(site.port, `/runs-on.php?tag=${tag}`, 100);
+    const written = await whenWritten(path.join(site.root, `done-${tag}.txt`), 200);
+    // 1 when its flush() reached the closed connection, 0 when the headers were still buffered: either way it ran.
+    expect(written).toMatch(/^y:[01]$/);
+    expect(await Promise.all(busy)).toEqual(busy.map(() => 'paused'));
   });
 
   it('still stops a script at --php-timeout after its client left, and the next request is served', async () => {

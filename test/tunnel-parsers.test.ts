@@ -3,7 +3,7 @@
  * Laravel's .env, ssh's -L forms and --db, and how each address maps to a forward and php-cgi settings.
  */
 import { expect, test } from 'vitest';
-import { laravelDatabase, parseDotenv, parseWordPressHost, phpDefines, wordpressDatabase } from '../fs/tunnel/site-config.js';
+import { definesConstant, laravelDatabase, parseDotenv, parseWordPressHost, phpDefines, wordpressDatabase } from '../fs/tunnel/site-config.js';
 import { parseDbTarget, parseLocalForward, TunnelSpecError } from '../fs/tunnel/spec.js';
 import { planDbTunnel } from '../fs/tunnel/db-plan.js';
 import { dumpCommand, loadCommand } from '../fs/backup/database.js';
@@ -34,6 +34,16 @@ define('DB_HOST', 'second');
   expect(defines.has('DB_USER')).toBe(false);
   expect(defines.get('DB_HOST')).toBe('localhost');
   expect(defines.has('WP_DEBUG')).toBe(false);
+});
+
+test.each([
+  ["define('DISABLE_WP_CRON', true);", true],
+  ['define( "DISABLE_WP_CRON" , getenv("NO_CRON") === "1" );', true],
+  ["// define('DISABLE_WP_CRON', true);", false],
+  ["define('DISABLE_WP_CRON_X', true);", false],
+  ["if (defined('DISABLE_WP_CRON')) {}", false],
+])('a constant defined with any value (not to be defined twice): %s → %s', (line, defined) => {
+  expect(definesConstant(`<?php\n${line}\n`, 'DISABLE_WP_CRON')).toBe(defined);
 });
 
 test('wp-config.php → the site database with its table prefix', () => {

@@ -1,6 +1,6 @@
 /**
  * --php-backend: which program runs PHP for `devmount serve` — php-cgi (per request, or its FastCGI pool) or
- * php-fpm when installed. `auto` picks by the measurements of bench:php (docs/performance.md).
+ * php-fpm when installed. `auto` picks by the measurements of bench:php (docs/performance.md): php-cgi's pool.
  */
 import { access, constants, readdir } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
@@ -15,10 +15,13 @@ export const PHP_BACKENDS = ['auto', 'fpm', 'cgi'] as const;
 export type PhpBackend = (typeof PHP_BACKENDS)[number];
 
 /**
- * What `auto` chooses when php-fpm is installed. bench:php measured php-fpm ahead of the php-cgi pool on the
- * same page and worker count (docs/performance.md), so it is preferred.
+ * What `auto` chooses when php-fpm is installed. bench:php on the idle-ish machine (load 2–7, same page and
+ * worker count, docs/performance.md) had the php-cgi pool ahead of php-fpm in every run: 3,752 vs 3,613 and
+ * 4,114 vs 2,971 req/s, with less of devmount's own CPU per request (216 vs 248 µs). So `auto` is the php-cgi
+ * pool; php-fpm stays one flag away (--php-backend fpm). The earlier preference for php-fpm came from two runs
+ * at load 17–27.
  */
-const AUTO_PREFERS_FPM = true;
+const AUTO_PREFERS_FPM = false;
 
 export function parsePhpBackend(value: string | undefined): PhpBackend {
   const backend = value ?? 'auto';

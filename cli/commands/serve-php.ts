@@ -16,6 +16,7 @@ import { APACHE_COMPATIBLE_SOFTWARE, SERVER_SOFTWARE } from '../../devserver/cgi
 import { createSpawnExecutor } from '../../devserver/cgi/spawn-executor.js';
 import { createPhpExecutor, parsePhpBackend } from './php-backend.js';
 import { createHtaccessStore } from '../../devserver/htaccess/store.js';
+import { LocalFileSource } from '../../devserver/sources/local.js';
 import { parseProxySpec, ProxySpecError, type ProxyRoute } from '../../devserver/proxy/routes.js';
 import { htaccess } from '../../devserver/middlewares/htaccess.js';
 import { htaccessErrorDocuments } from '../../devserver/middlewares/htaccess-error-documents.js';
@@ -113,7 +114,7 @@ export const phpServeHook: ServeFlagHook = {
       .option('--no-php', 'never run PHP, even when .php files are present')
       .option('--php-workers <n>', 'persistent php-cgi FastCGI workers (0 = start php-cgi for every request)', String(Math.min(8, Math.max(2, cpus().length * 2))))
       .option('--php-ini <key=value>', 'a php.ini setting for the PHP workers, e.g. memory_limit=512M (repeatable)', collect, [])
-      .option('--php-backend <name>', 'what runs PHP with --php-workers: fpm (php-fpm), cgi (php-cgi), auto (php-fpm when installed)', 'auto')
+      .option('--php-backend <name>', 'what runs PHP with --php-workers: fpm (php-fpm), cgi (php-cgi), auto (php-cgi, measured ahead)', 'auto')
       .option('--php-timeout <seconds>', 'stop a PHP or CGI script after this many seconds', '30')
       .option('--cgi <dir>', 'also run executable files under DIR (site-relative) as CGI (cgi-bin/ always; repeatable)', collect, [])
       .option('--proxy <prefix=url>', 'forward PREFIX to URL, e.g. /api=http://127.0.0.1:3000 (repeatable; WebSockets too)', collect, [])
@@ -192,7 +193,10 @@ export const phpServeHook: ServeFlagHook = {
     const indexNames = phpExecutor !== null ? ['index.html', 'index.htm', 'index.php'] : ['index.html', 'index.htm'];
     // nginx reads no .htaccess: with its server block in charge (serve-routing.ts), neither does devmount.
     if (flags.htaccess !== false && routedBy === undefined) {
-      const store = createHtaccessStore(source, (w) => log.warn({ file: w.file, line: w.line }, `.htaccess: ${w.message}`));
+      // A local tree watched with inotify tells the store of a changed .htaccess before the next request; other
+      // sources are checked per request (store.ts).
+      const directoryWatch = source instanceof LocalFileSource ? source.directoryWatch() : null;
+      const store = createHtaccessStore(source, (w) => log.warn({ file: w.file, line: w.line }, `.htaccess: ${w.message}`), { directoryWatch });
       closers.push(() => store.close());
       beforeResolve.push(htaccess({ store, documentRoot, indexNames }));
       beforeNotFound.push(htaccessErrorDocuments());

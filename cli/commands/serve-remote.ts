@@ -15,6 +15,7 @@ import { parseOptionList, REMOTE_WATCH_SETTINGS, type MountOptions, type RemoteW
 import { openMountStackParts } from '../mount-stack.js';
 import { mountPrivately, type PrivateMount } from '../private-mount.js';
 import type { Vfs } from '../../fs/vfs/types.js';
+import type { WatchedClock } from '../../fs/cache/watched-clock.js';
 import { readPasswordFromStdin } from '../password-stdin.js';
 import { openServeLog } from '../logs/serve-log.js';
 import { createTtyPrompter } from '../prompter.js';
@@ -157,7 +158,7 @@ export async function runRemoteServe(
     });
     closers.push(() => vfs.close());
     // The private mount is made while the remote watcher starts (startRemoteServe): both wait on the network.
-    const mounting = mountForScripts(flags, vfs, sftp.remoteRoot, mountOptions, remoteArg, log).then((mount) => {
+    const mounting = mountForScripts(flags, vfs, sftp.remoteRoot, mountOptions, remoteArg, log, clock).then((mount) => {
       privateMount = mount;
       if (mount) closers.push(() => mount.close());
       return mount;
@@ -226,10 +227,12 @@ function resolveRemoteFlags(remoteArg: string, remote: RemoteFlags) {
 }
 
 /** A private FUSE mount for php-cgi when the site runs scripts; none (and a warning) when it cannot be made. */
-async function mountForScripts(flags: ServeFlags, vfs: Vfs, remoteRoot: string, mountOptions: MountOptions, remoteArg: string, log: Logger): Promise<PrivateMount | undefined> {
+async function mountForScripts(
+  flags: ServeFlags, vfs: Vfs, remoteRoot: string, mountOptions: MountOptions, remoteArg: string, log: Logger, clock: WatchedClock,
+): Promise<PrivateMount | undefined> {
   if (!(await runsScripts(flags, vfs))) return undefined;
   try {
-    const privateMount = await mountPrivately(vfs, remoteRoot, mountOptions, remoteArg, log);
+    const privateMount = await mountPrivately(vfs, remoteRoot, mountOptions, remoteArg, log, clock);
     process.stdout.write(`devmount serve: PHP/CGI scripts run from a private mount of the site at ${privateMount.path}\n`);
     return privateMount;
   } catch (err) {

@@ -16,6 +16,7 @@ import { DEFAULT_CONFIG_ROOT, discoverServerConfig, loadLocalServerConfig, Serve
 import { NginxSyntaxError } from '../../devserver/nginx/parser.js';
 import type { Warn } from '../../devserver/nginx/server-config.js';
 import type { ServeFlagHook, ServeFlags, ServeHookContext, ServeHookResult } from './serve-flags.js';
+import { detectServerSiteUrl } from '../server-site-url.js';
 
 interface RoutingFlags {
   frontController?: string;
@@ -121,7 +122,7 @@ export const serverConfigServeHook: ServeFlagHook = {
   addOptions(command: Command): void {
     command
       .option('--nginx-config <file>', 'apply the nginx server block in FILE (try_files, location, rewrite, return, deny, add_header, error_page, index)')
-      .option('--no-server-config', "for user@host:path: do not read the server's nginx configuration")
+      .option('--no-server-config', "for user@host:path: do not read the server's nginx configuration (nor its nginx or Apache site name for the production URL)")
       .option('--server-config-root <dir>', `where nginx's configuration lives (includes are relative to it; default ${DEFAULT_CONFIG_ROOT})`);
   },
 
@@ -132,11 +133,14 @@ export const serverConfigServeHook: ServeFlagHook = {
       return {};
     }
     const found = await findServer(flags, context, context.log);
-    if (found === null) return {};
+    // The production URL from the same configuration (server_name, else Apache's ServerName), when nothing gave one.
+    const siteUrl = await detectServerSiteUrl(flags, context, found);
+    const detected = siteUrl !== undefined ? { siteUrl } : {};
+    if (found === null) return detected;
     const { server } = found;
     const routedBy = `the nginx server block at ${server.where}`;
     process.stdout.write(`devmount serve: applying ${routedBy} (read via ${found.via}); .htaccess files are ignored, as under nginx (--no-server-config to turn off)\n`);
     const documentRoot = (await context.source.localPath('/')) ?? '';
-    return { routedBy, slots: { beforeResolve: [nginxServer({ server, documentRoot })] } };
+    return { routedBy, ...detected, slots: { beforeResolve: [nginxServer({ server, documentRoot })] } };
   },
 };

@@ -58,9 +58,16 @@ const DROPPED_HEADERS: ReadonlySet<string> = new Set(['proxy', 'redirect-status'
 /** RFC 3875 §4.1.18: HTTP_ + upper-cased name with '-' replaced by '_'. Names with other characters are dropped
  *  because two distinct headers must never map to the same variable (e.g. "X_Foo" vs "X-Foo"). */
 function headerVariableName(name: string): string | null {
-  if (!/^[A-Za-z0-9-]+$/.test(name)) return null;
-  return `HTTP_${name.toUpperCase().replace(/-/g, '_')}`;
+  const known = variableNames.get(name);
+  if (known !== undefined) return known;
+  const variable = /^[A-Za-z0-9-]+$/.test(name) ? `HTTP_${name.toUpperCase().replace(/-/g, '_')}` : null;
+  // Every request repeats the same dozen names; bounded, so a client inventing names cannot grow it.
+  if (variableNames.size < MAX_KNOWN_NAMES) variableNames.set(name, variable);
+  return variable;
 }
+
+const MAX_KNOWN_NAMES = 512;
+const variableNames = new Map<string, string | null>();
 
 export function buildCgiEnv(request: CgiRequestFacts, script: CgiScriptFacts,
   extra: Readonly<Record<string, string>> = {}): Record<string, string> {

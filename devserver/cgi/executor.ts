@@ -31,8 +31,15 @@ export interface ScriptExecution {
   readonly stdout: Readable;
   /** Settles when the script has finished (or was killed); never rejects. */
   readonly finished: Promise<void>;
-  /** Kill the script now (client gone, timeout). Idempotent. */
+  /** Kill the script now (timeout, unusable response). Idempotent. */
   abort(reason: string): void;
+  /**
+   * The client went away before the response ended. FastCGI executors close the script's connection, as nginx does
+   * (`fastcgi_ignore_client_abort off`): PHP notices at its next write and stops the script unless it called
+   * ignore_user_abort(true); the worker counts as busy until the script has ended. Absent (a CGI process per
+   * request): the script runs on, its output read and discarded. Idempotent.
+   */
+  clientGone?(): void;
 }
 
 export interface ScriptExecutor {

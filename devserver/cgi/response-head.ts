@@ -34,8 +34,8 @@ function findHeaderEnd(buffer: Buffer): { end: number; bodyStart: number } | nul
   if (buffer[0] === 0x0a) return { end: 0, bodyStart: 1 };
   if (buffer[0] === 0x0d && buffer[1] === 0x0a) return { end: 0, bodyStart: 2 };
   // The spec says CRLF, but scripts commonly end lines with a bare LF and servers accept it (Apache does).
-  for (let i = 0; i < buffer.length; i++) {
-    if (buffer[i] !== 0x0a) continue;
+  // From line feed to line feed with the native indexOf: a byte loop in JavaScript was a visible share of a request.
+  for (let i = buffer.indexOf(0x0a); i !== -1; i = buffer.indexOf(0x0a, i + 1)) {
     if (buffer[i + 1] === 0x0a) return { end: i, bodyStart: i + 2 };
     if (buffer[i + 1] === 0x0d && buffer[i + 2] === 0x0a) return { end: i, bodyStart: i + 3 };
   }
@@ -89,14 +89,14 @@ export function parseHeaderBlock(text: string): Omit<CgiResponseHead, 'body'> {
 /** Resolves once the header block is complete; the body stream carries everything after the blank line. */
 export function readCgiResponseHead(stdout: Readable): Promise<CgiResponseHead> {
   return new Promise((resolve, reject) => {
-    let buffered = Buffer.alloc(0);
+    let buffered: Buffer = Buffer.alloc(0);
     const cleanup = (): void => {
       stdout.off('data', onData);
       stdout.off('end', onEnd);
       stdout.off('error', onError);
     };
     const onData = (chunk: Buffer): void => {
-      buffered = Buffer.concat([buffered, chunk]);
+      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
       const found = findHeaderEnd(buffered);
       if (found === null) {
         if (buffered.length > MAX_HEADER_BYTES) {

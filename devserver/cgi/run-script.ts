@@ -143,14 +143,16 @@ async function execute(ctx: RequestContext, script: CgiScriptFacts, options: Run
     execution.abort(`timed out after ${options.timeoutMs} ms`);
   }, options.timeoutMs);
   void execution.finished.then(() => clearTimeout(timer));
+  let clientLeft = false;
   const onClose = (): void => {
     if (res.writableFinished) return;
-    // As under php-fpm (and Apache's mod_php), a client that goes away does not stop the script: its output is
-    // read and thrown away until it ends, so a script that called ignore_user_abort(true) finishes its work
-    // (DokuWiki's lib/exe/taskrunner.php sends a 1×1 GIF, then indexes). php-cgi in FastCGI mode learns of an
-    // abort only from a failed write (cgi_main.c, sapi_fcgi_ub_write → php_handle_aborted_connection), which a
-    // connection we keep reading never produces.
-    ctx.log.info({ script: script.scriptName }, 'client went away; the script runs on to its end, its output discarded');
+    clientLeft = true;
+    // As under nginx + php-fpm, a client that goes away stops the script only where PHP would: the FastCGI
+    // connection is closed (executor.ts clientGone), the script stops at its next write unless it called
+    // ignore_user_abort(true) (DokuWiki's lib/exe/taskrunner.php sends a 1×1 GIF, then indexes), and a CGI process
+    // per request runs on. What output still comes is read and thrown away; --php-timeout bounds it all.
+    ctx.log.info({ script: script.scriptName }, 'client went away; the script stops at its next output unless it ignores user aborts');
+    execution.clientGone?.();
     execution.stdout.resume();
   };
   res.on('close', onClose);
@@ -159,6 +161,9 @@ async function execute(ctx: RequestContext, script: CgiScriptFacts, options: Run
     try {
       head = await readCgiResponseHead(execution.stdout);
     } catch (err) {
+      // The client left before the headers came and the executor closed the script's connection: no answer is
+      // owed, and the script ends (or runs on) as it would under nginx.
+      if (clientLeft) return { kind: 'answered' };
       execution.abort('unusable response');
       const message = err instanceof Error ? err.message : String(err);
       ctx.log.error({ script: script.scriptName, err: message, timedOut }, 'script failed');

@@ -23,6 +23,8 @@ export type OpenSftpReader = () => Promise<ConfigReader & { close(): Promise<voi
 
 export interface FoundServer {
   readonly server: ServerConfig;
+  /** The server block itself (its server_name and listen: devserver/server-site-url.ts). */
+  readonly block: Directive;
   /** How the configuration was read: 'nginx -T', 'sites-enabled/ and conf.d/', or the file named. */
   readonly via: string;
 }
@@ -123,7 +125,7 @@ export async function discoverServerConfig(shell: ServerShell, openSftp: OpenSft
     if (files.has(main)) {
       const directives = await loadNginxConfig(main, configRoot, mapReader(files), asWarn(warn));
       const chosen = pick(directives, remoteRoot);
-      return chosen === null ? null : { server: compileServer(chosen, warn, enclosingHttp(directives, chosen)), via: 'nginx -T' };
+      return chosen === null ? null : { server: compileServer(chosen, warn, enclosingHttp(directives, chosen)), block: chosen, via: 'nginx -T' };
     }
   }
   return fromSiteFiles(shellReader(shell), remoteRoot, configRoot, warn, `${configRoot}/sites-enabled/ and conf.d/`);
@@ -134,7 +136,7 @@ async function fromSiteFiles(files: ConfigReader, remoteRoot: string, configRoot
   const fallbackMain = posix.join(configRoot, '(sites-enabled and conf.d)');
   const reader = withMain(files, fallbackMain, 'include sites-enabled/*;\ninclude conf.d/*.conf;\n');
   const chosen = pick(await loadNginxConfig(fallbackMain, configRoot, reader, asWarn(warn)), remoteRoot);
-  return chosen === null ? null : { server: compileServer(chosen, warn), via };
+  return chosen === null ? null : { server: compileServer(chosen, warn), block: chosen, via };
 }
 
 export class ServerConfigChoiceError extends Error {}
@@ -153,5 +155,5 @@ export async function loadLocalServerConfig(file: string, configRoot: string, lo
       ? `${file} has no server { … } block`
       : `${file} has ${blocks.length} server blocks and none has root ${localRoot}: keep only the site's block in the file`);
   }
-  return { server: compileServer(chosen, warn, enclosingHttp(directives, chosen)), via: file };
+  return { server: compileServer(chosen, warn, enclosingHttp(directives, chosen)), block: chosen, via: file };
 }

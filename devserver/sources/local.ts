@@ -7,12 +7,12 @@
  * (--poll MS). `openLocalSource` resolves only once the watcher is ready, so no change after start-up is missed
  * by the caches that subscribe to it.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, watch as watchDirectory } from 'node:fs';
 import { lstat, readFile, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { watch as chokidarWatch, type FSWatcher } from 'chokidar';
-import type { FileSource, SourceChange, SourceEntry, SourceStat } from '../file-source.js';
+import type { DirectoryWatch, FileSource, SourceChange, SourceEntry, SourceStat } from '../file-source.js';
 import { filesystemTypeOf, isNetworkFilesystem } from './fs-type.js';
 
 export interface LocalSourceOptions {
@@ -130,6 +130,26 @@ export class LocalFileSource implements FileSource {
 
   async localPath(sitePath: string): Promise<string | null> {
     return this.abs(sitePath);
+  }
+
+  /**
+   * One directory watched with inotify (fs.watch), for a cache that must learn of a change before the next request
+   * can ask: the kernel queues the event during the writer's own write(2), before the writer can send a request
+   * to us, and libuv hands it to JavaScript without the batching and stat that chokidar's feed adds. Only with
+   * native watching: fs.watch calls inotify_add_watch synchronously, which on a FUSE mount served by this process
+   * would deadlock, and inotify does not see changes made on a network filesystem's server.
+   */
+  directoryWatch(): DirectoryWatch | null {
+    if (this.watchMode.kind !== 'native') return null;
+    return (sitePath, onEvent) => {
+      const watcher = watchDirectory(this.abs(sitePath), { persistent: false }, (kind, name) => {
+        onEvent(kind === 'rename' ? 'rename' : 'change', typeof name === 'string' ? name : null);
+      });
+      // A watch error (the directory removed under it, the inotify queue overflowing) reads as "anything may have
+      // changed"; the owner closes the watch and sets up a new one when it needs it.
+      watcher.on('error', () => onEvent('rename', null));
+      return () => watcher.close();
+    };
   }
 
   watch(listener: (changes: readonly SourceChange[]) => void): () => void {

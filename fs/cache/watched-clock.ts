@@ -14,21 +14,39 @@ export interface WatchedClock {
   /** Tells the clock whether a healthy whole-tree watcher is running now. */
   setWatched(watched: boolean): void;
   watched(): boolean;
+  /**
+   * Calls `listener` at each change of watched(), synchronously inside setWatched (so a copy of the clock, such as
+   * the FUSE fast-files table's, stops and runs at the same moment); returns the unsubscriber.
+   */
+  onChange(listener: (watched: boolean) => void): () => void;
 }
 
 export function createWatchedClock(base: () => number = () => performance.now()): WatchedClock {
   /** Time spent watched so far (excluded from now()), and when the current watched period began. */
   let stoppedFor = 0;
   let stoppedAt: number | null = null;
+  const listeners = new Set<(watched: boolean) => void>();
+  const tell = (watched: boolean): void => {
+    for (const listener of listeners) listener(watched);
+  };
   return Object.freeze({
     now: () => (stoppedAt ?? base()) - stoppedFor,
     setWatched(watched: boolean) {
-      if (watched && stoppedAt === null) stoppedAt = base();
-      else if (!watched && stoppedAt !== null) {
+      if (watched && stoppedAt === null) {
+        stoppedAt = base();
+        tell(true);
+      } else if (!watched && stoppedAt !== null) {
         stoppedFor += base() - stoppedAt;
         stoppedAt = null;
+        tell(false);
       }
     },
     watched: () => stoppedAt !== null,
+    onChange(listener: (watched: boolean) => void) {
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+      };
+    },
   });
 }

@@ -20,6 +20,7 @@ import { opensReadOnly, S_IFDIR } from '../posix.js';
 import type { Vfs } from '../vfs/types.js';
 import type { Attr, StatFs } from '../types.js';
 import { FsError } from '../errors.js';
+import type { WatchedClock } from '../cache/watched-clock.js';
 import { createAttrMapper, type OwnershipOptions } from './attr-map.js';
 import { toFuseErrno } from './errno.js';
 import { FastFiles, TABLE_HANDLE, type FastFilesCounters } from './fast-files.js';
@@ -71,6 +72,13 @@ export interface FuseAdapterOptions {
   /** libfuse's own debug output on stderr (-d). */
   readonly debug?: boolean;
   readonly log?: FuseLog;
+  /**
+   * The clock the VFS caches measure TTLs on (fs/cache/watched-clock.ts): the fast-files table's entries expire
+   * on a copy of it, so they too stand still while a healthy remote watcher reports every change. The kernel's
+   * attr/entry timeouts stay in real time (the high-level libfuse API fixes them at mount); what they let through
+   * is answered by the table on libfuse's threads.
+   */
+  readonly ttlClock?: WatchedClock;
 }
 
 export interface FuseMount {
@@ -389,6 +397,8 @@ export async function mountVfs(vfs: Vfs, options: FuseAdapterOptions): Promise<F
       return reject(new FuseMountError('fuse', `FUSE refused to mount ${opts.mountpoint} (${message}): check that /dev/fuse is usable and the mount point is empty`));
     });
   });
+  // After the mount: the table (and so `thread`) exists only once it has started.
+  const stopClock = fast && opts.ttlClock ? fast.followClock(opts.ttlClock) : () => undefined;
   let unmounting: Promise<void> | undefined;
   return {
     mountpoint: opts.mountpoint,
@@ -398,6 +408,7 @@ export async function mountVfs(vfs: Vfs, options: FuseAdapterOptions): Promise<F
     unmount(unmountOptions = {}) {
       unmounting ??= (async () => {
         await unmountPath(opts.mountpoint, unmountOptions);
+        stopClock();
         stopMirror();
         // Releases the event-loop handle the binding keeps referenced while mounted, so the process can exit
         // once the VFS is closed.

@@ -109,6 +109,8 @@ export interface FastFilesBinding {
   fuse_native_ff_free_escalated(thread: Buffer, fh: number): void;
   /** Fills getattr hits, opens, reads, escalations, entries, content bytes. */
   fuse_native_ff_counters(thread: Buffer, out: Uint32Array): void;
+  /** Stops (true) or runs on (false) the clock the table's entries expire on. */
+  fuse_native_ff_set_watched(thread: Buffer, watched: boolean): void;
 }
 
 /** Kernel cache invalidation (native/fuse3/src/invalidator.h); `thread` is the mount's NativeFuse._thread. */

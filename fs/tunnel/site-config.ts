@@ -51,6 +51,14 @@ export function phpDefines(source: string): Map<string, string> {
   return out;
 }
 
+/**
+ * Whether `source` define()s constant `name` at all, whatever its value (true, a computed expression …): what a
+ * caller needs that must not define it a second time (PHP warns "Constant … already defined").
+ */
+export function definesConstant(source: string, name: string): boolean {
+  return new RegExp(`\\bdefine\\s*\\(\\s*(['"])${name}\\1\\s*,`, 'i').test(stripPhpComments(source));
+}
+
 function phpVariable(source: string, name: string): string | undefined {
   const m = new RegExp(`\\$${name}\\s*=\\s*(['"])((?:(?!\\1)[^\\\\]|\\\\.)*)\\1\\s*;`).exec(stripPhpComments(source));
   return m ? unquotePhp(m[1] as string, m[2] as string) : undefined;

@@ -4,7 +4,7 @@
  * is shared and noisy, so absolute numbers are not comparable across runs.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { open, readFile } from 'node:fs/promises';
+import { open, readdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -172,12 +172,53 @@ export async function warmUp(url: string, count: number): Promise<void> {
 
 /** Runs `wrk ARGS url` and returns its Requests/sec; any non-2xx/3xx response fails the benchmark. */
 export async function wrk(url: string, args: readonly string[]): Promise<number> {
+  return (await wrkRun(url, args)).rate;
+}
+
+export interface WrkResult {
+  readonly rate: number;
+  readonly requests: number;
+}
+
+/** `wrk ARGS url`: Requests/sec and the number of requests it completed. */
+export async function wrkRun(url: string, args: readonly string[]): Promise<WrkResult> {
   const { stdout } = await execFileAsync('wrk', [...args, url], { timeout: 60_000 });
   const m = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
-  if (!m) throw new Error(`wrk output not understood:\n${stdout}`);
+  const n = /(\d+) requests in/.exec(stdout);
+  if (!m || !n) throw new Error(`wrk output not understood:\n${stdout}`);
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(stdout);
   if (errors) throw new Error(`wrk saw ${errors[1]} error responses from ${url}`);
-  return Number(m[1]);
+  return { rate: Number(m[1]), requests: Number(n[1]) };
+}
+
+/** Clock ticks per second of /proc's utime/stime (USER_HZ; 100 on Linux for every architecture Node runs on). */
+const USER_HZ = 100;
+
+/**
+ * CPU seconds (user + system) used so far by `pid`, with `descendants` also by its children still running (nginx's
+ * worker is a child of its master), from /proc/PID/stat fields 14 and 15 (proc(5)). Per request, it says what a
+ * server costs even when the machine is too loaded for req/s to mean much.
+ */
+export async function cpuSeconds(pid: number, descendants = false): Promise<number> {
+  const entries = await readdir('/proc').catch(() => [] as string[]);
+  const stats = new Map<number, { ppid: number; ticks: number }>();
+  await Promise.all(entries.filter((e) => /^\d+$/.test(e)).map(async (e) => {
+    const text = await readFile(`/proc/${e}/stat`, 'utf8').catch(() => null);
+    if (text === null) return;
+    // The command name (field 2) may hold spaces and parentheses: the fields after it start past the last ')'.
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    stats.set(Number(e), { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+  }));
+  let ticks = 0;
+  const tree = [pid];
+  while (tree.length > 0) {
+    const current = tree.pop();
+    for (const [candidate, s] of stats) {
+      if (candidate === current) ticks += s.ticks;
+      else if (descendants && s.ppid === current) tree.push(candidate);
+    }
+  }
+  return ticks / USER_HZ;
 }
 
 /** "2.31x (goal >= 2x) OK" for a higher-is-better ratio. */

@@ -19,7 +19,7 @@ import { nginxAvailable, startNginx } from '../../test/helpers/nginx.js';
 import { WORDPRESS_SERVER_BLOCK } from '../../test/helpers/nginx-cases.js';
 import { writeSite, type SiteFiles } from '../../test/helpers/php-site.js';
 import { WORDPRESS_HTACCESS } from '../../test/helpers/rewrite-cases.js';
-import { freePort, medianBy, startDevmountServe, stopChild, waitForHttp, wrk } from './lib.js';
+import { cpuSeconds, freePort, medianBy, startDevmountServe, stopChild, waitForHttp, wrk, wrkRun } from './lib.js';
 const WRK_ARGS = ['-t1', '-c8', '-d3s'];
 const WARMUP_ARGS = ['-t1', '-c8', '-d1s'];
 const ROUNDS = 3;
@@ -30,7 +30,14 @@ const SITE: SiteFiles = {
   'index.php': '<?php echo "front controller: ", htmlspecialchars($_SERVER["REQUEST_URI"]);',
 };
 
-interface Server { readonly name: string; readonly origin: string; readonly htaccess: boolean; close(): Promise<void> }
+interface Server {
+  readonly name: string;
+  readonly origin: string;
+  readonly htaccess: boolean;
+  /** devmount's Node process: its CPU time per request is measured (without its PHP workers). */
+  readonly nodePid?: number;
+  close(): Promise<void>;
+}
 
 /** devmount's default --php-workers (cli/commands/serve-php.ts), also given to php-fpm under nginx. */
 const DEFAULT_WORKERS = Math.min(8, Math.max(2, cpus().length * 2));
@@ -40,7 +47,7 @@ async function devmount(root: string, backend: 'cgi' | 'fpm' | null): Promise<Se
   const args = backend === null ? ['--php-workers', '0'] : ['--php-backend', backend];
   const { child, origin } = await startDevmountServe([root, '--no-livereload', '--php', ...args], { readyPath: '/hello.php' });
   const name = backend === null ? 'devmount, php-cgi per request' : backend === 'cgi' ? 'devmount, php-cgi FastCGI pool' : 'devmount, php-fpm';
-  return { name, origin, htaccess: true, close: () => stopChild(child) };
+  return { name, origin, htaccess: true, nodePid: child.pid, close: () => stopChild(child) };
 }
 
 async function nginxFpm(): Promise<Server> {
@@ -90,10 +97,14 @@ async function main(): Promise<void> {
       await wrk(`${server.origin}/hello.php`, WARMUP_ARGS);
       if (server.htaccess) await wrk(`${server.origin}/2024/05/a-post/`, WARMUP_ARGS);
     }
-    const samples = servers.map(() => ({ plain: [] as number[], pretty: [] as number[] }));
+    const samples = servers.map(() => ({ plain: [] as number[], pretty: [] as number[], nodeCpu: [] as number[] }));
     for (let round = 0; round < ROUNDS; round++) {
       for (const [i, server] of servers.entries()) {
-        samples[i]?.plain.push(await wrk(`${server.origin}/hello.php`, WRK_ARGS));
+        const pid = server.nodePid;
+        const cpuBefore = pid === undefined ? 0 : await cpuSeconds(pid);
+        const { rate, requests } = await wrkRun(`${server.origin}/hello.php`, WRK_ARGS);
+        samples[i]?.plain.push(rate);
+        if (pid !== undefined) samples[i]?.nodeCpu.push((await cpuSeconds(pid) - cpuBefore) / Math.max(requests, 1));
         if (server.htaccess) samples[i]?.pretty.push(await wrk(`${server.origin}/2024/05/a-post/`, WRK_ARGS));
       }
     }
@@ -101,6 +112,7 @@ async function main(): Promise<void> {
       name: server.name,
       plain: median(samples[i]?.plain ?? []),
       plainAll: samples[i]?.plain ?? [],
+      nodeCpu: (samples[i]?.nodeCpu.length ?? 0) > 0 ? median(samples[i]?.nodeCpu ?? []) : null,
       pretty: server.htaccess ? median(samples[i]?.pretty ?? []) : null,
     }));
     const reference = results.find((r) => r.name === 'php -S')?.plain ?? NaN;
@@ -113,6 +125,11 @@ async function main(): Promise<void> {
       process.stdout.write(`${r.name.padEnd(36)} ${r.plain.toFixed(0).padStart(11)} ${times(r.plain, reference).padStart(8)} ${times(r.plain, nginx?.plain).padStart(7)}`
         + ` ${pretty.padStart(11)} ${(r.pretty === null ? 'n/a' : times(r.pretty, nginx?.pretty ?? undefined)).padStart(7)}`
         + `   (/hello.php rounds: ${r.plainAll.map((v) => v.toFixed(0)).join(', ')})\n`);
+    }
+    // What devmount's own process spends per request (its PHP workers not counted): under load, req/s follows the
+    // scheduler, this follows the code.
+    for (const r of results) {
+      if (r.nodeCpu !== null) process.stdout.write(`${r.name}: Node CPU ${(r.nodeCpu * 1e6).toFixed(0)} µs per /hello.php request (median of ${ROUNDS})\n`);
     }
   } finally {
     await Promise.allSettled(servers.map((s) => s.close()));

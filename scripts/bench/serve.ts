@@ -1,16 +1,19 @@
 /**
- * `npm run bench:serve`: devmount serve vs http-server vs nginx (1 worker) on the same 5 KiB page, each
- * measured with `wrk -t1 -c50 -d5s` in the same run (the machine is shared and noisy: compare ratios, not
- * absolute numbers across runs; DEVMOUNT_BENCH_ROUNDS alternations, best of each); then 10,000 idle keep-alive
+ * `npm run bench:serve`: devmount serve vs http-server vs nginx (1 worker) vs a bare node:http server writing a
+ * cached buffer (bare-node-server.ts: the ceiling of one Node thread) on the same 5 KiB page, each measured with
+ * `wrk -t1 -c50 -d5s` in the same run (the machine is shared and noisy: compare ratios, not absolute numbers
+ * across runs; DEVMOUNT_BENCH_ROUNDS alternations, best of each), with each server's CPU time per request (user +
+ * system, from /proc: what a request costs even when the load makes req/s noisy); then 10,000 idle keep-alive
  * connections held against devmount and its RSS.
- * Goals: >= 4x http-server, >= 0.9x nginx.
+ * Goals: >= 4x http-server, >= 1.0x nginx.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { formatGoal, freePort, REPO, startDevmountServe, stopChild, waitForHttp, wrk } from './lib.js';
+import { fileURLToPath } from 'node:url';
+import { cpuSeconds, formatGoal, freePort, REPO, startDevmountServe, stopChild, waitForHttp, wrkRun } from './lib.js';
 
 const WRK_ARGS = ['-t1', '-c50', '-d5s'];
 const IDLE_CONNECTIONS = Number(process.env.DEVMOUNT_BENCH_IDLE ?? 10_000);
@@ -61,6 +64,15 @@ http {
   return { child, url };
 }
 
+async function startBareNode(site: string): Promise<Started> {
+  const port = await freePort();
+  const script = fileURLToPath(new URL('./bare-node-server.js', import.meta.url));
+  const child = spawn(process.execPath, [script, path.join(site, 'index.html'), String(port)], { stdio: 'ignore' });
+  const url = `http://127.0.0.1:${port}/index.html`;
+  await waitForHttp(url, child);
+  return { child, url };
+}
+
 /** Opens `count` keep-alive connections, each makes one request and then stays idle. */
 async function holdIdleConnections(url: string, count: number): Promise<{ sockets: Socket[]; opened: number }> {
   const { hostname, port, pathname } = new URL(url);
@@ -94,29 +106,38 @@ async function main(): Promise<void> {
   await writeFile(path.join(site, 'index.html'), page);
   const children: ChildProcess[] = [];
   try {
-    // All three run side by side and are measured in alternation, best of ROUNDS each: the machine is shared,
+    // All four run side by side and are measured in alternation, best of ROUNDS each: the machine is shared,
     // and a burst of someone else's work during one 5 s window would otherwise decide the ratio.
     const servers = {
       devmount: await startDevmount(site, path.join(work, 'devmount.log')),
+      'bare node': await startBareNode(site),
       'http-server': await startHttpServer(site),
       nginx: await startNginx(site, work),
     };
     for (const s of Object.values(servers)) children.push(s.child);
-    const results: Record<string, number> = { devmount: 0, 'http-server': 0, nginx: 0 };
+    const results: Record<string, number> = { devmount: 0, 'bare node': 0, 'http-server': 0, nginx: 0 };
+    // CPU per request, the lowest of the rounds (the one least disturbed by other processes on the same cores).
+    const cpuPerRequest: Record<string, number> = { devmount: Infinity, 'bare node': Infinity, 'http-server': Infinity, nginx: Infinity };
     for (let round = 1; round <= ROUNDS; round++) {
       for (const [name, started] of Object.entries(servers)) {
-        const rate = await wrk(started.url, WRK_ARGS);
-        results[name] = Math.max(results[name], rate);
-        process.stdout.write(`round ${round} ${name.padEnd(12)} ${rate.toFixed(0).padStart(8)} req/s\n`);
+        const pid = started.child.pid ?? 0;
+        const cpuBefore = await cpuSeconds(pid, true);
+        const { rate, requests } = await wrkRun(started.url, WRK_ARGS);
+        const cpu = (await cpuSeconds(pid, true) - cpuBefore) / Math.max(requests, 1);
+        results[name] = Math.max(results[name] ?? 0, rate);
+        cpuPerRequest[name] = Math.min(cpuPerRequest[name] ?? Infinity, cpu);
+        process.stdout.write(`round ${round} ${name.padEnd(12)} ${rate.toFixed(0).padStart(8)} req/s ${(cpu * 1e6).toFixed(1).padStart(7)} µs CPU/request\n`);
       }
     }
     for (const s of Object.values(servers)) await stopChild(s.child);
+    const at = (table: Record<string, number>, name: string): number => table[name] ?? NaN;
     process.stdout.write(`\nbest of ${ROUNDS}: ${Object.entries(results).map(([n, r]) => `${n} ${r.toFixed(0)}`).join(', ')} req/s\n`);
-    const vsHttpServer = results.devmount / results['http-server'];
-    const vsNginx = results.devmount / results.nginx;
+    process.stdout.write(`CPU per request (lowest of ${ROUNDS}): ${Object.entries(cpuPerRequest).map(([n, c]) => `${n} ${(c * 1e6).toFixed(1)} µs`).join(', ')}\n`);
     process.stdout.write(`\n5 KiB page, wrk ${WRK_ARGS.join(' ')}\n`);
-    process.stdout.write(`devmount / http-server: ${formatGoal(vsHttpServer, 4)}\n`);
-    process.stdout.write(`devmount / nginx:       ${formatGoal(vsNginx, 0.9)}\n`);
+    process.stdout.write(`devmount / http-server: ${formatGoal(at(results, 'devmount') / at(results, 'http-server'), 4)}\n`);
+    process.stdout.write(`devmount / nginx:       ${formatGoal(at(results, 'devmount') / at(results, 'nginx'), 1)}\n`);
+    process.stdout.write(`devmount / bare node:   ${(at(results, 'devmount') / at(results, 'bare node')).toFixed(2)}x req/s, `
+      + `${(at(cpuPerRequest, 'devmount') / at(cpuPerRequest, 'bare node')).toFixed(2)}x CPU per request (bare node: one Node thread writing a cached buffer)\n`);
 
     const dm = await startDevmount(site, path.join(work, 'devmount-idle.log'));
     children.push(dm.child);

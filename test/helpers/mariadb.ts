@@ -67,6 +67,9 @@ function run(command: string, args: readonly string[], input?: string): Promise<
     child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8'); });
     child.once('error', reject);
     child.once('close', (code) => resolve({ code, stdout, stderr }));
+    // A client that exits before reading its input (it could not connect) makes the write fail with EPIPE: its exit
+    // code and stderr say why, so the failed write is noted there rather than thrown as an uncaught error.
+    child.stdin.on('error', (err) => { stderr += `(input not written: ${err.message})\n`; });
     child.stdin.end(input ?? '');
   });
 }

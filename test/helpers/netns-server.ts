@@ -11,10 +11,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { startDelayProxy, type DelayProxy } from '../../scripts/delay-proxy.js';
 import { startSshd, type Sshd, type SshdOptions } from '../harness/sshd.js';
@@ -30,6 +30,13 @@ export interface NetnsServerOptions {
   readonly mariadb?: Omit<MariaDbOptions, 'netns'>;
   /** One-way delay of the delay proxy in front of the bridge (RTT = 2 × delayMs); 0 = none. */
   readonly delayMs?: number;
+  /**
+   * Files the server sees under /etc (path below /etc → text), e.g. `nginx/nginx.conf`: written to
+   * /etc/netns/NAME/, whose every entry `ip netns exec` bind-mounts over /etc/ENTRY in a mount namespace of the
+   * command's own (ip-netns(8)), so sshd and its sessions see them and the host's /etc is left alone. An entry
+   * replaces all of /etc/ENTRY there. /etc/netns itself stays (iproute2's directory, shared with other labs).
+   */
+  readonly etc?: Readonly<Record<string, string>>;
 }
 
 export interface NetnsServer {
@@ -129,6 +136,16 @@ export async function startNetnsServer(options: NetnsServerOptions = {}): Promis
     undo.push(() => must([IP, 'netns', 'delete', netns]));
     undo.push(() => rm(dir, { recursive: true, force: true }));
     await must([IP, 'netns', 'exec', netns, IP, 'link', 'set', 'lo', 'up']);
+    if (options.etc !== undefined) {
+      const etcDir = join('/etc/netns', netns);
+      undo.push(() => rm(etcDir, { recursive: true, force: true }));
+      for (const [file, text] of Object.entries(options.etc)) {
+        const target = join(etcDir, file);
+        if (!target.startsWith(`${etcDir}/`)) throw new Error(`etc: ${file} is not a path below /etc`);
+        await mkdir(dirname(target), { recursive: true });
+        await writeFile(target, text);
+      }
+    }
 
     const db = options.mariadb === undefined ? undefined : await startMariaDb({ ...options.mariadb, netns });
     if (db) undo.push(() => db.close());

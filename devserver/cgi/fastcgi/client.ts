@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import { PassThrough, type Readable } from 'node:stream';
 import { createLineSplitter } from '../line-splitter.js';
 import {
-  decodeEndRequest, encodeBeginRequest, encodeParams, encodeRecord, encodeStream, FCGI_KEEP_CONN, MAX_CONTENT_LENGTH,
+  decodeEndRequest, encodeRecord, encodeRequestHead, FCGI_KEEP_CONN, MAX_CONTENT_LENGTH,
   RecordParser, RecordType,
 } from './records.js';
 
@@ -137,14 +137,19 @@ export function startFastCgiRequest(socket: Socket, params: Readonly<Record<stri
 
   // One write for the whole request head (and the empty STDIN when there is no body): php-cgi then finds the
   // complete request in a single read instead of waking up per record.
-  const head = [encodeBeginRequest(REQUEST_ID, options.keepConn ? FCGI_KEEP_CONN : 0),
-    ...encodeStream(RecordType.params, REQUEST_ID, encodeParams(params)), encodeRecord(RecordType.params, REQUEST_ID)];
-  if (body === null) {
-    socket.write(Buffer.concat([...head, encodeRecord(RecordType.stdin, REQUEST_ID)]));
-  } else {
-    socket.write(Buffer.concat(head));
+  socket.write(encodeRequestHead(REQUEST_ID, options.keepConn ? FCGI_KEEP_CONN : 0, params, body === null));
+  if (body !== null) {
     body.on('data', onBodyData);
     body.on('end', onBodyEnd);
   }
   return { stdout, finished };
+}
+
+/**
+ * Closes a request's connection once what was written to it has reached the kernel, as nginx closes an upstream
+ * connection whose client left (fastcgi_ignore_client_abort off): a request already written is still read and run
+ * by the application (php-fpm and php-cgi take it from the socket buffer), whose next write then fails.
+ */
+export function hangUp(socket: Socket): void {
+  socket.end(() => socket.destroy());
 }

@@ -16,7 +16,7 @@ import { PassThrough } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ScriptExecution, ScriptExecutor, ScriptJob } from '../executor.js';
 import { createLineSplitter } from '../line-splitter.js';
-import { startFastCgiRequest } from './client.js';
+import { hangUp, startFastCgiRequest } from './client.js';
 import { connectOnce, type FastCgiPoolOptions } from './pool.js';
 
 /** As the php-cgi pool's (bin: php-fpm8.2; args: `-d KEY=VALUE` pairs; size: children in the static pool). */
@@ -147,6 +147,7 @@ export async function createPhpFpmExecutor(options: PhpFpmOptions): Promise<Scri
       const stdout = new PassThrough();
       let aborted: string | null = null;
       let socket: Socket | null = null;
+      let clientLeft = false;
       const finished = (async () => {
         socket = await acquire();
         if (socket === null) {
@@ -159,8 +160,10 @@ export async function createPhpFpmExecutor(options: PhpFpmOptions): Promise<Scri
           return;
         }
         const exchange = startFastCgiRequest(socket, job.env, job.body, job.onStderr, { keepConn: true, stdout });
+        // The client left while the request waited for a connection: sent all the same, then hung up (client.ts).
+        if (clientLeft) hangUp(socket);
         const result = await exchange.finished;
-        release(socket, result.connectionReusable && aborted === null);
+        release(socket, result.connectionReusable && aborted === null && !clientLeft);
       })();
       return {
         stdout,
@@ -173,6 +176,13 @@ export async function createPhpFpmExecutor(options: PhpFpmOptions): Promise<Scri
           // request_terminate_timeout); its child then serves another connection.
           socket?.destroy();
           if (!stdout.writableEnded) stdout.end();
+        },
+        clientGone(): void {
+          // As nginx (fastcgi_ignore_client_abort off): the connection goes, the script stops at its next write
+          // unless it ignores user aborts, and php-fpm gives the next connection to a child that is free.
+          if (aborted !== null || clientLeft) return;
+          clientLeft = true;
+          if (socket !== null) hangUp(socket);
         },
       };
     },

@@ -20,7 +20,8 @@ import { PassThrough } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { iniArgs, type ScriptExecution, type ScriptExecutor, type ScriptJob } from '../executor.js';
 import { createLineSplitter } from '../line-splitter.js';
-import { startFastCgiRequest } from './client.js';
+import { hangUp, startFastCgiRequest } from './client.js';
+import { encodeParams, encodeRecord, RecordType } from './records.js';
 
 export interface FastCgiPoolOptions {
   /** php-cgi binary. */
@@ -70,6 +71,28 @@ export function connectOnce(socketPath: string): Promise<Socket> {
     const socket = connect(socketPath);
     socket.once('connect', () => { socket.removeAllListeners('error'); resolve(socket); });
     socket.once('error', reject);
+  });
+}
+
+/**
+ * Resolves once the worker has finished the script it was running, or has exited. php-cgi (PHP_FCGI_CHILDREN=0)
+ * serves one connection at a time and accepts the next only when its request is over; it answers a management
+ * record such as FCGI_GET_VALUES (FastCGI spec §4.1) and closes that connection (main/fastcgi.c
+ * fcgi_read_request). A connect() alone says nothing: it succeeds through the listen backlog at once.
+ */
+function untilFree(worker: { readonly socketPath: string; readonly exited: Promise<void> }): Promise<void> {
+  return new Promise((resolve) => {
+    const probe = connect(worker.socketPath);
+    const done = (): void => {
+      probe.destroy();
+      resolve();
+    };
+    void worker.exited.then(done);
+    probe.once('data', done);
+    probe.once('close', done);
+    // An error is followed by 'close'; without a listener it would be thrown.
+    probe.on('error', () => undefined);
+    probe.write(encodeRecord(RecordType.getValues, 0, encodeParams({ FCGI_MPXS_CONNS: '' })));
   });
 }
 
@@ -261,6 +284,7 @@ function executeOnWorker(workers: Workers, opts: PoolOptions, job: ScriptJob): S
   let current: Worker | null = null;
   let socket: Socket | null = null;
   let released = false;
+  let clientLeft = false;
   const args = iniArgs(job.ini);
   const finished = (async () => {
     const worker = await acquire(args);
@@ -288,14 +312,20 @@ function executeOnWorker(workers: Workers, opts: PoolOptions, job: ScriptJob): S
       // Past PHP_FCGI_MAX_REQUESTS php-cgi exits after this request anyway, so it need not keep the connection.
       const exchange = startFastCgiRequest(socket, job.env, job.body, job.onStderr,
         { keepConn: serving.served < opts.maxRequests, stdout });
+      // The client left while the request waited for a worker: sent all the same (nginx's request would be
+      // in php-fpm's listen backlog by then; WordPress's cron spawn leaves after 10 ms), then hung up.
+      if (clientLeft) hangUp(socket);
       const result = await exchange.finished;
+      // The client left and its connection was closed before END_REQUEST: the script may still be running (it
+      // ignores user aborts, or has not written since). The worker is released once it has finished.
+      if (clientLeft && result.appStatus === null) await untilFree(serving);
       if (!result.connectionReusable || aborted !== null) dropConnection(serving);
     } catch (err) {
       if (current !== null) dropConnection(current);
       job.onStderr(err instanceof Error ? err.message : String(err));
       stdout.destroy(err instanceof Error ? err : new Error(String(err)));
     } finally {
-      if (!stdout.destroyed && !stdout.writableEnded && aborted !== null) stdout.end();
+      if (!stdout.destroyed && !stdout.writableEnded && (aborted !== null || clientLeft)) stdout.end();
       released = true;
       release(current ?? worker);
     }
@@ -317,6 +347,14 @@ function executeOnWorker(workers: Workers, opts: PoolOptions, job: ScriptJob): S
         dropConnection(current);
       }
       if (!stdout.writableEnded) stdout.end();
+    },
+    clientGone(): void {
+      if (released || clientLeft) return;
+      clientLeft = true;
+      // nginx's default (fastcgi_ignore_client_abort off): the connection is closed, and php-cgi's next write
+      // fails (cgi_main.c sapi_fcgi_ub_write → php_handle_aborted_connection), which stops the script unless
+      // it called ignore_user_abort(true).
+      if (socket !== null) hangUp(socket);
     },
   };
 }

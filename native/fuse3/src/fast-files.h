@@ -17,7 +17,13 @@
  * handle sees a write through any other as on a local file system; the release of such a handle goes to
  * JavaScript too, to close that re-opened file.
  *
- * Locking: one mutex per table guards the buckets, the counters and the handle slots. Contents are immutable
+ * Entries expire on the table's own clock, which mirrors the clock JavaScript's caches measure TTLs on
+ * (fs/cache/watched-clock.ts): it stands still while a remote watcher that reports every change is healthy
+ * (ff_set_watched), so an entry put with the caches' remaining TTL lives exactly as long as the caches trust the
+ * answer, and a page opened after idling is still answered here. A change the watcher reports forgets the path
+ * (ff_forget) as before.
+ *
+ * Locking: one mutex per table guards the buckets, the counters, the handle slots and the clock. Contents are immutable
  * and reference-counted (the table holds one reference, each open handle one), so a read copies from its
  * handle's content without the lock.
  */
@@ -80,6 +86,9 @@ typedef struct ff_table {
   ff_handle_t *handles;
   uint32_t handle_count; /* slots in use or ever used: handles[0 .. handle_count) */
   ff_counters_t counters;
+  /** When the clock was stopped (CLOCK_MONOTONIC ms), or -1 while it runs; the time it stood still before. */
+  int64_t stopped_at;
+  int64_t stopped_for;
 } ff_table_t;
 
 static int64_t ff_now_ms(void) {
@@ -102,7 +111,28 @@ static ff_table_t *ff_table_new(void) {
   ff_table_t *t = calloc(1, sizeof(ff_table_t));
   if (t == NULL) return NULL;
   pthread_mutex_init(&t->lock, NULL);
+  t->stopped_at = -1;
   return t;
+}
+
+/* Call with the lock held: the table's clock, which does not advance while stopped (ff_set_watched). */
+static int64_t ff_clock_ms(const ff_table_t *t) {
+  return (t->stopped_at >= 0 ? t->stopped_at : ff_now_ms()) - t->stopped_for;
+}
+
+/**
+ * JavaScript thread: a healthy whole-tree watcher now covers the mount (stop the clock), or no longer does (run it
+ * on from where it stood), as createWatchedClock does for the caches.
+ */
+static void ff_set_watched(ff_table_t *t, int watched) {
+  pthread_mutex_lock(&t->lock);
+  if (watched && t->stopped_at < 0) {
+    t->stopped_at = ff_now_ms();
+  } else if (!watched && t->stopped_at >= 0) {
+    t->stopped_for += ff_now_ms() - t->stopped_at;
+    t->stopped_at = -1;
+  }
+  pthread_mutex_unlock(&t->lock);
 }
 
 /* Call with the lock held. */
@@ -139,7 +169,7 @@ static ff_entry_t **ff_slot(ff_table_t *t, const char *path, uint32_t hash) {
 static ff_entry_t *ff_find(ff_table_t *t, const char *path) {
   ff_entry_t **at = ff_slot(t, path, ff_hash(path));
   if (*at == NULL) return NULL;
-  if ((*at)->expires_ms <= ff_now_ms()) {
+  if ((*at)->expires_ms <= ff_clock_ms(t)) {
     ff_entry_unlink(t, at);
     return NULL;
   }
@@ -148,7 +178,7 @@ static ff_entry_t *ff_find(ff_table_t *t, const char *path) {
 
 /* Call with the lock held. */
 static void ff_drop_expired(ff_table_t *t) {
-  int64_t now = ff_now_ms();
+  int64_t now = ff_clock_ms(t);
   for (uint32_t b = 0; b < FF_BUCKETS; b++) {
     ff_entry_t **at = &t->buckets[b];
     while (*at != NULL) {
@@ -166,7 +196,6 @@ static void ff_put(ff_table_t *t, const char *path, const struct stat *st, uint3
   memcpy(fresh->path, path, path_len + 1);
   fresh->hash = ff_hash(path);
   fresh->st = *st;
-  fresh->expires_ms = ff_now_ms() + ttl_ms;
   fresh->content = NULL;
   ff_content_t *c = NULL;
   if (content != NULL) {
@@ -178,6 +207,7 @@ static void ff_put(ff_table_t *t, const char *path, const struct stat *st, uint3
     }
   }
   pthread_mutex_lock(&t->lock);
+  fresh->expires_ms = ff_clock_ms(t) + ttl_ms;
   ff_entry_t **at = ff_slot(t, path, fresh->hash);
   if (*at != NULL) ff_entry_unlink(t, at);
   if (t->entries >= FF_MAX_ENTRIES) ff_drop_expired(t);

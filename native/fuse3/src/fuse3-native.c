@@ -933,6 +933,16 @@ static napi_value ff_free_escalated_js(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/** fuse_native_ff_set_watched(handle, watched): the table's clock stops while watched (fast-files.h). */
+static napi_value ff_set_watched_js(napi_env env, napi_callback_info info) {
+  ARGS(2)
+  mount_t *m = mount_arg(env, argv[0]);
+  bool watched = false;
+  napi_get_value_bool(env, argv[1], &watched);
+  if (m != NULL) ff_set_watched(m->ff, watched);
+  return NULL;
+}
+
 /** fuse_native_ff_counters(handle, Uint32Array(6)): getattr hits, opens, reads, escalations, entries, bytes. */
 static napi_value ff_counters_js(napi_env env, napi_callback_info info) {
   uint32_t *out;
@@ -971,6 +981,7 @@ static napi_value init_module(napi_env env, napi_value exports) {
     { "fuse_native_ff_forget_all", NULL, ff_forget_all_js, NULL, NULL, NULL, napi_default, NULL },
     { "fuse_native_ff_free_escalated", NULL, ff_free_escalated_js, NULL, NULL, NULL, napi_default, NULL },
     { "fuse_native_ff_counters", NULL, ff_counters_js, NULL, NULL, NULL, napi_default, NULL },
+    { "fuse_native_ff_set_watched", NULL, ff_set_watched_js, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

@@ -1,0 +1,149 @@
+/**
+ * The FUSE fast-files table follows the caches' TTL clock (fs/cache/watched-clock.ts): while a real remote
+ * watcher (inotify over the harness sshd) is healthy, a file read after its TTL has passed is still answered on
+ * libfuse's threads — no FUSE request reaches JavaScript (counted on the VFS the mount serves) — and a change
+ * the watcher reports is never answered from the table. When the watcher goes down the table is emptied and its
+ * entries expire by the TTL again. The kernel's own caches are off (0 s), so every stat and open reaches the
+ * file system and the counts show who answered.
+ */
+import { readFile, rm, stat, writeFile, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import type { MountStackParts } from '../cli/mount-stack.js';
+import { startConfiguredWatcher } from '../cli/remote-watch.js';
+import { mountVfs, type FuseMount } from '../fs/fuse/adapter.js';
+import { loadFuseNative } from '../fs/fuse/native.js';
+import type { Vfs } from '../fs/vfs/types.js';
+import type { ChangeEvent } from '../fs/types.js';
+import type { RemoteWatcher } from '../fs/watch/remote-watcher.js';
+import { startSshd, type Sshd } from './harness/sshd.js';
+import { kernelCachesOffOptions } from './helpers/fuse-probe-mount.js';
+import { makeSmallSite, openStack } from './remote-serve-helpers.js';
+
+/** cache_timeout / dcache_timeout of the stack, in seconds; the test idles past it. */
+const TTL_S = 1;
+const IDLE_MS = TTL_S * 1000 + 700;
+
+let sshd: Sshd;
+let site: string;
+let parts: MountStackParts;
+let watcher: RemoteWatcher;
+let mount: FuseMount;
+let mnt: string;
+/** VFS calls made by the FUSE adapter, i.e. requests the table did not answer on libfuse's threads. */
+const reachedJs: string[] = [];
+/** Paths the remote watcher reported, in order. */
+const reported: string[] = [];
+let onReport: (() => void) | undefined;
+
+/** The VFS with every method call recorded in `reachedJs` (the adapter and the table's JS side call nothing else). */
+function counted(vfs: Vfs): Vfs {
+  return new Proxy(vfs, {
+    get(target, key, receiver) {
+      const value: unknown = Reflect.get(target, key, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        reachedJs.push(`${String(key)} ${typeof args[0] === 'string' ? args[0] : ''}`);
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
+
+function waitForReport(path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const deadline = setTimeout(() => reject(new Error(`the watcher did not report ${path}`)), 10_000);
+    onReport = () => {
+      if (!reported.includes(path)) return;
+      clearTimeout(deadline);
+      resolve();
+    };
+    onReport();
+  });
+}
+
+beforeAll(async () => {
+  expect(loadFuseNative().fastFiles).toBeDefined();
+  sshd = await startSshd();
+  site = await makeSmallSite(sshd, 'site-watched-ttl');
+  parts = await openStack(sshd, site, [`cache_timeout=${TTL_S}`, `dcache_timeout=${TTL_S}`, `negative_timeout=${TTL_S}`]);
+  await parts.warm;
+  const vfs = parts.vfs;
+  // As `devmount mount -o remote_watch=inotify` wires it (cli/mount-service.ts).
+  const started = await startConfiguredWatcher(parts.remote, 'inotify', 1000, (changes: readonly ChangeEvent[]) => {
+    for (const change of changes) {
+      vfs.refresh(change.path);
+      reported.push(change.path);
+    }
+    onReport?.();
+  }, parts.clock);
+  if (!started) throw new Error('no watcher');
+  watcher = started;
+  mnt = await mkdtemp(join(tmpdir(), 'devmount-watched-ttl-'));
+  mount = await mountVfs(counted(vfs), kernelCachesOffOptions(mnt, { ttlClock: parts.clock }));
+}, 60_000);
+
+afterAll(async () => {
+  await mount?.unmount();
+  await watcher?.close();
+  await parts?.vfs.close();
+  if (mnt) await rm(mnt, { recursive: true, force: true });
+  await sshd?.stop();
+});
+
+/** stat + read of a file through the mount: what php-cgi does for an include. */
+async function include(name: string): Promise<string> {
+  await stat(join(mnt, name));
+  return readFile(join(mnt, name), 'utf8');
+}
+
+test('while the watcher is healthy, a file read after idling past the TTL is answered without JavaScript', async () => {
+  expect(watcher.healthy()).toBe(true);
+  expect(await include('docs/a.txt')).toBe('alpha');
+  expect(await include('docs/a.txt')).toBe('alpha'); // now in the table, with its content
+  const table = mount.fastFiles()!;
+  reachedJs.length = 0;
+  await new Promise((r) => setTimeout(r, IDLE_MS));
+  expect(await include('docs/a.txt')).toBe('alpha');
+  expect(await include('docs/a.txt')).toBe('alpha');
+  expect(reachedJs).toEqual([]);
+  const after = mount.fastFiles()!;
+  expect(after.getattrs - table.getattrs).toBeGreaterThanOrEqual(2);
+  expect(after.opens - table.opens).toBeGreaterThanOrEqual(2);
+});
+
+test('a change the watcher reports is never answered from the table (same size, same second)', async () => {
+  expect(await include('docs/b.txt')).toBe('beta');
+  expect(await include('docs/b.txt')).toBe('beta');
+  await new Promise((r) => setTimeout(r, IDLE_MS));
+  const reportedAt = waitForReport('/docs/b.txt');
+  await writeFile(join(site, 'docs/b.txt'), 'BETA');
+  await reportedAt;
+  expect(await include('docs/b.txt')).toBe('BETA');
+  expect(reachedJs.some((call) => call.endsWith('/docs/b.txt'))).toBe(true);
+  // Cached again, and answered by the table again (the kernel sends the release of the handle JavaScript opened
+  // above after close(2) has returned, so it may arrive meanwhile).
+  reachedJs.length = 0;
+  expect(await include('docs/b.txt')).toBe('BETA');
+  expect(reachedJs.filter((call) => !call.startsWith('release '))).toEqual([]);
+});
+
+test('when the watcher goes down the table forgets, and its entries expire by the TTL again', async () => {
+  expect(await include('index.html')).toContain('v1');
+  reachedJs.length = 0;
+  expect(await include('index.html')).toContain('v1');
+  expect(reachedJs).toEqual([]);
+  await watcher.close();
+  expect(parts.clock.watched()).toBe(false);
+  // Emptied at once: the next stat is asked of JavaScript.
+  expect(await include('index.html')).toContain('v1');
+  expect(reachedJs.filter((call) => call.startsWith('getattr /index.html')).length).toBeGreaterThanOrEqual(1);
+  // Back in the table, then past the TTL the caches are asked again (the control for the first test).
+  reachedJs.length = 0;
+  expect(await include('index.html')).toContain('v1');
+  expect(reachedJs).toEqual([]);
+  await new Promise((r) => setTimeout(r, IDLE_MS));
+  expect(await include('index.html')).toContain('v1');
+  expect(reachedJs.filter((call) => call.startsWith('getattr /index.html')).length).toBeGreaterThanOrEqual(1);
+});
