@@ -1,7 +1,7 @@
 /**
  * The writing phase of a backup run: every planned file kept, hard-linked from the previous snapshot or copied
  * from the server (`concurrency` in flight), and symlinks created. Small files to copy go through one tar
- * stream when the server has a shell (fs/backup/tar-fetch.ts); links, big files and whatever tar could not
+ * stream when the server has a shell (fs/bulk/tar-fetch.ts); links, big files and whatever tar could not
  * deliver go through the SFTP queue meanwhile. Each outcome is booked in the run's Tally.
  */
 import { link, lutimes, symlink, unlink } from 'node:fs/promises';
@@ -14,7 +14,7 @@ import { lstatOrNull, utimesSeconds } from './local-tree.js';
 import type { Plan } from './plan.js';
 import { removeTree } from './store.js';
 import type { Tally } from './tally.js';
-import { fetchWithTar } from './tar-fetch.js';
+import { fetchWithTar } from '../bulk/tar-fetch.js';
 import type { BackupOptions, BackupSource } from './types.js';
 
 /** Per-file remote errors: the file is reported and skipped. Anything else (connection lost for good …) stops the run. */
