@@ -17,9 +17,12 @@ import type { RemoteWatcher, WatchMethod } from '../fs/watch/remote-watcher.js';
 import { DEFAULT_LIVERELOAD_OPTIONS } from '../devserver/livereload/hub.js';
 import { createDevServer, type DevServer, type DevServerOptions } from '../devserver/server.js';
 import { createVfsFileSource, type VfsFileSource } from '../devserver/sources/vfs.js';
-import { remoteReachability, type RemoteReachability } from '../devserver/middlewares/remote-reachability.js';
+import { remoteReachability, trackReachability } from '../devserver/middlewares/remote-reachability.js';
+import { trackRequestedDirs } from '../devserver/middlewares/track-requested-dirs.js';
 import type { Middleware } from '../devserver/middleware.js';
 import type { FileSource } from '../devserver/file-source.js';
+import { mergeSlots } from '../devserver/stack.js';
+import { createCloserStack, type CloserStack } from '../fs/closers.js';
 import type { RemoteWatchSetting } from './mount-options.js';
 import { startConfiguredWatcher } from './remote-watch.js';
 import { createRequestScope, type RequestScope } from '../devserver/request-scope.js';
@@ -93,57 +96,6 @@ export interface RemoteServe {
  */
 const REMOTE_LIVERELOAD = Object.freeze({ ...DEFAULT_LIVERELOAD_OPTIONS, quietMs: 60 });
 
-/** Remote calls made for requests: how long after a deadline miss we probe the server before retrying. */
-const PROBE_EVERY_MS = 1000;
-
-/**
- * Reachability as the browser sees it: the connection state of the SFTP pool, plus "a request ran into its
- * deadline" (a silent network — a paused link, a sleeping laptop — keeps the TCP connection "connected" until
- * keepalives fail). After a miss, a direct stat of the root (no cache) is tried until the server answers.
- */
-function trackReachability(remote: SftpRemoteFs, requestTimeoutMs: number, log: Logger): RemoteReachability & { close(): void } {
-  let missed = false;
-  let probing: NodeJS.Timeout | null = null;
-  let closed = false;
-  const probe = (): void => {
-    probing = setTimeout(() => {
-      const deadline = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('probe deadline')), requestTimeoutMs).unref());
-      Promise.race([remote.stat('/'), deadline]).then(() => {
-        probing = null;
-        if (missed) log.info('remote reachable again');
-        missed = false;
-      }, () => {
-        if (!closed) probe();
-      });
-    }, PROBE_EVERY_MS);
-    probing.unref();
-  };
-  const unsubscribe = remote.onStateChange((state) => {
-    if (state !== 'connected') log.warn({ state }, 'remote unreachable: serving cached pages only');
-  });
-  return {
-    isReachable: () => !missed && remote.state() === 'connected',
-    markUnreachable() {
-      missed = true;
-      if (!probing && !closed) probe();
-    },
-    close() {
-      closed = true;
-      unsubscribe();
-      if (probing) clearTimeout(probing);
-    },
-  };
-}
-
-/** The sftp-poll strategy re-lists only directories someone looked at: each request's directory is tracked. */
-function trackRequestedDirs(watcher: RemoteWatcher): Middleware {
-  return async function trackRequestedDirs(ctx, next) {
-    const slash = ctx.path.lastIndexOf('/');
-    watcher.track(ctx.path.endsWith('/') || slash <= 0 ? (ctx.path.replace(/\/+$/, '') || '/') : ctx.path.slice(0, slash));
-    await next();
-  };
-}
-
 /**
  * A detected URL the dev server can stand in for (scheme and host only: --site-url's rule), with its start line;
  * `from` says where it was read ('WordPress "home", read from its database').
@@ -193,6 +145,48 @@ async function openSite(source: FileSource, remote: SftpRemoteFs, opts: RemoteSe
 
 export async function startRemoteServe(vfs: Vfs, remote: SftpRemoteFs, options: RemoteServeOptions): Promise<RemoteServe> {
   const opts = Object.freeze({ say: (line: string) => options.log.info(line), ...options });
+  // Whatever is opened below is closed by close(), or at once when a later step fails, in reverse order.
+  const closers = createCloserStack();
+  try {
+    const { watcher, source } = await watchAndOpenSource(vfs, remote, opts, closers);
+    const reachability = trackReachability(remote, opts.requestTimeoutMs, opts.log);
+    closers.push(() => reachability.close());
+    const early: Middleware[] = [remoteReachability(reachability, opts.description)];
+    if (watcher?.method === 'sftp-poll') early.push(trackRequestedDirs(watcher));
+    const { tunnels, site } = await openSite(source, remote, opts);
+    closers.push(() => tunnels.close());
+    const serverOptions = await opts.server(source, site);
+    const server = await createDevServer(Object.freeze({
+      ...serverOptions,
+      ...(serverOptions.liveReload === false ? {} : { liveReload: REMOTE_LIVERELOAD }),
+      source,
+      ...(opts.remoteWatch === 'off' ? { cache: false as const } : {}),
+      slots: mergeSlots({ early }, serverOptions.slots ?? {}),
+      ...(opts.requestScope ? { requestScope: opts.requestScope } : {}),
+    }));
+    closers.push(() => server.close()); // closes the source too
+    const watchMethod = watcher?.method ?? 'off';
+    opts.log.info({ remote: opts.description, watch: watchMethod, url: server.url }, 'serving the remote site');
+    return {
+      server,
+      source,
+      watchMethod,
+      async close() {
+        const [first] = await closers.unwind();
+        if (first !== undefined) throw first;
+      },
+    };
+  } catch (err) {
+    await closers.unwind();
+    throw err;
+  }
+}
+
+/**
+ * The remote watcher and the FUSE mount php-cgi reads (localRoot) come up together (both wait on the network),
+ * then the VfsFileSource over them.
+ */
+async function watchAndOpenSource(vfs: Vfs, remote: SftpRemoteFs, opts: RemoteServeOptions, closers: CloserStack): Promise<{ watcher: RemoteWatcher | null; source: VfsFileSource }> {
   let source: VfsFileSource | null = null;
   // Changes reported before the source exists (the private mount still being made) still reach the VFS caches.
   const onChanges = (changes: readonly ChangeEvent[]): void => {
@@ -203,59 +197,21 @@ export async function startRemoteServe(vfs: Vfs, remote: SftpRemoteFs, options: 
     startConfiguredWatcher(remote, opts.remoteWatch, opts.remotePollMs, onChanges, opts.clock),
     Promise.resolve(opts.localRoot),
   ]);
-  if (watched.status === 'rejected' || mounted.status === 'rejected') {
-    if (watched.status === 'fulfilled') await watched.value?.close();
-    throw watched.status === 'rejected' ? watched.reason : (mounted as PromiseRejectedResult).reason;
+  if (watched.status === 'fulfilled' && watched.value !== null) {
+    const watcher = watched.value;
+    closers.push(() => watcher.close());
   }
-  const watcher: RemoteWatcher | null = watched.value;
+  if (watched.status === 'rejected') throw watched.reason;
+  if (mounted.status === 'rejected') throw mounted.reason;
   const localRoot = mounted.value;
-  source = createVfsFileSource(vfs, {
+  const opened = createVfsFileSource(vfs, {
     description: opts.description,
     remoteRootAbs: remote.remoteRoot,
     ...(localRoot !== undefined ? { localRoot } : {}),
     requestTimeoutMs: opts.requestTimeoutMs,
     revalidateEveryMs: 0, // watching off: the server cache is off instead, see the header comment
   });
-  const reachability = trackReachability(remote, opts.requestTimeoutMs, opts.log);
-  const early: Middleware[] = [remoteReachability(reachability, opts.description)];
-  if (watcher?.method === 'sftp-poll') early.push(trackRequestedDirs(watcher));
-  let server: DevServer;
-  let tunnels: SiteTunnels | undefined;
-  try {
-    const opened = await openSite(source, remote, opts);
-    tunnels = opened.tunnels;
-    const serverOptions = await opts.server(source, opened.site);
-    const slots = serverOptions.slots ?? {};
-    server = await createDevServer(Object.freeze({
-      ...serverOptions,
-      ...(serverOptions.liveReload === false ? {} : { liveReload: REMOTE_LIVERELOAD }),
-      source,
-      ...(opts.remoteWatch === 'off' ? { cache: false as const } : {}),
-      slots: { ...slots, early: [...early, ...(slots.early ?? [])] },
-      ...(opts.requestScope ? { requestScope: opts.requestScope } : {}),
-    }));
-  } catch (err) {
-    reachability.close();
-    await tunnels?.close();
-    await watcher?.close();
-    await source.close();
-    throw err;
-  }
-  const watchMethod = watcher?.method ?? 'off';
-  opts.log.info({ remote: opts.description, watch: watchMethod, url: server.url }, 'serving the remote site');
-  let closing: Promise<void> | null = null;
-  return {
-    server,
-    source,
-    watchMethod,
-    close() {
-      closing ??= (async () => {
-        reachability.close();
-        await watcher?.close();
-        await server.close(); // closes the source too
-        await tunnels?.close();
-      })();
-      return closing;
-    },
-  };
+  source = opened;
+  closers.push(() => opened.close());
+  return { watcher: watched.value, source: opened };
 }

@@ -2,6 +2,11 @@
  * createDevServer: the HTTP server around the middleware stack. Owns the listening socket, the caching
  * decorator over the source, the live-reload hub and the logger wiring; `close()` releases all of them.
  *
+ * createDevServer reads as its phases: resolveConfig → (the callers' closers) → openSource → openLiveReload →
+ * the response memo → followChanges → buildStack (stack.ts) → openHttpServer(requestHandler) → listen. Each
+ * phase that opens something pushes its closer onto one stack (fs/closers.ts), unwound by close() and by a
+ * failed listen alike.
+ *
  * Slow or hostile clients (safe by default): headers must arrive within headersTimeout, the whole
  * request within requestTimeout, header size is capped, an idle keep-alive connection is closed after
  * keepAliveTimeout, and a malformed request gets a 4xx from 'clientError' instead of an exception.
@@ -18,7 +23,8 @@ import { PortInUseError } from './errors.js';
 import { CountingResponse } from './response.js';
 import { parseRequestTarget } from './request-target.js';
 import { sendStatus } from './respond.js';
-import { buildStack, slotsDeclareMemo, type Slots } from './stack.js';
+import { buildStack, slotsDeclareMemo, type Slots, type Stack } from './stack.js';
+import { createCloserStack, type CloserStack } from '../fs/closers.js';
 import { ResponseMemo } from './response-memo.js';
 import type { RequestScope } from './request-scope.js';
 import { CachedFileSource, DEFAULT_CACHE_OPTIONS, type CacheOptions } from './sources/cached.js';
@@ -90,25 +96,20 @@ export interface DevServer {
 export { PortInUseError };
 
 export async function createDevServer(options: DevServerOptions): Promise<DevServer> {
-  const host = options.host ?? '127.0.0.1';
-  const timeouts = Object.freeze({ ...DEFAULT_TIMEOUTS, ...options.timeouts });
-  const cacheOptions = options.cache === undefined ? DEFAULT_CACHE_OPTIONS : options.cache;
-  const source: FileSource = cacheOptions === false ? options.source : new CachedFileSource(options.source, cacheOptions);
-  const hub = options.liveReload === false ? null
-    : new LiveReloadHub(typeof options.liveReload === 'object' ? options.liveReload : DEFAULT_LIVERELOAD_OPTIONS);
-  const slots = options.slots ?? {};
-  // The memo needs change events (the cache's feed) and a declaration from every slot middleware (response-memo.ts).
-  const memo = cacheOptions !== false && slotsDeclareMemo(slots) ? new ResponseMemo() : null;
-  const unwatch = hub || memo ? source.watch((changes) => {
-    memo?.clear();
-    hub?.onChanges(changes);
-  }) : () => {};
+  const config = resolveConfig(options);
   const log = options.logger;
-  const allowedHosts = options.allowedHosts ?? [];
-
-  const { all: stack, redispatch: redispatchStack } = buildStack({
-    boundHost: host,
-    allowedHosts,
+  // Everything the server was handed or opens is released by close(), and by a start that fails (a busy
+  // port): the callers' feature closers (FastCGI workers, .htaccess watchers) first on the stack, so last out.
+  const closers = createCloserStack();
+  for (const close of options.closers ?? []) closers.push(close);
+  const source = openSource(options.source, config, closers);
+  const hub = openLiveReload(options.liveReload, closers);
+  // The memo needs change events (the cache's feed) and a declaration from every slot middleware (response-memo.ts).
+  const memo = config.cache !== false && slotsDeclareMemo(config.slots) ? new ResponseMemo() : null;
+  followChanges(source, hub, memo, closers);
+  const stack = buildStack({
+    boundHost: config.host,
+    allowedHosts: options.allowedHosts ?? [],
     cors: options.cors ?? false,
     headers: options.headers ?? [],
     hub,
@@ -117,26 +118,90 @@ export async function createDevServer(options: DevServerOptions): Promise<DevSer
     listing: options.listing ?? true,
     indexNames: options.indexNames ?? ['index.html', 'index.htm'],
     followSymlinks: options.followSymlinks ?? false,
-    maxInMemoryBytes: cacheOptions === false ? DEFAULT_CACHE_OPTIONS.maxFileBytes : cacheOptions.maxFileBytes,
-    slots,
+    maxInMemoryBytes: config.cache === false ? DEFAULT_CACHE_OPTIONS.maxFileBytes : config.cache.maxFileBytes,
+    slots: config.slots,
     logger: log,
     memo,
   });
+  const server = openHttpServer(config.timeouts, requestHandler(stack, source, log, options.requestScope), options.onUpgrade, log, closers);
+  let port: number;
+  try {
+    port = await listen(server, config.host, options.port ?? 8080, options.strictPort ?? false);
+  } catch (err) {
+    await closers.unwind();
+    throw err;
+  }
+  const urls = urlsFor(config.host, port);
+  log.debug({ host: config.host, port, source: source.description }, 'listening');
 
+  let closing: Promise<void> | null = null;
+  return {
+    url: urls[0],
+    urls,
+    port,
+    host: config.host,
+    source,
+    liveReload: hub,
+    siteUrl: options.siteUrl ?? null,
+    close() {
+      // One shutdown path: everything is released even if one part fails.
+      closing ??= (async () => {
+        await closers.unwind();
+        // Wait for buffered log lines to reach the fd: the caller may exit right after close().
+        await new Promise<void>((resolve) => log.flush(() => resolve()));
+      })();
+      return closing;
+    },
+  };
+}
+
+interface ServerConfig {
+  readonly host: string;
+  readonly timeouts: ServerTimeouts;
+  /** The stat/file cache's options, or false: off. */
+  readonly cache: CacheOptions | false;
+  readonly slots: Slots;
+}
+
+function resolveConfig(options: DevServerOptions): ServerConfig {
+  return Object.freeze({
+    host: options.host ?? '127.0.0.1',
+    timeouts: Object.freeze({ ...DEFAULT_TIMEOUTS, ...options.timeouts }),
+    cache: options.cache === undefined ? DEFAULT_CACHE_OPTIONS : options.cache,
+    slots: options.slots ?? {},
+  });
+}
+
+/** The source the stack reads: the caching decorator over the caller's, unless the cache is off. Closing it closes the caller's. */
+function openSource(given: FileSource, config: ServerConfig, closers: CloserStack): FileSource {
+  const source: FileSource = config.cache === false ? given : new CachedFileSource(given, config.cache);
+  closers.push(() => source.close());
+  return source;
+}
+
+function openLiveReload(liveReload: DevServerOptions['liveReload'], closers: CloserStack): LiveReloadHub | null {
+  if (liveReload === false) return null;
+  const hub = new LiveReloadHub(typeof liveReload === 'object' ? liveReload : DEFAULT_LIVERELOAD_OPTIONS);
+  closers.push(() => hub.close());
+  return hub;
+}
+
+/** A change to the source clears the response memo and tells the live-reload hub. */
+function followChanges(source: FileSource, hub: LiveReloadHub | null, memo: ResponseMemo | null, closers: CloserStack): void {
+  if (!hub && !memo) return;
+  const unwatch = source.watch((changes) => {
+    memo?.clear();
+    hub?.onChanges(changes);
+  });
+  closers.push(unwatch);
+}
+
+/** Each request: an id, its parsed target, a Context, and the stack run (inside the request scope when there is one). */
+function requestHandler(stack: Stack, source: FileSource, log: Logger, scope: RequestScope | undefined): (req: IncomingMessage, res: ServerResponse) => void {
+  const { all, redispatch } = stack;
   // Chosen once: without a scope a request costs no AsyncLocalStorage frame (request-scope.ts).
-  const scope = options.requestScope;
-  const runRequest = scope === undefined ? (ctx: Context) => run(stack, ctx) : (ctx: Context) => scope.run(ctx.id, () => run(stack, ctx));
-
-  const server = createServer({
-    ServerResponse: CountingResponse,
-    maxHeaderSize: timeouts.maxHeaderBytes,
-    requestTimeout: timeouts.requestMs,
-    headersTimeout: timeouts.headersMs,
-    keepAliveTimeout: timeouts.keepAliveMs,
-    connectionsCheckingInterval: 1000,
-  }, (req, res) => handle(req, res));
-
-  function handle(req: IncomingMessage, res: ServerResponse): void {
+  const runRequest = scope === undefined ? (ctx: Context) => run(all, ctx) : (ctx: Context) => scope.run(ctx.id, () => run(all, ctx));
+  return function handle(req, res) {
     const id = clientRequestId(req.headers['x-request-id']) ?? nextRequestId();
     const rawTarget = req.url ?? '/';
     // Added to the response head by CountingResponse.writeHead, whoever writes it.
@@ -148,45 +213,47 @@ export async function createDevServer(options: DevServerOptions): Promise<DevSer
     ctx.locals.set('redispatch', () => {
       // A re-dispatch follows a script's answer (CGI local redirect): not something a replay could repeat.
       ctx.locals.get('memoRecorder')?.refuse();
-      return run(redispatchStack, ctx);
+      return run(redispatch, ctx);
     });
     runRequest(ctx).catch((err: unknown) => {
       ctx.log.error({ err: err instanceof Error ? err.message : String(err) }, 'request failed');
       sendStatus(ctx, 500);
     });
-  }
+  };
+}
 
+/** The HTTP server (not yet listening), with the slow-client limits; closing it drops every open connection. */
+function openHttpServer(
+  timeouts: ServerTimeouts, handle: (req: IncomingMessage, res: ServerResponse) => void,
+  onUpgrade: DevServerOptions['onUpgrade'], log: Logger, closers: CloserStack,
+): Server {
+  const server = createServer({
+    ServerResponse: CountingResponse,
+    maxHeaderSize: timeouts.maxHeaderBytes,
+    requestTimeout: timeouts.requestMs,
+    headersTimeout: timeouts.headersMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    connectionsCheckingInterval: 1000,
+  }, handle);
+  // A connection handed over by 'upgrade' (a --proxy WebSocket) is no longer the HTTP server's: closeAllConnections
+  // leaves it, yet server.close() waits for it. Tracked here, so closing drops it too (Vite tracks its sockets alike).
+  const upgraded = new Set<Duplex>();
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (options.onUpgrade?.(req, socket, head) !== true) socket.destroy();
+    if (onUpgrade?.(req, socket, head) !== true) {
+      socket.destroy();
+      return;
+    }
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => onClientError(err, socket, log));
-  const port = await listen(server, host, options.port ?? 8080, options.strictPort ?? false);
-  const urls = urlsFor(host, port);
-  log.debug({ host, port, source: source.description }, 'listening');
-
-  let closing: Promise<void> | null = null;
-  return {
-    url: urls[0],
-    urls,
-    port,
-    host,
-    source,
-    liveReload: hub,
-    siteUrl: options.siteUrl ?? null,
-    close() {
-      // One shutdown path (Vite's habit): everything is released even if one part fails.
-      closing ??= (async () => {
-        unwatch();
-        hub?.close();
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeAllConnections();
-        await Promise.allSettled([closed, source.close(), ...(options.closers ?? []).map(async (c) => c())]);
-        // Wait for buffered log lines to reach the fd: the caller may exit right after close().
-        await new Promise<void>((resolve) => log.flush(() => resolve()));
-      })();
-      return closing;
-    },
-  };
+  closers.push(async () => {
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    for (const socket of upgraded) socket.destroy();
+    await closed;
+  });
+  return server;
 }
 
 // Request ids: a random prefix per server start and a counter — unique across restarts, and much cheaper per

@@ -52,6 +52,12 @@ export interface StackOptions {
   readonly memo: ResponseMemo | null;
 }
 
+/** Two features' slots as one: in each slot, `a`'s middlewares run before `b`'s. */
+export function mergeSlots(a: Slots, b: Slots): Slots {
+  const names = new Set([...Object.keys(a), ...Object.keys(b)] as SlotName[]);
+  return Object.fromEntries([...names].map((name) => [name, [...(a[name] ?? []), ...(b[name] ?? [])]]));
+}
+
 /** Slots whose middlewares run before a static file is sent, so they decide whether its answer may be replayed. */
 const SLOTS_BEFORE_STATIC: readonly SlotName[] = ['early', 'beforeResolve', 'beforeStatic'];
 

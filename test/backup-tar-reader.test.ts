@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TarReader, type TarFile } from '../fs/backup/tar-reader.js';
+import { TarReader, type TarFile } from '../fs/bulk/tar-reader.js';
 
 /** Runs GNU tar (the real one the server would run) on a local directory, names given as fetchWithTar gives them. */
 function tarOf(dir: string, names: string[], format: 'gnu' | 'pax'): Promise<Buffer> {

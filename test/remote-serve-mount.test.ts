@@ -3,7 +3,8 @@
  * through the FUSE mount is pushed as a reload (the VFS reports it at release), PHP runs from the mount point,
  * and `devmount status` shows the URL and the remote watch method.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { LIVERELOAD_SNIPPET } from '../devserver/livereload/inject.js';
@@ -74,4 +75,24 @@ test('mount --serve: served over the same VFS, FUSE writes pushed as reloads, PH
   expect(r.code).toBe(0);
   expect(await eventuallyMounted(async () => !(await isMounted(mp)))).toBe(true);
   await expect(get(port, '/')).rejects.toThrow(); // the dev server went with the mount
+});
+
+test('mount --serve=PORT on a busy port: the start fails after the mount was made, and nothing stays mounted or running', async () => {
+  // The FUSE mount exists before the dev server listens, so this start fails half-way: what was opened is closed
+  // again by the same closers a stop runs (cli/mount-service.ts).
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const address = blocker.address();
+  const busyPort = typeof address === 'object' && address !== null ? address.port : 0;
+  try {
+    const r = await cli.run(['mount', ...cli.sshArgs(sshd), `--serve=${busyPort}`, `127.0.0.1:${site}`, mp]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`port ${busyPort} is already in use`));
+    expect(await isMounted(mp)).toBe(false);
+    expect(await readdir(mp)).toEqual([]);
+    const status = await cli.run(['status', '--json']);
+    expect((JSON.parse(status.stdout) as { mounts: Array<{ mountpoint: string }> }).mounts.map((m) => m.mountpoint)).not.toContain(mp);
+  } finally {
+    await new Promise<void>((resolve) => blocker.close(() => resolve()));
+  }
 });

@@ -1,6 +1,7 @@
 /**
  * The flag types of `devmount serve` and the hook contract its features plug into (serve-php.ts, serve-routing.ts,
- * serve-remote.ts), in a module of their own so that the features and the command do not import each other.
+ * serve-remote.ts), in a module of their own so that the features and the command do not import each other; and
+ * the one parser of a whole-number flag they share.
  */
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
@@ -10,6 +11,7 @@ import type { FileSource } from '../../devserver/file-source.js';
 import type { OpenSftpReader, ServerShell } from '../../devserver/nginx/discover.js';
 import type { AppLayout } from '../../devserver/app-layout.js';
 import type { SiteContext } from '../remote-serve.js';
+import { UserError } from '../user-error.js';
 
 /** For `serve user@host:path`: commands on the server, its files over SFTP, and the absolute server path of the site. */
 export interface RemoteConfigAccess {
@@ -61,4 +63,13 @@ export interface ServeHookContext {
   readonly routedBy?: string;
   /** For `serve user@host:path`: what the site needs from the server besides its files (database tunnel, URL). */
   readonly site?: SiteContext;
+}
+
+/** A whole-number flag in [min, max]; anything else is a usage error naming the flag. */
+export function wholeNumberFlag(value: string, flag: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max) {
+    throw new UserError('usage', `${flag} must be a whole number from ${min} to ${max}, not "${value}"`);
+  }
+  return n;
 }

@@ -24,7 +24,7 @@ import { php } from '../../devserver/middlewares/php.js';
 import { cgi } from '../../devserver/middlewares/cgi.js';
 import { proxy, proxyUpgradeHandler } from '../../devserver/middlewares/proxy.js';
 import { isAllowedHost } from '../../devserver/middlewares/host-check.js';
-import type { ServeFlagHook, ServeFlags, ServeHookContext } from './serve-flags.js';
+import { wholeNumberFlag, type ServeFlagHook, type ServeFlags, type ServeHookContext } from './serve-flags.js';
 
 interface PhpFlags {
   php?: boolean | string;
@@ -70,17 +70,18 @@ export async function findOnPath(name: string): Promise<string | null> {
   return null;
 }
 
+/**
+ * The php-cgi that reads a remote site's production URL from its database (cli/remote-serve.ts): none when PHP
+ * is off or --site-url names the URL already.
+ */
+export async function sitePhpCgi(flags: ServeFlags): Promise<string | null> {
+  if (flags.php === false || flags.siteUrl !== undefined) return null;
+  return findOnPath(typeof flags.php === 'string' ? flags.php : 'php-cgi');
+}
+
 async function rootHasPhp(source: FileSource): Promise<boolean> {
   const entries = await source.readdir('/').catch(() => []);
   return entries.some((e) => e.stat.kind === 'file' && e.name.toLowerCase().endsWith('.php'));
-}
-
-function parseWhole(value: string, flag: string, min: number, max: number): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < min || n > max) {
-    throw new UserError('usage', `${flag} must be a whole number from ${min} to ${max}, not "${value}"`);
-  }
-  return n;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -122,8 +123,8 @@ export const phpServeHook: ServeFlagHook = {
 
   async resolve(rawFlags: ServeFlags, { source, log, routedBy, site }: ServeHookContext): Promise<Partial<DevServerOptions>> {
     const flags = rawFlags as ServeFlags & PhpFlags;
-    const timeoutMs = parseWhole(flags.phpTimeout ?? '30', '--php-timeout', 1, 86_400) * 1000;
-    const workers = parseWhole(flags.phpWorkers ?? '4', '--php-workers', 0, 256);
+    const timeoutMs = wholeNumberFlag(flags.phpTimeout ?? '30', '--php-timeout', 1, 86_400) * 1000;
+    const workers = wholeNumberFlag(flags.phpWorkers ?? '4', '--php-workers', 0, 256);
     // The dev defaults, then the database tunnel's default socket/port (fs/tunnel/db-plan.ts), then --php-ini (last wins).
     const phpArgs = Object.freeze([...PHP_DEV_ARGS, ...(site?.phpArgs ?? []), ...phpIniArgs(flags.phpIni ?? [])]);
     const backend = parsePhpBackend(flags.phpBackend);

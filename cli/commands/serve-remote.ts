@@ -9,16 +9,20 @@ import type { FileSource } from '../../devserver/file-source.js';
 import type { ConfigReader } from '../../devserver/nginx/parser.js';
 import { createSftpRemoteFs } from '../../fs/sftp/remote-fs.js';
 import type { Connector } from '../../fs/ssh/types.js';
-import { parseRemoteSpec } from '../../fs/remote-spec.js';
+import { parseRemoteSpec, type RemoteSpec } from '../../fs/remote-spec.js';
 import type { DevServer, DevServerOptions } from '../../devserver/server.js';
-import { parseOptionList, REMOTE_WATCH_SETTINGS, type RemoteWatchSetting } from '../mount-options.js';
+import { parseOptionList, REMOTE_WATCH_SETTINGS, type MountOptions, type RemoteWatchSetting } from '../mount-options.js';
 import { openMountStackParts } from '../mount-stack.js';
 import { mountPrivately, type PrivateMount } from '../private-mount.js';
 import type { Vfs } from '../../fs/vfs/types.js';
+import type { WatchedClock } from '../../fs/cache/watched-clock.js';
 import { readPasswordFromStdin } from '../password-stdin.js';
 import { openServeLog } from '../logs/serve-log.js';
 import { createTtyPrompter } from '../prompter.js';
-import { remoteRequestScope, startRemoteServe } from '../remote-serve.js';
+import { remoteRequestScope, startRemoteServe, type RemoteServe } from '../remote-serve.js';
+import { createCloserStack } from '../../fs/closers.js';
+import { exitOnSignals } from '../exit-on-signals.js';
+import type { Logger } from 'pino';
 import { ExitCode } from '../exit-codes.js';
 import { UserError } from '../user-error.js';
 import type { ServeFlagHook, ServeFlags, ServeHookContext } from './serve-flags.js';
@@ -35,7 +39,7 @@ async function openServerFiles(connector: Connector): Promise<ConfigReader & { c
     close: () => fs.close(),
   };
 }
-import { findOnPath } from './serve-php.js';
+import { sitePhpCgi } from './serve-php.js';
 import { parseDbTarget, parseLocalForward, TunnelSpecError } from '../../fs/tunnel/spec.js';
 import { DEFAULT_PORTS } from '../../fs/tunnel/site-config.js';
 import type { SiteTunnelOptions } from '../../fs/tunnel/site-tunnels.js';
@@ -137,7 +141,73 @@ export async function runRemoteServe(
   baseOptions: (context: ServeHookContext) => Promise<Omit<DevServerOptions, 'source'>>,
 ): Promise<void> {
   const remote = flags as ServeFlags & RemoteFlags;
-  let spec;
+  const resolved = resolveRemoteFlags(remoteArg, remote);
+  const { mountOptions } = resolved;
+  const serveLog = await openServeLog(flags.logFormat, remoteArg);
+  const log = serveLog.logger;
+  // Every resource below pushes its closer: a stop and a failed start unwind the same stack (the log last).
+  const closers = createCloserStack();
+  closers.push(() => serveLog.close());
+  let served: RemoteServe;
+  let privateMount: PrivateMount | undefined;
+  try {
+    const password = remote.passwordStdin ? await readPasswordFromStdin() : undefined;
+    const requestScope = remoteRequestScope(log);
+    const { vfs, remote: sftp, connector, clock } = await openMountStackParts(resolved.spec, mountOptions, {
+      password, prompter: createTtyPrompter(), log, profile: 'serve', ...(requestScope ? { operationContext: requestScope } : {}),
+    });
+    closers.push(() => vfs.close());
+    // The private mount is made while the remote watcher starts (startRemoteServe): both wait on the network.
+    const mounting = mountForScripts(flags, vfs, sftp.remoteRoot, mountOptions, remoteArg, log, clock).then((mount) => {
+      privateMount = mount;
+      if (mount) closers.push(() => mount.close());
+      return mount;
+    });
+    try {
+      served = await startRemoteServe(vfs, sftp, {
+        description: remoteArg,
+        remoteWatch: remote.remoteWatch ?? 'auto',
+        remotePollMs: resolved.remotePollMs,
+        requestTimeoutMs: resolved.requestTimeoutMs,
+        log,
+        server: (source, site) => baseOptions({
+          source, log, site,
+          remote: { shell: { exec: (command) => sftp.exec(command) }, openSftp: () => openServerFiles(connector), root: sftp.remoteRoot },
+        }),
+        ...(requestScope ? { requestScope } : {}),
+        tunnels: resolved.tunnels,
+        phpCgi: await sitePhpCgi(flags),
+        say: (line) => process.stdout.write(`${line}\n`),
+        clock,
+        localRoot: mounting.then((mount) => mount?.path),
+      });
+    } catch (err) {
+      await mounting.catch(() => undefined); // its own failure is logged there; the start's failure is reported
+      throw err;
+    }
+    const started = served;
+    closers.push(() => started.close());
+  } catch (err) {
+    await closers.unwind();
+    throw err;
+  }
+  const watchNote = served.watchMethod === 'off'
+    ? `remote watching off: changes seen within cache_timeout=${mountOptions.cacheTimeout}s`
+    : `remote watch: ${served.watchMethod}`;
+  printServing(`${remoteArg} (${watchNote}${flags.livereload ? ', live reload on' : ''})`, served.server);
+  const stop = exitOnSignals(closers, { hangup: true });
+  if (privateMount) {
+    // A bug must not leave the private mount behind as a dead "Transport endpoint is not connected" directory.
+    process.once('uncaughtException', (err) => {
+      log.fatal({ err: err.message, stack: err.stack }, 'internal error; stopping');
+      stop(ExitCode.failure);
+    });
+  }
+}
+
+/** The remote flags, checked before anything connects (a bad spelling is a usage error). */
+function resolveRemoteFlags(remoteArg: string, remote: RemoteFlags) {
+  let spec: RemoteSpec;
   try {
     spec = parseRemoteSpec(remoteArg);
   } catch (err) {
@@ -153,69 +223,22 @@ export async function runRemoteServe(
   const tunnels = resolveTunnelFlags(remote);
   const remotePollMs = parseMs(remote.remotePoll, '--remote-poll', REMOTE_SERVE_DEFAULTS.remotePollMs, 100, 3_600_000);
   const requestTimeoutMs = parseMs(remote.remoteTimeout, '--remote-timeout', REMOTE_SERVE_DEFAULTS.requestTimeoutMs, 100, 600_000);
-  const serveLog = await openServeLog(flags.logFormat, remoteArg);
-  const log = serveLog.logger;
-  const password = remote.passwordStdin ? await readPasswordFromStdin() : undefined;
-  const requestScope = remoteRequestScope(log);
-  const { vfs, remote: sftp, connector, clock } = await openMountStackParts(spec, mountOptions, {
-    password, prompter: createTtyPrompter(), log, profile: 'serve', ...(requestScope ? { operationContext: requestScope } : {}),
-  });
-  let privateMount: PrivateMount | undefined;
-  // The private mount is made while the remote watcher starts (startRemoteServe): both wait on the network.
-  const mounting = (async (): Promise<PrivateMount | undefined> => {
-    if (!(await runsScripts(flags, vfs))) return undefined;
-    try {
-      privateMount = await mountPrivately(vfs, sftp.remoteRoot, mountOptions, remoteArg, log, clock);
-      process.stdout.write(`devmount serve: PHP/CGI scripts run from a private mount of the site at ${privateMount.path}\n`);
-      return privateMount;
-    } catch (err) {
-      // Static pages still work; scripts answer 502 "no local path" (devserver/cgi/dispatch.ts).
-      log.warn({ err: (err as Error).message }, 'no FUSE mount for PHP/CGI: scripts will not run (static files are served)');
-      return undefined;
-    }
-  })();
-  let served;
+  return Object.freeze({ spec, mountOptions, tunnels, remotePollMs, requestTimeoutMs });
+}
+
+/** A private FUSE mount for php-cgi when the site runs scripts; none (and a warning) when it cannot be made. */
+async function mountForScripts(
+  flags: ServeFlags, vfs: Vfs, remoteRoot: string, mountOptions: MountOptions, remoteArg: string, log: Logger, clock: WatchedClock,
+): Promise<PrivateMount | undefined> {
+  if (!(await runsScripts(flags, vfs))) return undefined;
   try {
-    served = await startRemoteServe(vfs, sftp, {
-      description: remoteArg,
-      remoteWatch: remote.remoteWatch ?? 'auto',
-      remotePollMs,
-      requestTimeoutMs,
-      log,
-      server: (source, site) => baseOptions({
-        source, log, site,
-        remote: { shell: { exec: (command) => sftp.exec(command) }, openSftp: () => openServerFiles(connector), root: sftp.remoteRoot },
-      }),
-      ...(requestScope ? { requestScope } : {}),
-      tunnels,
-      phpCgi: flags.php === false || flags.siteUrl !== undefined ? null : await findOnPath(typeof flags.php === 'string' ? flags.php : 'php-cgi'),
-      say: (line) => process.stdout.write(`${line}\n`),
-      clock,
-      localRoot: mounting.then((mount) => mount?.path),
-    });
+    const privateMount = await mountPrivately(vfs, remoteRoot, mountOptions, remoteArg, log, clock);
+    process.stdout.write(`devmount serve: PHP/CGI scripts run from a private mount of the site at ${privateMount.path}\n`);
+    return privateMount;
   } catch (err) {
-    await mounting.catch(() => undefined); // its own failure is logged there; the start's failure is reported
-    await privateMount?.close();
-    await vfs.close();
-    throw err;
-  }
-  const watchNote = served.watchMethod === 'off'
-    ? `remote watching off: changes seen within cache_timeout=${mountOptions.cacheTimeout}s`
-    : `remote watch: ${served.watchMethod}`;
-  printServing(`${remoteArg} (${watchNote}${flags.livereload ? ', live reload on' : ''})`, served.server);
-  const stop = (code: number) => () => {
-    void served.close().then(() => privateMount?.close()).then(() => vfs.close()).then(() => serveLog.close())
-      .finally(() => process.exit(code));
-  };
-  process.once('SIGINT', stop(ExitCode.interrupted));
-  process.once('SIGTERM', stop(ExitCode.ok));
-  process.once('SIGHUP', stop(ExitCode.ok));
-  if (privateMount) {
-    // A bug must not leave the private mount behind as a dead "Transport endpoint is not connected" directory.
-    process.once('uncaughtException', (err) => {
-      log.fatal({ err: err.message, stack: err.stack }, 'internal error; stopping');
-      stop(ExitCode.failure)();
-    });
+    // Static pages still work; scripts answer 502 "no local path" (devserver/cgi/dispatch.ts).
+    log.warn({ err: (err as Error).message }, 'no FUSE mount for PHP/CGI: scripts will not run (static files are served)');
+    return undefined;
   }
 }
 

@@ -2,8 +2,11 @@
  * Serving a remote site while the network is gone: pages the caches already hold keep being served,
  * marked `X-Devmount-Remote: unreachable`; a request that needs the remote and gets no answer within the
  * source's request deadline gets a 504 page saying so, instead of a browser spinner (sshfs hangs: sshfs#3).
+ * The state it reads is kept by trackReachability (below), from the SFTP layer's connection state.
  */
+import type { Logger } from 'pino';
 import { isFsError } from '../../fs/errors.js';
+import type { SftpRemoteFs } from '../../fs/sftp/remote-fs.js';
 import type { Middleware } from '../middleware.js';
 import { sendStatus } from '../respond.js';
 
@@ -34,5 +37,47 @@ export function remoteReachability(state: RemoteReachability, description: strin
       sendStatus(ctx, 504, `the remote server ${description} is unreachable and this page is not cached; `
         + 'cached pages keep being served, and this one will load again once the connection is back');
     }
+  };
+}
+
+/** Remote calls made for requests: how long after a deadline miss we probe the server before retrying. */
+const PROBE_EVERY_MS = 1000;
+
+/**
+ * Reachability as the browser sees it: the connection state of the SFTP pool, plus "a request ran into its
+ * deadline" (a silent network — a paused link, a sleeping laptop — keeps the TCP connection "connected" until
+ * keepalives fail). After a miss, a direct stat of the root (no cache) is tried until the server answers.
+ */
+export function trackReachability(remote: Pick<SftpRemoteFs, 'stat' | 'state' | 'onStateChange'>, requestTimeoutMs: number, log: Logger): RemoteReachability & { close(): void } {
+  let missed = false;
+  let probing: NodeJS.Timeout | null = null;
+  let closed = false;
+  const probe = (): void => {
+    probing = setTimeout(() => {
+      const deadline = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('probe deadline')), requestTimeoutMs).unref());
+      Promise.race([remote.stat('/'), deadline]).then(() => {
+        probing = null;
+        if (missed) log.info('remote reachable again');
+        missed = false;
+      }, () => {
+        if (!closed) probe();
+      });
+    }, PROBE_EVERY_MS);
+    probing.unref();
+  };
+  const unsubscribe = remote.onStateChange((state) => {
+    if (state !== 'connected') log.warn({ state }, 'remote unreachable: serving cached pages only');
+  });
+  return {
+    isReachable: () => !missed && remote.state() === 'connected',
+    markUnreachable() {
+      missed = true;
+      if (!probing && !closed) probe();
+    },
+    close() {
+      closed = true;
+      unsubscribe();
+      if (probing) clearTimeout(probing);
+    },
   };
 }

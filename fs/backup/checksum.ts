@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { constants } from 'node:fs';
+import { join } from 'node:path';
 import { shellPathOperand } from '../shell-quote.js';
 import type { RemoteShell } from '../bulk/types.js';
 import { WorkQueue } from '../bulk/work-queue.js';
@@ -112,4 +113,33 @@ export function createRemoteHasher(fs: RemoteFs, root: string, shell: RemoteShel
       return into;
     },
   };
+}
+
+/** How a file's copy compares with the server's: 'gone' when the server's could not be read. */
+export type HashVerdict = 'same' | 'differs' | 'gone';
+
+/**
+ * --checksum and --verify: SHA-256 of `paths` on the server (createRemoteHasher) against their copies under
+ * `localDir`, each verdict handed to `each` as it is known. A local copy that cannot be read counts as 'differs'
+ * when `unreadableLocal` is 'differs'; with 'throw' the error stops the caller.
+ */
+export async function compareWithServer(
+  source: { readonly fs: RemoteFs; readonly shell?: RemoteShell; readonly serverRoot: string },
+  localDir: string,
+  paths: readonly string[],
+  unreadableLocal: 'differs' | 'throw',
+  each: (path: string, verdict: HashVerdict) => void,
+): Promise<void> {
+  const remoteHashes = await createRemoteHasher(source.fs, '/', source.shell, source.serverRoot).hash(paths);
+  const queue = new WorkQueue(8);
+  for (const path of paths) {
+    queue.add(async () => {
+      const remote = remoteHashes.get(path);
+      if (remote === undefined) { each(path, 'gone'); return; }
+      const reading = localSha256(join(localDir, path));
+      const local = unreadableLocal === 'differs' ? await reading.catch(() => undefined) : await reading;
+      each(path, local === remote ? 'same' : 'differs');
+    });
+  }
+  await queue.drain();
 }

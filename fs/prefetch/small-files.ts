@@ -1,11 +1,11 @@
 /**
- * File contents of a subtree's small files in one stream: `tar -c` over an exec channel (fs/backup
+ * File contents of a subtree's small files in one stream: `tar -c` over an exec channel (fs/bulk/
  * tar-fetch.ts, rsync's trick), stored in the cache's data cache. `git status` on a fresh mount re-reads
  * every tracked file (the index's inode and ctime never match a FUSE mount's), one after the other: over
  * SFTP that is OPEN+READ+CLOSE per file, seconds per thousand files at 20 ms RTT; from one stream it is
  * the transfer time of the bytes. Files are requested in path order, the order git's index reads them.
  */
-import { fetchWithTar } from '../backup/tar-fetch.js';
+import { fetchWithTar } from '../bulk/tar-fetch.js';
 import type { RemoteShell, TreeEntry } from '../bulk/index.js';
 import type { CacheControl } from '../cache/layer.js';
 import { isWithin, joinUnder, relativeTo } from '../paths.js';

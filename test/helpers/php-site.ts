@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { createDevServer, type DevServer } from '../../devserver/server.js';
 import { LocalFileSource } from '../../devserver/sources/local.js';
-import { resolveHooks } from '../../cli/commands/serve.js';
+import { resolveHooks } from '../../cli/commands/serve-features.js';
 import type { ServeFlags } from '../../cli/commands/serve-flags.js';
 import { parseSiteUrl } from '../../devserver/site-url.js';
 

@@ -7,6 +7,9 @@
  * Each worker keeps one FastCGI connection open across requests (FCGI_KEEP_CONN, FastCGI spec §5.1): php-cgi
  * with PHP_FCGI_CHILDREN=0 reads the next request from the same connection, which saves a connect, an accept
  * and php-cgi's shutdown-and-drain close per request.
+ *
+ * createFastCgiPool reads as its phases: the socket directory → createWorkers (start, hand out, take back,
+ * retire) → killWorkersOnExit; each script runs through executeOnWorker, and closePool undoes all of it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -96,18 +99,38 @@ function untilFree(worker: { readonly socketPath: string; readonly exited: Promi
 export async function createFastCgiPool(options: FastCgiPoolOptions): Promise<ScriptExecutor> {
   const opts = Object.freeze({ ...options, size: Math.max(1, options.size) });
   const dir = await mkdtemp(join(tmpdir(), 'devmount-fcgi-'));
+  const workers = createWorkers(opts, dir);
+  const unhookExit = killWorkersOnExit(workers);
+  return {
+    description: `FastCGI pool of up to ${opts.size} php-cgi workers (${opts.bin})`,
+    execute: (job) => executeOnWorker(workers, opts, job),
+    close: () => closePool(workers, dir, unhookExit),
+  };
+}
+
+type PoolOptions = Readonly<FastCgiPoolOptions>;
+
+/** The workers and their bookkeeping: who is idle, who is waiting, starting, reusing and retiring workers. */
+interface Workers {
+  /** Every live worker (idle or serving). */
+  readonly all: Set<Worker>;
+  startWorker(extraArgs: readonly string[]): Worker;
+  acquire(args: readonly string[]): Promise<Worker>;
+  release(worker: Worker): void;
+  connectionTo(worker: Worker): Promise<Socket>;
+  dropConnection(worker: Worker): void;
+  kill(worker: Worker): void;
+  /** No worker is handed out any more (close()). */
+  shut(): void;
+}
+
+function createWorkers(opts: PoolOptions, dir: string): Workers {
   const idle: Worker[] = [];
   const all = new Set<Worker>();
   // Requests waiting for a worker, each with the settings its worker must have been started with.
   const waiting: Array<{ readonly settings: string; readonly args: readonly string[]; readonly take: (worker: Worker) => void }> = [];
   let nextId = 0;
   let closed = false;
-  // Workers run in their own process groups, so they would outlive us if we exit without close() (an uncaught
-  // error, process.exit elsewhere): kill them on the way out. process.kill is synchronous, fit for 'exit'.
-  const killAllOnExit = (): void => {
-    for (const worker of all) kill(worker);
-  };
-  process.once('exit', killAllOnExit);
 
   function startWorker(extraArgs: readonly string[]): Worker {
     const id = nextId++;
@@ -237,95 +260,111 @@ export async function createFastCgiPool(options: FastCgiPoolOptions): Promise<Sc
     }
   }
 
+  return { all, startWorker, acquire, release, connectionTo, dropConnection, kill, shut: () => { closed = true; } };
+}
+
+/**
+ * Workers run in their own process groups, so they would outlive us if we exit without close() (an uncaught
+ * error, process.exit elsewhere): kill them on the way out. process.kill is synchronous, fit for 'exit'.
+ * Returns the unhook, for close().
+ */
+function killWorkersOnExit(workers: Workers): () => void {
+  const killAllOnExit = (): void => {
+    for (const worker of workers.all) workers.kill(worker);
+  };
+  process.once('exit', killAllOnExit);
+  return () => process.off('exit', killAllOnExit);
+}
+
+/** One script on one worker: acquire, connect (replacing a worker that died between requests), the FastCGI exchange, release. */
+function executeOnWorker(workers: Workers, opts: PoolOptions, job: ScriptJob): ScriptExecution {
+  const { acquire, connectionTo, dropConnection, kill, all, startWorker, release } = workers;
+  const stdout = new PassThrough();
+  let aborted: string | null = null;
+  let current: Worker | null = null;
+  let socket: Socket | null = null;
+  let released = false;
+  let clientLeft = false;
+  const args = iniArgs(job.ini);
+  const finished = (async () => {
+    const worker = await acquire(args);
+    current = worker;
+    try {
+      if (aborted !== null) return;
+      await worker.ready;
+      if (aborted !== null) return;
+      // A connect failure here means the worker died between requests (max requests reached): the next
+      // attempt gets a fresh worker.
+      socket = await connectionTo(worker).catch(async () => {
+        // The worker died between requests: replace it once.
+        dropConnection(worker);
+        kill(worker);
+        all.delete(worker);
+        const fresh = startWorker(args);
+        current = fresh;
+        await fresh.ready;
+        return connectionTo(fresh);
+      });
+      const serving: Worker = current;
+      serving.served += 1;
+      serving.stderrTarget = job.onStderr;
+      if (aborted !== null) { dropConnection(serving); return; }
+      // Past PHP_FCGI_MAX_REQUESTS php-cgi exits after this request anyway, so it need not keep the connection.
+      const exchange = startFastCgiRequest(socket, job.env, job.body, job.onStderr,
+        { keepConn: serving.served < opts.maxRequests, stdout });
+      // The client left while the request waited for a worker: sent all the same (nginx's request would be
+      // in php-fpm's listen backlog by then; WordPress's cron spawn leaves after 10 ms), then hung up.
+      if (clientLeft) hangUp(socket);
+      const result = await exchange.finished;
+      // The client left and its connection was closed before END_REQUEST: the script may still be running (it
+      // ignores user aborts, or has not written since). The worker is released once it has finished.
+      if (clientLeft && result.appStatus === null) await untilFree(serving);
+      if (!result.connectionReusable || aborted !== null) dropConnection(serving);
+    } catch (err) {
+      if (current !== null) dropConnection(current);
+      job.onStderr(err instanceof Error ? err.message : String(err));
+      stdout.destroy(err instanceof Error ? err : new Error(String(err)));
+    } finally {
+      if (!stdout.destroyed && !stdout.writableEnded && (aborted !== null || clientLeft)) stdout.end();
+      released = true;
+      release(current ?? worker);
+    }
+  })();
   return {
-    description: `FastCGI pool of up to ${opts.size} php-cgi workers (${opts.bin})`,
-    execute(job: ScriptJob): ScriptExecution {
-      const stdout = new PassThrough();
-      let aborted: string | null = null;
-      let current: Worker | null = null;
-      let socket: Socket | null = null;
-      let released = false;
-      let clientLeft = false;
-      const args = iniArgs(job.ini);
-      const finished = (async () => {
-        const worker = await acquire(args);
-        current = worker;
-        try {
-          if (aborted !== null) return;
-          await worker.ready;
-          if (aborted !== null) return;
-          // A connect failure here means the worker died between requests (max requests reached): the next
-          // attempt gets a fresh worker.
-          socket = await connectionTo(worker).catch(async () => {
-            // The worker died between requests: replace it once.
-            dropConnection(worker);
-            kill(worker);
-            all.delete(worker);
-            const fresh = startWorker(args);
-            current = fresh;
-            await fresh.ready;
-            return connectionTo(fresh);
-          });
-          const serving: Worker = current;
-          serving.served += 1;
-          serving.stderrTarget = job.onStderr;
-          if (aborted !== null) { dropConnection(serving); return; }
-          // Past PHP_FCGI_MAX_REQUESTS php-cgi exits after this request anyway, so it need not keep the connection.
-          const exchange = startFastCgiRequest(socket, job.env, job.body, job.onStderr,
-            { keepConn: serving.served < opts.maxRequests, stdout });
-          // The client left while the request waited for a worker: sent all the same (nginx's request would be
-          // in php-fpm's listen backlog by then; WordPress's cron spawn leaves after 10 ms), then hung up.
-          if (clientLeft) hangUp(socket);
-          const result = await exchange.finished;
-          // The client left and its connection was closed before END_REQUEST: the script may still be running (it
-          // ignores user aborts, or has not written since). The worker is released once it has finished.
-          if (clientLeft && result.appStatus === null) await untilFree(serving);
-          if (!result.connectionReusable || aborted !== null) dropConnection(serving);
-        } catch (err) {
-          if (current !== null) dropConnection(current);
-          job.onStderr(err instanceof Error ? err.message : String(err));
-          stdout.destroy(err instanceof Error ? err : new Error(String(err)));
-        } finally {
-          if (!stdout.destroyed && !stdout.writableEnded && (aborted !== null || clientLeft)) stdout.end();
-          released = true;
-          release(current ?? worker);
-        }
-      })();
-      return {
-        stdout,
-        finished,
-        abort(reason: string): void {
-          if (aborted !== null) return;
-          aborted = reason;
-          // After END_REQUEST (a client leaving while a large response is still being written) the script is done
-          // and its worker is back in the pool, possibly serving another request on the same connection: leave it.
-          if (released) return;
-          job.onStderr(`killing script: ${reason}`);
-          // FCGI_ABORT_REQUEST is only a hint to the application (§5.4) and php-cgi does not stop a running
-          // script for it, so the worker process itself is killed; the pool replaces it.
-          if (current !== null && socket !== null) {
-            kill(current);
-            dropConnection(current);
-          }
-          if (!stdout.writableEnded) stdout.end();
-        },
-        clientGone(): void {
-          if (released || clientLeft) return;
-          clientLeft = true;
-          // nginx's default (fastcgi_ignore_client_abort off): the connection is closed, and php-cgi's next write
-          // fails (cgi_main.c sapi_fcgi_ub_write → php_handle_aborted_connection), which stops the script unless
-          // it called ignore_user_abort(true).
-          if (socket !== null) hangUp(socket);
-        },
-      };
+    stdout,
+    finished,
+    abort(reason: string): void {
+      if (aborted !== null) return;
+      aborted = reason;
+      // After END_REQUEST (a client leaving while a large response is still being written) the script is done
+      // and its worker is back in the pool, possibly serving another request on the same connection: leave it.
+      if (released) return;
+      job.onStderr(`killing script: ${reason}`);
+      // FCGI_ABORT_REQUEST is only a hint to the application (§5.4) and php-cgi does not stop a running
+      // script for it, so the worker process itself is killed; the pool replaces it.
+      if (current !== null && socket !== null) {
+        kill(current);
+        dropConnection(current);
+      }
+      if (!stdout.writableEnded) stdout.end();
     },
-    async close(): Promise<void> {
-      closed = true;
-      process.off('exit', killAllOnExit);
-      const workers = [...all];
-      for (const worker of workers) kill(worker);
-      await Promise.allSettled(workers.map((w) => w.exited));
-      await rm(dir, { recursive: true, force: true });
+    clientGone(): void {
+      if (released || clientLeft) return;
+      clientLeft = true;
+      // nginx's default (fastcgi_ignore_client_abort off): the connection is closed, and php-cgi's next write
+      // fails (cgi_main.c sapi_fcgi_ub_write → php_handle_aborted_connection), which stops the script unless
+      // it called ignore_user_abort(true).
+      if (socket !== null) hangUp(socket);
     },
   };
+}
+
+/** Every worker killed and waited for, then the socket directory removed. */
+async function closePool(workers: Workers, dir: string, unhookExit: () => void): Promise<void> {
+  workers.shut();
+  unhookExit();
+  const running = [...workers.all];
+  for (const worker of running) workers.kill(worker);
+  await Promise.allSettled(running.map((w) => w.exited));
+  await rm(dir, { recursive: true, force: true });
 }

@@ -9,8 +9,8 @@
  * returned for the caller to fetch over SFTP, which reports vanished and unreadable files properly.
  */
 import { shellPathOperand } from '../shell-quote.js';
-import type { RemoteShell, TreeEntry } from '../bulk/types.js';
-import { WorkQueue } from '../bulk/work-queue.js';
+import type { RemoteShell, TreeEntry } from './types.js';
+import { WorkQueue } from './work-queue.js';
 import { TarReader, type TarFile } from './tar-reader.js';
 
 /** Local writes waiting behind the stream, at most: bounds memory while the disk catches up. */
