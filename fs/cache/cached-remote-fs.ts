@@ -43,6 +43,11 @@ export interface CachedRemoteFs extends RemoteFs {
   /** True while a listing of `dir` is cached and fresh (lookups of its names then cost no round trip; fs/prefetch). */
   hasFreshListing(dir: string): boolean;
   /**
+   * How long the cached listing of `dir` stays fresh, in ms; 0 when there is none or a name in it changed through
+   * this mount since it was read (readdir re-stats those): then a copy of readdir's answer may not be kept.
+   */
+  listingFreshForMs(dir: string): number;
+  /**
    * Regular files of at most `maxBytes` below `root` that fresh cached listings name, with their listed size
    * and mtime, paths relative to `root` (fs/prefetch picks the files of one tar stream from them).
    */
@@ -344,6 +349,11 @@ class CachingRemoteFs implements CachedRemoteFs {
     return this.meta.filesWithin(normalizePath(root), maxBytes);
   }
 
+  listingFreshForMs(dir: string): number {
+    const listing = this.meta.freshListing(normalizePath(dir));
+    return listing && listing.dirty.size === 0 ? Math.max(0, listing.expires - this.options.now()) : 0;
+  }
+
   primeData(rawPath: string, expected: { readonly size: number; readonly mtimeMs: number }, data: Buffer, startedAt: number): boolean {
     const path = normalizePath(rawPath);
     if (!this.storable(path, startedAt)) return false;
@@ -570,6 +580,7 @@ class PassThroughRemoteFs implements CachedRemoteFs {
     // nothing is cached
   }
   hasFreshListing(): boolean { return false; }
+  listingFreshForMs(): number { return 0; }
   listedFiles(): ListedFile[] { return []; }
   primeData(): boolean { return false; }
   freshEntry(): undefined { return undefined; }

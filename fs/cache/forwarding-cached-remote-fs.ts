@@ -34,6 +34,7 @@ export class ForwardingCachedRemoteFs implements CachedRemoteFs {
   generation(): number { return this.cache.generation(); }
   prime(dir: string, entries: readonly DirEntry[], startedAt: number): void { this.cache.prime(dir, entries, startedAt); }
   hasFreshListing(dir: string): boolean { return this.cache.hasFreshListing(dir); }
+  listingFreshForMs(dir: string): number { return this.cache.listingFreshForMs(dir); }
   listedFiles(root: string, maxBytes: number): ListedFile[] { return this.cache.listedFiles(root, maxBytes); }
   primeData(path: string, expected: { readonly size: number; readonly mtimeMs: number }, data: Buffer, startedAt: number): boolean {
     return this.cache.primeData(path, expected, data, startedAt);

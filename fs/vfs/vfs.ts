@@ -11,7 +11,7 @@
  */
 import { constants } from 'node:fs';
 import { createCachedRemoteFs, isCachedRemoteFs, type CachedRemoteFs } from '../cache/cached-remote-fs.js';
-import { baseName, isWithin, normalizePath } from '../cache/paths.js';
+import { baseName, isWithin, normalizePath, parentOf } from '../cache/paths.js';
 import { FsError } from '../errors.js';
 import type { RemoteFile, RemoteFs } from '../remote/types.js';
 import { ChangeEmitter } from './change-emitter.js';
@@ -337,6 +337,16 @@ class RemoteVfs implements Vfs {
   freshEntry(rawPath: string): FreshEntry | undefined {
     const path = normalizePath(rawPath);
     return this.answersFromCache(path) ? this.remote.freshEntry(path) : undefined;
+  }
+
+  listingFreshForMs(rawDir: string): number {
+    const dir = normalizePath(rawDir);
+    if (this.options.followSymlinks) return 0; // as freshEntry: a followed link's answer is its target's, which no listing tracks
+    for (const [path, set] of this.byPath) {
+      if (parentOf(path) !== dir) continue;
+      for (const handle of set) if (handle.writer) return 0;
+    }
+    return this.remote.listingFreshForMs(dir);
   }
 
   mirror(mirror: CacheMirror): () => void {
