@@ -9,27 +9,26 @@
  * listing through the mount to show it. Without the table's invalidation these tests fail: the table would go
  * on answering the old listing for 300 s.
  */
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCachedRemoteFs } from '../fs/cache/cached-remote-fs.js';
-import { mountVfs, type FuseMount } from '../fs/fuse/adapter.js';
+import type { FuseMount } from '../fs/fuse/adapter.js';
 import { loadFuseNative } from '../fs/fuse/native.js';
 import { createSftpRemoteFs } from '../fs/sftp/remote-fs.js';
 import { createVfs } from '../fs/vfs/vfs.js';
 import type { DirEntry, Vfs } from '../fs/vfs/types.js';
 import { harnessConnector } from './harness/connect.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
-import { createCliEnv, eventually, isMounted, type CliEnv } from './mount-cli-helpers.js';
+import { eventuallyEqual, mountWithLongKernelTimeouts, type LongKernelMount } from './helpers/long-kernel-mount.js';
 
-const KERNEL_TIMEOUT_S = 300;
 const CACHE_TTL_MS = 300_000;
 
 describe('directory listings answered on libfuse threads, dropped on every reported change', () => {
   let sshd: Sshd;
   let vfs: Vfs;
+  let mounted: LongKernelMount | undefined;
   let mount: FuseMount;
   let mnt: string;
   /** Directories whose readdir reached JavaScript. */
@@ -73,23 +72,14 @@ describe('directory listings answered on libfuse threads, dropped on every repor
         }
         : Reflect.get(target, key, receiver),
     });
-    mnt = await mkdtemp(join(tmpdir(), 'devmount-ndirs-'));
-    mount = await mountVfs(served, {
-      mountpoint: mnt,
-      fsname: 'tester@127.0.0.1:/site',
-      readOnly: false,
-      allowOther: false,
-      attrTimeout: KERNEL_TIMEOUT_S,
-      entryTimeout: KERNEL_TIMEOUT_S,
-      opTimeoutMs: 30_000,
-      ownership: { idmap: 'none', localUid: 0, localGid: 0 },
-    });
+    mounted = await mountWithLongKernelTimeouts(served, 'devmount-ndirs-');
+    mount = mounted.mount;
+    mnt = mounted.mountpoint;
   });
 
   afterAll(async () => {
-    await mount?.unmount();
+    await mounted?.close();
     await vfs?.close();
-    if (mnt) await rm(mnt, { recursive: true, force: true });
     await sshd?.stop();
   });
 
@@ -157,55 +147,3 @@ describe('directory listings answered on libfuse threads, dropped on every repor
     await listFromTable('raced');
   });
 });
-
-describe('devmount mount with the remote watcher: a listing the table holds follows the server', () => {
-  let sshd: Sshd;
-  let cli: CliEnv;
-  let mp: string;
-  const dirTableHits = async (): Promise<number> => {
-    const status = JSON.parse((await cli.run(['status', '--json'])).stdout) as { mounts: Array<{ mountpoint: string; cache: Record<string, number> }> };
-    return status.mounts.find((m) => m.mountpoint === mp)?.cache.dirTableHits ?? -1;
-  };
-
-  beforeAll(async () => {
-    sshd = await startSshd();
-    await mkdir(join(sshd.root, 'site'), { recursive: true });
-    await writeFile(join(sshd.root, 'site', 'a.txt'), 'v1');
-    cli = await createCliEnv();
-    mp = await cli.newMountpoint('watched');
-    const long = `cache_timeout=300,attr_timeout=${KERNEL_TIMEOUT_S},entry_timeout=${KERNEL_TIMEOUT_S},remote_watch=inotify`;
-    const r = await cli.run(['mount', ...cli.sshArgs(sshd), '-o', long, `127.0.0.1:${sshd.root}`, mp]);
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-  });
-
-  afterAll(async () => {
-    if (cli && mp && (await isMounted(mp))) await cli.run(['unmount', mp]);
-    await cli?.cleanup();
-    await sshd?.stop();
-  });
-
-  it('names created and removed on the server are listed as the watcher reports them', async () => {
-    const list = async () => (await readdir(join(mp, 'site'))).sort();
-    // The start-up listing and prefetch run beside the first listings (and may replace what they stored).
-    const hitsBefore = await dirTableHits();
-    expect(await eventually(async () => (await list()).length === 1 && (await dirTableHits()) > hitsBefore, 50)).toBe(true);
-    await writeFile(join(sshd.root, 'site', 'b.txt'), 'v1');
-    expect(await eventually(async () => (await list()).includes('b.txt'))).toBe(true);
-    await rm(join(sshd.root, 'site', 'a.txt'));
-    expect(await eventually(async () => !(await list()).includes('a.txt'))).toBe(true);
-  });
-});
-
-/**
- * The kernel's invalidation is queued for the binding's own thread, so it lands a moment after the call that
- * queued it: polls `read` until it gives `want` or 2 s have passed, and returns the last value.
- */
-async function eventuallyEqual<T>(read: () => Promise<T>, want: T): Promise<T> {
-  let last = await read();
-  for (let i = 0; i < 40 && last !== want; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    last = await read();
-  }
-  return last;
-}

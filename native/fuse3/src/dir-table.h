@@ -29,6 +29,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "table-common.h"
+
 #define DT_BUCKETS 16384u
 /** Bounds: a full table drops expired listings, then refuses new ones (JavaScript still answers those). */
 #define DT_MAX_LISTINGS 50000u
@@ -64,22 +66,6 @@ typedef struct dt_table {
   uint32_t names;
   dt_counters_t counters;
 } dt_table_t;
-
-static int64_t dt_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* FNV-1a, 32 bits. */
-static uint32_t dt_hash(const char *path) {
-  uint32_t h = 2166136261u;
-  for (const unsigned char *p = (const unsigned char *) path; *p; p++) {
-    h ^= *p;
-    h *= 16777619u;
-  }
-  return h;
-}
 
 /**
  * A listing of `count` names whose bytes (each NUL-terminated) total `name_bytes`, with room for `stat_ints`
@@ -140,7 +126,7 @@ static dt_entry_t **_dt_slot(dt_table_t *t, const char *path, uint32_t hash) {
 
 /* Call with the lock held. */
 static void _dt_drop_expired(dt_table_t *t) {
-  int64_t now = dt_now_ms();
+  int64_t now = table_now_ms();
   for (uint32_t b = 0; b < DT_BUCKETS; b++) {
     dt_entry_t **at = &t->buckets[b];
     while (*at != NULL) {
@@ -157,8 +143,8 @@ static void dt_put(dt_table_t *t, const char *path, dt_listing_t *listing, uint3
   dt_entry_t *fresh = malloc(sizeof(dt_entry_t) + path_len + 1);
   if (fresh == NULL) return;
   memcpy(fresh->path, path, path_len + 1);
-  fresh->hash = dt_hash(path);
-  fresh->expires_ms = dt_now_ms() + ttl_ms;
+  fresh->hash = table_hash(path);
+  fresh->expires_ms = table_now_ms() + ttl_ms;
   fresh->listing = listing;
   pthread_mutex_lock(&t->lock);
   dt_entry_t **at = _dt_slot(t, path, fresh->hash);
@@ -183,7 +169,7 @@ static void dt_put(dt_table_t *t, const char *path, dt_listing_t *listing, uint3
 /** JavaScript thread: the listing of directory `path` may have changed. */
 static void dt_forget(dt_table_t *t, const char *path) {
   pthread_mutex_lock(&t->lock);
-  dt_entry_t **at = _dt_slot(t, path, dt_hash(path));
+  dt_entry_t **at = _dt_slot(t, path, table_hash(path));
   if (*at != NULL) {
     _dt_unlink(t, at);
     t->counters.dropped++;
@@ -208,9 +194,9 @@ static dt_listing_t *dt_get(dt_table_t *t, const char *path) {
   if (t == NULL || path == NULL) return NULL;
   dt_listing_t *found = NULL;
   pthread_mutex_lock(&t->lock);
-  dt_entry_t **at = _dt_slot(t, path, dt_hash(path));
+  dt_entry_t **at = _dt_slot(t, path, table_hash(path));
   if (*at != NULL) {
-    if ((*at)->expires_ms <= dt_now_ms()) {
+    if ((*at)->expires_ms <= table_now_ms()) {
       _dt_unlink(t, at);
     } else {
       found = dt_listing_ref((*at)->listing);

@@ -33,6 +33,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "table-common.h"
+
 #define FF_BUCKETS 65536u
 /** A full table refuses new paths (after dropping expired ones): JavaScript still answers them. */
 #define FF_MAX_ENTRIES 100000u
@@ -82,22 +84,6 @@ typedef struct ff_table {
   ff_counters_t counters;
 } ff_table_t;
 
-static int64_t ff_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* FNV-1a, 32 bits. */
-static uint32_t ff_hash(const char *path) {
-  uint32_t h = 2166136261u;
-  for (const unsigned char *p = (const unsigned char *) path; *p; p++) {
-    h ^= *p;
-    h *= 16777619u;
-  }
-  return h;
-}
-
 static ff_table_t *ff_table_new(void) {
   ff_table_t *t = calloc(1, sizeof(ff_table_t));
   if (t == NULL) return NULL;
@@ -137,9 +123,9 @@ static ff_entry_t **ff_slot(ff_table_t *t, const char *path, uint32_t hash) {
 
 /* Call with the lock held: a live entry for `path`, dropping it if it has expired. */
 static ff_entry_t *ff_find(ff_table_t *t, const char *path) {
-  ff_entry_t **at = ff_slot(t, path, ff_hash(path));
+  ff_entry_t **at = ff_slot(t, path, table_hash(path));
   if (*at == NULL) return NULL;
-  if ((*at)->expires_ms <= ff_now_ms()) {
+  if ((*at)->expires_ms <= table_now_ms()) {
     ff_entry_unlink(t, at);
     return NULL;
   }
@@ -148,7 +134,7 @@ static ff_entry_t *ff_find(ff_table_t *t, const char *path) {
 
 /* Call with the lock held. */
 static void ff_drop_expired(ff_table_t *t) {
-  int64_t now = ff_now_ms();
+  int64_t now = table_now_ms();
   for (uint32_t b = 0; b < FF_BUCKETS; b++) {
     ff_entry_t **at = &t->buckets[b];
     while (*at != NULL) {
@@ -164,9 +150,9 @@ static void ff_put(ff_table_t *t, const char *path, const struct stat *st, uint3
   ff_entry_t *fresh = malloc(sizeof(ff_entry_t) + path_len + 1);
   if (fresh == NULL) return;
   memcpy(fresh->path, path, path_len + 1);
-  fresh->hash = ff_hash(path);
+  fresh->hash = table_hash(path);
   fresh->st = *st;
-  fresh->expires_ms = ff_now_ms() + ttl_ms;
+  fresh->expires_ms = table_now_ms() + ttl_ms;
   fresh->content = NULL;
   ff_content_t *c = NULL;
   if (content != NULL) {
@@ -205,7 +191,7 @@ static void ff_put(ff_table_t *t, const char *path, const struct stat *st, uint3
 /** JavaScript thread: anything about `path` may have changed. */
 static void ff_forget(ff_table_t *t, const char *path) {
   pthread_mutex_lock(&t->lock);
-  ff_entry_t **at = ff_slot(t, path, ff_hash(path));
+  ff_entry_t **at = ff_slot(t, path, table_hash(path));
   if (*at != NULL) ff_entry_unlink(t, at);
   pthread_mutex_unlock(&t->lock);
 }
