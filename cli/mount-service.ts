@@ -72,11 +72,14 @@ function statusOf(vfs: Vfs, params: ServeMountParams, startedAtMs: number, { ser
   const stats = vfs.stats();
   const fast = fuse?.fastFiles();
   const kernel = fuse?.kernelCache();
+  const dirs = fuse?.nativeDirs();
   const fastCounters: Record<string, number> = fast
     ? { fastGetattrs: fast.getattrs, fastOpens: fast.opens, fastReads: fast.reads, fastEscalations: fast.escalations, fastEntries: fast.entries, fastContentBytes: fast.contentBytes }
     : {};
   // Paths whose kernel copy was invalidated, and how many the kernel held (fs/fuse/kernel-cache.ts).
   const kernelCounters: Record<string, number> = kernel ? { kernelInvalidationsQueued: kernel.queued, kernelInvalidations: kernel.sent } : {};
+  // READDIRs libfuse's threads answered from the directory table (fs/fuse/native-dirs.ts).
+  const dirCounters: Record<string, number> = dirs ? { dirTableHits: dirs.hits, dirTableListings: dirs.listings } : {};
   return {
     ...(served ? { serveUrl: served.server.url, remoteWatch: served.watchMethod } : {}),
     ...(watcher ? { remoteWatch: watcher.method } : {}),
@@ -89,7 +92,7 @@ function statusOf(vfs: Vfs, params: ServeMountParams, startedAtMs: number, { ser
     reconnects: stats.reconnects,
     inFlight: stats.inFlight,
     // Requests libfuse's threads answered from the fast-files table (fs/fuse/fast-files.ts).
-    cache: { ...stats.cache, ...fastCounters, ...kernelCounters },
+    cache: { ...stats.cache, ...fastCounters, ...kernelCounters, ...dirCounters },
   };
 }
 

@@ -8,26 +8,26 @@
  * unlike the cached one — and expects stat(2) and read(2) through the mount to show it at once. Without the
  * invalidation the kernel would keep showing the old size for 300 s: these tests fail.
  */
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mountVfs, type FuseMount } from '../fs/fuse/adapter.js';
+import type { FuseMount } from '../fs/fuse/adapter.js';
 import { loadFuseNative } from '../fs/fuse/native.js';
 import { createSftpRemoteFs } from '../fs/sftp/remote-fs.js';
 import { createVfs } from '../fs/vfs/vfs.js';
 import type { Vfs } from '../fs/vfs/types.js';
 import { harnessConnector } from './harness/connect.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
+import { eventuallyEqual, KERNEL_TIMEOUT_S, mountWithLongKernelTimeouts, type LongKernelMount } from './helpers/long-kernel-mount.js';
 import { createCliEnv, eventually, isMounted, type CliEnv } from './mount-cli-helpers.js';
 
-const KERNEL_TIMEOUT_S = 300;
 const CACHE_TTL_MS = 300_000;
 
 describe('kernel caches on a mount over sshd, invalidated instead of expired', () => {
   let sshd: Sshd;
   let vfs: Vfs;
+  let mounted: LongKernelMount | undefined;
   let mount: FuseMount;
   let mnt: string;
   /** The VFS caches' clock: moved forward to make their entries expire, while the kernel's run on real time. */
@@ -61,24 +61,15 @@ describe('kernel caches on a mount over sshd, invalidated instead of expired', (
         }
         : Reflect.get(target, key, receiver),
     });
-    mnt = await mkdtemp(join(tmpdir(), 'devmount-kcache-'));
-    mount = await mountVfs(served, {
-      mountpoint: mnt,
-      fsname: 'tester@127.0.0.1:/site',
-      readOnly: false,
-      allowOther: false,
-      attrTimeout: KERNEL_TIMEOUT_S,
-      entryTimeout: KERNEL_TIMEOUT_S,
-      opTimeoutMs: 30_000,
-      ownership: { idmap: 'none', localUid: 0, localGid: 0 },
-    });
+    mounted = await mountWithLongKernelTimeouts(served, 'devmount-kcache-');
+    mount = mounted.mount;
+    mnt = mounted.mountpoint;
     expect(mount.kernelTimeouts).toEqual({ attr: KERNEL_TIMEOUT_S, entry: KERNEL_TIMEOUT_S });
   });
 
   afterAll(async () => {
-    await mount?.unmount();
+    await mounted?.close();
     await vfs?.close();
-    if (mnt) await rm(mnt, { recursive: true, force: true });
     await sshd?.stop();
   });
 
@@ -189,16 +180,3 @@ describe('devmount mount with 300 s kernel timeouts: the remote watcher and `dev
     expect(await readFile(join(plain, 'refreshed.txt'), 'utf8')).toBe('v2 is longer');
   });
 });
-
-/**
- * The invalidation is queued for the binding's own thread, so it lands a moment after the call that queued it:
- * polls `read` until it gives `want` or 2 s have passed, and returns the last value.
- */
-async function eventuallyEqual<T>(read: () => Promise<T>, want: T): Promise<T> {
-  let last = await read();
-  for (let i = 0; i < 40 && last !== want; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    last = await read();
-  }
-  return last;
-}

@@ -84,6 +84,7 @@ export function createLocalVfs(root: string): Vfs & { calls: Map<string, number>
     },
     // No cache here: nothing may be answered without asking this VFS.
     freshEntry: () => undefined,
+    listingFreshForMs: () => 0,
     mirror: () => () => undefined,
   };
 }

@@ -293,6 +293,10 @@ class CachingRemoteFs implements ClosableRemoteFs {
         this.storeListing(dir, entries, startedAt);
       },
       hasFreshListing: (dir: string): boolean => this.meta.freshListing(normalizePath(dir)) !== undefined,
+      listingFreshForMs: (dir: string): number => {
+        const listing = this.meta.freshListing(normalizePath(dir));
+        return listing && listing.dirty.size === 0 ? Math.max(0, listing.expires - this.options.now()) : 0;
+      },
       listedFiles: (root: string, maxBytes: number): ListedFile[] => this.meta.filesWithin(normalizePath(root), maxBytes),
       primeData: (rawPath: string, expected: { readonly size: number; readonly mtimeMs: number }, data: Buffer, startedAt: number): boolean => {
         const path = normalizePath(rawPath);
@@ -504,6 +508,7 @@ function noCacheControl(options: CacheOptions): CacheControl {
     generation: (): number => 0,
     prime: (): void => undefined,
     hasFreshListing: (): boolean => false,
+    listingFreshForMs: (): number => 0,
     listedFiles: (): ListedFile[] => [],
     primeData: (): boolean => false,
     freshEntry: (): undefined => undefined,

@@ -33,6 +33,11 @@ export interface CacheControl {
   /** True while a listing of `dir` is cached and fresh (lookups of its names then cost no round trip; fs/prefetch). */
   hasFreshListing(dir: string): boolean;
   /**
+   * How long the cached listing of `dir` stays fresh, in ms; 0 when there is none or a name in it changed through
+   * this mount since it was read (readdir re-stats those): then a copy of readdir's answer may not be kept.
+   */
+  listingFreshForMs(dir: string): number;
+  /**
    * Regular files of at most `maxBytes` below `root` that fresh cached listings name, with their listed size
    * and mtime, paths relative to `root` (fs/prefetch picks the files of one tar stream from them).
    */

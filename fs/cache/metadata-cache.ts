@@ -202,6 +202,9 @@ export class MetadataCache {
         const fresh = attrs.get(name);
         this.dropped(childOf(dir, name), !attrs.has(name) || !old || !fresh || !sameAttr(old, fresh));
       }
+      // A name the previous listing lacked was created on the server: copies of that listing (the FUSE
+      // binding's directory table, the kernel's view of the directory) must not keep answering without it.
+      for (const { name } of entries) if (!previous.attrs.has(name)) this.dropped(childOf(dir, name), true);
     }
     const dirty = new Set<string>();
     for (const { name } of entries) {

@@ -25,6 +25,7 @@ import { createAttrMapper, type OwnershipOptions } from './attr-map.js';
 import { toFuseErrno } from './errno.js';
 import { FastFiles, TABLE_HANDLE, type FastFilesCounters } from './fast-files.js';
 import { KernelCache, type KernelCacheCounters } from './kernel-cache.js';
+import { NativeDirs, type NativeDirsCounters } from './native-dirs.js';
 import { initSettings, libfuse3Options, libfuseOptionString } from './libfuse-options.js';
 import { loadFuseNative, type LoadedFuse, type NativeFuseOptions, type NativeOperations, type NativeStat, type NativeStatfs } from './native.js';
 import { unmountPath } from './mount-table.js';
@@ -87,6 +88,8 @@ export interface FuseMount {
   fastFiles(): FastFilesCounters | undefined;
   /** Kernel cache invalidations (libfuse 3 binding); undefined without them. */
   kernelCache(): KernelCacheCounters | undefined;
+  /** READDIRs answered on libfuse's threads (the directory table); undefined without it. */
+  nativeDirs(): NativeDirsCounters | undefined;
   /** The kernel's attribute / entry timeouts this mount was made with, in seconds. */
   readonly kernelTimeouts: KernelTimeouts;
   /** Unmounts (fusermount3 -u) and releases fuse-native's event-loop handle; idempotent. */
@@ -191,11 +194,18 @@ function bindingOptions(native: LoadedFuse, opts: FuseAdapterOptions, timeouts: 
  */
 export const READ_ONLY_HANDLE = 0x80000000;
 
+/** The binding's tables answered on libfuse's threads, when it has them. */
+export interface NativeTables {
+  readonly fast?: FastFiles | undefined;
+  readonly dirs?: NativeDirs | undefined;
+}
+
 /**
  * Builds the fuse-native operation table over `vfs`. Exported for tests that drive it without a kernel.
- * `fast`: the fast-files table's JavaScript side, when the binding has it.
+ * `tables`: the JavaScript sides of the fast-files and directory tables, when the binding has them.
  */
-export function createFuseOperations(vfs: Vfs, options: FuseAdapterOptions, fast?: FastFiles): Partial<NativeOperations> {
+export function createFuseOperations(vfs: Vfs, options: FuseAdapterOptions, tables: NativeTables = {}): Partial<NativeOperations> {
+  const { fast, dirs } = tables;
   const mapper = createAttrMapper(options.ownership);
   const log = options.log;
   const onUnexpected = (err: unknown) => {
@@ -252,6 +262,7 @@ export function createFuseOperations(vfs: Vfs, options: FuseAdapterOptions, fast
       answer(cb, vfs.statfs(path).then(toNativeStatfs));
     },
     readdir(path, cb) {
+      const startedAt = dirs?.begin() ?? 0;
       vfs.readdir(path).then((entries) => {
         const names = ['.', '..'];
         const stats = [dirStat, dirStat];
@@ -260,7 +271,7 @@ export function createFuseOperations(vfs: Vfs, options: FuseAdapterOptions, fast
           names.push(e.name);
           stats.push(mapper.toNative(e.attr));
         }
-        cb(0, names, stats);
+        cb(0, names, stats, dirs?.tableMsFor(path, startedAt) ?? 0);
       }, (err: unknown) => cb(fail(err)));
     },
     readlink(path, cb) {
@@ -378,15 +389,18 @@ export async function mountVfs(vfs: Vfs, options: FuseAdapterOptions): Promise<F
   const mapper = createAttrMapper(opts.ownership);
   const fast = native.fastFiles ? new FastFiles(native.fastFiles, () => thread(), (attr) => mapper.toNative(attr), vfs) : undefined;
   const kernel = native.invalidation ? new KernelCache(native.invalidation, () => thread()) : undefined;
+  const dirs = native.nativeDirs ? new NativeDirs(native.nativeDirs, () => thread(), vfs) : undefined;
   const timeouts = kernelTimeouts(opts, kernel !== undefined);
-  const fuse = new native.Fuse(opts.mountpoint, createFuseOperations(vfs, opts, fast), bindingOptions(native, opts, timeouts, timeoutMs));
+  const fuse = new native.Fuse(opts.mountpoint, createFuseOperations(vfs, opts, { fast, dirs }), bindingOptions(native, opts, timeouts, timeoutMs));
   thread = () => fuse._thread;
   // Registered before mounting: the kernel may ask as soon as the mount exists.
   const stopFast = fast ? vfs.mirror(fast) : () => undefined;
   const stopKernel = kernel ? vfs.mirror(kernel) : () => undefined;
+  const stopDirs = dirs ? vfs.mirror(dirs) : () => undefined;
   const stopMirror = () => {
     stopFast();
     stopKernel();
+    stopDirs();
   };
   await new Promise<void>((resolve, reject) => {
     fuse.mount((err) => {
@@ -404,6 +418,7 @@ export async function mountVfs(vfs: Vfs, options: FuseAdapterOptions): Promise<F
     mountpoint: opts.mountpoint,
     fastFiles: () => fast?.counters(),
     kernelCache: () => kernel?.counters(),
+    nativeDirs: () => dirs?.counters(),
     kernelTimeouts: timeouts,
     unmount(unmountOptions = {}) {
       unmounting ??= (async () => {

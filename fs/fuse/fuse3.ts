@@ -10,7 +10,7 @@
 import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { encodeStat } from './fast-files.js';
-import type { FastFilesBinding, InvalidationBinding, NativeFuse, NativeFuseOptions, NativeOperations, NativeStat, NativeStatfs } from './native.js';
+import type { FastFilesBinding, InvalidationBinding, NativeDirsBinding, NativeFuse, NativeFuseOptions, NativeOperations, NativeStat, NativeStatfs } from './native.js';
 
 /** An opaque napi external: the request a libfuse thread is waiting on. */
 export interface NativeRequest {
@@ -38,7 +38,7 @@ type DispatchArg = string | number | Buffer | null;
 type Dispatch = (op: number, request: NativeRequest, a?: DispatchArg, b?: DispatchArg, c?: DispatchArg, d?: DispatchArg) => void;
 
 /** What native/fuse3/src/fuse3-native.c exports. */
-export interface Fuse3Binding extends FastFilesBinding, InvalidationBinding {
+export interface Fuse3Binding extends FastFilesBinding, InvalidationBinding, NativeDirsBinding {
   mount(mountpoint: string, options: string, config: KernelConfig, dispatch: Dispatch): Buffer;
   unmounted(handle: Buffer): void;
   signal_void(request: NativeRequest, result: number): void;
@@ -48,7 +48,8 @@ export interface Fuse3Binding extends FastFilesBinding, InvalidationBinding {
   signal_read(request: NativeRequest, result: number, data: Buffer): void;
   signal_write(request: NativeRequest, result: number, data: Buffer): void;
   signal_readlink(request: NativeRequest, result: number, target: string): void;
-  signal_readdir(request: NativeRequest, result: number, names: readonly string[], stats: Uint32Array | null): void;
+  /** tableMs > 0: the listing also goes into the directory table for that long (fs/fuse/native-dirs.ts). */
+  signal_readdir(request: NativeRequest, result: number, names: readonly string[], stats: Uint32Array | null, tableMs: number): void;
 }
 
 /** The opcodes of fuse3-native.c (enum OP_*), in order. */
@@ -182,15 +183,15 @@ export function fuse3Class(binding: Fuse3Binding): new (mnt: string, ops: Partia
         }
         case 'readdir': {
           if (!ops.readdir) return now(ENOSYS);
-          const answer = this.once(name, state, (result: number, names?: string[], stats?: NativeStat[]) => {
-            if (result !== 0 || !names) return binding.signal_readdir(request, result === 0 ? EIO : result, [], null);
+          const answer = this.once(name, state, (result: number, names?: string[], stats?: NativeStat[], tableMs?: number) => {
+            if (result !== 0 || !names) return binding.signal_readdir(request, result === 0 ? EIO : result, [], null, 0);
             let ints: Uint32Array | null = null;
             if (stats && stats.length === names.length) {
               ints = new Uint32Array(names.length * STAT_INTS);
               for (let i = 0; i < stats.length; i++) encodeStat(stats[i] as NativeStat, ints.subarray(i * STAT_INTS, (i + 1) * STAT_INTS));
             }
-            binding.signal_readdir(request, 0, names, ints);
-          }, () => binding.signal_readdir(request, ETIMEDOUT, [], null));
+            binding.signal_readdir(request, 0, names, ints, Math.max(0, Math.floor(tableMs ?? 0)));
+          }, () => binding.signal_readdir(request, ETIMEDOUT, [], null, 0));
           return ops.readdir(str(a), answer);
         }
         case 'readlink': {

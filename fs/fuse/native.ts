@@ -49,7 +49,11 @@ export interface NativeOperations {
   fgetattr(path: string, fd: number, cb: CbWith<NativeStat>): void;
   access(path: string, mode: number, cb: Cb): void;
   statfs(path: string, cb: CbWith<NativeStatfs>): void;
-  readdir(path: string, cb: (code: number, names?: string[], stats?: NativeStat[]) => void): void;
+  /**
+   * cb(0, names, stats, tableMs) or cb(-errno). With the libfuse 3 binding, tableMs > 0 also keeps the listing in
+   * its directory table for that long (fs/fuse/native-dirs.ts decides); stock fuse-native ignores it.
+   */
+  readdir(path: string, cb: (code: number, names?: string[], stats?: NativeStat[], tableMs?: number) => void): void;
   readlink(path: string, cb: CbWith<string>): void;
   open(path: string, flags: number, cb: CbWith<number>): void;
   create(path: string, mode: number, cb: CbWith<number>): void;
@@ -113,6 +117,14 @@ export interface FastFilesBinding {
   fuse_native_ff_set_watched(thread: Buffer, watched: boolean): void;
 }
 
+/** The directory table (native/fuse3/src/dir-table.h); `thread` is the mount's NativeFuse._thread. */
+export interface NativeDirsBinding {
+  dirs_forget(thread: Buffer, path: string): void;
+  dirs_forget_all(thread: Buffer): void;
+  /** Fills: READDIRs answered from the table, listings stored, listings dropped, listings held. */
+  dirs_counters(thread: Buffer, out: Uint32Array): void;
+}
+
 /** Kernel cache invalidation (native/fuse3/src/invalidator.h); `thread` is the mount's NativeFuse._thread. */
 export interface InvalidationBinding {
   invalidate(thread: Buffer, path: string): void;
@@ -140,6 +152,8 @@ export interface LoadedFuse {
   readonly fastFiles: FastFilesBinding | undefined;
   /** Kernel cache invalidation; undefined without it (then kernel timeouts stay short). */
   readonly invalidation: InvalidationBinding | undefined;
+  /** The directory table; undefined without it. */
+  readonly nativeDirs: NativeDirsBinding | undefined;
 }
 
 /** Where scripts/build-native.mjs leaves the addon, from this file in fs/fuse/ or in dist/fs/fuse/. */
@@ -175,6 +189,7 @@ function loadFuse3(): LoadedFuse | undefined {
       flushSkipsReadOnly: true,
       fastFiles: binding,
       invalidation: binding,
+      nativeDirs: binding,
     } as const);
   }
   return undefined;
@@ -195,5 +210,6 @@ function loadStock(): LoadedFuse {
     flushSkipsReadOnly: false,
     fastFiles: undefined,
     invalidation: undefined,
+    nativeDirs: undefined,
   } as const);
 }

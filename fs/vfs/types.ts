@@ -70,6 +70,12 @@ export interface Vfs {
    * decides it (no file open for writing on it, no symlink following); else undefined.
    */
   freshEntry(path: string): FreshEntry | undefined;
+  /**
+   * How long, in ms, readdir(dir) answers what the caches' listing of it holds (0: not from a fresh listing, a
+   * name in it changed through the mount, or a file in it is open for writing, whose size includes buffered
+   * writes); a copy of such an answer may be kept that long while the copy is told of changes (CacheMirror).
+   */
+  listingFreshForMs(dir: string): number;
   /** Registers a copy of cached answers (see CacheMirror); returns the unsubscriber. */
   mirror(mirror: CacheMirror): () => void;
   /** Subscribes to change events; returns the unsubscriber. */

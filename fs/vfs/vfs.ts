@@ -13,7 +13,7 @@
 import { constants } from 'node:fs';
 import { createCachedRemoteFs } from '../cache/cached-remote-fs.js';
 import type { CacheControl, CacheLayer } from '../cache/layer.js';
-import { baseName, isWithin, normalizePath } from '../paths.js';
+import { baseName, isWithin, normalizePath, parentOf } from '../paths.js';
 import { FsError } from '../errors.js';
 import { opensReadOnly } from '../posix.js';
 import type { ClosableRemoteFs, RemoteFile, RemoteFs } from '../remote/types.js';
@@ -356,6 +356,16 @@ class RemoteVfs implements Vfs {
   freshEntry(rawPath: string): FreshEntry | undefined {
     const path = normalizePath(rawPath);
     return this.answersFromCache(path) ? this.cache.freshEntry(path) : undefined;
+  }
+
+  listingFreshForMs(rawDir: string): number {
+    const dir = normalizePath(rawDir);
+    if (this.options.followSymlinks) return 0; // as freshEntry: a followed link's answer is its target's, which no listing tracks
+    for (const [path, set] of this.byPath) {
+      if (parentOf(path) !== dir) continue;
+      for (const handle of set) if (handle.writer) return 0;
+    }
+    return this.cache.listingFreshForMs(dir);
   }
 
   mirror(mirror: CacheMirror): () => void {

@@ -54,7 +54,12 @@ function tools(sshd: Sshd, knownHosts: string): Tool[] {
         await execFileAsync(process.execPath, [DEVMOUNT, 'mount', '-p', String(port), '-o', `${sshOptions},cache_dir=${cacheDir}`, remote, mnt]);
       },
       unmount: async (mnt) => {
+        const pid = await servingPid(mnt);
         await execFileAsync(process.execPath, [DEVMOUNT, 'unmount', mnt]);
+        // `unmount` returns once the kernel has let go; the process then finishes writing its disk cache. Until it
+        // has exited its cache_dir cannot be removed (rm met blobs still being written), and its writes would
+        // share the cores with the next session's measurements.
+        if (pid !== null) await exited(pid, EXIT_WAIT_MS);
         await dropCache(mnt);
       },
       unmountLazy: async (mnt) => { await execFileAsync(process.execPath, [DEVMOUNT, 'unmount', '--lazy', mnt]); },
@@ -66,6 +71,21 @@ function tools(sshd: Sshd, knownHosts: string): Tool[] {
       unmountLazy: async (mnt) => { await execFileAsync('fusermount3', ['-u', '-z', mnt]); },
     },
   ];
+}
+
+/** How long an unmounted devmount process may take to finish its disk cache writes and exit. */
+const EXIT_WAIT_MS = 120_000;
+
+/** Resolves once process `pid` is gone, or after `limitMs`. */
+async function exited(pid: number, limitMs: number): Promise<void> {
+  for (let waited = 0; waited < limitMs; waited += 100) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return; // ESRCH: gone
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 /** The devmount process serving a mount point (its argv names the mount point). */

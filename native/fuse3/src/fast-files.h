@@ -39,6 +39,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "table-common.h"
+
 #define FF_BUCKETS 65536u
 /** A full table refuses new paths (after dropping expired ones): JavaScript still answers them. */
 #define FF_MAX_ENTRIES 100000u
@@ -91,22 +93,6 @@ typedef struct ff_table {
   int64_t stopped_for;
 } ff_table_t;
 
-static int64_t ff_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* FNV-1a, 32 bits. */
-static uint32_t ff_hash(const char *path) {
-  uint32_t h = 2166136261u;
-  for (const unsigned char *p = (const unsigned char *) path; *p; p++) {
-    h ^= *p;
-    h *= 16777619u;
-  }
-  return h;
-}
-
 static ff_table_t *ff_table_new(void) {
   ff_table_t *t = calloc(1, sizeof(ff_table_t));
   if (t == NULL) return NULL;
@@ -117,7 +103,7 @@ static ff_table_t *ff_table_new(void) {
 
 /* Call with the lock held: the table's clock, which does not advance while stopped (ff_set_watched). */
 static int64_t ff_clock_ms(const ff_table_t *t) {
-  return (t->stopped_at >= 0 ? t->stopped_at : ff_now_ms()) - t->stopped_for;
+  return (t->stopped_at >= 0 ? t->stopped_at : table_now_ms()) - t->stopped_for;
 }
 
 /**
@@ -127,9 +113,9 @@ static int64_t ff_clock_ms(const ff_table_t *t) {
 static void ff_set_watched(ff_table_t *t, int watched) {
   pthread_mutex_lock(&t->lock);
   if (watched && t->stopped_at < 0) {
-    t->stopped_at = ff_now_ms();
+    t->stopped_at = table_now_ms();
   } else if (!watched && t->stopped_at >= 0) {
-    t->stopped_for += ff_now_ms() - t->stopped_at;
+    t->stopped_for += table_now_ms() - t->stopped_at;
     t->stopped_at = -1;
   }
   pthread_mutex_unlock(&t->lock);
@@ -167,7 +153,7 @@ static ff_entry_t **ff_slot(ff_table_t *t, const char *path, uint32_t hash) {
 
 /* Call with the lock held: a live entry for `path`, dropping it if it has expired. */
 static ff_entry_t *ff_find(ff_table_t *t, const char *path) {
-  ff_entry_t **at = ff_slot(t, path, ff_hash(path));
+  ff_entry_t **at = ff_slot(t, path, table_hash(path));
   if (*at == NULL) return NULL;
   if ((*at)->expires_ms <= ff_clock_ms(t)) {
     ff_entry_unlink(t, at);
@@ -194,7 +180,7 @@ static void ff_put(ff_table_t *t, const char *path, const struct stat *st, uint3
   ff_entry_t *fresh = malloc(sizeof(ff_entry_t) + path_len + 1);
   if (fresh == NULL) return;
   memcpy(fresh->path, path, path_len + 1);
-  fresh->hash = ff_hash(path);
+  fresh->hash = table_hash(path);
   fresh->st = *st;
   fresh->content = NULL;
   ff_content_t *c = NULL;
@@ -235,7 +221,7 @@ static void ff_put(ff_table_t *t, const char *path, const struct stat *st, uint3
 /** JavaScript thread: anything about `path` may have changed. */
 static void ff_forget(ff_table_t *t, const char *path) {
   pthread_mutex_lock(&t->lock);
-  ff_entry_t **at = ff_slot(t, path, ff_hash(path));
+  ff_entry_t **at = ff_slot(t, path, table_hash(path));
   if (*at != NULL) ff_entry_unlink(t, at);
   pthread_mutex_unlock(&t->lock);
 }

@@ -16,8 +16,9 @@
  * which fill in the reply and post the semaphore. What C can answer alone never crosses:
  * - getattr, and open/read/release of small cached files, from the fast-files table (fast-files.h);
  * - FLUSH of a handle opened read-only (bit 31 of fh, set by fs/fuse/adapter.ts): nothing to flush;
- * - opendir/releasedir: a directory handle is C's own listing buffer, so READDIRPLUS continuations are served
- *   from the listing JavaScript gave at offset 0 instead of asking again per 4 KiB of entries.
+ * - opendir/releasedir: a directory handle holds a listing, so READDIRPLUS continuations are served from the
+ *   listing given at offset 0 instead of asking again per 4 KiB of entries;
+ * - READDIR(PLUS) of a directory whose listing the caches hold fresh, from the directory table (dir-table.h).
  * Kernel cache invalidation runs on a thread of its own (invalidator.h).
  */
 #define FUSE_USE_VERSION 32
@@ -33,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dir-table.h"
 #include "fast-files.h"
 #include "invalidator.h"
 
@@ -159,28 +161,22 @@ typedef struct {
   unsigned max_read;
   int unmounted;
   ff_table_t *ff;
+  dt_table_t *dt;
   inv_queue_t inv;
 } mount_t;
 
-/** A directory handle: the listing JavaScript gave for offset 0, served to READDIR(PLUS) continuations. */
+/**
+ * A directory handle: the listing answered at offset 0 (from the directory table or from JavaScript), served
+ * to READDIR(PLUS) continuations; NULL before the first READDIR. stats: count × STAT_INTS, or NULL.
+ */
 typedef struct {
-  uint32_t count;
-  char **names;
-  uint32_t *stats; /* count × STAT_INTS, or NULL */
-} dir_listing_t;
-
-static void dir_listing_clear(dir_listing_t *d) {
-  for (uint32_t i = 0; i < d->count; i++) free(d->names[i]);
-  free(d->names);
-  free(d->stats);
-  d->names = NULL;
-  d->stats = NULL;
-  d->count = 0;
-}
+  dt_listing_t *listing;
+} dir_handle_t;
 
 /** One request from a libfuse thread to JavaScript; lives on that thread's stack until answered. */
 typedef struct {
   uint32_t op;
+  mount_t *m;
   const char *path;
   const char *dest;
   struct fuse_file_info *fi;
@@ -196,7 +192,7 @@ typedef struct {
   double mtime_ms;
   struct stat *st;
   struct statvfs *sv;
-  dir_listing_t *dir;
+  dir_handle_t *dir;
   int32_t res;
   sem_t done;
 } request_t;
@@ -417,37 +413,56 @@ static napi_value signal_readlink(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/** signal_readdir(request, result, names, stats: Uint32Array(18 × names) | null) */
+/** A listing of the JavaScript `names` array, with `stats` (STAT_INTS per name) when given; NULL on failure. */
+static dt_listing_t *listing_of(napi_env env, napi_value names, napi_value stats_value) {
+  uint32_t count = 0;
+  if (napi_get_array_length(env, names, &count) != napi_ok) return NULL;
+  size_t stats_len = 0;
+  napi_valuetype stats_type;
+  napi_typeof(env, stats_value, &stats_type);
+  const uint32_t *stats = stats_type == napi_object ? buffer_data(env, stats_value, &stats_len) : NULL;
+  int with_stats = stats != NULL && stats_len >= (size_t) count * STAT_INTS * 4;
+  /* Two passes: the lengths first, so the listing is one allocation. */
+  napi_value *values = malloc((count > 0 ? count : 1) * sizeof(napi_value));
+  size_t *lengths = malloc((count > 0 ? count : 1) * sizeof(size_t));
+  dt_listing_t *l = NULL;
+  size_t name_bytes = 0;
+  if (values == NULL || lengths == NULL) goto done;
+  for (uint32_t i = 0; i < count; i++) {
+    if (napi_get_element(env, names, i, &values[i]) != napi_ok
+        || napi_get_value_string_utf8(env, values[i], NULL, 0, &lengths[i]) != napi_ok) goto done;
+    name_bytes += lengths[i] + 1;
+  }
+  l = dt_listing_new(count, name_bytes, STAT_INTS, with_stats);
+  if (l == NULL) goto done;
+  for (uint32_t i = 0; i < count; i++) {
+    size_t copied = 0;
+    napi_get_value_string_utf8(env, values[i], l->names[i], lengths[i] + 1, &copied);
+    dt_listing_name_written(l, i, copied);
+  }
+  if (with_stats) memcpy(l->stats, stats, (size_t) count * STAT_INTS * 4);
+done:
+  free(values);
+  free(lengths);
+  return l;
+}
+
+/**
+ * signal_readdir(request, result, names, stats: Uint32Array(18 × names) | null, tableMs): with tableMs > 0 the
+ * listing is also the caches' fresh one for that long (fs/fuse/native-dirs.ts checked it), and goes into the
+ * directory table.
+ */
 static napi_value signal_readdir(napi_env env, napi_callback_info info) {
-  SIGNAL_HEAD(4)
-  dir_listing_t *d = r->dir;
-  dir_listing_clear(d);
+  SIGNAL_HEAD(5)
+  dir_handle_t *d = r->dir;
+  dt_listing_unref(d->listing);
+  d->listing = NULL;
   if (res == 0) {
-    uint32_t count = 0;
-    napi_get_array_length(env, argv[2], &count);
-    d->names = calloc(count > 0 ? count : 1, sizeof(char *));
-    size_t stats_len = 0;
-    napi_valuetype stats_type;
-    napi_typeof(env, argv[3], &stats_type);
-    const uint32_t *stats = stats_type == napi_object ? buffer_data(env, argv[3], &stats_len) : NULL;
-    if (stats != NULL && stats_len >= (size_t) count * STAT_INTS * 4) {
-      d->stats = malloc((size_t) count * STAT_INTS * 4 + 4);
-      if (d->stats != NULL) memcpy(d->stats, stats, (size_t) count * STAT_INTS * 4);
-    }
-    if (d->names == NULL) {
-      res = -ENOMEM;
-    } else {
-      for (uint32_t i = 0; i < count; i++) {
-        napi_value name;
-        napi_get_element(env, argv[2], i, &name);
-        d->names[i] = utf8_dup(env, name);
-        if (d->names[i] == NULL) {
-          res = -EIO;
-          break;
-        }
-        d->count = i + 1;
-      }
-    }
+    d->listing = listing_of(env, argv[2], argv[3]);
+    uint32_t table_ms = 0;
+    napi_get_value_uint32(env, argv[4], &table_ms);
+    if (d->listing == NULL) res = -ENOMEM;
+    else if (table_ms > 0) dt_put(r->m->dt, r->path, d->listing, table_ms);
   }
   answer(r, res);
   return NULL;
@@ -459,7 +474,8 @@ static napi_value signal_readdir(napi_env env, napi_callback_info info) {
   mount_t *m = current_mount(); \
   request_t r; \
   memset(&r, 0, sizeof(r)); \
-  r.op = opcode;
+  r.op = opcode; \
+  r.m = m;
 
 /* The operations that pass JavaScript one path, a path and a mode, or two paths. */
 static int js_path(uint32_t op, const char *path, mode_t mode) {
@@ -499,16 +515,16 @@ static int fn_statfs(const char *path, struct statvfs *sv) {
 }
 
 static int fn_opendir(const char *path, struct fuse_file_info *fi) {
-  dir_listing_t *d = calloc(1, sizeof(dir_listing_t));
+  dir_handle_t *d = calloc(1, sizeof(dir_handle_t));
   if (d == NULL) return -ENOMEM;
   fi->fh = (uint64_t) (uintptr_t) d;
   return 0;
 }
 
 static int fn_releasedir(const char *path, struct fuse_file_info *fi) {
-  dir_listing_t *d = (dir_listing_t *) (uintptr_t) fi->fh;
+  dir_handle_t *d = (dir_handle_t *) (uintptr_t) fi->fh;
   if (d != NULL) {
-    dir_listing_clear(d);
+    dt_listing_unref(d->listing);
     free(d);
   }
   return 0;
@@ -523,22 +539,29 @@ static int fn_releasedir(const char *path, struct fuse_file_info *fi) {
 static int fn_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t offset, struct fuse_file_info *fi,
                       enum fuse_readdir_flags flags) {
   REQUEST(OP_READDIR)
-  dir_listing_t *d = (dir_listing_t *) (uintptr_t) fi->fh;
+  dir_handle_t *d = (dir_handle_t *) (uintptr_t) fi->fh;
   if (d == NULL) return -EBADF;
   if (offset == 0) {
-    r.path = path;
-    r.dir = d;
-    int res = call_js(m, &r);
-    if (res != 0) return res;
+    dt_listing_unref(d->listing);
+    d->listing = dt_get(m->dt, path);
+    if (d->listing == NULL) {
+      r.path = path;
+      r.dir = d;
+      int res = call_js(m, &r);
+      if (res != 0) return res;
+    }
   }
-  int plus = (flags & FUSE_READDIR_PLUS) != 0 && d->stats != NULL;
-  for (uint32_t i = (uint32_t) offset; i < d->count; i++) {
+  const dt_listing_t *l = d->listing;
+  if (l == NULL) return 0;
+  int plus = (flags & FUSE_READDIR_PLUS) != 0 && l->stats != NULL;
+  for (uint32_t i = (uint32_t) offset; i < l->count; i++) {
     struct stat st;
-    if (d->stats != NULL) populate_stat(d->stats + (size_t) i * STAT_INTS, &st);
+    if (l->stats != NULL) populate_stat(l->stats + (size_t) i * STAT_INTS, &st);
     /* "." and "..": libfuse gives them no inode of their own in a READDIRPLUS entry (fill_dir_plus skips its
        lookup), and an entry with inode 0 is skipped by readdir(3); as plain entries readdir_ino numbers them. */
-    int dots = d->names[i][0] == '.' && (d->names[i][1] == '\0' || (d->names[i][1] == '.' && d->names[i][2] == '\0'));
-    if (filler(buf, d->names[i], d->stats != NULL ? &st : NULL, (off_t) i + 1, plus && !dots ? FUSE_FILL_DIR_PLUS : 0)) break;
+    const char *name = l->names[i];
+    int dots = name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
+    if (filler(buf, name, l->stats != NULL ? &st : NULL, (off_t) i + 1, plus && !dots ? FUSE_FILL_DIR_PLUS : 0)) break;
   }
   return 0;
 }
@@ -799,6 +822,7 @@ static napi_value mount(napi_env env, napi_callback_info info) {
   m->direct_io = number_property(env, argv[2], "directIo", 0) != 0;
   m->max_read = (unsigned) number_property(env, argv[2], "maxRead", 0);
   m->ff = ff_table_new();
+  m->dt = dt_table_new();
 
   char *fuse_argv[] = { (char *) "devmount", (char *) "-o", opts, NULL };
   struct fuse_args args = FUSE_ARGS_INIT(opts[0] != '\0' ? 3 : 1, fuse_argv);
@@ -961,6 +985,39 @@ static napi_value ff_counters_js(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- the directory table's JavaScript side (fs/fuse/native-dirs.ts) --------------------------------- */
+
+static napi_value dirs_forget_js(napi_env env, napi_callback_info info) {
+  ARGS(2)
+  mount_t *m = mount_arg(env, argv[0]);
+  char *path = utf8_dup(env, argv[1]);
+  if (m != NULL && m->dt != NULL && path != NULL) dt_forget(m->dt, path);
+  free(path);
+  return NULL;
+}
+
+static napi_value dirs_forget_all_js(napi_env env, napi_callback_info info) {
+  ARGS(1)
+  mount_t *m = mount_arg(env, argv[0]);
+  if (m != NULL && m->dt != NULL) dt_forget_all(m->dt);
+  return NULL;
+}
+
+/** dirs_counters(handle, Uint32Array(4)): READDIRs answered from the table, listings stored, dropped, held. */
+static napi_value dirs_counters_js(napi_env env, napi_callback_info info) {
+  uint32_t *out;
+  mount_t *m = counters_args(env, info, 4, &out);
+  if (m == NULL || m->dt == NULL) return NULL;
+  dt_counters_t c;
+  uint32_t entries;
+  dt_read_counters(m->dt, &c, &entries);
+  out[0] = c.hits;
+  out[1] = c.stored;
+  out[2] = c.dropped;
+  out[3] = entries;
+  return NULL;
+}
+
 /* ---- module ---------------------------------------------------------------------------------------- */
 
 static napi_value init_module(napi_env env, napi_value exports) {
@@ -982,6 +1039,9 @@ static napi_value init_module(napi_env env, napi_value exports) {
     { "fuse_native_ff_free_escalated", NULL, ff_free_escalated_js, NULL, NULL, NULL, napi_default, NULL },
     { "fuse_native_ff_counters", NULL, ff_counters_js, NULL, NULL, NULL, napi_default, NULL },
     { "fuse_native_ff_set_watched", NULL, ff_set_watched_js, NULL, NULL, NULL, napi_default, NULL },
+    { "dirs_forget", NULL, dirs_forget_js, NULL, NULL, NULL, napi_default, NULL },
+    { "dirs_forget_all", NULL, dirs_forget_all_js, NULL, NULL, NULL, napi_default, NULL },
+    { "dirs_counters", NULL, dirs_counters_js, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;
