@@ -46,6 +46,12 @@ export interface MemoPolicy {
    * memo, so the answer may depend on the file tree (for example "no .htaccess applies to this path").
    */
   passesOn(path: string): boolean | Promise<boolean>;
+  /**
+   * For a middleware whose pass-on answer can change without a FileSource change (a remote server becoming
+   * unreachable): registers `drop`, which empties the memo, to be called on such a change; returns the
+   * unsubscriber. A memo hit skips the middleware, so whatever it would now add must not be replayed without it.
+   */
+  onInvalidate?(drop: () => void): () => void;
 }
 
 export type Middleware = ((ctx: RequestContext, next: Next) => Promise<void>) & {

@@ -107,6 +107,7 @@ export async function createDevServer(options: DevServerOptions): Promise<DevSer
   // The memo needs change events (the cache's feed) and a declaration from every slot middleware (response-memo.ts).
   const memo = config.cache !== false && slotsDeclareMemo(config.slots) ? new ResponseMemo() : null;
   followChanges(source, hub, memo, closers);
+  if (memo) followMemoPolicies(config.slots, memo, closers);
   const stack = buildStack({
     boundHost: config.host,
     allowedHosts: options.allowedHosts ?? [],
@@ -194,6 +195,16 @@ function followChanges(source: FileSource, hub: LiveReloadHub | null, memo: Resp
     hub?.onChanges(changes);
   });
   closers.push(unwatch);
+}
+
+/** A slot middleware whose answer can change for reasons other than a file (MemoPolicy.onInvalidate) empties the memo then. */
+function followMemoPolicies(slots: Slots, memo: ResponseMemo, closers: CloserStack): void {
+  for (const list of Object.values(slots)) {
+    for (const mw of list ?? []) {
+      const unsubscribe = mw.memo?.onInvalidate?.(() => memo.clear());
+      if (unsubscribe) closers.push(unsubscribe);
+    }
+  }
 }
 
 /** Each request: an id, its parsed target, a Context, and the stack run (inside the request scope when there is one). */

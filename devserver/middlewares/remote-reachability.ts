@@ -15,6 +15,8 @@ export interface RemoteReachability {
   isReachable(): boolean;
   /** Called when a request ran into the deadline: the state turns unreachable until the remote answers again. */
   markUnreachable(): void;
+  /** Calls `listener` each time the state turns unreachable; returns the unsubscriber. */
+  onUnreachable(listener: () => void): () => void;
 }
 
 export const REMOTE_HEADER = 'X-Devmount-Remote';
@@ -25,7 +27,10 @@ function isUnreachableError(err: unknown): boolean {
 }
 
 export function remoteReachability(state: RemoteReachability, description: string): Middleware {
-  return async function remoteReachability(ctx, next) {
+  // The response memo may replay a page while the server is reachable (this middleware then only passes on); it is
+  // emptied when the server turns unreachable, and records nothing meanwhile, so every page then gets the header.
+  const memo = Object.freeze({ passesOn: () => state.isReachable(), onInvalidate: (drop: () => void) => state.onUnreachable(drop) });
+  return Object.assign(async function remoteReachability(ctx: Parameters<Middleware>[0], next: Parameters<Middleware>[1]): Promise<void> {
     if (!state.isReachable()) ctx.headers.set(REMOTE_HEADER, 'unreachable');
     try {
       await next();
@@ -37,7 +42,7 @@ export function remoteReachability(state: RemoteReachability, description: strin
       sendStatus(ctx, 504, `the remote server ${description} is unreachable and this page is not cached; `
         + 'cached pages keep being served, and this one will load again once the connection is back');
     }
-  };
+  }, { memo });
 }
 
 /** Remote calls made for requests: how long after a deadline miss we probe the server before retrying. */
@@ -65,14 +70,26 @@ export function trackReachability(remote: Pick<SftpRemoteFs, 'stat' | 'state' | 
     }, PROBE_EVERY_MS);
     probing.unref();
   };
+  const listeners = new Set<() => void>();
+  const turnedUnreachable = (): void => {
+    for (const listener of listeners) listener();
+  };
   const unsubscribe = remote.onStateChange((state) => {
-    if (state !== 'connected') log.warn({ state }, 'remote unreachable: serving cached pages only');
+    if (state === 'connected') return;
+    log.warn({ state }, 'remote unreachable: serving cached pages only');
+    turnedUnreachable();
   });
   return {
     isReachable: () => !missed && remote.state() === 'connected',
     markUnreachable() {
+      const was = !missed;
       missed = true;
       if (!probing && !closed) probe();
+      if (was) turnedUnreachable();
+    },
+    onUnreachable(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
     },
     close() {
       closed = true;
