@@ -16,6 +16,7 @@ import { PassThrough } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ScriptExecution, ScriptExecutor, ScriptJob } from '../executor.js';
 import { createLineSplitter } from '../line-splitter.js';
+import { parentBoundCommand } from '../parent-bound.js';
 import { hangUp, startFastCgiRequest } from './client.js';
 import { connectOnce, type FastCgiPoolOptions } from './pool.js';
 
@@ -61,7 +62,8 @@ export async function createPhpFpmExecutor(options: PhpFpmOptions): Promise<Scri
   const socketPath = join(dir, 'php-fpm.sock');
   const configFile = join(dir, 'php-fpm.conf');
   await writeFile(configFile, fpmConfig(dir, socketPath, opts));
-  const child = spawn(opts.bin, ['--nodaemonize', '--fpm-config', configFile, ...(process.getuid?.() === 0 ? ['-R'] : []), ...(opts.args ?? [])], {
+  const command = (await parentBoundCommand())(opts.bin, ['--nodaemonize', '--fpm-config', configFile, ...(process.getuid?.() === 0 ? ['-R'] : []), ...(opts.args ?? [])]);
+  const child = spawn(command.file, command.args, {
     env: { PATH: opts.path },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -20,6 +20,7 @@ import { PassThrough } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { iniArgs, type ScriptExecution, type ScriptExecutor, type ScriptJob } from '../executor.js';
 import { createLineSplitter } from '../line-splitter.js';
+import { parentBoundCommand, type ParentBoundCommand } from '../parent-bound.js';
 import { hangUp, startFastCgiRequest } from './client.js';
 import { encodeParams, encodeRecord, RecordType } from './records.js';
 
@@ -99,7 +100,7 @@ function untilFree(worker: { readonly socketPath: string; readonly exited: Promi
 export async function createFastCgiPool(options: FastCgiPoolOptions): Promise<ScriptExecutor> {
   const opts = Object.freeze({ ...options, size: Math.max(1, options.size) });
   const dir = await mkdtemp(join(tmpdir(), 'devmount-fcgi-'));
-  const workers = createWorkers(opts, dir);
+  const workers = createWorkers(opts, dir, await parentBoundCommand());
   const unhookExit = killWorkersOnExit(workers);
   return {
     description: `FastCGI pool of up to ${opts.size} php-cgi workers (${opts.bin})`,
@@ -124,7 +125,7 @@ interface Workers {
   shut(): void;
 }
 
-function createWorkers(opts: PoolOptions, dir: string): Workers {
+function createWorkers(opts: PoolOptions, dir: string, bound: ParentBoundCommand): Workers {
   const idle: Worker[] = [];
   const all = new Set<Worker>();
   // Requests waiting for a worker, each with the settings its worker must have been started with.
@@ -135,7 +136,8 @@ function createWorkers(opts: PoolOptions, dir: string): Workers {
   function startWorker(extraArgs: readonly string[]): Worker {
     const id = nextId++;
     const socketPath = join(dir, `php-${id}.sock`);
-    const child = spawn(opts.bin, ['-b', socketPath, ...(opts.args ?? []), ...extraArgs], {
+    const command = bound(opts.bin, ['-b', socketPath, ...(opts.args ?? []), ...extraArgs]);
+    const child = spawn(command.file, command.args, {
       env: { PATH: opts.path, PHP_FCGI_CHILDREN: '0', PHP_FCGI_MAX_REQUESTS: String(opts.maxRequests) },
       stdio: ['ignore', 'ignore', 'pipe'],
       detached: true,
