@@ -57,7 +57,7 @@ export interface MountOptions {
   readonly defaultPermissions: boolean;
   readonly kernelCache: boolean;
   readonly directIo: boolean;
-  /** Generic mount flags given (mount(8): atime, noatime, nosuid, nodev, noexec …), in order. */
+  /** Generic mount flags given (mount(8): atime, noatime, nosuid, nodev, noexec …; libfuse's auto_unmount), in order. */
   readonly mountFlags: readonly string[];
   readonly maxRead: number | undefined;
   /** What /proc/mounts shows as the source and the type's subtype (fuse.SUBTYPE); undefined = user@host:/path, devmount. */
@@ -285,6 +285,9 @@ const FS_OPTIONS: Readonly<Record<string, OptionSpec>> = Object.freeze({
   default_permissions: { usage: 'default_permissions', apply: (d, v) => { forbidValue('default_permissions', v); d.defaultPermissions = true; } },
   kernel_cache: { usage: 'kernel_cache', apply: (d, v) => { forbidValue('kernel_cache', v); d.kernelCache = true; } },
   direct_io: { usage: 'direct_io', apply: (d, v) => { forbidValue('direct_io', v); d.directIo = true; } },
+  // mount.fuse3(8): fusermount3 stays beside the mount and unmounts it when the process serving it exits or dies
+  // (a SIGKILL would otherwise leave a dead mount: "Transport endpoint is not connected").
+  auto_unmount: { usage: 'auto_unmount', apply: (d, v) => { forbidValue('auto_unmount', v); d.mountFlags.push('auto_unmount'); } },
   ...Object.fromEntries(MOUNT_FLAGS.map((flag) => [flag, { usage: flag, apply: (d: Draft, v: string | undefined) => { forbidValue(flag, v); d.mountFlags.push(flag); } }])),
   max_read: { usage: 'max_read=N', apply: (d, v) => { d.maxRead = integer('max_read', v, 4096, 1024 * 1024 * 1024); } },
   fsname: { usage: 'fsname=NAME', apply: (d, v) => { d.fsname = label('fsname', v); } },

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { WatchedClock } from '../fs/cache/watched-clock.js';
-import { mountVfs } from '../fs/fuse/adapter.js';
+import { mountVfs, type FuseAdapterOptions, type FuseMount } from '../fs/fuse/adapter.js';
 import type { Vfs } from '../fs/vfs/types.js';
 import { fuseAdapterOptions } from './fuse-mount-options.js';
 import type { MountOptions } from './mount-options.js';
@@ -26,16 +26,17 @@ export interface PrivateMount {
 export async function mountPrivately(vfs: Vfs, remoteRoot: string, options: MountOptions, description: string, log: Logger, ttlClock?: WatchedClock): Promise<PrivateMount> {
   const dir = await mkdtemp(join(tmpdir(), 'devmount-serve-')); // mode 0700 (mkdtemp(3))
   const root = await vfs.getattr('/');
+  const adapterOptions = fuseAdapterOptions(options, root, {
+    mountpoint: dir,
+    remoteRoot,
+    fsname: description,
+    allowOther: false,
+    log: log.child({ layer: 'fuse' }),
+    ...(ttlClock ? { ttlClock } : {}),
+  });
   let mount;
   try {
-    mount = await mountVfs(vfs, fuseAdapterOptions(options, root, {
-      mountpoint: dir,
-      remoteRoot,
-      fsname: description,
-      allowOther: false,
-      log: log.child({ layer: 'fuse' }),
-      ...(ttlClock ? { ttlClock } : {}),
-    }));
+    mount = await mountSelfRemoving(vfs, adapterOptions, log);
   } catch (err) {
     await rmdir(dir).catch(() => undefined); // best effort: the mount error is what the user needs to see
     throw err;
@@ -54,4 +55,20 @@ export async function mountPrivately(vfs: Vfs, remoteRoot: string, options: Moun
       return closing;
     },
   };
+}
+
+/**
+ * The private mount with libfuse's auto_unmount (mount.fuse3(8)): fusermount3 unmounts it when this process dies,
+ * even by SIGKILL, which no closer sees — a user's /tmp would otherwise keep a dead mount ("Transport endpoint is
+ * not connected") per killed server. Without fusermount3 (auto_unmount needs it) the mount is made without it.
+ */
+async function mountSelfRemoving(vfs: Vfs, options: FuseAdapterOptions, log: Logger): Promise<FuseMount> {
+  const extraOptions = options.extraOptions ?? [];
+  if (extraOptions.includes('auto_unmount')) return mountVfs(vfs, options);
+  try {
+    return await mountVfs(vfs, { ...options, extraOptions: [...extraOptions, 'auto_unmount'] });
+  } catch (err) {
+    log.info({ err: (err as Error).message }, 'private PHP mount: auto_unmount refused (is fusermount3 installed?); mounting without it');
+    return mountVfs(vfs, options);
+  }
 }

@@ -86,6 +86,26 @@ test('PHP from the remote runs from a private FUSE mount, removed when the serve
   await expect(stat(mountPath!)).rejects.toMatchObject({ code: 'ENOENT' });
 });
 
+test('a server killed with SIGKILL leaves no private mount behind (auto_unmount)', async () => {
+  const phpSite = join(sshd.root, 'php-killed');
+  await mkdir(phpSite);
+  await writeFile(join(phpSite, 'info.php'), '<?php echo "php ran";');
+  const { child, url, stdout } = await startServe([`${sshd.user}@127.0.0.1:${phpSite}`, ...sshOptions()]);
+  const mountPath = /private mount of the site at (\S+)/.exec(stdout())?.[1];
+  expect(mountPath).toBeDefined();
+  expect((await get(Number(new URL(url).port), '/info.php')).body).toContain('php ran');
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGKILL');
+  await exited;
+  // fusermount3 notices the closed /dev/fuse descriptor at once; bounded wait (10 s) for it to unmount.
+  let mounts = await readFile('/proc/self/mounts', 'utf8');
+  for (let i = 0; i < 100 && mounts.includes(` ${mountPath!} `); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    mounts = await readFile('/proc/self/mounts', 'utf8');
+  }
+  expect(mounts).not.toContain(` ${mountPath!} `);
+});
+
 test.each([
   [['--remote-watch', 'sometimes'], 2, /--remote-watch/],
   [['--remote-poll', 'fast'], 2, /--remote-poll must be a whole number/],
