@@ -30,7 +30,7 @@ export function remoteReachability(state: RemoteReachability, description: strin
   // The response memo may replay a page while the server is reachable (this middleware then only passes on); it is
   // emptied when the server turns unreachable, and records nothing meanwhile, so every page then gets the header.
   const memo = Object.freeze({ passesOn: () => state.isReachable(), onInvalidate: (drop: () => void) => state.onUnreachable(drop) });
-  return Object.assign(async function remoteReachability(ctx: Parameters<Middleware>[0], next: Parameters<Middleware>[1]): Promise<void> {
+  const self: Middleware = async function remoteReachability(ctx, next) {
     if (!state.isReachable()) ctx.headers.set(REMOTE_HEADER, 'unreachable');
     try {
       await next();
@@ -42,7 +42,8 @@ export function remoteReachability(state: RemoteReachability, description: strin
       sendStatus(ctx, 504, `the remote server ${description} is unreachable and this page is not cached; `
         + 'cached pages keep being served, and this one will load again once the connection is back');
     }
-  }, { memo });
+  };
+  return Object.assign(self, { memo });
 }
 
 /** Remote calls made for requests: how long after a deadline miss we probe the server before retrying. */
@@ -82,10 +83,10 @@ export function trackReachability(remote: Pick<SftpRemoteFs, 'stat' | 'state' | 
   return {
     isReachable: () => !missed && remote.state() === 'connected',
     markUnreachable() {
-      const was = !missed;
+      const newlyMissed = !missed;
       missed = true;
       if (!probing && !closed) probe();
-      if (was) turnedUnreachable();
+      if (newlyMissed) turnedUnreachable();
     },
     onUnreachable(listener) {
       listeners.add(listener);
