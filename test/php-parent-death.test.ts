@@ -6,9 +6,9 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServeProcess, type ServeProcess } from './helpers/serve-process.js';
+import { eventually } from './remote-serve-helpers.js';
 
 /** The pids of every live descendant of `root`, from /proc (its ppid is the 4th field of /proc/PID/stat). */
 async function descendantsOf(root: number): Promise<number[]> {
@@ -67,12 +67,9 @@ describe('PHP helper processes after devmount serve is killed with SIGKILL', () 
       const commands = await Promise.all(helpers.map(commandOf));
       expect(commands.some((c) => (backend === 'fpm' ? /php-fpm/ : /php-cgi/).test(c)), commands.join('\n')).toBe(true);
       process.kill(pid, 'SIGKILL');
-      let left = helpers;
-      for (let i = 0; i < 100 && left.length > 0; i++) {
-        await delay(100);
-        left = (await Promise.all(helpers.map(async (p) => ((await alive(p)) ? p : 0)))).filter((p) => p !== 0);
-      }
-      expect(await Promise.all(left.map(commandOf))).toEqual([]);
+      const living = async () => (await Promise.all(helpers.map(async (p) => ((await alive(p)) ? p : 0)))).filter((p) => p !== 0);
+      await eventually(async () => (await living()).length === 0, 10_000);
+      expect(await Promise.all((await living()).map(commandOf))).toEqual([]);
     });
   }
 });

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { LIVERELOAD_SNIPPET } from '../devserver/livereload/inject.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
 import { CLI, createCliEnv, type CliEnv } from './mount-cli-helpers.js';
-import { get } from './remote-serve-helpers.js';
+import { eventually, get } from './remote-serve-helpers.js';
 
 let sshd: Sshd;
 let cli: CliEnv;
@@ -67,12 +67,17 @@ test('serve user@host:/path prints the URL and the watch method, serves the remo
   expect(await exited).toBe(0);
 });
 
-test('PHP from the remote runs from a private FUSE mount, removed when the server stops', async () => {
-  const phpSite = join(sshd.root, 'php-site');
+/** `serve user@host:SITE` of a new remote site holding `info.php`, and the private mount it printed. */
+async function servePhpSite(name: string, script: string): Promise<{ child: ChildProcess; url: string; mountPath: string | undefined }> {
+  const phpSite = join(sshd.root, name);
   await mkdir(phpSite);
-  await writeFile(join(phpSite, 'info.php'), '<?php echo "php ran ", __FILE__;');
+  await writeFile(join(phpSite, 'info.php'), script);
   const { child, url, stdout } = await startServe([`${sshd.user}@127.0.0.1:${phpSite}`, ...sshOptions()]);
-  const mountPath = /private mount of the site at (\S+)/.exec(stdout())?.[1];
+  return { child, url, mountPath: /private mount of the site at (\S+)/.exec(stdout())?.[1] };
+}
+
+test('PHP from the remote runs from a private FUSE mount, removed when the server stops', async () => {
+  const { child, url, mountPath } = await servePhpSite('php-site', '<?php echo "php ran ", __FILE__;');
   expect(mountPath).toBeDefined();
   expect(await readFile('/proc/self/mounts', 'utf8')).toContain(` ${mountPath!} fuse`);
   const page = await get(Number(new URL(url).port), '/info.php');
@@ -87,23 +92,15 @@ test('PHP from the remote runs from a private FUSE mount, removed when the serve
 });
 
 test('a server killed with SIGKILL leaves no private mount behind (auto_unmount)', async () => {
-  const phpSite = join(sshd.root, 'php-killed');
-  await mkdir(phpSite);
-  await writeFile(join(phpSite, 'info.php'), '<?php echo "php ran";');
-  const { child, url, stdout } = await startServe([`${sshd.user}@127.0.0.1:${phpSite}`, ...sshOptions()]);
-  const mountPath = /private mount of the site at (\S+)/.exec(stdout())?.[1];
+  const { child, url, mountPath } = await servePhpSite('php-killed', '<?php echo "php ran";');
   expect(mountPath).toBeDefined();
   expect((await get(Number(new URL(url).port), '/info.php')).body).toContain('php ran');
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGKILL');
   await exited;
   // fusermount3 notices the closed /dev/fuse descriptor at once; bounded wait (10 s) for it to unmount.
-  let mounts = await readFile('/proc/self/mounts', 'utf8');
-  for (let i = 0; i < 100 && mounts.includes(` ${mountPath!} `); i++) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    mounts = await readFile('/proc/self/mounts', 'utf8');
-  }
-  expect(mounts).not.toContain(` ${mountPath!} `);
+  const unmounted = async () => !(await readFile('/proc/self/mounts', 'utf8')).includes(` ${mountPath!} `);
+  expect(await eventually(unmounted, 10_000)).toBe(true);
 });
 
 test.each([

@@ -4,7 +4,7 @@
  * devmount serve with the same block (nginx-differential.test.ts). {listen}, {root} and {php} are filled by
  * the runner (helpers/nginx.ts fillServerBlock).
  */
-import { REPORT_SCRIPT, type RewriteCase } from './rewrite-cases.js';
+import { REPORT_SCRIPT, view, type RewriteCase } from './rewrite-cases.js';
 
 export interface NginxTableSite {
   readonly name: string;
@@ -125,10 +125,10 @@ export const NGINX_SITES: readonly NginxTableSite[] = [
       'wp-content/uploads/a.txt': 'upload\n',
     },
     cases: [
-      { target: '/', status: 200, script: { script: '/index.php', uri: '/', query: '', pathInfo: '' } },
-      { target: '/2024/05/a-post/?replytocom=3', status: 200, script: { script: '/index.php', uri: '/2024/05/a-post/?replytocom=3', query: 'replytocom=3', pathInfo: '' } },
-      { target: '/wp-json/wp/v2/posts', status: 200, script: { script: '/index.php', uri: '/wp-json/wp/v2/posts', query: '', pathInfo: '' } },
-      { method: 'POST', target: '/wp-admin/admin-ajax', status: 200, script: { script: '/index.php', uri: '/wp-admin/admin-ajax', query: '', pathInfo: '' } },
+      { target: '/', status: 200, script: view('/index.php', '/') },
+      { target: '/2024/05/a-post/?replytocom=3', status: 200, script: view('/index.php', '/2024/05/a-post/?replytocom=3', 'replytocom=3') },
+      { target: '/wp-json/wp/v2/posts', status: 200, script: view('/index.php', '/wp-json/wp/v2/posts') },
+      { method: 'POST', target: '/wp-admin/admin-ajax', status: 200, script: view('/index.php', '/wp-admin/admin-ajax') },
       { target: '/hello.php', status: 200, body: 'hello from php' },
       { target: '/style.css', status: 200, body: 'body { color: red; }\n', header: ['X-Static', 'yes'] },
       { target: '/missing.css', status: 404 },
@@ -209,9 +209,9 @@ export const NGINX_SITES: readonly NginxTableSite[] = [
       'docs/readme.txt': 'readme\n',
     },
     cases: [
-      { target: '/', status: 200, script: { script: '/index.php', uri: '/', query: '', pathInfo: '' } },
-      { target: '/info.php?a=b', status: 200, script: { script: '/info.php', uri: '/info.php?a=b', query: 'a=b', pathInfo: '' } },
-      { target: '/info.php/extra/path', status: 200, script: { script: '/info.php', uri: '/info.php/extra/path', query: '', pathInfo: '/extra/path' } },
+      { target: '/', status: 200, script: view('/index.php', '/') },
+      { target: '/info.php?a=b', status: 200, script: view('/info.php', '/info.php?a=b', 'a=b') },
+      { target: '/info.php/extra/path', status: 200, script: view('/info.php', '/info.php/extra/path', '', '/extra/path') },
       { target: '/missing.php', status: 404, body: 'not here\n' },
       { target: '/pretty/url', status: 404, body: 'not here\n' },
       { target: '/docs/readme.txt', status: 200, body: 'readme\n' },

@@ -86,7 +86,8 @@ export interface RewriteSite {
   readonly cases: readonly RewriteCase[];
 }
 
-const view = (script: string, uri: string, query = '', pathInfo = ''): ScriptView => ({ script, uri, query, pathInfo });
+/** What the report script must show: SCRIPT_NAME, REQUEST_URI, QUERY_STRING, PATH_INFO. */
+export const view = (script: string, uri: string, query = '', pathInfo = ''): ScriptView => ({ script, uri, query, pathInfo });
 
 export const REWRITE_SITES: readonly RewriteSite[] = [
   {
