@@ -31,6 +31,12 @@ export interface ScriptExecution {
   readonly stdout: Readable;
   /** Settles when the script has finished (or was killed); never rejects. */
   readonly finished: Promise<void>;
+  /**
+   * True once everything the script writes has been handed to `stdout` (FastCGI: END_REQUEST was read with it).
+   * Asked by the reader of the response head while it handles a chunk: a page that arrived whole is then sent
+   * at once, without reading `stdout` to its end. Absent: not known until `stdout` ends (a process per request).
+   */
+  outputComplete?(): boolean;
   /** Kill the script now (timeout, unusable response). Idempotent. */
   abort(reason: string): void;
   /**

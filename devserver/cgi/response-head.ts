@@ -17,6 +17,9 @@ export class CgiHeaderError extends Error {
   }
 }
 
+/** What the header block says, before the body. */
+export type CgiHeaderBlock = Omit<CgiResponseHead, 'body' | 'completeBody'>;
+
 export interface CgiResponseHead {
   readonly kind: 'document' | 'local-redirect' | 'client-redirect';
   readonly status: number;
@@ -27,6 +30,11 @@ export interface CgiResponseHead {
   readonly headers: ReadonlyArray<readonly [string, string]>;
   readonly location: string | null;
   readonly body: Readable;
+  /**
+   * The whole body, when the script's output was already complete with the chunk that ended the header block
+   * (ScriptExecution.outputComplete): nothing more comes from `body`, which is left flowing to its end. Else null.
+   */
+  readonly completeBody: Buffer | null;
 }
 
 function findHeaderEnd(buffer: Buffer): { end: number; bodyStart: number } | null {
@@ -42,7 +50,7 @@ function findHeaderEnd(buffer: Buffer): { end: number; bodyStart: number } | nul
   return null;
 }
 
-export function parseHeaderBlock(text: string): Omit<CgiResponseHead, 'body'> {
+export function parseHeaderBlock(text: string): CgiHeaderBlock {
   const headers: Array<readonly [string, string]> = [];
   let statusLine: string | null = null;
   let location: string | null = null;
@@ -86,8 +94,11 @@ export function parseHeaderBlock(text: string): Omit<CgiResponseHead, 'body'> {
   return { kind: location !== null ? 'client-redirect' : 'document', status, statusGiven: statusLine !== null, reason, headers, location };
 }
 
-/** Resolves once the header block is complete; the body stream carries everything after the blank line. */
-export function readCgiResponseHead(stdout: Readable): Promise<CgiResponseHead> {
+/**
+ * Resolves once the header block is complete; the body stream carries everything after the blank line, or, when
+ * `outputComplete` says the output has all arrived with that chunk, `completeBody` holds it.
+ */
+export function readCgiResponseHead(stdout: Readable, outputComplete: () => boolean = () => false): Promise<CgiResponseHead> {
   return new Promise((resolve, reject) => {
     let buffered: Buffer = Buffer.alloc(0);
     const cleanup = (): void => {
@@ -107,18 +118,22 @@ export function readCgiResponseHead(stdout: Readable): Promise<CgiResponseHead> 
         return;
       }
       cleanup();
-      stdout.pause();
-      let head: Omit<CgiResponseHead, 'body'>;
+      const rest = buffered.subarray(found.bodyStart);
+      let head: CgiHeaderBlock;
       try {
         head = parseHeaderBlock(buffered.subarray(0, found.end).toString('latin1'));
       } catch (err) {
-        stdout.resume();
         reject(err);
         return;
       }
-      const rest = buffered.subarray(found.bodyStart);
+      if (outputComplete()) {
+        // Still flowing, without a 'data' listener: the end that follows is consumed and nothing is kept.
+        resolve({ ...head, body: stdout, completeBody: rest });
+        return;
+      }
+      stdout.pause();
       if (rest.length > 0) stdout.unshift(rest);
-      resolve({ ...head, body: stdout });
+      resolve({ ...head, body: stdout, completeBody: null });
     };
     const onEnd = (): void => {
       cleanup();
@@ -131,7 +146,7 @@ export function readCgiResponseHead(stdout: Readable): Promise<CgiResponseHead> 
         const head = parseHeaderBlock(buffered.toString('latin1'));
         const body = new PassThrough();
         body.end();
-        resolve({ ...head, body });
+        resolve({ ...head, body, completeBody: null });
       } catch (err) {
         reject(err);
       }

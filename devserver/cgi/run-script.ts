@@ -6,7 +6,7 @@
 import type { Readable } from 'node:stream';
 import type { RequestContext } from '../middleware.js';
 import { buildCgiEnv, type CgiScriptFacts } from './env.js';
-import type { ScriptExecutor } from './executor.js';
+import type { ScriptExecution, ScriptExecutor } from './executor.js';
 import { readCgiResponseHead } from './response-head.js';
 import { sendErrorPage } from './error-page.js';
 import { spoolBody, type SpooledBody } from './spool.js';
@@ -127,7 +127,6 @@ async function execute(ctx: RequestContext, script: CgiScriptFacts, options: Run
   env: Record<string, string>, body: Readable | null): Promise<RunScriptOutcome> {
   const { res } = ctx;
   const errorDocument = ctx.locals.get('errorDocument');
-  const started = Date.now();
   const execution = options.executor.execute({
     scriptFilename: script.scriptFilename,
     env,
@@ -159,7 +158,7 @@ async function execute(ctx: RequestContext, script: CgiScriptFacts, options: Run
   try {
     let head;
     try {
-      head = await readCgiResponseHead(execution.stdout);
+      head = await readCgiResponseHead(execution.stdout, outputCompleteOf(execution));
     } catch (err) {
       // The client left before the headers came and the executor closed the script's connection: no answer is
       // owed, and the script ends (or runs on) as it would under nginx.
@@ -189,12 +188,12 @@ async function execute(ctx: RequestContext, script: CgiScriptFacts, options: Run
     res.statusCode = !head.statusGiven && errorDocument !== undefined ? errorDocument.status : head.status;
     if (head.reason !== null) res.statusMessage = head.reason;
     try {
-      const early = await takeArrivedBody(head.body);
+      const early = head.completeBody !== null ? { chunks: [head.completeBody], complete: true } : await takeArrivedBody(head.body);
       if (early.complete) {
         // The whole response is already here (php-cgi writes a small page, its END_REQUEST included, in one go):
         // end() with the body sends head and body in one write with a Content-Length, instead of a chunked
         // head+chunk write and a separate terminating write that wakes the client twice.
-        res.end(Buffer.concat(early.chunks));
+        res.end(early.chunks.length === 1 ? early.chunks[0] : Buffer.concat(early.chunks));
       } else {
         for (const chunk of early.chunks) res.write(chunk);
         await streamBody(head.body, res);
@@ -206,11 +205,15 @@ async function execute(ctx: RequestContext, script: CgiScriptFacts, options: Run
         'script response interrupted');
       res.destroy();
     }
-    ctx.log.debug({ script: script.scriptName, ms: Date.now() - started }, 'script done');
     return { kind: 'answered' };
   } finally {
     res.off('close', onClose);
   }
+}
+
+/** The executor's own word on whether its output has all arrived (executor.ts), else "not known yet". */
+function outputCompleteOf(execution: ScriptExecution): () => boolean {
+  return execution.outputComplete === undefined ? () => false : () => execution.outputComplete?.() === true;
 }
 
 /**

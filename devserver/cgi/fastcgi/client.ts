@@ -36,6 +36,11 @@ export interface FastCgiExchange {
   readonly stdout: Readable;
   /** Settles when END_REQUEST arrives or the connection ends; never rejects. */
   readonly finished: Promise<FastCgiResult>;
+  /**
+   * True from the moment the last piece of the script's output is written to `stdout`: END_REQUEST came in the
+   * same socket read, so a reader handling that piece knows nothing follows (executor.ts outputComplete).
+   */
+  outputComplete(): boolean;
 }
 
 export function startFastCgiRequest(socket: Socket, params: Readonly<Record<string, string>>,
@@ -59,43 +64,63 @@ export function startFastCgiRequest(socket: Socket, params: Readonly<Record<stri
     }
   };
 
+  // The STDOUT of one socket read, handed on as one chunk after the read is parsed: php-cgi sends a small page and
+  // its END_REQUEST in one write, so the reader then gets the whole output in one piece and knows it is whole.
+  const batch: Buffer[] = [];
+  let complete = false;
   const parser = new RecordParser((record) => {
     if (record.requestId !== REQUEST_ID || ended) return;
     switch (record.type) {
       case RecordType.stdout:
         // The content is a view of a buffer made for this socket read (or the parser's own concat), never reused
         // by Node, so it is passed on without a copy.
-        if (record.content.length > 0 && !stdout.write(record.content)) {
-          // Response backpressure: stop reading the socket until the HTTP side drained.
-          socket.pause();
-          stdout.once('drain', () => socket.resume());
-        }
+        if (record.content.length > 0) batch.push(record.content);
         break;
       case RecordType.stderr:
         stderr.push(record.content);
         break;
-      case RecordType.endRequest: {
+      case RecordType.endRequest:
         appStatus = decodeEndRequest(record.content).appStatus;
         ended = true;
-        detach();
-        stderr.end();
-        stdout.end();
-        const reusable = options.keepConn && bodySent && !socket.destroyed;
-        if (body !== null && !bodySent) body.resume();
-        settle({ appStatus, connectionReusable: reusable });
         break;
-      }
       default:
         onStderr(`unexpected FastCGI record type ${record.type}`);
     }
   });
 
+  function writeBatch(): void {
+    if (batch.length === 0) return;
+    const chunk = batch.length === 1 ? batch[0] as Buffer : Buffer.concat(batch);
+    batch.length = 0;
+    if (!stdout.write(chunk) && !ended) {
+      // Response backpressure: stop reading the socket until the HTTP side drained.
+      socket.pause();
+      stdout.once('drain', () => socket.resume());
+    }
+  }
+
+  function endRequest(): void {
+    detach();
+    stderr.end();
+    stdout.end();
+    const reusable = options.keepConn && bodySent && !socket.destroyed;
+    if (body !== null && !bodySent) body.resume();
+    settle({ appStatus, connectionReusable: reusable });
+  }
+
   function onData(chunk: Buffer): void {
+    let failure: Error | null = null;
     try {
       parser.push(chunk);
     } catch (err) {
-      socket.destroy(err instanceof Error ? err : new Error(String(err)));
+      failure = err instanceof Error ? err : new Error(String(err));
     }
+    // A malformed record: the connection is not trusted any more; its 'error' ends the output unless END_REQUEST
+    // came first (then the request ends below, on a connection not reused).
+    if (failure !== null) socket.destroy(failure);
+    complete = ended;
+    writeBatch();
+    if (ended) endRequest();
   }
   function onError(err: Error): void {
     if (!ended) stdout.destroy(err);
@@ -142,7 +167,7 @@ export function startFastCgiRequest(socket: Socket, params: Readonly<Record<stri
     body.on('data', onBodyData);
     body.on('end', onBodyEnd);
   }
-  return { stdout, finished };
+  return { stdout, finished, outputComplete: () => complete };
 }
 
 /**

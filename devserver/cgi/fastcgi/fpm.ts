@@ -17,7 +17,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { ScriptExecution, ScriptExecutor, ScriptJob } from '../executor.js';
 import { createLineSplitter } from '../line-splitter.js';
 import { parentBoundCommand } from '../parent-bound.js';
-import { hangUp, startFastCgiRequest } from './client.js';
+import { hangUp, startFastCgiRequest, type FastCgiExchange } from './client.js';
 import { connectOnce, type FastCgiPoolOptions } from './pool.js';
 
 /** As the php-cgi pool's (bin: php-fpm8.2; args: `-d KEY=VALUE` pairs; size: children in the static pool). */
@@ -150,6 +150,7 @@ export async function createPhpFpmExecutor(options: PhpFpmOptions): Promise<Scri
       let aborted: string | null = null;
       let socket: Socket | null = null;
       let clientLeft = false;
+      let exchange: FastCgiExchange | null = null;
       const finished = (async () => {
         socket = await acquire();
         if (socket === null) {
@@ -161,7 +162,7 @@ export async function createPhpFpmExecutor(options: PhpFpmOptions): Promise<Scri
           release(socket, true);
           return;
         }
-        const exchange = startFastCgiRequest(socket, job.env, job.body, job.onStderr, { keepConn: true, stdout });
+        exchange = startFastCgiRequest(socket, job.env, job.body, job.onStderr, { keepConn: true, stdout });
         // The client left while the request waited for a connection: sent all the same, then hung up (client.ts).
         if (clientLeft) hangUp(socket);
         const result = await exchange.finished;
@@ -170,6 +171,7 @@ export async function createPhpFpmExecutor(options: PhpFpmOptions): Promise<Scri
       return {
         stdout,
         finished,
+        outputComplete: () => exchange?.outputComplete() ?? false,
         abort(reason: string): void {
           if (aborted !== null) return;
           aborted = reason;

@@ -21,7 +21,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { iniArgs, type ScriptExecution, type ScriptExecutor, type ScriptJob } from '../executor.js';
 import { createLineSplitter } from '../line-splitter.js';
 import { parentBoundCommand, type ParentBoundCommand } from '../parent-bound.js';
-import { hangUp, startFastCgiRequest } from './client.js';
+import { hangUp, startFastCgiRequest, type FastCgiExchange } from './client.js';
 import { encodeParams, encodeRecord, RecordType } from './records.js';
 
 export interface FastCgiPoolOptions {
@@ -287,6 +287,7 @@ function executeOnWorker(workers: Workers, opts: PoolOptions, job: ScriptJob): S
   let socket: Socket | null = null;
   let released = false;
   let clientLeft = false;
+  let exchange: FastCgiExchange | null = null;
   const args = iniArgs(job.ini);
   const finished = (async () => {
     const worker = await acquire(args);
@@ -312,7 +313,7 @@ function executeOnWorker(workers: Workers, opts: PoolOptions, job: ScriptJob): S
       serving.stderrTarget = job.onStderr;
       if (aborted !== null) { dropConnection(serving); return; }
       // Past PHP_FCGI_MAX_REQUESTS php-cgi exits after this request anyway, so it need not keep the connection.
-      const exchange = startFastCgiRequest(socket, job.env, job.body, job.onStderr,
+      exchange = startFastCgiRequest(socket, job.env, job.body, job.onStderr,
         { keepConn: serving.served < opts.maxRequests, stdout });
       // The client left while the request waited for a worker: sent all the same (nginx's request would be
       // in php-fpm's listen backlog by then; WordPress's cron spawn leaves after 10 ms), then hung up.
@@ -335,6 +336,7 @@ function executeOnWorker(workers: Workers, opts: PoolOptions, job: ScriptJob): S
   return {
     stdout,
     finished,
+    outputComplete: () => exchange?.outputComplete() ?? false,
     abort(reason: string): void {
       if (aborted !== null) return;
       aborted = reason;
