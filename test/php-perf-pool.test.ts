@@ -53,6 +53,8 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'devmount-php-perf-'));
   await writeFile(join(dir, 'pid.php'), '<?php echo getmypid();');
   await writeFile(join(dir, 'slow-pid.php'), '<?php usleep(150000); echo getmypid();');
+  // Debian's php.ini buffers 4 KB of output (output_buffering), so the script ends that buffer before flush().
+  await writeFile(join(dir, 'flush-pid.php'), '<?php while (ob_get_level() > 0) { ob_end_flush(); } echo "first;"; flush(); usleep(200000); echo getmypid();');
   await writeFile(join(dir, 'echo.php'), '<?php echo getmypid(), " ", md5(file_get_contents("php://input"));');
 });
 afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
@@ -111,6 +113,27 @@ describe('FastCGI pool keeps its connections', () => {
       await execution.finished;
       execution.abort('client disconnected');
       expect(await run(pool, 'pid.php')).toBe(pid);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('says a small page is complete when its header block is read, and a flushing script not yet', async () => {
+    const pool = await newPool(1);
+    try {
+      const small = pool.execute({ scriptFilename: join(dir, 'pid.php'), env: envFor('pid.php'), body: null, onStderr: () => undefined });
+      const smallHead = await readCgiResponseHead(small.stdout, () => small.outputComplete?.() === true);
+      await small.finished;
+      expect(smallHead.completeBody?.toString()).toMatch(/^\d+$/);
+      // The stream is left flowing to its end: nothing more comes from it.
+      expect(await readText(smallHead.body)).toBe('');
+
+      const flushing = pool.execute({ scriptFilename: join(dir, 'flush-pid.php'), env: envFor('flush-pid.php'), body: null, onStderr: () => undefined });
+      const flushingHead = await readCgiResponseHead(flushing.stdout, () => flushing.outputComplete?.() === true);
+      expect(flushingHead.completeBody).toBeNull();
+      expect(await readText(flushingHead.body)).toMatch(/^first;\d+$/);
+      await flushing.finished;
+      expect(flushing.outputComplete?.()).toBe(true);
     } finally {
       await pool.close();
     }

@@ -50,15 +50,27 @@ function findHeaderEnd(buffer: Buffer): { end: number; bodyStart: number } | nul
   return null;
 }
 
+/** RFC 9110 §5.1 field-name (a token). A script sends the same few names on every response: they are remembered. */
+function isTokenName(name: string): boolean {
+  if (tokenNames.has(name)) return true;
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) return false;
+  // Bounded, so a script inventing names cannot grow it.
+  if (tokenNames.size < MAX_KNOWN_NAMES) tokenNames.add(name);
+  return true;
+}
+
+const MAX_KNOWN_NAMES = 512;
+const tokenNames = new Set<string>();
+
 export function parseHeaderBlock(text: string): CgiHeaderBlock {
   const headers: Array<readonly [string, string]> = [];
   let statusLine: string | null = null;
   let location: string | null = null;
   let continued: [string, string] | null = null;
   for (const rawLine of text.split('\n')) {
-    const line = rawLine.replace(/\r$/, '');
+    const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
     if (line === '') continue;
-    if (/^[ \t]/.test(line) && continued !== null) {
+    if ((line[0] === ' ' || line[0] === '\t') && continued !== null) {
       continued[1] += ` ${line.trim()}`;
       continue;
     }
@@ -66,7 +78,7 @@ export function parseHeaderBlock(text: string): CgiHeaderBlock {
     if (colon <= 0) throw new CgiHeaderError(`malformed header line from script: ${JSON.stringify(line.slice(0, 80))}`);
     const name = line.slice(0, colon).trim();
     const value = line.slice(colon + 1).trim();
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+    if (!isTokenName(name)) {
       throw new CgiHeaderError(`invalid header name from script: ${JSON.stringify(name.slice(0, 80))}`);
     }
     const lower = name.toLowerCase();

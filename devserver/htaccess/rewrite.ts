@@ -80,42 +80,45 @@ function variable(name: string, request: RewriteRequest, current: { path: string
   }
 }
 
-/** Expands $N, %N, %{VAR} and backslash escapes in a test string or substitution. */
+/**
+ * Expands $N, %N, %{VAR} and backslash escapes in a test string or substitution. Runs for rules and conditions
+ * of every request, so the literal text between expansions is copied with one slice per run, not char by char.
+ */
 function expand(text: string, request: RewriteRequest, current: { path: string; query: string; filename: string },
   ruleGroups: readonly (string | undefined)[], condGroups: readonly (string | undefined)[]): string {
   let out = '';
+  let literalFrom = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
+    if (c !== '\\' && c !== '$' && c !== '%') continue;
     const next = text[i + 1];
-    if (c === '\\' && next !== undefined) { out += next; i++; continue; }
-    if ((c === '$' || c === '%') && next !== undefined && /[0-9]/.test(next)) {
-      const groups = c === '$' ? ruleGroups : condGroups;
-      out += groups[Number(next)] ?? '';
-      i++;
-      continue;
-    }
-    if (c === '%' && next === '{') {
+    if (next === undefined) break;
+    let replacement: string | null = null;
+    let last = i + 1;
+    if (c === '\\') {
+      replacement = next;
+    } else if (next >= '0' && next <= '9') {
+      replacement = (c === '$' ? ruleGroups : condGroups)[Number(next)] ?? '';
+    } else if (next === '{') {
       const close = text.indexOf('}', i);
       if (close !== -1) {
-        out += variable(text.slice(i + 2, close), request, current);
-        i = close;
-        continue;
+        last = close;
+        if (c === '%') {
+          replacement = variable(text.slice(i + 2, close), request, current);
+        } else {
+          // RewriteMap lookup: not supported (reported at parse time); expands to the default after '|', if any.
+          const inner = text.slice(i + 2, close);
+          const bar = inner.indexOf('|');
+          replacement = bar === -1 ? '' : inner.slice(bar + 1);
+        }
       }
     }
-    if (c === '$' && next === '{') {
-      // RewriteMap lookup: not supported (reported at parse time); expands to the default after '|', if any.
-      const close = text.indexOf('}', i);
-      if (close !== -1) {
-        const inner = text.slice(i + 2, close);
-        const bar = inner.indexOf('|');
-        out += bar === -1 ? '' : inner.slice(bar + 1);
-        i = close;
-        continue;
-      }
-    }
-    out += c;
+    if (replacement === null) continue;
+    out += text.slice(literalFrom, i) + replacement;
+    i = last;
+    literalFrom = last + 1;
   }
-  return out;
+  return literalFrom === 0 ? text : out + text.slice(literalFrom);
 }
 
 async function evaluateCond(cond: RewriteCond, value: string, files: FileTests): Promise<{ ok: boolean; groups: readonly (string | undefined)[] | null }> {
@@ -208,6 +211,8 @@ function withQuery(path: string, query: string): string {
   return query === '' ? path : `${path}?${query}`;
 }
 
+const NO_GROUPS: readonly (string | undefined)[] = Object.freeze([]);
+
 export async function applyRewrite(config: RewriteConfig, request: RewriteRequest, files: FileTests): Promise<RewriteOutcome> {
   const env: Array<readonly [string, string]> = [];
   if (!config.engine || config.rules.length === 0) return { kind: 'unchanged', env };
@@ -235,7 +240,9 @@ export async function applyRewrite(config: RewriteConfig, request: RewriteReques
       continue;
     }
     const ruleGroups: readonly (string | undefined)[] = match !== null && !rule.negate ? [...match] : [subject];
-    const condGroups = await evaluateConds(rule, request, current, ruleGroups, files, request.documentRoot);
+    // A rule without conditions (WordPress's first, [E=HTTP_AUTHORIZATION:…], matches every request) skips the
+    // async condition loop.
+    const condGroups = rule.conds.length === 0 ? NO_GROUPS : await evaluateConds(rule, request, current, ruleGroups, files, request.documentRoot);
     if (condGroups === null) {
       if (rule.flags.chain) skipChain = true;
       continue;

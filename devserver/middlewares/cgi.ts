@@ -4,7 +4,7 @@
  * served, since a CGI directory's files are programs whose source is not meant to be published.
  */
 import type { SourceStat } from '../file-source.js';
-import type { Middleware } from '../middleware.js';
+import type { Middleware, Next, RequestContext } from '../middleware.js';
 import { sendStatus } from '../respond.js';
 import type { ScriptExecutor } from '../cgi/executor.js';
 import { findScript, runMatchedScript } from '../cgi/dispatch.js';
@@ -26,11 +26,11 @@ export function cgi(options: CgiOptions): Middleware {
   const directories = Object.freeze([...options.directories]);
   const inCgiDir = (path: string): boolean => directories.some((dir) => path.startsWith(dir));
   const isProgram = (path: string, stat: SourceStat): boolean => inCgiDir(path) && stat.kind === 'file' && (stat.mode & 0o111) !== 0;
-  const self: Middleware = async function cgi(ctx, next) {
-    if (!inCgiDir(ctx.path)) {
-      await next();
-      return;
-    }
+  // Outside the CGI directories (nearly every request, PHP pages included) straight on, without an async frame.
+  const self: Middleware = function cgi(ctx, next) {
+    return inCgiDir(ctx.path) ? runInCgiDir(ctx, next) : next();
+  };
+  async function runInCgiDir(ctx: RequestContext, next: Next): Promise<void> {
     const stat = ctx.locals.get('stat');
     const match = await findScript(ctx, stat === undefined ? await ctx.source.stat(ctx.path) : stat, isProgram);
     if (match === null) {
@@ -45,7 +45,7 @@ export function cgi(options: CgiOptions): Middleware {
       ctx.locals.delete('stat');
       await self(ctx, next);
     });
-  };
+  }
   // Response memo (middleware.ts MemoPolicy): outside the CGI directories this middleware only calls next().
   return Object.assign(self, { memo: { passesOn: (path: string) => !inCgiDir(path) } });
 }

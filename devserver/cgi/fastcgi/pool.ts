@@ -47,6 +47,8 @@ interface Worker {
   readonly child: ChildProcess;
   readonly exited: Promise<void>;
   ready: Promise<void>;
+  /** `ready` has resolved: php-cgi listens, so a request need not wait for it. */
+  listening: boolean;
   alive: boolean;
   /** Requests handed to this worker; at opts.maxRequests php-cgi exits by itself, so it is not reused. */
   served: number;
@@ -116,8 +118,11 @@ interface Workers {
   /** Every live worker (idle or serving). */
   readonly all: Set<Worker>;
   startWorker(extraArgs: readonly string[]): Worker;
-  acquire(args: readonly string[]): Promise<Worker>;
+  /** A worker at hand is returned as it is, without a promise: the common request makes no hop to get one. */
+  acquire(args: readonly string[]): Worker | Promise<Worker>;
   release(worker: Worker): void;
+  /** The worker's kept connection when it is still open, else null. */
+  keptConnection(worker: Worker): Socket | null;
   connectionTo(worker: Worker): Promise<Socket>;
   dropConnection(worker: Worker): void;
   kill(worker: Worker): void;
@@ -148,7 +153,8 @@ function createWorkers(opts: PoolOptions, dir: string, bound: ParentBoundCommand
     });
     child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
     const worker: Worker = {
-      id, settings: extraArgs.join('\0'), socketPath, child, alive: true, ready: Promise.resolve(), served: 0, stderrTarget: null, connection: null,
+      id, settings: extraArgs.join('\0'), socketPath, child, alive: true, ready: Promise.resolve(), listening: false, served: 0,
+      stderrTarget: null, connection: null,
       exited: new Promise<void>((resolve) => {
         child.on('error', (err) => {
           opts.onWorkerLog(`cannot start ${opts.bin}: ${err.message}`);
@@ -169,6 +175,7 @@ function createWorkers(opts: PoolOptions, dir: string, bound: ParentBoundCommand
         try {
           const probe = await connectOnce(socketPath);
           probe.destroy();
+          worker.listening = true;
           return;
         } catch {
           // Not listening yet (ENOENT/ECONNREFUSED): php-cgi is still starting; retry, bounded above.
@@ -186,20 +193,20 @@ function createWorkers(opts: PoolOptions, dir: string, bound: ParentBoundCommand
    * start-up; the per-request PHP_VALUE parameter is php-fpm's alone). Most sites have one set, so workers are
    * reused as before; a request needing other settings gets a new worker, replacing an idle one at the limit.
    */
-  function acquire(args: readonly string[]): Promise<Worker> {
+  function acquire(args: readonly string[]): Worker | Promise<Worker> {
     if (closed) return Promise.reject(new Error('the FastCGI pool is closed'));
     const settings = args.join('\0');
     for (let i = idle.length - 1; i >= 0; i--) {
       const worker = idle[i];
       if (worker === undefined || (worker.settings !== settings && reusable(worker))) continue;
       idle.splice(i, 1);
-      if (reusable(worker)) return Promise.resolve(worker);
+      if (reusable(worker)) return worker;
     }
-    if (all.size < opts.size) return Promise.resolve(startWorker(args));
+    if (all.size < opts.size) return startWorker(args);
     const other = idle.shift();
     if (other !== undefined) {
       retire(other);
-      return Promise.resolve(startWorker(args));
+      return startWorker(args);
     }
     return new Promise((take) => waiting.push({ settings, args, take }));
   }
@@ -231,10 +238,15 @@ function createWorkers(opts: PoolOptions, dir: string, bound: ParentBoundCommand
     if (reusable(worker)) idle.push(worker);
   }
 
+  function keptConnection(worker: Worker): Socket | null {
+    const kept = worker.connection;
+    return kept !== null && !kept.destroyed && kept.readyState === 'open' ? kept : null;
+  }
+
   /** The worker's kept connection, or a new one. */
   async function connectionTo(worker: Worker): Promise<Socket> {
-    const kept = worker.connection;
-    if (kept !== null && !kept.destroyed && kept.readyState === 'open') return kept;
+    const kept = keptConnection(worker);
+    if (kept !== null) return kept;
     const socket = await connectOnce(worker.socketPath);
     // Between requests no exchange listens on the socket; a worker that dies then must not raise an unhandled
     // 'error'. The next request sees the connection gone and reconnects (or replaces the worker).
@@ -262,7 +274,7 @@ function createWorkers(opts: PoolOptions, dir: string, bound: ParentBoundCommand
     }
   }
 
-  return { all, startWorker, acquire, release, connectionTo, dropConnection, kill, shut: () => { closed = true; } };
+  return { all, startWorker, acquire, release, keptConnection, connectionTo, dropConnection, kill, shut: () => { closed = true; } };
 }
 
 /**
@@ -280,7 +292,7 @@ function killWorkersOnExit(workers: Workers): () => void {
 
 /** One script on one worker: acquire, connect (replacing a worker that died between requests), the FastCGI exchange, release. */
 function executeOnWorker(workers: Workers, opts: PoolOptions, job: ScriptJob): ScriptExecution {
-  const { acquire, connectionTo, dropConnection, kill, all, startWorker, release } = workers;
+  const { acquire, keptConnection, connectionTo, dropConnection, kill, all, startWorker, release } = workers;
   const stdout = new PassThrough();
   let aborted: string | null = null;
   let current: Worker | null = null;
@@ -289,25 +301,28 @@ function executeOnWorker(workers: Workers, opts: PoolOptions, job: ScriptJob): S
   let clientLeft = false;
   let exchange: FastCgiExchange | null = null;
   const args = iniArgs(job.ini);
+  /** The worker died between requests (max requests reached, killed while idle): replaced, once. */
+  async function replaceDead(worker: Worker): Promise<Socket> {
+    dropConnection(worker);
+    kill(worker);
+    all.delete(worker);
+    const fresh = startWorker(args);
+    current = fresh;
+    await fresh.ready;
+    return connectionTo(fresh);
+  }
   const finished = (async () => {
-    const worker = await acquire(args);
+    // The common request (an idle worker, listening, its connection open) reaches its FastCGI write without
+    // waiting on a promise: each await is a hop through the microtask queue.
+    const handed = acquire(args);
+    const worker = handed instanceof Promise ? await handed : handed;
     current = worker;
     try {
       if (aborted !== null) return;
-      await worker.ready;
+      if (!worker.listening) await worker.ready;
       if (aborted !== null) return;
-      // A connect failure here means the worker died between requests (max requests reached): the next
-      // attempt gets a fresh worker.
-      socket = await connectionTo(worker).catch(async () => {
-        // The worker died between requests: replace it once.
-        dropConnection(worker);
-        kill(worker);
-        all.delete(worker);
-        const fresh = startWorker(args);
-        current = fresh;
-        await fresh.ready;
-        return connectionTo(fresh);
-      });
+      // A connect failure here means the worker died between requests: the next attempt gets a fresh worker.
+      socket = keptConnection(worker) ?? await connectionTo(worker).catch(() => replaceDead(worker));
       const serving: Worker = current;
       serving.served += 1;
       serving.stderrTarget = job.onStderr;
