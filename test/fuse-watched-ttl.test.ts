@@ -14,10 +14,10 @@ import type { MountStackParts } from '../cli/mount-stack.js';
 import { startConfiguredWatcher } from '../cli/remote-watch.js';
 import { mountVfs, type FuseMount } from '../fs/fuse/adapter.js';
 import { loadFuseNative } from '../fs/fuse/native.js';
-import type { Vfs } from '../fs/vfs/types.js';
 import type { ChangeEvent } from '../fs/types.js';
 import type { RemoteWatcher } from '../fs/watch/remote-watcher.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
+import { countedVfs } from './helpers/counted-vfs.js';
 import { kernelCachesOffOptions } from './helpers/fuse-probe-mount.js';
 import { makeSmallSite, openStack } from './remote-serve-helpers.js';
 
@@ -36,20 +36,6 @@ const reachedJs: string[] = [];
 /** Paths the remote watcher reported, in order. */
 const reported: string[] = [];
 let onReport: (() => void) | undefined;
-
-/** The VFS with every method call recorded in `reachedJs` (the adapter and the table's JS side call nothing else). */
-function counted(vfs: Vfs): Vfs {
-  return new Proxy(vfs, {
-    get(target, key, receiver) {
-      const value: unknown = Reflect.get(target, key, receiver);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        reachedJs.push(`${String(key)} ${typeof args[0] === 'string' ? args[0] : ''}`);
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-}
 
 function waitForReport(path: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -81,7 +67,7 @@ beforeAll(async () => {
   if (!started) throw new Error('no watcher');
   watcher = started;
   mnt = await mkdtemp(join(tmpdir(), 'devmount-watched-ttl-'));
-  mount = await mountVfs(counted(vfs), kernelCachesOffOptions(mnt, { ttlClock: parts.clock }));
+  mount = await mountVfs(countedVfs(vfs, reachedJs), kernelCachesOffOptions(mnt, { ttlClock: parts.clock }));
 }, 60_000);
 
 afterAll(async () => {
