@@ -74,8 +74,8 @@ export interface FuseAdapterOptions {
   readonly debug?: boolean;
   readonly log?: FuseLog;
   /**
-   * The clock the VFS caches measure TTLs on (fs/cache/watched-clock.ts): the fast-files table's entries expire
-   * on a copy of it, so they too stand still while a healthy remote watcher reports every change. The kernel's
+   * The clock the VFS caches measure TTLs on (fs/cache/watched-clock.ts): the fast-files and directory tables'
+   * entries expire on a copy of it, so they too stand still while a healthy remote watcher reports every change. The kernel's
    * attr/entry timeouts stay in real time (the high-level libfuse API fixes them at mount); what they let through
    * is answered by the table on libfuse's threads.
    */
@@ -90,6 +90,11 @@ export interface FuseMount {
   kernelCache(): KernelCacheCounters | undefined;
   /** READDIRs answered on libfuse's threads (the directory table); undefined without it. */
   nativeDirs(): NativeDirsCounters | undefined;
+  /**
+   * Requests the kernel sent this mount so far (modulo 2^32), answered in C or in JavaScript: background work
+   * watches it to yield to the foreground (fs/activity.ts); undefined with stock fuse-native.
+   */
+  requestsServed(): number | undefined;
   /** The kernel's attribute / entry timeouts this mount was made with, in seconds. */
   readonly kernelTimeouts: KernelTimeouts;
   /** Unmounts (fusermount3 -u) and releases fuse-native's event-loop handle; idempotent. */
@@ -412,13 +417,25 @@ export async function mountVfs(vfs: Vfs, options: FuseAdapterOptions): Promise<F
     });
   });
   // After the mount: the table (and so `thread`) exists only once it has started.
-  const stopClock = fast && opts.ttlClock ? fast.followClock(opts.ttlClock) : () => undefined;
+  const clock = opts.ttlClock;
+  const stopFastClock = fast && clock ? fast.followClock(clock) : () => undefined;
+  const stopDirsClock = dirs && clock ? dirs.followClock(clock) : () => undefined;
+  const stopClock = () => {
+    stopFastClock();
+    stopDirsClock();
+  };
+  const requestCount = new Uint32Array(1);
   let unmounting: Promise<void> | undefined;
   return {
     mountpoint: opts.mountpoint,
     fastFiles: () => fast?.counters(),
     kernelCache: () => kernel?.counters(),
     nativeDirs: () => dirs?.counters(),
+    requestsServed: () => {
+      if (!native.requestCount || !fuse._thread) return undefined;
+      native.requestCount.request_count(fuse._thread, requestCount);
+      return requestCount[0];
+    },
     kernelTimeouts: timeouts,
     unmount(unmountOptions = {}) {
       unmounting ??= (async () => {

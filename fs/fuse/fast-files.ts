@@ -9,8 +9,8 @@
  *   prefetcher's tar stream), the entry again, now with the content;
  * - the caches and the VFS report every change (CacheMirror, fs/cache/mirror.ts), and the path is forgotten at
  *   once, before the change is answered. Nothing is copied while a file is open for writing (Vfs.freshEntry).
- * Entries expire on the table's copy of the caches' TTL clock (followClock): it stands still while a healthy remote
- * watcher reports every change, as the caches' own clock does (fs/cache/watched-clock.ts).
+ * Entries expire on the table's copy of the caches' TTL clock (followClock, table-clock.ts): it stands still while a
+ * healthy remote watcher reports every change, as the caches' own clock does.
  * A read of a table handle whose file changed after it was opened comes here ("escalated"): the path is opened
  * again through the VFS, so it sees a write through another handle, as a local file system would.
  *
@@ -22,6 +22,7 @@ import type { CacheMirror, FreshEntry } from '../cache/mirror.js';
 import type { Attr } from '../types.js';
 import type { WatchedClock } from '../cache/watched-clock.js';
 import type { FastFilesBinding, NativeStat } from './native.js';
+import { followWatchedClock } from './table-clock.js';
 
 /** Bit 30 of a FUSE file handle: a handle of the table (fast-files.h FF_HANDLE_BIT); VFS handles stay below. */
 export const TABLE_HANDLE = 0x4000_0000;
@@ -101,21 +102,15 @@ export class FastFiles implements CacheMirror {
     if (thread) this.binding.fuse_native_ff_forget_all(thread);
   }
 
-  /**
-   * Keeps the table's clock in step with `clock` from now on; returns the unsubscriber. When the watcher stops
-   * being healthy the table is emptied as well: it is declared down only after three silent heartbeats
-   * (fs/watch/remote-watcher.ts), and a change made in that window was never reported, so nothing the table
-   * took in meanwhile may be answered without asking the caches again.
-   */
+  /** Keeps the table's clock in step with `clock` from now on (table-clock.ts); returns the unsubscriber. */
   followClock(clock: WatchedClock): () => void {
-    const follow = (watched: boolean): void => {
-      const thread = this.thread();
-      if (!thread) return;
-      if (!watched) this.binding.fuse_native_ff_forget_all(thread);
-      this.binding.fuse_native_ff_set_watched(thread, watched);
-    };
-    follow(clock.watched());
-    return clock.onChange(follow);
+    return followWatchedClock(clock, {
+      forgetAll: () => this.forgetSubtree(),
+      setWatched: (watched) => {
+        const thread = this.thread();
+        if (thread) this.binding.fuse_native_ff_set_watched(thread, watched);
+      },
+    });
   }
 
   /** A read of table handle `fh` that the table passed on: the file changed since it was opened. */

@@ -7,7 +7,9 @@
  * (Vfs.listingFreshForMs: no name in it changed through the mount since it was read, no file in it open for
  * writing) and nothing was forgotten while the answer was being made (`generation`, taken when the readdir
  * started: a listing answered from before a change must not be kept after it). It is kept for as long as the
- * caches' listing stays fresh.
+ * caches' listing stays fresh, on the table's copy of the caches' TTL clock (followClock, table-clock.ts): while a
+ * healthy remote watcher reports every change the listing does not expire, and the table is emptied when the
+ * watcher goes down.
  *
  * What takes it out: every change the caches and the VFS report (CacheMirror, fs/vfs/types.ts), before the
  * change is answered. A change to a path drops that path's own listing (a directory refreshed or removed) and
@@ -20,7 +22,9 @@
 import type { CacheMirror } from '../cache/mirror.js';
 import { parentOf } from '../paths.js';
 import type { Vfs } from '../vfs/types.js';
+import type { WatchedClock } from '../cache/watched-clock.js';
 import type { NativeDirsBinding } from './native.js';
+import { followWatchedClock } from './table-clock.js';
 
 export interface NativeDirsCounters {
   /** READDIRs answered by the table since the mount (at offset 0: one per directory read). */
@@ -71,6 +75,17 @@ export class NativeDirs implements CacheMirror {
     this.generation += 1;
     const thread = this.thread();
     if (thread) this.binding.dirs_forget_all(thread);
+  }
+
+  /** Keeps the table's clock in step with `clock` from now on (table-clock.ts); returns the unsubscriber. */
+  followClock(clock: WatchedClock): () => void {
+    return followWatchedClock(clock, {
+      forgetAll: () => this.forgetSubtree(),
+      setWatched: (watched) => {
+        const thread = this.thread();
+        if (thread) this.binding.dirs_set_watched(thread, watched);
+      },
+    });
   }
 
   stored(): void {
