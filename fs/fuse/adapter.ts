@@ -26,6 +26,7 @@ import { toFuseErrno } from './errno.js';
 import { FastFiles, TABLE_HANDLE, type FastFilesCounters } from './fast-files.js';
 import { KernelCache, type KernelCacheCounters } from './kernel-cache.js';
 import { NativeDirs, type NativeDirsCounters } from './native-dirs.js';
+import { followWatchedClock } from './table-clock.js';
 import { initSettings, libfuse3Options, libfuseOptionString } from './libfuse-options.js';
 import { loadFuseNative, type LoadedFuse, type NativeFuseOptions, type NativeOperations, type NativeStat, type NativeStatfs } from './native.js';
 import { unmountPath } from './mount-table.js';
@@ -75,9 +76,9 @@ export interface FuseAdapterOptions {
   readonly log?: FuseLog;
   /**
    * The clock the VFS caches measure TTLs on (fs/cache/watched-clock.ts): the fast-files and directory tables'
-   * entries expire on a copy of it, so they too stand still while a healthy remote watcher reports every change. The kernel's
-   * attr/entry timeouts stay in real time (the high-level libfuse API fixes them at mount); what they let through
-   * is answered by the table on libfuse's threads.
+   * entries expire on a copy of it (table-clock.ts), so they too stand still while a healthy remote watcher
+   * reports every change. The kernel's attr/entry timeouts stay in real time (docs/fuse.md says why); what they
+   * let through is answered by the tables on libfuse's threads.
    */
   readonly ttlClock?: WatchedClock;
 }
@@ -92,7 +93,7 @@ export interface FuseMount {
   nativeDirs(): NativeDirsCounters | undefined;
   /**
    * Requests the kernel sent this mount so far (modulo 2^32), answered in C or in JavaScript: background work
-   * watches it to yield to the foreground (fs/activity.ts); undefined with stock fuse-native.
+   * watches it to yield to the foreground (fs/foreground.ts); undefined with stock fuse-native.
    */
   requestsServed(): number | undefined;
   /** The kernel's attribute / entry timeouts this mount was made with, in seconds. */
@@ -418,8 +419,8 @@ export async function mountVfs(vfs: Vfs, options: FuseAdapterOptions): Promise<F
   });
   // After the mount: the table (and so `thread`) exists only once it has started.
   const clock = opts.ttlClock;
-  const stopFastClock = fast && clock ? fast.followClock(clock) : () => undefined;
-  const stopDirsClock = dirs && clock ? dirs.followClock(clock) : () => undefined;
+  const stopFastClock = fast && clock ? followWatchedClock(clock, fast) : () => undefined;
+  const stopDirsClock = dirs && clock ? followWatchedClock(clock, dirs) : () => undefined;
   const stopClock = () => {
     stopFastClock();
     stopDirsClock();

@@ -9,7 +9,7 @@
  *   prefetcher's tar stream), the entry again, now with the content;
  * - the caches and the VFS report every change (CacheMirror, fs/cache/mirror.ts), and the path is forgotten at
  *   once, before the change is answered. Nothing is copied while a file is open for writing (Vfs.freshEntry).
- * Entries expire on the table's copy of the caches' TTL clock (followClock, table-clock.ts): it stands still while a
+ * Entries expire on the table's copy of the caches' TTL clock (table-clock.ts): it stands still while a
  * healthy remote watcher reports every change, as the caches' own clock does.
  * A read of a table handle whose file changed after it was opened comes here ("escalated"): the path is opened
  * again through the VFS, so it sees a write through another handle, as a local file system would.
@@ -20,9 +20,8 @@ import { constants as fsConstants } from 'node:fs';
 import type { Vfs } from '../vfs/types.js';
 import type { CacheMirror, FreshEntry } from '../cache/mirror.js';
 import type { Attr } from '../types.js';
-import type { WatchedClock } from '../cache/watched-clock.js';
 import type { FastFilesBinding, NativeStat } from './native.js';
-import { followWatchedClock } from './table-clock.js';
+import type { ClockedTable } from './table-clock.js';
 
 /** Bit 30 of a FUSE file handle: a handle of the table (fast-files.h FF_HANDLE_BIT); VFS handles stay below. */
 export const TABLE_HANDLE = 0x4000_0000;
@@ -67,7 +66,7 @@ export interface FastFilesCounters {
   readonly contentBytes: number;
 }
 
-export class FastFiles implements CacheMirror {
+export class FastFiles implements CacheMirror, ClockedTable {
   private readonly escalated = new Map<number, Promise<number>>();
   private readonly counterBuffer = new Uint32Array(6);
   private readonly statBuffer = new Uint32Array(18);
@@ -102,15 +101,14 @@ export class FastFiles implements CacheMirror {
     if (thread) this.binding.fuse_native_ff_forget_all(thread);
   }
 
-  /** Keeps the table's clock in step with `clock` from now on (table-clock.ts); returns the unsubscriber. */
-  followClock(clock: WatchedClock): () => void {
-    return followWatchedClock(clock, {
-      forgetAll: () => this.forgetSubtree(),
-      setWatched: (watched) => {
-        const thread = this.thread();
-        if (thread) this.binding.fuse_native_ff_set_watched(thread, watched);
-      },
-    });
+  forgetAll(): void {
+    this.forgetSubtree();
+  }
+
+  /** Stops (true) or runs on (false) the table's clock: followWatchedClock (table-clock.ts) keeps it on the caches'. */
+  setWatched(watched: boolean): void {
+    const thread = this.thread();
+    if (thread) this.binding.fuse_native_ff_set_watched(thread, watched);
   }
 
   /** A read of table handle `fh` that the table passed on: the file changed since it was opened. */

@@ -7,7 +7,7 @@
  * (Vfs.listingFreshForMs: no name in it changed through the mount since it was read, no file in it open for
  * writing) and nothing was forgotten while the answer was being made (`generation`, taken when the readdir
  * started: a listing answered from before a change must not be kept after it). It is kept for as long as the
- * caches' listing stays fresh, on the table's copy of the caches' TTL clock (followClock, table-clock.ts): while a
+ * caches' listing stays fresh, on the table's copy of the caches' TTL clock (table-clock.ts): while a
  * healthy remote watcher reports every change the listing does not expire, and the table is emptied when the
  * watcher goes down.
  *
@@ -22,9 +22,8 @@
 import type { CacheMirror } from '../cache/mirror.js';
 import { parentOf } from '../paths.js';
 import type { Vfs } from '../vfs/types.js';
-import type { WatchedClock } from '../cache/watched-clock.js';
 import type { NativeDirsBinding } from './native.js';
-import { followWatchedClock } from './table-clock.js';
+import type { ClockedTable } from './table-clock.js';
 
 export interface NativeDirsCounters {
   /** READDIRs answered by the table since the mount (at offset 0: one per directory read). */
@@ -38,7 +37,7 @@ export interface NativeDirsCounters {
 /** The longest a listing is kept (the table's expiry is a uint32 of ms); the caches' freshness is usually far shorter. */
 const MAX_TABLE_MS = 0x7fff_ffff;
 
-export class NativeDirs implements CacheMirror {
+export class NativeDirs implements CacheMirror, ClockedTable {
   private generation = 0;
   private readonly counterBuffer = new Uint32Array(4);
 
@@ -77,15 +76,14 @@ export class NativeDirs implements CacheMirror {
     if (thread) this.binding.dirs_forget_all(thread);
   }
 
-  /** Keeps the table's clock in step with `clock` from now on (table-clock.ts); returns the unsubscriber. */
-  followClock(clock: WatchedClock): () => void {
-    return followWatchedClock(clock, {
-      forgetAll: () => this.forgetSubtree(),
-      setWatched: (watched) => {
-        const thread = this.thread();
-        if (thread) this.binding.dirs_set_watched(thread, watched);
-      },
-    });
+  forgetAll(): void {
+    this.forgetSubtree();
+  }
+
+  /** Stops (true) or runs on (false) the table's clock: followWatchedClock (table-clock.ts) keeps it on the caches'. */
+  setWatched(watched: boolean): void {
+    const thread = this.thread();
+    if (thread) this.binding.dirs_set_watched(thread, watched);
   }
 
   stored(): void {
