@@ -26,6 +26,15 @@ async function advance(ms: number, tick: () => void = () => undefined): Promise<
   }
 }
 
+/** A gate over one counter that has just moved (a request arrived), and the counter. */
+function busyGate(): { gate: ReturnType<typeof createForegroundGate>; requests: { count: number }; stop: () => void } {
+  const gate = createForegroundGate(gateOptions);
+  const requests = { count: 0 };
+  const stop = gate.watch(() => requests.count);
+  requests.count += 1;
+  return { gate, requests, stop };
+}
+
 function settled(p: Promise<void>): { done: boolean } {
   const state = { done: false };
   void p.then(() => { state.done = true; });
@@ -47,12 +56,9 @@ test('a counter that has not moved since it was added: quiet at once', async () 
 });
 
 test('a moving counter holds the wait until it has stood still for quietMs', async () => {
-  const gate = createForegroundGate(gateOptions);
-  let requests = 0;
-  gate.watch(() => requests);
-  requests += 1;
+  const { gate, requests } = busyGate();
   const wait = settled(gate.whenQuiet());
-  await advance(300, () => { requests += 1; });
+  await advance(300, () => { requests.count += 1; });
   expect(wait.done).toBe(false);
   await advance(50);
   expect(wait.done).toBe(false);
@@ -61,24 +67,18 @@ test('a moving counter holds the wait until it has stood still for quietMs', asy
 });
 
 test('a wait ends after maxWaitMs even while requests keep coming', async () => {
-  const gate = createForegroundGate(gateOptions);
-  let requests = 0;
-  gate.watch(() => requests);
-  requests += 1;
+  const { gate, requests } = busyGate();
   const wait = settled(gate.whenQuiet());
-  await advance(900, () => { requests += 1; });
+  await advance(900, () => { requests.count += 1; });
   expect(wait.done).toBe(false);
-  await advance(200, () => { requests += 1; });
+  await advance(200, () => { requests.count += 1; });
   expect(wait.done).toBe(true);
 });
 
 test('removing the last counter releases the waiters', async () => {
-  const gate = createForegroundGate(gateOptions);
-  let requests = 0;
-  const stop = gate.watch(() => requests);
-  requests += 1;
+  const { gate, requests, stop } = busyGate();
   const wait = settled(gate.whenQuiet());
-  await advance(50, () => { requests += 1; });
+  await advance(50, () => { requests.count += 1; });
   expect(wait.done).toBe(false);
   stop();
   await vi.advanceTimersByTimeAsync(0);
