@@ -130,14 +130,33 @@ type Results = Map<string, Measurement[]>;
 type CpuResults = Map<string, number[]>;
 
 /**
- * CPU milliseconds all threads of `pid` have run so far (the first field of each /proc/PID/task/TID/schedstat, in
+ * CPU milliseconds all threads of `pids` have run so far (the first field of each /proc/PID/task/TID/schedstat, in
  * ns; proc(5)): finer than /proc/PID/stat's 10 ms ticks, which a warm `find` of 20–50 ms of CPU would round away.
  * Threads that have exited are not counted; libfuse keeps up to ten idle workers, so few do during a work.
  */
-async function cpuMs(pid: number): Promise<number> {
-  const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
-  const ns = await Promise.all(tasks.map(async (tid) => Number((await readFile(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').catch(() => '0')).split(' ')[0])));
-  return ns.reduce((a, b) => a + b, 0) / 1e6;
+async function cpuMs(pids: readonly number[]): Promise<number> {
+  let ns = 0;
+  for (const pid of pids) {
+    const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
+    for (const tid of tasks) ns += Number((await readFile(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').catch(() => '0')).split(' ')[0]);
+  }
+  return ns / 1e6;
+}
+
+/**
+ * `pid` and the processes below it: sshfs runs ssh(1) as a child, which does its encryption, where devmount does
+ * its own in-process; both are the file system's cost.
+ */
+async function withDescendants(pid: number): Promise<number[]> {
+  const parents = new Map<number, number>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const text = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => null);
+    if (text !== null) parents.set(Number(entry), Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[1]));
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) for (const [child, parent] of parents) if (parent === tree[i]) tree.push(child);
+  return tree;
 }
 
 /**
@@ -151,10 +170,11 @@ async function runSession(tool: Tool, port: number, mnt: string, session: Sessio
     await tool.unmount(mnt).catch(() => tool.unmountLazy(mnt)).catch(() => undefined);
     await tool.mount(port, mnt);
     const pid = await tool.pid(mnt);
+    const pids = pid ? await withDescendants(pid) : [];
     for (const [label, command] of session) {
-      const cpuBefore = pid ? await cpuMs(pid) : 0;
+      const cpuBefore = await cpuMs(pids);
       const m = await timeShell(command(mnt, tool), { limitMs: LIMIT_MS });
-      const cpuUsed = pid ? (await cpuMs(pid)) - cpuBefore : NaN;
+      const cpuUsed = pid ? (await cpuMs(pids)) - cpuBefore : NaN;
       limited ||= m.timedOut;
       const key = `${tool.name}:${label}`;
       results.set(key, [...(results.get(key) ?? []), m]);
@@ -242,14 +262,14 @@ async function main(): Promise<void> {
       });
       rows.push({ label: 'peak RSS (devmount)', ours: `${rss.peakMb.toFixed(0)} MB`, peer: '', ratio: '', goal: '≤ 200 MB' });
       printTable(`devmount vs sshfs at ${rtt} ms RTT, median of ${repeat} (ratio = devmount time / sshfs time; < 1 is faster)`, { ours: 'devmount', peer: 'sshfs' }, rows);
-      // What each file system process spent, all its threads: on a loaded machine the times above move with the
-      // scheduler, this much less.
+      // What each file system process (and sshfs's ssh child) spent, all threads: on a loaded machine the times
+      // above move with the scheduler, this much less.
       const cpuRows: Row[] = SESSIONS.flat().map(([label]) => {
         const ours = medianBy(cpu.get(`devmount:${label}`)!, (ms) => ms)!;
         const peer = medianBy(cpu.get(`sshfs:${label}`)!, (ms) => ms)!;
         return { label, ours: `${ours.toFixed(0)} ms`, peer: `${peer.toFixed(0)} ms`, ratio: `${(ours / peer).toFixed(2)}x` };
       });
-      printTable(`CPU of the file system process at ${rtt} ms RTT, median of ${repeat} (devmount / sshfs)`, { ours: 'devmount', peer: 'sshfs' }, cpuRows);
+      printTable(`CPU of the file system processes at ${rtt} ms RTT, median of ${repeat} (devmount / sshfs)`, { ours: 'devmount', peer: 'sshfs' }, cpuRows);
     }
   } finally {
     for (const p of proxies) await p.close();
