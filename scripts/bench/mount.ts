@@ -97,18 +97,22 @@ async function exited(pid: number, limitMs: number): Promise<void> {
   }
 }
 
-/** The process serving a mount point: its argv names the mount point, and `isTool(argv)`. */
+/**
+ * The process serving a mount point: its argv names the mount point, and `isTool(argv)`. The newest such process:
+ * every session mounts the same mount point, and an sshfs unmounted by the previous one may still be exiting.
+ */
 async function servingPid(mountpoint: string, isTool: (argv: readonly string[]) => boolean): Promise<number | null> {
+  let newest: number | null = null;
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const argv = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0');
-      if (argv.includes(mountpoint) && isTool(argv)) return Number(entry);
+      if (argv.includes(mountpoint) && isTool(argv)) newest = Math.max(newest ?? 0, Number(entry));
     } catch {
       continue; // the process exited while we looked
     }
   }
-  return null;
+  return newest;
 }
 
 /** Works measured on one fresh mount, in order: a "cold" figure is the first thing its mount does. */
