@@ -14,7 +14,8 @@
  * on their stack, hand it to the JavaScript thread through one N-API thread-safe function per mount, and wait
  * on the request's semaphore. JavaScript (fs/fuse/fuse3.ts) answers with one of the `signal_*` functions,
  * which fill in the reply and post the semaphore. What C can answer alone never crosses:
- * - getattr, and open/read/release of small cached files, from the fast-files table (fast-files.h);
+ * - getattr, access without W_OK, and open/read/release of small cached files, from the fast-files table
+ *   (fast-files.h);
  * - FLUSH of a handle opened read-only (bit 31 of fh, set by fs/fuse/adapter.ts): nothing to flush;
  * - opendir/releasedir: a directory handle holds a listing, so READDIRPLUS continuations are served from the
  *   listing given at offset 0 instead of asking again per 4 KiB of entries;
@@ -33,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dir-table.h"
 #include "fast-files.h"
@@ -510,6 +512,11 @@ static int fn_getattr(const char *path, struct stat *st, struct fuse_file_info *
 
 static int fn_access(const char *path, int mask) {
   REQUEST(OP_ACCESS)
+  /* JavaScript answers existence, plus EROFS for W_OK on a read-only mount (fs/fuse/adapter.ts `access`): without
+     W_OK, a path the fast-files table holds fresh exists, and that is the whole answer. git calls access(2) on
+     its own files at every `git status`. */
+  struct stat st;
+  if ((mask & W_OK) == 0 && ff_getattr(m->ff, path, &st)) return 0;
   r.path = path;
   r.number = mask;
   return call_js(m, &r);
