@@ -156,7 +156,8 @@ test('when the watcher goes down the tables forget, and their entries expire by 
   expect(await include('index.html')).toContain('v1');
   reachedJs.length = 0;
   expect(await include('index.html')).toContain('v1');
-  expect(reachedJs).toEqual([]);
+  // The release of the handle JavaScript opened for the first include may arrive after close(2) has returned.
+  expect(reachedJs.filter((call) => !call.startsWith('release '))).toEqual([]);
   await watcher.close();
   expect(parts.clock.watched()).toBe(false);
   // Emptied at once: the next stat and the next listing are asked of JavaScript.
