@@ -266,7 +266,10 @@ async function mountFuse(parts: MountStackParts, vfs: Vfs, root: Awaited<ReturnT
     ttlClock: parts.clock,
   }));
   state.mount = mount;
+  // The disk cache's writes wait while the kernel keeps sending requests (fs/foreground.ts).
+  const stopCounting = parts.foreground.watch(() => mount.requestsServed());
   closers.push(async () => {
+    stopCounting();
     // Already gone when someone unmounted us from outside; then only the VFS needs closing.
     if ((await findMount(mountpoint).catch(() => true)) === undefined) return;
     try {

@@ -15,6 +15,7 @@ import type { CacheLayer } from '../fs/cache/layer.js';
 import { remoteCacheDir, remoteKey } from '../fs/cache/disk/remote-key.js';
 import { DiskStore } from '../fs/cache/disk/store.js';
 import { createWatchedClock, type WatchedClock } from '../fs/cache/watched-clock.js';
+import { createForegroundGate, type ForegroundGate } from '../fs/foreground.js';
 import { createSftpRemoteFs, type SftpRemoteFs } from '../fs/sftp/remote-fs.js';
 import { warmStart, withPrefetch, type WarmStartReport } from '../fs/prefetch/index.js';
 import { createConnector } from '../fs/ssh/connect.js';
@@ -72,6 +73,11 @@ export interface MountStackParts {
   readonly clock: WatchedClock;
   /** The disk cache's control, when it is on and its directory could be opened. */
   readonly disk: DiskCacheControl | null;
+  /**
+   * Background work (the disk cache's writes) waits for it to be quiet; the mount made over `vfs` adds its count of
+   * requests (FuseMount.requestsServed).
+   */
+  readonly foreground: ForegroundGate;
   /** The start-up prefetch running in the background (null when there is none: cache off, or a mount without a disk cache to load); never rejects. */
   readonly warm: Promise<WarmStartReport | null>;
 }
@@ -122,7 +128,8 @@ export async function openMountStackParts(spec: RemoteSpec, options: MountOption
     ...(inputs.operationContext ? { operationContext: inputs.operationContext } : {}),
   });
   const { prefetcher } = prefetching;
-  const onDisk = options.cache && options.diskCache ? await openDiskCache(prefetching, remote, ssh, options, inputs.log) : null;
+  const foreground = createForegroundGate();
+  const onDisk = options.cache && options.diskCache ? await openDiskCache(prefetching, remote, ssh, options, inputs.log, foreground) : null;
   const disk = onDisk?.disk ?? null;
   const top: CacheLayer = onDisk ?? prefetching;
   // A plain mount lists the whole tree at start only to use a disk cache it has; otherwise listings start as the
@@ -135,20 +142,20 @@ export async function openMountStackParts(spec: RemoteSpec, options: MountOption
     )
     : Promise.resolve(null);
   const vfs = createVfsOver(top, remote, { followSymlinks: options.followSymlinks, readOnly: options.readOnly });
-  return Object.freeze({ vfs, remote, connector, clock, disk, warm });
+  return Object.freeze({ vfs, remote, connector, clock, disk, foreground, warm });
 }
 
 /**
  * The disk cache over `cache`, in `cache_dir` (default `${XDG_CACHE_HOME:-~/.cache}/devmount`), one directory
  * per remote; null (with a log line) when its directory cannot be made or read: the mount runs without it.
  */
-async function openDiskCache(cache: CacheLayer, remote: SftpRemoteFs, ssh: ResolvedSshOptions, options: MountOptions, log: Logger): Promise<DiskCacheLayer | null> {
+async function openDiskCache(cache: CacheLayer, remote: SftpRemoteFs, ssh: ResolvedSshOptions, options: MountOptions, log: Logger, foreground: ForegroundGate): Promise<DiskCacheLayer | null> {
   const key = remoteKey({ user: ssh.user, host: ssh.hostName, port: ssh.port, root: remote.remoteRoot });
   const dir = remoteCacheDir(options.cacheDir !== undefined ? expandTilde(options.cacheDir) : devmountCacheDir(), key, ssh.hostName);
   const diskLog = log.child({ layer: 'disk-cache' });
   try {
     const store = await DiskStore.open(dir, key, DISK_CACHE_BYTES, diskLog);
-    return withDiskCache(cache, store, { isOffline: () => remote.state() !== 'connected', log: diskLog });
+    return withDiskCache(cache, store, { isOffline: () => remote.state() !== 'connected', log: diskLog, whenQuiet: () => foreground.whenQuiet() });
   } catch (err) {
     diskLog.warn({ dir, err: (err as Error).message }, 'disk cache unavailable; going on without it');
     return null;

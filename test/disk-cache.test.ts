@@ -222,3 +222,31 @@ test('disk_cache=no keeps nothing on disk', async () => {
   }
   await expect(readdir(cacheDir)).rejects.toMatchObject({ code: 'ENOENT' });
 });
+
+test('a store waits while the mount keeps answering requests, and is written once they stop', async () => {
+  const site = await makeSite('site-foreground');
+  const run = await start(site, join(sshd.dir, 'cache-foreground'));
+  let requests = 0;
+  let busy: NodeJS.Timeout | undefined;
+  let stopCounting = (): void => undefined;
+  try {
+    expect(await eventually(async () => counters(run).diskEntries === Object.keys(FILES).length, 10_000)).toBe(true);
+    busy = setInterval(() => { requests += 1; }, 20); // a mount answering a request every 20 ms
+    stopCounting = run.parts.foreground.watch(() => requests);
+    requests += 1;
+    const stores = counters(run).diskStores!;
+    await writeFile(join(site, 'inc/a.php'), '<?php function a() { return "A, edited"; }');
+    run.parts.vfs.refresh('/inc/a.php');
+    await run.parts.vfs.getattr('/inc/a.php'); // fresh attributes: the content read next is kept with them
+    expect((await run.parts.vfs.readFile('/inc/a.php')).toString()).toContain('edited');
+    // Busy: the new content waits in memory (well under the gate's longest wait of 2 s).
+    await new Promise((r) => setTimeout(r, 600));
+    expect(counters(run).diskStores).toBe(stores);
+    clearInterval(busy);
+    expect(await eventually(async () => counters(run).diskStores === stores + 1, 5_000)).toBe(true);
+  } finally {
+    clearInterval(busy);
+    stopCounting();
+    await run.close();
+  }
+});

@@ -7,7 +7,7 @@
  * stat reaches the file system and the table's counters show who answered.
  */
 import { constants } from 'node:fs';
-import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -101,6 +101,15 @@ describe('fast-files table on a mount over sshd', () => {
     expect(after.opens - before.opens).toBeGreaterThanOrEqual(2);
     expect(after.reads - before.reads).toBeGreaterThanOrEqual(2);
     expect(after.contentBytes).toBeGreaterThanOrEqual(14);
+  });
+
+  it('answers access(2) without W_OK from the table (the lookup of the name and the ACCESS itself)', async () => {
+    expect((await stat(local('small.txt'))).size).toBe(14); // in the table
+    const before = counters().getattrs;
+    for (let i = 0; i < 3; i++) await access(local('small.txt'), constants.R_OK);
+    expect(counters().getattrs - before).toBe(6);
+    await access(local('small.txt'), constants.W_OK); // asked of JavaScript (EROFS on a read-only mount)
+    await expect(access(local('missing.txt'), constants.R_OK)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('a write through the mount is seen at once, also through a table handle opened before it', async () => {

@@ -1,12 +1,12 @@
 /**
- * The FUSE fast-files table follows the caches' TTL clock (fs/cache/watched-clock.ts): while a real remote
- * watcher (inotify over the harness sshd) is healthy, a file read after its TTL has passed is still answered on
- * libfuse's threads — no FUSE request reaches JavaScript (counted on the VFS the mount serves) — and a change
- * the watcher reports is never answered from the table. When the watcher goes down the table is emptied and its
- * entries expire by the TTL again. The kernel's own caches are off (0 s), so every stat and open reaches the
+ * The FUSE fast-files and directory tables follow the caches' TTL clock (fs/cache/watched-clock.ts): while a real
+ * remote watcher (inotify over the harness sshd) is healthy, a file read or a directory listed after its TTL has
+ * passed is still answered on libfuse's threads — no FUSE request reaches JavaScript (counted on the VFS the
+ * mount serves) — and a change the watcher reports is never answered from a table. When the watcher goes down
+ * the tables are emptied and their entries expire by the TTL again. The kernel's own caches are off (0 s), so every stat and open reaches the
  * file system and the counts show who answered.
  */
-import { readFile, rm, stat, writeFile, mkdtemp } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -115,16 +115,42 @@ test('a change the watcher reports is never answered from the table (same size, 
   expect(reachedJs.filter((call) => !call.startsWith('release '))).toEqual([]);
 });
 
-test('when the watcher goes down the table forgets, and its entries expire by the TTL again', async () => {
+/** The names of `docs/` through the mount, and whether JavaScript answered the READDIR (else the directory table did). */
+async function listDocs(): Promise<{ names: string[]; byJs: boolean }> {
+  reachedJs.length = 0;
+  const names = (await readdir(join(mnt, 'docs'))).sort();
+  return { names, byJs: reachedJs.includes('readdir /docs') };
+}
+
+test('while the watcher is healthy, a directory listed after idling past the TTL is answered by the directory table', async () => {
+  await listDocs();
+  expect(await listDocs()).toEqual({ names: ['a.txt', 'b.txt'], byJs: false });
+  const hits = mount.nativeDirs()!.hits;
+  await new Promise((r) => setTimeout(r, IDLE_MS));
+  expect(await listDocs()).toEqual({ names: ['a.txt', 'b.txt'], byJs: false });
+  expect(mount.nativeDirs()!.hits).toBeGreaterThan(hits);
+  // A name the watcher reports is listed at once, then answered by the table again.
+  const reportedAt = waitForReport('/docs/c.txt');
+  await writeFile(join(site, 'docs/c.txt'), 'gamma');
+  await reportedAt;
+  expect(await listDocs()).toEqual({ names: ['a.txt', 'b.txt', 'c.txt'], byJs: true });
+  expect(await listDocs()).toEqual({ names: ['a.txt', 'b.txt', 'c.txt'], byJs: false });
+});
+
+test('when the watcher goes down the tables forget, and their entries expire by the TTL again', async () => {
+  expect((await listDocs()).byJs).toBe(false);
   expect(await include('index.html')).toContain('v1');
   reachedJs.length = 0;
   expect(await include('index.html')).toContain('v1');
-  expect(reachedJs).toEqual([]);
+  // The release of the handle JavaScript opened for the first include may arrive after close(2) has returned.
+  expect(reachedJs.filter((call) => !call.startsWith('release '))).toEqual([]);
   await watcher.close();
   expect(parts.clock.watched()).toBe(false);
-  // Emptied at once: the next stat is asked of JavaScript.
+  // Emptied at once: the next stat and the next listing are asked of JavaScript.
   expect(await include('index.html')).toContain('v1');
   expect(reachedJs.filter((call) => call.startsWith('getattr /index.html')).length).toBeGreaterThanOrEqual(1);
+  expect((await listDocs()).byJs).toBe(true);
+  expect((await listDocs()).byJs).toBe(false);
   // Back in the table, then past the TTL the caches are asked again (the control for the first test).
   reachedJs.length = 0;
   expect(await include('index.html')).toContain('v1');
@@ -132,4 +158,5 @@ test('when the watcher goes down the table forgets, and its entries expire by th
   await new Promise((r) => setTimeout(r, IDLE_MS));
   expect(await include('index.html')).toContain('v1');
   expect(reachedJs.filter((call) => call.startsWith('getattr /index.html')).length).toBeGreaterThanOrEqual(1);
+  expect((await listDocs()).byJs).toBe(true);
 });

@@ -26,6 +26,7 @@ import { toFuseErrno } from './errno.js';
 import { FastFiles, TABLE_HANDLE, type FastFilesCounters } from './fast-files.js';
 import { KernelCache, type KernelCacheCounters } from './kernel-cache.js';
 import { NativeDirs, type NativeDirsCounters } from './native-dirs.js';
+import { followWatchedClock } from './table-clock.js';
 import { initSettings, libfuse3Options, libfuseOptionString } from './libfuse-options.js';
 import { loadFuseNative, type LoadedFuse, type NativeFuseOptions, type NativeOperations, type NativeStat, type NativeStatfs } from './native.js';
 import { unmountPath } from './mount-table.js';
@@ -74,10 +75,10 @@ export interface FuseAdapterOptions {
   readonly debug?: boolean;
   readonly log?: FuseLog;
   /**
-   * The clock the VFS caches measure TTLs on (fs/cache/watched-clock.ts): the fast-files table's entries expire
-   * on a copy of it, so they too stand still while a healthy remote watcher reports every change. The kernel's
-   * attr/entry timeouts stay in real time (the high-level libfuse API fixes them at mount); what they let through
-   * is answered by the table on libfuse's threads.
+   * The clock the VFS caches measure TTLs on (fs/cache/watched-clock.ts): the fast-files and directory tables'
+   * entries expire on a copy of it (table-clock.ts), so they too stand still while a healthy remote watcher
+   * reports every change. The kernel's attr/entry timeouts stay in real time (docs/fuse.md says why); what they
+   * let through is answered by the tables on libfuse's threads.
    */
   readonly ttlClock?: WatchedClock;
 }
@@ -90,6 +91,11 @@ export interface FuseMount {
   kernelCache(): KernelCacheCounters | undefined;
   /** READDIRs answered on libfuse's threads (the directory table); undefined without it. */
   nativeDirs(): NativeDirsCounters | undefined;
+  /**
+   * Requests the kernel sent this mount so far (modulo 2^32), answered in C or in JavaScript: background work
+   * watches it to yield to the foreground (fs/foreground.ts); undefined with stock fuse-native.
+   */
+  requestsServed(): number | undefined;
   /** The kernel's attribute / entry timeouts this mount was made with, in seconds. */
   readonly kernelTimeouts: KernelTimeouts;
   /** Unmounts (fusermount3 -u) and releases fuse-native's event-loop handle; idempotent. */
@@ -412,13 +418,25 @@ export async function mountVfs(vfs: Vfs, options: FuseAdapterOptions): Promise<F
     });
   });
   // After the mount: the table (and so `thread`) exists only once it has started.
-  const stopClock = fast && opts.ttlClock ? fast.followClock(opts.ttlClock) : () => undefined;
+  const clock = opts.ttlClock;
+  const stopFastClock = fast && clock ? followWatchedClock(clock, fast) : () => undefined;
+  const stopDirsClock = dirs && clock ? followWatchedClock(clock, dirs) : () => undefined;
+  const stopClock = () => {
+    stopFastClock();
+    stopDirsClock();
+  };
+  const requestCount = new Uint32Array(1);
   let unmounting: Promise<void> | undefined;
   return {
     mountpoint: opts.mountpoint,
     fastFiles: () => fast?.counters(),
     kernelCache: () => kernel?.counters(),
     nativeDirs: () => dirs?.counters(),
+    requestsServed: () => {
+      if (!native.requestCount || !fuse._thread) return undefined;
+      native.requestCount.request_count(fuse._thread, requestCount);
+      return requestCount[0];
+    },
     kernelTimeouts: timeouts,
     unmount(unmountOptions = {}) {
       unmounting ??= (async () => {

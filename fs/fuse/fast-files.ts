@@ -9,8 +9,8 @@
  *   prefetcher's tar stream), the entry again, now with the content;
  * - the caches and the VFS report every change (CacheMirror, fs/cache/mirror.ts), and the path is forgotten at
  *   once, before the change is answered. Nothing is copied while a file is open for writing (Vfs.freshEntry).
- * Entries expire on the table's copy of the caches' TTL clock (followClock): it stands still while a healthy remote
- * watcher reports every change, as the caches' own clock does (fs/cache/watched-clock.ts).
+ * Entries expire on the table's copy of the caches' TTL clock (table-clock.ts): it stands still while a
+ * healthy remote watcher reports every change, as the caches' own clock does.
  * A read of a table handle whose file changed after it was opened comes here ("escalated"): the path is opened
  * again through the VFS, so it sees a write through another handle, as a local file system would.
  *
@@ -20,8 +20,8 @@ import { constants as fsConstants } from 'node:fs';
 import type { Vfs } from '../vfs/types.js';
 import type { CacheMirror, FreshEntry } from '../cache/mirror.js';
 import type { Attr } from '../types.js';
-import type { WatchedClock } from '../cache/watched-clock.js';
 import type { FastFilesBinding, NativeStat } from './native.js';
+import type { ClockedTable } from './table-clock.js';
 
 /** Bit 30 of a FUSE file handle: a handle of the table (fast-files.h FF_HANDLE_BIT); VFS handles stay below. */
 export const TABLE_HANDLE = 0x4000_0000;
@@ -66,7 +66,7 @@ export interface FastFilesCounters {
   readonly contentBytes: number;
 }
 
-export class FastFiles implements CacheMirror {
+export class FastFiles implements CacheMirror, ClockedTable {
   private readonly escalated = new Map<number, Promise<number>>();
   private readonly counterBuffer = new Uint32Array(6);
   private readonly statBuffer = new Uint32Array(18);
@@ -101,21 +101,14 @@ export class FastFiles implements CacheMirror {
     if (thread) this.binding.fuse_native_ff_forget_all(thread);
   }
 
-  /**
-   * Keeps the table's clock in step with `clock` from now on; returns the unsubscriber. When the watcher stops
-   * being healthy the table is emptied as well: it is declared down only after three silent heartbeats
-   * (fs/watch/remote-watcher.ts), and a change made in that window was never reported, so nothing the table
-   * took in meanwhile may be answered without asking the caches again.
-   */
-  followClock(clock: WatchedClock): () => void {
-    const follow = (watched: boolean): void => {
-      const thread = this.thread();
-      if (!thread) return;
-      if (!watched) this.binding.fuse_native_ff_forget_all(thread);
-      this.binding.fuse_native_ff_set_watched(thread, watched);
-    };
-    follow(clock.watched());
-    return clock.onChange(follow);
+  forgetAll(): void {
+    this.forgetSubtree();
+  }
+
+  /** Stops (true) or runs on (false) the table's clock: followWatchedClock (table-clock.ts) keeps it on the caches'. */
+  setWatched(watched: boolean): void {
+    const thread = this.thread();
+    if (thread) this.binding.fuse_native_ff_set_watched(thread, watched);
   }
 
   /** A read of table handle `fh` that the table passed on: the file changed since it was opened. */

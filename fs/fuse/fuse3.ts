@@ -10,7 +10,7 @@
 import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { encodeStat } from './fast-files.js';
-import type { FastFilesBinding, InvalidationBinding, NativeDirsBinding, NativeFuse, NativeFuseOptions, NativeOperations, NativeStat, NativeStatfs } from './native.js';
+import type { FastFilesBinding, InvalidationBinding, NativeDirsBinding, RequestCountBinding, NativeFuse, NativeFuseOptions, NativeOperations, NativeStat, NativeStatfs } from './native.js';
 
 /** An opaque napi external: the request a libfuse thread is waiting on. */
 export interface NativeRequest {
@@ -38,7 +38,7 @@ type DispatchArg = string | number | Buffer | null;
 type Dispatch = (op: number, request: NativeRequest, a?: DispatchArg, b?: DispatchArg, c?: DispatchArg, d?: DispatchArg) => void;
 
 /** What native/fuse3/src/fuse3-native.c exports. */
-export interface Fuse3Binding extends FastFilesBinding, InvalidationBinding, NativeDirsBinding {
+export interface Fuse3Binding extends FastFilesBinding, InvalidationBinding, NativeDirsBinding, RequestCountBinding {
   mount(mountpoint: string, options: string, config: KernelConfig, dispatch: Dispatch): Buffer;
   unmounted(handle: Buffer): void;
   signal_void(request: NativeRequest, result: number): void;

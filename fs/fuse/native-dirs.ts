@@ -7,7 +7,9 @@
  * (Vfs.listingFreshForMs: no name in it changed through the mount since it was read, no file in it open for
  * writing) and nothing was forgotten while the answer was being made (`generation`, taken when the readdir
  * started: a listing answered from before a change must not be kept after it). It is kept for as long as the
- * caches' listing stays fresh.
+ * caches' listing stays fresh, on the table's copy of the caches' TTL clock (table-clock.ts): while a
+ * healthy remote watcher reports every change the listing does not expire, and the table is emptied when the
+ * watcher goes down.
  *
  * What takes it out: every change the caches and the VFS report (CacheMirror, fs/vfs/types.ts), before the
  * change is answered. A change to a path drops that path's own listing (a directory refreshed or removed) and
@@ -21,6 +23,7 @@ import type { CacheMirror } from '../cache/mirror.js';
 import { parentOf } from '../paths.js';
 import type { Vfs } from '../vfs/types.js';
 import type { NativeDirsBinding } from './native.js';
+import type { ClockedTable } from './table-clock.js';
 
 export interface NativeDirsCounters {
   /** READDIRs answered by the table since the mount (at offset 0: one per directory read). */
@@ -34,7 +37,7 @@ export interface NativeDirsCounters {
 /** The longest a listing is kept (the table's expiry is a uint32 of ms); the caches' freshness is usually far shorter. */
 const MAX_TABLE_MS = 0x7fff_ffff;
 
-export class NativeDirs implements CacheMirror {
+export class NativeDirs implements CacheMirror, ClockedTable {
   private generation = 0;
   private readonly counterBuffer = new Uint32Array(4);
 
@@ -71,6 +74,16 @@ export class NativeDirs implements CacheMirror {
     this.generation += 1;
     const thread = this.thread();
     if (thread) this.binding.dirs_forget_all(thread);
+  }
+
+  forgetAll(): void {
+    this.forgetSubtree();
+  }
+
+  /** Stops (true) or runs on (false) the table's clock: followWatchedClock (table-clock.ts) keeps it on the caches'. */
+  setWatched(watched: boolean): void {
+    const thread = this.thread();
+    if (thread) this.binding.dirs_set_watched(thread, watched);
   }
 
   stored(): void {

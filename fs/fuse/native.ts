@@ -123,6 +123,13 @@ export interface NativeDirsBinding {
   dirs_forget_all(thread: Buffer): void;
   /** Fills: READDIRs answered from the table, listings stored, listings dropped, listings held. */
   dirs_counters(thread: Buffer, out: Uint32Array): void;
+  /** Stops (true) or runs on (false) the clock the table's listings expire on. */
+  dirs_set_watched(thread: Buffer, watched: boolean): void;
+}
+
+/** How many requests libfuse handed the binding since the mount (mod 2^32), answered in C or in JavaScript. */
+export interface RequestCountBinding {
+  request_count(thread: Buffer, out: Uint32Array): void;
 }
 
 /** Kernel cache invalidation (native/fuse3/src/invalidator.h); `thread` is the mount's NativeFuse._thread. */
@@ -154,6 +161,8 @@ export interface LoadedFuse {
   readonly invalidation: InvalidationBinding | undefined;
   /** The directory table; undefined without it. */
   readonly nativeDirs: NativeDirsBinding | undefined;
+  /** The count of requests served; undefined without it. */
+  readonly requestCount: RequestCountBinding | undefined;
 }
 
 /** Where scripts/build-native.mjs leaves the addon, from this file in fs/fuse/ or in dist/fs/fuse/. */
@@ -190,6 +199,7 @@ function loadFuse3(): LoadedFuse | undefined {
       fastFiles: binding,
       invalidation: binding,
       nativeDirs: binding,
+      requestCount: binding,
     } as const);
   }
   return undefined;
@@ -211,5 +221,6 @@ function loadStock(): LoadedFuse {
     fastFiles: undefined,
     invalidation: undefined,
     nativeDirs: undefined,
+    requestCount: undefined,
   } as const);
 }

@@ -28,6 +28,8 @@ const DEVMOUNT = resolve(import.meta.dirname, '../../../bin/devmount.js');
 
 interface Tool {
   readonly name: 'devmount' | 'sshfs';
+  /** The process serving a mount point, or null. */
+  pid(mountpoint: string): Promise<number | null>;
   mount(port: number, mountpoint: string): Promise<void>;
   unmount(mountpoint: string): Promise<void>;
   /** Detaches a mount still busy (a command stopped at its time limit may not have let go yet). */
@@ -48,13 +50,14 @@ function tools(sshd: Sshd, knownHosts: string): Tool[] {
   return [
     {
       name: 'devmount',
+      pid: (mnt) => servingPid(mnt, isDevmount),
       mount: async (port, mnt) => {
         const cacheDir = await mkdtemp(join(tmpdir(), 'devmount-bench-cache-'));
         cacheDirs.set(mnt, cacheDir);
         await execFileAsync(process.execPath, [DEVMOUNT, 'mount', '-p', String(port), '-o', `${sshOptions},cache_dir=${cacheDir}`, remote, mnt]);
       },
       unmount: async (mnt) => {
-        const pid = await servingPid(mnt);
+        const pid = await servingPid(mnt, isDevmount);
         await execFileAsync(process.execPath, [DEVMOUNT, 'unmount', mnt]);
         // `unmount` returns once the kernel has let go; the process then finishes writing its disk cache. Until it
         // has exited its cache_dir cannot be removed (rm met blobs still being written), and its writes would
@@ -66,11 +69,17 @@ function tools(sshd: Sshd, knownHosts: string): Tool[] {
     },
     {
       name: 'sshfs',
+      pid: (mnt) => servingPid(mnt, (argv) => argv[0]?.endsWith('sshfs') ?? false),
       mount: async (port, mnt) => { await execFileAsync('sshfs', ['-p', String(port), '-o', `${sshOptions},reconnect,ServerAliveInterval=15`, remote, mnt]); },
       unmount: async (mnt) => { await execFileAsync('fusermount3', ['-u', mnt]); },
       unmountLazy: async (mnt) => { await execFileAsync('fusermount3', ['-u', '-z', mnt]); },
     },
   ];
+}
+
+/** A devmount process's argv (bin/devmount.js, or dist/cli/… when started from the build). */
+function isDevmount(argv: readonly string[]): boolean {
+  return argv.some((a) => a.endsWith('devmount.js') || a.includes('/cli/'));
 }
 
 /** How long an unmounted devmount process may take to finish its disk cache writes and exit. */
@@ -88,18 +97,22 @@ async function exited(pid: number, limitMs: number): Promise<void> {
   }
 }
 
-/** The devmount process serving a mount point (its argv names the mount point). */
-async function servingPid(mountpoint: string): Promise<number | null> {
+/**
+ * The process serving a mount point: its argv names the mount point, and `isTool(argv)`. The newest such process:
+ * every session mounts the same mount point, and an sshfs unmounted by the previous one may still be exiting.
+ */
+async function servingPid(mountpoint: string, isTool: (argv: readonly string[]) => boolean): Promise<number | null> {
+  let newest: number | null = null;
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const argv = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0');
-      if (argv.includes(mountpoint) && argv.some((a) => a.endsWith('devmount.js') || a.includes('/cli/'))) return Number(entry);
+      if (argv.includes(mountpoint) && isTool(argv)) newest = Math.max(newest ?? 0, Number(entry));
     } catch {
       continue; // the process exited while we looked
     }
   }
-  return null;
+  return newest;
 }
 
 /** Works measured on one fresh mount, in order: a "cold" figure is the first thing its mount does. */
@@ -117,33 +130,69 @@ const SESSIONS: readonly Session[] = [
 
 /** Samples per tool and work. */
 type Results = Map<string, Measurement[]>;
+/** CPU milliseconds the serving process spent on each sample, per tool and work. */
+type CpuResults = Map<string, number[]>;
+
+/**
+ * CPU milliseconds all threads of `pids` have run so far (the first field of each /proc/PID/task/TID/schedstat, in
+ * ns; proc(5)): finer than /proc/PID/stat's 10 ms ticks, which a warm `find` of 20–50 ms of CPU would round away.
+ * Threads that have exited are not counted; libfuse keeps up to ten idle workers, so few do during a work.
+ */
+async function cpuMs(pids: readonly number[]): Promise<number> {
+  let ns = 0;
+  for (const pid of pids) {
+    const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
+    for (const tid of tasks) ns += Number((await readFile(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').catch(() => '0')).split(' ')[0]);
+  }
+  return ns / 1e6;
+}
+
+/**
+ * `pid` and the processes below it: sshfs runs ssh(1) as a child, which does its encryption, where devmount does
+ * its own in-process; both are the file system's cost.
+ */
+async function withDescendants(pid: number): Promise<number[]> {
+  const parents = new Map<number, number>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const text = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => null);
+    if (text !== null) parents.set(Number(entry), Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[1]));
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) for (const [child, parent] of parents) if (parent === tree[i]) tree.push(child);
+  return tree;
+}
 
 /**
  * One session on a fresh mount: its works in order, then unmount. Returns whether a work hit the time limit
  * (its later repetitions would too: they are skipped).
  */
-async function runSession(tool: Tool, port: number, mnt: string, session: Session, results: Results, rss: { peakMb: number }): Promise<boolean> {
+async function runSession(tool: Tool, port: number, mnt: string, session: Session, results: Results, cpu: CpuResults, rss: { peakMb: number }): Promise<boolean> {
   let limited = false;
   try {
     // Not mounted yet on the first call; busy when the previous command was stopped at its time limit.
     await tool.unmount(mnt).catch(() => tool.unmountLazy(mnt)).catch(() => undefined);
     await tool.mount(port, mnt);
+    const pid = await tool.pid(mnt);
+    const pids = pid ? await withDescendants(pid) : [];
     for (const [label, command] of session) {
+      const cpuBefore = await cpuMs(pids);
       const m = await timeShell(command(mnt, tool), { limitMs: LIMIT_MS });
+      const cpuUsed = pid ? (await cpuMs(pids)) - cpuBefore : NaN;
       limited ||= m.timedOut;
       const key = `${tool.name}:${label}`;
       results.set(key, [...(results.get(key) ?? []), m]);
+      cpu.set(key, [...(cpu.get(key) ?? []), cpuUsed]);
       let rssNote = '';
       if (tool.name === 'devmount') {
         // Peak RSS of this mount's process so far (each fresh mount is a new process).
-        const pid = await servingPid(mnt);
         const mb = pid ? await peakRssMb(pid) : null;
         if (mb !== null) {
           rss.peakMb = Math.max(rss.peakMb, mb);
           rssNote = `, peak RSS ${mb.toFixed(0)} MB`;
         }
       }
-      process.stdout.write(`  ${tool.name} ${label}: ${formatSeconds(m)}${rssNote}\n`);
+      process.stdout.write(`  ${tool.name} ${label}: ${formatSeconds(m)}, CPU ${cpuUsed.toFixed(0)} ms${rssNote}\n`);
     }
   } finally {
     // A failed measurement must not leave a mount behind (the scratch directory is removed next).
@@ -156,19 +205,20 @@ async function runSession(tool: Tool, port: number, mnt: string, session: Sessio
  * Each session is run `repeat` times per tool, the tools taking turns (devmount first, then sshfs first, …),
  * so both see the machine in the same state; the tables show medians.
  */
-async function measureAll(tools: readonly Tool[], port: number, mnt: string, repeat: number, rss: { peakMb: number }): Promise<Results> {
+async function measureAll(tools: readonly Tool[], port: number, mnt: string, repeat: number, rss: { peakMb: number }): Promise<{ results: Results; cpu: CpuResults }> {
   const results: Results = new Map();
+  const cpu: CpuResults = new Map();
   for (const session of SESSIONS) {
     const limited = new Set<string>();
     for (let round = 0; round < repeat; round++) {
       const order = round % 2 === 0 ? tools : [...tools].reverse();
       for (const tool of order) {
         if (limited.has(tool.name)) continue;
-        if (await runSession(tool, port, mnt, session, results, rss)) limited.add(tool.name);
+        if (await runSession(tool, port, mnt, session, results, cpu, rss)) limited.add(tool.name);
       }
     }
   }
-  return results;
+  return { results, cpu };
 }
 
 async function main(): Promise<void> {
@@ -206,7 +256,7 @@ async function main(): Promise<void> {
       const rss = { peakMb: 0 };
       const repeat = repeatAt(rtt);
       process.stdout.write(`at ${rtt} ms RTT, ${repeat} run(s) per tool and work, tools taking turns …\n`);
-      const results = await measureAll(tools(sshd, knownHosts), ports.get(rtt)!, mnt, repeat, rss);
+      const { results, cpu } = await measureAll(tools(sshd, knownHosts), ports.get(rtt)!, mnt, repeat, rss);
       const rows: Row[] = SESSIONS.flat().map(([label]) => {
         const bytes = label.startsWith('read') ? BIG_MB * 1048576 : label.startsWith('write') ? WRITE_MB * 1048576 : 0;
         const show = (m: Measurement) => (bytes ? `${formatRate(bytes, m)} (${formatSeconds(m)})` : formatSeconds(m));
@@ -216,6 +266,14 @@ async function main(): Promise<void> {
       });
       rows.push({ label: 'peak RSS (devmount)', ours: `${rss.peakMb.toFixed(0)} MB`, peer: '', ratio: '', goal: '≤ 200 MB' });
       printTable(`devmount vs sshfs at ${rtt} ms RTT, median of ${repeat} (ratio = devmount time / sshfs time; < 1 is faster)`, { ours: 'devmount', peer: 'sshfs' }, rows);
+      // What each file system process (and sshfs's ssh child) spent, all threads: on a loaded machine the times
+      // above move with the scheduler, this much less.
+      const cpuRows: Row[] = SESSIONS.flat().map(([label]) => {
+        const ours = medianBy(cpu.get(`devmount:${label}`)!, (ms) => ms)!;
+        const peer = medianBy(cpu.get(`sshfs:${label}`)!, (ms) => ms)!;
+        return { label, ours: `${ours.toFixed(0)} ms`, peer: `${peer.toFixed(0)} ms`, ratio: `${(ours / peer).toFixed(2)}x` };
+      });
+      printTable(`CPU of the file system processes at ${rtt} ms RTT, median of ${repeat} (devmount / sshfs)`, { ours: 'devmount', peer: 'sshfs' }, cpuRows);
     }
   } finally {
     for (const p of proxies) await p.close();

@@ -17,7 +17,12 @@
  * listing it was opened on while the table moves on, as a local directory stream does (readdir(3) after a
  * change may or may not show it, POSIX readdir).
  *
- * Locking: one mutex guards the buckets and the counters; references are counted atomically, because a
+ * Listings expire on the table's watched clock (table-common.h, dt_set_watched), as the fast-files table's
+ * entries do: while the remote watcher is healthy the caches' listings stay fresh however long the mount
+ * idles, and so do this table's; a `find` after idling is still answered here. JavaScript empties the table
+ * when the watcher goes down (fs/fuse/table-clock.ts).
+ *
+ * Locking: one mutex guards the buckets, the counters and the clock; references are counted atomically, because a
  * handle's release runs on a libfuse thread without the lock.
  */
 #ifndef DEVMOUNT_DIR_TABLE_H
@@ -65,6 +70,7 @@ typedef struct dt_table {
   uint32_t entries;
   uint32_t names;
   dt_counters_t counters;
+  table_clock_t clock;
 } dt_table_t;
 
 /**
@@ -104,7 +110,15 @@ static dt_table_t *dt_table_new(void) {
   dt_table_t *t = calloc(1, sizeof(dt_table_t));
   if (t == NULL) return NULL;
   pthread_mutex_init(&t->lock, NULL);
+  table_clock_init(&t->clock);
   return t;
+}
+
+/** JavaScript thread: stops the table's clock while a healthy watcher covers the mount, or runs it on. */
+static void dt_set_watched(dt_table_t *t, int watched) {
+  pthread_mutex_lock(&t->lock);
+  table_clock_set_watched(&t->clock, watched);
+  pthread_mutex_unlock(&t->lock);
 }
 
 /* Call with the lock held: unlinks the entry `*at` points to and frees it. */
@@ -126,7 +140,7 @@ static dt_entry_t **_dt_slot(dt_table_t *t, const char *path, uint32_t hash) {
 
 /* Call with the lock held. */
 static void _dt_drop_expired(dt_table_t *t) {
-  int64_t now = table_now_ms();
+  int64_t now = table_clock_ms(&t->clock);
   for (uint32_t b = 0; b < DT_BUCKETS; b++) {
     dt_entry_t **at = &t->buckets[b];
     while (*at != NULL) {
@@ -144,9 +158,9 @@ static void dt_put(dt_table_t *t, const char *path, dt_listing_t *listing, uint3
   if (fresh == NULL) return;
   memcpy(fresh->path, path, path_len + 1);
   fresh->hash = table_hash(path);
-  fresh->expires_ms = table_now_ms() + ttl_ms;
   fresh->listing = listing;
   pthread_mutex_lock(&t->lock);
+  fresh->expires_ms = table_clock_ms(&t->clock) + ttl_ms;
   dt_entry_t **at = _dt_slot(t, path, fresh->hash);
   if (*at != NULL) _dt_unlink(t, at);
   if (t->entries >= DT_MAX_LISTINGS || t->names + listing->count > DT_MAX_NAMES) _dt_drop_expired(t);
@@ -196,7 +210,7 @@ static dt_listing_t *dt_get(dt_table_t *t, const char *path) {
   pthread_mutex_lock(&t->lock);
   dt_entry_t **at = _dt_slot(t, path, table_hash(path));
   if (*at != NULL) {
-    if ((*at)->expires_ms <= table_now_ms()) {
+    if ((*at)->expires_ms <= table_clock_ms(&t->clock)) {
       _dt_unlink(t, at);
     } else {
       found = dt_listing_ref((*at)->listing);

@@ -17,10 +17,8 @@
  * handle sees a write through any other as on a local file system; the release of such a handle goes to
  * JavaScript too, to close that re-opened file.
  *
- * Entries expire on the table's own clock, which mirrors the clock JavaScript's caches measure TTLs on
- * (fs/cache/watched-clock.ts): it stands still while a remote watcher that reports every change is healthy
- * (ff_set_watched), so an entry put with the caches' remaining TTL lives exactly as long as the caches trust the
- * answer, and a page opened after idling is still answered here. A change the watcher reports forgets the path
+ * Entries expire on the table's watched clock (table-common.h, ff_set_watched), so a page opened after idling
+ * is still answered here while the remote watcher is healthy. A change the watcher reports forgets the path
  * (ff_forget) as before.
  *
  * Locking: one mutex per table guards the buckets, the counters, the handle slots and the clock. Contents are immutable
@@ -88,22 +86,20 @@ typedef struct ff_table {
   ff_handle_t *handles;
   uint32_t handle_count; /* slots in use or ever used: handles[0 .. handle_count) */
   ff_counters_t counters;
-  /** When the clock was stopped (CLOCK_MONOTONIC ms), or -1 while it runs; the time it stood still before. */
-  int64_t stopped_at;
-  int64_t stopped_for;
+  table_clock_t clock;
 } ff_table_t;
 
 static ff_table_t *ff_table_new(void) {
   ff_table_t *t = calloc(1, sizeof(ff_table_t));
   if (t == NULL) return NULL;
   pthread_mutex_init(&t->lock, NULL);
-  t->stopped_at = -1;
+  table_clock_init(&t->clock);
   return t;
 }
 
 /* Call with the lock held: the table's clock, which does not advance while stopped (ff_set_watched). */
 static int64_t ff_clock_ms(const ff_table_t *t) {
-  return (t->stopped_at >= 0 ? t->stopped_at : table_now_ms()) - t->stopped_for;
+  return table_clock_ms(&t->clock);
 }
 
 /**
@@ -112,12 +108,7 @@ static int64_t ff_clock_ms(const ff_table_t *t) {
  */
 static void ff_set_watched(ff_table_t *t, int watched) {
   pthread_mutex_lock(&t->lock);
-  if (watched && t->stopped_at < 0) {
-    t->stopped_at = table_now_ms();
-  } else if (!watched && t->stopped_at >= 0) {
-    t->stopped_for += table_now_ms() - t->stopped_at;
-    t->stopped_at = -1;
-  }
+  table_clock_set_watched(&t->clock, watched);
   pthread_mutex_unlock(&t->lock);
 }
 

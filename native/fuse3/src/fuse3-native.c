@@ -14,7 +14,8 @@
  * on their stack, hand it to the JavaScript thread through one N-API thread-safe function per mount, and wait
  * on the request's semaphore. JavaScript (fs/fuse/fuse3.ts) answers with one of the `signal_*` functions,
  * which fill in the reply and post the semaphore. What C can answer alone never crosses:
- * - getattr, and open/read/release of small cached files, from the fast-files table (fast-files.h);
+ * - getattr, access without W_OK, and open/read/release of small cached files, from the fast-files table
+ *   (fast-files.h);
  * - FLUSH of a handle opened read-only (bit 31 of fh, set by fs/fuse/adapter.ts): nothing to flush;
  * - opendir/releasedir: a directory handle holds a listing, so READDIRPLUS continuations are served from the
  *   listing given at offset 0 instead of asking again per 4 KiB of entries;
@@ -33,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dir-table.h"
 #include "fast-files.h"
@@ -163,6 +165,8 @@ typedef struct {
   ff_table_t *ff;
   dt_table_t *dt;
   inv_queue_t inv;
+  /** Requests libfuse handed to us, whoever answered them (count_request): background work yields to them. */
+  uint32_t requests;
 } mount_t;
 
 /**
@@ -470,8 +474,14 @@ static napi_value signal_readdir(napi_env env, napi_callback_info info) {
 
 /* ---- libfuse operations ---------------------------------------------------------------------------- */
 
+/** One more request served (read by JavaScript through request_count; wraps, compared only for change). */
+static void count_request(mount_t *m) {
+  __atomic_add_fetch(&m->requests, 1, __ATOMIC_RELAXED);
+}
+
 #define REQUEST(opcode) \
   mount_t *m = current_mount(); \
+  count_request(m); \
   request_t r; \
   memset(&r, 0, sizeof(r)); \
   r.op = opcode; \
@@ -502,6 +512,11 @@ static int fn_getattr(const char *path, struct stat *st, struct fuse_file_info *
 
 static int fn_access(const char *path, int mask) {
   REQUEST(OP_ACCESS)
+  /* JavaScript answers existence, plus EROFS for W_OK on a read-only mount (fs/fuse/adapter.ts `access`): without
+     W_OK, a path the fast-files table holds fresh exists, and that is the whole answer. git calls access(2) on
+     its own files at every `git status`. */
+  struct stat st;
+  if ((mask & W_OK) == 0 && ff_getattr(m->ff, path, &st)) return 0;
   r.path = path;
   r.number = mask;
   return call_js(m, &r);
@@ -515,6 +530,7 @@ static int fn_statfs(const char *path, struct statvfs *sv) {
 }
 
 static int fn_opendir(const char *path, struct fuse_file_info *fi) {
+  count_request(current_mount());
   dir_handle_t *d = calloc(1, sizeof(dir_handle_t));
   if (d == NULL) return -ENOMEM;
   fi->fh = (uint64_t) (uintptr_t) d;
@@ -522,6 +538,7 @@ static int fn_opendir(const char *path, struct fuse_file_info *fi) {
 }
 
 static int fn_releasedir(const char *path, struct fuse_file_info *fi) {
+  count_request(current_mount());
   dir_handle_t *d = (dir_handle_t *) (uintptr_t) fi->fh;
   if (d != NULL) {
     dt_listing_unref(d->listing);
@@ -897,6 +914,14 @@ static mount_t *counters_args(napi_env env, napi_callback_info info, size_t coun
   return *out != NULL && len >= count * sizeof(uint32_t) ? mount_arg(env, argv[0]) : NULL;
 }
 
+/** request_count(handle, Uint32Array(1)): requests served since the mount, modulo 2^32. */
+static napi_value request_count(napi_env env, napi_callback_info info) {
+  uint32_t *out;
+  mount_t *m = counters_args(env, info, 1, &out);
+  if (m != NULL) out[0] = __atomic_load_n(&m->requests, __ATOMIC_RELAXED);
+  return NULL;
+}
+
 /** invalidation_counters(handle, Uint32Array(2)): paths queued, invalidations the kernel took. */
 static napi_value invalidation_counters(napi_env env, napi_callback_info info) {
   uint32_t *out;
@@ -1003,6 +1028,16 @@ static napi_value dirs_forget_all_js(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/** dirs_set_watched(handle, watched): the table's clock stops while watched (dir-table.h). */
+static napi_value dirs_set_watched_js(napi_env env, napi_callback_info info) {
+  ARGS(2)
+  mount_t *m = mount_arg(env, argv[0]);
+  bool watched = false;
+  napi_get_value_bool(env, argv[1], &watched);
+  if (m != NULL && m->dt != NULL) dt_set_watched(m->dt, watched);
+  return NULL;
+}
+
 /** dirs_counters(handle, Uint32Array(4)): READDIRs answered from the table, listings stored, dropped, held. */
 static napi_value dirs_counters_js(napi_env env, napi_callback_info info) {
   uint32_t *out;
@@ -1042,6 +1077,8 @@ static napi_value init_module(napi_env env, napi_value exports) {
     { "dirs_forget", NULL, dirs_forget_js, NULL, NULL, NULL, napi_default, NULL },
     { "dirs_forget_all", NULL, dirs_forget_all_js, NULL, NULL, NULL, napi_default, NULL },
     { "dirs_counters", NULL, dirs_counters_js, NULL, NULL, NULL, napi_default, NULL },
+    { "dirs_set_watched", NULL, dirs_set_watched_js, NULL, NULL, NULL, napi_default, NULL },
+    { "request_count", NULL, request_count, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;
