@@ -25,6 +25,8 @@ interface Spawned {
   readonly child: ChildProcess;
   readonly origin: string;
   readonly spawnedAt: number;
+  /** When it first answered HTTP. */
+  readonly listeningAt: number;
 }
 
 /** Spawns `devmount serve ARGS` on a free port and waits (bounded) until it answers HTTP at all. */
@@ -41,7 +43,7 @@ async function spawnServe(args: readonly string[], logFile: string): Promise<Spa
     if (child.exitCode !== null) throw new Error(`devmount serve exited with ${child.exitCode}; see ${logFile}`);
     // Refused until it listens (bounded by the deadline).
     const listening = await fetch(`${origin}/__devmount/livereload.js`).then((res) => res.arrayBuffer()).then(() => true, () => false);
-    if (listening) return { child, origin, spawnedAt };
+    if (listening) return { child, origin, spawnedAt, listeningAt: performance.now() };
     if (performance.now() > deadline) {
       await stopChild(child);
       throw new Error(`devmount serve did not listen within ${START_LIMIT_MS} ms; see ${logFile}`);
@@ -67,6 +69,8 @@ async function medianPage(origin: string, app: TimedPage): Promise<number> {
 }
 
 export interface StartFigures {
+  /** Spawn → answering HTTP (Node's start, module loading, connecting, the server listening). */
+  readonly listenMs: number;
   /** Spawn → first full page. */
   readonly firstMs: number;
   readonly warmMs: number;
@@ -85,7 +89,7 @@ export async function measureStart(args: readonly string[], app: TimedPage, logF
       await new Promise((r) => setTimeout(r, IDLE_MS));
       idleMs = await timePage(served.origin, app);
     }
-    return { firstMs, warmMs, idleMs };
+    return { listenMs: served.listeningAt - served.spawnedAt, firstMs, warmMs, idleMs };
   } finally {
     await stopChild(served.child);
   }
@@ -111,6 +115,8 @@ export async function compareStarts(app: TimedPage, runs: { local: readonly stri
     { label: `warm page (median of ${WARM_SAMPLES})`, ours: `${cold.warmMs.toFixed(0)} ms`, peer: `${local.warmMs.toFixed(0)} ms`, ratio: times(cold.warmMs, local.warmMs), goal: `≤ 1.5x: ${cold.warmMs <= 1.5 * local.warmMs ? 'OK' : 'NO'}` },
     // Against the local server's page after the same idle time (a database connection, PHP workers idle too).
     ...(cold.idleMs !== null && local.idleMs !== null ? [{ label: `page after ${IDLE_MS / 1000} s idle`, ours: `${cold.idleMs.toFixed(0)} ms`, peer: `${local.idleMs.toFixed(0)} ms`, ratio: times(cold.idleMs, local.idleMs), goal: `≤ 1.5x: ${cold.idleMs <= 1.5 * local.idleMs ? 'OK' : 'NO'}` }] : []),
+    { label: 'first start: spawn → listening', ours: seconds(cold.listenMs), peer: seconds(local.listenMs), ratio: times(cold.listenMs, local.listenMs), goal: '' },
+    { label: 'second start: spawn → listening', ours: seconds(second.listenMs), peer: seconds(local.listenMs), ratio: times(second.listenMs, local.listenMs), goal: '' },
     { label: 'second start (disk cache): spawn → page', ours: seconds(second.firstMs), peer: seconds(local.firstMs), ratio: times(second.firstMs, local.firstMs), goal: `≤ 1 s: ${second.firstMs <= 1000 ? 'OK' : 'NO'}` },
     { label: 'second start: warm page', ours: `${second.warmMs.toFixed(0)} ms`, peer: `${local.warmMs.toFixed(0)} ms`, ratio: times(second.warmMs, local.warmMs), goal: '' },
   ];
