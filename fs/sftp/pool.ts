@@ -14,6 +14,8 @@ export interface PoolStats {
   readonly retried: number;
   readonly inFlight: number;
   readonly connectedSinceMs: number | null;
+  /** Sessions in the pool (a data connection opened in the background counts once it joined). */
+  readonly connections: number;
 }
 
 /** Worst state first: the pool reports the least healthy session's state. */
@@ -110,7 +112,7 @@ export class SessionPool {
       retried += st.retried;
       inFlight += st.inFlight;
     }
-    return { reconnects, retried, inFlight, connectedSinceMs: this.meta.stats().connectedSinceMs };
+    return { reconnects, retried, inFlight, connectedSinceMs: this.meta.stats().connectedSinceMs, connections: this.sessions.length };
   }
 
   /** Why a session stopped reconnecting by itself (the server keeps breaking the protocol), or null. */
