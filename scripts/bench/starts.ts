@@ -105,7 +105,7 @@ const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 const times = (ours: number, peer: number): string => `${(ours / peer).toFixed(2)}x`;
 
 /** The local copy, then the remote cold start (both with the idle page), then the remote second start; one table. */
-export async function compareStarts(app: TimedPage, runs: { local: readonly string[]; remote: readonly string[] }, logs: (what: string) => string, rtt: string): Promise<void> {
+export async function compareStarts(app: TimedPage, runs: { local: readonly string[]; remote: readonly string[] }, logs: (what: string) => string, rtt: string, note?: string): Promise<void> {
   const loadBefore = await loadAverage();
   const local = await measureStart(runs.local, app, logs('local'), true);
   const cold = await measureStart(runs.remote, app, logs('remote'), true);
@@ -120,6 +120,6 @@ export async function compareStarts(app: TimedPage, runs: { local: readonly stri
     { label: 'second start (disk cache): spawn → page', ours: seconds(second.firstMs), peer: seconds(local.firstMs), ratio: times(second.firstMs, local.firstMs), goal: `≤ 1 s: ${second.firstMs <= 1000 ? 'OK' : 'NO'}` },
     { label: 'second start: warm page', ours: `${second.warmMs.toFixed(0)} ms`, peer: `${local.warmMs.toFixed(0)} ms`, ratio: times(second.warmMs, local.warmMs), goal: '' },
   ];
-  printTable(`bench:remote — ${app.name} (${app.page}), remote at ${rtt} RTT`, { ours: `serve user@host (${rtt})`, peer: 'serve ./local-copy' }, rows);
+  printTable(`bench:remote — ${app.name} (${app.page}), remote at ${rtt} RTT${note ? `\n${note}` : ''}`, { ours: `serve user@host (${rtt})`, peer: 'serve ./local-copy' }, rows);
   process.stdout.write(`load: before ${loadBefore}; after ${await loadAverage()}\n`);
 }
