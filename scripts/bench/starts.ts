@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { open } from 'node:fs/promises';
-import { DEVMOUNT_CLI, execFileAsync, freePort, medianBy, printTable, stopChild, type Row } from './lib.js';
+import { cpuSeconds, DEVMOUNT_CLI, execFileAsync, freePort, medianBy, printTable, stopChild, type Row } from './lib.js';
 
 /** Bound on one start (spawn to listening), and on one page. */
 const START_LIMIT_MS = 60_000;
@@ -73,6 +73,11 @@ export interface StartFigures {
   readonly listenMs: number;
   /** Spawn → first full page. */
   readonly firstMs: number;
+  /**
+   * CPU seconds the server and its PHP workers used from spawn to the first page (/proc/PID/stat): what a start
+   * costs even when the machine is too loaded for its wall time to mean much.
+   */
+  readonly firstCpuS: number;
   readonly warmMs: number;
   readonly idleMs: number | null;
 }
@@ -83,13 +88,14 @@ export async function measureStart(args: readonly string[], app: TimedPage, logF
   try {
     await timePage(served.origin, app);
     const firstMs = performance.now() - served.spawnedAt;
+    const firstCpuS = served.child.pid === undefined ? Number.NaN : await cpuSeconds(served.child.pid, true);
     const warmMs = await medianPage(served.origin, app);
     let idleMs: number | null = null;
     if (idle && IDLE_MS > 0) {
       await new Promise((r) => setTimeout(r, IDLE_MS));
       idleMs = await timePage(served.origin, app);
     }
-    return { listenMs: served.listeningAt - served.spawnedAt, firstMs, warmMs, idleMs };
+    return { listenMs: served.listeningAt - served.spawnedAt, firstMs, firstCpuS, warmMs, idleMs };
   } finally {
     await stopChild(served.child);
   }
@@ -117,6 +123,8 @@ export async function compareStarts(app: TimedPage, runs: { local: readonly stri
     ...(cold.idleMs !== null && local.idleMs !== null ? [{ label: `page after ${IDLE_MS / 1000} s idle`, ours: `${cold.idleMs.toFixed(0)} ms`, peer: `${local.idleMs.toFixed(0)} ms`, ratio: times(cold.idleMs, local.idleMs), goal: `≤ 1.5x: ${cold.idleMs <= 1.5 * local.idleMs ? 'OK' : 'NO'}` }] : []),
     { label: 'first start: spawn → listening', ours: seconds(cold.listenMs), peer: seconds(local.listenMs), ratio: times(cold.listenMs, local.listenMs), goal: '' },
     { label: 'second start: spawn → listening', ours: seconds(second.listenMs), peer: seconds(local.listenMs), ratio: times(second.listenMs, local.listenMs), goal: '' },
+    { label: 'first start: CPU to the page (server + PHP)', ours: `${cold.firstCpuS.toFixed(2)} s`, peer: `${local.firstCpuS.toFixed(2)} s`, ratio: times(cold.firstCpuS, local.firstCpuS), goal: '' },
+    { label: 'second start: CPU to the page (server + PHP)', ours: `${second.firstCpuS.toFixed(2)} s`, peer: `${local.firstCpuS.toFixed(2)} s`, ratio: times(second.firstCpuS, local.firstCpuS), goal: '' },
     { label: 'second start (disk cache): spawn → page', ours: seconds(second.firstMs), peer: seconds(local.firstMs), ratio: times(second.firstMs, local.firstMs), goal: `≤ 1 s: ${second.firstMs <= 1000 ? 'OK' : 'NO'}` },
     { label: 'second start: warm page', ours: `${second.warmMs.toFixed(0)} ms`, peer: `${local.warmMs.toFixed(0)} ms`, ratio: times(second.warmMs, local.warmMs), goal: '' },
   ];
