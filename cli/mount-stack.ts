@@ -158,7 +158,8 @@ export async function openMountStackParts(spec: RemoteSpec, options: MountOption
 /**
  * The disk store of the resolved root: the one opened early when the root as spelled is the one the server
  * resolved (the usual case), else (a symlink on the way, a relative path) that one is closed and the right one
- * opened. The key is always the resolved root, so two spellings of one remote share a cache (remote-key.ts).
+ * opened. The key is always the resolved root, so two spellings of one remote share a cache (remote-key.ts); the
+ * directory made for the spelled root then stays empty.
  */
 async function connectDisk(
   early: Promise<DiskStore | null> | null, spelledRoot: string | null, ssh: ResolvedSshOptions, remote: SftpRemoteFs, options: MountOptions, log: Logger,

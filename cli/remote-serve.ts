@@ -152,15 +152,13 @@ export async function startRemoteServe(vfs: Vfs, remote: SftpRemoteFs, options: 
   const closers = createCloserStack();
   try {
     const source = openSource(vfs, remote, opts, closers);
-    const { watcher, site } = await watchAndOpenSite(vfs, remote, source, opts, closers);
+    const { watcher, site } = await watchAndOpenSite(remote, source, opts, closers);
     const reachability = trackReachability(remote, opts.requestTimeoutMs, opts.log);
     closers.push(() => reachability.close());
     const early: Middleware[] = [remoteReachability(reachability, opts.description)];
     if (watcher?.method === 'sftp-poll') early.push(trackRequestedDirs(watcher));
     const serverOptions = await opts.server(source, site);
     opts.onPhase('featuresAssembled');
-    // php-cgi runs scripts from the private mount: nothing is served before it exists (or failed to be made).
-    await opts.localRoot;
     const server = await createDevServer(Object.freeze({
       ...serverOptions,
       ...(serverOptions.liveReload === false ? {} : { liveReload: REMOTE_LIVERELOAD }),
@@ -207,9 +205,10 @@ function openSource(vfs: Vfs, remote: SftpRemoteFs, opts: RemoteServeOptions, cl
 /**
  * The remote watcher, the FUSE mount php-cgi reads (localRoot) and the site's tunnels and production URL come
  * up together: each waits on the network (a handshake, an exec channel, a database query), none needs another.
+ * php-cgi runs scripts from the private mount, so nothing is served before it exists (or failed to be made).
  */
 async function watchAndOpenSite(
-  vfs: Vfs, remote: SftpRemoteFs, source: VfsFileSource, opts: RemoteServeOptions & { say: (line: string) => void; onPhase: (phase: string) => void }, closers: CloserStack,
+  remote: SftpRemoteFs, source: VfsFileSource, opts: RemoteServeOptions & { say: (line: string) => void; onPhase: (phase: string) => void }, closers: CloserStack,
 ): Promise<{ watcher: RemoteWatcher | null; site: SiteContext }> {
   const [watched, mounted, opened] = await Promise.allSettled([
     startConfiguredWatcher(remote, opts.remoteWatch, opts.remotePollMs, (changes) => source.notifyRemoteChanges(changes), opts.clock)

@@ -6,7 +6,8 @@
  *   1. list: one bulk listing of the whole tree (`find -printf`, fs/bulk), so every lookup is answered locally;
  *   2. disk: the persistent cache (fs/cache/disk) drops the files the listing shows changed, and loads the
  *      others into memory — a second start of the same site reads nothing over the network;
- *   3. stream: one `tar -c` stream of the files neither in memory nor valid on disk, those an application opens first coming first:
+ *   3. stream: one `tar -c` stream of the files neither in memory nor valid on disk (on a start the disk cache made
+ *      warm, only those it held and scripts: startStreamFilter), those an application opens first coming first:
  *      the files the disk cache held from earlier runs (in their order of use there; those still valid were
  *      loaded from disk, so these are the ones changed since), then scripts and their
  *      configuration (*.php, .htaccess, …) shallow ones first, then the rest. Opens that arrive meanwhile go on
