@@ -5,12 +5,13 @@
  * The one place mount options are handed to each layer; errors from opening the remote directory are turned
  * into the remote-path exit code here (FsError ENOENT/ENOTDIR/EACCES at mount time means "wrong path").
  */
+import { posix } from 'node:path';
 import type { Logger } from 'pino';
 import { FsError } from '../fs/errors.js';
 import type { RemoteSpec } from '../fs/remote-spec.js';
 import { CACHE_DEFAULTS } from '../fs/cache/options.js';
 import { createCachedRemoteFs } from '../fs/cache/cached-remote-fs.js';
-import { withDiskCache, type DiskCacheControl, type DiskCacheLayer } from '../fs/cache/disk/disk-cached-remote-fs.js';
+import { withDiskCache, type DiskCacheControl } from '../fs/cache/disk/disk-cached-remote-fs.js';
 import type { CacheLayer } from '../fs/cache/layer.js';
 import { remoteCacheDir, remoteKey } from '../fs/cache/disk/remote-key.js';
 import { DiskStore } from '../fs/cache/disk/store.js';
@@ -42,6 +43,8 @@ export interface StackInputs {
    * at start only what the disk cache holds is loaded.
    */
   readonly profile?: 'mount' | 'serve';
+  /** Told when each phase of the start ends (cli/start-timeline.ts). */
+  readonly onPhase?: (phase: string) => void;
 }
 
 /**
@@ -92,6 +95,12 @@ export async function openMountStackParts(spec: RemoteSpec, options: MountOption
     },
   );
   const connector = createConnector(ssh);
+  const profile = inputs.profile ?? 'mount';
+  const diskLog = inputs.log.child({ layer: 'disk-cache' });
+  // The disk cache's index is read and checked while SSH connects (local disk against round trips), under the
+  // root as spelled when it is absolute; the resolved root decides (connectDisk).
+  const spelledRoot = spec.path.startsWith('/') ? posix.normalize(spec.path).replace(/(.)\/+$/, '$1') : null;
+  const early = options.cache && options.diskCache && spelledRoot !== null ? openDiskStore(ssh, spelledRoot, options, diskLog) : null;
   let remote: SftpRemoteFs;
   try {
     remote = await createSftpRemoteFs(connector, spec.path, {
@@ -100,8 +109,13 @@ export async function openMountStackParts(spec: RemoteSpec, options: MountOption
       opTimeoutMs: options.opTimeout * 1000,
       logger: inputs.log.child({ layer: 'sftp' }),
       operationContext: inputs.operationContext,
+      // A dev server's first page needs the metadata connection first (the listing, the watcher, the database
+      // tunnel); its files come from the start-up stream or the disk cache. A mount keeps failing at start when
+      // a data connection cannot be made.
+      dataConnections: profile === 'serve' ? 'in-background' : 'with-meta',
     });
   } catch (err) {
+    await early?.then((store) => store?.close());
     if (err instanceof FsError && (err.code === 'ENOENT' || err.code === 'ENOTDIR' || err.code === 'EACCES' || err.code === 'EPERM')) {
       const where = `${spec.host}:${spec.path || '~'}`;
       const why = err.code === 'ENOENT' ? 'does not exist' : err.code === 'ENOTDIR' ? 'is not a directory' : 'is not accessible';
@@ -109,7 +123,8 @@ export async function openMountStackParts(spec: RemoteSpec, options: MountOption
     }
     throw err;
   }
-  const profile = inputs.profile ?? 'mount';
+  const onPhase = inputs.onPhase ?? (() => undefined);
+  onPhase('sshConnected');
   const clock = createWatchedClock();
   const memory = createCachedRemoteFs(remote, {
     enabled: options.cache,
@@ -129,7 +144,11 @@ export async function openMountStackParts(spec: RemoteSpec, options: MountOption
   });
   const { prefetcher } = prefetching;
   const foreground = createForegroundGate();
-  const onDisk = options.cache && options.diskCache ? await openDiskCache(prefetching, remote, ssh, options, inputs.log, foreground) : null;
+  const store = options.cache && options.diskCache ? await connectDisk(early, spelledRoot, ssh, remote, options, diskLog) : null;
+  const onDisk = store
+    ? withDiskCache(prefetching, store, { isOffline: () => remote.state() !== 'connected', log: diskLog, whenQuiet: () => foreground.whenQuiet() })
+    : null;
+  onPhase('diskCacheOpened');
   const disk = onDisk?.disk ?? null;
   const top: CacheLayer = onDisk ?? prefetching;
   // A plain mount lists the whole tree at start only to use a disk cache it has; otherwise listings start as the
@@ -137,7 +156,7 @@ export async function openMountStackParts(spec: RemoteSpec, options: MountOption
   const warmsUp = profile === 'serve' || (disk?.stats().diskEntries ?? 0) > 0;
   const warm = prefetcher && warmsUp
     ? warmStart(
-      { prefetcher, disk, isLocal: (path) => top.control.freshEntry(path)?.content !== undefined || (disk?.holds(path) ?? false), log: inputs.log.child({ layer: 'prefetch' }) },
+      { prefetcher, disk, isLocal: (path) => top.control.freshEntry(path)?.content !== undefined || (disk?.holds(path) ?? false), log: inputs.log.child({ layer: 'prefetch' }), onPhase },
       { stream: profile === 'serve', contentBytes: Math.floor(memory.control.options.dataCacheBytes / 2), preloadBytes: START_PRELOAD_BYTES },
     )
     : Promise.resolve(null);
@@ -146,18 +165,30 @@ export async function openMountStackParts(spec: RemoteSpec, options: MountOption
 }
 
 /**
- * The disk cache over `cache`, in `cache_dir` (default `${XDG_CACHE_HOME:-~/.cache}/devmount`), one directory
- * per remote; null (with a log line) when its directory cannot be made or read: the mount runs without it.
+ * The disk store of the resolved root: the one opened early when the root as spelled is the one the server
+ * resolved (the usual case), else (a symlink on the way, a relative path) that one is closed and the right one
+ * opened. The key is always the resolved root, so two spellings of one remote share a cache (remote-key.ts); the
+ * directory made for the spelled root then stays empty.
  */
-async function openDiskCache(cache: CacheLayer, remote: SftpRemoteFs, ssh: ResolvedSshOptions, options: MountOptions, log: Logger, foreground: ForegroundGate): Promise<DiskCacheLayer | null> {
-  const key = remoteKey({ user: ssh.user, host: ssh.hostName, port: ssh.port, root: remote.remoteRoot });
+async function connectDisk(
+  early: Promise<DiskStore | null> | null, spelledRoot: string | null, ssh: ResolvedSshOptions, remote: SftpRemoteFs, options: MountOptions, log: Logger,
+): Promise<DiskStore | null> {
+  if (early !== null && spelledRoot === remote.remoteRoot) return early;
+  await early?.then((store) => store?.close());
+  return openDiskStore(ssh, remote.remoteRoot, options, log);
+}
+
+/**
+ * The disk store of one remote root in `cache_dir` (default `${XDG_CACHE_HOME:-~/.cache}/devmount`), one
+ * directory per remote; null (with a log line) when its directory cannot be made or read: the mount runs without it.
+ */
+async function openDiskStore(ssh: ResolvedSshOptions, root: string, options: MountOptions, log: Logger): Promise<DiskStore | null> {
+  const key = remoteKey({ user: ssh.user, host: ssh.hostName, port: ssh.port, root });
   const dir = remoteCacheDir(options.cacheDir !== undefined ? expandTilde(options.cacheDir) : devmountCacheDir(), key, ssh.hostName);
-  const diskLog = log.child({ layer: 'disk-cache' });
   try {
-    const store = await DiskStore.open(dir, key, DISK_CACHE_BYTES, diskLog);
-    return withDiskCache(cache, store, { isOffline: () => remote.state() !== 'connected', log: diskLog, whenQuiet: () => foreground.whenQuiet() });
+    return await DiskStore.open(dir, key, DISK_CACHE_BYTES, log);
   } catch (err) {
-    diskLog.warn({ dir, err: (err as Error).message }, 'disk cache unavailable; going on without it');
+    log.warn({ dir, err: (err as Error).message }, 'disk cache unavailable; going on without it');
     return null;
   }
 }

@@ -12,7 +12,6 @@ import type { Logger } from 'pino';
 import type { WatchedClock } from '../fs/cache/watched-clock.js';
 import type { SftpRemoteFs } from '../fs/sftp/remote-fs.js';
 import type { Vfs } from '../fs/vfs/types.js';
-import type { ChangeEvent } from '../fs/types.js';
 import type { RemoteWatcher, WatchMethod } from '../fs/watch/remote-watcher.js';
 import { DEFAULT_LIVERELOAD_OPTIONS } from '../devserver/livereload/hub.js';
 import { createDevServer, type DevServer, type DevServerOptions } from '../devserver/server.js';
@@ -78,6 +77,8 @@ export interface RemoteServeOptions {
   readonly say?: (line: string) => void;
   /** The TTL clock of the VFS caches (MountStackParts.clock): stopped while the remote watcher is healthy. */
   readonly clock?: WatchedClock;
+  /** Told when each phase of the start ends (cli/start-timeline.ts). */
+  readonly onPhase?: (phase: string) => void;
 }
 
 export interface RemoteServe {
@@ -118,7 +119,7 @@ async function readIfExists(source: FileSource, path: string): Promise<Buffer | 
 }
 
 /** Tunnels first (PHP's settings depend on them), then the production URL read through the database tunnel. */
-async function openSite(source: FileSource, remote: SftpRemoteFs, opts: RemoteServeOptions & { say: (line: string) => void }): Promise<{ tunnels: SiteTunnels; site: SiteContext }> {
+async function openSite(source: FileSource, remote: SftpRemoteFs, opts: RemoteServeOptions & { say: (line: string) => void; onPhase: (phase: string) => void }): Promise<{ tunnels: SiteTunnels; site: SiteContext }> {
   const tunnels = await openSiteTunnels(opts.tunnels ?? { db: 'off', forwards: [] }, {
     client: () => remote.sshClient(),
     shell: remote.selfCheckingShell,
@@ -126,12 +127,14 @@ async function openSite(source: FileSource, remote: SftpRemoteFs, opts: RemoteSe
     say: opts.say,
     onForwardError: (err) => opts.log.warn({ kind: err.kind }, err.message),
   });
+  opts.onPhase('tunnelsOpened');
   let siteUrl: SiteUrl | undefined;
   const database = tunnels.database;
   if (database !== null && database.from === 'wp-config.php' && tunnels.databaseLocal !== null && opts.phpCgi) {
     const found = await wordpressSiteUrl(opts.phpCgi, database, tunnels.databaseLocal);
     if (found instanceof Error) opts.say(`devmount serve: could not read the site's URL from its database (${found.message})`);
     else siteUrl = parseDetectedUrl(found, 'WordPress "home", read from its database', opts.say);
+    opts.onPhase('siteUrlRead');
   }
   const phpArgs = [...tunnels.phpArgs];
   if (database !== null && database.from === 'wp-config.php' && tunnels.databaseLocal !== null) {
@@ -144,18 +147,18 @@ async function openSite(source: FileSource, remote: SftpRemoteFs, opts: RemoteSe
 }
 
 export async function startRemoteServe(vfs: Vfs, remote: SftpRemoteFs, options: RemoteServeOptions): Promise<RemoteServe> {
-  const opts = Object.freeze({ say: (line: string) => options.log.info(line), ...options });
+  const opts = Object.freeze({ say: (line: string) => options.log.info(line), onPhase: () => undefined, ...options });
   // Whatever is opened below is closed by close(), or at once when a later step fails, in reverse order.
   const closers = createCloserStack();
   try {
-    const { watcher, source } = await watchAndOpenSource(vfs, remote, opts, closers);
+    const source = openSource(vfs, remote, opts, closers);
+    const { watcher, site } = await watchAndOpenSite(remote, source, opts, closers);
     const reachability = trackReachability(remote, opts.requestTimeoutMs, opts.log);
     closers.push(() => reachability.close());
     const early: Middleware[] = [remoteReachability(reachability, opts.description)];
     if (watcher?.method === 'sftp-poll') early.push(trackRequestedDirs(watcher));
-    const { tunnels, site } = await openSite(source, remote, opts);
-    closers.push(() => tunnels.close());
     const serverOptions = await opts.server(source, site);
+    opts.onPhase('featuresAssembled');
     const server = await createDevServer(Object.freeze({
       ...serverOptions,
       ...(serverOptions.liveReload === false ? {} : { liveReload: REMOTE_LIVERELOAD }),
@@ -165,6 +168,7 @@ export async function startRemoteServe(vfs: Vfs, remote: SftpRemoteFs, options: 
       ...(opts.requestScope ? { requestScope: opts.requestScope } : {}),
     }));
     closers.push(() => server.close()); // closes the source too
+    opts.onPhase('listening');
     const watchMethod = watcher?.method ?? 'off';
     opts.log.info({ remote: opts.description, watch: watchMethod, url: server.url }, 'serving the remote site');
     return {
@@ -183,35 +187,45 @@ export async function startRemoteServe(vfs: Vfs, remote: SftpRemoteFs, options: 
 }
 
 /**
- * The remote watcher and the FUSE mount php-cgi reads (localRoot) come up together (both wait on the network),
- * then the VfsFileSource over them.
+ * The VfsFileSource, at once: it reads through the VFS while the FUSE mount php-cgi reads (localRoot) is still
+ * being made, and hands out local paths once it is.
  */
-async function watchAndOpenSource(vfs: Vfs, remote: SftpRemoteFs, opts: RemoteServeOptions, closers: CloserStack): Promise<{ watcher: RemoteWatcher | null; source: VfsFileSource }> {
-  let source: VfsFileSource | null = null;
-  // Changes reported before the source exists (the private mount still being made) still reach the VFS caches.
-  const onChanges = (changes: readonly ChangeEvent[]): void => {
-    if (source) source.notifyRemoteChanges(changes);
-    else for (const change of changes) vfs.refresh(change.path);
-  };
-  const [watched, mounted] = await Promise.allSettled([
-    startConfiguredWatcher(remote, opts.remoteWatch, opts.remotePollMs, onChanges, opts.clock),
+function openSource(vfs: Vfs, remote: SftpRemoteFs, opts: RemoteServeOptions, closers: CloserStack): VfsFileSource {
+  const source = createVfsFileSource(vfs, {
+    description: opts.description,
+    remoteRootAbs: remote.remoteRoot,
+    ...(opts.localRoot !== undefined ? { localRoot: opts.localRoot } : {}),
+    requestTimeoutMs: opts.requestTimeoutMs,
+    revalidateEveryMs: 0, // watching off: the server cache is off instead, see the header comment
+  });
+  closers.push(() => source.close());
+  return source;
+}
+
+/**
+ * The remote watcher, the FUSE mount php-cgi reads (localRoot) and the site's tunnels and production URL come
+ * up together: each waits on the network (a handshake, an exec channel, a database query), none needs another.
+ * php-cgi runs scripts from the private mount, so nothing is served before it exists (or failed to be made).
+ */
+async function watchAndOpenSite(
+  remote: SftpRemoteFs, source: VfsFileSource, opts: RemoteServeOptions & { say: (line: string) => void; onPhase: (phase: string) => void }, closers: CloserStack,
+): Promise<{ watcher: RemoteWatcher | null; site: SiteContext }> {
+  const [watched, mounted, opened] = await Promise.allSettled([
+    startConfiguredWatcher(remote, opts.remoteWatch, opts.remotePollMs, (changes) => source.notifyRemoteChanges(changes), opts.clock)
+      .finally(() => opts.onPhase('watching')),
     Promise.resolve(opts.localRoot),
+    openSite(source, remote, opts).finally(() => opts.onPhase('siteOpened')),
   ]);
   if (watched.status === 'fulfilled' && watched.value !== null) {
     const watcher = watched.value;
     closers.push(() => watcher.close());
   }
+  if (opened.status === 'fulfilled') {
+    const { tunnels } = opened.value;
+    closers.push(() => tunnels.close());
+  }
   if (watched.status === 'rejected') throw watched.reason;
   if (mounted.status === 'rejected') throw mounted.reason;
-  const localRoot = mounted.value;
-  const opened = createVfsFileSource(vfs, {
-    description: opts.description,
-    remoteRootAbs: remote.remoteRoot,
-    ...(localRoot !== undefined ? { localRoot } : {}),
-    requestTimeoutMs: opts.requestTimeoutMs,
-    revalidateEveryMs: 0, // watching off: the server cache is off instead, see the header comment
-  });
-  source = opened;
-  closers.push(() => opened.close());
-  return { watcher: watched.value, source: opened };
+  if (opened.status === 'rejected') throw opened.reason;
+  return { watcher: watched.value, site: opened.value.site };
 }

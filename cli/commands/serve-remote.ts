@@ -17,6 +17,7 @@ import { mountPrivately, type PrivateMount } from '../private-mount.js';
 import type { Vfs } from '../../fs/vfs/types.js';
 import type { WatchedClock } from '../../fs/cache/watched-clock.js';
 import { readPasswordFromStdin } from '../password-stdin.js';
+import { createStartTimeline } from '../start-timeline.js';
 import { openServeLog } from '../logs/serve-log.js';
 import { createTtyPrompter } from '../prompter.js';
 import { remoteRequestScope, startRemoteServe, type RemoteServe } from '../remote-serve.js';
@@ -140,6 +141,8 @@ export async function runRemoteServe(
   flags: ServeFlags,
   baseOptions: (context: ServeHookContext) => Promise<Omit<DevServerOptions, 'source'>>,
 ): Promise<void> {
+  const timeline = createStartTimeline();
+  timeline.mark('command');
   const remote = flags as ServeFlags & RemoteFlags;
   const resolved = resolveRemoteFlags(remoteArg, remote);
   const { mountOptions } = resolved;
@@ -154,11 +157,12 @@ export async function runRemoteServe(
     const password = remote.passwordStdin ? await readPasswordFromStdin() : undefined;
     const requestScope = remoteRequestScope(log);
     const { vfs, remote: sftp, connector, clock } = await openMountStackParts(resolved.spec, mountOptions, {
-      password, prompter: createTtyPrompter(), log, profile: 'serve', ...(requestScope ? { operationContext: requestScope } : {}),
+      password, prompter: createTtyPrompter(), log, profile: 'serve', onPhase: timeline.mark, ...(requestScope ? { operationContext: requestScope } : {}),
     });
     closers.push(() => vfs.close());
     // The private mount is made while the remote watcher starts (startRemoteServe): both wait on the network.
     const mounting = mountForScripts(flags, vfs, sftp.remoteRoot, mountOptions, remoteArg, log, clock).then((mount) => {
+      timeline.mark('privateMounted');
       privateMount = mount;
       if (mount) closers.push(() => mount.close());
       return mount;
@@ -180,6 +184,7 @@ export async function runRemoteServe(
         say: (line) => process.stdout.write(`${line}\n`),
         clock,
         localRoot: mounting.then((mount) => mount?.path),
+        onPhase: timeline.mark,
       });
     } catch (err) {
       await mounting.catch(() => undefined); // its own failure is logged there; the start's failure is reported
@@ -195,6 +200,7 @@ export async function runRemoteServe(
     ? `remote watching off: changes seen within cache_timeout=${mountOptions.cacheTimeout}s`
     : `remote watch: ${served.watchMethod}`;
   printServing(`${remoteArg} (${watchNote}${flags.livereload ? ', live reload on' : ''})`, served.server);
+  timeline.report(log);
   const stop = exitOnSignals(closers, { hangup: true });
   if (privateMount) {
     // A bug must not leave the private mount behind as a dead "Transport endpoint is not connected" directory.

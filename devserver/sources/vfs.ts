@@ -21,8 +21,11 @@ export interface VfsSourceOptions {
   readonly description: string;
   /** The remote root as the server names it (absolute): absolute symlink targets inside it stay in the site. */
   readonly remoteRootAbs?: string;
-  /** Where the same tree is visible as local files (a FUSE mount of this VFS), for php-cgi and CGI. */
-  readonly localRoot?: string;
+  /**
+   * Where the same tree is visible as local files (a FUSE mount of this VFS), for php-cgi and CGI; a promise
+   * while the mount is still being made (the source reads through the VFS meanwhile; localPath waits for it).
+   */
+  readonly localRoot?: string | Promise<string | undefined>;
   /** Deadline for one VFS call made for a request. */
   readonly requestTimeoutMs: number;
   /**
@@ -178,7 +181,8 @@ export function createVfsFileSource(vfs: Vfs, options: VfsSourceOptions): VfsFil
         .map((e): SourceEntry => ({ name: e.name, stat: toSourceStat(e.attr) }));
     },
     async localPath(path) {
-      return opts.localRoot ? posix.join(opts.localRoot, path) : null;
+      const root = await opts.localRoot;
+      return root ? posix.join(root, path) : null;
     },
     watch(listener) {
       listeners.add(listener);

@@ -20,6 +20,11 @@ function tierOf(path: string): number {
   return tier < 0 ? OPENED_FIRST.length : tier;
 }
 
+/** Scripts and what they include or read first (*.php, .htaccess, .user.ini, .env): opened one after another. */
+export function isOpenedFirst(path: string): boolean {
+  return tierOf(path) === 0;
+}
+
 function depthOf(path: string): number {
   let depth = 0;
   for (let i = 0; i < path.length; i++) if (path.charCodeAt(i) === 0x2f) depth += 1;

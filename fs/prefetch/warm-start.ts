@@ -6,7 +6,8 @@
  *   1. list: one bulk listing of the whole tree (`find -printf`, fs/bulk), so every lookup is answered locally;
  *   2. disk: the persistent cache (fs/cache/disk) drops the files the listing shows changed, and loads the
  *      others into memory — a second start of the same site reads nothing over the network;
- *   3. stream: one `tar -c` stream of the files neither in memory nor valid on disk, those an application opens first coming first:
+ *   3. stream: one `tar -c` stream of the files neither in memory nor valid on disk (on a start the disk cache made
+ *      warm, only those it held and scripts: startStreamFilter), those an application opens first coming first:
  *      the files the disk cache held from earlier runs (in their order of use there; those still valid were
  *      loaded from disk, so these are the ones changed since), then scripts and their
  *      configuration (*.php, .htaccess, …) shallow ones first, then the rest. Opens that arrive meanwhile go on
@@ -17,7 +18,7 @@
  */
 import type { DiskCacheControl } from '../cache/disk/disk-cached-remote-fs.js';
 import type { Prefetcher } from './prefetcher.js';
-import { inStartOrder } from './start-order.js';
+import { inStartOrder, isOpenedFirst } from './start-order.js';
 
 export interface WarmStartLogger {
   info(obj: object, msg: string): void;
@@ -49,22 +50,43 @@ export interface WarmStartInputs {
   /** Whether the content of `path` (a mount-root path) is here already: in memory, or valid on disk. */
   readonly isLocal: (path: string) => boolean;
   readonly log: WarmStartLogger;
+  /** Told when each phase ends ('listed', 'diskReconciled', 'streamStarted'): a start's timeline. */
+  readonly onPhase?: (phase: string) => void;
+}
+
+/**
+ * Which listed files the start-up stream may carry. A first start: all of them. A start the disk cache made
+ * warm: what it held before (the files among them not valid now changed since) and the scripts an application
+ * opens one after another; styles, images and the like are fetched when asked for — a browser asks for them in
+ * parallel, so one round trip each does not add up. Streaming them too (22 MB of WordPress's files past the first
+ * start's budget) made a second start's first page slower: the stream and the disk writes it causes compete with
+ * the page's PHP for the CPU.
+ */
+function startStreamFilter(learned: readonly string[], warm: boolean): (rel: string) => boolean {
+  if (!warm) return () => true;
+  const held = new Set(learned);
+  return (rel) => held.has(rel) || isOpenedFirst(rel);
 }
 
 /** Runs the three phases; never rejects. */
 export async function warmStart(inputs: WarmStartInputs, options: WarmStartOptions): Promise<WarmStartReport> {
   const began = performance.now();
   const { prefetcher, disk, log } = inputs;
+  const onPhase = inputs.onPhase ?? (() => undefined);
   let listed = false;
   let fromDisk: WarmStartReport['fromDisk'] = null;
   let streamed: WarmStartReport['streamed'] = null;
   try {
     listed = await prefetcher.listNow('/');
+    onPhase('listed');
     if (listed && disk) fromDisk = await disk.reconcile(options.preloadBytes);
+    onPhase('diskReconciled');
     if (listed && options.stream) {
       const learned = (disk?.learnedOrder ?? []).map((p) => p.slice(1));
-      streamed = prefetcher.streamNow('/', options.contentBytes, (files, maxBytes) => inStartOrder(files, learned, maxBytes, (rel) => inputs.isLocal(`/${rel}`)));
+      const worthStreaming = startStreamFilter(learned, (fromDisk?.valid ?? 0) > 0);
+      streamed = prefetcher.streamNow('/', options.contentBytes, (files, maxBytes) => inStartOrder(files.filter((f) => worthStreaming(f.path)), learned, maxBytes, (rel) => inputs.isLocal(`/${rel}`)));
     }
+    onPhase('streamStarted');
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'start-up prefetch failed; files are fetched as they are opened');
   } finally {

@@ -31,6 +31,13 @@ export interface SftpOptions {
   readonly maxChunksInFlight: number;
   /** READDIR requests in flight per listing (OpenSSH answers them in order, ~100 names each). */
   readonly readdirInFlight: number;
+  /**
+   * When the data connections are opened: 'with-meta' (before the pool is handed out: a start fails when one
+   * cannot be made), or 'in-background' (the pool is handed out once the metadata connection is up; files use it
+   * until a data connection is, and a data connection that cannot be made leaves them on it, with a log line).
+   * A dev server's start waits for nothing it does not need first: a second SSH handshake is ~0.3 s here.
+   */
+  readonly dataConnections: 'with-meta' | 'in-background';
   readonly logger: SftpLogger | undefined;
   /** Who each operation is done for (fs/trace.ts): operations with a caller are logged with it at debug level. */
   readonly operationContext: OperationContext | undefined;
@@ -55,6 +62,7 @@ export function resolveSftpOptions(partial: Partial<SftpOptions> = {}) {
     chunksInFlight: partial.chunksInFlight ?? 16,
     maxChunksInFlight: partial.maxChunksInFlight ?? 128,
     readdirInFlight: partial.readdirInFlight ?? 16,
+    dataConnections: partial.dataConnections ?? 'with-meta',
     logger,
     operationContext: partial.operationContext,
     tracer: createOperationTracer(partial.operationContext, logger),

@@ -14,6 +14,8 @@ export interface PoolStats {
   readonly retried: number;
   readonly inFlight: number;
   readonly connectedSinceMs: number | null;
+  /** Sessions in the pool (a data connection opened in the background counts once it joined). */
+  readonly connections: number;
 }
 
 /** Worst state first: the pool reports the least healthy session's state. */
@@ -21,17 +23,34 @@ const STATE_RANK: Readonly<Record<ConnectionState, number>> = { closed: 3, recon
 
 export class SessionPool {
   private nextData = 0;
-  private constructor(private readonly sessions: readonly Session[]) {}
+  /** Set by close(): a data connection still being opened in the background is closed when it comes up. */
+  private closed = false;
+  /** Told when a session's state changes or a session joins (onStateChange compares the pool's state). */
+  private readonly changeListeners = new Set<() => void>();
+  /**
+   * The metadata session first, then the data sessions: all of them from the start ('with-meta'), or each as it
+   * connects ('in-background'); only connected sessions join, so the pool's state is not 'connecting' meanwhile.
+   */
+  private readonly sessions: Session[] = [];
+
+  private constructor(sessions: readonly Session[]) {
+    for (const session of sessions) this.join(session);
+  }
 
   /**
    * The metadata connection first, alone: it is the one that may ask at the terminal (unknown host key,
-   * passphrase, password), and two connections must not prompt at once. The others follow in parallel.
+   * passphrase, password), and two connections must not prompt at once. The others follow in parallel,
+   * before the pool is returned or in the background (options.dataConnections).
    */
   static async open(connector: Connector, options: ResolvedSftpOptions): Promise<SessionPool> {
     const meta = await Session.open(connector, options, 'meta');
-    const opened = await Promise.allSettled(
-      Array.from({ length: options.maxConns - 1 }, (_, i) => Session.open(connector, options, `data${i + 1}`)),
-    );
+    const labels = Array.from({ length: options.maxConns - 1 }, (_, i) => `data${i + 1}`);
+    if (options.dataConnections === 'in-background') {
+      const pool = new SessionPool([meta]);
+      for (const label of labels) pool.joinWhenConnected(connector, options, label);
+      return pool;
+    }
+    const opened = await Promise.allSettled(labels.map((label) => Session.open(connector, options, label)));
     const sessions = [meta, ...opened.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))];
     const failure = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure) {
@@ -39,6 +58,29 @@ export class SessionPool {
       throw failure.reason;
     }
     return new SessionPool(sessions);
+  }
+
+  /** Opens a data connection in the background; files keep using the sessions there are until it joins. */
+  private joinWhenConnected(connector: Connector, options: ResolvedSftpOptions, label: string): void {
+    Session.open(connector, options, label).then(
+      async (session) => {
+        if (this.closed) await session.close();
+        else this.join(session);
+      },
+      (err: unknown) => {
+        options.logger.warn({ conn: label, err: err instanceof Error ? err.message : String(err) }, 'data connection not opened: files use the metadata connection');
+      },
+    );
+  }
+
+  private join(session: Session): void {
+    this.sessions.push(session);
+    session.onStateChange(() => this.changed());
+    this.changed();
+  }
+
+  private changed(): void {
+    for (const listener of this.changeListeners) listener();
   }
 
   /** The session for metadata operations. */
@@ -70,7 +112,7 @@ export class SessionPool {
       retried += st.retried;
       inFlight += st.inFlight;
     }
-    return { reconnects, retried, inFlight, connectedSinceMs: this.meta.stats().connectedSinceMs };
+    return { reconnects, retried, inFlight, connectedSinceMs: this.meta.stats().connectedSinceMs, connections: this.sessions.length };
   }
 
   /** Why a session stopped reconnecting by itself (the server keeps breaking the protocol), or null. */
@@ -85,18 +127,18 @@ export class SessionPool {
   /** Calls `listener` with the pool state whenever it changes. */
   onStateChange(listener: (state: ConnectionState) => void): () => void {
     let last = this.state();
-    const unsubscribers = this.sessions.map((s) =>
-      s.onStateChange(() => {
-        const now = this.state();
-        if (now === last) return;
-        last = now;
-        listener(now);
-      }),
-    );
-    return () => unsubscribers.forEach((u) => u());
+    const compare = (): void => {
+      const now = this.state();
+      if (now === last) return;
+      last = now;
+      listener(now);
+    };
+    this.changeListeners.add(compare);
+    return () => this.changeListeners.delete(compare);
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.allSettled(this.sessions.map((s) => s.close()));
   }
 }

@@ -14,7 +14,8 @@ export const execFileAsync = promisify(execFile);
 
 /** The repository root, from dist/scripts/bench/ where the compiled drivers run. */
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const DEVMOUNT_CLI = path.join(REPO, 'bin/devmount.js');
+/** BENCH_DEVMOUNT_CLI: another build's bin/devmount.js (both sides then run that build), to compare builds with the same bench. */
+export const DEVMOUNT_CLI = process.env.BENCH_DEVMOUNT_CLI ?? path.join(REPO, 'bin/devmount.js');
 
 export interface Measurement {
   readonly seconds: number;

@@ -11,8 +11,12 @@
  *    - warm pages (median of 5) and one page after BENCH_IDLE_S (25) seconds idle (goal ≤ 1.5x local serve);
  *    - second start (the disk cache of the first): spawn to the first full page (goal ≤ 1 s).
  *    The local server's first page (spawn to page) and warm pages are measured the same way, same run.
+ *    WordPress's front page is measured twice: with its database on the server (both sides 20 ms from it), and
+ *    with the database near for both sides (the same socket, no delay) while devmount's files stay 20 ms away —
+ *    the start goals without the application's own query round trips. Each start also prints spawn → listening
+ *    (its phases are in the serve log's `start-up phases` record; BENCH_KEEP=1 keeps the logs).
  * The machine is shared and noisy: `uptime` is printed with the figures; compare the ratios. BENCH_REMOTE_ONLY=
- * static,dokuwiki,wordpress,wordpress-db limits the parts; BENCH_SERVER_HOME=login keeps the server login's shell startup.
+ * static,dokuwiki,wordpress,wordpress-db (both WordPress tables),wordpress-db-near (the second alone) limits the parts; BENCH_SERVER_HOME=login keeps the server login's shell startup.
  */
 import type { ChildProcess } from 'node:child_process';
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -100,7 +104,9 @@ async function main(): Promise<void> {
     for (const [key, app] of [['dokuwiki', DOKUWIKI], ['wordpress', WORDPRESS_INCLUDES]] as const) {
       if (!only || only.includes(key)) await appStarts(sshd, work, app, remoteArgs);
     }
-    if (!only || only.includes('wordpress-db')) await wordpressWithDatabase(work, emptyHome, ONE_WAY_DELAY_MS);
+    const far = !only || only.includes('wordpress-db');
+    const near = !only || only.includes('wordpress-db') || only.includes('wordpress-db-near');
+    if (far || near) await wordpressWithDatabase(work, emptyHome, ONE_WAY_DELAY_MS, { far, near });
     process.stdout.write(`load after: ${await loadAverage()}\n`);
   } finally {
     await Promise.all(children.map(stopChild));

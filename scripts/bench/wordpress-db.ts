@@ -8,8 +8,11 @@
  * same database at the same distance (a delay proxy in front of its socket, 10 ms each way, as the SSH tunnel
  * has): what devmount adds to a page is then the difference. A WordPress page makes dozens of queries one after
  * the other, each a round trip, so a page of a live database 20 ms away cannot be near a page of a database
- * on the same machine; that figure (the copy talking to the socket directly — a path socket is reachable
- * across network namespaces, unix(7)) is printed below the table for reference.
+ * on the same machine. So a second table takes the database's round trips out of both sides alike: the
+ * database near (no delay) for both, devmount's files still 20 ms away. Both read the same MariaDB through the
+ * same socket path (a path socket is reachable across network namespaces, unix(7)): the local copy by its
+ * DB_HOST, devmount with the same DB_HOST in the server's wp-config.php and `--no-db` (no tunnel, so its
+ * PHP opens that socket itself, as the copy's does); both are given the production URL with --site-url.
  *
  * Everything it starts is stopped in `finally` (devmount processes by compareStarts, then the lab: namespace,
  * MariaDB, sshd, bridge, proxy; the site's temp directories). Only loopback: the harness's must-use plugin
@@ -20,17 +23,32 @@ import path from 'node:path';
 import { startNetnsServer } from '../../test/helpers/netns-server.js';
 import { createWordPressSite, installWordPress } from '../../test/helpers/wordpress.js';
 import { startDelayProxy } from '../delay-proxy.js';
-import { compareStarts, measureStart, type TimedPage } from './starts.js';
+import { compareStarts, type TimedPage } from './starts.js';
 
 const PRODUCTION = 'https://www.example.com';
 const TITLE = 'devmount bench WordPress';
 
+// The theme's page title, and a link WordPress built from `home` that the dev server rewrote to localhost.
+const RENDERED = new RegExp(`<title>[^<]*${TITLE}[\\s\\S]*href="http://127\\.0\\.0\\.1:\\d+/`);
+
 export const WORDPRESS_FRONT_PAGE: TimedPage = Object.freeze({
   name: 'WordPress front page (database on the server; the local copy reaches it 20 ms away too)',
   page: '/',
-  // The theme's page title, and a link WordPress built from `home` that the dev server rewrote to localhost.
-  expect: new RegExp(`<title>[^<]*${TITLE}[\\s\\S]*href="http://127\\.0\\.0\\.1:\\d+/`),
+  expect: RENDERED,
 });
+
+const WORDPRESS_FRONT_PAGE_NEAR_DB: TimedPage = Object.freeze({
+  name: 'WordPress front page, the database near for both sides',
+  page: '/',
+  expect: RENDERED,
+});
+
+/** wp-config.php's DB_HOST. */
+async function dbHostOf(root: string): Promise<string> {
+  const found = /define\('DB_HOST', '([^']*)'\);/.exec(await readFile(path.join(root, 'wp-config.php'), 'utf8'));
+  if (!found?.[1]) throw new Error(`no DB_HOST in ${root}/wp-config.php`);
+  return found[1];
+}
 
 /** Sets wp-config.php's DB_HOST. */
 async function setDbHost(root: string, host: string): Promise<void> {
@@ -43,7 +61,7 @@ async function setDbHost(root: string, host: string): Promise<void> {
  * Runs the WordPress part. `work`: the bench's scratch directory; `serverHome`: the empty HOME of server
  * sessions; `oneWayDelayMs`: the delay proxy's (RTT = 2x).
  */
-export async function wordpressWithDatabase(work: string, serverHome: string, oneWayDelayMs: number): Promise<void> {
+export async function wordpressWithDatabase(work: string, serverHome: string, oneWayDelayMs: number, parts: { readonly far: boolean; readonly near: boolean }): Promise<void> {
   const mysqlHome = path.join(work, 'wp-mysql-home');
   await mkdir(mysqlHome);
   const lab = await startNetnsServer({
@@ -68,7 +86,7 @@ export async function wordpressWithDatabase(work: string, serverHome: string, on
         await cp(wp.root, localCopy, { recursive: true });
         await setDbHost(localCopy, `127.0.0.1:${farDb.port}`);
         await setDbHost(wp.root, 'localhost');
-        await compareStarts(WORDPRESS_FRONT_PAGE, {
+        if (parts.far) await compareStarts(WORDPRESS_FRONT_PAGE, {
           local: [localCopy, '--site-url', PRODUCTION],
           remote: [`${lab.sshd.user}@127.0.0.1:${wp.root}`, '--cache-dir', path.join(work, 'cache-wordpress-db'),
             '-o', `Port=${lab.port},IdentityFile=${lab.sshd.privateKeyPath},UserKnownHostsFile=${lab.knownHostsPath}`],
@@ -76,8 +94,16 @@ export async function wordpressWithDatabase(work: string, serverHome: string, on
       } finally {
         await farDb.close();
       }
-      const near = await measureStart([nearCopy, '--site-url', PRODUCTION], WORDPRESS_FRONT_PAGE, path.join(work, 'wordpress-db-near.log'), false);
-      process.stdout.write(`for reference, the local copy with the database on this machine (no delay): spawn → page ${(near.firstMs / 1000).toFixed(2)} s, warm page ${near.warmMs.toFixed(0)} ms\n`);
+      // The database near for both: the server's wp-config.php names the socket as the copy's does (a new
+      // content, so a new cache directory: this is a first start again), and devmount opens no tunnel.
+      const nearDbHost = await dbHostOf(nearCopy);
+      await setDbHost(wp.root, nearDbHost);
+      if (parts.near) await compareStarts(WORDPRESS_FRONT_PAGE_NEAR_DB, {
+        local: [nearCopy, '--site-url', PRODUCTION],
+        remote: [`${lab.sshd.user}@127.0.0.1:${wp.root}`, '--no-db', '--site-url', PRODUCTION, '--cache-dir', path.join(work, 'cache-wordpress-near-db'),
+          '-o', `Port=${lab.port},IdentityFile=${lab.sshd.privateKeyPath},UserKnownHostsFile=${lab.knownHostsPath}`],
+      }, (what) => path.join(work, `wordpress-near-db-${what}.log`), `${2 * oneWayDelayMs} ms`,
+      `the same MariaDB for both sides, through the same socket (DB_HOST '${nearDbHost}', no delay): only devmount's files are ${2 * oneWayDelayMs} ms away`);
     } finally {
       await wp.close();
     }
