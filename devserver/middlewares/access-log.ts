@@ -9,7 +9,7 @@ import { CountingResponse } from '../response.js';
 import { jsonLineSink } from '../logger.js';
 
 /** Starts timing one request; its record is written when the response closes. */
-type AccessTracker = (req: IncomingMessage, res: ServerResponse, id: string, rawTarget: string) => void;
+export type AccessTracker = (req: IncomingMessage, res: ServerResponse, id: string, rawTarget: string) => void;
 
 const INFO = 30;
 
@@ -26,7 +26,8 @@ export function annotateAccess(ctx: RequestContext, fields: AccessFields): void 
   annotations.set(ctx.res, { ...annotations.get(ctx.res), ...fields });
 }
 
-function accessTracker(log: Logger): AccessTracker {
+/** One per server: the access log middleware and the memo's early replay (stack.ts) share it. */
+export function accessTracker(log: Logger): AccessTracker {
   const sink = jsonLineSink(log);
   return (req, res, id, rawTarget) => {
     const started = performance.now();
@@ -93,8 +94,7 @@ function isoNow(): string {
   return isoText;
 }
 
-export function accessLog(log: Logger): Middleware {
-  const track = accessTracker(log);
+export function accessLog(track: AccessTracker): Middleware {
   return async function accessLog(ctx, next) {
     track(ctx.req, ctx.res, ctx.id, ctx.rawTarget);
     await next();
