@@ -14,7 +14,8 @@ import { createDevServer, type DevServer, type DevServerOptions } from '../devse
 import { createLogger } from '../devserver/logger.js';
 import type { Middleware, MemoPolicy } from '../devserver/middleware.js';
 import { LocalFileSource } from '../devserver/sources/local.js';
-import { BIG_TEXT, eventually, makeFixture, memoryLogger, rawRequest, type Fixture } from './serve-fixture.js';
+import { BIG_TEXT, makeFixture, memoryLogger, rawRequest, type Fixture } from './serve-fixture.js';
+import { eventually } from './helpers/eventually.js';
 
 let fixture: Fixture;
 
