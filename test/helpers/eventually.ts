@@ -1,10 +1,10 @@
 /**
  * The one bounded wait of the tests: something another process or a watcher does lands a moment later (a mount
- * goes away, a change event arrives, a log line is flushed). Polls `check` every 50 ms until it holds, for at most
+ * goes away, a change event arrives, a log line is flushed). Polls `check` every 100 ms until it holds, for at most
  * `timeoutMs`; then throws, so a wait can never pass unchecked. A check that throws counts as "not yet" (a server
  * still starting refuses connections); the last such error is in the timeout message.
  */
-const POLL_MS = 50;
+const POLL_MS = 100;
 
 export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 10_000, what?: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
