@@ -207,7 +207,10 @@ function followMemoPolicies(slots: Slots, memo: ResponseMemo, closers: CloserSta
   }
 }
 
-/** Each request: an id, its parsed target, a Context, and the stack run (inside the request scope when there is one). */
+/**
+ * Each request: an id, its parsed target, then the memo's early replay (a hit is answered there), else a Context
+ * and the stack run (inside the request scope when there is one).
+ */
 function requestHandler(stack: Stack, source: FileSource, log: Logger, scope: RequestScope | undefined): (req: IncomingMessage, res: ServerResponse) => void {
   const { all, redispatch, replayEarly } = stack;
   // Chosen once: without a scope a request costs no AsyncLocalStorage frame (request-scope.ts).

@@ -6,7 +6,7 @@
  *
  * replayBeforeStack is the same hit taken before the stack runs (server.ts): the access line, the Host check and
  * the replay called in a row, synchronously, for a request whose target parsed. A Context, four async middlewares
- * and their promises were about a quarter of a hit's CPU time (docs/performance.md). Every other request — a
+ * and their promises were a measurable share of a hit's CPU time (docs/performance.md). Every other request — a
  * miss, a refused target or Host — runs the stack, whose middlewares give the same answers.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
