@@ -138,8 +138,8 @@ function parseExpires(d: Directive): Expires | string {
   return { kind: 'after', seconds: m[1] === '-' ? -seconds : seconds };
 }
 
-/** Variables a root/alias may hold here: the location's captures ($1…$9, named ones); any other is reported. */
-const CAPTURE_ONLY = /\$(?!(?:\d|\{\d\})(?![\w}]))/;
+/** A variable other than a capture ($1…$9): the only ones a root/alias may hold here; any other is reported. */
+const NOT_A_CAPTURE = /\$(?!(?:\d|\{\d\})(?![\w}]))/;
 
 /** The location a root/alias belongs to: its name's length and whether it is a regular expression. */
 interface LocationName {
@@ -154,7 +154,7 @@ function parseFileRoot(d: Directive, at: LocationName | null, earlier: FileRoot 
   if (path === undefined || d.args.length !== 1) return 'expects one path';
   if (earlier !== null) return `${earlier.kind} was given earlier in this location (nginx refuses both)`;
   if (d.name === 'alias' && at.named) return 'cannot be used in a named location';
-  if (CAPTURE_ONLY.test(path)) return 'only the captures $1…$9 are supported as variables in it';
+  if (NOT_A_CAPTURE.test(path)) return 'only the captures $1…$9 are supported as variables in it';
   if (d.name === 'alias' && at.regex && !path.includes('$')) {
     return 'in a regular-expression location it needs the captures that name the file (nginx maps every match to the same path otherwise)';
   }
