@@ -138,7 +138,7 @@ function parseExpires(d: Directive): Expires | string {
   return { kind: 'after', seconds: m[1] === '-' ? -seconds : seconds };
 }
 
-/** A variable other than a capture ($1…$9): the only ones a root/alias may hold here; any other is reported. */
+/** A variable other than a capture: $1…$9 are the only variables a root/alias may hold here, any other is reported. */
 const NOT_A_CAPTURE = /\$(?!(?:\d|\{\d\})(?![\w}]))/;
 
 /** The location a root/alias belongs to: its name's length and whether it is a regular expression. */
