@@ -11,7 +11,8 @@
  * - every FileSource change drops the whole memo, from the same watch events that drop the cache, and a
  *   recording that raced a change is discarded (the `generation` rule of sources/cached.ts);
  * - what stays per request (access-log line, request-target and Host checks, X-Request-Id) runs for a hit as
- *   for any request: the replay sits after them in the stack (stack.ts).
+ *   for any request: the replay sits after them in the stack (stack.ts), and the early replay before the stack
+ *   (memo-replay.ts replayBeforeStack) does them itself, in the same order.
  */
 import type { MemoPolicy } from './middleware.js';
 

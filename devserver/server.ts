@@ -207,11 +207,18 @@ function followMemoPolicies(slots: Slots, memo: ResponseMemo, closers: CloserSta
   }
 }
 
-/** Each request: an id, its parsed target, a Context, and the stack run (inside the request scope when there is one). */
+/**
+ * Each request: an id, its parsed target, then the memo's early replay (a hit is answered there), else a Context
+ * and the stack run (inside the request scope when there is one).
+ */
 function requestHandler(stack: Stack, source: FileSource, log: Logger, scope: RequestScope | undefined): (req: IncomingMessage, res: ServerResponse) => void {
-  const { all, redispatch } = stack;
+  const { all, redispatch, replayEarly } = stack;
   // Chosen once: without a scope a request costs no AsyncLocalStorage frame (request-scope.ts).
   const runRequest = scope === undefined ? (ctx: Context) => run(all, ctx) : (ctx: Context) => scope.run(ctx.id, () => run(all, ctx));
+  const failed = (ctx: Context, err: unknown): void => {
+    ctx.log.error({ err: err instanceof Error ? err.message : String(err) }, 'request failed');
+    sendStatus(ctx, 500);
+  };
   return function handle(req, res) {
     const id = clientRequestId(req.headers['x-request-id']) ?? nextRequestId();
     const rawTarget = req.url ?? '/';
@@ -219,6 +226,15 @@ function requestHandler(stack: Stack, source: FileSource, log: Logger, scope: Re
     if (res instanceof CountingResponse) res.requestId = id;
     else res.setHeader('X-Request-Id', id);
     const parsed = parseRequestTarget(rawTarget);
+    // A memo hit answered without a Context or a promise; a throw there fails the request as the stack's would.
+    if (parsed.ok && replayEarly !== null) {
+      try {
+        if (replayEarly(req, res, id, rawTarget)) return;
+      } catch (err) {
+        failed(new Context(req, res, id, source, log, rawTarget, parsed.path, parsed.query), err);
+        return;
+      }
+    }
     const ctx = new Context(req, res, id, source, log, rawTarget, parsed.ok ? parsed.path : '/', parsed.ok ? parsed.query : '');
     if (!parsed.ok) ctx.locals.set('badTarget', parsed.reason);
     ctx.locals.set('redispatch', () => {
@@ -226,10 +242,7 @@ function requestHandler(stack: Stack, source: FileSource, log: Logger, scope: Re
       ctx.locals.get('memoRecorder')?.refuse();
       return run(redispatch, ctx);
     });
-    runRequest(ctx).catch((err: unknown) => {
-      ctx.log.error({ err: err instanceof Error ? err.message : String(err) }, 'request failed');
-      sendStatus(ctx, 500);
-    });
+    runRequest(ctx).catch((err: unknown) => failed(ctx, err));
   };
 }
 

@@ -9,11 +9,11 @@
 import type { Logger } from 'pino';
 import type { Middleware } from './middleware.js';
 import type { LiveReloadHub } from './livereload/hub.js';
-import { accessLog } from './middlewares/access-log.js';
-import { replayMemo } from './middlewares/memo-replay.js';
+import { accessLog, accessTracker } from './middlewares/access-log.js';
+import { replayBeforeStack, replayMemo, type EarlyReplay } from './middlewares/memo-replay.js';
 import type { ResponseMemo } from './response-memo.js';
 import { rejectBadTarget } from './middlewares/bad-target.js';
-import { hostCheck } from './middlewares/host-check.js';
+import { hostCheck, hostPolicy } from './middlewares/host-check.js';
 import { responseHeaders } from './middlewares/response-headers.js';
 import { liveReloadEndpoints } from './middlewares/livereload.js';
 import { presentSiteUrl } from './middlewares/site-url.js';
@@ -96,6 +96,11 @@ export interface Stack {
    * again, while the access log and the per-request checks before it ran once.
    */
   readonly redispatch: readonly Middleware[];
+  /**
+   * Steps 1–3a for a memo hit, before a Context exists (memo-replay.ts replayBeforeStack), for a request whose
+   * target parsed; null when the memo is off. Shares the access tracker and Host verdicts with the middlewares.
+   */
+  readonly replayEarly: EarlyReplay | null;
 }
 
 export function buildStack(o: StackOptions): Stack {
@@ -104,11 +109,13 @@ export function buildStack(o: StackOptions): Stack {
     const list = o.slots[name] ?? [];
     return o.memo !== null && SLOTS_BEFORE_STATIC.includes(name) ? list.map(reportingToMemo) : list;
   };
+  const track = accessTracker(o.logger);
+  const allowsHost = hostPolicy({ boundHost: o.boundHost, allowedHosts: o.allowedHosts });
   // Runs once per request: the access log and the checks on the request as the client sent it.
   const once: readonly Middleware[] = [
-    accessLog(o.logger),                                      // 1. log every request, whatever answers it
+    accessLog(track),                                         // 1. log every request, whatever answers it
     rejectBadTarget(),                                        // 2. 400 for traversal/encoding tricks (request-target.ts)
-    hostCheck({ boundHost: o.boundHost, allowedHosts: o.allowedHosts }), // 3. DNS rebinding guard
+    hostCheck(allowsHost),                                    // 3. DNS rebinding guard
     ...(o.memo !== null ? [replayMemo(o.memo)] : []),         // 3a. repeated static answers (response-memo.ts)
     ...(o.siteUrl !== null ? [presentSiteUrl(o.siteUrl)] : []), // 3b. --site-url: the app sees its production host
     ...(transforms.length > 0 ? [rewriteResponses(transforms)] : []), // 3c. live reload in every page, origin → local
@@ -128,5 +135,9 @@ export function buildStack(o: StackOptions): Stack {
     ...slot('beforeNotFound'),                                // 14. error documents
     notFound(),                                               // 15. 404
   ]);
-  return Object.freeze({ all: Object.freeze([...once, ...redispatch]), redispatch });
+  return Object.freeze({
+    all: Object.freeze([...once, ...redispatch]),
+    redispatch,
+    replayEarly: o.memo !== null ? replayBeforeStack(o.memo, allowsHost, track) : null,
+  });
 }

@@ -10,7 +10,8 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { launchChromium, onMainFrameNavigation, STYLED_PAGE } from './helpers/browser.js';
 import type { DevServer } from '../devserver/server.js';
-import { eventually, startServer } from './serve-fixture.js';
+import { startServer } from './serve-fixture.js';
+import { eventually } from './helpers/eventually.js';
 
 let base: string;
 let root: string;

@@ -9,7 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { launchChromium, onMainFrameNavigation, titleColour, titleText } from './helpers/browser.js';
 import { startPhpSite, type PhpSite } from './helpers/php-site.js';
-import { eventually } from './serve-fixture.js';
+import { eventually } from './helpers/eventually.js';
 
 const TEMPLATE = (marker: string): string => `<!doctype html><html><head><link rel="stylesheet" href="/css/site.css"></head>
 <body><h1 id="title"><?= htmlspecialchars(${JSON.stringify(marker)}) ?></h1></body></html>`;

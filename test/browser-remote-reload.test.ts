@@ -10,7 +10,8 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { launchChromium, onMainFrameNavigation, STYLED_PAGE } from './helpers/browser.js';
 import type { RemoteServe } from '../cli/remote-serve.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
-import { eventually, serveRemote, type ServedRemote } from './remote-serve-helpers.js';
+import { serveRemote, type ServedRemote } from './remote-serve-helpers.js';
+import { eventually } from './helpers/eventually.js';
 
 let sshd: Sshd;
 let site: string;
@@ -32,7 +33,7 @@ beforeAll(async () => {
   page = await browser.newPage();
   onMainFrameNavigation(page, () => { navigations++; });
   await page.goto(served.server.url);
-  expect(await eventually(async () => (served.server.liveReload?.clientCount ?? 0) === 1, 10_000)).toBe(true);
+  await eventually(async () => (served.server.liveReload?.clientCount ?? 0) === 1, 10_000);
 });
 
 afterAll(async () => {
@@ -48,15 +49,15 @@ test('the page open from the remote reloads by itself when the file is changed o
   expect(await title()).toBe('from the remote');
   const before = navigations;
   await writeFile(join(site, 'index.html'), STYLED_PAGE('changed on the server'));
-  expect(await eventually(async () => (await title().catch(() => null)) === 'changed on the server', 15_000)).toBe(true);
+  await eventually(async () => (await title().catch(() => null)) === 'changed on the server', 15_000);
   expect(navigations).toBe(before + 1);
-  expect(await eventually(async () => (served.server.liveReload?.clientCount ?? 0) === 1, 10_000)).toBe(true);
+  await eventually(async () => (served.server.liveReload?.clientCount ?? 0) === 1, 10_000);
 });
 
 test('a stylesheet changed on the server is swapped without a navigation', async () => {
   expect(await colour()).toBe('rgb(255, 0, 0)');
   const before = navigations;
   await writeFile(join(site, 'css', 'site.css'), '#title { color: rgb(0, 0, 255); }\n');
-  expect(await eventually(async () => (await colour()) === 'rgb(0, 0, 255)', 15_000)).toBe(true);
+  await eventually(async () => (await colour()) === 'rgb(0, 0, 255)', 15_000);
   expect(navigations).toBe(before);
 });

@@ -13,7 +13,7 @@ import { parseOptionList } from '../cli/mount-options.js';
 import { openMountStackParts, type MountStackParts } from '../cli/mount-stack.js';
 import { startDelayProxy } from '../scripts/delay-proxy.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
-import { eventually } from './remote-serve-helpers.js';
+import { eventually } from './helpers/eventually.js';
 
 let sshd: Sshd;
 beforeAll(async () => {
@@ -89,7 +89,7 @@ describe('a second start of the same site', () => {
     try {
       expect(await readAll(first)).toEqual(FILES);
       // The first start fetched them in the start-up stream (the files of the site are all small), not over SFTP.
-      expect(await eventually(async () => counters(first).prefetchFiles === Object.keys(FILES).length, 10_000)).toBe(true);
+      await eventually(async () => counters(first).prefetchFiles === Object.keys(FILES).length, 10_000);
       expect(counters(first).dataMisses).toBe(0);
     } finally {
       await first.close();
@@ -124,7 +124,7 @@ describe('a second start of the same site', () => {
       expect((await second.parts.warm)?.fromDisk).toMatchObject({ valid: Object.keys(FILES).length - 1, dropped: 1 });
       expect((await second.parts.vfs.readFile('/inc/a.php')).toString()).toBe(changed);
       // Only the changed file travelled.
-      expect(await eventually(async () => counters(second).prefetchFiles === 1, 10_000)).toBe(true);
+      await eventually(async () => counters(second).prefetchFiles === 1, 10_000);
       expect(counters(second).dataMisses).toBe(0);
     } finally {
       await second.close();
@@ -136,7 +136,7 @@ test('a change reported for a file drops its record: an edit of the same size in
   const site = await makeSite('site-same-second');
   const run = await start(site, join(sshd.dir, 'cache-same-second'));
   try {
-    expect(await eventually(async () => counters(run).diskEntries === Object.keys(FILES).length, 10_000)).toBe(true);
+    await eventually(async () => counters(run).diskEntries === Object.keys(FILES).length, 10_000);
     const file = join(site, 'inc/b.php');
     const { mtime } = await stat(file);
     const edited = FILES['inc/b.php']!.replace('"b"', '"B"');
@@ -196,9 +196,9 @@ test('while the server is unreachable, files on disk stay readable', async () =>
   const proxy = await startDelayProxy({ targetPort: sshd.port, delayMs: 0 });
   const run = await start(site, cacheDir, ['op_timeout=2', 'ServerAliveInterval=1,ServerAliveCountMax=2'], proxy.port);
   try {
-    expect(await eventually(async () => counters(run).diskEntries === Object.keys(FILES).length, 10_000)).toBe(true);
+    await eventually(async () => counters(run).diskEntries === Object.keys(FILES).length, 10_000);
     await proxy.close(); // connections dropped, new ones refused
-    expect(await eventually(async () => run.parts.remote.state() !== 'connected', 10_000)).toBe(true);
+    await eventually(async () => run.parts.remote.state() !== 'connected', 10_000);
     run.parts.vfs.refresh('/'); // the memory cache forgets everything: only the disk is left
     expect(await readAll(run)).toEqual(FILES);
     expect((await run.parts.vfs.getattr('/inc/b.php')).size).toBe(FILES['inc/b.php']!.length);

@@ -14,7 +14,7 @@ import { detectAppLayout } from '../devserver/app-layout.js';
 import { LocalFileSource } from '../devserver/sources/local.js';
 import { startPhpSite, writeSite, type SiteFiles } from './helpers/php-site.js';
 import { REPORT_SCRIPT, WORDPRESS_HTACCESS } from './helpers/rewrite-cases.js';
-import { eventually } from './serve-fixture.js';
+import { eventually } from './helpers/eventually.js';
 import { freePort } from './helpers/net.js';
 
 const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'devmount.js');

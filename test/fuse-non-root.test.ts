@@ -14,7 +14,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSshd, freePort, type Sshd } from './harness/sshd.js';
 import { get } from './remote-serve-helpers.js';
-import { eventually, isMounted } from './mount-cli-helpers.js';
+import { isMounted } from './mount-cli-helpers.js';
+import { eventually } from './helpers/eventually.js';
 import { unprivilegedUser, type UnprivilegedUser } from './helpers/unprivileged-user.js';
 
 const execFileAsync = promisify(execFile);
@@ -114,7 +115,7 @@ describe('devmount as an unprivileged user', () => {
     let stderr = '';
     child.stdout?.on('data', (d: Buffer) => { stdout += d.toString(); });
     child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
-    expect(await eventually(async () => /http:\/\/127\.0\.0\.1:\d+\//.test(stdout), 200, 100), stderr).toBe(true);
+    await eventually(async () => /http:\/\/127\.0\.0\.1:\d+\//.test(stdout), 20_000).catch((err: Error) => { throw new Error(`${err.message}; stderr: ${stderr}`); });
     const url = new URL(/http:\/\/127\.0\.0\.1:\d+\//.exec(stdout)?.[0] ?? '');
     const mountPath = /private mount of the site at (\S+)/.exec(stdout)?.[1] ?? '';
     expect(await isMounted(mountPath)).toBe(true);

@@ -104,15 +104,6 @@ export async function isMounted(path: string): Promise<boolean> {
   return text.split('\n').some((line) => line.split(' ')[1] === path);
 }
 
-/** Polls (bounded) until `check` holds; returns whether it did. */
-export async function eventually(check: () => Promise<boolean>, attempts = 100, delayMs = 100): Promise<boolean> {
-  for (let i = 0; i < attempts; i++) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, delayMs));
-  }
-  return false;
-}
-
 export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);

@@ -9,7 +9,8 @@ import { lstat, mkdir, open, readFile, readdir, readlink, rename, rmdir, stat, s
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startSshd, type Sshd } from './harness/sshd.js';
-import { createCliEnv, eventually, isMounted, processAlive, sh, type CliEnv } from './mount-cli-helpers.js';
+import { createCliEnv, isMounted, processAlive, sh, type CliEnv } from './mount-cli-helpers.js';
+import { eventually } from './helpers/eventually.js';
 
 let sshd: Sshd;
 let cli: CliEnv;
@@ -90,7 +91,7 @@ describe('file operations through the mount', () => {
       await fh.close();
     }
     // FUSE sends RELEASE after close(2) returns; libfuse then removes its hidden placeholder.
-    expect(await eventually(async () => (await readdir(join(sshd.root, 'unl'))).length === 0)).toBe(true);
+    await eventually(async () => (await readdir(join(sshd.root, 'unl'))).length === 0);
   });
 
   test('rmdir of a non-empty directory fails with ENOTEMPTY; empty one succeeds', async () => {
@@ -223,7 +224,7 @@ describe('daemon', () => {
     const pid = (await statusJson()).mounts.find((m) => m.mountpoint === dir)?.pid ?? -1;
     expect((await cli.run(['unmount', dir])).code).toBe(0);
     // The daemon answers once unmounted, then closes the VFS and writes its last lines before exiting.
-    expect(await eventually(async () => !processAlive(pid))).toBe(true);
+    await eventually(async () => !processAlive(pid));
     const logDir = join(cli.scratch, 'state', 'devmount');
     const records: Array<{ msg?: string; mountpoint?: string }> = [];
     for (const name of await readdir(logDir)) {
@@ -256,7 +257,7 @@ describe('stopping', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('unmounted');
     expect(await isMounted(dir)).toBe(false);
-    expect(await eventually(async () => !processAlive(pid))).toBe(true);
+    await eventually(async () => !processAlive(pid));
     expect(await readFile(join(sshd.root, 'last-words.txt'), 'utf8')).toBe('written before unmount');
   });
 
@@ -284,7 +285,7 @@ describe('stopping', () => {
     const pid = (await statusJson()).mounts.find((m) => m.mountpoint === dir)?.pid ?? -1;
     expect(pid).toBeGreaterThan(0);
     process.kill(pid, 'SIGTERM');
-    expect(await eventually(async () => !(await isMounted(dir)) && !processAlive(pid))).toBe(true);
+    await eventually(async () => !(await isMounted(dir)) && !processAlive(pid));
     expect((await statusJson()).mounts.some((m) => m.mountpoint === dir)).toBe(false);
   });
 
@@ -293,7 +294,7 @@ describe('stopping', () => {
     await mount(dir);
     const pid = (await statusJson()).mounts.find((m) => m.mountpoint === dir)?.pid ?? -1;
     process.kill(pid, 'SIGKILL');
-    expect(await eventually(async () => !processAlive(pid))).toBe(true);
+    await eventually(async () => !processAlive(pid));
     expect(await isMounted(dir)).toBe(true); // the kernel keeps the dead mount: "Transport endpoint is not connected"
     await expect(stat(join(dir, 'x'))).rejects.toMatchObject({ code: 'ENOTCONN' });
     const r = await cli.run(['unmount', dir]);
@@ -311,7 +312,7 @@ describe('stopping', () => {
     const child = spawn(process.execPath, [CLI, 'mount', '-f', ...cli.sshArgs(sshd), `127.0.0.1:${sshd.root}`, dir], { env: cli.env, stdio: 'ignore' });
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     try {
-      expect(await eventually(() => isMounted(dir))).toBe(true);
+      await eventually(() => isMounted(dir));
       child.kill('SIGINT');
       expect(await exited).toBe(130);
       expect(await isMounted(dir)).toBe(false);

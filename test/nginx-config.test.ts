@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadNginxConfig, NginxSyntaxError, parseNginx, type ConfigReader, type ConfigWarning } from '../devserver/nginx/parser.js';
 import { compileServer, serverBlocks } from '../devserver/nginx/server-config.js';
 import { loadLocalServerConfig, splitNginxDump } from '../devserver/nginx/discover.js';
-import { runNginx, type NginxRequest } from '../devserver/nginx/executor.js';
+import { expiresFields, runNginx, type NginxRequest } from '../devserver/nginx/executor.js';
 import { writeSite } from './helpers/php-site.js';
 
 function memoryReader(files: Record<string, string>): ConfigReader {
@@ -75,7 +75,7 @@ describe('server block compiler', () => {
       'server {',
       '  listen 80;',
       '  root /srv/site;',
-      '  expires 1h;',
+      '  expires modified 1h;',
       '  if ($host = x) { add_header X-Y z; }',
       '  location /a { proxy_pass http://127.0.0.1:3000; }',
       '  location ~ \\.php$ { fastcgi_param A b; fastcgi_pass unix:/x.sock; }',
@@ -88,12 +88,12 @@ describe('server block compiler', () => {
     expect(compiled.root).toBe('/srv/site');
     expect(reports).toEqual([
       { level: 'info', line: 2, message: 'listen: not applicable to a dev server; ignored' },
-      { level: 'warn', line: 4, message: 'expires: not supported by devmount; ignored' },
+      { level: 'warn', line: 4, message: 'expires: "modified" and "@time" are not supported (give off, epoch, max or a time); ignored' },
       { level: 'warn', line: 5, message: 'add_header: only rewrite, return, break, set and if are supported inside if; ignored' },
       { level: 'warn', line: 9, message: 'rewrite: unknown flag "bogus"; ignored' },
       { level: 'warn', line: 6, message: 'proxy_pass: not supported by devmount; ignored' },
       { level: 'info', line: 7, message: "fastcgi_param: PHP runs through devmount's own PHP backend; ignored" },
-      { level: 'warn', line: 8, message: 'root: a location with its own root is not supported (devmount serves one directory); ignored' },
+      { level: 'warn', line: 8, message: 'root: /elsewhere is outside the served root /srv/site; its requests are refused (403)' },
     ]);
     expect(compiled.scope.locations.find((l) => l.regex !== null)?.scope.php).toBe(true);
   });
@@ -173,6 +173,65 @@ describe('executor', () => {
     expect(await runNginx(server, request('/x/etc/passwd'), files)).toMatchObject({ kind: 'serve', path: '/etc/passwd' });
     expect(await runNginx(server, request('/t/a'), files)).toMatchObject({ kind: 'serve', path: '/etc/t/a' });
     expect(seen.every((p) => !p.includes('..'))).toBe(true);
+  });
+
+  it('root and alias in a location: where a URI is read from, inside the served root; outside it refused', async () => {
+    const server = compile([
+      'server { root /srv/site;',
+      '  location /assets/ { root /srv/site/public; }',
+      '  location /img/ { alias /srv/site/images/; location /img/deep/ { } }',
+      '  location ~ ^/photos/(\\w+)\\.jpg$ { alias /srv/site/images/$1.txt; }',
+      '  location /static { alias /srv/site/; }',
+      '  location /up/ { alias /srv/; }',
+      '}',
+    ].join('\n'));
+    const seen: string[] = [];
+    const files = { stat: async (p: string) => { seen.push(p); return p.endsWith('/images') ? { kind: 'directory' } : { kind: 'file' }; } };
+    expect(await runNginx(server, request('/assets/app.css'), files)).toMatchObject({ kind: 'serve', path: '/public/assets/app.css' });
+    expect(await runNginx(server, request('/img/cat.txt'), files)).toMatchObject({ kind: 'serve', path: '/images/cat.txt' });
+    // A nested location inherits the alias with its parent's name length (ngx_http_core_merge_loc_conf).
+    expect(await runNginx(server, request('/img/deep/a.txt'), files)).toMatchObject({ kind: 'serve', path: '/images/deep/a.txt' });
+    expect(await runNginx(server, request('/photos/cat.jpg'), files)).toMatchObject({ kind: 'serve', path: '/images/cat.txt' });
+    // The alias is not followed past its own directory's parent: /static../x would be /srv/x.
+    expect(await runNginx(server, request('/static/a.txt'), files)).toMatchObject({ kind: 'serve', path: '/a.txt' });
+    expect(await runNginx(server, request('/static../secret.txt'), files)).toMatchObject({ kind: 'respond', status: 403 });
+    expect(await runNginx(server, request('/up/etc/passwd'), files)).toMatchObject({ kind: 'respond', status: 403 });
+    expect(seen.some((p) => p.includes('..') || p.startsWith('/srv'))).toBe(false);
+  });
+
+  it('root/alias that cannot be placed are reported once, with file and line', () => {
+    const reports: string[] = [];
+    compileServer(parseNginx([
+      'server {',
+      '  alias /srv/site/;',
+      '  location /a/ { root /srv/site/a; alias /srv/site/b/; }',
+      '  location ~ ^/b { alias /srv/site/b.txt; }',
+      '  location /c/ { alias /srv/$host/; }',
+      '}',
+    ].join('\n'), 't.conf')[0]!, (w) => reports.push(`${w.line} ${w.message}`));
+    expect(reports).toEqual([
+      '2 alias: only applies to a location; ignored',
+      '3 alias: root was given earlier in this location (nginx refuses both); ignored',
+      '4 alias: in a regular-expression location it needs the captures that name the file (nginx maps every match to the same path otherwise); ignored',
+      '5 alias: only the captures $1…$9 are supported as variables in it; ignored',
+      '3 root: the server block has no root to place it in; its requests are refused (403)',
+    ]);
+  });
+
+  it('expires: Expires and Cache-Control as ngx_http_headers_module sets them, for the statuses add_header uses', async () => {
+    const now = Date.parse('2026-12-07T12:00:00.400Z');
+    const server = compile('server { expires 1h 30m; location /never/ { expires epoch; } location /max/ { expires max; } location /off/ { expires off; } location /neg/ { expires -1; } }');
+    const expiresAt = async (uri: string, status = 200) => {
+      const outcome = await runNginx(server, request(uri), { stat: async () => ({ kind: 'file' }) });
+      return outcome.kind === 'close' ? null : expiresFields(outcome.expires, status, now);
+    };
+    expect(await expiresAt('/a.txt')).toEqual([['Expires', 'Mon, 07 Dec 2026 13:30:00 GMT'], ['Cache-Control', 'max-age=5400']]);
+    expect(await expiresAt('/a.txt', 304)).toHaveLength(2);
+    expect(await expiresAt('/a.txt', 404)).toEqual([]);
+    expect(await expiresAt('/never/a')).toEqual([['Expires', 'Thu, 01 Jan 1970 00:00:01 GMT'], ['Cache-Control', 'no-cache']]);
+    expect(await expiresAt('/max/a')).toEqual([['Expires', 'Thu, 31 Dec 2037 23:55:55 GMT'], ['Cache-Control', 'max-age=315360000']]);
+    expect(await expiresAt('/off/a')).toEqual([]);
+    expect(await expiresAt('/neg/a')).toEqual([['Expires', 'Mon, 07 Dec 2026 11:59:59 GMT'], ['Cache-Control', 'no-cache']]);
   });
 
   it('a rewrite with its own query keeps the old one after it unless it ends in "?"', async () => {

@@ -33,13 +33,15 @@ async function startReference(site: NginxTableSite): Promise<RewriteServer> {
   return { origin: nginx.origin, stop: () => nginx.stop() };
 }
 
-for (const [title, start] of [['nginx + php-fpm', startReference], ['devmount --nginx-config', startDevmount]] as const) {
+for (const [title, start, reference] of [['nginx + php-fpm', startReference, true], ['devmount --nginx-config', startDevmount, false]] as const) {
   for (const site of NGINX_SITES) {
     describe(`${title}: ${site.name}`, () => {
       let server: RewriteServer;
       beforeAll(async () => { server = await start(site); });
       afterAll(async () => { await server?.stop(); });
-      for (const c of site.cases) {
+      for (const row of site.cases) {
+        // A row where devmount refuses on purpose is checked against nginx's own answer there (NginxCase.nginx).
+        const c = reference && row.nginx !== undefined ? { ...row, ...row.nginx } : row;
         it(`${c.method ?? 'GET'} ${c.target} → ${c.status}${c.header ? ` ${c.header[0]}` : ''}`, async () => {
           expect(await checkCase(server.origin, c)).toEqual([]);
         });

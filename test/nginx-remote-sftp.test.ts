@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startSshd, type Sshd } from './harness/sshd.js';
 import { freePort } from './helpers/net.js';
-import { eventually } from './serve-fixture.js';
+import { eventually } from './helpers/eventually.js';
 
 const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'devmount.js');
 let sshd: Sshd;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServeProcess, type ServeProcess } from './helpers/serve-process.js';
-import { eventually } from './remote-serve-helpers.js';
+import { eventually } from './helpers/eventually.js';
 
 /** The pids of every live descendant of `root`, from /proc (its ppid is the 4th field of /proc/PID/stat). */
 async function descendantsOf(root: number): Promise<number[]> {

@@ -113,16 +113,6 @@ export function openReloadClient(port: number): Promise<ReloadClient> {
   });
 }
 
-/** Retries `check` every 100 ms until it holds or `timeoutMs` passes; returns whether it held. */
-export async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /** A remote dev server over its own mount stack; close() stops the server, then the VFS under it. */
 export interface ServedRemote {
   readonly served: RemoteServe;

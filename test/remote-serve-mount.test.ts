@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { LIVERELOAD_SNIPPET } from '../devserver/livereload/inject.js';
 import type { Sshd } from './harness/sshd.js';
-import { eventually as eventuallyMounted, isMounted, startMountFixture, type CliEnv, type MountFixture } from './mount-cli-helpers.js';
-import { eventually, get, openReloadClient } from './remote-serve-helpers.js';
+import { isMounted, startMountFixture, type CliEnv, type MountFixture } from './mount-cli-helpers.js';
+import { get, openReloadClient } from './remote-serve-helpers.js';
+import { eventually } from './helpers/eventually.js';
 
 let fixture: MountFixture;
 let sshd: Sshd;
@@ -66,14 +67,14 @@ test('mount --serve: served over the same VFS, FUSE writes pushed as reloads, PH
     console.log(`server-side edit under mount --serve: reload event after ${serverEditAt - editedAt} ms`);
     // The event may be the watcher's report of the write through the mount (the server saw it too) arriving
     // late: the edit's own event follows within the watcher's batch.
-    expect(await eventually(async () => (await get(port, '/')).body.includes('edited on the server'), 5000)).toBe(true);
+    await eventually(async () => (await get(port, '/')).body.includes('edited on the server'), 5000);
   } finally {
     client.close();
   }
 
   const r = await cli.run(['unmount', mp]);
   expect(r.code).toBe(0);
-  expect(await eventuallyMounted(async () => !(await isMounted(mp)))).toBe(true);
+  await eventually(async () => !(await isMounted(mp)));
   await expect(get(port, '/')).rejects.toThrow(); // the dev server went with the mount
 });
 

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RemoteServe } from '../cli/remote-serve.js';
 import { startDelayProxy, type DelayProxy } from '../scripts/delay-proxy.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
-import { eventually, get, makeSmallSite, openReloadClient, serveRemote, type ServedRemote } from './remote-serve-helpers.js';
+import { get, makeSmallSite, openReloadClient, serveRemote, type ServedRemote } from './remote-serve-helpers.js';
+import { eventually } from './helpers/eventually.js';
 
 let sshd: Sshd;
 beforeAll(async () => {
@@ -58,8 +59,8 @@ describe('serving a remote site with the remote watcher (auto → inotify)', () 
     await symlink('docs/b.txt', join(site, 'rel-link.txt'));
     await symlink(join(sshd.root, 'outside-secret.txt'), join(site, 'escape.txt'));
     // New names are known once the watcher's events arrive (a cached listing of / answered "no such file" before).
-    expect(await eventually(async () => (await get(served.server.port, '/abs-link.txt')).body === 'alpha', 3000)).toBe(true);
-    expect(await eventually(async () => (await get(served.server.port, '/rel-link.txt')).body === 'beta', 3000)).toBe(true);
+    await eventually(async () => (await get(served.server.port, '/abs-link.txt')).body === 'alpha', 3000);
+    await eventually(async () => (await get(served.server.port, '/rel-link.txt')).body === 'beta', 3000);
     // The VFS sees only the site: a link leaving it resolves to nothing there (404, as for a dangling link).
     const escape = await get(served.server.port, '/escape.txt');
     expect(escape.status).toBe(404);
@@ -91,7 +92,7 @@ describe('serving a remote site with the remote watcher (auto → inotify)', () 
       await rm(join(site, 'docs', 'b.txt'));
       await client.next('reload', since);
       // One reload may come before the second change's batch: wait for the listing, bounded.
-      expect(await eventually(async () => (await listing(served.server.port, '/docs/')).join() === 'renamed.txt', 3000)).toBe(true);
+      await eventually(async () => (await listing(served.server.port, '/docs/')).join() === 'renamed.txt', 3000);
       expect((await get(served.server.port, '/docs/a.txt')).status).toBe(404);
       expect((await get(served.server.port, '/docs/renamed.txt')).body).toBe('alpha');
     } finally {
@@ -101,16 +102,16 @@ describe('serving a remote site with the remote watcher (auto → inotify)', () 
 
   it('dropped sessions: cached pages keep being served, and edits are seen again after the reconnect', async () => {
     await writeFile(join(site, 'index.html'), '<html><body><h1>before drop</h1></body></html>');
-    expect(await eventually(async () => (await get(served.server.port, '/')).body.includes('before drop'), 5000)).toBe(true);
+    await eventually(async () => (await get(served.server.port, '/')).body.includes('before drop'), 5000);
     sshd.dropSessions();
     const cached = await get(served.server.port, '/');
     expect(cached.status).toBe(200);
     expect(cached.body).toContain('before drop');
     await writeFile(join(site, 'docs', 'new.txt'), 'after the drop');
     // The SFTP layer reconnects and the watcher restarts (reporting a root change): both pages are fresh again.
-    expect(await eventually(async () => (await get(served.server.port, '/docs/new.txt')).body === 'after the drop', 15_000)).toBe(true);
+    await eventually(async () => (await get(served.server.port, '/docs/new.txt')).body === 'after the drop', 15_000);
     await writeFile(join(site, 'index.html'), '<html><body><h1>after reconnect</h1></body></html>');
-    expect(await eventually(async () => (await get(served.server.port, '/')).body.includes('after reconnect'), 8000)).toBe(true);
+    await eventually(async () => (await get(served.server.port, '/')).body.includes('after reconnect'), 8000);
   });
 });
 
@@ -156,8 +157,8 @@ describe('an unreachable server (a silent link through a paused delay proxy)', (
     expect(cached.body).toContain('<h1>v1</h1>');
     expect(cached.headers['x-devmount-remote']).toBe('unreachable');
     proxy.resume();
-    expect(await eventually(async () => (await get(port, '/docs/late.txt')).status === 200, 20_000)).toBe(true);
-    expect(await eventually(async () => (await get(port, '/')).headers['x-devmount-remote'] === undefined, 10_000)).toBe(true);
+    await eventually(async () => (await get(port, '/docs/late.txt')).status === 200, 20_000);
+    await eventually(async () => (await get(port, '/')).headers['x-devmount-remote'] === undefined, 10_000);
   });
 });
 
@@ -179,7 +180,7 @@ describe('remote watching off: freshness bounded by the cache TTL', () => {
     expect((await get(served.server.port, '/')).body).toContain('v1');
     const editedAt = Date.now();
     await writeFile(join(site, 'index.html'), '<html><body><h1>v2 seen by TTL</h1></body></html>');
-    expect(await eventually(async () => (await get(served.server.port, '/')).body.includes('v2 seen by TTL'), 4000)).toBe(true);
+    await eventually(async () => (await get(served.server.port, '/')).body.includes('v2 seen by TTL'), 4000);
     console.log(`watching off, edit visible after ${Date.now() - editedAt} ms (TTL 1 s)`);
   });
 });

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startSshd, type Sshd } from './harness/sshd.js';
 import { CLI, createCliEnv, isMounted, type CliEnv } from './mount-cli-helpers.js';
-import { eventually, freePort, rawRequest } from './serve-fixture.js';
+import { freePort, rawRequest } from './serve-fixture.js';
+import { eventually } from './helpers/eventually.js';
 import { recordLines, schemaErrors } from './helpers/log-schema.js';
 
 let sshd: Sshd;

@@ -15,7 +15,8 @@ import { createDevServer } from '../devserver/server.js';
 import { LocalFileSource } from '../devserver/sources/local.js';
 import { proxy } from '../devserver/middlewares/proxy.js';
 import { parseProxySpec } from '../devserver/proxy/routes.js';
-import { eventually, freePort, memoryLogger, rawRequest } from './serve-fixture.js';
+import { freePort, memoryLogger, rawRequest } from './serve-fixture.js';
+import { eventually } from './helpers/eventually.js';
 import { recordLines, schemaErrors } from './helpers/log-schema.js';
 
 let base: string;

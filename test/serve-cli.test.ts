@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { eventually, freePort, makeFixture, rawRequest, type Fixture } from './serve-fixture.js';
+import { freePort, makeFixture, rawRequest, type Fixture } from './serve-fixture.js';
+import { eventually } from './helpers/eventually.js';
 
 const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'devmount.js');
 let fixture: Fixture;

@@ -133,16 +133,6 @@ function dechunk(data: Buffer): Buffer {
   return Buffer.concat(out);
 }
 
-/** Polls `check` every 50 ms until it returns true; fails after `ms`. */
-export async function eventually(check: () => Promise<boolean> | boolean, ms = 10_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** A port free on 127.0.0.1 right now (a server started next may take it). */
 export async function freePort(): Promise<number> {
   const s = createServer();

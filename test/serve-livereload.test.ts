@@ -8,7 +8,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { DevServer } from '../devserver/server.js';
 import { LIVERELOAD_SCRIPT_PATH } from '../devserver/livereload/client.js';
-import { eventually, makeFixture, rawRequest, startServer, type Fixture } from './serve-fixture.js';
+import { makeFixture, rawRequest, startServer, type Fixture } from './serve-fixture.js';
+import { eventually } from './helpers/eventually.js';
 
 let fixture: Fixture;
 let server: DevServer;

@@ -14,7 +14,8 @@ import { createDevServer, type DevServer, type DevServerOptions } from '../devse
 import { createLogger } from '../devserver/logger.js';
 import type { Middleware, MemoPolicy } from '../devserver/middleware.js';
 import { LocalFileSource } from '../devserver/sources/local.js';
-import { BIG_TEXT, eventually, makeFixture, memoryLogger, rawRequest, type Fixture } from './serve-fixture.js';
+import { BIG_TEXT, makeFixture, memoryLogger, rawRequest, type Fixture } from './serve-fixture.js';
+import { eventually } from './helpers/eventually.js';
 
 let fixture: Fixture;
 
@@ -239,15 +240,21 @@ describe('the JSON access log written without pino\'s serialiser', () => {
         await rawRequest(server.port, '/hello.txt', { 'X-Request-Id': 'log-2' });
         await rawRequest(server.port, '/f%C3%BCnke.txt', { 'X-Request-Id': 'log-3' });
         await rawRequest(server.port, '/missing', { 'X-Request-Id': 'log-4' });
+        // A replay whose line needs escapes: a quote, a backslash, a tab (RFC 9110 §5.5 allows HTAB in a field value), non-ASCII.
+        await rawRequest(server.port, '/hello.txt', { 'User-Agent': 'ua "q" \\ tab\there é', 'X-Request-Id': 'log-5' });
       });
-      const lines = (await readFile(logFile, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+      const raw = (await readFile(logFile, 'utf8')).split('\n').filter(Boolean);
+      // Byte for byte what JSON.stringify (pino's serialiser) writes for the same record.
+      for (const l of raw) expect(l).toBe(JSON.stringify(JSON.parse(l)));
+      const lines = raw.map((l) => JSON.parse(l) as Record<string, unknown>);
       const byId = (id: string) => lines.find((l) => l.reqId === id);
       expect(byId('log-1')).toMatchObject({ level: 30, method: 'GET', path: '/hello.txt', status: 200, bytes: 12, remote: '127.0.0.1', userAgent: 'ua "quoted"', msg: 'request' });
       expect(byId('log-2')).toMatchObject({ level: 30, status: 200, bytes: 12, msg: 'request' });
       expect(byId('log-2')).not.toHaveProperty('userAgent');
       expect(byId('log-3')).toMatchObject({ path: '/f%C3%BCnke.txt', status: 200 });
       expect(byId('log-4')).toMatchObject({ path: '/missing', status: 404 });
-      for (const id of ['log-1', 'log-2', 'log-3', 'log-4']) {
+      expect(byId('log-5')).toMatchObject({ status: 200, userAgent: 'ua "q" \\ tab\there Ã©' });
+      for (const id of ['log-1', 'log-2', 'log-3', 'log-4', 'log-5']) {
         const line = byId(id);
         expect(Date.parse(String(line?.time))).not.toBeNaN();
         expect(typeof line?.durationMs).toBe('number');

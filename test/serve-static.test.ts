@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createDevServer, type DevServer } from '../devserver/server.js';
 import { PortInUseError } from '../devserver/errors.js';
 import { LocalFileSource } from '../devserver/sources/local.js';
-import { BIG_TEXT, eventually, makeFixture, memoryLogger, rawRequest, startServer, type Fixture } from './serve-fixture.js';
+import { BIG_TEXT, makeFixture, memoryLogger, rawRequest, startServer, type Fixture } from './serve-fixture.js';
+import { eventually } from './helpers/eventually.js';
 
 let fixture: Fixture;
 let server: DevServer;

@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { filesystemTypeOf, isNetworkFilesystem } from '../devserver/sources/fs-type.js';
 import { LocalFileSource } from '../devserver/sources/local.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
-import { eventually, rawRequest, startServer } from './serve-fixture.js';
+import { rawRequest, startServer } from './serve-fixture.js';
+import { eventually } from './helpers/eventually.js';
 
 const execFileAsync = promisify(execFile);
 

@@ -13,6 +13,7 @@ import type { ConnectionState } from '../fs/types.js';
 import { harnessConnector } from './harness/connect.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
 import { startDelayProxy, type DelayProxy } from '../scripts/delay-proxy.js';
+import { eventually } from './helpers/eventually.js';
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
   try {
@@ -23,18 +24,14 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
   }
 }
 
-/** Polls until `probe` resolves (bounded: the network has just come back, reconnect backoff is ≤ 1 s here). */
-async function eventually<T>(probe: () => Promise<T>): Promise<T> {
-  let last: unknown;
-  for (let i = 0; i < 60; i++) {
-    try {
-      return await probe();
-    } catch (err) {
-      last = err;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-  throw last;
+/** `probe`'s value once it resolves (bounded, 15 s: the network has just come back, reconnect backoff is ≤ 1 s here). */
+async function resolved<T>(probe: () => Promise<T>): Promise<T> {
+  const values: T[] = [];
+  await eventually(async () => {
+    values.push(await probe());
+    return true;
+  }, 15_000);
+  return values[0] as T;
 }
 
 describe('SFTP with the server unreachable', () => {
@@ -70,9 +67,9 @@ describe('SFTP with the server unreachable', () => {
     expect(fs.state()).toBe('reconnecting');
 
     proxy.resume();
-    expect((await eventually(() => fs.stat('/file.txt'))).size).toBe(7);
+    expect((await resolved(() => fs.stat('/file.txt'))).size).toBe(7);
     // The handle opened before the outage is re-opened transparently.
-    expect((await eventually(() => file.read(0, 100))).toString()).toBe('content');
+    expect((await resolved(() => file.read(0, 100))).toString()).toBe('content');
     await file.write(Buffer.from('C'), 0);
     await file.close();
     expect(await readFile(join(sshd.root, 'file.txt'), 'utf8')).toBe('Content');

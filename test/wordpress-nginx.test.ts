@@ -15,7 +15,7 @@ import { freePort } from './helpers/net.js';
 import { fillServerBlock } from './helpers/nginx.js';
 import { WORDPRESS_SERVER_BLOCK } from './helpers/nginx-cases.js';
 import { createWordPressSite, installWordPress, setWordPressUrls, type WordPressSite } from './helpers/wordpress.js';
-import { eventually } from './serve-fixture.js';
+import { eventually } from './helpers/eventually.js';
 
 const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'devmount.js');
 

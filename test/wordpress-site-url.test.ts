@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { launchChromium, onMainFrameNavigation } from './helpers/browser.js';
-import { eventually } from './serve-fixture.js';
+import { eventually } from './helpers/eventually.js';
 import { startMariaDb, type MariaDb } from './helpers/mariadb.js';
 import { createWordPressSite, installWordPress, WP_ADMIN_PASSWORD, WP_ADMIN_USER, type WordPressSite } from './helpers/wordpress.js';
 import { startPhpSite, type PhpSite } from './helpers/php-site.js';

@@ -13,8 +13,11 @@ export interface HostCheckOptions {
   readonly allowedHosts: readonly string[] | 'all';
 }
 
-/** The check itself: true when a request with this Host may be answered. */
-function hostPolicy(options: HostCheckOptions): (host: string | undefined) => boolean {
+/** True when a request with this Host header may be answered. */
+export type HostPolicy = (host: string | undefined) => boolean;
+
+/** The check itself, verdicts remembered per Host value: shared by the middleware and the memo's early replay (stack.ts). */
+export function hostPolicy(options: HostCheckOptions): HostPolicy {
   const allowed = new Set<string>(options.allowedHosts === 'all' ? [] : options.allowedHosts.map((h) => h.toLowerCase()));
   allowed.add(options.boundHost.toLowerCase());
   if (options.allowedHosts === 'all') return () => true;
@@ -31,8 +34,7 @@ function hostPolicy(options: HostCheckOptions): (host: string | undefined) => bo
   };
 }
 
-export function hostCheck(options: HostCheckOptions): Middleware {
-  const allows = hostPolicy(options);
+export function hostCheck(allows: HostPolicy): Middleware {
   return async function hostCheck(ctx, next) {
     const host = ctx.req.headers.host;
     if (!allows(host)) {

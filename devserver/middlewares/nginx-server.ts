@@ -7,8 +7,8 @@ import type { Middleware } from '../middleware.js';
 import { applyContextHeaders, sendStatus } from '../respond.js';
 import { installResponseEdits } from '../htaccess/header-hook.js';
 import type { HeaderEdit } from '../htaccess/config.js';
-import { headersForStatus, runNginx, type NginxOutcome } from '../nginx/executor.js';
-import type { AddHeader, ServerConfig } from '../nginx/server-config.js';
+import { expiresFields, headersForStatus, runNginx, type AnswerHeaders, type NginxOutcome } from '../nginx/executor.js';
+import type { ServerConfig } from '../nginx/server-config.js';
 import { isHiddenPath } from './dotfiles.js';
 
 export interface NginxServerOptions {
@@ -17,9 +17,12 @@ export interface NginxServerOptions {
   readonly documentRoot: string;
 }
 
-function asEdits(headers: readonly AddHeader[], status: number): readonly HeaderEdit[] {
-  // add_header adds a field; it never replaces one the response already has.
-  return headersForStatus(headers, status).map((h) => ({ action: 'add', name: h.name, value: h.value, always: true }));
+function asEdits(answer: AnswerHeaders, status: number): readonly HeaderEdit[] {
+  // expires replaces the response's Expires and Cache-Control (ngx_http_set_expires); add_header adds a field and
+  // never replaces one the response already has. nginx runs them in this order.
+  const expires = expiresFields(answer.expires, status, Date.now()).map(([name, value]): HeaderEdit => ({ action: 'set', name, value, always: true }));
+  const added = headersForStatus(answer.headers, status).map((h): HeaderEdit => ({ action: 'add', name: h.name, value: h.value, always: true }));
+  return [...expires, ...added];
 }
 
 export function nginxServer(options: NginxServerOptions): Middleware {
@@ -43,10 +46,10 @@ export function nginxServer(options: NginxServerOptions): Middleware {
       return;
     }
     const forced = outcome.kind === 'serve' ? outcome.status : null;
-    if (!ctx.locals.has('nginxEditsInstalled') && (outcome.headers.length > 0 || forced !== null)) {
+    if (!ctx.locals.has('nginxEditsInstalled') && (outcome.headers.length > 0 || outcome.expires !== null || forced !== null)) {
       ctx.locals.set('nginxEditsInstalled', true);
       installResponseEdits(ctx.res, {
-        headers: (status) => asEdits(outcome.headers, status),
+        headers: (status) => asEdits(outcome, status),
         contentType: () => null,
         ...(forced === null ? {} : { status: () => forced }),
       });

@@ -7,7 +7,8 @@
  * file tests, so the decisions are unit-tested without a server.
  */
 import { posix } from 'node:path';
-import type { AccessRule, AddHeader, ErrorPage, IfCondition, Location, RewriteOp, Scope, ServerConfig } from './server-config.js';
+import { siteDirOf, type AccessRule, type AddHeader, type ErrorPage, type Expires, type IfCondition, type Location, type RewriteOp,
+  type Scope, type ServerConfig } from './server-config.js';
 
 export interface NginxRequest {
   /** Decoded, normalised path ($uri). */
@@ -30,12 +31,21 @@ export interface FileTests {
   stat(path: string): Promise<{ readonly kind: string } | null>;
 }
 
+/** What the answering level adds to the response: its add_header fields and its expires. */
+export interface AnswerHeaders {
+  readonly headers: readonly AddHeader[];
+  readonly expires: Expires | null;
+}
+
 export type NginxOutcome =
-  /** Serve `path` (a file, or a missing one: the 404 follows); `status` replaces the answer's (error_page). */
-  | { readonly kind: 'serve'; readonly path: string; readonly args: string; readonly php: boolean; readonly status: number | null; readonly headers: readonly AddHeader[] }
-  | { readonly kind: 'redirect'; readonly status: number; readonly location: string; readonly headers: readonly AddHeader[] }
+  /**
+   * Serve site path `path` (a file, or a missing one: the 404 follows): the URI, or where the location's
+   * root/alias puts it; `status` replaces the answer's (error_page).
+   */
+  | { readonly kind: 'serve'; readonly path: string; readonly args: string; readonly php: boolean; readonly status: number | null } & AnswerHeaders
+  | { readonly kind: 'redirect'; readonly status: number; readonly location: string } & AnswerHeaders
   /** An answer made here; body null = the server's own error text. */
-  | { readonly kind: 'respond'; readonly status: number; readonly body: string | null; readonly headers: readonly AddHeader[] }
+  | { readonly kind: 'respond'; readonly status: number; readonly body: string | null } & AnswerHeaders
   /** `return 444`: close the connection without an answer. */
   | { readonly kind: 'close' };
 
@@ -44,7 +54,34 @@ const MAX_REDIRECTS = 10;
 
 const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
 
+const NONE: AnswerHeaders = Object.freeze({ headers: [], expires: null });
+
+function answerHeaders(scope: Scope): AnswerHeaders {
+  return { headers: scope.addHeaders, expires: scope.expires };
+}
+
+/** A location's captures ($1…$9) in a root/alias: the only variables server-config.ts lets through there. */
+function expandCaptures(template: string, state: State): string {
+  return template.replace(/\$(?:\{(\d)\}|(\d))/g, (_, braced: string | undefined, bare: string | undefined) => state.captures?.[Number(braced ?? bare)] ?? '');
+}
+
+/**
+ * Where URI `uri` is read from, as a site path (ngx_http_map_uri_to_path): the URI itself under the server's
+ * root, else the location's root + URI, or its alias in place of the location's name (a regex location's alias,
+ * captures expanded, names the file). null when that leaves the served root: the request is refused.
+ */
+function siteFileOf(uri: string, scope: Scope, state: State, serverRoot: string | null): string | null {
+  const files = scope.files;
+  if (files === null) return uri;
+  if (serverRoot === null) return null;
+  const base = expandCaptures(files.path, state);
+  const local = files.kind === 'root' ? base + uri : files.replaces === null ? base : base + uri.slice(files.replaces);
+  return siteDirOf(local, serverRoot);
+}
+
 interface State {
+  /** The server's root as written: the served directory, which a location's root/alias is placed in. */
+  readonly serverRoot: string | null;
   uri: string;
   args: string;
   captures: RegExpExecArray | null;
@@ -75,7 +112,7 @@ function expand(template: string, state: State, req: NginxRequest, scope: Scope)
       case 'server_port': return String(req.serverPort);
       case 'remote_addr': return req.clientIp;
       case 'document_root': return req.documentRoot;
-      case 'request_filename': return req.documentRoot + state.uri;
+      case 'request_filename': return req.documentRoot + (siteFileOf(state.uri, scope, state, state.serverRoot) ?? state.uri);
       case 'fastcgi_script_name': {
         const m = scope.splitPathInfo?.exec(state.uri);
         return m?.[1] ?? state.uri;
@@ -239,14 +276,14 @@ async function holds(c: IfCondition, state: State, req: NginxRequest, scope: Sco
 }
 
 export async function runNginx(server: ServerConfig, req: NginxRequest, files: FileTests): Promise<NginxOutcome> {
-  const state: State = { uri: req.uri, args: req.args, captures: null, internal: false, redirects: 0, errorPage: null, vars: new Map() };
-  const loop: NginxOutcome = { kind: 'respond', status: 500, body: null, headers: [] };
+  const state: State = { serverRoot: server.root, uri: req.uri, args: req.args, captures: null, internal: false, redirects: 0, errorPage: null, vars: new Map() };
+  const loop: NginxOutcome = { kind: 'respond', status: 500, body: null, ...NONE };
 
   /** An error status: its error_page (once, as recursive_error_pages off), else the plain answer. */
   const fail = async (status: number, scope: Scope): Promise<NginxOutcome> => {
     const page: ErrorPage | undefined = scope.errorPages.get(status);
-    if (page === undefined || state.errorPage !== null) return { kind: 'respond', status, body: null, headers: scope.addHeaders };
-    if (/^https?:\/\//.test(page.target)) return { kind: 'redirect', status: 302, location: page.target, headers: scope.addHeaders };
+    if (page === undefined || state.errorPage !== null) return { kind: 'respond', status, body: null, ...answerHeaders(scope) };
+    if (/^https?:\/\//.test(page.target)) return { kind: 'redirect', status: 302, location: page.target, ...answerHeaders(scope) };
     state.errorPage = { status: page.status === 'target' ? null : page.status ?? status };
     state.captures = null;
     if (page.target.startsWith('@')) return named(page.target);
@@ -258,7 +295,7 @@ export async function runNginx(server: ServerConfig, req: NginxRequest, files: F
 
   const named = async (name: string): Promise<NginxOutcome> => {
     const location = server.named.get(name);
-    if (location === undefined) return { kind: 'respond', status: 500, body: null, headers: [] };
+    if (location === undefined) return { kind: 'respond', status: 500, body: null, ...NONE };
     state.internal = true;
     return inLocation(location.scope, 0);
   };
@@ -295,9 +332,9 @@ export async function runNginx(server: ServerConfig, req: NginxRequest, files: F
 
   const answer = async (result: Extract<OpsResult, { kind: 'outcome' }>, scope: Scope): Promise<NginxOutcome> => {
     if (result.status === 444) return { kind: 'close' };
-    if (result.redirect && result.text !== null) return { kind: 'redirect', status: result.status, location: result.text, headers: scope.addHeaders };
-    if (result.text !== null) return { kind: 'respond', status: result.status, body: result.text, headers: scope.addHeaders };
-    return result.status >= 400 ? fail(result.status, scope) : { kind: 'respond', status: result.status, body: '', headers: scope.addHeaders };
+    if (result.redirect && result.text !== null) return { kind: 'redirect', status: result.status, location: result.text, ...answerHeaders(scope) };
+    if (result.text !== null) return { kind: 'respond', status: result.status, body: result.text, ...answerHeaders(scope) };
+    return result.status >= 400 ? fail(result.status, scope) : { kind: 'respond', status: result.status, body: '', ...answerHeaders(scope) };
   };
 
   const content = async (scope: Scope): Promise<NginxOutcome> => {
@@ -313,7 +350,7 @@ export async function runNginx(server: ServerConfig, req: NginxRequest, files: F
         // (ngx_http_core_try_files: test_dir), so '$uri/' for /dir still gets the directory redirect.
         const wantDir = template.endsWith('/');
         const tested = clean(wantDir ? name.slice(0, -1) : name);
-        const stat = await files.stat(tested.length > 1 ? tested.replace(/\/+$/, '') : '/');
+        const stat = await statOf(tested, scope);
         if (stat !== null && (stat.kind === 'directory') === wantDir) {
           state.uri = tested;
           hit = true;
@@ -324,7 +361,7 @@ export async function runNginx(server: ServerConfig, req: NginxRequest, files: F
         const fallback = scope.tryFiles[last] ?? '';
         if (/^=\d{3}$/.test(fallback)) {
           const status = Number(fallback.slice(1));
-          return status >= 400 ? fail(status, scope) : { kind: 'respond', status, body: '', headers: scope.addHeaders };
+          return status >= 400 ? fail(status, scope) : { kind: 'respond', status, body: '', ...answerHeaders(scope) };
         }
         if (fallback.startsWith('@')) return named(fallback);
         const { uri, args } = splitTarget(expand(fallback, state, req, scope));
@@ -345,29 +382,55 @@ export async function runNginx(server: ServerConfig, req: NginxRequest, files: F
       for (const name of scope.index) {
         const candidate = clean(name.startsWith('/') ? name : state.uri + expand(name, state, req, scope));
         // The last name may be absolute and is then used without a test (ngx_http_index_module).
-        if ((await files.stat(candidate))?.kind === 'file' || (name.startsWith('/') && name === scope.index[scope.index.length - 1])) {
+        if ((await statOf(candidate, scope))?.kind === 'file' || (name.startsWith('/') && name === scope.index[scope.index.length - 1])) {
           state.uri = candidate;
           return redirect();
         }
       }
-      const dir = await files.stat(state.uri.length > 1 ? state.uri.slice(0, -1) : '/');
+      const dir = await statOf(state.uri, scope);
       return fail(dir?.kind === 'directory' ? 403 : 404, scope);
     }
-    const stat = await files.stat(state.uri);
+    const stat = await statOf(state.uri, scope);
     if (stat?.kind === 'directory') {
       const location = state.args === '' ? `${state.uri}/` : `${state.uri}/?${state.args}`;
-      return { kind: 'redirect', status: 301, location, headers: scope.addHeaders };
+      return { kind: 'redirect', status: 301, location, ...answerHeaders(scope) };
     }
     if (stat === null) return fail(404, scope);
     return serve(scope, false);
   };
 
-  const serve = (scope: Scope, php: boolean, path: string = state.uri): NginxOutcome => {
+  const serve = (scope: Scope, php: boolean, uri: string = state.uri): NginxOutcome => {
     const status = state.errorPage?.status ?? null;
-    return { kind: 'serve', path, args: state.args, php, status, headers: scope.addHeaders };
+    return { kind: 'serve', path: fileOf(uri, scope), args: state.args, php, status, ...answerHeaders(scope) };
   };
 
-  return fromServer();
+  /** The site path URI `uri` is read from in `scope`; throws OutsideRoot when its root/alias would leave the served root. */
+  const fileOf = (uri: string, scope: Scope): string => {
+    const path = siteFileOf(uri, scope, state, server.root);
+    if (path === null) throw new OutsideRoot();
+    return path;
+  };
+
+  /** A file test of URI `uri` (a directory's final '/' dropped). */
+  const statOf = (uri: string, scope: Scope): ReturnType<FileTests['stat']> => {
+    const path = fileOf(uri, scope);
+    return files.stat(path.length > 1 ? path.replace(/\/+$/, '') : '/');
+  };
+
+  try {
+    return await fromServer();
+  } catch (err) {
+    // Refused rather than served from elsewhere: server-config.ts reported the fixed ones at start.
+    if (err instanceof OutsideRoot) return { kind: 'respond', status: 403, body: null, ...NONE };
+    throw err;
+  }
+}
+
+/** A location's root/alias put a request outside the served root (the one failure path of siteFileOf's null). */
+class OutsideRoot extends Error {
+  constructor() {
+    super('root or alias outside the served root');
+  }
 }
 
 /** ngx_http_headers_module: add_header applies to these statuses, other ones only with `always`. */
@@ -376,4 +439,23 @@ const HEADER_STATUSES = new Set([200, 201, 204, 206, 301, 302, 303, 304, 307, 30
 /** The add_header fields sent with a response of `status`. */
 export function headersForStatus(headers: readonly AddHeader[], status: number): readonly AddHeader[] {
   return headers.filter((h) => h.always || HEADER_STATUSES.has(status));
+}
+
+/** ngx_http_set_expires's fixed values: `expires max` is ten years, dated as nginx dates it. */
+const EXPIRES_MAX = Object.freeze({ expires: 'Thu, 31 Dec 2037 23:55:55 GMT', cacheControl: 'max-age=315360000' });
+const EXPIRES_EPOCH = Object.freeze({ expires: 'Thu, 01 Jan 1970 00:00:01 GMT', cacheControl: 'no-cache' });
+
+/**
+ * The Expires and Cache-Control fields `expires` sets on a response of `status` at `nowMs` (ngx_http_headers_module:
+ * only for the statuses add_header uses without `always`; they replace the response's own). A time is counted
+ * from the request in whole seconds, as ngx_time(); a negative one gives `no-cache`.
+ */
+export function expiresFields(expires: Expires | null, status: number, nowMs: number): readonly (readonly [string, string])[] {
+  if (expires === null || expires.kind === 'off' || !HEADER_STATUSES.has(status)) return [];
+  if (expires.kind === 'max' || expires.kind === 'epoch') {
+    const fixed = expires.kind === 'max' ? EXPIRES_MAX : EXPIRES_EPOCH;
+    return [['Expires', fixed.expires], ['Cache-Control', fixed.cacheControl]];
+  }
+  const at = new Date((Math.floor(nowMs / 1000) + expires.seconds) * 1000).toUTCString();
+  return [['Expires', at], ['Cache-Control', expires.seconds < 0 ? 'no-cache' : `max-age=${expires.seconds}`]];
 }

@@ -1,12 +1,16 @@
 /**
  * Compiles one nginx `server { … }` block into the subset devmount applies (executor.ts): `root`, `index`,
  * `try_files`, `location` (prefix, `=`, `^~`, `~`, `~*`, named `@…`, nested), `allow`/`deny`, `return`, `if`, `set`,
- * `rewrite`, `break`, `add_header`, `error_page`, `internal`, and `fastcgi_pass` as "PHP runs here".
- * Inheritance follows the nginx modules' merge functions: `index`, `allow`/`deny`, `add_header` and
- * `error_page` are taken from the enclosing level when a location has none of its own; `try_files`, rewrite
- * directives and `fastcgi_pass` are not inherited. Every other directive is reported (once per file and line by
+ * `rewrite`, `break`, `add_header`, `expires`, `error_page`, `internal`, `root`/`alias` inside a location, and
+ * `fastcgi_pass` as "PHP runs here".
+ * Inheritance follows the nginx modules' merge functions: `index`, `allow`/`deny`, `add_header`, `expires`,
+ * `root`/`alias` and `error_page` are taken from the enclosing level when a location has none of its own;
+ * `try_files`, rewrite directives and `fastcgi_pass` are not inherited.
+ * A location's `root` or `alias` must lie inside the server's `root` (the directory devmount serves): one that
+ * does not is reported, and its requests are refused (executor.ts), never served from somewhere else. Every other directive is reported (once per file and line by
  * the caller): settings that only matter to a production server as info, the rest as unsupported.
  */
+import { posix } from 'node:path';
 import type { ConfigWarning, Directive } from './parser.js';
 
 export type RewriteFlag = 'last' | 'break' | 'redirect' | 'permanent' | null;
@@ -47,12 +51,37 @@ export interface ErrorPage {
   readonly status: number | 'target' | null;
 }
 
+/**
+ * `root` or `alias` inside a location (ngx_http_core_module), as written. nginx maps a URI to a file as
+ * ngx_http_map_uri_to_path does: root + URI; for alias, the alias replaces the location's name (`replaces`
+ * characters of the URI); in a regular-expression location the alias, its captures expanded, is the whole path.
+ */
+export interface FileRoot {
+  readonly kind: 'root' | 'alias';
+  readonly path: string;
+  /** alias in a prefix or exact location: the length of the location's name; null for root and regex aliases. */
+  readonly replaces: number | null;
+  readonly file: string;
+  readonly line: number;
+}
+
+/** ngx_http_headers_module `expires`: `off`, `epoch`, `max`, or a time in seconds (negative: in the past). */
+export type Expires =
+  | { readonly kind: 'off' }
+  | { readonly kind: 'epoch' }
+  | { readonly kind: 'max' }
+  | { readonly kind: 'after'; readonly seconds: number };
+
 export interface Scope {
   readonly ops: readonly RewriteOp[];
   readonly access: readonly AccessRule[];
   readonly tryFiles: readonly string[] | null;
   readonly index: readonly string[];
   readonly addHeaders: readonly AddHeader[];
+  /** null: none at this level or above (the same as `off`). */
+  readonly expires: Expires | null;
+  /** This location's own or inherited root/alias; null: the server's root. */
+  readonly files: FileRoot | null;
   readonly errorPages: ReadonlyMap<number, ErrorPage>;
   readonly internal: boolean;
   /** fastcgi_pass here: matching .php requests run as scripts (through devmount's own PHP backend). */
@@ -93,6 +122,44 @@ const NOT_APPLICABLE = new Set([
   'server_tokens', 'log_not_found', 'gzip', 'gzip_vary', 'gzip_types', 'gzip_proxied', 'gzip_comp_level',
   'default_type', 'charset', 'http2', 'ssl_stapling', 'ssl_stapling_verify', 'resolver', 'autoindex',
 ]);
+
+/** ngx_parse_time's units for seconds (a number without a unit is seconds). */
+const TIME_UNITS: Readonly<Record<string, number>> = Object.freeze({ '': 1, s: 1, m: 60, h: 3600, d: 86400, w: 604800, M: 2592000, y: 31536000 });
+
+/** `expires off|epoch|max|[-]TIME` (TIME as "1h", "30d", "1h 30m"); `modified` and daily `@…` are reported. */
+function parseExpires(d: Directive): Expires | string {
+  const arg = d.args.join(' ');
+  if (d.args[0] === 'modified' || arg.startsWith('@')) return '"modified" and "@time" are not supported (give off, epoch, max or a time)';
+  if (arg === 'off' || arg === 'epoch' || arg === 'max') return { kind: arg };
+  const m = /^(-?)((?:\d+[smhdwMy]?\s*)+)$/.exec(arg);
+  if (m === null || (m[2] ?? '').trim() === '') return `bad time ${JSON.stringify(arg)}`;
+  let seconds = 0;
+  for (const [, n, unit] of (m[2] ?? '').matchAll(/(\d+)([smhdwMy]?)/g)) seconds += Number(n) * (TIME_UNITS[unit ?? ''] ?? 1);
+  return { kind: 'after', seconds: m[1] === '-' ? -seconds : seconds };
+}
+
+/** A variable other than a capture: $1…$9 are the only variables a root/alias may hold here, any other is reported. */
+const NOT_A_CAPTURE = /\$(?!(?:\d|\{\d\})(?![\w}]))/;
+
+/** The location a root/alias belongs to: its name's length and whether it is a regular expression. */
+interface LocationName {
+  readonly length: number;
+  readonly regex: boolean;
+  readonly named: boolean;
+}
+
+function parseFileRoot(d: Directive, at: LocationName | null, earlier: FileRoot | null): FileRoot | string {
+  const [path] = d.args;
+  if (at === null) return d.name === 'alias' ? 'only applies to a location' : 'expects one path';
+  if (path === undefined || d.args.length !== 1) return 'expects one path';
+  if (earlier !== null) return `${earlier.kind} was given earlier in this location (nginx refuses both)`;
+  if (d.name === 'alias' && at.named) return 'cannot be used in a named location';
+  if (NOT_A_CAPTURE.test(path)) return 'only the captures $1…$9 are supported as variables in it';
+  if (d.name === 'alias' && at.regex && !path.includes('$')) {
+    return 'in a regular-expression location it needs the captures that name the file (nginx maps every match to the same path otherwise)';
+  }
+  return { kind: d.name === 'alias' ? 'alias' : 'root', path, replaces: d.name === 'alias' && !at.regex ? at.length : null, file: d.file, line: d.line };
+}
 
 /**
  * What devmount's PHP backend does itself (it runs every .php file through php-cgi/php-fpm): the FastCGI
@@ -214,12 +281,16 @@ interface Parent {
   readonly access: readonly AccessRule[];
   readonly index: readonly string[];
   readonly addHeaders: readonly AddHeader[];
+  readonly expires: Expires | null;
+  readonly files: FileRoot | null;
   readonly errorPages: ReadonlyMap<number, ErrorPage>;
 }
 
-const TOP: Parent = Object.freeze({ access: [], index: DEFAULT_INDEX, addHeaders: [], errorPages: new Map() });
+const TOP: Parent = Object.freeze({ access: [], index: DEFAULT_INDEX, addHeaders: [], expires: null, files: null, errorPages: new Map() });
 
-function compileScope(block: readonly Directive[], parent: Parent, level: 'server' | 'location', warn: Warn, named: Map<string, Location>): Scope & { root: string | null } {
+/** `location` is null at the server level. */
+function compileScope(block: readonly Directive[], parent: Parent, location: LocationName | null, warn: Warn, named: Map<string, Location>): Scope & { root: string | null } {
+  const level = location === null ? 'server' : 'location';
   const ops: RewriteOp[] = [];
   const access: AccessRule[] = [];
   const index: string[] = [];
@@ -231,9 +302,18 @@ function compileScope(block: readonly Directive[], parent: Parent, level: 'serve
   let php = false;
   let splitPathInfo: RegExp | null = null;
   let root: string | null = null;
+  let expires: Expires | null = null;
+  let files: FileRoot | null = null;
   // A FastCGI directive is handled by devmount's PHP backend: reported as info, nothing to apply.
   const phpInfo = (d: Directive): null => {
     warn({ level: 'info', file: d.file, line: d.line, message: `${d.name}: PHP runs through devmount's own PHP backend; ignored` });
+    return null;
+  };
+  // A location's root or alias: where its files are.
+  const placeFiles = (d: Directive): string | null => {
+    const given = parseFileRoot(d, location, files);
+    if (typeof given === 'string') return given;
+    files = given;
     return null;
   };
   for (const d of block) {
@@ -241,9 +321,19 @@ function compileScope(block: readonly Directive[], parent: Parent, level: 'serve
     const result = ((): string | null => {
       switch (d.name) {
         case 'root':
-          if (level === 'location') return 'a location with its own root is not supported (devmount serves one directory)';
-          root = d.args[0] ?? null;
-          return d.args.length === 1 ? null : 'expects one path';
+          if (level === 'server') {
+            root = d.args[0] ?? null;
+            return d.args.length === 1 ? null : 'expects one path';
+          }
+          return placeFiles(d);
+        case 'alias':
+          return placeFiles(d);
+        case 'expires': {
+          const parsed = parseExpires(d);
+          if (typeof parsed === 'string') return parsed;
+          expires = parsed;
+          return null;
+        }
         case 'index':
           if (d.args.length === 0) return 'expects file names';
           index.push(...d.args);
@@ -324,6 +414,8 @@ function compileScope(block: readonly Directive[], parent: Parent, level: 'serve
     access: access.length > 0 ? access : parent.access,
     index: index.length > 0 ? index : parent.index,
     addHeaders: addHeaders.length > 0 ? addHeaders : parent.addHeaders,
+    expires: expires ?? parent.expires,
+    files: files ?? parent.files,
     errorPages: errorPages.size > 0 ? errorPages : parent.errorPages,
   };
   const locations: Location[] = [];
@@ -368,7 +460,7 @@ function compileLocation(d: Directive, parent: Parent, warn: Warn, named: Map<st
       return bad(`regular expression ${JSON.stringify(pattern)} is not supported`);
     }
   }
-  const scope = compileScope(d.block, parent, 'location', warn, named);
+  const scope = compileScope(d.block, parent, { length: pattern.length, regex: regex !== null, named: modifier === '@' }, warn, named);
   return { modifier, pattern, regex, scope, where: `${d.file}:${d.line}` };
 }
 
@@ -379,9 +471,45 @@ const INHERITED_FROM_HTTP = new Set(['index', 'add_header', 'error_page', 'allow
 export function compileServer(server: Directive, warn: Warn, http: readonly Directive[] | null = null): ServerConfig {
   const named = new Map<string, Location>();
   const inherited = http === null ? [] : http.filter((d) => INHERITED_FROM_HTTP.has(d.name));
-  const parent = inherited.length === 0 ? TOP : compileScope(inherited, TOP, 'server', warn, named);
-  const scope = compileScope(server.block ?? [], parent, 'server', warn, named);
+  const parent = inherited.length === 0 ? TOP : compileScope(inherited, TOP, null, warn, named);
+  const scope = compileScope(server.block ?? [], parent, null, warn, named);
+  reportFileRootsOutside([...scope.locations, ...named.values()], scope.root, warn);
   return { root: scope.root, scope, named, where: `${server.file}:${server.line}` };
+}
+
+/**
+ * The served directory is the server's root: a location's root/alias whose fixed part lies outside it is reported
+ * once (its requests are refused by the executor, which also checks each path made with captures or an alias
+ * that does not end where its location does, as `location /img { alias /srv/site/; }` with `/img../x`).
+ */
+function reportFileRootsOutside(locations: readonly Location[], serverRoot: string | null, warn: Warn): void {
+  const seen = new Set<FileRoot>();
+  const visit = (list: readonly Location[]): void => {
+    for (const l of list) {
+      const files = l.scope.files;
+      if (files !== null && !seen.has(files)) {
+        seen.add(files);
+        const fixed = files.path.split('$')[0] ?? '';
+        const problem = serverRoot === null ? 'the server block has no root to place it in'
+          : siteDirOf(fixed, serverRoot) === null ? `${files.path} is outside the served root ${serverRoot}` : null;
+        if (problem !== null) warn({ level: 'warn', file: files.file, line: files.line, message: `${files.kind}: ${problem}; its requests are refused (403)` });
+      }
+      visit(l.scope.locations);
+    }
+  };
+  visit(locations);
+}
+
+/**
+ * A local path as a site path under `serverRoot` ('/' for the root itself), resolving '.' and '..' as the
+ * kernel would for a path without symlinks; null when it leaves the root. A trailing '/' is kept.
+ */
+export function siteDirOf(local: string, serverRoot: string): string | null {
+  const root = posix.normalize(serverRoot).replace(/(.)\/+$/, '$1');
+  const path = posix.normalize(local);
+  if (path === root) return '/';
+  if (root === '/') return path.startsWith('/') ? path : null;
+  return path.startsWith(`${root}/`) ? path.slice(root.length) : null;
 }
 
 /** Every `server` block, at the top level of a file (a lone site file) or inside `http { … }`. */

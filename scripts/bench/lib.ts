@@ -155,10 +155,11 @@ export interface StartedServe {
  * Starts `devmount serve ARGS --port P --log-format json` on a free port and waits until `readyPath` answers.
  * stderr (the JSON log) goes to `logFile` when given, else nowhere.
  */
-export async function startDevmountServe(args: readonly string[], options: WaitOptions & { logFile?: string; readyPath: string }): Promise<StartedServe> {
+export async function startDevmountServe(args: readonly string[],
+  options: WaitOptions & { logFile?: string; readyPath: string; cli?: string }): Promise<StartedServe> {
   const port = await freePort();
   const log = options.logFile ? await open(options.logFile, 'a') : null;
-  const child = spawn(process.execPath, [DEVMOUNT_CLI, 'serve', ...args, '--port', String(port), '--log-format', 'json'],
+  const child = spawn(process.execPath, [options.cli ?? DEVMOUNT_CLI, 'serve', ...args, '--port', String(port), '--log-format', 'json'],
     { stdio: ['ignore', 'ignore', log ? log.fd : 'ignore'] });
   await log?.close();
   const origin = `http://127.0.0.1:${port}`;

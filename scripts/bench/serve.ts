@@ -4,7 +4,8 @@
  * `wrk -t1 -c50 -d5s` in the same run (the machine is shared and noisy: compare ratios, not absolute numbers
  * across runs; DEVMOUNT_BENCH_ROUNDS alternations, best of each), with each server's CPU time per request (user +
  * system, from /proc: what a request costs even when the load makes req/s noisy); then 10,000 idle keep-alive
- * connections held against devmount and its RSS.
+ * connections held against devmount and its RSS. DEVMOUNT_BENCH_PEER=DIR adds the devmount of another checkout
+ * (built, e.g. a `git worktree` of the base commit) as a row of its own, measured in the same alternation.
  * Goals: >= 4x http-server, >= 1.0x nginx.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -18,6 +19,7 @@ import { cpuSeconds, formatGoal, freePort, REPO, startDevmountServe, stopChild, 
 const WRK_ARGS = ['-t1', '-c50', '-d5s'];
 const IDLE_CONNECTIONS = Number(process.env.DEVMOUNT_BENCH_IDLE ?? 10_000);
 const ROUNDS = Math.max(1, Number(process.env.DEVMOUNT_BENCH_ROUNDS ?? 2));
+const PEER = process.env.DEVMOUNT_BENCH_PEER;
 
 async function rssMb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
@@ -27,8 +29,8 @@ async function rssMb(pid: number): Promise<number> {
 
 interface Started { readonly child: ChildProcess; readonly url: string }
 
-async function startDevmount(site: string, logFile: string): Promise<Started> {
-  const { child, origin } = await startDevmountServe([site], { logFile, readyPath: '/index.html' });
+async function startDevmount(site: string, logFile: string, cli?: string): Promise<Started> {
+  const { child, origin } = await startDevmountServe([site], { logFile, readyPath: '/index.html', ...(cli === undefined ? {} : { cli }) });
   return { child, url: `${origin}/index.html` };
 }
 
@@ -108,16 +110,17 @@ async function main(): Promise<void> {
   try {
     // All four run side by side and are measured in alternation, best of ROUNDS each: the machine is shared,
     // and a burst of someone else's work during one 5 s window would otherwise decide the ratio.
-    const servers = {
+    const servers: Record<string, Started> = {
       devmount: await startDevmount(site, path.join(work, 'devmount.log')),
+      ...(PEER === undefined ? {} : { 'devmount peer': await startDevmount(site, path.join(work, 'peer.log'), path.join(path.resolve(PEER), 'bin/devmount.js')) }),
       'bare node': await startBareNode(site),
       'http-server': await startHttpServer(site),
       nginx: await startNginx(site, work),
     };
     for (const s of Object.values(servers)) children.push(s.child);
-    const results: Record<string, number> = { devmount: 0, 'bare node': 0, 'http-server': 0, nginx: 0 };
+    const results: Record<string, number> = Object.fromEntries(Object.keys(servers).map((n) => [n, 0]));
     // CPU per request, the lowest of the rounds (the one least disturbed by other processes on the same cores).
-    const cpuPerRequest: Record<string, number> = { devmount: Infinity, 'bare node': Infinity, 'http-server': Infinity, nginx: Infinity };
+    const cpuPerRequest: Record<string, number> = Object.fromEntries(Object.keys(servers).map((n) => [n, Infinity]));
     for (let round = 1; round <= ROUNDS; round++) {
       for (const [name, started] of Object.entries(servers)) {
         const pid = started.child.pid ?? 0;
@@ -138,6 +141,10 @@ async function main(): Promise<void> {
     process.stdout.write(`devmount / nginx:       ${formatGoal(at(results, 'devmount') / at(results, 'nginx'), 1)}\n`);
     process.stdout.write(`devmount / bare node:   ${(at(results, 'devmount') / at(results, 'bare node')).toFixed(2)}x req/s, `
       + `${(at(cpuPerRequest, 'devmount') / at(cpuPerRequest, 'bare node')).toFixed(2)}x CPU per request (bare node: one Node thread writing a cached buffer)\n`);
+    if (PEER !== undefined) {
+      process.stdout.write(`devmount / peer (${PEER}): ${(at(results, 'devmount') / at(results, 'devmount peer')).toFixed(2)}x req/s, `
+        + `${(at(cpuPerRequest, 'devmount') / at(cpuPerRequest, 'devmount peer')).toFixed(2)}x CPU per request\n`);
+    }
 
     const dm = await startDevmount(site, path.join(work, 'devmount-idle.log'));
     children.push(dm.child);

@@ -6,11 +6,20 @@
  */
 import { REPORT_SCRIPT, view, type RewriteCase } from './rewrite-cases.js';
 
+export interface NginxCase extends RewriteCase {
+  /**
+   * Where devmount refuses on purpose what nginx does (a file outside the served root): real nginx's own answer,
+   * checked against nginx instead of the fields above, so the difference stays visible in the table.
+   */
+  readonly nginx?: Pick<RewriteCase, 'status' | 'body'>;
+}
+
 export interface NginxTableSite {
   readonly name: string;
   readonly serverBlock: string;
+  /** Paths relative to {root}; a '../' one lies outside it (the hostile rows' target). */
   readonly files: Readonly<Record<string, string>>;
-  readonly cases: readonly RewriteCase[];
+  readonly cases: readonly NginxCase[];
 }
 
 /** https://developer.wordpress.org/advanced-administration/server/web-server/nginx/ (reduced to one server). */
@@ -109,6 +118,26 @@ const DEBIAN_SNIPPET_SERVER_BLOCK = `server {
         include /etc/nginx/snippets/fastcgi-php.conf;
         fastcgi_pass {php};
     }
+}
+`;
+
+/** root and alias inside locations, expires, and the two ways an alias or root could lead outside the root. */
+const FILES_SERVER_BLOCK = `server {
+    listen {listen};
+    root {root};
+    index index.html;
+    expires 30s;
+
+    location /assets/ { root {root}/public; }
+    location /img/ { alias {root}/images/; }
+    location ~ ^/photos/(\\w+)\\.jpg$ { alias {root}/images/$1.txt; }
+    location /cached/ { expires 1h; }
+    location /forever/ { expires max; }
+    location /never/ { expires epoch; }
+    location /neg/ { expires -1; }
+    location /off/ { expires off; }
+    location /up/ { root {root}/..; }
+    location /static { alias {root}/; }
 }
 `;
 
@@ -216,6 +245,47 @@ export const NGINX_SITES: readonly NginxTableSite[] = [
       { target: '/pretty/url', status: 404, body: 'not here\n' },
       { target: '/docs/readme.txt', status: 200, body: 'readme\n' },
       { target: '/docs/', status: 403 },
+    ],
+  },
+  {
+    name: 'root, alias and expires',
+    serverBlock: FILES_SERVER_BLOCK,
+    files: {
+      'index.html': 'home\n',
+      'public/assets/app.css': 'css\n',
+      'assets/app.css': 'not this one\n',
+      'images/index.html': 'images index\n',
+      'images/cat.txt': 'cat\n',
+      'img/cat.txt': 'not this one\n',
+      'cached/a.txt': 'cached\n',
+      'forever/a.txt': 'forever\n',
+      'never/a.txt': 'never\n',
+      'neg/a.txt': 'neg\n',
+      'off/a.txt': 'off\n',
+      'up/outside.txt': 'inside, not the one\n',
+      '../up/outside.txt': 'outside\n',
+    },
+    cases: [
+      { target: '/assets/app.css', status: 200, body: 'css\n' },
+      { target: '/img/cat.txt', status: 200, body: 'cat\n' },
+      { target: '/img/', status: 200, body: 'images index\n' },
+      { target: '/img/missing.txt', status: 404 },
+      { target: '/photos/cat.jpg', status: 200, body: 'cat\n' },
+      { target: '/photos/dog.jpg', status: 404 },
+      { target: '/static/index.html', status: 200, body: 'home\n' },
+      { target: '/index.html', status: 200, header: ['Cache-Control', 'max-age=30'] },
+      { target: '/cached/a.txt', status: 200, body: 'cached\n', header: ['Cache-Control', 'max-age=3600'] },
+      { target: '/cached/missing.txt', status: 404, header: ['Expires', null] },
+      { target: '/forever/a.txt', status: 200, header: ['Expires', 'Thu, 31 Dec 2037 23:55:55 GMT'] },
+      { target: '/forever/a.txt', status: 200, header: ['Cache-Control', 'max-age=315360000'] },
+      { target: '/never/a.txt', status: 200, header: ['Expires', 'Thu, 01 Jan 1970 00:00:01 GMT'] },
+      { target: '/never/a.txt', status: 200, header: ['Cache-Control', 'no-cache'] },
+      { target: '/neg/a.txt', status: 200, header: ['Cache-Control', 'no-cache'] },
+      { target: '/off/a.txt', status: 200, body: 'off\n', header: ['Expires', null] },
+      // Hostile: a location whose root is above the served root, and the alias "off by a slash" (location without
+      // its final '/', alias with it: /static../x is {root}/../x). nginx serves the file outside; devmount refuses.
+      { target: '/up/outside.txt', status: 403, nginx: { status: 200, body: 'outside\n' } },
+      { target: '/static../up/outside.txt', status: 403, nginx: { status: 200, body: 'outside\n' } },
     ],
   },
 ];
