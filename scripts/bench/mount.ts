@@ -3,7 +3,8 @@
  * proxy in front of sshd: the kernel here has no netem). Prints each figure and the ratio devmount/sshfs.
  * Environment: BENCH_RTTS (default "0,20"), BENCH_LIMIT_S (per measurement, default 90),
  * BENCH_BIG_MB (default 256), BENCH_WRITE_MB (default 64), BENCH_SERVER_HOME (default "empty", or "login"),
- * BENCH_REPEAT (runs per tool and work; default 3 at 0 ms, 1 elsewhere: the tables show medians).
+ * BENCH_REPEAT (runs per tool and work; default 3 at 0 ms, 1 elsewhere: the tables show medians),
+ * BENCH_MOUNT_ONLY (comma-separated first words of the rows to run, e.g. "write,read"; default every row).
  *
  * The sshd gives its sessions an empty HOME (sshd_config SetEnv) unless BENCH_SERVER_HOME=login: the commands
  * devmount runs on the server (one `find` listing, one `tar` stream) then start without the login's shell
@@ -115,6 +116,15 @@ const SESSIONS: readonly Session[] = [
   [[`write ${WRITE_MB} MiB`, (mnt, tool) => `dd if=/dev/zero of=${mnt}/out-${tool.name}.bin bs=1M count=${WRITE_MB} conv=fsync status=none`]],
 ];
 
+/** The sessions BENCH_MOUNT_ONLY names (a session runs when one of its rows starts with a named word). */
+function selectedSessions(): readonly Session[] {
+  const only = process.env.BENCH_MOUNT_ONLY?.split(',').map((word) => word.trim()).filter((word) => word !== '');
+  if (!only || only.length === 0) return SESSIONS;
+  const chosen = SESSIONS.filter((session) => session.some(([label]) => only.some((word) => label.startsWith(word))));
+  if (chosen.length === 0) throw new Error(`BENCH_MOUNT_ONLY=${process.env.BENCH_MOUNT_ONLY} names no row; rows: ${SESSIONS.flat().map(([label]) => label).join(', ')}`);
+  return chosen;
+}
+
 /** Samples per tool and work. */
 type Results = Map<string, Measurement[]>;
 
@@ -156,9 +166,9 @@ async function runSession(tool: Tool, port: number, mnt: string, session: Sessio
  * Each session is run `repeat` times per tool, the tools taking turns (devmount first, then sshfs first, …),
  * so both see the machine in the same state; the tables show medians.
  */
-async function measureAll(tools: readonly Tool[], port: number, mnt: string, repeat: number, rss: { peakMb: number }): Promise<Results> {
+async function measureAll(tools: readonly Tool[], port: number, mnt: string, sessions: readonly Session[], repeat: number, rss: { peakMb: number }): Promise<Results> {
   const results: Results = new Map();
-  for (const session of SESSIONS) {
+  for (const session of sessions) {
     const limited = new Set<string>();
     for (let round = 0; round < repeat; round++) {
       const order = round % 2 === 0 ? tools : [...tools].reverse();
@@ -172,6 +182,7 @@ async function measureAll(tools: readonly Tool[], port: number, mnt: string, rep
 }
 
 async function main(): Promise<void> {
+  const sessions = selectedSessions();
   const work = await mkdtemp(join(tmpdir(), 'devmount-bench-'));
   const keepLoginHome = process.env.BENCH_SERVER_HOME === 'login';
   const emptyHome = join(work, 'server-home');
@@ -206,8 +217,8 @@ async function main(): Promise<void> {
       const rss = { peakMb: 0 };
       const repeat = repeatAt(rtt);
       process.stdout.write(`at ${rtt} ms RTT, ${repeat} run(s) per tool and work, tools taking turns …\n`);
-      const results = await measureAll(tools(sshd, knownHosts), ports.get(rtt)!, mnt, repeat, rss);
-      const rows: Row[] = SESSIONS.flat().map(([label]) => {
+      const results = await measureAll(tools(sshd, knownHosts), ports.get(rtt)!, mnt, sessions, repeat, rss);
+      const rows: Row[] = sessions.flat().map(([label]) => {
         const bytes = label.startsWith('read') ? BIG_MB * 1048576 : label.startsWith('write') ? WRITE_MB * 1048576 : 0;
         const show = (m: Measurement) => (bytes ? `${formatRate(bytes, m)} (${formatSeconds(m)})` : formatSeconds(m));
         const ours = medianBy(results.get(`devmount:${label}`)!, (m) => m.seconds)!;
