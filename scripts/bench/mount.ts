@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startSshd, type Sshd } from '../../test/harness/sshd.js';
 import { startDelayProxy, type DelayProxy } from '../delay-proxy.js';
-import { execFileAsync, formatRate, formatSeconds, medianBy, peakRssMb, printTable, ratio, timeShell, type Measurement, type Row } from './lib.js';
+import { cpuSeconds, execFileAsync, formatRate, formatSeconds, medianBy, peakRssMb, printTable, ratio, timeShell, type Measurement, type Row } from './lib.js';
 import { writeGitRepo, writeRandomFile, writeTree } from './trees.js';
 
 const RTTS = (process.env.BENCH_RTTS ?? '0,20').split(',').map(Number);
@@ -89,18 +89,35 @@ async function exited(pid: number, limitMs: number): Promise<void> {
   }
 }
 
-/** The devmount process serving a mount point (its argv names the mount point). */
-async function servingPid(mountpoint: string): Promise<number | null> {
+/** The devmount process serving a mount point (its argv names the mount point); with `tool` sshfs, the sshfs process. */
+async function servingPid(mountpoint: string, tool: Tool['name'] = 'devmount'): Promise<number | null> {
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const argv = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0');
-      if (argv.includes(mountpoint) && argv.some((a) => a.endsWith('devmount.js') || a.includes('/cli/'))) return Number(entry);
+      if (!argv.includes(mountpoint)) continue;
+      if (tool === 'sshfs' ? argv[0]?.endsWith('sshfs') : argv.some((a) => a.endsWith('devmount.js') || a.includes('/cli/'))) return Number(entry);
     } catch {
       continue; // the process exited while we looked
     }
   }
   return null;
+}
+
+/**
+ * The client's processes: devmount's, or sshfs's and its ssh (which does sshfs's encryption; sshfs daemonizes
+ * after starting it, so it is not sshfs's child: found by the port in its argv).
+ */
+async function clientPids(tool: Tool['name'], mountpoint: string, port: number): Promise<number[]> {
+  const own = await servingPid(mountpoint, tool);
+  const pids = own === null ? [] : [own];
+  if (tool !== 'sshfs') return pids;
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const argv = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (argv[0] === 'ssh' && argv.includes(`-oPort=${port}`) && argv.includes('sftp')) pids.push(Number(entry));
+  }
+  return pids;
 }
 
 /** Works measured on one fresh mount, in order: a "cold" figure is the first thing its mount does. */
@@ -125,8 +142,11 @@ function selectedSessions(): readonly Session[] {
   return chosen;
 }
 
-/** Samples per tool and work. */
-type Results = Map<string, Measurement[]>;
+/** Samples per tool and work: wall time, and the client's CPU seconds (process and children, /proc/PID/stat). */
+interface Results {
+  readonly times: Map<string, Measurement[]>;
+  readonly cpu: Map<string, number[]>;
+}
 
 /**
  * One session on a fresh mount: its works in order, then unmount. Returns whether a work hit the time limit
@@ -138,19 +158,24 @@ async function runSession(tool: Tool, port: number, mnt: string, session: Sessio
     // Not mounted yet on the first call; busy when the previous command was stopped at its time limit.
     await tool.unmount(mnt).catch(() => tool.unmountLazy(mnt)).catch(() => undefined);
     await tool.mount(port, mnt);
+    const client = await clientPids(tool.name, mnt, port);
+    const clientCpu = async () => (await Promise.all(client.map((pid) => cpuSeconds(pid, true)))).reduce((a, b) => a + b, 0);
     for (const [label, command] of session) {
+      const cpuBefore = await clientCpu();
       const m = await timeShell(command(mnt, tool), { limitMs: LIMIT_MS });
+      const cpu = client.length === 0 ? null : (await clientCpu()) - cpuBefore;
       limited ||= m.timedOut;
       const key = `${tool.name}:${label}`;
-      results.set(key, [...(results.get(key) ?? []), m]);
-      let rssNote = '';
+      results.times.set(key, [...(results.times.get(key) ?? []), m]);
+      if (cpu !== null) results.cpu.set(key, [...(results.cpu.get(key) ?? []), cpu]);
+      let rssNote = cpu === null ? '' : `, client CPU ${cpu.toFixed(2)} s`;
       if (tool.name === 'devmount') {
         // Peak RSS of this mount's process so far (each fresh mount is a new process).
         const pid = await servingPid(mnt);
         const mb = pid ? await peakRssMb(pid) : null;
         if (mb !== null) {
           rss.peakMb = Math.max(rss.peakMb, mb);
-          rssNote = `, peak RSS ${mb.toFixed(0)} MB`;
+          rssNote += `, peak RSS ${mb.toFixed(0)} MB`;
         }
       }
       process.stdout.write(`  ${tool.name} ${label}: ${formatSeconds(m)}${rssNote}\n`);
@@ -167,7 +192,7 @@ async function runSession(tool: Tool, port: number, mnt: string, session: Sessio
  * so both see the machine in the same state; the tables show medians.
  */
 async function measureAll(tools: readonly Tool[], port: number, mnt: string, sessions: readonly Session[], repeat: number, rss: { peakMb: number }): Promise<Results> {
-  const results: Results = new Map();
+  const results: Results = { times: new Map(), cpu: new Map() };
   for (const session of sessions) {
     const limited = new Set<string>();
     for (let round = 0; round < repeat; round++) {
@@ -221,17 +246,32 @@ async function main(): Promise<void> {
       const rows: Row[] = sessions.flat().map(([label]) => {
         const bytes = label.startsWith('read') ? BIG_MB * 1048576 : label.startsWith('write') ? WRITE_MB * 1048576 : 0;
         const show = (m: Measurement) => (bytes ? `${formatRate(bytes, m)} (${formatSeconds(m)})` : formatSeconds(m));
-        const ours = medianBy(results.get(`devmount:${label}`)!, (m) => m.seconds)!;
-        const peer = medianBy(results.get(`sshfs:${label}`)!, (m) => m.seconds)!;
+        const ours = medianBy(results.times.get(`devmount:${label}`)!, (m) => m.seconds)!;
+        const peer = medianBy(results.times.get(`sshfs:${label}`)!, (m) => m.seconds)!;
         return { label, ours: show(ours), peer: show(peer), ratio: ratio(ours, peer), goal: goalFor(label, rtt) };
       });
       rows.push({ label: 'peak RSS (devmount)', ours: `${rss.peakMb.toFixed(0)} MB`, peer: '', ratio: '', goal: '≤ 200 MB' });
       printTable(`devmount vs sshfs at ${rtt} ms RTT, median of ${repeat} (ratio = devmount time / sshfs time; < 1 is faster)`, { ours: 'devmount', peer: 'sshfs' }, rows);
+      printCpu(results, sessions);
     }
   } finally {
     for (const p of proxies) await p.close();
     await sshd.stop();
     await rm(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The client's CPU per work, medians: on a loaded machine wall times move with everyone else's work, CPU much
+ * less. sshfs's includes its ssh child (encryption); the server's sshd is not counted for either.
+ */
+function printCpu(results: Results, sessions: readonly Session[]): void {
+  const median = (key: string) => medianBy(results.cpu.get(key) ?? [], (s) => s);
+  for (const [label] of sessions.flat()) {
+    const ours = median(`devmount:${label}`);
+    const peer = median(`sshfs:${label}`);
+    if (ours === undefined || peer === undefined) continue;
+    process.stdout.write(`client CPU, ${label}: devmount ${ours.toFixed(2)} s, sshfs + ssh ${peer.toFixed(2)} s, ${(ours / Math.max(peer, 0.01)).toFixed(2)}x\n`);
   }
 }
 
