@@ -9,6 +9,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { Client, type SFTPWrapper } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSshd, type Sshd } from './harness/sshd.js';
+import { sendWrite } from '../fs/sftp/write-request.js';
 
 const require = createRequire(import.meta.url);
 
@@ -34,6 +35,10 @@ const SHAPES: readonly Shape[] = [
   { what: 'sftp._extensions maps extension names to versions', usedBy: 'fs/sftp/wire.ts', holds: (s) => isRecord(s._extensions) && typeof s._extensions['posix-rename@openssh.com'] === 'string' },
   { what: "sftp.outgoing.state is 'open' and outgoing.id a number", usedBy: 'fs/sftp/wire.ts, fs/sftp/window.ts', holds: (s) => field(s.outgoing, 'state') === 'open' && typeof field(s.outgoing, 'id') === 'number' },
   { what: 'sftp.incoming.window is a number', usedBy: 'fs/sftp/window.ts', holds: (s) => typeof field(s.incoming, 'window') === 'number' },
+  { what: 'sftp.outgoing.window and outgoing.packetSize are numbers', usedBy: 'fs/sftp/write-request.ts', holds: (s) => typeof field(s.outgoing, 'window') === 'number' && typeof field(s.outgoing, 'packetSize') === 'number' },
+  { what: 'sftp._writeReqid is the request id counter', usedBy: 'fs/sftp/write-request.ts', holds: (s) => typeof s._writeReqid === 'number' },
+  { what: 'sftp._buffer is the queue waiting for window space, sftp._waitWindow its flag', usedBy: 'fs/sftp/write-request.ts', holds: (s) => Array.isArray(s._buffer) && typeof s._waitWindow === 'boolean' },
+  { what: 'sftp._protocol.channelData(id, data) exists', usedBy: 'fs/sftp/write-request.ts', holds: (s) => isFunction(field(s._protocol, 'channelData')) },
   { what: 'sftp._client._protocol.channelWindowAdjust(id, amount) exists', usedBy: 'fs/sftp/window.ts', holds: (s) => isFunction(field(field(s._client, '_protocol'), 'channelWindowAdjust')) },
 ];
 
@@ -87,5 +92,24 @@ describe('ssh2 internals devmount relies on', () => {
     expect(await done).toBe(4096);
     expect(target.every((b) => b === 7)).toBe(true);
     await new Promise<void>((resolve, reject) => sftp.close(handle, (err) => (err ? reject(err) : resolve())));
+  });
+
+  it('WRITEs sent as a header and views of the data (fs/sftp/write-request.ts) land, sent at once or queued for the window', async () => {
+    const path = `${sshd.root}/pieces.bin`;
+    const handle = await new Promise<Buffer>((resolve, reject) => sftp.open(path, 'w', (err, h) => (err ? reject(err) : resolve(h))));
+    // 48 × 64 KiB = 3 MiB in flight, more than OpenSSH's 2 MiB channel window: the later ones wait in ssh2's queue.
+    const piece = 64 * 1024;
+    const expected = Buffer.alloc(48 * piece);
+    for (let i = 0; i < 48; i++) expected.fill(i + 1, i * piece, (i + 1) * piece);
+    let queuedAtSomePoint = false;
+    const writes = Array.from({ length: 48 }, (_, i) => {
+      const written = new Promise<void>((resolve, reject) => sendWrite(sftp, handle, expected.subarray(i * piece, (i + 1) * piece), i * piece, (err) => (err ? reject(err) : resolve())));
+      queuedAtSomePoint ||= (sftp as unknown as { _buffer: unknown[] })._buffer.length > 0;
+      return written;
+    });
+    expect(queuedAtSomePoint, 'the window never filled: the queued path was not exercised').toBe(true);
+    await Promise.all(writes);
+    await new Promise<void>((resolve, reject) => sftp.close(handle, (err) => (err ? reject(err) : resolve())));
+    expect((await readFile(path)).equals(expected)).toBe(true);
   });
 });

@@ -7,6 +7,7 @@ import { constants as fsConstants } from 'node:fs';
 import type { Attributes, FileEntry, InputAttributes, SFTPWrapper } from 'ssh2';
 import { O_ACCMODE } from '../posix.js';
 import type { Attr, StatFs } from '../types.js';
+import { sendWrite } from './write-request.js';
 
 /** SSH_FXF_* open flags, draft-ietf-secsh-filexfer-02 §6.3. */
 export const SFTP_OPEN = Object.freeze({ READ: 0x01, WRITE: 0x02, APPEND: 0x04, CREAT: 0x08, TRUNC: 0x10, EXCL: 0x20 });
@@ -127,8 +128,9 @@ export const wire = Object.freeze({
   /** One READ of at most `len` bytes into `buf` at `off`; 0 at end of file. */
   read: (s: SFTPWrapper, h: Buffer, buf: Buffer, off: number, len: number, position: number) =>
     call<number>(s, (cb) => s.read(h, buf, off, len, position, (err, n) => cb(err, n))),
+  /** One WRITE of all of `buf` (at most the server's write limit), sent without a copy: `buf` must not change until it settles. */
   write: (s: SFTPWrapper, h: Buffer, buf: Buffer, position: number) =>
-    callVoid(s, (cb) => s.write(h, buf, 0, buf.length, position, cb)),
+    callVoid(s, (cb) => sendWrite(s, h, buf, position, cb)),
   mkdir: (s: SFTPWrapper, p: string, mode: number) => callVoid(s, (cb) => s.mkdir(p, { mode }, cb)),
   rmdir: (s: SFTPWrapper, p: string) => callVoid(s, (cb) => s.rmdir(p, cb)),
   unlink: (s: SFTPWrapper, p: string) => callVoid(s, (cb) => s.unlink(p, cb)),

@@ -27,6 +27,7 @@ import type { OpenFlags, Vfs, VfsStats } from './types.js';
 import type { CacheMirror, FreshEntry } from '../cache/mirror.js';
 import type { Attr, ChangeKind, ChangeListener, ConnectionState, DirEntry, StatFs } from '../types.js';
 import { WriteBehind } from './write-behind.js';
+import { HeldForgets } from './held-forgets.js';
 
 /** Connection state and counters of the layer that talks to the server (the SFTP pool), for stats(). */
 export interface VfsConnection {
@@ -93,6 +94,8 @@ class RemoteVfs implements Vfs {
   private readonly changes = new ChangeEmitter();
   /** Copies of cached answers (CacheMirror): told here when a file is opened for writing, by the cache for the rest. */
   private readonly mirrors = new Set<CacheMirror>();
+  /** Changes of files whose own writes are in flight, told to the copies once those have landed (held-forgets.ts). */
+  private readonly held = new HeldForgets();
   private readonly budget: DirtyBudget;
   /** The file operations of the top cache layer. */
   private readonly remote: ClosableRemoteFs;
@@ -294,6 +297,8 @@ class RemoteVfs implements Vfs {
     const to = this.newNamePath(rawTo);
     await this.remote.rename(from, to);
     this.movePaths(from, to);
+    // Held changes are filed under the old names, which no landing will release any more.
+    this.held.releaseAll();
     this.emit(from, 'rename');
     this.emit(to, 'rename');
   }
@@ -372,7 +377,10 @@ class RemoteVfs implements Vfs {
     this.mirrors.add(mirror);
     // What the cache stores reaches the copy only where the cache alone decides getattr's answer.
     const stopCache = this.cache.mirror({
-      forget: (path, changed) => mirror.forget(path, changed),
+      forget: (path, changed) => {
+        if (changed && this.writesInFlight(path)) this.held.hold(path, mirror);
+        else mirror.forget(path, changed);
+      },
       forgetSubtree: (root, known) => mirror.forgetSubtree(root, known),
       stored: (path, fresh) => {
         if (this.answersFromCache(path)) mirror.stored(path, fresh);
@@ -380,6 +388,7 @@ class RemoteVfs implements Vfs {
     });
     return () => {
       this.mirrors.delete(mirror);
+      this.held.drop(mirror);
       stopCache();
     };
   }
@@ -433,15 +442,14 @@ class RemoteVfs implements Vfs {
   }
 
   private register(path: string, flags: number, file: RemoteFile): number {
+    const writeOptions = { blockBytes: this.options.writeBlockBytes, maxDirtyBytes: this.options.maxDirtyBytesPerHandle, idleFlushMs: this.options.writeIdleFlushMs };
     const handle: OpenHandle = {
       path,
       file,
       flags,
       stale: false,
       reopening: null,
-      writer: writable(flags)
-        ? new WriteBehind(file, { blockBytes: this.options.writeBlockBytes, maxDirtyBytes: this.options.maxDirtyBytesPerHandle, idleFlushMs: this.options.writeIdleFlushMs }, this.budget, this.writeBlocks)
-        : null,
+      writer: writable(flags) ? new WriteBehind(file, writeOptions, this.budget, this.writeBlocks, () => this.landed(handle.path)) : null,
       reader: this.newReader(file),
       changed: (flags & constants.O_TRUNC) !== 0,
     };
@@ -463,6 +471,18 @@ class RemoteVfs implements Vfs {
     const set = this.byPath.get(handle.path);
     set?.delete(handle);
     if (set?.size === 0) this.byPath.delete(handle.path);
+  }
+
+  /** Whether blocks written to `path` through any handle are still unacknowledged. */
+  private writesInFlight(path: string): boolean {
+    const set = this.byPath.get(path);
+    if (set) for (const handle of set) if ((handle.writer?.inFlight ?? 0) > 0) return true;
+    return false;
+  }
+
+  /** A handle's last block in flight landed: if no other handle's are in flight, the held changes of `path` are told. */
+  private landed(path: string): void {
+    if (!this.writesInFlight(path)) this.held.release(path);
   }
 
   /** A rename moves open handles (and handles below a renamed directory) to their new paths. */

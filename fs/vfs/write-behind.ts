@@ -64,6 +64,8 @@ export class WriteBehind {
     private readonly budget: DirtyBudget,
     /** Whole blocks for streams of writes (buffers of exactly `blockBytes`). */
     private readonly blocks: BufferPool,
+    /** Called each time the last block in flight has landed or failed (nothing of this handle is unacknowledged but `pending`). */
+    private readonly landed: () => void = () => undefined,
   ) {}
 
   get error(): FsError | null {
@@ -72,6 +74,11 @@ export class WriteBehind {
 
   get dirty(): number {
     return this.dirtyBytes;
+  }
+
+  /** Blocks sent and not yet acknowledged. */
+  get inFlight(): number {
+    return this.inflight.size;
   }
 
   /** One past the last byte not yet acknowledged, or -1: getattr reports at least this size. */
@@ -198,6 +205,7 @@ export class WriteBehind {
         this.inflight.delete(entry);
         this.dirtyBytes -= data.length;
         this.budget.release(data.length);
+        if (this.inflight.size === 0) this.landed();
       });
     this.inflight.add(entry);
   }

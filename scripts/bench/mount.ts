@@ -3,7 +3,8 @@
  * proxy in front of sshd: the kernel here has no netem). Prints each figure and the ratio devmount/sshfs.
  * Environment: BENCH_RTTS (default "0,20"), BENCH_LIMIT_S (per measurement, default 90),
  * BENCH_BIG_MB (default 256), BENCH_WRITE_MB (default 64), BENCH_SERVER_HOME (default "empty", or "login"),
- * BENCH_REPEAT (runs per tool and work; default 3 at 0 ms, 1 elsewhere: the tables show medians).
+ * BENCH_REPEAT (runs per tool and work; default 3 at 0 ms, 1 elsewhere: the tables show medians),
+ * BENCH_MOUNT_ONLY (comma-separated first words of the rows to run, e.g. "write,read"; default every row).
  *
  * The sshd gives its sessions an empty HOME (sshd_config SetEnv) unless BENCH_SERVER_HOME=login: the commands
  * devmount runs on the server (one `find` listing, one `tar` stream) then start without the login's shell
@@ -28,8 +29,6 @@ const DEVMOUNT = resolve(import.meta.dirname, '../../../bin/devmount.js');
 
 interface Tool {
   readonly name: 'devmount' | 'sshfs';
-  /** The process serving a mount point, or null. */
-  pid(mountpoint: string): Promise<number | null>;
   mount(port: number, mountpoint: string): Promise<void>;
   unmount(mountpoint: string): Promise<void>;
   /** Detaches a mount still busy (a command stopped at its time limit may not have let go yet). */
@@ -50,14 +49,13 @@ function tools(sshd: Sshd, knownHosts: string): Tool[] {
   return [
     {
       name: 'devmount',
-      pid: (mnt) => servingPid(mnt, isDevmount),
       mount: async (port, mnt) => {
         const cacheDir = await mkdtemp(join(tmpdir(), 'devmount-bench-cache-'));
         cacheDirs.set(mnt, cacheDir);
         await execFileAsync(process.execPath, [DEVMOUNT, 'mount', '-p', String(port), '-o', `${sshOptions},cache_dir=${cacheDir}`, remote, mnt]);
       },
       unmount: async (mnt) => {
-        const pid = await servingPid(mnt, isDevmount);
+        const pid = await servingPid(mnt);
         await execFileAsync(process.execPath, [DEVMOUNT, 'unmount', mnt]);
         // `unmount` returns once the kernel has let go; the process then finishes writing its disk cache. Until it
         // has exited its cache_dir cannot be removed (rm met blobs still being written), and its writes would
@@ -69,17 +67,11 @@ function tools(sshd: Sshd, knownHosts: string): Tool[] {
     },
     {
       name: 'sshfs',
-      pid: (mnt) => servingPid(mnt, (argv) => argv[0]?.endsWith('sshfs') ?? false),
       mount: async (port, mnt) => { await execFileAsync('sshfs', ['-p', String(port), '-o', `${sshOptions},reconnect,ServerAliveInterval=15`, remote, mnt]); },
       unmount: async (mnt) => { await execFileAsync('fusermount3', ['-u', mnt]); },
       unmountLazy: async (mnt) => { await execFileAsync('fusermount3', ['-u', '-z', mnt]); },
     },
   ];
-}
-
-/** A devmount process's argv (bin/devmount.js, or dist/cli/… when started from the build). */
-function isDevmount(argv: readonly string[]): boolean {
-  return argv.some((a) => a.endsWith('devmount.js') || a.includes('/cli/'));
 }
 
 /** How long an unmounted devmount process may take to finish its disk cache writes and exit. */
@@ -98,21 +90,50 @@ async function exited(pid: number, limitMs: number): Promise<void> {
 }
 
 /**
- * The process serving a mount point: its argv names the mount point, and `isTool(argv)`. The newest such process:
- * every session mounts the same mount point, and an sshfs unmounted by the previous one may still be exiting.
+ * The process serving a mount point: its argv names the mount point; devmount's, or with `tool` sshfs, sshfs's.
+ * The newest such process: every session mounts the same mount point, and an sshfs unmounted by the previous one
+ * may still be exiting.
  */
-async function servingPid(mountpoint: string, isTool: (argv: readonly string[]) => boolean): Promise<number | null> {
+async function servingPid(mountpoint: string, tool: Tool['name'] = 'devmount'): Promise<number | null> {
   let newest: number | null = null;
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      const argv = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0');
-      if (argv.includes(mountpoint) && isTool(argv)) newest = Math.max(newest ?? 0, Number(entry));
-    } catch {
-      continue; // the process exited while we looked
-    }
+    const argv = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (!argv.includes(mountpoint)) continue;
+    const isTool = tool === 'sshfs' ? argv[0]?.endsWith('sshfs') : argv.some((a) => a.endsWith('devmount.js') || a.includes('/cli/'));
+    if (isTool) newest = Math.max(newest ?? 0, Number(entry));
   }
   return newest;
+}
+
+/**
+ * CPU seconds all threads of `pids` have run so far (the first field of each /proc/PID/task/TID/schedstat, in ns;
+ * proc(5)): finer than /proc/PID/stat's 10 ms ticks, which a warm `find` of 20–50 ms of CPU would round away.
+ * Threads that have exited are not counted; libfuse keeps up to ten idle workers, so few do during a work.
+ */
+async function threadCpuSeconds(pids: readonly number[]): Promise<number> {
+  let ns = 0;
+  for (const pid of pids) {
+    const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
+    for (const tid of tasks) ns += Number((await readFile(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').catch(() => '0')).split(' ')[0]);
+  }
+  return ns / 1e9;
+}
+
+/**
+ * The client's processes: devmount's, or sshfs's and its ssh (which does sshfs's encryption; sshfs daemonizes
+ * after starting it, so it is not sshfs's child: found by the port in its argv).
+ */
+async function clientPids(tool: Tool['name'], mountpoint: string, port: number): Promise<number[]> {
+  const own = await servingPid(mountpoint, tool);
+  const pids = own === null ? [] : [own];
+  if (tool !== 'sshfs') return pids;
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const argv = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (argv[0] === 'ssh' && argv.includes(`-oPort=${port}`) && argv.includes('sftp')) pids.push(Number(entry));
+  }
+  return pids;
 }
 
 /** Works measured on one fresh mount, in order: a "cold" figure is the first thing its mount does. */
@@ -128,71 +149,52 @@ const SESSIONS: readonly Session[] = [
   [[`write ${WRITE_MB} MiB`, (mnt, tool) => `dd if=/dev/zero of=${mnt}/out-${tool.name}.bin bs=1M count=${WRITE_MB} conv=fsync status=none`]],
 ];
 
-/** Samples per tool and work. */
-type Results = Map<string, Measurement[]>;
-/** CPU milliseconds the serving process spent on each sample, per tool and work. */
-type CpuResults = Map<string, number[]>;
-
-/**
- * CPU milliseconds all threads of `pids` have run so far (the first field of each /proc/PID/task/TID/schedstat, in
- * ns; proc(5)): finer than /proc/PID/stat's 10 ms ticks, which a warm `find` of 20–50 ms of CPU would round away.
- * Threads that have exited are not counted; libfuse keeps up to ten idle workers, so few do during a work.
- */
-async function cpuMs(pids: readonly number[]): Promise<number> {
-  let ns = 0;
-  for (const pid of pids) {
-    const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
-    for (const tid of tasks) ns += Number((await readFile(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').catch(() => '0')).split(' ')[0]);
-  }
-  return ns / 1e6;
+/** The sessions BENCH_MOUNT_ONLY names (a session runs when one of its rows starts with a named word). */
+function selectedSessions(): readonly Session[] {
+  const only = process.env.BENCH_MOUNT_ONLY?.split(',').map((word) => word.trim()).filter((word) => word !== '');
+  if (!only || only.length === 0) return SESSIONS;
+  const chosen = SESSIONS.filter((session) => session.some(([label]) => only.some((word) => label.startsWith(word))));
+  if (chosen.length === 0) throw new Error(`BENCH_MOUNT_ONLY=${process.env.BENCH_MOUNT_ONLY} names no row; rows: ${SESSIONS.flat().map(([label]) => label).join(', ')}`);
+  return chosen;
 }
 
-/**
- * `pid` and the processes below it: sshfs runs ssh(1) as a child, which does its encryption, where devmount does
- * its own in-process; both are the file system's cost.
- */
-async function withDescendants(pid: number): Promise<number[]> {
-  const parents = new Map<number, number>();
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const text = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => null);
-    if (text !== null) parents.set(Number(entry), Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[1]));
-  }
-  const tree = [pid];
-  for (let i = 0; i < tree.length; i++) for (const [child, parent] of parents) if (parent === tree[i]) tree.push(child);
-  return tree;
+/** Samples per tool and work: wall time, and the client's CPU seconds (all threads of its processes). */
+interface Results {
+  readonly times: Map<string, Measurement[]>;
+  readonly cpu: Map<string, number[]>;
 }
 
 /**
  * One session on a fresh mount: its works in order, then unmount. Returns whether a work hit the time limit
  * (its later repetitions would too: they are skipped).
  */
-async function runSession(tool: Tool, port: number, mnt: string, session: Session, results: Results, cpu: CpuResults, rss: { peakMb: number }): Promise<boolean> {
+async function runSession(tool: Tool, port: number, mnt: string, session: Session, results: Results, rss: { peakMb: number }): Promise<boolean> {
   let limited = false;
   try {
     // Not mounted yet on the first call; busy when the previous command was stopped at its time limit.
     await tool.unmount(mnt).catch(() => tool.unmountLazy(mnt)).catch(() => undefined);
     await tool.mount(port, mnt);
-    const pid = await tool.pid(mnt);
-    const pids = pid ? await withDescendants(pid) : [];
+    const client = await clientPids(tool.name, mnt, port);
+    const clientCpu = () => threadCpuSeconds(client);
     for (const [label, command] of session) {
-      const cpuBefore = await cpuMs(pids);
+      const cpuBefore = await clientCpu();
       const m = await timeShell(command(mnt, tool), { limitMs: LIMIT_MS });
-      const cpuUsed = pid ? (await cpuMs(pids)) - cpuBefore : NaN;
+      const cpu = client.length === 0 ? null : (await clientCpu()) - cpuBefore;
       limited ||= m.timedOut;
       const key = `${tool.name}:${label}`;
-      results.set(key, [...(results.get(key) ?? []), m]);
-      cpu.set(key, [...(cpu.get(key) ?? []), cpuUsed]);
-      let rssNote = '';
+      results.times.set(key, [...(results.times.get(key) ?? []), m]);
+      if (cpu !== null) results.cpu.set(key, [...(results.cpu.get(key) ?? []), cpu]);
+      let rssNote = cpu === null ? '' : `, client CPU ${cpu.toFixed(2)} s`;
       if (tool.name === 'devmount') {
         // Peak RSS of this mount's process so far (each fresh mount is a new process).
+        const pid = await servingPid(mnt);
         const mb = pid ? await peakRssMb(pid) : null;
         if (mb !== null) {
           rss.peakMb = Math.max(rss.peakMb, mb);
-          rssNote = `, peak RSS ${mb.toFixed(0)} MB`;
+          rssNote += `, peak RSS ${mb.toFixed(0)} MB`;
         }
       }
-      process.stdout.write(`  ${tool.name} ${label}: ${formatSeconds(m)}, CPU ${cpuUsed.toFixed(0)} ms${rssNote}\n`);
+      process.stdout.write(`  ${tool.name} ${label}: ${formatSeconds(m)}${rssNote}\n`);
     }
   } finally {
     // A failed measurement must not leave a mount behind (the scratch directory is removed next).
@@ -205,23 +207,23 @@ async function runSession(tool: Tool, port: number, mnt: string, session: Sessio
  * Each session is run `repeat` times per tool, the tools taking turns (devmount first, then sshfs first, …),
  * so both see the machine in the same state; the tables show medians.
  */
-async function measureAll(tools: readonly Tool[], port: number, mnt: string, repeat: number, rss: { peakMb: number }): Promise<{ results: Results; cpu: CpuResults }> {
-  const results: Results = new Map();
-  const cpu: CpuResults = new Map();
-  for (const session of SESSIONS) {
+async function measureAll(tools: readonly Tool[], port: number, mnt: string, sessions: readonly Session[], repeat: number, rss: { peakMb: number }): Promise<Results> {
+  const results: Results = { times: new Map(), cpu: new Map() };
+  for (const session of sessions) {
     const limited = new Set<string>();
     for (let round = 0; round < repeat; round++) {
       const order = round % 2 === 0 ? tools : [...tools].reverse();
       for (const tool of order) {
         if (limited.has(tool.name)) continue;
-        if (await runSession(tool, port, mnt, session, results, cpu, rss)) limited.add(tool.name);
+        if (await runSession(tool, port, mnt, session, results, rss)) limited.add(tool.name);
       }
     }
   }
-  return { results, cpu };
+  return results;
 }
 
 async function main(): Promise<void> {
+  const sessions = selectedSessions();
   const work = await mkdtemp(join(tmpdir(), 'devmount-bench-'));
   const keepLoginHome = process.env.BENCH_SERVER_HOME === 'login';
   const emptyHome = join(work, 'server-home');
@@ -256,29 +258,36 @@ async function main(): Promise<void> {
       const rss = { peakMb: 0 };
       const repeat = repeatAt(rtt);
       process.stdout.write(`at ${rtt} ms RTT, ${repeat} run(s) per tool and work, tools taking turns …\n`);
-      const { results, cpu } = await measureAll(tools(sshd, knownHosts), ports.get(rtt)!, mnt, repeat, rss);
-      const rows: Row[] = SESSIONS.flat().map(([label]) => {
+      const results = await measureAll(tools(sshd, knownHosts), ports.get(rtt)!, mnt, sessions, repeat, rss);
+      const rows: Row[] = sessions.flat().map(([label]) => {
         const bytes = label.startsWith('read') ? BIG_MB * 1048576 : label.startsWith('write') ? WRITE_MB * 1048576 : 0;
         const show = (m: Measurement) => (bytes ? `${formatRate(bytes, m)} (${formatSeconds(m)})` : formatSeconds(m));
-        const ours = medianBy(results.get(`devmount:${label}`)!, (m) => m.seconds)!;
-        const peer = medianBy(results.get(`sshfs:${label}`)!, (m) => m.seconds)!;
+        const ours = medianBy(results.times.get(`devmount:${label}`)!, (m) => m.seconds)!;
+        const peer = medianBy(results.times.get(`sshfs:${label}`)!, (m) => m.seconds)!;
         return { label, ours: show(ours), peer: show(peer), ratio: ratio(ours, peer), goal: goalFor(label, rtt) };
       });
       rows.push({ label: 'peak RSS (devmount)', ours: `${rss.peakMb.toFixed(0)} MB`, peer: '', ratio: '', goal: '≤ 200 MB' });
       printTable(`devmount vs sshfs at ${rtt} ms RTT, median of ${repeat} (ratio = devmount time / sshfs time; < 1 is faster)`, { ours: 'devmount', peer: 'sshfs' }, rows);
-      // What each file system process (and sshfs's ssh child) spent, all threads: on a loaded machine the times
-      // above move with the scheduler, this much less.
-      const cpuRows: Row[] = SESSIONS.flat().map(([label]) => {
-        const ours = medianBy(cpu.get(`devmount:${label}`)!, (ms) => ms)!;
-        const peer = medianBy(cpu.get(`sshfs:${label}`)!, (ms) => ms)!;
-        return { label, ours: `${ours.toFixed(0)} ms`, peer: `${peer.toFixed(0)} ms`, ratio: `${(ours / peer).toFixed(2)}x` };
-      });
-      printTable(`CPU of the file system processes at ${rtt} ms RTT, median of ${repeat} (devmount / sshfs)`, { ours: 'devmount', peer: 'sshfs' }, cpuRows);
+      printCpu(results, sessions);
     }
   } finally {
     for (const p of proxies) await p.close();
     await sshd.stop();
     await rm(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The client's CPU per work, medians: on a loaded machine wall times move with everyone else's work, CPU much
+ * less. sshfs's includes its ssh child (encryption); the server's sshd is not counted for either.
+ */
+function printCpu(results: Results, sessions: readonly Session[]): void {
+  const median = (key: string) => medianBy(results.cpu.get(key) ?? [], (s) => s);
+  for (const [label] of sessions.flat()) {
+    const ours = median(`devmount:${label}`);
+    const peer = median(`sshfs:${label}`);
+    if (ours === undefined || peer === undefined) continue;
+    process.stdout.write(`client CPU, ${label}: devmount ${ours.toFixed(2)} s, sshfs + ssh ${peer.toFixed(2)} s, ${(ours / Math.max(peer, 0.01)).toFixed(2)}x\n`);
   }
 }
 
