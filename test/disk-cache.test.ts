@@ -230,7 +230,7 @@ test('a store waits while the mount keeps answering requests, and is written onc
   let busy: NodeJS.Timeout | undefined;
   let stopCounting = (): void => undefined;
   try {
-    expect(await eventually(async () => counters(run).diskEntries === Object.keys(FILES).length, 10_000)).toBe(true);
+    await eventually(async () => counters(run).diskEntries === Object.keys(FILES).length, 10_000);
     busy = setInterval(() => { requests += 1; }, 20); // a mount answering a request every 20 ms
     stopCounting = run.parts.foreground.watch(() => requests);
     requests += 1;
@@ -243,7 +243,7 @@ test('a store waits while the mount keeps answering requests, and is written onc
     await new Promise((r) => setTimeout(r, 600));
     expect(counters(run).diskStores).toBe(stores);
     clearInterval(busy);
-    expect(await eventually(async () => counters(run).diskStores === stores + 1, 5_000)).toBe(true);
+    await eventually(async () => counters(run).diskStores === stores + 1, 5_000);
   } finally {
     clearInterval(busy);
     stopCounting();
