@@ -18,6 +18,7 @@ import type { FuseMount } from '../fs/fuse/adapter.js';
 import { loadFuseNative } from '../fs/fuse/native.js';
 import { createSftpRemoteFs } from '../fs/sftp/remote-fs.js';
 import { createVfs } from '../fs/vfs/vfs.js';
+import type { DirEntry } from '../fs/types.js';
 import type { Vfs } from '../fs/vfs/types.js';
 import { harnessConnector } from './harness/connect.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
@@ -34,6 +35,8 @@ describe('absent names answered ENOENT on libfuse threads, found at once after e
   let mnt: string;
   /** Every VFS call the mount made: the requests that reached JavaScript. */
   const calls: string[] = [];
+  /** Per directory, work to do inside its next readdir, after the VFS answered and before the mount gets it. */
+  const duringReaddir = new Map<string, (entries: DirEntry[]) => Promise<DirEntry[]>>();
   const server = (name: string) => join(sshd.root, name);
   const local = (name: string) => join(mnt, name);
   const dirs = () => mount.nativeDirs() ?? { hits: 0, stored: 0, dropped: 0, listings: 0, negativeHits: 0 };
@@ -63,15 +66,25 @@ describe('absent names answered ENOENT on libfuse threads, found at once after e
     // npm install builds the libfuse 3 binding (scripts/build-native.mjs); CI has a compiler and libfuse3-dev.
     expect(loadFuseNative().nativeDirs).toBeDefined();
     sshd = await startSshd();
-    for (const dir of ['probe', 'refreshed', 'made', 'elsewhere', 'many']) {
+    for (const dir of ['probe', 'refreshed', 'made', 'elsewhere', 'many', 'raced']) {
       await mkdir(server(dir), { recursive: true });
       await writeFile(server(`${dir}/a.txt`), 'v1');
     }
     const sftp = await createSftpRemoteFs(harnessConnector(sshd), sshd.root);
     vfs = createVfs(sftp, { cache: { attrTimeoutMs: CACHE_TTL_MS, dirTimeoutMs: CACHE_TTL_MS, negativeTimeoutMs: CACHE_TTL_MS } });
     // The caches hold each listing fresh, as after the prefetcher's tree listing: no READDIR has put it yet.
-    for (const dir of ['/', '/probe', '/refreshed', '/made', '/elsewhere', '/many']) await vfs.readdir(dir);
-    mounted = await mountWithLongKernelTimeouts(countedVfs(vfs, calls), 'devmount-neg-');
+    for (const dir of ['/', '/probe', '/refreshed', '/made', '/elsewhere', '/many', '/raced']) await vfs.readdir(dir);
+    const hooked = new Proxy(vfs, {
+      get: (target, key, receiver) => key === 'readdir'
+        ? async (path: string) => {
+          const entries = await target.readdir(path);
+          const during = duringReaddir.get(path);
+          duringReaddir.delete(path);
+          return during ? during(entries) : entries;
+        }
+        : Reflect.get(target, key, receiver),
+    });
+    mounted = await mountWithLongKernelTimeouts(countedVfs(hooked, calls), 'devmount-neg-');
     mount = mounted.mount;
     mnt = mounted.mountpoint;
   });
@@ -128,5 +141,30 @@ describe('absent names answered ENOENT on libfuse threads, found at once after e
     await absentAnsweredInC('elsewhere/moved.txt');
     await vfs.rename('/elsewhere/a.txt', '/elsewhere/moved.txt');
     expect(await statCode('elsewhere/moved.txt')).toBe('found');
+  });
+
+  it('a listing read for a miss while a change was reported is not put into the table', async () => {
+    // Inside the readdir that reads the parent's listing for the table: the server gains the name, a refresh
+    // reports it, and the caches read the directory again (fresh, and with the name), while the table would still
+    // get the listing made before the change.
+    let created: () => void = () => undefined;
+    const createdLate = new Promise<void>((resolve) => {
+      created = resolve;
+    });
+    duringReaddir.set('/raced', async (before) => {
+      await writeFile(server('raced/late.txt'), 'v1');
+      vfs.refresh('/raced');
+      await vfs.readdir('/raced');
+      created();
+      return before;
+    });
+    const storedBefore = dirs().stored;
+    expect(await statCode('raced/late.txt')).toBe('ENOENT');
+    await createdLate;
+    // The put is decided in the promise callbacks that follow the readdir's answer: all run before the next turn.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(dirs().stored).toBe(storedBefore);
+    expect(await statCode('raced/late.txt')).toBe('found');
+    expect(await statCode('raced/late.txt')).toBe('found');
   });
 });
