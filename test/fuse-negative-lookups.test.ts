@@ -18,11 +18,11 @@ import type { FuseMount } from '../fs/fuse/adapter.js';
 import { loadFuseNative } from '../fs/fuse/native.js';
 import { createSftpRemoteFs } from '../fs/sftp/remote-fs.js';
 import { createVfs } from '../fs/vfs/vfs.js';
-import type { DirEntry } from '../fs/types.js';
 import type { Vfs } from '../fs/vfs/types.js';
 import { harnessConnector } from './harness/connect.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
 import { countedVfs } from './helpers/counted-vfs.js';
+import { hookReaddir, type DuringReaddir } from './helpers/readdir-hook.js';
 import { eventuallyEqual, mountWithLongKernelTimeouts, type LongKernelMount } from './helpers/long-kernel-mount.js';
 
 const CACHE_TTL_MS = 300_000;
@@ -36,7 +36,7 @@ describe('absent names answered ENOENT on libfuse threads, found at once after e
   /** Every VFS call the mount made: the requests that reached JavaScript. */
   const calls: string[] = [];
   /** Per directory, work to do inside its next readdir, after the VFS answered and before the mount gets it. */
-  const duringReaddir = new Map<string, (entries: DirEntry[]) => Promise<DirEntry[]>>();
+  const duringReaddir: DuringReaddir = new Map();
   const server = (name: string) => join(sshd.root, name);
   const local = (name: string) => join(mnt, name);
   const dirs = () => mount.nativeDirs() ?? { hits: 0, stored: 0, dropped: 0, listings: 0, negativeHits: 0 };
@@ -74,17 +74,7 @@ describe('absent names answered ENOENT on libfuse threads, found at once after e
     vfs = createVfs(sftp, { cache: { attrTimeoutMs: CACHE_TTL_MS, dirTimeoutMs: CACHE_TTL_MS, negativeTimeoutMs: CACHE_TTL_MS } });
     // The caches hold each listing fresh, as after the prefetcher's tree listing: no READDIR has put it yet.
     for (const dir of ['/', '/probe', '/refreshed', '/made', '/elsewhere', '/many', '/raced']) await vfs.readdir(dir);
-    const hooked = new Proxy(vfs, {
-      get: (target, key, receiver) => key === 'readdir'
-        ? async (path: string) => {
-          const entries = await target.readdir(path);
-          const during = duringReaddir.get(path);
-          duringReaddir.delete(path);
-          return during ? during(entries) : entries;
-        }
-        : Reflect.get(target, key, receiver),
-    });
-    mounted = await mountWithLongKernelTimeouts(countedVfs(hooked, calls), 'devmount-neg-');
+    mounted = await mountWithLongKernelTimeouts(countedVfs(hookReaddir(vfs, duringReaddir), calls), 'devmount-neg-');
     mount = mounted.mount;
     mnt = mounted.mountpoint;
   });

@@ -205,20 +205,21 @@ static void dt_forget_all(dt_table_t *t) {
   pthread_mutex_unlock(&t->lock);
 }
 
+/* Call with the lock held: the live listing of `path`, or NULL (an expired one is dropped on the way). */
+static dt_listing_t *_dt_live(dt_table_t *t, const char *path) {
+  dt_entry_t **at = _dt_slot(t, path, table_hash(path));
+  if (*at == NULL) return NULL;
+  if ((*at)->expires_ms > table_clock_ms(&t->clock)) return (*at)->listing;
+  _dt_unlink(t, at);
+  return NULL;
+}
+
 /** libfuse thread: a reference to the live listing of `path`, or NULL (then JavaScript answers). */
 static dt_listing_t *dt_get(dt_table_t *t, const char *path) {
   if (t == NULL || path == NULL) return NULL;
-  dt_listing_t *found = NULL;
   pthread_mutex_lock(&t->lock);
-  dt_entry_t **at = _dt_slot(t, path, table_hash(path));
-  if (*at != NULL) {
-    if ((*at)->expires_ms <= table_clock_ms(&t->clock)) {
-      _dt_unlink(t, at);
-    } else {
-      found = dt_listing_ref((*at)->listing);
-      t->counters.hits++;
-    }
-  }
+  dt_listing_t *found = dt_listing_ref(_dt_live(t, path));
+  if (found != NULL) t->counters.hits++;
   pthread_mutex_unlock(&t->lock);
   return found;
 }
@@ -253,18 +254,13 @@ static dt_name_t dt_has_name(dt_table_t *t, const char *path) {
   dir[dir_len] = '\0';
   dt_name_t found = DT_UNKNOWN;
   pthread_mutex_lock(&t->lock);
-  dt_entry_t **at = _dt_slot(t, dir, table_hash(dir));
-  if (*at != NULL) {
-    if ((*at)->expires_ms <= table_clock_ms(&t->clock)) {
-      _dt_unlink(t, at);
-    } else {
-      const dt_listing_t *l = (*at)->listing;
-      found = DT_ABSENT;
-      for (uint32_t i = 0; i < l->count && found == DT_ABSENT; i++) {
-        if (strcmp(l->names[i], name) == 0) found = DT_PRESENT;
-      }
-      if (found == DT_ABSENT) t->counters.negative_hits++;
+  const dt_listing_t *l = _dt_live(t, dir);
+  if (l != NULL) {
+    found = DT_ABSENT;
+    for (uint32_t i = 0; i < l->count && found == DT_ABSENT; i++) {
+      if (strcmp(l->names[i], name) == 0) found = DT_PRESENT;
     }
+    if (found == DT_ABSENT) t->counters.negative_hits++;
   }
   pthread_mutex_unlock(&t->lock);
   if (dir != stack_dir) free(dir);
