@@ -93,6 +93,8 @@ describe('absent names answered ENOENT on libfuse threads, found at once after e
     expect(lookupsInJs('/probe/other.php')).toBe(0);
     expect(dirs().negativeHits).toBe(negativeBefore + 1);
     expect(await statCode('probe/a.txt')).toBe('found');
+    // A name no file system here can hold fails as path resolution does, not as an absent name.
+    expect(await statCode(`probe/${'n'.repeat(300)}`)).toBe('ENAMETOOLONG');
     // The root has a listing too.
     await absentAnsweredInC('nothing-here');
   });

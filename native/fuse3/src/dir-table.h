@@ -28,6 +28,7 @@
 #ifndef DEVMOUNT_DIR_TABLE_H
 #define DEVMOUNT_DIR_TABLE_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -238,7 +239,8 @@ typedef enum { DT_UNKNOWN, DT_ABSENT, DT_PRESENT } dt_name_t;
  * answered (native-dirs.ts), so a name it lacks does not exist, as far as the caches know, until that drop.
  *
  * The root has no parent; "." and ".." are never a last component the kernel looks up, and listings name them, so
- * they stay unknown. The scan is linear: listings are a directory's names, and a miss costs a comparison per
+ * they stay unknown; so does a name longer than NAME_MAX, which the VFS answers ENAMETOOLONG (path_resolution(7))
+ * rather than ENOENT (the kernel passes FUSE names up to 1024 bytes, FUSE_NAME_MAX). The scan is linear: listings are a directory's names, and a miss costs a comparison per
  * name here against two thread hand-offs and a JavaScript turn otherwise.
  */
 static dt_name_t dt_has_name(dt_table_t *t, const char *path) {
@@ -246,6 +248,7 @@ static dt_name_t dt_has_name(dt_table_t *t, const char *path) {
   const char *slash = strrchr(path, '/');
   const char *name = slash + 1;
   if (name[0] == '\0' || (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))) return DT_UNKNOWN;
+  if (strlen(name) > NAME_MAX) return DT_UNKNOWN;
   size_t dir_len = slash == path ? 1 : (size_t) (slash - path);
   char stack_dir[512];
   char *dir = dir_len < sizeof(stack_dir) ? stack_dir : malloc(dir_len + 1);
