@@ -240,8 +240,9 @@ typedef enum { DT_UNKNOWN, DT_ABSENT, DT_PRESENT } dt_name_t;
  *
  * The root has no parent; "." and ".." are never a last component the kernel looks up, and listings name them, so
  * they stay unknown; so does a name longer than NAME_MAX, which the VFS answers ENAMETOOLONG (path_resolution(7))
- * rather than ENOENT (the kernel passes FUSE names up to 1024 bytes, FUSE_NAME_MAX). The scan is linear: listings are a directory's names, and a miss costs a comparison per
- * name here against two thread hand-offs and a JavaScript turn otherwise.
+ * rather than ENOENT (the kernel passes FUSE names up to 1024 bytes, FUSE_NAME_MAX). The scan is linear: listings
+ * are a directory's names, and a miss costs a comparison per name here against two thread hand-offs and a
+ * JavaScript turn otherwise.
  */
 static dt_name_t dt_has_name(dt_table_t *t, const char *path) {
   if (t == NULL || path == NULL || path[0] != '/' || path[1] == '\0') return DT_UNKNOWN;
