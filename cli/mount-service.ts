@@ -79,7 +79,7 @@ function statusOf(vfs: Vfs, params: ServeMountParams, startedAtMs: number, { ser
   // Paths whose kernel copy was invalidated, and how many the kernel held (fs/fuse/kernel-cache.ts).
   const kernelCounters: Record<string, number> = kernel ? { kernelInvalidationsQueued: kernel.queued, kernelInvalidations: kernel.sent } : {};
   // READDIRs libfuse's threads answered from the directory table (fs/fuse/native-dirs.ts).
-  const dirCounters: Record<string, number> = dirs ? { dirTableHits: dirs.hits, dirTableListings: dirs.listings } : {};
+  const dirCounters: Record<string, number> = dirs ? { dirTableHits: dirs.hits, dirTableListings: dirs.listings, dirTableNegativeHits: dirs.negativeHits } : {};
   return {
     ...(served ? { serveUrl: served.server.url, remoteWatch: served.watchMethod } : {}),
     ...(watcher ? { remoteWatch: watcher.method } : {}),

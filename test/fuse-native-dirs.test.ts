@@ -17,9 +17,9 @@ import type { FuseMount } from '../fs/fuse/adapter.js';
 import { loadFuseNative } from '../fs/fuse/native.js';
 import { createSftpRemoteFs } from '../fs/sftp/remote-fs.js';
 import { createVfs } from '../fs/vfs/vfs.js';
-import type { DirEntry } from '../fs/types.js';
 import type { Vfs } from '../fs/vfs/types.js';
 import { harnessConnector } from './harness/connect.js';
+import { hookReaddir, type DuringReaddir } from './helpers/readdir-hook.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
 import { eventuallyEqual, mountWithLongKernelTimeouts, type LongKernelMount } from './helpers/long-kernel-mount.js';
 
@@ -34,7 +34,7 @@ describe('directory listings answered on libfuse threads, dropped on every repor
   /** Directories whose readdir reached JavaScript. */
   const listed: string[] = [];
   /** Per directory, work to do inside its next readdir, after the VFS answered and before the kernel gets it. */
-  const duringReaddir = new Map<string, (entries: DirEntry[]) => Promise<DirEntry[]>>();
+  const duringReaddir: DuringReaddir = new Map();
   const server = (name: string) => join(sshd.root, name);
   const local = (name: string) => join(mnt, name);
   const names = async (dir: string) => (await readdir(local(dir))).sort();
@@ -61,18 +61,7 @@ describe('directory listings answered on libfuse threads, dropped on every repor
     }
     const sftp = await createSftpRemoteFs(harnessConnector(sshd), sshd.root);
     vfs = createVfs(sftp, { cache: { attrTimeoutMs: CACHE_TTL_MS, dirTimeoutMs: CACHE_TTL_MS, negativeTimeoutMs: CACHE_TTL_MS } });
-    const served = new Proxy(vfs, {
-      get: (target, key, receiver) => key === 'readdir'
-        ? async (path: string) => {
-          listed.push(path);
-          const entries = await target.readdir(path);
-          const during = duringReaddir.get(path);
-          duringReaddir.delete(path);
-          return during ? during(entries) : entries;
-        }
-        : Reflect.get(target, key, receiver),
-    });
-    mounted = await mountWithLongKernelTimeouts(served, 'devmount-ndirs-');
+    mounted = await mountWithLongKernelTimeouts(hookReaddir(vfs, duringReaddir, listed), 'devmount-ndirs-');
     mount = mounted.mount;
     mnt = mounted.mountpoint;
   });

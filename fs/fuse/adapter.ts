@@ -16,6 +16,7 @@
  *   (mount-table.ts).
  */
 import { constants as fsConstants } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { opensReadOnly, S_IFDIR } from '../posix.js';
 import type { Vfs } from '../vfs/types.js';
 import type { Attr, StatFs } from '../types.js';
@@ -125,6 +126,7 @@ const UTIME_OMIT = -2;
 const MAX_WRITE_BYTES = 1024 * 1024;
 /** libfuse's own default attr_timeout / entry_timeout. */
 const LIBFUSE_DEFAULT_TIMEOUT = 1;
+const ENOENT = -osConstants.errno.ENOENT;
 
 export interface KernelTimeouts {
   readonly attr: number;
@@ -246,37 +248,49 @@ export function createFuseOperations(vfs: Vfs, options: FuseAdapterOptions, tabl
   const dirStat: NativeStat = mapper.toNative({
     mode: S_IFDIR | 0o755, size: 0, uid: 0, gid: 0, nlink: 2, atimeMs: 0, mtimeMs: 0, ctimeMs: 0,
   } satisfies Attr);
+  /** What READDIR answers for `path`, and what the directory table keeps of it: ".", "..", then each entry. */
+  const listingOf = (path: string): Promise<{ names: string[]; stats: NativeStat[] }> => vfs.readdir(path).then((entries) => {
+    const names = ['.', '..'];
+    const stats = [dirStat, dirStat];
+    for (const e of entries) {
+      if (e.name === '.' || e.name === '..') continue;
+      names.push(e.name);
+      stats.push(mapper.toNative(e.attr));
+    }
+    return { names, stats };
+  });
+  /** Answers a lookup's error; an ENOENT lets the directory table learn the parent's listing (native-dirs.ts). */
+  const lookupFailed = (cb: (code: number) => void, path: string, startedAt: number) => (err: unknown): void => {
+    const code = fail(err);
+    cb(code);
+    if (code === ENOENT) dirs?.absent(path, startedAt, listingOf);
+  };
 
   return {
     init(cb) {
       cb(0);
     },
     getattr(path, cb) {
+      const startedAt = dirs?.begin() ?? 0;
       vfs.getattr(path).then((attr) => {
         cb(0, mapper.toNative(attr));
         fast?.answered(path);
-      }, (err: unknown) => cb(fail(err)));
+      }, lookupFailed(cb, path, startedAt));
     },
     access(path, mode, cb) {
       // Existence, plus EROFS for W_OK on a read-only mount; permission bits are the server's to enforce
       // (sshfs does not implement access at all).
-      done(cb, vfs.getattr(path).then(() => {
+      const startedAt = dirs?.begin() ?? 0;
+      vfs.getattr(path).then(() => {
         if (options.readOnly && (mode & fsConstants.W_OK) !== 0) throw new FsError('EROFS', undefined, path);
-      }));
+      }).then(() => cb(0), lookupFailed(cb, path, startedAt));
     },
     statfs(path, cb) {
       answer(cb, vfs.statfs(path).then(toNativeStatfs));
     },
     readdir(path, cb) {
       const startedAt = dirs?.begin() ?? 0;
-      vfs.readdir(path).then((entries) => {
-        const names = ['.', '..'];
-        const stats = [dirStat, dirStat];
-        for (const e of entries) {
-          if (e.name === '.' || e.name === '..') continue;
-          names.push(e.name);
-          stats.push(mapper.toNative(e.attr));
-        }
+      listingOf(path).then(({ names, stats }) => {
         cb(0, names, stats, dirs?.tableMsFor(path, startedAt) ?? 0);
       }, (err: unknown) => cb(fail(err)));
     },

@@ -27,6 +27,8 @@ import type { ClockedTable } from './table-clock.js';
 export const TABLE_HANDLE = 0x4000_0000;
 
 const TWO_32 = 4294967296;
+/** uint32 values per stat in encodeStat's layout. */
+export const STAT_INTS = 18;
 
 /**
  * `stat` in the 18 × uint32 layout the binding's populate_stat reads (fuse3-native.c: mode, uid, gid, size,
@@ -55,6 +57,13 @@ export function encodeStat(stat: NativeStat, out: Uint32Array): Uint32Array {
   return out;
 }
 
+/** `stats` one after the other in encodeStat's layout, as the directory table's listings hold them. */
+export function encodeStats(stats: readonly NativeStat[]): Uint32Array {
+  const out = new Uint32Array(stats.length * STAT_INTS);
+  stats.forEach((stat, i) => encodeStat(stat, out.subarray(i * STAT_INTS, (i + 1) * STAT_INTS)));
+  return out;
+}
+
 export interface FastFilesCounters {
   /** Requests answered by the table since the mount. */
   readonly getattrs: number;
@@ -69,7 +78,7 @@ export interface FastFilesCounters {
 export class FastFiles implements CacheMirror, ClockedTable {
   private readonly escalated = new Map<number, Promise<number>>();
   private readonly counterBuffer = new Uint32Array(6);
-  private readonly statBuffer = new Uint32Array(18);
+  private readonly statBuffer = new Uint32Array(STAT_INTS);
 
   constructor(
     private readonly binding: FastFilesBinding,

@@ -9,7 +9,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { encodeStat } from './fast-files.js';
+import { encodeStat, encodeStats, STAT_INTS } from './fast-files.js';
 import type { FastFilesBinding, InvalidationBinding, NativeDirsBinding, RequestCountBinding, NativeFuse, NativeFuseOptions, NativeOperations, NativeStat, NativeStatfs } from './native.js';
 
 /** An opaque napi external: the request a libfuse thread is waiting on. */
@@ -63,7 +63,6 @@ type OpName = (typeof OP_NAMES)[number];
 const ENOSYS = -38;
 const EIO = -5;
 const ETIMEDOUT = -110;
-const STAT_INTS = 18;
 const EMPTY = Buffer.alloc(0);
 
 function encodeStatfs(s: NativeStatfs): Uint32Array {
@@ -185,11 +184,7 @@ export function fuse3Class(binding: Fuse3Binding): new (mnt: string, ops: Partia
           if (!ops.readdir) return now(ENOSYS);
           const answer = this.once(name, state, (result: number, names?: string[], stats?: NativeStat[], tableMs?: number) => {
             if (result !== 0 || !names) return binding.signal_readdir(request, result === 0 ? EIO : result, [], null, 0);
-            let ints: Uint32Array | null = null;
-            if (stats && stats.length === names.length) {
-              ints = new Uint32Array(names.length * STAT_INTS);
-              for (let i = 0; i < stats.length; i++) encodeStat(stats[i] as NativeStat, ints.subarray(i * STAT_INTS, (i + 1) * STAT_INTS));
-            }
+            const ints = stats && stats.length === names.length ? encodeStats(stats) : null;
             binding.signal_readdir(request, 0, names, ints, Math.max(0, Math.floor(tableMs ?? 0)));
           }, () => binding.signal_readdir(request, ETIMEDOUT, [], null, 0));
           return ops.readdir(str(a), answer);

@@ -119,9 +119,11 @@ export interface FastFilesBinding {
 
 /** The directory table (native/fuse3/src/dir-table.h); `thread` is the mount's NativeFuse._thread. */
 export interface NativeDirsBinding {
+  /** Puts the caches' fresh listing of `path` for tableMs (stats: 18 values a name, fast-files.ts encodeStats). */
+  dirs_put(thread: Buffer, path: string, names: readonly string[], stats: Uint32Array | null, tableMs: number): void;
   dirs_forget(thread: Buffer, path: string): void;
   dirs_forget_all(thread: Buffer): void;
-  /** Fills: READDIRs answered from the table, listings stored, listings dropped, listings held. */
+  /** Fills: READDIRs answered from the table, listings stored, dropped, held, lookups answered ENOENT there. */
   dirs_counters(thread: Buffer, out: Uint32Array): void;
   /** Stops (true) or runs on (false) the clock the table's listings expire on. */
   dirs_set_watched(thread: Buffer, watched: boolean): void;

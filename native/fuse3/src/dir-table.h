@@ -28,6 +28,7 @@
 #ifndef DEVMOUNT_DIR_TABLE_H
 #define DEVMOUNT_DIR_TABLE_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -62,6 +63,8 @@ typedef struct dt_counters {
   uint32_t hits;
   uint32_t stored;
   uint32_t dropped;
+  /** GETATTRs and ACCESSes answered ENOENT because the parent's live listing lacks the name (dt_has_name). */
+  uint32_t negative_hits;
 } dt_counters_t;
 
 typedef struct dt_table {
@@ -203,21 +206,68 @@ static void dt_forget_all(dt_table_t *t) {
   pthread_mutex_unlock(&t->lock);
 }
 
+/* Call with the lock held: the live listing of `path`, or NULL (an expired one is dropped on the way). */
+static dt_listing_t *_dt_live(dt_table_t *t, const char *path) {
+  dt_entry_t **at = _dt_slot(t, path, table_hash(path));
+  if (*at == NULL) return NULL;
+  if ((*at)->expires_ms > table_clock_ms(&t->clock)) return (*at)->listing;
+  _dt_unlink(t, at);
+  return NULL;
+}
+
 /** libfuse thread: a reference to the live listing of `path`, or NULL (then JavaScript answers). */
 static dt_listing_t *dt_get(dt_table_t *t, const char *path) {
   if (t == NULL || path == NULL) return NULL;
-  dt_listing_t *found = NULL;
   pthread_mutex_lock(&t->lock);
-  dt_entry_t **at = _dt_slot(t, path, table_hash(path));
-  if (*at != NULL) {
-    if ((*at)->expires_ms <= table_clock_ms(&t->clock)) {
-      _dt_unlink(t, at);
-    } else {
-      found = dt_listing_ref((*at)->listing);
-      t->counters.hits++;
+  dt_listing_t *found = dt_listing_ref(_dt_live(t, path));
+  if (found != NULL) t->counters.hits++;
+  pthread_mutex_unlock(&t->lock);
+  return found;
+}
+
+/** What a directory's live listing says of one name in it. */
+typedef enum { DT_UNKNOWN, DT_ABSENT, DT_PRESENT } dt_name_t;
+
+/**
+ * libfuse thread: whether `path`'s parent has a live listing here, and if so whether it names `path`. DT_ABSENT
+ * is counted as a negative hit: the caller answers ENOENT with it.
+ *
+ * Why: libfuse 3.14's high-level API cannot invalidate a negative dentry (fuse_invalidate_path looks the name up
+ * in its own node table, which keeps no node for an absent name), so the mount runs with negative_timeout=0 and
+ * every lookup of an absent name reaches us: PHP's include_path and theme fallbacks, git's probes of
+ * `.git/…` files. A listing in this table is the caches' fresh one, dropped before any change to a name in it is
+ * answered (native-dirs.ts), so a name it lacks does not exist, as far as the caches know, until that drop.
+ *
+ * The root has no parent; "." and ".." are never a last component the kernel looks up, and listings name them, so
+ * they stay unknown; so does a name longer than NAME_MAX, which the VFS answers ENAMETOOLONG (path_resolution(7))
+ * rather than ENOENT (the kernel passes FUSE names up to 1024 bytes, FUSE_NAME_MAX). The scan is linear: listings
+ * are a directory's names, and a miss costs a comparison per name here against two thread hand-offs and a
+ * JavaScript turn otherwise.
+ */
+static dt_name_t dt_has_name(dt_table_t *t, const char *path) {
+  if (t == NULL || path == NULL || path[0] != '/' || path[1] == '\0') return DT_UNKNOWN;
+  const char *slash = strrchr(path, '/');
+  const char *name = slash + 1;
+  if (name[0] == '\0' || (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))) return DT_UNKNOWN;
+  if (strlen(name) > NAME_MAX) return DT_UNKNOWN;
+  size_t dir_len = slash == path ? 1 : (size_t) (slash - path);
+  char stack_dir[512];
+  char *dir = dir_len < sizeof(stack_dir) ? stack_dir : malloc(dir_len + 1);
+  if (dir == NULL) return DT_UNKNOWN;
+  memcpy(dir, path, dir_len);
+  dir[dir_len] = '\0';
+  dt_name_t found = DT_UNKNOWN;
+  pthread_mutex_lock(&t->lock);
+  const dt_listing_t *l = _dt_live(t, dir);
+  if (l != NULL) {
+    found = DT_ABSENT;
+    for (uint32_t i = 0; i < l->count && found == DT_ABSENT; i++) {
+      if (strcmp(l->names[i], name) == 0) found = DT_PRESENT;
     }
+    if (found == DT_ABSENT) t->counters.negative_hits++;
   }
   pthread_mutex_unlock(&t->lock);
+  if (dir != stack_dir) free(dir);
   return found;
 }
 

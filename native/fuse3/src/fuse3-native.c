@@ -505,6 +505,8 @@ static int js_two_paths(uint32_t op, const char *path, const char *dest) {
 static int fn_getattr(const char *path, struct stat *st, struct fuse_file_info *fi) {
   REQUEST(OP_GETATTR)
   if (ff_getattr(m->ff, path, st)) return 0;
+  /* A name the parent's live listing lacks (dir-table.h dt_has_name): the kernel keeps no negative entries. */
+  if (dt_has_name(m->dt, path) == DT_ABSENT) return -ENOENT;
   r.path = path;
   r.st = st;
   return call_js(m, &r);
@@ -517,6 +519,8 @@ static int fn_access(const char *path, int mask) {
      its own files at every `git status`. */
   struct stat st;
   if ((mask & W_OK) == 0 && ff_getattr(m->ff, path, &st)) return 0;
+  /* JavaScript would answer ENOENT before looking at W_OK. */
+  if (dt_has_name(m->dt, path) == DT_ABSENT) return -ENOENT;
   r.path = path;
   r.number = mask;
   return call_js(m, &r);
@@ -1038,10 +1042,32 @@ static napi_value dirs_set_watched_js(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/** dirs_counters(handle, Uint32Array(4)): READDIRs answered from the table, listings stored, dropped, held. */
+/**
+ * dirs_put(handle, path, names, stats: Uint32Array(18 × names) | null, tableMs): `names` is the caches' fresh
+ * listing of directory `path` for tableMs more (fs/fuse/native-dirs.ts checked it, as for signal_readdir). For a
+ * listing JavaScript read without a READDIR: a GETATTR it answered ENOENT under a fresh parent listing.
+ */
+static napi_value dirs_put_js(napi_env env, napi_callback_info info) {
+  ARGS(5)
+  mount_t *m = mount_arg(env, argv[0]);
+  uint32_t table_ms = 0;
+  napi_get_value_uint32(env, argv[4], &table_ms);
+  if (m == NULL || m->dt == NULL || table_ms == 0) return NULL;
+  char *path = utf8_dup(env, argv[1]);
+  dt_listing_t *listing = path != NULL ? listing_of(env, argv[2], argv[3]) : NULL;
+  if (listing != NULL) dt_put(m->dt, path, listing, table_ms);
+  dt_listing_unref(listing);
+  free(path);
+  return NULL;
+}
+
+/**
+ * dirs_counters(handle, Uint32Array(5)): READDIRs answered from the table, listings stored, dropped, held, and
+ * lookups answered ENOENT from a listing.
+ */
 static napi_value dirs_counters_js(napi_env env, napi_callback_info info) {
   uint32_t *out;
-  mount_t *m = counters_args(env, info, 4, &out);
+  mount_t *m = counters_args(env, info, 5, &out);
   if (m == NULL || m->dt == NULL) return NULL;
   dt_counters_t c;
   uint32_t entries;
@@ -1050,6 +1076,7 @@ static napi_value dirs_counters_js(napi_env env, napi_callback_info info) {
   out[1] = c.stored;
   out[2] = c.dropped;
   out[3] = entries;
+  out[4] = c.negative_hits;
   return NULL;
 }
 
@@ -1074,6 +1101,7 @@ static napi_value init_module(napi_env env, napi_value exports) {
     { "fuse_native_ff_free_escalated", NULL, ff_free_escalated_js, NULL, NULL, NULL, napi_default, NULL },
     { "fuse_native_ff_counters", NULL, ff_counters_js, NULL, NULL, NULL, napi_default, NULL },
     { "fuse_native_ff_set_watched", NULL, ff_set_watched_js, NULL, NULL, NULL, napi_default, NULL },
+    { "dirs_put", NULL, dirs_put_js, NULL, NULL, NULL, napi_default, NULL },
     { "dirs_forget", NULL, dirs_forget_js, NULL, NULL, NULL, napi_default, NULL },
     { "dirs_forget_all", NULL, dirs_forget_all_js, NULL, NULL, NULL, napi_default, NULL },
     { "dirs_counters", NULL, dirs_counters_js, NULL, NULL, NULL, napi_default, NULL },
