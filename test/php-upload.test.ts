@@ -78,7 +78,9 @@ echo json_encode(['size' => $f['size'], 'error' => $f['error'], 'md5' => md5_fil
     });
     expect(JSON.parse(answer)).toEqual({ size: SIZE, error: 0, md5: md5.digest('hex') });
     const after = await peakRssKiB(child.pid ?? 0);
-    // Buffering would add at least the body's 100 MiB to the peak; streaming stays within a few socket buffers.
-    expect(after - before).toBeLessThan(40 * 1024);
+    // Buffering would add at least the body's 100 MiB to the peak; streaming stays within a few socket buffers
+    // plus the chunks already sent that the collector has not freed yet (up to 42 MiB seen in a full suite on a
+    // loaded 2-core machine, where collections come late), so the bound sits between the two.
+    expect(after - before).toBeLessThan(64 * 1024);
   });
 });
