@@ -14,16 +14,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FuseMount } from '../fs/fuse/adapter.js';
 import { loadFuseNative } from '../fs/fuse/native.js';
-import { createSftpRemoteFs } from '../fs/sftp/remote-fs.js';
-import { createVfs } from '../fs/vfs/vfs.js';
 import type { Vfs } from '../fs/vfs/types.js';
-import { harnessConnector } from './harness/connect.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
-import { eventuallyEqual, KERNEL_TIMEOUT_S, mountWithLongKernelTimeouts, type LongKernelMount } from './helpers/long-kernel-mount.js';
+import { CACHE_TTL_MS, eventuallyEqual, KERNEL_TIMEOUT_S, longCachedVfs, mountWithLongKernelTimeouts, type LongKernelMount } from './helpers/long-kernel-mount.js';
 import { createCliEnv, isMounted, type CliEnv } from './mount-cli-helpers.js';
 import { eventually } from './helpers/eventually.js';
 
-const CACHE_TTL_MS = 300_000;
 
 describe('kernel caches on a mount over sshd, invalidated instead of expired', () => {
   let sshd: Sshd;
@@ -47,13 +43,7 @@ describe('kernel caches on a mount over sshd, invalidated instead of expired', (
     for (const name of ['held.txt', 'refreshed.txt', 'written.txt', 'contradicted.txt', 'streamed.bin']) await writeFile(server(name), 'v1');
     await mkdir(server('tree/deep'), { recursive: true });
     await writeFile(server('tree/deep/leaf.txt'), 'v1');
-    const sftp = await createSftpRemoteFs(harnessConnector(sshd), sshd.root);
-    vfs = createVfs(sftp, {
-      cache: {
-        attrTimeoutMs: CACHE_TTL_MS, dirTimeoutMs: CACHE_TTL_MS, negativeTimeoutMs: CACHE_TTL_MS,
-        now: () => performance.now() + clockOffsetMs,
-      },
-    });
+    vfs = await longCachedVfs(sshd, () => performance.now() + clockOffsetMs);
     const served = new Proxy(vfs, {
       get: (target, key, receiver) => key === 'getattr'
         ? (path: string) => {

@@ -15,15 +15,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FuseMount } from '../fs/fuse/adapter.js';
 import { loadFuseNative } from '../fs/fuse/native.js';
-import { createSftpRemoteFs } from '../fs/sftp/remote-fs.js';
-import { createVfs } from '../fs/vfs/vfs.js';
 import type { Vfs } from '../fs/vfs/types.js';
-import { harnessConnector } from './harness/connect.js';
 import { hookReaddir, type DuringReaddir } from './helpers/readdir-hook.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
-import { eventuallyEqual, mountWithLongKernelTimeouts, type LongKernelMount } from './helpers/long-kernel-mount.js';
-
-const CACHE_TTL_MS = 300_000;
+import { eventuallyEqual, longCachedVfs, mountWithLongKernelTimeouts, type LongKernelMount } from './helpers/long-kernel-mount.js';
 
 describe('directory listings answered on libfuse threads, dropped on every reported change', () => {
   let sshd: Sshd;
@@ -59,8 +54,7 @@ describe('directory listings answered on libfuse threads, dropped on every repor
       await mkdir(server(dir), { recursive: true });
       await writeFile(server(`${dir}/a.txt`), 'v1');
     }
-    const sftp = await createSftpRemoteFs(harnessConnector(sshd), sshd.root);
-    vfs = createVfs(sftp, { cache: { attrTimeoutMs: CACHE_TTL_MS, dirTimeoutMs: CACHE_TTL_MS, negativeTimeoutMs: CACHE_TTL_MS } });
+    vfs = await longCachedVfs(sshd);
     mounted = await mountWithLongKernelTimeouts(hookReaddir(vfs, duringReaddir, listed), 'devmount-ndirs-');
     mount = mounted.mount;
     mnt = mounted.mountpoint;

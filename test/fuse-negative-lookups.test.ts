@@ -16,16 +16,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FuseMount } from '../fs/fuse/adapter.js';
 import { loadFuseNative } from '../fs/fuse/native.js';
-import { createSftpRemoteFs } from '../fs/sftp/remote-fs.js';
-import { createVfs } from '../fs/vfs/vfs.js';
 import type { Vfs } from '../fs/vfs/types.js';
-import { harnessConnector } from './harness/connect.js';
 import { startSshd, type Sshd } from './harness/sshd.js';
 import { countedVfs } from './helpers/counted-vfs.js';
 import { hookReaddir, type DuringReaddir } from './helpers/readdir-hook.js';
-import { eventuallyEqual, mountWithLongKernelTimeouts, type LongKernelMount } from './helpers/long-kernel-mount.js';
-
-const CACHE_TTL_MS = 300_000;
+import { eventuallyEqual, longCachedVfs, mountWithLongKernelTimeouts, type LongKernelMount } from './helpers/long-kernel-mount.js';
 
 describe('absent names answered ENOENT on libfuse threads, found at once after every reported change', () => {
   let sshd: Sshd;
@@ -70,8 +65,7 @@ describe('absent names answered ENOENT on libfuse threads, found at once after e
       await mkdir(server(dir), { recursive: true });
       await writeFile(server(`${dir}/a.txt`), 'v1');
     }
-    const sftp = await createSftpRemoteFs(harnessConnector(sshd), sshd.root);
-    vfs = createVfs(sftp, { cache: { attrTimeoutMs: CACHE_TTL_MS, dirTimeoutMs: CACHE_TTL_MS, negativeTimeoutMs: CACHE_TTL_MS } });
+    vfs = await longCachedVfs(sshd);
     // The caches hold each listing fresh, as after the prefetcher's tree listing: no READDIR has put it yet.
     for (const dir of ['/', '/probe', '/refreshed', '/made', '/elsewhere', '/many', '/raced']) await vfs.readdir(dir);
     mounted = await mountWithLongKernelTimeouts(countedVfs(hookReaddir(vfs, duringReaddir), calls), 'devmount-neg-');

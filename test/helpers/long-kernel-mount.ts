@@ -1,15 +1,29 @@
 /**
  * An in-process FUSE mount of a Vfs whose kernel attribute and entry timeouts are 300 s, for the tests that show
  * the kernel's and the binding's copies are invalidated rather than expired (fuse-kernel-cache,
- * fuse-native-dirs): only asynchronous fs calls may touch it, since this process serves it.
+ * fuse-native-dirs, fuse-negative-lookups): only asynchronous fs calls may touch it, since this process serves it.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mountVfs, type FuseMount } from '../../fs/fuse/adapter.js';
+import { createSftpRemoteFs } from '../../fs/sftp/remote-fs.js';
 import type { Vfs } from '../../fs/vfs/types.js';
+import { createVfs } from '../../fs/vfs/vfs.js';
+import { harnessConnector } from '../harness/connect.js';
+import type { Sshd } from '../harness/sshd.js';
 
 export const KERNEL_TIMEOUT_S = 300;
+/** The caches' TTLs in these tests: as long as the kernel's, so only an invalidation can make a change seen. */
+export const CACHE_TTL_MS = KERNEL_TIMEOUT_S * 1000;
+
+/** A VFS over the test sshd's root whose attributes, listings and absent names stay fresh for CACHE_TTL_MS. */
+export async function longCachedVfs(sshd: Sshd, now?: () => number): Promise<Vfs> {
+  const sftp = await createSftpRemoteFs(harnessConnector(sshd), sshd.root);
+  return createVfs(sftp, {
+    cache: { attrTimeoutMs: CACHE_TTL_MS, dirTimeoutMs: CACHE_TTL_MS, negativeTimeoutMs: CACHE_TTL_MS, ...(now ? { now } : {}) },
+  });
+}
 
 export interface LongKernelMount {
   readonly mount: FuseMount;
